@@ -1,0 +1,55 @@
+"""What every page needs: settings, the database, the Partner API client, the key vault."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlite_utils import Database
+
+from services.partner_api import PartnerApi
+from services.settings import Settings, SettingsError, load_settings
+from services.store import open_console_db
+from services.vault import KeyVault
+
+
+@st.cache_resource
+def _settings() -> Settings:
+    return load_settings()
+
+
+def require_settings() -> Settings:
+    """The settings, or a clear message naming the wrong setting and a stopped page."""
+    try:
+        return _settings()
+    except SettingsError as error:
+        st.error(f"The console cannot start: {error}")
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers content
+
+
+def get_db() -> Database:
+    """One connection per browser session: SQLite transactions must not interleave across sessions."""
+    if "db" not in st.session_state:
+        st.session_state["db"] = open_console_db(require_settings().console_db_path)
+    return st.session_state["db"]
+
+
+@st.cache_resource
+def get_partner_api() -> PartnerApi:
+    settings = require_settings()
+    return PartnerApi(
+        settings.api_base_url,
+        settings.partner_id,
+        api_key=settings.partner_api_key,
+        username=settings.username,
+        password=settings.password,
+        timeout=settings.http_timeout_seconds,
+    )
+
+
+@st.cache_resource
+def get_vault() -> KeyVault:
+    return KeyVault(require_settings().encryption_key)
+
+
+def operator() -> str:
+    return require_settings().operator

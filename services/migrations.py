@@ -1,0 +1,118 @@
+"""Schema of the console database, one idea per table. Add a new function; never edit an applied one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+console_migrations = Migrations("console")
+
+
+@console_migrations()
+def m001_initial(db: Database) -> None:
+    db["events"].create(
+        {
+            "id": int,
+            "dedupe_key": str,
+            "event_type": str,
+            "kind": str,
+            "channel_id": str,
+            "client_id": str,
+            "status": str,
+            "raw_body": str,
+            "headers": str,
+            "signature_verdict": str,
+            "received_at": str,
+            "duplicate_count": int,
+            "last_duplicate_at": str,
+        },
+        pk="id",
+        not_null={"dedupe_key", "event_type", "kind", "raw_body", "received_at"},
+        defaults={"duplicate_count": 0},
+    )
+    db["events"].create_index(["dedupe_key"], unique=True)
+    db["events"].create_index(["received_at"])
+    db["events"].create_index(["event_type", "received_at"])
+    db["events"].create_index(["channel_id", "received_at"])
+    db["events"].create_index(["client_id", "received_at"])
+
+    db["clients"].create(
+        {"id": str, "name": str, "partner_payload": str, "first_seen_at": str, "updated_at": str},
+        pk="id",
+    )
+    db["channels"].create(
+        {
+            "id": str,
+            "client_id": str,
+            "status": str,
+            "account_mode": str,
+            "phone_number": str,
+            "phone_name": str,
+            "quality_rating": str,
+            "messaging_limit": str,
+            "permission": str,
+            "revoked": int,
+            "status_changed_at": str,
+            "updated_at": str,
+            "last_source": str,
+        },
+        pk="id",
+        defaults={"revoked": 0, "permission": "unknown"},
+    )
+    db["channels"].create_index(["client_id"])
+    db["channels"].create_index(["status"])
+
+    db["io_links"].create(
+        {
+            "state": str,
+            "operator": str,
+            "created_at": str,
+            "url": str,
+            "params": str,
+            "io_timestamp": int,
+            "used_at": str,
+        },
+        pk="state",
+    )
+    db["redirects"].create(
+        {
+            "id": int,
+            "raw_query": str,
+            "client_id": str,
+            "channels": str,
+            "revoked": str,
+            "state": str,
+            "state_match": str,
+            "received_at": str,
+        },
+        pk="id",
+        not_null={"raw_query", "received_at"},
+    )
+    db["redirects"].create_index(["raw_query"], unique=True)
+
+    db["api_keys"].create(
+        {
+            "id": int,
+            "channel_id": str,
+            "operator": str,
+            "created_at": str,
+            "outcome": str,
+            "status": str,
+            "app_id": str,
+            "address": str,
+            "key_encrypted": str,
+            "key_last4": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"channel_id", "operator", "created_at", "outcome"},
+    )
+    db["api_keys"].create_index(["channel_id", "created_at"])
+    # One generation in flight per channel: a double click or a second operator gets no second POST.
+    db.execute("create unique index api_keys_one_pending on api_keys (channel_id) where outcome = 'pending'")
+
+    db["audit"].create(
+        {"id": int, "at": str, "operator": str, "action": str, "channel_id": str, "outcome": str, "detail": str},
+        pk="id",
+        not_null={"at", "operator", "action", "outcome"},
+    )
+    db["audit"].create_index(["channel_id", "at"])

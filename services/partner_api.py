@@ -1,0 +1,267 @@
+"""Client for 360dialog's Partner API (contract section 4): auth, paging, errors that say what went wrong.
+
+Reads are retried by urllib3 (backoff, Retry-After honoured); the key POST is never retried once it may
+have reached the server, because a second POST would revoke the key the first one made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+DEFAULT_PAGE_SIZE = 100
+MAX_DETAIL_LENGTH = 300
+
+
+class PartnerApiError(Exception):
+    """A failed Partner API call. `kind` is one of: timeout, unreachable, bad_request, unauthorized,
+    forbidden, not_found, rate_limited, server_error, bad_response, http_error."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        may_have_reached_server: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.may_have_reached_server = may_have_reached_server
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    api_key: str = field(repr=False)
+    address: str
+    app_id: str | None
+    key_id: str | None
+
+
+def _developer_message(response: requests.Response) -> str:
+    try:
+        meta = response.json().get("meta", {})
+    except (ValueError, AttributeError):
+        return ""
+    message = meta.get("developer_message") if isinstance(meta, dict) else None
+    if not isinstance(message, str):
+        return ""
+    return message[:MAX_DETAIL_LENGTH]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def error_for_response(response: requests.Response) -> PartnerApiError:
+    status = response.status_code
+    detail = _developer_message(response)
+    suffix = f": {detail}" if detail else ""
+    if status == 400:
+        return PartnerApiError("bad_request", f"The Partner API rejected the request (400){suffix}", status=status)
+    if status == 401:
+        return PartnerApiError(
+            "unauthorized",
+            "The Partner API rejected the console's credentials (401): check D360_PARTNER_API_KEY "
+            "or D360_USERNAME/D360_PASSWORD",
+            status=status,
+        )
+    if status == 403:
+        return PartnerApiError(
+            "forbidden", f"Not permitted (403): the client may not have granted key permission{suffix}", status=status
+        )
+    if status == 404:
+        return PartnerApiError("not_found", f"Not found at 360dialog (404){suffix}", status=status)
+    if status == 429:
+        wait = _retry_after(response)
+        hint = f"; retry after {wait:.0f} s" if wait is not None else "; retry in a moment"
+        return PartnerApiError(
+            "rate_limited", f"Rate limited by the Partner API (429){hint}", status=status, retry_after=wait
+        )
+    if status >= 500:
+        return PartnerApiError("server_error", f"The Partner API failed ({status}); try again later", status=status)
+    return PartnerApiError("http_error", f"Unexpected answer from the Partner API ({status}){suffix}", status=status)
+
+
+def _read_retry() -> Retry:
+    return Retry(
+        total=3,
+        connect=3,
+        read=2,
+        status=3,
+        backoff_factor=0.3,
+        backoff_max=5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+class PartnerApi:
+    def __init__(
+        self,
+        base_url: str,
+        partner_id: str,
+        *,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not api_key and not (username and password):
+            raise ValueError("PartnerApi needs an API key or a username and password")
+        self.base_url = base_url.rstrip("/")
+        self.partner_id = partner_id
+        self.timeout = timeout
+        self._api_key = api_key
+        self._username = username
+        self._password = password
+        self._token: str | None = None
+        self._session = requests.Session()
+        self._session.mount("http://", HTTPAdapter(max_retries=_read_retry()))
+        self._session.mount("https://", HTTPAdapter(max_retries=_read_retry()))
+
+    def __repr__(self) -> str:
+        return f"PartnerApi({self.base_url!r}, {self.partner_id!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- auth --------------------------------------------------------------------------------------
+    def _auth_headers(self) -> dict[str, str]:
+        if self._api_key:
+            return {"X-API-Key": self._api_key}
+        if self._token is None:
+            self._token = self._fetch_token()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _fetch_token(self) -> str:
+        response = self._send(
+            "POST", "/token", json_body={"username": self._username, "password": self._password}, authenticated=False
+        )
+        token = self._json(response).get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PartnerApiError("bad_response", "The Partner API's /token answer held no access_token")
+        return token
+
+    # -- transport ---------------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> requests.Response:
+        headers = self._auth_headers() if authenticated else {}
+        try:
+            response = self._session.request(
+                method, f"{self.base_url}{path}", params=params, json=json_body, headers=headers, timeout=self.timeout
+            )
+        except requests.ConnectTimeout:
+            raise PartnerApiError("unreachable", f"Cannot reach the Partner API at {self.base_url}") from None
+        except requests.Timeout:
+            raise PartnerApiError(
+                "timeout", f"The Partner API did not answer within {self.timeout:g} s", may_have_reached_server=True
+            ) from None
+        except requests.exceptions.RetryError:
+            raise PartnerApiError("server_error", "The Partner API kept failing; try again later") from None
+        except requests.ConnectionError:
+            raise PartnerApiError(
+                "unreachable",
+                f"Cannot reach the Partner API at {self.base_url}",
+                may_have_reached_server=method != "GET",
+            ) from None
+        return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 401 and not self._api_key:
+            # Token lifetime is not documented: authenticate again, once.
+            self._token = None
+            response = self._send(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise error_for_response(response)
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict[str, Any]:
+        try:
+            document = response.json()
+        except ValueError:
+            raise PartnerApiError("bad_response", "The Partner API answered with something that is not JSON") from None
+        if not isinstance(document, dict):
+            raise PartnerApiError("bad_response", "The Partner API answered with an unexpected JSON shape")
+        return document
+
+    # -- endpoints ---------------------------------------------------------------------------------
+    def list_channels(
+        self,
+        *,
+        filters: dict[str, Any] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+        sort: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        if sort:
+            params["sort"] = sort
+        document = self._json(self._request("GET", f"/partners/{self.partner_id}/channels", params=params))
+        if not isinstance(document.get("partner_channels"), list):
+            raise PartnerApiError("bad_response", "The channels answer held no partner_channels list")
+        return document
+
+    def iter_channels(
+        self, *, filters: dict[str, Any] | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[tuple[dict[str, Any], int]]:
+        """Every channel, page by page, with the total the API reports (for progress bars)."""
+        offset = 0
+        while True:
+            page = self.list_channels(filters=filters, limit=page_size, offset=offset, sort="created_at")
+            channels = page["partner_channels"]
+            total = int(page.get("total") or 0)
+            for channel in channels:
+                yield channel, total
+            offset += len(channels)
+            if not channels or offset >= total:
+                return
+
+    def list_clients(
+        self, *, filters: dict[str, Any] | None = None, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        return self._json(self._request("GET", f"/partners/{self.partner_id}/clients", params=params))
+
+    def generate_api_key(self, channel_id: str) -> GeneratedKey:
+        response = self._request("POST", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys")
+        document = self._json(response)
+        # An older documented shape wraps the key in a list.
+        if isinstance(document.get("api_keys"), list) and document["api_keys"]:
+            document = document["api_keys"][0]
+        api_key = document.get("api_key")
+        address = document.get("address")
+        if not isinstance(api_key, str) or not api_key or not isinstance(address, str):
+            raise PartnerApiError(
+                "bad_response", "The Partner API's key answer held no api_key and address", may_have_reached_server=True
+            )
+        return GeneratedKey(api_key=api_key, address=address, app_id=document.get("app_id"), key_id=document.get("id"))

@@ -1,0 +1,265 @@
+"""One source of settings for the dashboard, the receiver and the sandbox hub.
+
+Values come from `.streamlit/secrets.toml` (flat keys), each overridable by an environment variable of
+the same name. With no partner credentials configured the console runs in demo mode and every address
+points at the built-in sandbox hub; the demo secrets are generated once into the data folder so that
+all three processes agree on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+DEMO_PARTNER_ID = "demoPA"
+DEMO_SECRETS_FILE = "demo-secrets.json"
+PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MIN_LIVE_SECRET_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the setting, never its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    demo_mode: bool
+    partner_id: str
+    partner_api_key: str | None = field(repr=False)
+    username: str | None
+    password: str | None = field(repr=False)
+    platform_secret: str = field(repr=False)
+    api_base_url: str
+    hub_url: str
+    hub_env: str
+    hub_version: str
+    io_signature_enabled: bool
+    io_signature_encoding: str
+    data_dir: Path
+    public_url: str
+    receiver_url: str
+    sandbox_url: str
+    sandbox_running_delay_seconds: float
+    sandbox_direct_paid: bool
+    encryption_key: str = field(repr=False)
+    receiver_max_body_bytes: int
+    receiver_auth_header_name: str | None
+    receiver_auth_header_value: str | None = field(repr=False)
+    operator: str
+    http_timeout_seconds: float
+
+    @property
+    def console_db_path(self) -> Path:
+        return self.data_dir / "console.db"
+
+    @property
+    def sandbox_db_path(self) -> Path:
+        return self.data_dir / "sandbox.db"
+
+    @property
+    def landing_url(self) -> str:
+        return f"{self.public_url}/landing"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.receiver_url}/webhooks/360dialog"
+
+
+def _read_secrets_file(path: Path) -> dict[str, object]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path.name} is not valid TOML: {error}") from None
+    # Nested tables belong to Streamlit itself (for example [auth] for st.login).
+    return {key: value for key, value in data.items() if not isinstance(value, dict)}
+
+
+class _Source:
+    """Looks a key up in the environment first, then in secrets.toml."""
+
+    def __init__(self, env: Mapping[str, str], file_values: Mapping[str, object]) -> None:
+        self._env = env
+        self._file = file_values
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        if key in self._env and self._env[key] != "":
+            return self._env[key].strip()
+        value = self._file.get(key)
+        if value is None or value == "":
+            return default
+        return str(value).strip()
+
+    def flag(self, key: str, default: bool) -> bool:
+        raw = self.text(key)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{key} must be true or false")
+
+    def number(self, key: str, default: float, *, minimum: float = 0) -> float:
+        raw = self.text(key)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be a number") from None
+        if value < minimum:
+            raise SettingsError(f"{key} must be at least {minimum}")
+        return value
+
+    def url(self, key: str, default: str) -> str:
+        value = self.text(key, default) or default
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise SettingsError(f"{key} must be an http(s) URL")
+        return value.rstrip("/")
+
+    def choice(self, key: str, default: str, choices: set[str]) -> str:
+        value = self.text(key, default) or default
+        if value not in choices:
+            raise SettingsError(f"{key} must be one of {', '.join(sorted(choices))}")
+        return value
+
+
+def load_demo_secrets(data_dir: Path) -> dict[str, str]:
+    """Create the demo secrets once (atomically, all processes may race here) and return them."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DEMO_SECRETS_FILE
+    fresh = {
+        "partner_api_key": secrets.token_urlsafe(32),
+        "platform_secret": secrets.token_urlsafe(32),
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(fresh, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    for _ in range(50):
+        try:
+            stored = json.loads(path.read_text())
+        except (json.JSONDecodeError, FileNotFoundError):
+            # Another process is between creating and filling the file.
+            time.sleep(0.05)
+            continue
+        return {**fresh, **stored}
+    raise SettingsError(f"{DEMO_SECRETS_FILE} in CONSOLE_DATA_DIR is unreadable; delete it to regenerate")
+
+
+def _check_encryption_key(key: str) -> str:
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from None
+    return key
+
+
+def _require_strong(key: str, value: str | None) -> str:
+    if not value:
+        raise SettingsError(f"{key} is required outside demo mode")
+    if len(value) < MIN_LIVE_SECRET_LENGTH:
+        raise SettingsError(f"{key} is too short (at least {MIN_LIVE_SECRET_LENGTH} characters)")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
+    """Read, validate and return the settings; raise SettingsError naming the first bad one."""
+    environment = os.environ if env is None else env
+    file_path = secrets_path or Path(environment.get("CONSOLE_SECRETS_FILE", DEFAULT_SECRETS_PATH))
+    source = _Source(environment, _read_secrets_file(Path(file_path)))
+
+    data_dir = Path(source.text("CONSOLE_DATA_DIR", str(PROJECT_ROOT / "data")) or "data")
+    if not data_dir.is_absolute():
+        data_dir = PROJECT_ROOT / data_dir
+    api_key = source.text("D360_PARTNER_API_KEY")
+    username = source.text("D360_USERNAME")
+    password = source.text("D360_PASSWORD")
+    if bool(username) != bool(password):
+        raise SettingsError("D360_USERNAME and D360_PASSWORD must be set together")
+    demo_mode = not (api_key or username)
+
+    sandbox_url = source.url("SANDBOX_URL", "http://127.0.0.1:8503")
+    public_url = source.url("CONSOLE_PUBLIC_URL", "http://localhost:8501")
+    receiver_url = source.url("CONSOLE_RECEIVER_URL", "http://127.0.0.1:8502")
+
+    if demo_mode:
+        demo = load_demo_secrets(data_dir)
+        partner_id = source.text("D360_PARTNER_ID", DEMO_PARTNER_ID) or DEMO_PARTNER_ID
+        api_key = demo["partner_api_key"]
+        platform_secret = source.text("D360_PLATFORM_SECRET") or demo["platform_secret"]
+        encryption_key = source.text("CONSOLE_ENCRYPTION_KEY") or demo["encryption_key"]
+        api_base_default = f"{sandbox_url}/api/v2"
+        hub_default = f"{sandbox_url}/dashboard/app"
+        env_default = "sandbox"
+    else:
+        partner_id = source.text("D360_PARTNER_ID") or ""
+        if not partner_id:
+            raise SettingsError("D360_PARTNER_ID is required outside demo mode")
+        if api_key:
+            _require_strong("D360_PARTNER_API_KEY", api_key)
+        platform_secret = _require_strong("D360_PLATFORM_SECRET", source.text("D360_PLATFORM_SECRET"))
+        encryption_key = source.text("CONSOLE_ENCRYPTION_KEY") or ""
+        if not encryption_key:
+            raise SettingsError("CONSOLE_ENCRYPTION_KEY is required outside demo mode")
+        api_base_default = "https://hub.360dialog.io/api/v2"
+        hub_default = "https://hub.360dialog.com/dashboard/app"
+        env_default = "prod"
+
+    if not PARTNER_ID_PATTERN.match(partner_id):
+        raise SettingsError("D360_PARTNER_ID may hold only letters, digits, '-' and '_'")
+
+    auth_header_name = source.text("RECEIVER_AUTH_HEADER_NAME")
+    auth_header_value = source.text("RECEIVER_AUTH_HEADER_VALUE")
+    if bool(auth_header_name) != bool(auth_header_value):
+        raise SettingsError("RECEIVER_AUTH_HEADER_NAME and RECEIVER_AUTH_HEADER_VALUE must be set together")
+
+    return Settings(
+        demo_mode=demo_mode,
+        partner_id=partner_id,
+        partner_api_key=api_key,
+        username=username,
+        password=password,
+        platform_secret=platform_secret,
+        api_base_url=source.url("D360_API_BASE_URL", api_base_default),
+        hub_url=source.url("D360_HUB_URL", hub_default),
+        hub_env=source.choice("D360_HUB_ENV", env_default, {"prod", "staging", "rc", "local", "sandbox"}),
+        hub_version=source.choice("D360_HUB_VERSION", "v1", {"v1", "v2"}),
+        io_signature_enabled=source.flag("D360_IO_SIGNATURE", demo_mode),
+        io_signature_encoding=source.choice("D360_IO_SIGNATURE_ENCODING", "hex", {"hex", "base64"}),
+        data_dir=data_dir,
+        public_url=public_url,
+        receiver_url=receiver_url,
+        sandbox_url=sandbox_url,
+        sandbox_running_delay_seconds=source.number("SANDBOX_RUNNING_DELAY_SECONDS", 4.0),
+        sandbox_direct_paid=source.flag("SANDBOX_DIRECT_PAID", False),
+        encryption_key=_check_encryption_key(encryption_key),
+        receiver_max_body_bytes=int(source.number("RECEIVER_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)),
+        receiver_auth_header_name=auth_header_name,
+        receiver_auth_header_value=auth_header_value,
+        operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
+        http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+    )

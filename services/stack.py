@@ -1,0 +1,138 @@
+"""Start the dashboard, the receiver and (in demo mode) the sandbox hub; Ctrl-C stops all three.
+
+`python -m services.stack` (the README's run command calls it).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+
+STOP_GRACE_SECONDS = 10
+READY_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+
+
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def services_for(settings: Settings, python: str = sys.executable) -> list[Service]:
+    """The processes to run; in demo mode everything listens on this machine only."""
+    local_only = "127.0.0.1"
+    receiver_host = local_only if settings.demo_mode else "0.0.0.0"  # noqa: S104 - 360dialog must reach it
+    uvicorn = [python, "-m", "uvicorn", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    services = [
+        Service(
+            "receiver",
+            [*uvicorn, "services.receiver:app", "--host", receiver_host, "--port", str(_port(settings.receiver_url))],
+            f"{settings.receiver_url}/healthz",
+        ),
+        Service(
+            "dashboard",
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                "dashboard/app.py",
+                "--server.port",
+                str(_port(settings.public_url)),
+                "--server.address",
+                local_only if settings.demo_mode else "0.0.0.0",  # noqa: S104
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            f"{settings.public_url}/_stcore/health",
+        ),
+    ]
+    if settings.demo_mode:
+        services.insert(
+            0,
+            Service(
+                "sandbox",
+                [*uvicorn, "services.sandbox:app", "--host", local_only, "--port", str(_port(settings.sandbox_url))],
+                f"{settings.sandbox_url}/healthz",
+            ),
+        )
+    return services
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = READY_TIMEOUT_SECONDS) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"console: {error}", file=sys.stderr)
+        return 2
+    processes: list[subprocess.Popen] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for service in services_for(settings):
+            process = subprocess.Popen(service.command, cwd=PROJECT_ROOT)
+            processes.append(process)
+            if not wait_until_healthy(service.health_url, process):
+                print(f"console: the {service.name} did not start; see its messages above", file=sys.stderr)
+                return 1
+        mode = "demo mode, sandbox hub at " + settings.sandbox_url if settings.demo_mode else "live mode"
+        print(f"\n  Console ready ({mode}).\n  Open {settings.public_url}\n  Ctrl-C stops everything.\n", flush=True)
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        print("console: a process stopped unexpectedly; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nconsole: stopping", flush=True)
+        return 0
+    finally:
+        stop_all(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

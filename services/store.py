@@ -1,0 +1,51 @@
+"""The console's SQLite file: one connection factory, WAL, and migrations applied on open."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from services.migrations import console_migrations
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def utc_now() -> str:
+    """Timestamps are ISO-8601 UTC text so that they sort and compare as strings."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def connect(path: Path | str, migrations: Migrations | None = None) -> Database:
+    """Open a database file in WAL mode and bring its schema up to date."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    # FULL: an acknowledged webhook must survive a power cut, not only a process crash.
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    if migrations is not None:
+        apply_migrations(db, migrations)
+    return db
+
+
+def apply_migrations(db: Database, migrations: Migrations) -> None:
+    """Apply pending migrations under a write lock, so processes starting together do not race."""
+    if not migrations.pending(db):
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
+def open_console_db(path: Path | str) -> Database:
+    return connect(path, console_migrations)

@@ -1,0 +1,56 @@
+"""Steps 2 to 7 of the onboarding loop, as a user does them, against the three real processes."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from playwright.sync_api import expect
+
+from tests.stack_process import RunningStack
+
+
+def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
+    # 2. The Connect page shows the partner id and a button that opens the IO link.
+    page.goto(f"{stack.public_url}/connect")
+    expect(page.get_by_text("demoPA").first).to_be_visible()
+    link = page.get_by_role("link", name="Open onboarding")
+    href = link.get_attribute("href")
+    assert href.startswith(f"{stack.sandbox_url}/dashboard/app/demoPA/permissions?")
+    assert "redirect_url=http%3A%2F%2Flocalhost" in href
+    assert "%2Flanding" in href
+
+    # 3. The sandbox hub plays 360dialog: business name, numbers, permission.
+    page.goto(href)
+    page.fill("#business_name", "Acme Bakery")
+    page.fill("#numbers", "+49 151 0000001\n+49 151 0000002")
+    page.check("#grant")
+    page.click("#submit")
+
+    # 4. The redirect lands on the console, is stored, and shows the client and its channels.
+    page.wait_for_url(re.compile(r"/landing"))
+    expect(page.get_by_text("Onboarding finished")).to_be_visible()
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        client_id, channels = db.execute("select client_id, channels from redirects").fetchone()
+    assert client_id.endswith("CL")
+    channel_ids = re.findall(r"\w+CH", channels)
+    assert len(channel_ids) == 2
+    expect(page.get_by_text(client_id)).to_be_visible()
+
+    # 5 and 6. Signed webhooks reach the receiver; the Events page shows them.
+    page.goto(f"{stack.public_url}/events")
+    # The table is a data grid: its cells are exposed to assistive technology as grid cells.
+    expect(page.locator("[role=gridcell]", has_text="channel_created").first).to_be_attached()
+    expect(page.locator("[role=gridcell]", has_text="channel_status_running").first).to_be_attached(timeout=30_000)
+
+    # 6 and 7. The Channels page shows running, and a key can be generated for a running channel.
+    page.goto(f"{stack.public_url}/channels")
+    expect(page.get_by_text("status: running").first).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Generate API key").first.click()
+    expect(page.get_by_text("It is shown once")).to_be_visible()
+    shown_key = page.locator("code").first.inner_text().strip()
+    assert len(shown_key) >= 24
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        encrypted, last4 = db.execute("select key_encrypted, key_last4 from api_keys where outcome = 'ok'").fetchone()
+    assert shown_key not in encrypted
+    assert shown_key.endswith(last4)
