@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated settings environment and a console database that is always closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from services.settings import Settings, load_settings
+from services.store import open_console_db
+
+CREDENTIAL_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "D360_PLATFORM_SECRET")
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Demo-mode environment in a temp folder, with no secrets file of the developer's leaking in."""
+    for key in CREDENTIAL_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    env = {"CONSOLE_DATA_DIR": str(tmp_path / "data"), "CONSOLE_SECRETS_FILE": str(tmp_path / "secrets.toml")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def demo_settings(demo_env: dict[str, str]) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_console_db(tmp_path / "console.db")
+    yield database
+    database.close()

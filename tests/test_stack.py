@@ -1,0 +1,48 @@
+"""The README's run command: three real processes up, and Ctrl-C stops all of them."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.stack_process import ROOT, start_stack
+
+
+def test_stack_starts_three_processes_and_ctrl_c_stops_them(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path)
+    try:
+        assert requests.get(f"{stack.receiver_url}/healthz", timeout=5).json()["ok"] is True
+        assert requests.get(f"{stack.sandbox_url}/healthz", timeout=5).json()["ok"] is True
+        assert requests.get(f"{stack.public_url}/_stcore/health", timeout=5).status_code == 200
+    finally:
+        code = stack.stop()
+    assert code == 0
+    for url in (stack.receiver_url, stack.sandbox_url, stack.public_url):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=2)
+    assert (tmp_path / "console.db").exists()
+    assert (tmp_path / "sandbox.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "services.stack"],
+        [sys.executable, "-m", "uvicorn", "services.receiver:app", "--port", "0"],
+        [sys.executable, "-m", "uvicorn", "services.sandbox:app", "--port", "0"],
+    ],
+)
+def test_a_wrong_setting_stops_each_process_with_its_name(tmp_path: Path, command: list[str]) -> None:
+    env = {
+        **os.environ,
+        "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml"),
+        "CONSOLE_DATA_DIR": str(tmp_path),
+        "D360_API_BASE_URL": "not-a-url",
+    }
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "D360_API_BASE_URL must be an http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr
