@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,18 +23,33 @@ def utc_now() -> str:
 
 def connect(path: Path | str, migrations: Migrations | None = None) -> Database:
     """Open a database file in WAL mode and bring its schema up to date."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    db = Database(conn)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA journal_mode = WAL")
-    # FULL: an acknowledged webhook must survive a power cut, not only a process crash.
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    if migrations is not None:
-        apply_migrations(db, migrations)
+    with _initialisation_lock(path):
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db = Database(conn)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        # FULL: an acknowledged webhook must survive a power cut, not only a process crash.
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        if migrations is not None:
+            apply_migrations(db, migrations)
     return db
+
+
+@contextlib.contextmanager
+def _initialisation_lock(path: Path | str) -> Iterator[None]:
+    """Serialise opening across processes: SQLite answers 'locked' without waiting when two connections
+    switch a new file to WAL at once."""
+    if str(path) == ":memory:":
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def apply_migrations(db: Database, migrations: Migrations) -> None:
