@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 
 import streamlit as st
 
 from dashboard.qr_code import qr_png, qr_svg
 
+# page_link resolves paths against the entry script's folder (dashboard/); an absolute path is unambiguous.
+CHANNELS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "channels.py")
 # The official button's popup size.
 POPUP_WIDTH = 600
 POPUP_HEIGHT = 920
@@ -80,3 +83,7 @@ def duration_text(seconds: int) -> str:
     if minutes:
         return f"{minutes} min"
     return "less than a minute"
+
+
+def channels_page_link() -> None:
+    st.page_link(CHANNELS_PAGE, label="Go to channels and keys", icon="📱")

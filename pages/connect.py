@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.connect_snippet import connect_button_snippet
-from dashboard.connect_widgets import duration_text, popup_button, qr_code
+from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code
 from dashboard.context import get_db, operator, require_settings
 from dashboard.plain_text import escape_markdown
 from services.io_link import InvalidLinkParameter
@@ -146,7 +146,7 @@ def link_state_and_result() -> None:
             f"The client withdrew permission for {len(view.revoked)} channel(s); "
             f"{view.keys_marked_unusable} stored key(s) marked unusable."
         )
-    st.page_link("pages/channels.py", label="Go to channels and keys", icon="📱")
+    channels_page_link()
 
 
 def renew_link() -> None:

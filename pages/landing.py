@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.connect_widgets import popup_closer
+from dashboard.connect_widgets import channels_page_link, popup_closer
 from dashboard.context import get_db
 from dashboard.plain_text import escape_markdown
 from services.onboardings import channel_next_steps, receive_redirect, recent_redirects, redirect_view
@@ -66,6 +66,6 @@ else:
             st.text("The redirect names no channel.")
 
     next_steps()
-    st.page_link("pages/channels.py", label="Go to channels and keys", icon="📱")
+    channels_page_link()
 
 popup_closer()
