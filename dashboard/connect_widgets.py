@@ -36,19 +36,21 @@ document.getElementById("open-popup").addEventListener("click", () => {{
 }});
 </script></body></html>"""
 
-# Inside the popup, after the redirect is stored: close the window the Connect page opened.
-_POPUP_CLOSER = """<!doctype html><html><body style="margin:0;font-family:system-ui,sans-serif">
-<p id="note" style="margin:0"></p>
+# Inside the popup, after the redirect is stored: close the window the Connect page opened. It runs in the
+# page itself (st.html), not in an iframe: a sandboxed iframe may not close its top window.
+_POPUP_CLOSER = """<p id="popup-closer-note" style="margin:0"></p>
 <script>
-const root = window.top;
-let opener = null;
-try { opener = root.opener; } catch (e) { opener = null; }
-if (opener && !opener.closed) {
-  document.getElementById("note").textContent =
-    "Saved. The Connect page shows the result; this window closes itself, or you can close it.";
-  setTimeout(() => root.close(), 1200);
-}
-</script></body></html>"""
+(function () {
+  let opener = null;
+  try { opener = window.opener; } catch (error) { opener = null; }
+  if (!opener || opener.closed) { return; }
+  const note = document.getElementById("popup-closer-note");
+  if (note) {
+    note.textContent = "Saved. The Connect page shows the result; this window closes itself, or you can close it.";
+  }
+  setTimeout(function () { window.close(); }, 1200);
+})();
+</script>"""
 
 
 def _script_string(value: str) -> str:
@@ -61,12 +63,12 @@ def popup_button(url: str, label: str = "Open in a popup") -> None:
     page = _POPUP_BUTTON.format(
         label=html.escape(label), url=_script_string(url), width=POPUP_WIDTH, height=POPUP_HEIGHT, name=POPUP_NAME
     )
-    st.iframe(page, height=48)
+    st.iframe(page, height=48, alt="Open the onboarding link in a popup")
 
 
 def popup_closer() -> None:
     """Closes the page's window when it is the popup opened by the Connect page; invisible otherwise."""
-    st.iframe(_POPUP_CLOSER, height=32)
+    st.html(_POPUP_CLOSER, unsafe_allow_javascript=True)
 
 
 def qr_code(url: str) -> None:
