@@ -27,7 +27,9 @@ VERSION_LABELS = {"v1": "v1 classic (…/dashboard/app/{id}/permissions)", "v2":
 environments = [env for env in ENVIRONMENT_LABELS if env != "sandbox" or settings.demo_mode or settings.hub_env == env]
 
 st.title("Connect a WhatsApp number")
-st.caption(f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you ({operator()}).")
+st.caption(
+    f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you ({escape_markdown(operator())})."
+)
 
 
 def make_link(request: LinkRequest) -> None:
@@ -139,6 +141,7 @@ def link_state_and_result() -> None:
             st.caption("Waiting for the client to come back through this link…")
         return
     st.success("The client came back through this link.")
+    st.info("This link has done its job. Press **New link** before handing one to the next client.")
     st.text(f"Client: {view.client}")
     st.dataframe(channel_next_steps(db, view), hide_index=True)
     if view.revoked:
