@@ -15,6 +15,9 @@ STATE_MATCH_NOTES = {
     "no state": "It carries no state, so it cannot be tied to a link (the hub may not echo state).",
 }
 
+# Worth the operator's attention: the redirect may be replayed or crafted.
+SUSPICIOUS_MATCHES = {"already used", "unknown state"}
+
 st.title("Onboarding result")
 db = get_db()
 
@@ -45,9 +48,11 @@ else:
     st.success("Onboarding finished. The client's numbers are below.")
     st.text("Client")
     st.code(view.client, language=None)
-    st.caption(
-        STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
-    )
+    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
+    if view.state_match in SUSPICIOUS_MATCHES:
+        st.warning(note)
+    else:
+        st.caption(note)
     if view.revoked:
         st.warning(
             f"The client withdrew permission for {len(view.revoked)} channel(s): they are marked revoked, and "

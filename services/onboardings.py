@@ -113,23 +113,6 @@ def hand_out_link(
     return HandedOutLink(state, url, operator, created_at, io_timestamp)
 
 
-def save_link(
-    db: Database, *, state: str, operator: str, url: str, params: dict[str, Any], io_timestamp: int | None
-) -> None:
-    """Store a link built elsewhere (hand_out_link builds and stores in one step)."""
-    with db.atomic():
-        db["io_links"].insert(
-            {
-                "state": state,
-                "operator": operator,
-                "created_at": utc_now(),
-                "url": url,
-                "params": json.dumps(params),
-                "io_timestamp": io_timestamp,
-            }
-        )
-
-
 def _age_seconds(created_at: str, now: datetime) -> float:
     return (now - datetime.fromisoformat(created_at)).total_seconds()
 
@@ -191,10 +174,6 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
         }
         for row in rows
     ]
-
-
-def recent_links(db: Database, limit: int = 50) -> list[dict[str, Any]]:
-    return list(db.query("select * from io_links order by created_at desc limit ?", [limit]))
 
 
 # -- redirects received ----------------------------------------------------------------------------

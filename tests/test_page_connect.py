@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.connect_snippet import connect_button_snippet
+from dashboard.connect_widgets import duration_text
 from dashboard.plain_text import escape_markdown
 from dashboard.qr_code import qr_png, qr_svg
 from services.onboardings import receive_redirect
@@ -222,3 +223,19 @@ def test_escape_markdown_leaves_no_syntax() -> None:
     assert escape_markdown("**b** [x](javascript:y) :red[z]\n# h") == (
         "\\*\\*b\\*\\* \\[x\\]\\(javascript\\:y\\) \\:red\\[z\\] \\# h"
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86_400, "24 h 0 min"),
+        (86_399, "23 h 59 min"),
+        (3_600, "1 h 0 min"),
+        (59 * 60, "59 min"),
+        (59, "less than a minute"),
+        (0, "less than a minute"),
+        (-5, "less than a minute"),
+    ],
+)
+def test_duration_text(seconds: int, text: str) -> None:
+    assert duration_text(seconds) == text

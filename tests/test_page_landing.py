@@ -168,3 +168,14 @@ def test_nothing_landed_yet_shows_earlier_redirects(land, db) -> None:
     land(client="aCL", channels="[aCH]")
     later = land()
     assert list(later.dataframe[0].value["client"]) == ["aCL"]
+
+
+def test_a_replayed_state_is_a_warning(land, db) -> None:
+    link = hand_out_link(
+        db, LinkRequest(params={"redirect_url": "https://x.test/landing"}), partner_id="demoPA", operator="ben"
+    )
+    land(client="aCL", channels="[aCH]", state=link.state)
+    replay = land(client="evilCL", channels="[zCH]", state=link.state)
+    assert any("already used" in warning.value for warning in replay.warning)
+    unknown = land(client="aCL", channels="[aCH]", state="made-up")
+    assert any("matches no link" in warning.value for warning in unknown.warning)
