@@ -280,11 +280,11 @@ def receive_redirect(db: Database, query: str | Mapping[str, str | list[str]]) -
 
     A query that cannot be read stays stored with the reason; the same query again finds the same row.
     """
-    params = split_query(query) if not isinstance(query, str) else None
-    raw_query = query.removeprefix("?") if isinstance(query, str) else canonical_query(params or {})
+    raw_query = query.removeprefix("?") if isinstance(query, str) else canonical_query(split_query(query))
     redirect_id = save_raw_redirect(db, raw_query)
     try:
-        redirect = parse_redirect(query)
+        # Read from the stored text, so that what is applied is exactly what is kept (length limit included).
+        redirect = parse_redirect(raw_query)
     except InvalidRedirect as error:
         record_redirect_error(db, redirect_id, str(error))
         return StoredRedirect(redirect_id, False, None, error=str(error))

@@ -284,3 +284,10 @@ def test_two_tabs_landing_together_apply_the_redirect_once(tmp_path: Path) -> No
         assert database["audit"].count == 1
     finally:
         database.close()
+
+
+def test_a_flood_through_query_params_is_kept_but_not_applied(db) -> None:
+    stored = receive_redirect(db, {"client": "aCL", "channels": "[aCH]", "junk": "x" * 10_000})
+    assert "too long" in stored.error
+    assert db["channels"].count == 0
+    assert len(redirect_view(db, stored.id).raw_query) > 10_000

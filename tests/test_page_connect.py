@@ -239,3 +239,18 @@ def test_escape_markdown_leaves_no_syntax() -> None:
 )
 def test_duration_text(seconds: int, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, db, monkeypatch) -> None:
+    monkeypatch.setenv("D360_PARTNER_API_KEY", "k" * 32)
+    monkeypatch.setenv("D360_PARTNER_ID", "liveP1PA")
+    monkeypatch.setenv("D360_PLATFORM_SECRET", "s" * 32)
+    monkeypatch.setenv("CONSOLE_ENCRYPTION_KEY", "A" * 43 + "=")
+    st.cache_resource.clear()
+    app = open_connect(sessions)
+    assert "sandbox" not in app.selectbox(key="f_env").options
+    assert app.selectbox(key="f_env").value == "prod"
+    url = shown_url(app)
+    assert url.startswith("https://hub.360dialog.com/dashboard/app/liveP1PA/permissions?redirect_url=")
+    assert "io_signature" not in url
+    assert not any("IO Signature" in caption.value for caption in app.caption)
