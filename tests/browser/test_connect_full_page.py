@@ -19,9 +19,18 @@ def redirects(stack: RunningStack) -> list[tuple]:
 
 def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStack, page) -> None:
     page.goto(f"{stack.public_url}/")
-    href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
-    assert page.get_by_role("link", name="Open onboarding").get_attribute("target") == "_blank"
+    link = page.get_by_role("link", name="Open onboarding")
+    href = link.get_attribute("href")
     before = len(redirects(stack))
+
+    # "Open onboarding" opens a new tab that does not hold the Connect page as its opener.
+    with page.expect_popup() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url == href
+    assert tab.evaluate("window.opener === null")
+    tab.close()
 
     page.goto(href)
     page.fill("#business_name", "Full Page Bakery")

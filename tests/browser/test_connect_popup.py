@@ -29,10 +29,9 @@ def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, 
     popup.fill("#business_name", "Popup Bakery")
     popup.fill("#numbers", "+49 151 0000011")
     popup.check("#grant")
-    popup.click("#submit")
-
     # The landing page stores the redirect, then closes the window the Connect page opened.
-    popup.wait_for_event("close", timeout=60_000)
+    with popup.expect_event("close", timeout=60_000):
+        popup.click("#submit")
 
     with sqlite3.connect(stack.data_dir / "console.db") as db:
         rows = db.execute("select client_id, state, state_match from redirects").fetchall()
