@@ -1,48 +1,197 @@
-"""Connect: hand a client an IO link."""
-
-import secrets
+"""Connect: build an IO link for a client, hand it out, and see what became of it."""
 
 import streamlit as st
 
+from dashboard.connect_snippet import connect_button_snippet
+from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code
 from dashboard.context import get_db, operator, require_settings
-from services.io_link import build_io_link
-from services.io_signature import sign_io
-from services.onboardings import save_link
+from dashboard.plain_text import escape_markdown
+from services.io_link import InvalidLinkParameter
+from services.onboardings import (
+    LinkRequest,
+    channel_next_steps,
+    get_link,
+    hand_out_link,
+    link_history,
+    link_seconds_left,
+    link_status,
+    redirect_for_state,
+    sandbox_hub_url,
+)
 
 settings = require_settings()
+db = get_db()
+
+ENVIRONMENT_LABELS = {"prod": "production", "staging": "staging", "rc": "rc", "local": "local", "sandbox": "sandbox"}
+VERSION_LABELS = {"v1": "v1 classic (…/dashboard/app/{id}/permissions)", "v2": "v2 (app.360dialog.com/onboarding/{id})"}
+environments = [env for env in ENVIRONMENT_LABELS if env != "sandbox" or settings.demo_mode or settings.hub_env == env]
+
 st.title("Connect a WhatsApp number")
-st.caption(f"Partner id: `{settings.partner_id}` · hub: {settings.hub_env}")
+st.caption(
+    f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you ({escape_markdown(operator())})."
+)
 
 
-def new_link() -> dict:
-    state = secrets.token_urlsafe(16)
-    params: dict[str, str | int] = {"redirect_url": settings.landing_url, "state": state}
-    timestamp = None
+def make_link(request: LinkRequest) -> None:
+    """Hand out a new link; never reuse one: each has its own state and, when used, its own signature."""
+    try:
+        link = hand_out_link(
+            db,
+            request,
+            partner_id=settings.partner_id,
+            operator=operator(),
+            signing_secret=settings.platform_secret if settings.io_signature_enabled else None,
+            signature_encoding=settings.io_signature_encoding,
+        )
+    except (InvalidLinkParameter, ValueError) as error:
+        st.session_state["connect_error"] = str(error)
+        return
+    st.session_state.pop("connect_error", None)
+    st.session_state["connect_request"] = request
+    st.session_state["connect_link"] = link
+
+
+def request_from_form() -> LinkRequest:
+    values = st.session_state
+    env = values["f_env"]
+    params = {
+        "redirect_url": values["f_redirect_url"].strip(),
+        "email": values["f_email"].strip(),
+        "name": values["f_name"].strip(),
+        "partner": values["f_partner"].strip(),
+        "next": "login" if values["f_next_login"] else "",
+        "plan_selection": values["f_plan"] or "",
+        "lang": values["f_lang"] or "",
+        "hosting_type": values["f_hosting_type"].strip(),
+        "connect_client_user": values["f_connect_client_user"].strip(),
+        "client_id": values["f_client_id"].strip(),
+        "flow": values["f_flow"].strip(),
+        "preverified_phone_number_id": values["f_preverified"].strip(),
+    }
+    return LinkRequest(
+        env=env,
+        version=values["f_version"],
+        number=values["f_number"].strip() or None,
+        params={name: value for name, value in params.items() if value},
+        hub_url=sandbox_hub_url(settings.sandbox_url) if env == "sandbox" else None,
+    )
+
+
+with st.expander("Link parameters", expanded=False), st.form("link_form", border=False):
+    left, right = st.columns(2)
+    left.selectbox(
+        "Environment",
+        environments,
+        index=environments.index(settings.hub_env) if settings.hub_env in environments else 0,
+        format_func=ENVIRONMENT_LABELS.get,
+        key="f_env",
+    )
+    right.radio(
+        "Hub version",
+        list(VERSION_LABELS),
+        index=list(VERSION_LABELS).index(settings.hub_version),
+        format_func=VERSION_LABELS.get,
+        key="f_version",
+    )
+    st.text_input("Redirect URL (redirect_url)", value=settings.landing_url, key="f_redirect_url")
+    left, right = st.columns(2)
+    left.text_input("Phone number to request (number)", key="f_number", placeholder="+49 151 23456789")
+    right.text_input("Client email (email)", key="f_email")
+    left.text_input("Client name (name)", key="f_name")
+    right.text_input("Your reference for this client (partner)", key="f_partner")
+    left.selectbox("Plan (plan_selection)", ["", "regular", "premium"], key="f_plan", format_func=lambda v: v or "—")
+    right.selectbox("Language (lang)", ["", "en", "de", "pt"], key="f_lang", format_func=lambda v: v or "—")
+    st.checkbox("Show the login for returning clients (next=login)", key="f_next_login")
+    st.caption("Less common parameters, sent only when filled in:")
+    left, right = st.columns(2)
+    left.text_input("hosting_type", key="f_hosting_type")
+    right.text_input("flow", key="f_flow")
+    left.text_input("connect_client_user (account sharing)", key="f_connect_client_user")
+    right.text_input("client_id (account sharing)", key="f_client_id")
+    left.text_input("preverified_phone_number_id", key="f_preverified")
     if settings.io_signature_enabled:
-        signature = sign_io(settings.partner_id, settings.platform_secret, encoding=settings.io_signature_encoding)
-        params.update(io_signature=signature.signature, io_timestamp=signature.timestamp)
-        timestamp = signature.timestamp
-    hub_url = settings.hub_url if settings.hub_env == "sandbox" else None
-    url = build_io_link(
-        settings.partner_id,
-        env=settings.hub_env if hub_url is None else "prod",
-        version=settings.hub_version,
-        hub_url=hub_url,
-        **params,
-    )
-    save_link(
-        get_db(),
-        state=state,
-        operator=operator(),
-        url=url,
-        params={"redirect_url": settings.landing_url},
-        io_timestamp=timestamp,
-    )
-    return {"state": state, "url": url}
+        st.caption("IO Signature is on: every link gets a fresh io_signature and io_timestamp.")
+    created = st.form_submit_button("Create a new link with these parameters", type="primary")
+
+if created or "connect_link" not in st.session_state:
+    make_link(request_from_form())
+
+if "connect_error" in st.session_state:
+    st.error("The link cannot be built: " + escape_markdown(st.session_state["connect_error"]))
+link = st.session_state.get("connect_link")
+if link is None:
+    st.stop()
 
 
-if "io_link" not in st.session_state or st.button("New link"):
-    st.session_state["io_link"] = new_link()
-link = st.session_state["io_link"]
-st.link_button("Open onboarding", link["url"], type="primary")
-st.code(link["url"], language=None)
+@st.fragment(run_every=2)
+def link_state_and_result() -> None:
+    """Polls the database: the link's status and, once the client is back, the redirect (popup or not)."""
+    row = get_link(db, link.state)
+    status = link_status(row) if row else "unknown"
+    when = link.created_at[:16].replace("T", " ")
+    note = f"Link created {when} UTC by {escape_markdown(link.operator)} · status: **{status}**"
+    if link.io_timestamp and status == "open":
+        note += f" · IO Signature valid for {duration_text(link_seconds_left(row))} more"
+    st.caption(note)
+    if status == "expired":
+        st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
+    view = redirect_for_state(db, link.state)
+    if view is None:
+        if status == "open":
+            st.caption("Waiting for the client to come back through this link…")
+        return
+    st.success("The client came back through this link.")
+    st.info("This link has done its job. Press **New link** before handing one to the next client.")
+    st.text(f"Client: {view.client}")
+    st.dataframe(channel_next_steps(db, view), hide_index=True)
+    if view.revoked:
+        st.warning(
+            f"The client withdrew permission for {len(view.revoked)} channel(s); "
+            f"{view.keys_marked_unusable} stored key(s) marked unusable."
+        )
+    channels_page_link()
+
+
+def renew_link() -> None:
+    make_link(st.session_state.get("connect_request") or request_from_form())
+
+
+link_state_and_result()
+st.button("New link", on_click=renew_link, help="A new state and, with IO Signature, a new signature")
+
+st.subheader("Hand it out")
+popup_col, tab_col = st.columns(2)
+with popup_col:
+    popup_button(link.url)
+tab_col.link_button("Open onboarding", link.url, type="secondary", help="Opens the link in a new tab")
+st.code(link.url, language=None, wrap_lines=True)
+
+qr_tab, snippet_tab = st.tabs(["QR code", "ConnectButton snippet"])
+with qr_tab:
+    qr_code(link.url)
+with snippet_tab:
+    request = st.session_state["connect_request"]
+    st.code(
+        connect_button_snippet(
+            settings.partner_id,
+            env=request.env,
+            version=request.version,
+            number=request.number,
+            params={**request.params, "state": link.state, **({"io_signature": "…"} if link.io_timestamp else {})},
+        ),
+        language="jsx",
+    )
+
+
+@st.fragment(run_every=5)
+def history() -> None:
+    st.subheader("Links handed out")
+    rows = link_history(db)
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_order=["created", "operator", "status", "client", "environment", "version", "parameters", "state"],
+    )
+
+
+history()

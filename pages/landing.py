@@ -1,44 +1,76 @@
-"""Redirect landing: where 360dialog sends the browser back when onboarding ends."""
-
-import json
-from urllib.parse import urlencode
+"""Redirect landing: where 360dialog sends the browser back when onboarding ends (full page or popup)."""
 
 import streamlit as st
 
+from dashboard.connect_widgets import channels_page_link, popup_closer
 from dashboard.context import get_db
-from services.onboardings import save_raw_redirect, save_redirect
-from services.redirect import InvalidRedirect, parse_redirect
+from dashboard.plain_text import escape_markdown
+from services.onboardings import channel_next_steps, receive_redirect, recent_redirects, redirect_view
+
+STATE_MATCH_NOTES = {
+    "matched": "It came back through a link handed out by {operator}.",
+    "already used": "Its state belongs to a link that was already used: this may be a replayed redirect.",
+    "expired link": "Its state belongs to a link older than 24 hours.",
+    "unknown state": "Its state matches no link handed out from this console.",
+    "no state": "It carries no state, so it cannot be tied to a link (the hub may not echo state).",
+}
+
+# Worth the operator's attention: the redirect may be replayed or crafted.
+SUSPICIOUS_MATCHES = {"already used", "unknown state"}
 
 st.title("Onboarding result")
 db = get_db()
 
 params = {key: st.query_params.get_all(key) for key in st.query_params}
 if params:
-    raw_query = urlencode(params, doseq=True, safe="[],")
-    # Stored before anything else: a crash or a closed tab after this line loses nothing.
-    redirect_id = save_raw_redirect(db, raw_query)
-    try:
-        redirect = parse_redirect(params)
-    except InvalidRedirect as error:
-        st.session_state["landing"] = {"error": str(error)}
-    else:
-        stored = save_redirect(db, raw_query, redirect)
-        st.session_state["landing"] = {"id": stored.id}
+    # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing.
+    stored = receive_redirect(db, params)
+    st.session_state["landing"] = stored.id
     st.query_params.clear()
 
-result = st.session_state.get("landing")
-if result is None:
+redirect_id = st.session_state.get("landing")
+view = redirect_view(db, redirect_id) if redirect_id is not None else None
+if view is None:
     st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back to this page.")
-elif "error" in result:
-    st.error(f"This redirect cannot be used: {result['error']}")
+    earlier = recent_redirects(db)
+    if earlier:
+        st.subheader("Earlier redirects")
+        st.dataframe(earlier, hide_index=True)
+    st.stop()
+
+if view.error:
+    st.error("This redirect cannot be used. It is stored as it came; nothing was applied.")
+    st.text("Why:")
+    st.code(view.error, language=None)
+    st.text("As received:")
+    st.code(view.raw_query, language=None, wrap_lines=True)
 else:
-    row = db["redirects"].get(result["id"])
     st.success("Onboarding finished. The client's numbers are below.")
-    st.metric("Client", row["client_id"])
-    channels = json.loads(row["channels"] or "[]")
-    revoked = json.loads(row["revoked"] or "[]")
-    st.subheader("Channels granted")
-    st.dataframe([{"channel": channel} for channel in channels], hide_index=True)
-    if revoked:
-        st.warning("The client withdrew permission for: " + ", ".join(revoked))
-    st.page_link("pages/channels.py", label="Go to channels and keys", icon="📱")
+    st.text("Client")
+    st.code(view.client, language=None)
+    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
+    if view.state_match in SUSPICIOUS_MATCHES:
+        st.warning(note)
+    else:
+        st.caption(note)
+    if view.revoked:
+        st.warning(
+            f"The client withdrew permission for {len(view.revoked)} channel(s): they are marked revoked, and "
+            f"{view.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be generated "
+            "for them until the client grants permission again."
+        )
+
+    @st.fragment(run_every=3)
+    def next_steps() -> None:
+        """Channel status and key status move on as webhooks arrive; refresh them here."""
+        st.subheader(f"Channels granted ({len(view.channels)}) and revoked ({len(view.revoked)})")
+        steps = channel_next_steps(db, view)
+        if steps:
+            st.dataframe(steps, hide_index=True)
+        else:
+            st.text("The redirect names no channel.")
+
+    next_steps()
+    channels_page_link()
+
+popup_closer()

@@ -116,3 +116,16 @@ def m001_initial(db: Database) -> None:
         not_null={"at", "operator", "action", "outcome"},
     )
     db["audit"].create_index(["channel_id", "at"])
+
+
+@console_migrations()
+def m005_link_redirect_details_issue5(db: Database) -> None:
+    # Which redirect used a link, and how each link was built (environment and hub version).
+    db["io_links"].add_column("redirect_id", int)
+    db["io_links"].add_column("env", str)
+    db["io_links"].add_column("version", str)
+    db["io_links"].create_index(["created_at"])
+    # Why a stored redirect could not be read, and how many stored keys its revocations made unusable.
+    db["redirects"].add_column("error", str)
+    db["redirects"].add_column("keys_marked_unusable", int)
+    db["redirects"].create_index(["state"])

@@ -1,0 +1,91 @@
+"""Widgets of the Connect and landing pages: the popup button, the QR code, the popup closer."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.qr_code import qr_png, qr_svg
+
+# page_link resolves paths against the entry script's folder (dashboard/); an absolute path is unambiguous.
+CHANNELS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "channels.py")
+# The official button's popup size.
+POPUP_WIDTH = 600
+POPUP_HEIGHT = 920
+POPUP_NAME = "d360_connect"
+
+_POPUP_BUTTON = """<!doctype html><html><head><style>
+body{{margin:0;font-family:"Source Sans Pro",system-ui,sans-serif}}
+button{{background:#00a884;color:#fff;border:0;border-radius:8px;padding:9px 16px;font-size:1rem;cursor:pointer}}
+button:focus-visible{{outline:3px solid #0b6e5a;outline-offset:2px}}
+</style></head><body>
+<button id="open-popup" type="button">{label}</button>
+<script>
+const url = {url};
+document.getElementById("open-popup").addEventListener("click", () => {{
+  const w = {width}, h = {height};
+  const left = Math.max(0, (window.top.screen.width - w) / 2);
+  const top = Math.max(0, (window.top.screen.height - h) / 2);
+  const features = `toolbar=no,location=no,status=no,menubar=no,scrollbars=yes,resizable=yes,` +
+    `width=${{w}},height=${{h}},left=${{left}},top=${{top}}`;
+  const popup = window.open(url, "{name}", features);
+  if (popup) {{ popup.focus(); }} else {{ window.open(url, "_blank"); }}
+}});
+</script></body></html>"""
+
+# Inside the popup, after the redirect is stored: close the window the Connect page opened. It runs in the
+# page itself (st.html), not in an iframe: a sandboxed iframe may not close its top window.
+_POPUP_CLOSER = """<p id="popup-closer-note" style="margin:0"></p>
+<script>
+(function () {
+  let opener = null;
+  try { opener = window.opener; } catch (error) { opener = null; }
+  if (!opener || opener.closed) { return; }
+  const note = document.getElementById("popup-closer-note");
+  if (note) {
+    note.textContent = "Saved. The Connect page shows the result; this window closes itself, or you can close it.";
+  }
+  setTimeout(function () { window.close(); }, 1200);
+})();
+</script>"""
+
+
+def _script_string(value: str) -> str:
+    # A JSON string is a JavaScript string; `<` escaped so that `</script>` in a value cannot end the script.
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def popup_button(url: str, label: str = "Open in a popup") -> None:
+    """A button that opens `url` in a 600x920 popup, as the official button does (a new tab if blocked)."""
+    page = _POPUP_BUTTON.format(
+        label=html.escape(label), url=_script_string(url), width=POPUP_WIDTH, height=POPUP_HEIGHT, name=POPUP_NAME
+    )
+    st.iframe(page, height=48, alt="Open the onboarding link in a popup")
+
+
+def popup_closer() -> None:
+    """Closes the page's window when it is the popup opened by the Connect page; invisible otherwise."""
+    st.html(_POPUP_CLOSER, unsafe_allow_javascript=True)
+
+
+def qr_code(url: str) -> None:
+    st.image(qr_png(url), caption="Scan to open the link on a phone", width=240)
+    st.download_button("Download QR code (SVG)", qr_svg(url), file_name="onboarding-link.svg", mime="image/svg+xml")
+
+
+def duration_text(seconds: int) -> str:
+    """23 h 59 min, 4 min, or less than a minute."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes = rest // 60
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return "less than a minute"
+
+
+def channels_page_link() -> None:
+    st.page_link(CHANNELS_PAGE, label="Go to channels and keys", icon="📱")

@@ -1,0 +1,46 @@
+"""The popup path: the Connect page opens the IO link in a popup, the landing stores it and closes the popup,
+and the Connect page shows the result without a reload."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from playwright.sync_api import expect
+
+from tests.stack_process import RunningStack
+
+
+def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, page) -> None:
+    # Connect is the default page: Streamlit serves it at the root (under /connect it shows "Page not found").
+    page.goto(f"{stack.public_url}/")
+    expect(page.get_by_role("link", name="Open onboarding")).to_be_visible()
+    href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
+    button_frame = page.frame_locator("iframe[title='Open the onboarding link in a popup']")
+
+    with page.expect_popup() as opened:
+        button_frame.get_by_role("button", name="Open in a popup").click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    assert popup.url == href
+    assert popup.evaluate("window.opener !== null")
+    # The official button's popup size.
+    assert popup.evaluate("[window.outerWidth, window.outerHeight]") == [600, 920]
+
+    popup.fill("#business_name", "Popup Bakery")
+    popup.fill("#numbers", "+49 151 0000011")
+    popup.check("#grant")
+    # The landing page stores the redirect, then closes the window the Connect page opened.
+    with popup.expect_event("close", timeout=60_000):
+        popup.click("#submit")
+
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        rows = db.execute("select client_id, state, state_match from redirects").fetchall()
+    assert len(rows) == 1
+    client_id, state, state_match = rows[0]
+    assert state_match == "matched"
+    assert f"state={state}" in href
+
+    # No reload: the page's polling fragment finds the redirect for its own link.
+    expect(page.get_by_text("The client came back through this link.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Client: {client_id}")).to_be_visible()
+    assert page.get_by_role("link", name="Open onboarding").get_attribute("href") == href

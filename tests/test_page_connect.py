@@ -1,0 +1,256 @@
+"""The Connect page (AppTest) and its widgets: links per session, every parameter, result without reload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.connect_snippet import connect_button_snippet
+from dashboard.connect_widgets import duration_text
+from dashboard.plain_text import escape_markdown
+from dashboard.qr_code import qr_png, qr_svg
+from services.onboardings import receive_redirect
+from services.store import open_console_db
+
+ENTRY = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGE = "../pages/connect.py"
+LIVE_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "D360_PARTNER_ID", "D360_HUB_ENV")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CONSOLE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    monkeypatch.setenv("CONSOLE_OPERATOR", "ana")
+    for key in LIVE_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    st.cache_resource.clear()
+    yield tmp_path / "data"
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def sessions() -> Iterator[list[AppTest]]:
+    opened: list[AppTest] = []
+    yield opened
+    for app in opened:
+        if "db" in app.session_state:
+            app.session_state["db"].close()
+
+
+@pytest.fixture
+def db(data_dir: Path) -> Iterator:
+    database = open_console_db(data_dir / "console.db")
+    yield database
+    database.close()
+
+
+def open_connect(sessions: list[AppTest]) -> AppTest:
+    app = AppTest.from_file(ENTRY, default_timeout=60)
+    app.switch_page(PAGE)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    sessions.append(app)
+    return app
+
+
+def shown_url(app: AppTest) -> str:
+    return next(code.value for code in app.code if code.value.startswith("http"))
+
+
+def link_rows(db) -> list[dict]:
+    return list(db["io_links"].rows_where(order_by="created_at"))
+
+
+def test_a_visit_hands_out_one_link_bound_to_the_operator(sessions, db) -> None:
+    app = open_connect(sessions)
+    rows = link_rows(db)
+    assert len(rows) == 1
+    url = shown_url(app)
+    assert rows[0]["url"] == url
+    assert rows[0]["operator"] == "ana"
+    assert url.startswith("http://127.0.0.1:8503/dashboard/app/demoPA/permissions?redirect_url=")
+    assert parse_qs(urlsplit(url).query)["state"] == [rows[0]["state"]]
+    assert [button.url for button in app.get("link_button")] == [url]
+    app.run()
+    assert len(link_rows(db)) == 1, "a rerun of the same session must not hand out another link"
+
+
+def test_links_are_never_shared_between_sessions(sessions, db) -> None:
+    first, second = open_connect(sessions), open_connect(sessions)
+    assert shown_url(first) != shown_url(second)
+    states = {row["state"] for row in link_rows(db)}
+    assert len(states) == 2
+
+
+def test_demo_mode_signs_every_link_and_shows_the_time_left(sessions, db) -> None:
+    app = open_connect(sessions)
+    query = parse_qs(urlsplit(shown_url(app)).query)
+    assert len(query["io_signature"][0]) == 128
+    assert int(query["io_timestamp"][0]) == link_rows(db)[0]["io_timestamp"]
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "IO Signature valid for 2" in captions
+    assert "status: **open**" in captions
+
+
+def test_new_link_is_one_click(sessions, db) -> None:
+    app = open_connect(sessions)
+    before = shown_url(app)
+    next(button for button in app.button if button.label == "New link").click().run()
+    after = shown_url(app)
+    assert after != before
+    assert [row["url"] for row in link_rows(db)] == [before, after]
+
+
+WIDGET_KINDS = {"f_env": "selectbox", "f_plan": "selectbox", "f_lang": "selectbox", "f_version": "radio"}
+WIDGET_KINDS |= {"f_next_login": "checkbox"}
+
+
+def fill_and_submit(app: AppTest, **values: object) -> AppTest:
+    for key, value in values.items():
+        getattr(app, WIDGET_KINDS.get(key, "text_input"))(key=key).set_value(value)
+    submit = next(button for button in app.button if button.label.startswith("Create a new link"))
+    submit.click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_every_form_field_reaches_the_link_encoded_with_number_first(sessions, db) -> None:
+    app = open_connect(sessions)
+    fill_and_submit(
+        app,
+        f_env="staging",
+        f_version="v2",
+        f_number="+49 151 0000001",
+        f_email="ops@example.test",
+        f_name="Acme & Söhne",
+        f_partner="crm-42",
+        f_plan="premium",
+        f_lang="de",
+        f_next_login=True,
+        f_hosting_type="cloud",
+        f_flow="f1",
+        f_connect_client_user="true",
+        f_client_id="oaY9LLfUCL",
+        f_preverified="123",
+    )
+    url = shown_url(app)
+    assert url.startswith("https://staging-app.360dialog.com/onboarding/demoPA?number=%2B49%20151%200000001&")
+    assert "name=Acme%20%26%20S%C3%B6hne" in url
+    query = parse_qs(urlsplit(url).query)
+    assert query["plan_selection"] == ["premium"]
+    assert query["next"] == ["login"]
+    assert query["preverified_phone_number_id"] == ["123"]
+    assert query["redirect_url"] == ["http://localhost:8501/landing"]
+    newest = link_rows(db)[-1]
+    assert (newest["env"], newest["version"]) == ("staging", "v2")
+    assert json.loads(newest["params"])["name"] == "Acme & Söhne"
+    snippet = next(code.value for code in app.code if "<ConnectButton" in code.value)
+    assert 'env={"staging"}' in snippet
+    assert 'requestedNumber={"+49 151 0000001"}' in snippet
+    assert 'name: "Acme & S\\u00f6hne",' in snippet
+
+
+def test_a_bad_field_is_named_and_hands_out_nothing(sessions, db) -> None:
+    app = open_connect(sessions)
+    fill_and_submit(app, f_redirect_url="javascript:alert(1)")
+    assert any("redirect\\_url must be an absolute http\\(s\\) URL" in error.value for error in app.error)
+    assert len(link_rows(db)) == 1
+
+
+def test_the_result_shows_up_without_a_reload(sessions, db) -> None:
+    app = open_connect(sessions)
+    state = link_rows(db)[0]["state"]
+    assert not app.success
+    receive_redirect(db, f"client=aCL&channels=[aCH,bCH]&state={state}")
+    app.run()
+    assert [s.value for s in app.success] == ["The client came back through this link."]
+    assert "Client: aCL" in [text.value for text in app.text]
+    steps = app.dataframe[0].value
+    assert list(steps["channel"]) == ["aCH", "bCH"]
+    history = app.dataframe[-1].value
+    assert list(history["status"]) == ["redirected"]
+    assert list(history["client"]) == ["aCL"]
+
+
+def test_history_lists_who_when_and_status(sessions, db) -> None:
+    open_connect(sessions)
+    open_connect(sessions)
+    app = sessions[-1]
+    history = app.dataframe[-1].value
+    assert list(history["status"]) == ["open", "open"]
+    assert list(history["operator"]) == ["ana", "ana"]
+    assert all("redirect_url=http://localhost:8501/landing" in text for text in history["parameters"])
+
+
+# -- widgets ---------------------------------------------------------------------------------------
+
+
+def test_qr_codes_are_png_and_svg_and_grow_with_the_link() -> None:
+    short, long = qr_png("https://x.test/a"), qr_png("https://x.test/" + "a" * 300)
+    assert short.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(long) > len(short)
+    assert qr_svg("https://x.test/a").lstrip().startswith(b"<?xml")
+
+
+def test_snippet_for_production_v1_is_minimal() -> None:
+    snippet = connect_button_snippet("abcPA")
+    assert snippet.endswith('<ConnectButton\n  partnerId={"abcPA"}\n  callback={handleCallback}\n/>')
+
+
+def test_snippet_escapes_values_and_leaves_per_link_values_to_the_server() -> None:
+    snippet = connect_button_snippet(
+        "abcPA",
+        env="rc",
+        version="v2",
+        params={"redirect_url": "https://x.test/l?a=1", "partner": 'x"</script>', "state": "s1", "io_signature": "z"},
+    )
+    assert 'env={"rc"}' in snippet
+    assert 'version={"v2"}' in snippet
+    assert 'partner: "x\\"\\u003c/script>",' in snippet
+    assert "state:" not in snippet
+    assert "io_signature:" not in snippet
+    assert "create fresh ones on your server" in snippet
+
+
+def test_escape_markdown_leaves_no_syntax() -> None:
+    assert escape_markdown("**b** [x](javascript:y) :red[z]\n# h") == (
+        "\\*\\*b\\*\\* \\[x\\]\\(javascript\\:y\\) \\:red\\[z\\] \\# h"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86_400, "24 h 0 min"),
+        (86_399, "23 h 59 min"),
+        (3_600, "1 h 0 min"),
+        (59 * 60, "59 min"),
+        (59, "less than a minute"),
+        (0, "less than a minute"),
+        (-5, "less than a minute"),
+    ],
+)
+def test_duration_text(seconds: int, text: str) -> None:
+    assert duration_text(seconds) == text
+
+
+def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, db, monkeypatch) -> None:
+    monkeypatch.setenv("D360_PARTNER_API_KEY", "k" * 32)
+    monkeypatch.setenv("D360_PARTNER_ID", "liveP1PA")
+    monkeypatch.setenv("D360_PLATFORM_SECRET", "s" * 32)
+    monkeypatch.setenv("CONSOLE_ENCRYPTION_KEY", "A" * 43 + "=")
+    st.cache_resource.clear()
+    app = open_connect(sessions)
+    assert "sandbox" not in app.selectbox(key="f_env").options
+    assert app.selectbox(key="f_env").value == "prod"
+    url = shown_url(app)
+    assert url.startswith("https://hub.360dialog.com/dashboard/app/liveP1PA/permissions?redirect_url=")
+    assert "io_signature" not in url
+    assert not any("IO Signature" in caption.value for caption in app.caption)
