@@ -18,7 +18,8 @@ settings = require_settings()
 PAGES = ROOT / "pages"
 navigation = st.navigation(
     [
-        st.Page(PAGES / "connect.py", title="Connect", icon="🔗", url_path="connect", default=True),
+        # The default page is served at the root; a url_path of its own would only show "Page not found".
+        st.Page(PAGES / "connect.py", title="Connect", icon="🔗", default=True),
         st.Page(PAGES / "landing.py", title="Redirect landing", icon="🛬", url_path="landing"),
         st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
         st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),

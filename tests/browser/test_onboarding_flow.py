@@ -12,7 +12,7 @@ from tests.stack_process import RunningStack
 
 def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     # 2. The Connect page shows the partner id and a button that opens the IO link.
-    page.goto(f"{stack.public_url}/connect")
+    page.goto(stack.public_url)
     expect(page.get_by_text("demoPA").first).to_be_visible()
     link = page.get_by_role("link", name="Open onboarding")
     href = link.get_attribute("href")
