@@ -10,10 +10,13 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard.auth import require_operator, sign_out_button  # noqa: E402
 from dashboard.context import require_settings  # noqa: E402
 
 st.set_page_config(page_title="WhatsApp onboarding console", page_icon="📱", layout="wide")
 settings = require_settings()
+# Before st.navigation: without a sign-in no page script runs at all.
+require_operator()
 
 PAGES = ROOT / "pages"
 navigation = st.navigation(
@@ -26,4 +29,5 @@ navigation = st.navigation(
 )
 if settings.demo_mode:
     st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon="🧪")
+sign_out_button()
 navigation.run()
