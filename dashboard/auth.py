@@ -74,7 +74,8 @@ def _password_matches(settings: Settings, password: str) -> bool:
 def _password_gate(settings: Settings) -> None:
     st.title("Sign in")
     st.caption("The console can generate keys that send messages on clients' WhatsApp numbers.")
-    with st.form("login"):
+    # Cleared on submit: a refused password does not linger in the page's widget state.
+    with st.form("login", clear_on_submit=True):
         name = st.text_input("Your name", max_chars=MAX_OPERATOR_NAME).strip()
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
