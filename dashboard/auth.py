@@ -114,7 +114,8 @@ def _oidc_gate(settings: Settings) -> None:
 
 
 def _oidc_operator() -> str | None:
-    if not st.user.is_logged_in:
+    # .get: st.user has no is_logged_in when Streamlit itself found no [auth] (another secrets file).
+    if not st.user.get("is_logged_in"):
         return None
     for claim in ("email", "preferred_username", "name", "sub"):
         value = st.user.get(claim)

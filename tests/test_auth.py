@@ -120,6 +120,53 @@ def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         assert conn.execute("select operator from io_links").fetchall() == [("demo-ops",)]
 
 
+OIDC_SECRETS = (
+    "[auth]\n"
+    'redirect_uri = "http://localhost:8501/oauth2callback"\n'
+    'cookie_secret = "3vQm9x0Pk2LwZr7TfYc8HbNd"\n'
+    "[auth.corp]\n"
+    'client_id = "console"\n'
+    'client_secret = "s3cr3t-from-the-idp"\n'
+    'server_metadata_url = "https://idp.test/.well-known/openid-configuration"\n'
+)
+
+
+def use_oidc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(OIDC_SECRETS)
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(secrets_file))
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH")
+
+
+def test_oidc_signed_in_user_is_the_operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_oidc(monkeypatch, tmp_path)
+    at = console_app()
+    at.user = {"is_logged_in": True, "email": "carol@example.com", "name": "Carol"}
+    at.run()
+    assert not at.exception
+    assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    close_session_db(at)
+    with sqlite3.connect(tmp_path / "console.db") as conn:
+        assert conn.execute("select operator from io_links").fetchall() == [("carol@example.com",)]
+
+
+def test_oidc_without_a_signed_in_user_shows_only_the_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_oidc(monkeypatch, tmp_path)
+    at = console_app()
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert [button.label for button in at.button] == ["Sign in with single sign-on"]
+    at.button[0].click().run()
+    # Without Authlib (not installed here), or without [auth] in Streamlit's own secrets, st.login refuses;
+    # the page says so instead of failing.
+    assert not at.exception
+    assert "Single sign-on is configured but cannot start" in at.error[0].value
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert "operator" not in at.session_state
+
+
 # -- settings: live mode refuses to start without a login or with weak secrets ---------------------
 
 
@@ -139,15 +186,7 @@ def test_live_mode_refuses_a_malformed_password_hash(tmp_path: Path) -> None:
 
 def test_oidc_in_secrets_replaces_the_password(tmp_path: Path) -> None:
     secrets_file = tmp_path / "secrets.toml"
-    secrets_file.write_text(
-        "[auth]\n"
-        'redirect_uri = "http://localhost:8501/oauth2callback"\n'
-        'cookie_secret = "3vQm9x0Pk2LwZr7TfYc8HbNd"\n'
-        "[auth.corp]\n"
-        'client_id = "console"\n'
-        'client_secret = "s3cr3t-from-the-idp"\n'
-        'server_metadata_url = "https://idp.test/.well-known/openid-configuration"\n'
-    )
+    secrets_file.write_text(OIDC_SECRETS)
     env = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
     del env["CONSOLE_PASSWORD_HASH"]
     settings = load_settings(env)
