@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.auth import require_operator, sign_out_button  # noqa: E402
+from dashboard.auth import require_operator, resume_requested_page, sign_out_button  # noqa: E402
 from dashboard.context import require_settings  # noqa: E402
 
 st.set_page_config(page_title="WhatsApp onboarding console", page_icon="📱", layout="wide")
@@ -19,14 +19,14 @@ settings = require_settings()
 require_operator()
 
 PAGES = ROOT / "pages"
-navigation = st.navigation(
-    [
-        st.Page(PAGES / "connect.py", title="Connect", icon="🔗", url_path="connect", default=True),
-        st.Page(PAGES / "landing.py", title="Redirect landing", icon="🛬", url_path="landing"),
-        st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
-        st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),
-    ]
-)
+pages = [
+    st.Page(PAGES / "connect.py", title="Connect", icon="🔗", url_path="connect", default=True),
+    st.Page(PAGES / "landing.py", title="Redirect landing", icon="🛬", url_path="landing"),
+    st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
+    st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),
+]
+navigation = st.navigation(pages)
+resume_requested_page(pages, navigation)
 if settings.demo_mode:
     st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon="🧪")
 sign_out_button()

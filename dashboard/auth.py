@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
@@ -19,6 +21,7 @@ from services.password_hash import InvalidPasswordHash, verify_password
 from services.settings import Settings
 
 MAX_OPERATOR_NAME = 64
+REQUESTED_KEY = "requested_before_sign_in"
 # Across all browser sessions: a burst of wrong passwords locks sign-in for a while.
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 60.0
@@ -124,6 +127,15 @@ def _oidc_operator() -> str | None:
     return "single sign-on user"
 
 
+def _remember_request() -> None:
+    """Note the page and query the browser asked for, so sign-in can return there (a redirect must not be lost)."""
+    if REQUESTED_KEY in st.session_state:
+        return
+    path = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    st.session_state[REQUESTED_KEY] = {"path": path, "query": query}
+
+
 def require_operator() -> str:
     """The signed-in operator's name. Outside demo mode, shows the sign-in and stops the run until then."""
     settings = require_settings()
@@ -132,15 +144,27 @@ def require_operator() -> str:
     if settings.oidc_configured:
         name = _oidc_operator()
         if name is None:
+            _remember_request()
             _oidc_gate(settings)
             st.stop()
         st.session_state[OPERATOR_KEY] = name
         return name
     name = st.session_state.get(OPERATOR_KEY)
     if not name:
+        _remember_request()
         _password_gate(settings)
         st.stop()
     return name
+
+
+def resume_requested_page(pages: Sequence[st.Page], current: st.Page) -> None:
+    """Right after sign-in, go to the page the browser asked for before the gate, with its query."""
+    requested = st.session_state.pop(REQUESTED_KEY, None)
+    if not requested or requested["path"] == current.url_path:
+        return
+    for page in pages:
+        if page.url_path == requested["path"]:
+            st.switch_page(page, query_params=requested["query"])
 
 
 def sign_out_button() -> None:
