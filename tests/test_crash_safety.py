@@ -329,3 +329,27 @@ def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path:
         assert [row["outcome"] for row in db["audit"].rows] == ["unknown"]
     finally:
         db.close()
+
+
+def test_the_channels_page_says_the_key_must_be_checked(
+    console_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.console_env import close_session_db, console_app, use_demo
+
+    with silent_partner_api("hang-up") as server:
+        api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
+        with pytest.raises(PartnerApiError):
+            generate_key(console_db, api, vault(), "runCH", operator="alice")
+        api.close()
+    use_demo(monkeypatch, tmp_path)
+    at = console_app().run()
+    at.switch_page("../pages/channels.py").run()
+    close_session_db(at)
+    assert not at.exception
+    shown = [
+        str(element.value)
+        for kind in ("caption", "markdown", "text", "warning", "info", "error")
+        for element in getattr(at, kind)
+    ]
+    about_run = [text for text in shown if "unknown" in text.lower() or "check" in text.lower()]
+    assert about_run, f"nothing on the Channels page says the key state is unknown: {shown}"

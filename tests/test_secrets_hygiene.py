@@ -296,3 +296,31 @@ def test_no_secret_leaks_anywhere(
     assert vault.open(sealed) == result.api_key
     assert result.api_key.endswith(last4)
     assert len(errors) >= 10
+
+
+def test_legacy_partner_password_stays_out_of_logs_and_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """D360_USERNAME/D360_PASSWORD (POST /token) cannot run in demo mode; checked against a mocked API."""
+    import responses
+
+    caplog.set_level(logging.DEBUG)
+    password = "legacy-" + secrets.token_urlsafe(20)
+    base = "https://partner-api.test/api/v2"
+    messages = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(f"{base}/token", json={"meta": {"developer_message": "bad credentials"}}, status=401)
+        api = PartnerApi(base, "livePA", username="ops@example.com", password=password, timeout=1)
+        messages.append(repr(api))
+        try:
+            api.list_channels()
+        except PartnerApiError as error:
+            messages.append(str(error))
+        mock.replace(responses.POST, f"{base}/token", json={"access_token": "tok-" + "t" * 30})
+        mock.get(f"{base}/partners/livePA/channels", status=500)
+        try:
+            api.list_channels()
+        except PartnerApiError as error:
+            messages.append(str(error))
+        api.close()
+    assert len(messages) == 3
+    leaks = find_leaks("\n".join([*messages, caplog.text]), {"password": password})
+    assert not leaks
