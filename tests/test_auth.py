@@ -326,3 +326,28 @@ def test_the_cli_refuses_a_short_or_mistyped_password(
     monkeypatch.setattr(password_hash.getpass, "getpass", lambda prompt="": next(answers))
     assert password_hash.main() == 2
     assert capsys.readouterr().out == ""
+
+
+def test_the_stack_refuses_to_start_naming_the_weak_setting(tmp_path: Path) -> None:
+    env = {**live_env(tmp_path, PASSWORD), "CONSOLE_ENCRYPTION_KEY": "A" * 43 + "="}
+    result = subprocess.run(
+        [sys.executable, "-m", "services.stack"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "CONSOLE_ENCRYPTION_KEY is too weak" in result.stderr
+    assert not (tmp_path / "console.db").exists()
+
+
+def test_the_dashboard_names_the_missing_login_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH")
+    at = console_app().run()
+    assert not at.exception
+    assert "CONSOLE_PASSWORD_HASH is required" in at.error[0].value
+    assert not at.text_input, "no sign-in form without a password to check it against"

@@ -426,3 +426,41 @@ def test_ten_thousand_bad_requests(receiver: RunningReceiver) -> None:
     # unhandled is a bug.
     log = receiver.log_path.read_text()
     assert log.count("Traceback") == log.count("starlette.requests.ClientDisconnect"), log[-3000:]
+
+
+@pytest.mark.timeout(300)
+def test_custom_auth_header_is_required_as_well(tmp_path: Path) -> None:
+    """With RECEIVER_AUTH_HEADER_* set, a right signature without the right header is refused and not stored."""
+    token = secrets.token_urlsafe(24)
+    running = start_receiver(
+        tmp_path,
+        secrets.token_urlsafe(32),
+        extra_env={"RECEIVER_AUTH_HEADER_NAME": "x-partner-token", "RECEIVER_AUTH_HEADER_VALUE": token},
+    )
+    try:
+        maker = CaseMaker(running.secret, SEED + 1)
+        statuses: Counter = Counter()
+        accepted = set()
+        with requests.Session() as session:
+            for number in range(600):
+                event_id = f"{'good' if number % 6 == 0 else 'bad'}-{number}"
+                body = encoded(event(maker.rng, event_id))
+                headers = maker.sign(body)
+                if number % 6 == 0:
+                    headers["x-partner-token"] = token
+                else:
+                    wrong = [None, "", token[:-1], token + "x", token.upper(), "é" * 10][number % 6]
+                    if wrong is not None:
+                        headers["x-partner-token"] = wrong
+                status = session.post(running.webhook_url, data=body, headers=headers, timeout=30).status_code
+                statuses[status] += 1
+                if status == 200:
+                    accepted.add(event_id)
+        assert statuses == Counter({401: 500, 200: 100})
+        with sqlite3.connect(running.db_path) as db:
+            stored = {key.removeprefix("id:") for (key,) in db.execute("select dedupe_key from events")}
+        db.close()
+        assert stored == accepted
+        assert all(event_id.startswith("good-") for event_id in stored)
+    finally:
+        running.stop()
