@@ -10,6 +10,8 @@ from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 from services.vault import KeyVault
 
+OPERATOR_KEY = "operator"
+
 
 @st.cache_resource
 def _settings() -> Settings:
@@ -52,4 +54,12 @@ def get_vault() -> KeyVault:
 
 
 def operator() -> str:
-    return require_settings().operator
+    """Who is acting: the signed-in operator (set by the login gate), or CONSOLE_OPERATOR in demo mode."""
+    settings = require_settings()
+    if not settings.login_required:
+        return settings.operator
+    name = st.session_state.get(OPERATOR_KEY)
+    if not name:
+        st.error("Sign in first.")
+        st.stop()
+    return name

@@ -122,7 +122,7 @@ def _app_from_settings() -> Starlette:
     except SettingsError as error:
         print(f"receiver: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
     return create_app(settings)
 
 

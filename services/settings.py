@@ -8,7 +8,11 @@ all three processes agree on them.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import json
+import logging
 import os
 import re
 import secrets
@@ -21,12 +25,20 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from services.password_hash import InvalidPasswordHash, check_hash_format
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEMO_PARTNER_ID = "demoPA"
 DEMO_SECRETS_FILE = "demo-secrets.json"
 PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MIN_LIVE_SECRET_LENGTH = 16
+# A secret of 16+ characters drawn from only a handful of distinct ones ("aaaa...", "abababab...") is a
+# placeholder, not a secret.
+MIN_LIVE_SECRET_DISTINCT = 8
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 
 
 class SettingsError(ValueError):
@@ -59,6 +71,12 @@ class Settings:
     receiver_auth_header_value: str | None = field(repr=False)
     operator: str
     http_timeout_seconds: float
+    password_hash: str | None = field(default=None, repr=False)
+    oidc_configured: bool = False
+    oidc_provider: str | None = None
+    bind_address: str = "127.0.0.1"
+    log_level: str = "INFO"
+    secrets_path: Path = DEFAULT_SECRETS_PATH
 
     @property
     def console_db_path(self) -> Path:
@@ -76,17 +94,44 @@ class Settings:
     def webhook_url(self) -> str:
         return f"{self.receiver_url}/webhooks/360dialog"
 
+    @property
+    def login_required(self) -> bool:
+        return not self.demo_mode
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
 
 def _read_secrets_file(path: Path) -> dict[str, object]:
     if not path.exists():
         return {}
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path.name} is not valid TOML: {error}") from None
+
+
+def _flat(data: Mapping[str, object]) -> dict[str, object]:
     # Nested tables belong to Streamlit itself (for example [auth] for st.login).
     return {key: value for key, value in data.items() if not isinstance(value, dict)}
+
+
+def oidc_provider(auth: object) -> tuple[bool, str | None]:
+    """Whether `[auth]` configures st.login, and the provider name to pass it (None: the default one).
+
+    Streamlit needs redirect_uri and cookie_secret in [auth], and client_id, client_secret and
+    server_metadata_url either in [auth] itself or in one [auth.<provider>] table.
+    """
+    if not isinstance(auth, dict) or not auth.get("redirect_uri") or not auth.get("cookie_secret"):
+        return False, None
+    if all(auth.get(key) for key in OIDC_PROVIDER_KEYS):
+        return True, None
+    for name, table in auth.items():
+        if isinstance(table, dict) and all(table.get(key) for key in OIDC_PROVIDER_KEYS):
+            return True, name
+    return False, None
 
 
 class _Source:
@@ -183,6 +228,42 @@ def _require_strong(key: str, value: str | None) -> str:
         raise SettingsError(f"{key} is required outside demo mode")
     if len(value) < MIN_LIVE_SECRET_LENGTH:
         raise SettingsError(f"{key} is too short (at least {MIN_LIVE_SECRET_LENGTH} characters)")
+    if len(set(value)) < MIN_LIVE_SECRET_DISTINCT:
+        raise SettingsError(f"{key} is too weak: it repeats a few characters; use a random secret")
+    return value
+
+
+def _require_strong_fernet_key(key: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(set(raw)) < MIN_LIVE_SECRET_DISTINCT:
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY is too weak: generate one with Fernet.generate_key()")
+    return key
+
+
+def _check_password_hash(value: str | None, *, required: bool) -> str | None:
+    if not value:
+        if required:
+            raise SettingsError(
+                "CONSOLE_PASSWORD_HASH is required outside demo mode unless st.login is configured in [auth]; "
+                "make one with `python -m services.password_hash`"
+            )
+        return None
+    try:
+        check_hash_format(value)
+    except InvalidPasswordHash as error:
+        raise SettingsError(str(error)) from None
+    return value
+
+
+def _bind_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not HOSTNAME_PATTERN.match(value):
+            raise SettingsError("CONSOLE_BIND_ADDRESS must be an IP address or a host name") from None
     return value
 
 
@@ -190,7 +271,9 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     """Read, validate and return the settings; raise SettingsError naming the first bad one."""
     environment = os.environ if env is None else env
     file_path = secrets_path or Path(environment.get("CONSOLE_SECRETS_FILE", DEFAULT_SECRETS_PATH))
-    source = _Source(environment, _read_secrets_file(Path(file_path)))
+    file_values = _read_secrets_file(Path(file_path))
+    source = _Source(environment, _flat(file_values))
+    oidc_configured, oidc_provider_name = oidc_provider(file_values.get("auth"))
 
     data_dir = Path(source.text("CONSOLE_DATA_DIR", str(PROJECT_ROOT / "data")) or "data")
     if not data_dir.is_absolute():
@@ -225,6 +308,11 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         encryption_key = source.text("CONSOLE_ENCRYPTION_KEY") or ""
         if not encryption_key:
             raise SettingsError("CONSOLE_ENCRYPTION_KEY is required outside demo mode")
+        _require_strong_fernet_key(_check_encryption_key(encryption_key))
+        if oidc_configured:
+            auth_table = file_values.get("auth")
+            cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
+            _require_strong("[auth] cookie_secret", cookie_secret)
         api_base_default = "https://hub.360dialog.io/api/v2"
         hub_default = "https://hub.360dialog.com/dashboard/app"
         env_default = "prod"
@@ -236,6 +324,17 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     auth_header_value = source.text("RECEIVER_AUTH_HEADER_VALUE")
     if bool(auth_header_name) != bool(auth_header_value):
         raise SettingsError("RECEIVER_AUTH_HEADER_NAME and RECEIVER_AUTH_HEADER_VALUE must be set together")
+    if auth_header_value and not demo_mode:
+        _require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value)
+    password_hash = _check_password_hash(
+        source.text("CONSOLE_PASSWORD_HASH"), required=not demo_mode and not oidc_configured
+    )
+    # Demo mode listens on this machine only unless told otherwise; live mode must be reachable.
+    bind_default = "127.0.0.1" if demo_mode else "0.0.0.0"  # noqa: S104
+    bind_address = _bind_address(source.text("CONSOLE_BIND_ADDRESS", bind_default) or bind_default)
+    log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
     return Settings(
         demo_mode=demo_mode,
@@ -262,4 +361,10 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         receiver_auth_header_value=auth_header_value,
         operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        password_hash=password_hash,
+        oidc_configured=oidc_configured,
+        oidc_provider=oidc_provider_name,
+        bind_address=bind_address,
+        log_level=log_level,
+        secrets_path=Path(file_path),
     )

@@ -33,14 +33,22 @@ def _port(url: str) -> int:
 
 
 def services_for(settings: Settings, python: str = sys.executable) -> list[Service]:
-    """The processes to run; in demo mode everything listens on this machine only."""
-    local_only = "127.0.0.1"
-    receiver_host = local_only if settings.demo_mode else "0.0.0.0"  # noqa: S104 - 360dialog must reach it
-    uvicorn = [python, "-m", "uvicorn", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    """The processes to run, all listening on CONSOLE_BIND_ADDRESS (this machine only in demo mode by default)."""
+    host = settings.bind_address
+    uvicorn = [
+        python,
+        "-m",
+        "uvicorn",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+        "--log-level",
+        settings.log_level.lower(),
+    ]
     services = [
         Service(
             "receiver",
-            [*uvicorn, "services.receiver:app", "--host", receiver_host, "--port", str(_port(settings.receiver_url))],
+            [*uvicorn, "services.receiver:app", "--host", host, "--port", str(_port(settings.receiver_url))],
             f"{settings.receiver_url}/healthz",
         ),
         Service(
@@ -54,21 +62,27 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
                 "--server.port",
                 str(_port(settings.public_url)),
                 "--server.address",
-                local_only if settings.demo_mode else "0.0.0.0",  # noqa: S104
+                host,
                 "--server.headless",
                 "true",
                 "--browser.gatherUsageStats",
                 "false",
+                "--logger.level",
+                settings.log_level.lower(),
+                # st.login reads [auth] from here: the same file the settings came from.
+                "--secrets.files",
+                str(settings.secrets_path),
             ],
             f"{settings.public_url}/_stcore/health",
         ),
     ]
     if settings.demo_mode:
+        # The browser opens the sandbox's IO pages, so it listens where the dashboard does.
         services.insert(
             0,
             Service(
                 "sandbox",
-                [*uvicorn, "services.sandbox:app", "--host", local_only, "--port", str(_port(settings.sandbox_url))],
+                [*uvicorn, "services.sandbox:app", "--host", host, "--port", str(_port(settings.sandbox_url))],
                 f"{settings.sandbox_url}/healthz",
             ),
         )

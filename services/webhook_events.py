@@ -75,6 +75,13 @@ def dedupe_key(event: dict[str, Any]) -> str:
 def normalise_event(event: Any, raw_body: str | None = None) -> WebhookEvent:
     if not isinstance(event, dict):
         raise MalformedWebhook("each event must be a JSON object")
+    try:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A JSON escape such as \ud800 decodes to a lone surrogate, which neither hashes nor stores.
+        raise MalformedWebhook("the event holds an invalid unicode escape (a lone surrogate)") from None
+    except (TypeError, ValueError, RecursionError):
+        raise MalformedWebhook("the event is not plain JSON data") from None
     name = event.get("event", event.get("type"))
     if not isinstance(name, str) or not name.strip():
         raise MalformedWebhook("event name missing: expected a string field 'event'")
@@ -108,7 +115,8 @@ def parse_webhook_body(body: bytes) -> list[WebhookEvent]:
         raise MalformedWebhook("body is not UTF-8") from None
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError, not only JSONDecodeError: an integer of over 4300 digits is refused with a plain one.
         raise MalformedWebhook("body is not JSON") from None
     if isinstance(document, dict):
         return [normalise_event(document, raw_body=text)]

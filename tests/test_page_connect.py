@@ -17,9 +17,11 @@ from dashboard.plain_text import escape_markdown
 from dashboard.qr_code import qr_png, qr_svg
 from services.onboardings import receive_redirect
 from services.store import open_console_db
+from tests.console_env import live_env
 
 ENTRY = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "../pages/connect.py"
+OPERATOR_PASSWORD = "a long operator password"
 LIVE_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "D360_PARTNER_ID", "D360_HUB_ENV")
 
 
@@ -241,13 +243,19 @@ def test_duration_text(seconds: int, text: str) -> None:
     assert duration_text(seconds) == text
 
 
-def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, db, monkeypatch) -> None:
-    monkeypatch.setenv("D360_PARTNER_API_KEY", "k" * 32)
-    monkeypatch.setenv("D360_PARTNER_ID", "liveP1PA")
-    monkeypatch.setenv("D360_PLATFORM_SECRET", "s" * 32)
-    monkeypatch.setenv("CONSOLE_ENCRYPTION_KEY", "A" * 43 + "=")
+def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_dir, monkeypatch) -> None:
+    env = live_env(data_dir, OPERATOR_PASSWORD)
+    for key, value in {**env, "D360_PARTNER_ID": "liveP1PA", "D360_IO_SIGNATURE": "false"}.items():
+        monkeypatch.setenv(key, value)
     st.cache_resource.clear()
-    app = open_connect(sessions)
+    app = AppTest.from_file(ENTRY, default_timeout=60).run()
+    sessions.append(app)
+    # Outside demo mode the console asks who is there before any page runs.
+    app.text_input[0].input("ana")
+    app.text_input[1].input(OPERATOR_PASSWORD)
+    app.button[0].click().run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.value for e in app.exception]
     assert "sandbox" not in app.selectbox(key="f_env").options
     assert app.selectbox(key="f_env").value == "prod"
     url = shown_url(app)

@@ -1,15 +1,18 @@
+import secrets
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from services.password_hash import hash_password
 from services.settings import DEMO_PARTNER_ID, SettingsError, load_settings
 
 LIVE = {
     "D360_PARTNER_ID": "abcPA",
-    "D360_PARTNER_API_KEY": "k" * 32,
-    "D360_PLATFORM_SECRET": "s" * 32,
+    "D360_PARTNER_API_KEY": secrets.token_urlsafe(32),
+    "D360_PLATFORM_SECRET": secrets.token_urlsafe(32),
     "CONSOLE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "CONSOLE_PASSWORD_HASH": hash_password("a long operator password"),
 }
 
 
