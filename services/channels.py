@@ -34,10 +34,27 @@ def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, so
         updates.pop("status")
     if "status" in updates and (current is None or current.get("status") != updates["status"]):
         updates["status_changed_at"] = now
+    updates.update(_quality_history(current, updates, now))
     row = {**(current or {"id": channel_id, "permission": "unknown", "revoked": 0}), **updates}
     row.update(updated_at=now, last_source=source)
     db["channels"].upsert(row, pk="id")
     return row
+
+
+def _quality_history(current: dict[str, Any] | None, updates: dict[str, Any], now: str) -> dict[str, Any]:
+    """Keep the value before a quality or limit change, so a drop can be told from a rise."""
+    if current is None:
+        return {}
+    history: dict[str, Any] = {}
+    for field, previous_field in (
+        ("quality_rating", "previous_quality_rating"),
+        ("messaging_limit", "previous_messaging_limit"),
+    ):
+        old, new = current.get(field), updates.get(field)
+        if old is not None and new is not None and old != new:
+            history[previous_field] = old
+            history["quality_changed_at"] = now
+    return history
 
 
 def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
@@ -114,6 +131,8 @@ def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revok
         upsert_channel(
             db, channel_id, {"client_id": client_id, "permission": "revoked", "revoked": 1}, source="redirect"
         )
+        # The client withdrew permission: 360dialog stops honouring the channel's key.
+        db.execute("update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id])
 
 
 def list_channels(db: Database) -> list[dict[str, Any]]:

@@ -116,3 +116,35 @@ def m001_initial(db: Database) -> None:
         not_null={"at", "operator", "action", "outcome"},
     )
     db["audit"].create_index(["channel_id", "at"])
+
+
+@console_migrations()
+def m020_views_and_keys_issue6(db: Database) -> None:
+    # The value before the latest change, so a quality or limit downgrade can be told from an upgrade.
+    db["channels"].add_column("previous_quality_rating", str)
+    db["channels"].add_column("previous_messaging_limit", str)
+    db["channels"].add_column("quality_changed_at", str)
+    db["channels"].create_index(["status", "status_changed_at"])
+    db["channels"].create_index(["revoked"])
+    db["channels"].create_index(["updated_at"])
+    db["channels"].create_index(["status", "updated_at"])
+    db["channels"].create_index(["quality_changed_at"])
+    db["api_keys"].create_index(["channel_id", "status"])
+    db["audit"].create_index(["action", "at"])
+    # Events per hour and type, kept by a trigger so the events chart and counts never scan the whole table.
+    db["event_hours"].create({"hour": str, "event_type": str, "events": int}, pk=("hour", "event_type"))
+    db.execute(
+        """
+        create trigger events_count_hour after insert on events begin
+            insert into event_hours (hour, event_type, events)
+            values (substr(new.received_at, 1, 13), new.event_type, 1)
+            on conflict (hour, event_type) do update set events = events + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        insert into event_hours (hour, event_type, events)
+        select substr(received_at, 1, 13), event_type, count(*) from events group by 1, 2
+        """
+    )

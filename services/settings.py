@@ -59,6 +59,8 @@ class Settings:
     receiver_auth_header_value: str | None = field(repr=False)
     operator: str
     http_timeout_seconds: float
+    direct_paid: bool = False
+    stuck_after_minutes: float = 60.0
 
     @property
     def console_db_path(self) -> Path:
@@ -262,4 +264,6 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         receiver_auth_header_value=auth_header_value,
         operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        direct_paid=source.flag("D360_DIRECT_PAID", False),
+        stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
     )
