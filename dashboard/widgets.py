@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
@@ -53,3 +54,11 @@ def show_partner_error(error: PartnerApiError, *, where: st.delta_generator.Delt
 
 def capped(count: int, cap: int) -> str:
     return f"{cap:,}+" if count >= cap else f"{count:,}"
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """For the few places Streamlit only takes markdown (alerts): untrusted text stays literal."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)

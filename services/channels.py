@@ -42,19 +42,18 @@ def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, so
 
 
 def _quality_history(current: dict[str, Any] | None, updates: dict[str, Any], now: str) -> dict[str, Any]:
-    """Keep the value before a quality or limit change, so a drop can be told from a rise."""
+    """On a quality or limit change, keep both values as they were just before it: the alert then describes
+    the latest change only, and a drop can be told from a rise."""
     if current is None:
         return {}
-    history: dict[str, Any] = {}
-    for field, previous_field in (
-        ("quality_rating", "previous_quality_rating"),
-        ("messaging_limit", "previous_messaging_limit"),
-    ):
-        old, new = current.get(field), updates.get(field)
-        if old is not None and new is not None and old != new:
-            history[previous_field] = old
-            history["quality_changed_at"] = now
-    return history
+    pairs = (("quality_rating", "previous_quality_rating"), ("messaging_limit", "previous_messaging_limit"))
+    changed = any(
+        current.get(name) is not None and updates.get(name) is not None and current[name] != updates[name]
+        for name, _ in pairs
+    )
+    if not changed:
+        return {}
+    return {previous: current.get(name) for name, previous in pairs} | {"quality_changed_at": now}
 
 
 def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
