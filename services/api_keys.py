@@ -12,6 +12,7 @@ from services import audit
 from services.channels import get_channel
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
+from services.transactions import write_transaction
 from services.vault import KeyVault, last_four
 
 
@@ -47,7 +48,7 @@ def has_active_key(db: Database, channel_id: str) -> bool:
 
 def _claim(db: Database, channel_id: str, operator: str) -> int:
     try:
-        with db.atomic():
+        with write_transaction(db):
             row = db["api_keys"].insert(
                 {"channel_id": channel_id, "operator": operator, "created_at": utc_now(), "outcome": "pending"}
             )
@@ -58,7 +59,7 @@ def _claim(db: Database, channel_id: str, operator: str) -> int:
 
 def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVault, key: Any) -> int:
     """Store the new key and mark the ones it replaced revoked; returns how many it replaced."""
-    with db.atomic():
+    with write_transaction(db):
         replaced = db.execute(
             "update api_keys set status = 'revoked' where channel_id = ? and status = 'active' and id != ?",
             [channel_id, attempt_id],
@@ -78,7 +79,7 @@ def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVau
 
 
 def _store_failure(db: Database, attempt_id: int, outcome: str, error: str) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db["api_keys"].update(attempt_id, {"outcome": outcome, "error": error})
 
 
