@@ -43,8 +43,10 @@ if filters.search_text:
     st.caption("Search looks inside the newest 20,000 events that match the other filters.")
 
 # Keyset paging: a stack of cursors, one per page already seen; new filters start at the newest page.
-if st.session_state.get("events_filters") != filters:
-    st.session_state["events_filters"] = filters
+# The time range's start moves with the clock, so the choice (not the computed time) identifies the view.
+view = (filters.event_type, filters.client_id, filters.channel_id, time_range, filters.search_text)
+if st.session_state.get("events_view") != view:
+    st.session_state["events_view"] = view
     st.session_state["events_cursors"] = []
 
 
