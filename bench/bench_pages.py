@@ -19,7 +19,7 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 5
+RUNS = 11
 CASES = (("events", 1_000, 1_000_000), ("channels", 100, 100_000))
 TARGET_RATIO = 1.5
 

@@ -57,9 +57,9 @@ if sync_col.button("Sync from the Partner API", width="stretch"):
         bar.progress(1.0, text="Done")
         sync_report(report)
 
-eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
-if bulk_col.button(f"Generate keys for all {len(eligible)} eligible channels", disabled=not eligible, width="stretch"):
-    bar = st.progress(0.0, text="Generating keys…")
+if bulk_col.button("Generate keys for every eligible channel", width="stretch", help="Running, no key yet"):
+    eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
+    bar = st.progress(0.0, text=f"Generating keys for {len(eligible)} channels…")
     summary = generate_many(
         lambda: open_console_db(settings.console_db_path),
         get_partner_api(),

@@ -49,7 +49,7 @@ def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int 
     rows = db.query(
         f"""
         select id from channels
-        where status = 'running' and revoked = 0 {permission} and {KEY_STATUS_SQL} in ('none', 'revoked')
+        where status = 'running' and +revoked = 0 {permission} and {KEY_STATUS_SQL} in ('none', 'revoked')
         order by id limit ?
         """,  # noqa: S608 - fixed SQL fragments
         [limit],

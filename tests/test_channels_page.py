@@ -191,7 +191,7 @@ def test_bulk_generation_summary(db_path, app, mocked) -> None:
         {"id": "deniedCH", "status": "running"},
     )
     app.run()
-    assert app.button[1].label == "Generate keys for all 6 eligible channels"
+    assert app.button[1].label == "Generate keys for every eligible channel"
     app.button[1].click().run()
     assert not app.exception
     assert "5 key(s) generated." in app.success[0].value
