@@ -161,3 +161,16 @@ def test_timeline_holds_link_redirect_webhooks_and_operator_actions(db) -> None:
     }
     assert {entry.who for entry in entries} == {"alice", "client", "360dialog", "bob"}
     assert [entry.at for entry in entries] == sorted((entry.at for entry in entries), reverse=True)
+
+
+def test_funnel_follows_status_changes_and_deletes(db) -> None:
+    _channel(db, "a", status="pending")
+    _channel(db, "b", status="pending")
+    _channel(db, "a", status="running")
+    _channel(db, "b", status="pending")  # same status again: no double count
+    assert (funnel(db)["pending"], funnel(db)["running"]) == (1, 1)
+    with db.atomic():
+        db.execute("delete from channels where id = 'a'")
+    assert funnel(db)["running"] == 0
+    exact = {row["s"]: row["n"] for row in db.query("select status as s, count(*) as n from channels group by 1")}
+    assert {stage: n for stage, n in funnel(db).items() if n} == exact
