@@ -49,7 +49,7 @@ def key_badge(status: str) -> str:
 
 
 def show_partner_error(error: PartnerApiError, *, where: st.delta_generator.DeltaGenerator | None = None) -> None:
-    (where or st).error(operator_message(error), icon="🚫")
+    (where or st).error(escape_markdown(operator_message(error)), icon="🚫")
 
 
 def capped(count: int, cap: int) -> str:

@@ -13,7 +13,7 @@ from dashboard.channel_views import (
 )
 from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
 from dashboard.key_views import bulk_keys_download, remember_bulk_keys, remember_new_key, shown_once_key
-from dashboard.widgets import capped, show_partner_error
+from dashboard.widgets import capped, escape_markdown, show_partner_error
 from services.api_keys import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
 from services.attention import needs_attention
 from services.bulk_keys import eligible_channel_ids, generate_many
@@ -100,7 +100,7 @@ def generate(channel_id: str, replace_existing: bool, where) -> None:
             replace_existing=replace_existing,
         )
     except KeyNotAllowed as error:
-        where.error(f"No key generated: {error}")
+        where.error("No key generated: " + escape_markdown(str(error)))
     except PartnerApiError as error:
         show_partner_error(error, where=where)
     else:
@@ -128,6 +128,8 @@ def key_controls(channel: dict) -> None:
 def channel_list() -> None:
     total = count_channels(db, filters)
     pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    if st.session_state.get("channels_page", 1) > pages:
+        st.session_state["channels_page"] = pages  # the filter narrowed the list under the current page
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, key="channels_page")
     rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     st.text(f"{capped(total, COUNT_CAP)} channels · page {page} of {pages}")
