@@ -110,6 +110,7 @@ def test_duplicates_stay_one_row_with_their_count(db) -> None:
     rows = page_events(db, EventFilter())
     assert len(rows) == 1
     assert rows[0]["duplicate_count"] == 2
+    assert [row["events"] for row in events_per_hour(db, EventFilter())] == [1], "a duplicate is not a new event"
 
 
 def test_hourly_chart_comes_from_the_trigger_and_matches_a_scan(db) -> None:

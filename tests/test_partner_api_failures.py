@@ -131,3 +131,13 @@ def test_no_message_repeats_the_partner_key(api) -> None:
     for response in ({"status": 401}, {"status": 403}, {"body": requests.ReadTimeout("x")}):
         error = _key_failure(api, **response)
         assert "partner-key-123456" not in operator_message(error)
+
+
+def test_unreachable_on_read_after_retries(api) -> None:
+    with responses.RequestsMock() as mocked:
+        mocked.get(CHANNELS, body=requests.ConnectionError("refused"))
+        with pytest.raises(PartnerApiError) as raised:
+            api.list_channels()
+    assert raised.value.kind == "unreachable"
+    assert not raised.value.may_have_reached_server
+    assert "Cannot reach the Partner API at http://hub.test/api/v2" in operator_message(raised.value)
