@@ -68,8 +68,13 @@ def shown_once_key(db: Database, operator: str) -> None:
 
 
 def remember_bulk_keys(results: list[KeyResult]) -> None:
+    """Added to any keys of an earlier run not yet downloaded: a key lost here cannot be read back."""
     st.session_state["bulk_keys"] = [
-        {"channel_id": result.channel_id, "api_key": result.api_key, "address": result.address} for result in results
+        *st.session_state.get("bulk_keys", []),
+        *(
+            {"channel_id": result.channel_id, "api_key": result.api_key, "address": result.address}
+            for result in results
+        ),
     ]
 
 
@@ -81,12 +86,16 @@ def _keys_csv(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-def _bulk_downloaded(db: Database, operator: str) -> None:
-    rows = st.session_state.pop("bulk_keys", [])
-    audit_record(db, operator=operator, action="export_keys", outcome="ok", detail=f"{len(rows)} new keys downloaded")
+def _bulk_downloaded(db: Database, operator: str, downloaded: list[dict[str, str]]) -> None:
+    # Only the keys in this file are forgotten: a later run's keys may have joined the list meanwhile.
+    remaining = [row for row in st.session_state.get("bulk_keys", []) if row not in downloaded]
+    st.session_state["bulk_keys"] = remaining
+    audit_record(
+        db, operator=operator, action="export_keys", outcome="ok", detail=f"{len(downloaded)} new keys downloaded"
+    )
 
 
-def bulk_keys_download(db: Database, operator: str) -> None:
+def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
     """The keys of a bulk run, downloadable once as CSV (the download is audited), then forgotten."""
     rows = st.session_state.get("bulk_keys")
     if not rows:
@@ -97,6 +106,7 @@ def bulk_keys_download(db: Database, operator: str) -> None:
         file_name="new-api-keys.csv",
         mime="text/csv",
         on_click=_bulk_downloaded,
-        args=(db, operator),
+        args=(db, operator, list(rows)),
         type="primary",
+        key=key,
     )

@@ -39,7 +39,7 @@ settings = require_settings()
 st.title("Channels and keys")
 db = get_db()
 shown_once_key(db, operator())
-bulk_keys_download(db, operator())
+bulk_keys_download(db, operator(), key="bulk-keys-earlier")
 
 sync_col, bulk_col = st.columns(2)
 if sync_col.button("Sync from the Partner API", width="stretch"):
@@ -71,7 +71,7 @@ if bulk_col.button("Generate keys for every eligible channel", width="stretch", 
     )
     bulk_report(summary)
     remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
-    bulk_keys_download(db, operator())
+    bulk_keys_download(db, operator(), key="bulk-keys-new")
 
 funnel_metrics(funnel(db))
 attention = needs_attention(db, stuck_after_minutes=settings.stuck_after_minutes)

@@ -198,3 +198,14 @@ def test_bulk_generation_summary(db_path, app, mocked) -> None:
     assert "1 channel(s) got no key" in app.error[0].value
     assert list(app.dataframe[0].value["channel"]) == ["deniedCH"]
     assert app.get("download_button")[0].proto.label == "Download the 5 new keys (CSV, once)"
+    # A second run before the download keeps the first run's keys too.
+    mocked.remove(responses.POST, KEY_URL)
+    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)  # the client has granted it meanwhile
+    _channels(db_path, {"id": "lateCH", "status": "running"})
+    app.button[1].click().run()
+    assert not app.exception
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels[0] == "Download the 5 new keys (CSV, once)"
+    assert labels[1] == "Download the 7 new keys (CSV, once)"  # 5 earlier + deniedCH and lateCH
+    app.run()
+    assert [button.proto.label for button in app.get("download_button")] == [labels[1]]

@@ -212,3 +212,10 @@ def test_bulk_generates_for_eligible_channels_and_explains_failures(db_path, db,
     assert progress == [(done, 8) for done in range(1, 9)]
     assert eligible_channel_ids(db) == sorted(["denied", "busy"])
     assert db["api_keys"].count_where("outcome = 'ok'") == 7
+
+
+def test_bulk_on_direct_paid_takes_only_granted_channels(db) -> None:
+    _running(db, "grantedCH", permission="granted")
+    _running(db, "waitingCH")
+    assert eligible_channel_ids(db, direct_paid=True) == ["grantedCH"]
+    assert sorted(eligible_channel_ids(db)) == ["grantedCH", "waitingCH"]
