@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -20,9 +21,10 @@ TABLE_COLUMNS = [
 ]
 
 
-def events_table(rows: list[dict[str, Any]]) -> None:
+def events_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
+    """The page's events; selecting a row calls `on_select` (the page maps the row back to its event)."""
     frame = pd.DataFrame(rows, columns=TABLE_COLUMNS).rename(columns={"duplicate_count": "duplicates"})
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
 
 
 def events_chart(hours: list[dict[str, Any]]) -> None:

@@ -63,6 +63,14 @@ def go_newest() -> None:
     st.session_state["events_cursors"] = []
 
 
+def open_selected_row() -> None:
+    # Rows are mapped back through the ids rendered with the table, since a live refresh may shift them.
+    rows = st.session_state["events_table"].selection.rows
+    ids = st.session_state.get("events_page_ids", [])
+    if rows and rows[0] < len(ids):
+        st.session_state["events_open"] = ids[rows[0]]
+
+
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def live_events() -> None:
     cursors = st.session_state["events_cursors"]
@@ -73,7 +81,8 @@ def live_events() -> None:
     if not rows:
         st.info("No webhook matches." if total or cursors else "No webhook has arrived yet.")
     else:
-        events_table(rows)
+        st.session_state["events_page_ids"] = [row["id"] for row in rows]
+        events_table(rows, key="events_table", on_select=open_selected_row)
     newest, newer, older, export = st.columns(4)
     newest.button("Newest", on_click=go_newest, disabled=not cursors, width="stretch")
     newer.button("Newer", on_click=go_newer, disabled=not cursors, width="stretch")
@@ -95,7 +104,10 @@ def live_events() -> None:
     if rows:
         labels = {row["id"]: event_label(row) for row in rows}
         chosen = st.selectbox(
-            "Open an event", [None, *labels], format_func=lambda i: labels.get(i, "—"), key="events_open"
+            "Open an event (or select its row)",
+            [None, *labels],
+            format_func=lambda i: labels.get(i, "—"),
+            key="events_open",
         )
         if chosen is not None:
             event = load_event(db, chosen)

@@ -45,3 +45,18 @@ def test_events_arrive_live_and_pause_holds(stack: RunningStack, page) -> None:
     expect(_cell(page, "live_check_third")).to_have_count(0)
     page.get_by_text("Live", exact=True).click()
     expect(_cell(page, "live_check_third").first).to_be_attached(timeout=15_000)
+
+
+def test_selecting_a_row_opens_its_payload(stack: RunningStack, page) -> None:
+    _send(stack, "open_me_event")
+    page.goto(f"{stack.public_url}/events")
+    page.get_by_text("Live", exact=True).click()  # paused, so the row stays put while we click it
+    cell = _cell(page, "open_me_event").first
+    expect(cell).to_be_attached(timeout=30_000)
+    # The grid is drawn on a canvas: click the first row's selection box, left of the first data row.
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    expect(page.get_by_role("tab", name="Request headers")).to_be_visible(timeout=15_000)
+    page.get_by_role("tab", name="Raw body").click()
+    expect(page.get_by_text('"event": "open_me_event"').first).to_be_visible()
