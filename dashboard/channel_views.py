@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -28,7 +29,7 @@ TABLE_COLUMNS = {
 }
 
 
-def channels_table(rows: list[dict[str, Any]]) -> None:
+def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
     shaped = [
         {
             **row,
@@ -39,7 +40,7 @@ def channels_table(rows: list[dict[str, Any]]) -> None:
         for row in rows
     ]
     frame = pd.DataFrame(shaped, columns=list(TABLE_COLUMNS)).rename(columns=TABLE_COLUMNS)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
 
 
 def funnel_metrics(counts: dict[str, int]) -> None:

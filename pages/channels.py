@@ -124,6 +124,14 @@ def key_controls(channel: dict) -> None:
         generate(channel["id"], replacing, st)
 
 
+def open_selected_row() -> None:
+    # Mapped through the ids rendered with the table: a live refresh may have reordered it since.
+    rows = st.session_state["channels_table"].selection.rows
+    ids = st.session_state.get("channels_page_ids", [])
+    if rows and rows[0] < len(ids):
+        st.session_state["channels_open"] = ids[rows[0]]
+
+
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def channel_list() -> None:
     total = count_channels(db, filters)
@@ -136,9 +144,10 @@ def channel_list() -> None:
     if not rows:
         st.info("No channel yet. Hand a client an onboarding link from the Connect page." if not total else "None.")
         return
-    channels_table(rows)
+    st.session_state["channels_page_ids"] = [row["id"] for row in rows]
+    channels_table(rows, key="channels_table", on_select=open_selected_row)
     ids = list(dict.fromkeys([row["id"] for row in rows] + [item.channel_id for item in attention]))
-    chosen = st.selectbox("Open channel", ids, key="channels_open")
+    chosen = st.selectbox("Open channel (or select its row)", ids, key="channels_open")
     channel = get_channel(db, chosen) if chosen else None
     if channel is None:
         return
