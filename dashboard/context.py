@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlite_utils import Database
 
+from services.api_keys import recover_abandoned_attempts
 from services.partner_api import PartnerApi
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
@@ -31,7 +32,10 @@ def require_settings() -> Settings:
 def get_db() -> Database:
     """One connection per browser session: SQLite transactions must not interleave across sessions."""
     if "db" not in st.session_state:
-        st.session_state["db"] = open_console_db(require_settings().console_db_path)
+        db = open_console_db(require_settings().console_db_path)
+        # A console that was killed mid-generation left 'pending' attempts: show them as 'check key state'.
+        recover_abandoned_attempts(db)
+        st.session_state["db"] = db
     return st.session_state["db"]
 
 

@@ -1,43 +1,161 @@
-"""Channels and keys: every channel with its status; a key for those that are running."""
+"""Channels and keys: every channel with its status, what needs attention, one channel's story, its key."""
 
 import streamlit as st
 
-from dashboard.context import get_db, get_partner_api, get_vault, operator
-from services.api_keys import KeyNotAllowed, generate_key, key_status
-from services.channels import list_channels
+from dashboard.channel_views import (
+    attention_table,
+    bulk_report,
+    channel_facts,
+    channels_table,
+    funnel_metrics,
+    sync_report,
+    timeline_table,
+)
+from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
+from dashboard.key_views import bulk_keys_download, remember_bulk_keys, remember_new_key, shown_once_key
+from dashboard.widgets import capped, escape_markdown, show_partner_error
+from services.api_keys import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.attention import needs_attention
+from services.bulk_keys import eligible_channel_ids, generate_many
+from services.channel_list import (
+    COUNT_CAP,
+    FUNNEL_STAGES,
+    KEY_STATUSES,
+    ChannelFilter,
+    count_channels,
+    funnel,
+    page_channels,
+)
+from services.channel_sync import sync_channels
+from services.channel_timeline import channel_timeline
+from services.channels import get_channel
 from services.partner_api import PartnerApiError
+from services.store import open_console_db
 
+PAGE_SIZE = 50
+REFRESH_SECONDS = 3
+
+settings = require_settings()
 st.title("Channels and keys")
 db = get_db()
+shown_once_key(db, operator())
+bulk_keys_download(db, operator(), key="bulk-keys-earlier")
 
-shown = st.session_state.pop("new_key", None)
-if shown:
-    st.success(f"New API key for channel {shown['channel_id']}. It is shown once: copy it now.")
-    st.code(shown["api_key"], language=None)
+sync_col, bulk_col = st.columns(2)
+if sync_col.button("Sync from the Partner API", width="stretch"):
+    bar = st.progress(0.0, text="Reading channels from the Partner API…")
+    try:
+        report = sync_channels(
+            db,
+            get_partner_api(),
+            operator=operator(),
+            on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} channels"),
+        )
+    except PartnerApiError as error:
+        show_partner_error(error)
+    else:
+        bar.progress(1.0, text="Done")
+        sync_report(report)
+
+if bulk_col.button("Generate keys for every eligible channel", width="stretch", help="Running, no key yet"):
+    eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
+    bar = st.progress(0.0, text=f"Generating keys for {len(eligible)} channels…")
+    summary = generate_many(
+        lambda: open_console_db(settings.console_db_path),
+        get_partner_api(),
+        get_vault(),
+        eligible,
+        operator=operator(),
+        direct_paid=settings.direct_paid,
+        on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
+    )
+    bulk_report(summary)
+    remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
+    bulk_keys_download(db, operator(), key="bulk-keys-new")
+
+funnel_metrics(funnel(db))
+attention = needs_attention(db, stuck_after_minutes=settings.stuck_after_minutes)
+with st.expander(f"Needs attention ({len(attention)})", expanded=bool(attention)):
+    attention_table(attention)
+
+search_col, status_col, key_col, client_col = st.columns([3, 2, 2, 2])
+filters = ChannelFilter(
+    search=search_col.text_input("Search", key="channels_search", placeholder="channel, phone, name or client"),
+    status=status_col.selectbox("Status", [None, *FUNNEL_STAGES], format_func=lambda s: s or "All", key="ch_status"),
+    key_status=key_col.selectbox("Key", [None, *KEY_STATUSES], format_func=lambda s: s or "All", key="ch_key"),
+    client_id=client_col.text_input("Client id", key="channels_client").strip() or None,
+)
+live = st.toggle("Live", value=True, key="channels_live", help="Refresh every 3 seconds; switch off to pause")
 
 
-@st.fragment(run_every=3)
-def channel_list() -> None:
-    channels = list_channels(db)
-    if not channels:
-        st.info("No channel yet. Hand a client an onboarding link from the Connect page.")
+def generate(channel_id: str, replace_existing: bool, where) -> None:
+    try:
+        result = generate_key(
+            db,
+            get_partner_api(),
+            get_vault(),
+            channel_id,
+            operator=operator(),
+            direct_paid=settings.direct_paid,
+            replace_existing=replace_existing,
+        )
+    except KeyNotAllowed as error:
+        where.error("No key generated: " + escape_markdown(str(error)))
+    except PartnerApiError as error:
+        show_partner_error(error, where=where)
+    else:
+        remember_new_key(result)
+        st.rerun()
+
+
+def key_controls(channel: dict) -> None:
+    problem = eligibility_problem(channel, direct_paid=settings.direct_paid)
+    if problem:
+        st.text(f"No key can be generated now: {problem}")
         return
-    for channel in channels:
-        with st.container(border=True):
-            left, middle, right = st.columns([3, 2, 2])
-            left.markdown(f"**{channel['id']}**")
-            left.caption(f"client {channel['client_id'] or '?'} · {channel['phone_number'] or 'number not known yet'}")
-            middle.write(f"status: {channel['status'] or 'unknown'}")
-            middle.caption(f"key: {key_status(db, channel['id'])}")
-            can_generate = channel["status"] == "running" and not channel["revoked"]
-            if can_generate and right.button("Generate API key", key=f"generate-{channel['id']}"):
-                try:
-                    result = generate_key(db, get_partner_api(), get_vault(), channel["id"], operator=operator())
-                except (KeyNotAllowed, PartnerApiError) as error:
-                    right.error(str(error))
-                else:
-                    st.session_state["new_key"] = {"channel_id": result.channel_id, "api_key": result.api_key}
-                    st.rerun()
+    replacing = has_active_key(db, channel["id"])
+    confirmed = True
+    if replacing:
+        confirmed = st.checkbox(
+            "This channel has a key. A new key revokes the current one: confirm.", key=f"replace-{channel['id']}"
+        )
+    label = "Generate a new API key" if replacing else "Generate API key"
+    if st.button(label, key=f"generate-{channel['id']}", type="primary", disabled=not confirmed):
+        generate(channel["id"], replacing, st)
+
+
+def open_selected_row() -> None:
+    # Mapped through the ids rendered with the table: a live refresh may have reordered it since.
+    rows = st.session_state["channels_table"].selection.rows
+    ids = st.session_state.get("channels_page_ids", [])
+    if rows and rows[0] < len(ids):
+        st.session_state["channels_open"] = ids[rows[0]]
+
+
+@st.fragment(run_every=REFRESH_SECONDS if live else None)
+def channel_list() -> None:
+    total = count_channels(db, filters)
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    if st.session_state.get("channels_page", 1) > pages:
+        st.session_state["channels_page"] = pages  # the filter narrowed the list under the current page
+    page = st.number_input("Page", min_value=1, max_value=pages, value=1, key="channels_page")
+    rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    st.text(f"{capped(total, COUNT_CAP)} channels · page {page} of {pages}")
+    if not rows:
+        st.info("No channel yet. Hand a client an onboarding link from the Connect page." if not total else "None.")
+        return
+    st.session_state["channels_page_ids"] = [row["id"] for row in rows]
+    channels_table(rows, key="channels_table", on_select=open_selected_row)
+    ids = list(dict.fromkeys([row["id"] for row in rows] + [item.channel_id for item in attention]))
+    chosen = st.selectbox("Open channel (or select its row)", ids, key="channels_open")
+    channel = get_channel(db, chosen) if chosen else None
+    if channel is None:
+        return
+    with st.container(border=True):
+        channel_facts(channel, key_status(db, channel["id"]))
+        key_controls(channel)
+        st.text("Timeline")
+        timeline_table(channel_timeline(db, channel["id"]))
 
 
 channel_list()

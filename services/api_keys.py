@@ -10,8 +10,10 @@ from sqlite_utils import Database
 
 from services import audit
 from services.channels import get_channel
+from services.generation_lock import LockBusy, hold_generation_lock, is_abandoned
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
+from services.transactions import write_transaction
 from services.vault import KeyVault, last_four
 
 
@@ -28,7 +30,7 @@ class KeyResult:
     app_id: str | None
 
 
-def eligibility_problem(channel: dict[str, Any] | None) -> str | None:
+def eligibility_problem(channel: dict[str, Any] | None, *, direct_paid: bool = False) -> str | None:
     """None when a key may be generated for this channel, else the reason it may not."""
     if channel is None:
         return "unknown channel"
@@ -36,12 +38,18 @@ def eligibility_problem(channel: dict[str, Any] | None) -> str | None:
         return "the client revoked this channel's permission"
     if channel.get("status") != "running":
         return f"the channel is {channel.get('status') or 'not known'}, keys can be generated once it is running"
+    if direct_paid and channel.get("permission") != "granted":
+        return "Direct-Paid partner: the client has not granted key permission for this channel (redirect pending)"
     return None
+
+
+def has_active_key(db: Database, channel_id: str) -> bool:
+    return bool(db["api_keys"].count_where("channel_id = ? and status = 'active'", [channel_id]))
 
 
 def _claim(db: Database, channel_id: str, operator: str) -> int:
     try:
-        with db.atomic():
+        with write_transaction(db):
             row = db["api_keys"].insert(
                 {"channel_id": channel_id, "operator": operator, "created_at": utc_now(), "outcome": "pending"}
             )
@@ -50,9 +58,10 @@ def _claim(db: Database, channel_id: str, operator: str) -> int:
     return int(row.last_pk)
 
 
-def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVault, key: Any) -> None:
-    with db.atomic():
-        db.execute(
+def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVault, key: Any) -> int:
+    """Store the new key and mark the ones it replaced revoked; returns how many it replaced."""
+    with write_transaction(db):
+        replaced = db.execute(
             "update api_keys set status = 'revoked' where channel_id = ? and status = 'active' and id != ?",
             [channel_id, attempt_id],
         )
@@ -67,18 +76,65 @@ def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVau
                 "key_last4": last_four(key.api_key),
             },
         )
+    return replaced.rowcount
 
 
 def _store_failure(db: Database, attempt_id: int, outcome: str, error: str) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db["api_keys"].update(attempt_id, {"outcome": outcome, "error": error})
 
 
-def generate_key(db: Database, api: PartnerApi, vault: KeyVault, channel_id: str, *, operator: str) -> KeyResult:
-    """Generate a key for a running channel. Raises KeyNotAllowed or PartnerApiError (already audited)."""
-    problem = eligibility_problem(get_channel(db, channel_id))
+def generate_key(
+    db: Database,
+    api: PartnerApi,
+    vault: KeyVault,
+    channel_id: str,
+    *,
+    operator: str,
+    direct_paid: bool = False,
+    replace_existing: bool = False,
+) -> KeyResult:
+    """Generate a key for a running channel. Raises KeyNotAllowed or PartnerApiError (already audited).
+
+    A new key revokes the channel's current one at 360dialog, so that needs `replace_existing=True`.
+    """
+    problem = eligibility_problem(get_channel(db, channel_id), direct_paid=direct_paid)
     if problem:
         raise KeyNotAllowed(problem)
+    if not replace_existing and has_active_key(db, channel_id):
+        raise KeyNotAllowed("the channel already has an active key; confirm that a new key revokes it")
+    try:
+        with hold_generation_lock(db, channel_id):
+            recover_abandoned_attempts(db)
+            return _generate_claimed(db, api, vault, channel_id, operator=operator)
+    except LockBusy:
+        raise KeyNotAllowed("a key is already being generated for this channel") from None
+
+
+ABANDONED = "abandoned: the console stopped while the request may have reached 360dialog"
+
+
+def recover_abandoned_attempts(db: Database) -> int:
+    """Turn 'pending' attempts whose process died into 'unknown', so the operator knows to check the key
+    and the channel is not blocked for ever. Returns how many it recovered."""
+    recovered = 0
+    for row in db.query("select id, channel_id from api_keys where outcome = 'pending'"):
+        if not is_abandoned(db, row["channel_id"]):
+            continue
+        with write_transaction(db):
+            db.execute("update api_keys set outcome = 'unknown', error = ? where id = ?", [ABANDONED, row["id"]])
+            db.execute(
+                """
+                update audit set outcome = 'unknown', detail = ?
+                where action = 'generate_key' and channel_id = ? and outcome = 'started'
+                """,
+                [ABANDONED, row["channel_id"]],
+            )
+        recovered += 1
+    return recovered
+
+
+def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id: str, *, operator: str) -> KeyResult:
     attempt_id = _claim(db, channel_id, operator)
     audit_id = audit.record(db, operator=operator, action="generate_key", channel_id=channel_id, outcome="started")
     try:
@@ -92,13 +148,29 @@ def generate_key(db: Database, api: PartnerApi, vault: KeyVault, channel_id: str
         _store_failure(db, attempt_id, "unknown", "interrupted after the request was sent")
         audit.set_outcome(db, audit_id, "unknown", "interrupted after the request was sent")
         raise
-    _store_success(db, attempt_id, channel_id, vault, key)
+    replaced = _store_success(db, attempt_id, channel_id, vault, key)
     audit.set_outcome(db, audit_id, "ok", f"key ending {last_four(key.api_key)}")
+    if replaced:
+        audit.record(
+            db,
+            operator=operator,
+            action="revoke_key",
+            channel_id=channel_id,
+            outcome="ok",
+            detail="replaced by a new key",
+        )
     return KeyResult(channel_id, key.api_key, last_four(key.api_key), key.address, key.app_id)
 
 
+def record_reveal(db: Database, channel_id: str, *, operator: str, last4: str) -> None:
+    """Showing a key in clear is audited; the key itself is never written anywhere."""
+    audit.record(
+        db, operator=operator, action="reveal_key", channel_id=channel_id, outcome="ok", detail=f"key ending {last4}"
+    )
+
+
 def key_status(db: Database, channel_id: str) -> str:
-    """none, active, unknown (an attempt whose result must be checked), or revoked."""
+    """none, active, pending, unknown (an attempt whose result must be checked), revoked or unusable."""
     rows = list(
         db.query(
             """

@@ -7,12 +7,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.store import utc_now
+from services.transactions import write_transaction
 
 
 def record(
     db: Database, *, operator: str, action: str, outcome: str, channel_id: str | None = None, detail: str = ""
 ) -> int:
-    with db.atomic():
+    with write_transaction(db):
         table = db["audit"].insert(
             {
                 "at": utc_now(),
@@ -27,7 +28,7 @@ def record(
 
 
 def set_outcome(db: Database, audit_id: int, outcome: str, detail: str = "") -> None:
-    with db.atomic():
+    with write_transaction(db):
         db["audit"].update(audit_id, {"outcome": outcome, "detail": detail})
 
 

@@ -34,10 +34,26 @@ def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, so
         updates.pop("status")
     if "status" in updates and (current is None or current.get("status") != updates["status"]):
         updates["status_changed_at"] = now
+    updates.update(_quality_history(current, updates, now))
     row = {**(current or {"id": channel_id, "permission": "unknown", "revoked": 0}), **updates}
     row.update(updated_at=now, last_source=source)
     db["channels"].upsert(row, pk="id")
     return row
+
+
+def _quality_history(current: dict[str, Any] | None, updates: dict[str, Any], now: str) -> dict[str, Any]:
+    """On a quality or limit change, keep both values as they were just before it: the alert then describes
+    the latest change only, and a drop can be told from a rise."""
+    if current is None:
+        return {}
+    pairs = (("quality_rating", "previous_quality_rating"), ("messaging_limit", "previous_messaging_limit"))
+    changed = any(
+        current.get(name) is not None and updates.get(name) is not None and current[name] != updates[name]
+        for name, _ in pairs
+    )
+    if not changed:
+        return {}
+    return {previous: current.get(name) for name, previous in pairs} | {"quality_changed_at": now}
 
 
 def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
@@ -103,17 +119,25 @@ def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revoked: tuple[str, ...]) -> None:
-    """A redirect grants key permission for some channels and may withdraw it for others."""
+def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revoked: tuple[str, ...]) -> dict[str, int]:
+    """A redirect grants key permission for some channels and may withdraw it for others.
+
+    Returns, per revoked channel, how many stored keys the revocation made unusable."""
     ensure_client(db, client_id)
     for channel_id in granted:
         upsert_channel(
             db, channel_id, {"client_id": client_id, "permission": "granted", "revoked": 0}, source="redirect"
         )
+    unusable = {}
     for channel_id in revoked:
         upsert_channel(
             db, channel_id, {"client_id": client_id, "permission": "revoked", "revoked": 1}, source="redirect"
         )
+        # The client withdrew permission: 360dialog stops honouring the channel's key.
+        unusable[channel_id] = db.execute(
+            "update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id]
+        ).rowcount
+    return unusable
 
 
 def list_channels(db: Database) -> list[dict[str, Any]]:

@@ -129,3 +129,68 @@ def m005_link_redirect_details_issue5(db: Database) -> None:
     db["redirects"].add_column("error", str)
     db["redirects"].add_column("keys_marked_unusable", int)
     db["redirects"].create_index(["state"])
+
+
+@console_migrations()
+def m020_views_and_keys_issue6(db: Database) -> None:
+    # The value before the latest change, so a quality or limit downgrade can be told from an upgrade.
+    db["channels"].add_column("previous_quality_rating", str)
+    db["channels"].add_column("previous_messaging_limit", str)
+    db["channels"].add_column("quality_changed_at", str)
+    db["channels"].create_index(["status", "status_changed_at"])
+    db["channels"].create_index(["revoked"])
+    db["channels"].create_index(["updated_at"])
+    db["channels"].create_index(["status", "updated_at"])
+    db["channels"].create_index(["quality_changed_at"])
+    db["api_keys"].create_index(["channel_id", "status"])
+    db["audit"].create_index(["action", "at"])
+    # Channels per status, kept by triggers, so the funnel costs the same at 100 or 100,000 channels.
+    db["channel_stages"].create({"status": str, "channels": int}, pk="status")
+    db.execute(
+        """
+        create trigger channels_stage_insert after insert on channels begin
+            insert into channel_stages (status, channels) values (coalesce(new.status, 'unknown'), 1)
+            on conflict (status) do update set channels = channels + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        create trigger channels_stage_update after update of status on channels
+        when coalesce(old.status, 'unknown') != coalesce(new.status, 'unknown') begin
+            update channel_stages set channels = channels - 1 where status = coalesce(old.status, 'unknown');
+            insert into channel_stages (status, channels) values (coalesce(new.status, 'unknown'), 1)
+            on conflict (status) do update set channels = channels + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        create trigger channels_stage_delete after delete on channels begin
+            update channel_stages set channels = channels - 1 where status = coalesce(old.status, 'unknown');
+        end
+        """
+    )
+    db.execute(
+        """
+        insert into channel_stages (status, channels)
+        select coalesce(status, 'unknown'), count(*) from channels group by 1
+        """
+    )
+    # Events per hour and type, kept by a trigger so the events chart and counts never scan the whole table.
+    db["event_hours"].create({"hour": str, "event_type": str, "events": int}, pk=("hour", "event_type"))
+    db.execute(
+        """
+        create trigger events_count_hour after insert on events begin
+            insert into event_hours (hour, event_type, events)
+            values (substr(new.received_at, 1, 13), new.event_type, 1)
+            on conflict (hour, event_type) do update set events = events + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        insert into event_hours (hour, event_type, events)
+        select substr(received_at, 1, 13), event_type, count(*) from events group by 1, 2
+        """
+    )

@@ -211,17 +211,6 @@ def _state_match(db: Database, redirect_id: int, state: str | None) -> tuple[str
     return "matched", link
 
 
-def _mark_keys_unusable(db: Database, revoked: tuple[str, ...]) -> dict[str, int]:
-    """A client who withdrew permission leaves the channel's stored keys unusable."""
-    counts = {}
-    for channel_id in revoked:
-        cursor = db.execute(
-            "update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id]
-        )
-        counts[channel_id] = cursor.rowcount
-    return counts
-
-
 def save_redirect(db: Database, raw_query: str, redirect: Redirect) -> StoredRedirect:
     """Store a parsed redirect once (a reload finds the same row) and apply its grants and revocations.
 
@@ -252,8 +241,7 @@ def save_redirect(db: Database, raw_query: str, redirect: Redirect) -> StoredRed
                 "update io_links set used_at = ?, redirect_id = ? where state = ?",
                 [utc_now(), redirect_id, link["state"]],
             )
-        record_granted(db, redirect.client, redirect.channels, redirect.revoked)
-        unusable = _mark_keys_unusable(db, redirect.revoked)
+        unusable = record_granted(db, redirect.client, redirect.channels, redirect.revoked)
         db.execute(
             "update redirects set state_match = ?, keys_marked_unusable = ? where id = ?",
             [match, sum(unusable.values()), redirect_id],

@@ -40,6 +40,31 @@ class PartnerApiError(Exception):
         self.may_have_reached_server = may_have_reached_server
 
 
+# What the operator should do next, per failure class; the error's own message says what happened.
+NEXT_STEP = {
+    "timeout": "The answer may still come: check the channel's key state before trying again.",
+    "unreachable": "Check the network and D360_API_BASE_URL (in demo mode: is the sandbox hub running?).",
+    "bad_request": "The request was refused as malformed; nothing was changed.",
+    "unauthorized": "Fix the credentials in the settings, then restart the console.",
+    "forbidden": "Ask the client to grant permission through the onboarding link, or check the partner's rights.",
+    "not_found": "The channel or partner id is not known to 360dialog: check D360_PARTNER_ID and sync the channels.",
+    "rate_limited": "Wait before trying again.",
+    "server_error": "360dialog is failing on its side; try again later.",
+    "bad_response": "360dialog answered in an unexpected shape; nothing was stored from it.",
+    "http_error": "Try again; if it persists, check 360dialog's status page.",
+}
+UNKNOWN_OUTCOME_STEP = (
+    "The key request may have reached 360dialog: the channel shows 'check key state'. Generating again "
+    "revokes any key made by that request."
+)
+
+
+def operator_message(error: PartnerApiError) -> str:
+    """One specific sentence for the UI: what happened and what to do; never a secret, never a trace."""
+    step = UNKNOWN_OUTCOME_STEP if error.may_have_reached_server else NEXT_STEP.get(error.kind, "")
+    return f"{error.message.rstrip('.')}. {step}".strip()
+
+
 @dataclass(frozen=True)
 class GeneratedKey:
     api_key: str = field(repr=False)

@@ -77,6 +77,8 @@ class Settings:
     bind_address: str = "127.0.0.1"
     log_level: str = "INFO"
     secrets_path: Path = DEFAULT_SECRETS_PATH
+    direct_paid: bool = False
+    stuck_after_minutes: float = 60.0
 
     @property
     def console_db_path(self) -> Path:
@@ -367,4 +369,6 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         bind_address=bind_address,
         log_level=log_level,
         secrets_path=Path(file_path),
+        direct_paid=source.flag("D360_DIRECT_PAID", False),
+        stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
     )

@@ -26,7 +26,7 @@ import pytest
 import requests
 from sqlite_utils import Database
 
-from services.api_keys import generate_key, key_status
+from services.api_keys import KeyNotAllowed, generate_key, key_status, recover_abandoned_attempts
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import open_console_db
 from services.vault import KeyVault
@@ -279,7 +279,7 @@ def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(console_db: Dat
     with silent_partner_api("hang-up") as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError):
-            generate_key(console_db, api, vault(), "runCH", operator="alice")
+            generate_key(console_db, api, vault(), "runCH", operator="alice", replace_existing=True)
         api.close()
     assert_only_the_attempt_changed(console_db, before)
 
@@ -296,11 +296,6 @@ generate_key(db, api, KeyVault(sys.argv[3]), "runCH", operator="alice")
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.api_keys leaves a killed attempt 'pending' (audit 'started') and the pending row blocks "
-    "every later generation for the channel; nothing turns it into 'unknown' after a crash",
-)
 def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path: Path) -> None:
     from cryptography.fernet import Fernet
 
@@ -325,6 +320,7 @@ def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path:
     # A new console process (the dashboard restarted) opens the database and looks at the channel.
     db = open_console_db(tmp_path / "console.db")
     try:
+        assert recover_abandoned_attempts(db) == 1
         assert key_status(db, "runCH") == "unknown"
         assert [row["outcome"] for row in db["audit"].rows] == ["unknown"]
     finally:
@@ -353,3 +349,39 @@ def test_the_channels_page_says_the_key_must_be_checked(
     ]
     about_run = [text for text in shown if "unknown" in text.lower() or "check" in text.lower()]
     assert about_run, f"nothing on the Channels page says the key state is unknown: {shown}"
+
+
+def test_a_generation_in_progress_is_not_taken_for_abandoned(console_db: Database, tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    with silent_partner_api("hang") as server:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                GENERATE_IN_CHILD,
+                str(tmp_path / "console.db"),
+                server.base_url,
+                Fernet.generate_key().decode(),
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+        )
+        try:
+            assert server.received.wait(60)
+            # The child is alive and waiting for 360dialog: its attempt is in progress, not abandoned.
+            assert recover_abandoned_attempts(console_db) == 0
+            assert key_status(console_db, "runCH") == "pending"
+            with pytest.raises(KeyNotAllowed, match="already being generated"):
+                generate_key(
+                    console_db,
+                    PartnerApi(server.base_url, "demoPA", api_key="k" * 32),
+                    vault(),
+                    "runCH",
+                    operator="bob",
+                )
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+    assert recover_abandoned_attempts(console_db) == 1
+    assert key_status(console_db, "runCH") == "unknown"

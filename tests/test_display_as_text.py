@@ -93,11 +93,6 @@ def test_events_page_shows_payload_values_as_text(hostile_webhooks: Path) -> Non
     assert_shown_as_text_only(at, (BOLD, SCRIPT, LINK))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/channels.py renders webhook values as markdown: line 29 left.markdown(f'**{channel[id]}**'), "
-    "line 30 left.caption(client_id, phone_number), line 31 middle.write(f'status: ...')",
-)
 def test_channels_page_shows_channel_values_as_text(hostile_webhooks: Path) -> None:
     at = run_page("channels.py")
     close_session_db(at)

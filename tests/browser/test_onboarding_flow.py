@@ -48,6 +48,8 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     expect(page.get_by_text("status: running").first).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Generate API key").first.click()
     expect(page.get_by_text("It is shown once")).to_be_visible()
+    page.get_by_role("button", name="Reveal key").click()
+    expect(page.get_by_role("button", name="Hide key")).to_be_visible()
     shown_key = page.locator("code").first.inner_text().strip()
     assert len(shown_key) >= 24
     with sqlite3.connect(stack.data_dir / "console.db") as db:

@@ -1,0 +1,107 @@
+"""Rendering pieces of the Channels page: table, funnel, attention list, one channel in detail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.widgets import escape_markdown, key_badge, status_badge
+from services.attention import AttentionItem, quality_drop
+from services.bulk_keys import BulkSummary
+from services.channel_sync import SyncReport
+from services.channel_timeline import TimelineEntry
+
+TABLE_COLUMNS = {
+    "id": "channel",
+    "status_badge": "status",
+    "phone_number": "phone",
+    "phone_name": "display name",
+    "client": "client",
+    "quality_rating": "quality",
+    "messaging_limit": "limit",
+    "permission": "permission",
+    "key_badge": "key",
+    "in_status_for": "in status for",
+}
+
+
+def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
+    shaped = [
+        {
+            **row,
+            "status_badge": status_badge(row["status"]),
+            "key_badge": key_badge(row["key_status"]),
+            "client": row["client_name"] or row["client_id"],
+        }
+        for row in rows
+    ]
+    frame = pd.DataFrame(shaped, columns=list(TABLE_COLUMNS)).rename(columns=TABLE_COLUMNS)
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
+
+
+def funnel_metrics(counts: dict[str, int]) -> None:
+    columns = st.columns(len(counts))
+    for column, (stage, count) in zip(columns, counts.items(), strict=True):
+        # Stages come from webhooks (any status 360dialog sends), and metric labels render markdown.
+        column.metric(escape_markdown(stage), f"{count:,}")
+
+
+def attention_table(items: list[AttentionItem]) -> None:
+    if not items:
+        st.text("Nothing needs attention.")
+        return
+    frame = pd.DataFrame([asdict(item) for item in items]).rename(columns={"channel_id": "channel"})
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def channel_facts(channel: dict[str, Any], key_status: str) -> None:
+    """Untrusted values as plain text."""
+    st.text(f"status: {channel['status'] or 'unknown'}")
+    st.text(f"key: {key_badge(key_status)} · permission: {channel['permission'] or 'unknown'}")
+    phone = channel["phone_number"] or "number not known yet"
+    st.text(f"client {channel['client_id'] or '?'} · {phone} · {channel['phone_name'] or ''}")
+    st.text(f"quality {channel['quality_rating'] or '-'} · limit {channel['messaging_limit'] or '-'}")
+    drop = quality_drop(channel)
+    if drop:
+        st.warning("Quality alert: " + escape_markdown(drop), icon="📉")
+    if key_status == "unknown":
+        st.warning(
+            "Check key state: a key request may have reached 360dialog without an answer. "
+            "Ask 360dialog or test the key before generating again (a new key revokes any made by that request).",
+            icon="⚠️",
+        )
+    if key_status == "unusable":
+        st.warning("The client withdrew permission: this channel's key no longer works.", icon="⛔")
+
+
+def timeline_table(entries: list[TimelineEntry]) -> None:
+    if not entries:
+        st.text("Nothing recorded for this channel yet.")
+        return
+    st.dataframe(pd.DataFrame([asdict(entry) for entry in entries]), hide_index=True, width="stretch")
+
+
+def sync_report(report: SyncReport) -> None:
+    st.success(
+        f"Sync done: {report.seen} channels read, {len(report.new_channels)} new, {report.changed_channels} changed."
+    )
+    if report.changes:
+        st.dataframe(pd.DataFrame([asdict(change) for change in report.changes]), hide_index=True)
+    if report.new_channels:
+        st.dataframe(pd.DataFrame({"new channel": report.new_channels}), hide_index=True)
+
+
+def bulk_report(summary: BulkSummary) -> None:
+    ok, failed = summary.succeeded, summary.failed
+    if ok:
+        st.success(f"{len(ok)} key(s) generated.")
+    if failed:
+        st.error(f"{len(failed)} channel(s) got no key; reasons below.")
+        rows = [{"channel": outcome.channel_id, "kind": outcome.kind, "reason": outcome.error} for outcome in failed]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if not ok and not failed:
+        st.info("No channel was eligible.")

@@ -1,0 +1,112 @@
+"""The just-generated key: shown once, masked until revealed, each reveal audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import streamlit as st
+from sqlite_utils import Database
+
+from dashboard.widgets import escape_markdown
+from services.api_keys import KeyResult, record_reveal
+from services.audit import record as audit_record
+
+MASK = "•" * 24
+
+
+def remember_new_key(result: KeyResult) -> None:
+    """Held in this browser session only; the database keeps it encrypted and never gives it back."""
+    st.session_state["new_key"] = {
+        "channel_id": result.channel_id,
+        "api_key": result.api_key,
+        "last4": result.last4,
+        "address": result.address,
+        "revealed": False,
+    }
+
+
+def masked(last4: str) -> str:
+    return f"{MASK}{last4}"
+
+
+def _reveal(db: Database, operator: str) -> None:
+    shown = st.session_state["new_key"]
+    record_reveal(db, shown["channel_id"], operator=operator, last4=shown["last4"])
+    shown["revealed"] = True
+
+
+def _hide() -> None:
+    st.session_state["new_key"]["revealed"] = False
+
+
+def _forget() -> None:
+    st.session_state.pop("new_key", None)
+
+
+def shown_once_key(db: Database, operator: str) -> None:
+    shown = st.session_state.get("new_key")
+    if not shown:
+        return
+    with st.container(border=True):
+        st.success(
+            "New API key for channel "
+            + escape_markdown(shown["channel_id"])
+            + ". It is shown once: reveal it, copy it (copy button on the right of the key) and store it safely."
+        )
+        if shown["revealed"]:
+            st.code(shown["api_key"], language=None)
+        else:
+            st.code(masked(shown["last4"]), language=None)
+        st.text(f"Messaging API address: {shown['address']}")
+        reveal, done = st.columns(2)
+        if shown["revealed"]:
+            reveal.button("Hide key", on_click=_hide, width="stretch")
+        else:
+            reveal.button("Reveal key", on_click=_reveal, args=(db, operator), type="primary", width="stretch")
+        done.button("I have stored it: forget it here", on_click=_forget, width="stretch")
+
+
+def remember_bulk_keys(results: list[KeyResult]) -> None:
+    """Added to any keys of an earlier run not yet downloaded: a key lost here cannot be read back."""
+    st.session_state["bulk_keys"] = [
+        *st.session_state.get("bulk_keys", []),
+        *(
+            {"channel_id": result.channel_id, "api_key": result.api_key, "address": result.address}
+            for result in results
+        ),
+    ]
+
+
+def _keys_csv(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["channel_id", "api_key", "address"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _bulk_downloaded(db: Database, operator: str, downloaded: list[dict[str, str]]) -> None:
+    # Only the keys in this file are forgotten: a later run's keys may have joined the list meanwhile.
+    remaining = [row for row in st.session_state.get("bulk_keys", []) if row not in downloaded]
+    st.session_state["bulk_keys"] = remaining
+    audit_record(
+        db, operator=operator, action="export_keys", outcome="ok", detail=f"{len(downloaded)} new keys downloaded"
+    )
+
+
+def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
+    """The keys of a bulk run, downloadable once as CSV (the download is audited), then forgotten."""
+    rows = st.session_state.get("bulk_keys")
+    if not rows:
+        return
+    st.download_button(
+        f"Download the {len(rows)} new keys (CSV, once)",
+        data=_keys_csv(rows),
+        file_name="new-api-keys.csv",
+        mime="text/csv",
+        on_click=_bulk_downloaded,
+        args=(db, operator, list(rows)),
+        type="primary",
+        key=key,
+    )

@@ -1,0 +1,64 @@
+"""Small Streamlit pieces the events and channels pages share."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from services.partner_api import PartnerApiError, operator_message
+
+TIME_RANGES = {
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+    "All time": None,
+}
+STATUS_BADGES = {
+    "running": "🟢 running",
+    "ready": "🔵 ready",
+    "submitted": "🟡 submitted",
+    "pending": "⚪ pending",
+    "created": "⚪ created",
+}
+KEY_BADGES = {
+    "none": "none",
+    "active": "🔑 active",
+    "pending": "⏳ pending",
+    "unknown": "⚠️ check key state",
+    "revoked": "revoked",
+    "unusable": "⛔ unusable",
+}
+
+
+def since_for(label: str) -> str | None:
+    delta = TIME_RANGES.get(label)
+    if delta is None:
+        return None
+    return (datetime.now(UTC) - delta).isoformat(timespec="microseconds")
+
+
+def status_badge(status: str | None) -> str:
+    return STATUS_BADGES.get(status or "", status or "unknown")
+
+
+def key_badge(status: str) -> str:
+    return KEY_BADGES.get(status, status)
+
+
+def show_partner_error(error: PartnerApiError, *, where: st.delta_generator.DeltaGenerator | None = None) -> None:
+    (where or st).error(escape_markdown(operator_message(error)), icon="🚫")
+
+
+def capped(count: int, cap: int) -> str:
+    return f"{cap:,}+" if count >= cap else f"{count:,}"
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """For the few places Streamlit only takes markdown (alerts): untrusted text stays literal."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)

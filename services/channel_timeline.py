@@ -1,0 +1,105 @@
+"""Everything that happened to one channel, in one list: link, redirect, webhooks, syncs, keys, operators."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+TIMELINE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: str
+    what: str
+    who: str
+    detail: str
+
+
+def _redirect_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+    rows = db.query(
+        """
+        select redirects.*, io_links.operator as link_operator, io_links.created_at as link_created_at
+        from redirects left join io_links on io_links.state = redirects.state
+        where exists (select 1 from json_each(coalesce(redirects.channels, '[]')) where value = :id)
+           or exists (select 1 from json_each(coalesce(redirects.revoked, '[]')) where value = :id)
+        order by redirects.received_at limit :limit
+        """,
+        {"id": channel_id, "limit": TIMELINE_LIMIT},
+    )
+    entries = []
+    for row in rows:
+        if row["link_created_at"]:
+            entries.append(
+                TimelineEntry(row["link_created_at"], "onboarding link handed out", row["link_operator"] or "", "")
+            )
+        revoked = channel_id in json.loads(row["revoked"] or "[]")
+        what = "redirect: permission withdrawn" if revoked else "redirect: permission granted"
+        detail = f"client {row['client_id']}, state {row['state_match'] or 'not checked'}"
+        entries.append(TimelineEntry(row["received_at"], what, "client", detail))
+    return entries
+
+
+def _event_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+    rows = db.query(
+        """
+        select received_at, event_type, status, signature_verdict, duplicate_count from events
+        where channel_id = ? order by received_at desc, id desc limit ?
+        """,
+        [channel_id, TIMELINE_LIMIT],
+    )
+    entries = []
+    for row in rows:
+        parts = [f"status {row['status']}" if row["status"] else "", f"signature {row['signature_verdict']}"]
+        if row["duplicate_count"]:
+            parts.append(f"{row['duplicate_count']} duplicate(s)")
+        detail = ", ".join(part for part in parts if part)
+        entries.append(TimelineEntry(row["received_at"], f"webhook {row['event_type']}", "360dialog", detail))
+    return entries
+
+
+AUDIT_LABELS = {
+    "generate_key": "key generation",
+    "reveal_key": "key revealed",
+    "revoke_key": "key revoked",
+    "sync": "Partner API sync",
+}
+
+
+def _audit_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+    rows = db.query(
+        "select * from audit where channel_id = ? order by at desc, id desc limit ?", [channel_id, TIMELINE_LIMIT]
+    )
+    return [
+        TimelineEntry(
+            row["at"],
+            f"{AUDIT_LABELS.get(row['action'], row['action'])}: {row['outcome']}",
+            row["operator"],
+            row["detail"] or "",
+        )
+        for row in rows
+    ]
+
+
+def _key_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+    # Keys made unusable by a client's revocation leave no audit row of their own.
+    rows = db.query(
+        "select created_at, key_last4 from api_keys where channel_id = ? and status = 'unusable' limit ?",
+        [channel_id, TIMELINE_LIMIT],
+    )
+    return [
+        TimelineEntry(row["created_at"], "key now unusable", "client", f"key ending {row['key_last4']}") for row in rows
+    ]
+
+
+def channel_timeline(db: Database, channel_id: str) -> list[TimelineEntry]:
+    """Newest first; each source is bounded so a noisy channel cannot slow the page down."""
+    entries = [
+        *_redirect_entries(db, channel_id),
+        *_event_entries(db, channel_id),
+        *_audit_entries(db, channel_id),
+        *_key_entries(db, channel_id),
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)

@@ -1,0 +1,69 @@
+"""Generate a key in a real browser: masked at first, revealed on demand (audited), copied with the copy button."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.stack_process import RunningStack
+
+
+@pytest.fixture
+def clipboard_page(browser, stack: RunningStack):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def _onboard_one_number(page, stack: RunningStack) -> None:
+    page.goto(f"{stack.public_url}/connect")
+    href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
+    page.goto(href)
+    page.fill("#business_name", "Key Shop")
+    page.fill("#numbers", "+49 151 0000009")
+    page.check("#grant")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/landing"))
+    expect(page.get_by_text("Onboarding finished")).to_be_visible()
+
+
+def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
+    page = clipboard_page
+    _onboard_one_number(page, stack)
+    page.goto(f"{stack.public_url}/channels")
+    expect(page.get_by_text("status: running").first).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Generate API key").first.click()
+    expect(page.get_by_text("It is shown once")).to_be_visible()
+
+    # Masked by default: only the last four characters show.
+    masked = page.locator("code").first.inner_text().strip()
+    assert masked.startswith("•" * 8)
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        (last4,) = db.execute("select key_last4 from api_keys where outcome = 'ok'").fetchone()
+    assert masked.endswith(last4)
+
+    page.get_by_role("button", name="Reveal key").click()
+    expect(page.get_by_role("button", name="Hide key")).to_be_visible()
+    key_block = page.locator("code").first
+    expect(key_block).not_to_have_text(re.compile("•"))
+    shown_key = key_block.inner_text().strip()
+    assert shown_key.endswith(last4)
+    assert len(shown_key) >= 24
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        reveals = db.execute("select operator, detail from audit where action = 'reveal_key'").fetchall()
+    assert reveals == [("ops", f"key ending {last4}")]
+
+    # Streamlit's code block carries the copy button; it copies exactly the key.
+    code_element = page.get_by_test_id("stCode").first
+    code_element.hover()
+    code_element.get_by_role("button", name="Copy to clipboard").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.strip() == shown_key
