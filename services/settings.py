@@ -59,6 +59,7 @@ class Settings:
     receiver_auth_header_value: str | None = field(repr=False)
     operator: str
     http_timeout_seconds: float
+    receiver_db_timeout_seconds: float = 3.0
 
     @property
     def console_db_path(self) -> Path:
@@ -262,4 +263,5 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         receiver_auth_header_value=auth_header_value,
         operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
     )
