@@ -39,24 +39,41 @@ class DeliveryNotStored(Exception):
     """This one delivery could not be stored although the database works; the rest of its batch was."""
 
 
+class _OneDeliveryFailed(Exception):
+    """A delivery failed for a reason of its own; the batch is retried with each delivery isolated."""
+
+
 @dataclass
 class _Waiter:
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
 
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        # RuntimeError: the loop is gone, so nobody is waiting for this answer any more.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+
+class _Answers:
+    """Answers for one batch, handed to each event loop in one call: one wake-up, not one per request."""
+
+    def __init__(self) -> None:
+        self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, BaseException | None]]] = {}
+
+    def add(self, waiter: _Waiter, result: Any = None, error: BaseException | None = None) -> None:
+        self._by_loop.setdefault(waiter.loop, []).append((waiter.future, result, error))
+
+    def send(self) -> None:
+        for loop, answers in self._by_loop.items():
+            # RuntimeError: the loop is gone, so nobody is waiting for these answers any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_all, answers)
+        self._by_loop.clear()
 
 
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
+def _settle_all(answers: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, result, error in answers:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 @dataclass
@@ -206,29 +223,36 @@ class GroupCommitWriter:
         self._close_db()
 
     def _process(self, batch: _Batch) -> None:
+        answers = _Answers()
         if batch.deliveries or batch.rejections:
             try:
-                outcomes = self._commit(batch)
+                try:
+                    outcomes = self._commit(batch, isolate=False)
+                except _OneDeliveryFailed:
+                    # Rare: find the delivery at fault by giving each its own savepoint, and store the others.
+                    outcomes = self._commit(batch, isolate=True)
             except (sqlite3.Error, OSError, StorageUnavailable) as error:
                 reason = _describe(error)
                 log.error("storage unavailable, %d deliveries refused: %s", len(batch.deliveries), reason)
                 self._close_db()
                 for delivery in batch.deliveries:
-                    delivery.waiter.settle(error=StorageUnavailable(reason))
+                    answers.add(delivery.waiter, error=StorageUnavailable(reason))
             else:
                 for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
                     if isinstance(outcome, SaveResult):
-                        delivery.waiter.settle(outcome)
+                        answers.add(delivery.waiter, outcome)
                     else:
-                        delivery.waiter.settle(error=outcome)
+                        answers.add(delivery.waiter, error=outcome)
         for probe in batch.probes:
             try:
-                probe.waiter.settle(last_event_at(self._connection()))
+                answers.add(probe.waiter, last_event_at(self._connection()))
             except (sqlite3.Error, OSError, StorageUnavailable) as error:
                 self._close_db()
-                probe.waiter.settle(error=StorageUnavailable(_describe(error)))
+                answers.add(probe.waiter, error=StorageUnavailable(_describe(error)))
+        answers.send()
 
-    def _commit(self, batch: _Batch) -> list[SaveResult | DeliveryNotStored]:
+    def _commit(self, batch: _Batch, *, isolate: bool) -> list[SaveResult | DeliveryNotStored]:
+        """Store the batch in one transaction. Without `isolate`, any delivery's own failure aborts it all."""
         db = self._connection()
         received_at = utc_now()
         outcomes: list[SaveResult | DeliveryNotStored] = []
@@ -236,12 +260,20 @@ class GroupCommitWriter:
         with db.atomic():
             for delivery in batch.deliveries:
                 try:
-                    result = _save_delivery(db, delivery, received_at)
-                except sqlite3.IntegrityError as error:
+                    if isolate:
+                        with db.atomic():  # a savepoint: undoes only this delivery
+                            result = _save_delivery(db, delivery, received_at)
+                    else:
+                        result = _save_delivery(db, delivery, received_at)
+                except sqlite3.Error as error:
+                    if not isinstance(error, sqlite3.IntegrityError):
+                        raise
+                    if not isolate:
+                        raise _OneDeliveryFailed from error
                     outcomes.append(DeliveryNotStored(_describe(error)))
-                except sqlite3.Error:
-                    raise
-                except Exception as error:  # noqa: BLE001 - one odd delivery must not sink the batch with it
+                except Exception as error:  # one odd delivery must not sink the batch with it
+                    if not isolate:
+                        raise _OneDeliveryFailed from error
                     log.error("delivery not stored: %s", type(error).__name__)
                     outcomes.append(DeliveryNotStored(type(error).__name__))
                 else:
@@ -283,12 +315,11 @@ class GroupCommitWriter:
 
 def _save_delivery(db: Database, delivery: _Delivery, received_at: str) -> SaveResult:
     stored = duplicates = 0
-    with db.atomic():  # a savepoint inside the batch's transaction
-        for event in delivery.events:
-            if save_event(db, event, headers=delivery.headers, verdict=delivery.verdict, received_at=received_at):
-                stored += 1
-            else:
-                duplicates += 1
+    for event in delivery.events:
+        if save_event(db, event, headers=delivery.headers, verdict=delivery.verdict, received_at=received_at):
+            stored += 1
+        else:
+            duplicates += 1
     return SaveResult(stored, duplicates)
 
 
