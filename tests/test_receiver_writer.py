@@ -7,6 +7,7 @@ import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def run(make_awaitable: Callable[[], object]) -> object:
     async def main() -> object:
         return await asyncio.wait_for(make_awaitable(), timeout=30)
 
-    return asyncio.run(main())
+    # Its own thread: Playwright's sync API may hold a running loop in the main thread of this test session.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_concurrent_deliveries_share_one_commit(writer: GroupCommitWriter, gated: GatedOpen, db_path: Path):
