@@ -2,10 +2,15 @@
 
 Both run as `uvicorn` subprocesses on loopback; the receiver gets a fresh data folder. Each is driven with
 signed events (every event id distinct) by a fixed number of requests over 32 and then 128 keep-alive
-connections. Prints events/s, p50 and p99 for both, the receiver/no-op ratios, and how many acknowledged
-events are in the database afterwards.
+connections, in rounds that alternate between the two so that both see the same background load. Prints
+events/s, p50 and p99 for both, the receiver/no-op ratios, and how many acknowledged events are in the
+database afterwards.
 
-`python -m bench receiver [--requests N] [--concurrency 32 128] [--max-seconds S]`
+Two workloads: `channel` (created, running, quality changed: each event also updates its channel row) and
+`no-channel` (events that name no channel or client, so only the event itself is written), which separates
+the receiver's own cost from the channel projection's.
+
+`python -m bench receiver [--requests N] [--rounds R] [--concurrency 32 128] [--workload channel no-channel]`
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -44,6 +50,11 @@ EVENT_CYCLE = (
     ("channel_running", {"status": "running"}),
     ("phone_number_quality_changed", {"current_quality_rating": "GREEN", "current_limit": "TIER_1K"}),
 )
+NO_CHANNEL_CYCLE = (
+    ("account_violation", {"violation_type": "SCAM", "waba_id": "waba-1"}),
+    ("template_messaging_enabled", {"waba_id": "waba-1"}),
+)
+WORKLOADS = ("channel", "no-channel")
 
 
 # -- the no-op endpoint: reads the body and answers, nothing else ---------------------------------------
@@ -70,23 +81,21 @@ class RunResult:
     acknowledged: list[str] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    client_cpu: float = 0.0
 
     def fail(self, what: str) -> None:
         self.failures[what] = self.failures.get(what, 0) + 1
 
 
-def signed_events(secret: str, prefix: str, count: int) -> Iterator[tuple[str, bytes, str]]:
+def signed_events(secret: str, prefix: str, count: int, workload: str = "channel") -> Iterator[tuple[str, bytes, str]]:
     """Partner webhooks as 360dialog sends them: a channel created, running, then its quality changed."""
+    cycle = EVENT_CYCLE if workload == "channel" else NO_CHANNEL_CYCLE
     for number in range(count):
-        name, data = EVENT_CYCLE[number % len(EVENT_CYCLE)]
+        name, data = cycle[number % len(cycle)]
         event_id = f"{prefix}-{number}"
-        body = json.dumps(
-            {
-                "id": event_id,
-                "event": name,
-                "data": {"id": f"{prefix}-ch-{number // len(EVENT_CYCLE)}", "client_id": f"{prefix}-cl", **data},
-            }
-        ).encode()
+        if workload == "channel":
+            data = {"id": f"{prefix}-ch-{number // len(cycle)}", "client_id": f"{prefix}-cl", **data}
+        body = json.dumps({"id": event_id, "event": name, "data": data}).encode()
         yield event_id, body, sign_body(body, secret)
 
 
@@ -152,15 +161,22 @@ async def _exchange(
             return status
 
 
-async def drive(
-    port: int, secret: str, prefix: str, requests_total: int, concurrency: int, max_seconds: float
-) -> RunResult:
-    result = RunResult()
-    jobs = iter(list(signed_events(secret, prefix, requests_total)))  # signed before the clock starts
+async def _drive(
+    port: int, jobs: list[tuple[str, bytes, str]], concurrency: int, max_seconds: float, result: RunResult
+) -> None:
+    queue = iter(jobs)
     deadline = time.monotonic() + max_seconds
-    started = time.perf_counter()
-    await asyncio.gather(*(_worker(port, jobs, result, deadline) for _ in range(concurrency)))
-    result.elapsed = time.perf_counter() - started
+    started, cpu_started = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(_worker(port, queue, result, deadline) for _ in range(concurrency)))
+    result.elapsed += time.perf_counter() - started
+    result.client_cpu += time.process_time() - cpu_started
+
+
+def drive(
+    port: int, jobs: list[tuple[str, bytes, str]], concurrency: int, max_seconds: float, result: RunResult
+) -> RunResult:
+    """Send every job over `concurrency` keep-alive connections; adds to `result` (several rounds pool)."""
+    asyncio.run(_drive(port, jobs, concurrency, max_seconds, result))
     return result
 
 
@@ -168,8 +184,6 @@ async def drive(
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -235,6 +249,7 @@ class Summary:
     p99_ms: float
     acknowledged: int
     failures: dict[str, int]
+    client_cpu_share: float
 
     @classmethod
     def of(cls, result: RunResult) -> Summary:
@@ -244,61 +259,83 @@ class Summary:
             p99_ms=_percentile(result.latencies, 0.99) * 1000,
             acknowledged=len(result.acknowledged),
             failures=result.failures,
+            client_cpu_share=result.client_cpu / result.elapsed if result.elapsed else 0.0,
         )
 
 
 def _line(label: str, summary: Summary) -> str:
     failures = ", ".join(f"{name}: {count}" for name, count in sorted(summary.failures.items())) or "none"
     return (
-        f"  {label:<9} {summary.events_per_second:8.0f} events/s   p50 {summary.p50_ms:7.2f} ms   "
-        f"p99 {summary.p99_ms:7.2f} ms   acknowledged {summary.acknowledged}   failures: {failures}"
+        f"  {label:<9} {summary.events_per_second:7.0f} events/s   p50 {summary.p50_ms:7.2f} ms   "
+        f"p99 {summary.p99_ms:7.2f} ms   acknowledged {summary.acknowledged:6d}   "
+        f"load client {summary.client_cpu_share:4.0%} of a core   failures: {failures}"
     )
+
+
+def _bench_env(data_dir: Path, secret: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CONSOLE_DATA_DIR": str(data_dir),
+        "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        "D360_PLATFORM_SECRET": secret,
+    }
+    for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "RECEIVER_AUTH_HEADER_NAME"):
+        env.pop(key, None)
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench receiver", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="requests per run (default 4000)")
+    parser.add_argument("--requests", type=int, default=4000, help="requests per target and setting (default 4000)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds they are split into (default 4)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128], help="connections (default 32 128)")
-    parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit per run (default 120)")
+    parser.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="default: both")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit per round (default 120)")
     args = parser.parse_args([] if argv is None else argv)
 
     secret = secrets.token_urlsafe(32)
+    per_round = max(1, args.requests // args.rounds)
+    load_before = os.getloadavg()[0]
+    rows: list[tuple[str, int, Summary, Summary]] = []
+    acknowledged: list[str] = []
     with tempfile.TemporaryDirectory(prefix="receiver-bench-") as folder:
         data_dir = Path(folder)
-        env = {
-            **os.environ,
-            "CONSOLE_DATA_DIR": str(data_dir),
-            "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
-            "D360_PLATFORM_SECRET": secret,
-        }
-        for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "RECEIVER_AUTH_HEADER_NAME"):
-            env.pop(key, None)
+        env = _bench_env(data_dir, secret)
         noop = start_server("no-op endpoint", "bench.bench_receiver:noop_app", env, data_dir / "noop.log")
-        receiver = start_server("receiver", "services.receiver:app", env, data_dir / "receiver.log")
-        acknowledged: list[str] = []
-        runs: list[tuple[int, Summary, Summary]] = []
+        try:
+            receiver = start_server("receiver", "services.receiver:app", env, data_dir / "receiver.log")
+        except RuntimeError:
+            noop.stop()
+            raise
         try:
             for server in (noop, receiver):
-                asyncio.run(drive(server.port, secret, f"warmup-{server.name[:4]}", WARMUP_REQUESTS, 16, 60))
-            for run_number, concurrency in enumerate(args.concurrency):
-                prefix = f"bench-{run_number}-c{concurrency}"
-                base = asyncio.run(drive(noop.port, secret, prefix, args.requests, concurrency, args.max_seconds))
-                durable = asyncio.run(
-                    drive(receiver.port, secret, prefix, args.requests, concurrency, args.max_seconds)
-                )
-                acknowledged.extend(durable.acknowledged)
-                runs.append((concurrency, Summary.of(base), Summary.of(durable)))
+                warmup = list(signed_events(secret, f"warmup-{server.port}", WARMUP_REQUESTS))
+                drive(server.port, warmup, 16, 60, RunResult())
+            for workload in args.workload:
+                for concurrency in args.concurrency:
+                    base, durable = RunResult(), RunResult()
+                    for round_number in range(args.rounds):
+                        prefix = f"bench-{workload}-c{concurrency}-r{round_number}"
+                        jobs = list(signed_events(secret, prefix, per_round, workload))  # signed before the clock
+                        drive(noop.port, jobs, concurrency, args.max_seconds, base)
+                        drive(receiver.port, jobs, concurrency, args.max_seconds, durable)
+                    acknowledged.extend(durable.acknowledged)
+                    rows.append((workload, concurrency, Summary.of(base), Summary.of(durable)))
         finally:
             noop.stop()
-            receiver_status = receiver.stop()
+            receiver.stop()
         stored = stored_event_ids(data_dir / "console.db", "bench-")
 
-    print(f"receiver benchmark: {args.requests} signed events per run, loopback, uvicorn (h11, asyncio loop)")
-    for concurrency, base, durable in runs:
+    print(
+        f"receiver benchmark: {per_round * args.rounds} signed events per target and setting in {args.rounds} "
+        f"alternating rounds; uvicorn (h11, asyncio loop) on loopback; {os.cpu_count()} cores, "
+        f"load average {load_before:.2f} before the run"
+    )
+    for workload, concurrency, base, durable in rows:
         throughput_ratio = durable.events_per_second / base.events_per_second if base.events_per_second else 0.0
         p99_ratio = durable.p99_ms / base.p99_ms if base.p99_ms else float("inf")
         met = throughput_ratio >= 0.6 and p99_ratio <= 3
-        print(f"{concurrency} connections")
+        print(f"{workload} events, {concurrency} connections")
         print(_line("no-op", base))
         print(_line("receiver", durable))
         print(
@@ -308,8 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = len(set(acknowledged) - stored)
     print(
         f"stored vs acknowledged: {len(stored)} stored, {len(acknowledged)} acknowledged, "
-        f"{missing} acknowledged but missing ({'ok' if missing == 0 else 'LOST EVENTS'}); "
-        f"receiver exit status {receiver_status}"
+        f"{missing} acknowledged but not stored ({'ok' if missing == 0 else 'LOST EVENTS'})"
     )
     return 0 if missing == 0 else 1
 

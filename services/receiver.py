@@ -105,11 +105,19 @@ async def receive_webhook(settings: Settings, writer: GroupCommitWriter, request
     event_type = events[0].event_type
     try:
         result = await writer.submit(events, _kept_headers(request), "valid")
-    except StorageUnavailable:
+    except StorageUnavailable as error:
         # 360dialog retries a 5xx; it must never take this for a stored event.
-        return Outcome(503, {"error": "storage unavailable, retry later"}, event_type=event_type, events=len(events))
+        return Outcome(
+            503, {"error": "storage unavailable, retry later"}, str(error), event_type=event_type, events=len(events)
+        )
     except DeliveryNotStored:
-        return Outcome(500, {"error": "event not stored, retry later"}, event_type=event_type, events=len(events))
+        return Outcome(
+            500,
+            {"error": "event not stored, retry later"},
+            "event not stored",
+            event_type=event_type,
+            events=len(events),
+        )
     return Outcome(
         200,
         {"stored": result.stored, "duplicates": result.duplicates},

@@ -28,6 +28,8 @@ from services.webhook_events import WebhookEvent
 
 log = logging.getLogger("receiver.writer")
 MAX_BATCH_EVENTS = 1000
+# Deliveries waiting for a commit; past this the receiver answers 503 instead of holding more bodies in memory.
+MAX_WAITING_DELIVERIES = 5000
 DEFAULT_BUSY_TIMEOUT_SECONDS = 3.0
 
 
@@ -125,11 +127,14 @@ class GroupCommitWriter:
         *,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         max_batch_events: int = MAX_BATCH_EVENTS,
+        max_waiting: int = MAX_WAITING_DELIVERIES,
         open_db: Callable[[Path, float], Database] = open_writer_db,
     ) -> None:
         self._path = Path(db_path)
         self._busy_timeout = busy_timeout_seconds
         self._max_batch_events = max_batch_events
+        self._max_waiting = max_waiting
+        self._waiting = 0
         self._open_db = open_db
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -145,8 +150,14 @@ class GroupCommitWriter:
         """A future that resolves to a SaveResult once the events are committed, or fails with the reason."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._put(_Delivery(events, headers, verdict, _Waiter(future, loop))):
-            future.set_exception(StorageUnavailable("the receiver is shutting down"))
+        with self._lock:
+            if self._closed:
+                future.set_exception(StorageUnavailable("the receiver is shutting down"))
+            elif self._waiting >= self._max_waiting:
+                future.set_exception(StorageUnavailable("too many deliveries waiting for the database"))
+            else:
+                self._waiting += 1
+                self._put_locked(_Delivery(events, headers, verdict, _Waiter(future, loop)))
         return future
 
     def probe(self) -> asyncio.Future:
@@ -165,9 +176,12 @@ class GroupCommitWriter:
         with self._lock:
             if self._closed:
                 return False
-            self._start_locked()
-            self._queue.put(item)
+            self._put_locked(item)
             return True
+
+    def _put_locked(self, item: object) -> None:
+        self._start_locked()
+        self._queue.put(item)
 
     def start(self) -> None:
         """Start the writer thread now (it also starts on first use)."""
@@ -249,6 +263,9 @@ class GroupCommitWriter:
             except (sqlite3.Error, OSError, StorageUnavailable) as error:
                 self._close_db()
                 answers.add(probe.waiter, error=StorageUnavailable(_describe(error)))
+        if batch.deliveries:
+            with self._lock:
+                self._waiting -= len(batch.deliveries)
         answers.send()
 
     def _commit(self, batch: _Batch, *, isolate: bool) -> list[SaveResult | DeliveryNotStored]:

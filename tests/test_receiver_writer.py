@@ -194,3 +194,24 @@ def test_probe_reports_the_last_event_or_an_unreachable_database(
         run(writer.probe)
     with pytest.raises(StorageUnavailable):
         run(lambda: writer.submit([event("evt-2")], {}, "valid"))
+
+
+def test_past_the_waiting_limit_a_delivery_is_refused_at_once(db_path: Path, gated: GatedOpen):
+    writer = GroupCommitWriter(db_path, busy_timeout_seconds=0.2, max_waiting=3, open_db=gated)
+    try:
+
+        async def deliver() -> list[object]:
+            futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(5)]
+            refused = [future.exception() for future in futures[3:]]  # already settled: nothing to wait for
+            gated.gate.set()
+            return [*await asyncio.gather(*futures[:3]), *refused]
+
+        outcomes = run(deliver)
+        assert outcomes[:3] == [SaveResult(1, 0)] * 3
+        assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes[3:])
+        # Once answered, the waiting places are free again.
+        assert run(lambda: writer.submit([event("evt-9")], {}, "valid")) == SaveResult(1, 0)
+    finally:
+        gated.gate.set()
+        writer.close(timeout=10)
+    assert stored_keys(db_path) == ["id:evt-0", "id:evt-1", "id:evt-2", "id:evt-9"]
