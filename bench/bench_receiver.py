@@ -82,6 +82,7 @@ class RunResult:
     failures: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     client_cpu: float = 0.0
+    server_cpu: float = 0.0
 
     def fail(self, what: str) -> None:
         self.failures[what] = self.failures.get(what, 0) + 1
@@ -173,10 +174,12 @@ async def _drive(
 
 
 def drive(
-    port: int, jobs: list[tuple[str, bytes, str]], concurrency: int, max_seconds: float, result: RunResult
+    server: Server, jobs: list[tuple[str, bytes, str]], concurrency: int, max_seconds: float, result: RunResult
 ) -> RunResult:
     """Send every job over `concurrency` keep-alive connections; adds to `result` (several rounds pool)."""
-    asyncio.run(_drive(port, jobs, concurrency, max_seconds, result))
+    cpu_before = server.cpu_seconds()
+    asyncio.run(_drive(server.port, jobs, concurrency, max_seconds, result))
+    result.server_cpu += server.cpu_seconds() - cpu_before
     return result
 
 
@@ -194,6 +197,14 @@ class Server:
     name: str
     process: subprocess.Popen
     port: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (Linux), a measure the neighbours' load hardly moves."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -250,6 +261,7 @@ class Summary:
     acknowledged: int
     failures: dict[str, int]
     client_cpu_share: float
+    server_cpu_us: float
 
     @classmethod
     def of(cls, result: RunResult) -> Summary:
@@ -260,6 +272,7 @@ class Summary:
             acknowledged=len(result.acknowledged),
             failures=result.failures,
             client_cpu_share=result.client_cpu / result.elapsed if result.elapsed else 0.0,
+            server_cpu_us=result.server_cpu / len(result.latencies) * 1e6 if result.latencies else float("nan"),
         )
 
 
@@ -267,8 +280,9 @@ def _line(label: str, summary: Summary) -> str:
     failures = ", ".join(f"{name}: {count}" for name, count in sorted(summary.failures.items())) or "none"
     return (
         f"  {label:<9} {summary.events_per_second:7.0f} events/s   p50 {summary.p50_ms:7.2f} ms   "
-        f"p99 {summary.p99_ms:7.2f} ms   acknowledged {summary.acknowledged:6d}   "
-        f"load client {summary.client_cpu_share:4.0%} of a core   failures: {failures}"
+        f"p99 {summary.p99_ms:7.2f} ms   server CPU {summary.server_cpu_us:5.0f} us/request   "
+        f"acknowledged {summary.acknowledged:6d}   load client {summary.client_cpu_share:4.0%} of a core   "
+        f"failures: {failures}"
     )
 
 
@@ -310,15 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for server in (noop, receiver):
                 warmup = list(signed_events(secret, f"warmup-{server.port}", WARMUP_REQUESTS))
-                drive(server.port, warmup, 16, 60, RunResult())
+                drive(server, warmup, 16, 60, RunResult())
             for workload in args.workload:
                 for concurrency in args.concurrency:
                     base, durable = RunResult(), RunResult()
                     for round_number in range(args.rounds):
                         prefix = f"bench-{workload}-c{concurrency}-r{round_number}"
                         jobs = list(signed_events(secret, prefix, per_round, workload))  # signed before the clock
-                        drive(noop.port, jobs, concurrency, args.max_seconds, base)
-                        drive(receiver.port, jobs, concurrency, args.max_seconds, durable)
+                        drive(noop, jobs, concurrency, args.max_seconds, base)
+                        drive(receiver, jobs, concurrency, args.max_seconds, durable)
                     acknowledged.extend(durable.acknowledged)
                     rows.append((workload, concurrency, Summary.of(base), Summary.of(durable)))
         finally:
