@@ -60,6 +60,7 @@ class Settings:
     operator: str
     http_timeout_seconds: float
     receiver_db_timeout_seconds: float = 3.0
+    receiver_verify_signature: bool = True
 
     @property
     def console_db_path(self) -> Path:
@@ -237,6 +238,9 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     auth_header_value = source.text("RECEIVER_AUTH_HEADER_VALUE")
     if bool(auth_header_name) != bool(auth_header_value):
         raise SettingsError("RECEIVER_AUTH_HEADER_NAME and RECEIVER_AUTH_HEADER_VALUE must be set together")
+    verify_signature = source.flag("RECEIVER_VERIFY_SIGNATURE", True)
+    if not verify_signature and not auth_header_name:
+        raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
 
     return Settings(
         demo_mode=demo_mode,
@@ -264,4 +268,5 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
+        receiver_verify_signature=verify_signature,
     )

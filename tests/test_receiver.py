@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from services.receiver import WEBHOOK_PATH
+from services.settings import SettingsError
 from services.webhook_signature import SIGNATURE_HEADER, sign_body
 from tests.receiver_harness import (
     SECRET,
@@ -155,7 +156,7 @@ def test_a_signed_event_is_stored_with_either_signature_form(receiver: RunningRe
 
     assert response.status_code == 200
     assert response.json() == {"stored": 1, "duplicates": 0}
-    assert receiver.stored_keys() == ["id:evt-1"]
+    assert receiver.query("select dedupe_key, signature_verdict from events") == [("id:evt-1", "valid")]
 
 
 def test_a_duplicate_is_answered_2xx_counted_and_not_stored_twice(receiver: RunningReceiver):
@@ -317,3 +318,29 @@ def test_concurrent_deliveries_acknowledged_equals_stored(receiver: RunningRecei
     assert sum(answer["stored"] for _, _, answer in results) == 300
     assert sum(answer["duplicates"] for _, _, answer in results) == 60
     assert receiver.counters() == {"accepted": 300, "duplicate": 60}
+
+
+# -- configuration -----------------------------------------------------------------------------------------
+
+
+def test_with_the_signature_check_off_the_custom_header_alone_admits(tmp_path: Path):
+    settings = receiver_settings(
+        tmp_path,
+        RECEIVER_VERIFY_SIGNATURE="false",
+        RECEIVER_AUTH_HEADER_NAME=TOKEN_HEADER,
+        RECEIVER_AUTH_HEADER_VALUE=TOKEN,
+    )
+    body = event_body("evt-unsigned")
+    with running_receiver(settings) as receiver:
+        unsigned = receiver.post(body, {TOKEN_HEADER: TOKEN})
+        no_token = receiver.post(event_body("evt-2"), {})
+
+        assert (unsigned.status_code, no_token.status_code) == (200, 401)
+        assert receiver.query("select dedupe_key, signature_verdict from events") == [
+            ("id:evt-unsigned", "not checked")
+        ]
+
+
+def test_the_signature_check_cannot_be_off_with_nothing_in_its_place(tmp_path: Path):
+    with pytest.raises(SettingsError, match="RECEIVER_VERIFY_SIGNATURE"):
+        receiver_settings(tmp_path, RECEIVER_VERIFY_SIGNATURE="false")
