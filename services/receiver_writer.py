@@ -14,6 +14,7 @@ import os
 import queue
 import sqlite3
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,36 +238,48 @@ class GroupCommitWriter:
         self._close_db()
 
     def _process(self, batch: _Batch) -> None:
+        """Store the batch and answer every delivery and probe in it, whatever happens."""
         answers = _Answers()
-        if batch.deliveries or batch.rejections:
-            try:
+        try:
+            if batch.deliveries or batch.rejections:
+                self._store(batch, answers)
+            for probe in batch.probes:
                 try:
-                    outcomes = self._commit(batch, isolate=False)
-                except _OneDeliveryFailed:
-                    # Rare: find the delivery at fault by giving each its own savepoint, and store the others.
-                    outcomes = self._commit(batch, isolate=True)
-            except (sqlite3.Error, OSError, StorageUnavailable) as error:
-                reason = _describe(error)
-                log.error("storage unavailable, %d deliveries refused: %s", len(batch.deliveries), reason)
-                self._close_db()
-                for delivery in batch.deliveries:
-                    answers.add(delivery.waiter, error=StorageUnavailable(reason))
-            else:
-                for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
-                    if isinstance(outcome, SaveResult):
-                        answers.add(delivery.waiter, outcome)
-                    else:
-                        answers.add(delivery.waiter, error=outcome)
-        for probe in batch.probes:
+                    answers.add(probe.waiter, last_event_at(self._connection()))
+                except (sqlite3.Error, OSError, StorageUnavailable) as error:
+                    self._close_db()
+                    answers.add(probe.waiter, error=StorageUnavailable(_describe(error)))
+        finally:
+            if batch.deliveries:
+                with self._lock:
+                    self._waiting -= len(batch.deliveries)
+            answers.send()
+
+    def _store(self, batch: _Batch, answers: _Answers) -> None:
+        try:
             try:
-                answers.add(probe.waiter, last_event_at(self._connection()))
-            except (sqlite3.Error, OSError, StorageUnavailable) as error:
-                self._close_db()
-                answers.add(probe.waiter, error=StorageUnavailable(_describe(error)))
-        if batch.deliveries:
-            with self._lock:
-                self._waiting -= len(batch.deliveries)
-        answers.send()
+                outcomes = self._commit(batch, isolate=False)
+            except _OneDeliveryFailed:
+                # Rare: find the delivery at fault by giving each its own savepoint, and store the others.
+                outcomes = self._commit(batch, isolate=True)
+        except (sqlite3.Error, OSError, StorageUnavailable) as error:
+            reason = _describe(error)
+        except Exception as error:  # noqa: BLE001 - logged below, and every delivery is still answered
+            # A fault of ours, not of the storage: still nothing in this batch may be acknowledged. The
+            # message may quote event data, so only the type and the code path are logged.
+            reason = f"unexpected {type(error).__name__}"
+            log.error("writer failed: %s\n%s", reason, "".join(traceback.format_tb(error.__traceback__)))
+        else:
+            for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
+                if isinstance(outcome, SaveResult):
+                    answers.add(delivery.waiter, outcome)
+                else:
+                    answers.add(delivery.waiter, error=outcome)
+            return
+        log.error("storage unavailable, %d deliveries refused: %s", len(batch.deliveries), reason)
+        self._close_db()
+        for delivery in batch.deliveries:
+            answers.add(delivery.waiter, error=StorageUnavailable(reason))
 
     def _commit(self, batch: _Batch, *, isolate: bool) -> list[SaveResult | DeliveryNotStored]:
         """Store the batch in one transaction. Without `isolate`, any delivery's own failure aborts it all."""

@@ -215,3 +215,21 @@ def test_past_the_waiting_limit_a_delivery_is_refused_at_once(db_path: Path, gat
         gated.gate.set()
         writer.close(timeout=10)
     assert stored_keys(db_path) == ["id:evt-0", "id:evt-1", "id:evt-2", "id:evt-9"]
+
+
+def test_an_unexpected_fault_in_the_writer_still_answers_every_delivery(db_path: Path):
+    def broken_open(path: Path, busy_timeout: float) -> Database:
+        raise RuntimeError("a bug, not a storage failure")
+
+    writer = GroupCommitWriter(db_path, open_db=broken_open)
+    try:
+
+        async def deliver() -> list[object]:
+            futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(3)]
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+        outcomes = run(deliver)
+    finally:
+        writer.close(timeout=10)
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+    assert not db_path.exists()
