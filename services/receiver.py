@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -95,6 +95,9 @@ async def receive_webhook(settings: Settings, writer: GroupCommitWriter, request
         body = await read_capped_body(request, settings.receiver_max_body_bytes)
     except BodyTooLarge:
         return _refused(413, f"body larger than {settings.receiver_max_body_bytes} bytes")
+    except ClientDisconnect:
+        # Nobody is left to answer; logged (nginx's 499), not counted as a refusal.
+        return Outcome(499, {"error": "client disconnected"}, "client disconnected before the body was complete")
     verdict = "not checked"
     if settings.receiver_verify_signature:
         problem = verify_signature(body, request.headers.get(SIGNATURE_HEADER), settings.platform_secret)

@@ -26,6 +26,7 @@ from tests.receiver_harness import (
     running_receiver,
     signed_headers,
 )
+from tests.stack_process import wait_for
 
 MAX_BODY = 2048
 TOKEN_HEADER = "x-partner-token"
@@ -144,6 +145,23 @@ def test_a_body_over_the_limit_is_refused_before_it_is_sent(receiver: RunningRec
         )
         answer = sock.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 413")
+
+
+def test_a_client_that_leaves_mid_body_is_logged_not_stored_nor_counted(
+    receiver: RunningReceiver, caplog: pytest.LogCaptureFixture
+):
+    host, port = receiver.url.removeprefix("http://").split(":")
+    with caplog.at_level(logging.INFO, logger="receiver"):
+        with closing(socket.create_connection((host, int(port)), timeout=10)) as sock:
+            sock.sendall(
+                f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n{TOKEN_HEADER}: {TOKEN}\r\n"
+                f'Content-Length: 1000\r\n\r\n{{"event": '.encode()
+            )
+        wait_for(lambda: any('"status": 499' in record.getMessage() for record in caplog.records))
+    good = event_body("evt-after")
+    assert receiver.post(good, good_headers(good)).status_code == 200
+    assert receiver.stored_keys() == ["id:evt-after"]
+    assert receiver.counters() == {"accepted": 1}
 
 
 # -- good requests ---------------------------------------------------------------------------------------
