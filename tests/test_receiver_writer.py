@@ -233,3 +233,28 @@ def test_an_unexpected_fault_in_the_writer_still_answers_every_delivery(db_path:
         writer.close(timeout=10)
     assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
     assert not db_path.exists()
+
+
+def test_a_full_disk_refuses_the_whole_batch(db_path: Path):
+    def nearly_full_disk(path: Path, busy_timeout: float) -> Database:
+        db = open_writer_db(path, busy_timeout)
+        # SQLite answers SQLITE_FULL, as on a full disk, once the file would have to grow past this.
+        pages = db.execute("pragma page_count").fetchone()[0]
+        db.execute(f"pragma max_page_count = {pages}")
+        return db
+
+    writer = GroupCommitWriter(db_path, open_db=nearly_full_disk)
+    try:
+
+        async def deliver() -> list[object]:
+            big = [parse_webhook_body(event_body(f"evt-{n}", note="x" * 3000))[0] for n in range(20)]
+            futures = [writer.submit([item], {}, "valid") for item in big]
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+        outcomes = run(deliver)
+    finally:
+        writer.close(timeout=10)
+    assert outcomes
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+    assert "full" in str(outcomes[-1])
+    assert stored_keys(db_path) == []
