@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m bench` runs them all; `python -m bench NAME` runs one (e.g. `bench_pages`)."""
+"""Benchmarks: `python -m bench` runs them all, `python -m bench NAME` runs bench/bench_NAME.py alone."""

@@ -1,22 +1,36 @@
-"""Run every bench/bench_*.py module's main(), or only those named on the command line."""
+"""`python -m bench` runs every bench/bench_*.py module's main(); `python -m bench NAME [args]` runs one."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import sys
-from pathlib import Path
+
+import bench
+
+PREFIX = "bench_"
 
 
-def main(argv: list[str]) -> None:
-    names = sorted(
-        info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)]) if info.name.startswith("bench_")
+def benchmark_names() -> list[str]:
+    return sorted(
+        module.name[len(PREFIX) :] for module in pkgutil.iter_modules(bench.__path__) if module.name.startswith(PREFIX)
     )
-    wanted = [name for name in names if not argv or name in argv or name.removeprefix("bench_") in argv]
-    for name in wanted:
-        print(f"== {name}", flush=True)
-        importlib.import_module(f"bench.{name}").main()
+
+
+def run(argv: list[str]) -> int:
+    names = benchmark_names()
+    if argv and not argv[0].startswith("-"):
+        name, rest = argv[0], argv[1:]
+        if name not in names:
+            print(f"bench: no benchmark named {name!r}; known: {', '.join(names)}", file=sys.stderr)
+            return 2
+        return importlib.import_module(f"bench.{PREFIX}{name}").main(rest) or 0
+    status = 0
+    for name in names:
+        print(f"== {name} ==", flush=True)
+        status = importlib.import_module(f"bench.{PREFIX}{name}").main([]) or status
+    return status
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run(sys.argv[1:]))

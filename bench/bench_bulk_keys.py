@@ -69,7 +69,7 @@ def _seed(db_path: Path, prefix: str) -> list[str]:
     return ids
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     server, thread, port = _start_stub()
     folder = Path(tempfile.mkdtemp(prefix="bench-bulk-"))
     db_path = folder / "console.db"
@@ -100,6 +100,7 @@ def main() -> None:
     )
     verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
     print(f"ratio bulk / one by one: {ratio:.3f}x (target <= {TARGET_RATIO}x) {verdict}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def _measure(page: str, size: int) -> dict[str, float]:
         return {**_subprocess("--seed", page, str(size), folder), **_subprocess("--run", page, folder)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     for page, small, large in CASES:
         results = {size: _measure(page, size) for size in (small, large)}
         for size, numbers in results.items():
@@ -100,6 +100,7 @@ def main() -> None:
             f"{page:8} ratio {large:,} / {small:,}: {ratio:.2f}x fastest runs (target <= {TARGET_RATIO}x) {verdict}; "
             f"{median_ratio:.2f}x medians"
         )
+    return 0
 
 
 if __name__ == "__main__":

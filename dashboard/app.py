@@ -25,6 +25,7 @@ pages = [
     st.Page(PAGES / "landing.py", title="Redirect landing", icon="🛬", url_path="landing"),
     st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
     st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),
+    st.Page(PAGES / "receiver.py", title="Receiver health", icon="🩺", url_path="receiver"),
 ]
 navigation = st.navigation(pages)
 resume_requested_page(pages, navigation)

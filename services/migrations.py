@@ -194,3 +194,15 @@ def m020_views_and_keys_issue6(db: Database) -> None:
         select substr(received_at, 1, 13), event_type, count(*) from events group by 1, 2
         """
     )
+
+
+@console_migrations()
+def m010_receiver_stats_issue4(db: Database) -> None:
+    # Running totals the receiver moves in the same transaction as the events they count.
+    db["receiver_counters"].create({"name": str, "value": int}, pk="name", not_null={"value"}, defaults={"value": 0})
+    # Requests refused before storage; the receiver keeps only the most recent ones.
+    db["receiver_rejections"].create(
+        {"id": int, "at": str, "source": str, "status": int, "reason": str},
+        pk="id",
+        not_null={"at", "status", "reason"},
+    )

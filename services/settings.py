@@ -79,6 +79,8 @@ class Settings:
     secrets_path: Path = DEFAULT_SECRETS_PATH
     direct_paid: bool = False
     stuck_after_minutes: float = 60.0
+    receiver_db_timeout_seconds: float = 3.0
+    receiver_verify_signature: bool = True
 
     @property
     def console_db_path(self) -> Path:
@@ -337,6 +339,9 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    verify_signature = source.flag("RECEIVER_VERIFY_SIGNATURE", True)
+    if not verify_signature and not auth_header_name:
+        raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
 
     return Settings(
         demo_mode=demo_mode,
@@ -371,4 +376,6 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         secrets_path=Path(file_path),
         direct_paid=source.flag("D360_DIRECT_PAID", False),
         stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
+        receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
+        receiver_verify_signature=verify_signature,
     )

@@ -1,0 +1,39 @@
+"""Receiver health: is the webhook receiver storing events, and what has it refused."""
+
+import sqlite3
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import get_db
+from services.receiver_stats import receiver_health
+
+st.title("Receiver health")
+st.caption(
+    "Counted by the webhook receiver as it stores events. Accepted and duplicate count events; "
+    "rejected counts requests refused before storage (bad signature or token, bad body, wrong method)."
+)
+
+
+@st.fragment(run_every=5)
+def health() -> None:
+    try:
+        current = receiver_health(get_db())
+    except sqlite3.Error as error:
+        st.error(f"The console database cannot be read right now ({type(error).__name__}); retrying in 5 s.")
+        return
+    last, accepted, duplicate, rejected = st.columns(4)
+    last.metric("Last event stored (UTC)", current.last_event_at or "none yet")
+    accepted.metric("Accepted events", current.accepted)
+    duplicate.metric("Duplicate events", current.duplicate)
+    rejected.metric("Rejected requests", current.rejected)
+
+    st.subheader("Recent rejections")
+    if not current.recent_rejections:
+        st.info("No request has been refused.")
+        return
+    frame = pd.DataFrame(current.recent_rejections)[["at", "source", "status", "reason"]]
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+health()

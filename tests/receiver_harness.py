@@ -1,0 +1,96 @@
+"""The real receiver app on a real uvicorn server (in a thread), plus signed requests and database reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import uvicorn
+
+from services.receiver import WEBHOOK_PATH, create_app
+from services.settings import Settings, load_settings
+from services.webhook_signature import SIGNATURE_HEADER, sign_body
+from tests.stack_process import free_port
+
+SECRET = "test-platform-secret-0123456789"
+
+
+def receiver_settings(data_dir: Path, **overrides: str) -> Settings:
+    env = {
+        "CONSOLE_DATA_DIR": str(data_dir),
+        "D360_PLATFORM_SECRET": SECRET,
+        "RECEIVER_DB_TIMEOUT_SECONDS": "0.5",
+        **overrides,
+    }
+    return load_settings(env=env, secrets_path=data_dir / "no-secrets.toml")
+
+
+def event_body(event_id: str | None = "evt-1", name: str = "channel_created", **data: object) -> bytes:
+    event: dict[str, object] = {"event": name, "data": {"id": "ch-1", "client_id": "cl-1", **data}}
+    if event_id is not None:
+        event["id"] = event_id
+    return json.dumps(event).encode()
+
+
+def signed_headers(body: bytes, secret: str = SECRET, prefix: str = "") -> dict[str, str]:
+    return {SIGNATURE_HEADER: prefix + sign_body(body, secret), "content-type": "application/json"}
+
+
+@dataclass
+class RunningReceiver:
+    settings: Settings
+    url: str
+    server: uvicorn.Server
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + WEBHOOK_PATH
+
+    @property
+    def db_path(self) -> Path:
+        return self.settings.console_db_path
+
+    def post(self, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.post(self.webhook_url, data=body, headers=headers or signed_headers(body), timeout=30)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with closing(sqlite3.connect(self.db_path)) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def stored_keys(self) -> list[str]:
+        return [key for (key,) in self.query("select dedupe_key from events order by id")]
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.query("select name, value from receiver_counters"))
+
+    def rejections(self) -> list[tuple]:
+        return self.query("select source, status, reason from receiver_rejections order by id")
+
+
+@contextmanager
+def running_receiver(settings: Settings) -> Iterator[RunningReceiver]:
+    """Serve create_app(settings) with uvicorn on a free loopback port; stopping runs the lifespan shutdown."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the receiver did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningReceiver(settings, f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

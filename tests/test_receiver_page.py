@@ -1,0 +1,103 @@
+"""The Receiver health page, run with Streamlit's AppTest against a database the receiver has written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from services.events import save_events
+from services.receiver_stats import Rejection, add_to_counters, record_rejections
+from services.store import open_console_db
+from services.webhook_events import parse_webhook_body
+from tests.receiver_harness import event_body
+
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "receiver.py"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CONSOLE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def run_page() -> AppTest:
+    app = AppTest.from_file(str(PAGE), default_timeout=30)
+    app.run()
+    return app
+
+
+def close_page_db(app: AppTest) -> None:
+    if "db" in app.session_state:
+        app.session_state["db"].close()
+
+
+def test_the_page_shows_counts_last_event_and_recent_rejections(data_dir: Path):
+    db = open_console_db(data_dir / "console.db")
+    try:
+        save_events(db, parse_webhook_body(event_body("evt-1")), headers={}, verdict="valid")
+        with db.atomic():
+            add_to_counters(db, {"accepted": 7, "duplicate": 2, "rejected": 3})
+            record_rejections(
+                db,
+                [
+                    Rejection("2026-01-01T10:00:00+00:00", "198.51.100.7", 401, "signature does not match"),
+                    Rejection("2026-01-01T10:05:00+00:00", "198.51.100.8", 413, "body larger than 1048576 bytes"),
+                    Rejection("2026-01-01T10:06:00+00:00", "<b>[x](javascript:1)</b>", 405, "method not allowed"),
+                ],
+            )
+        [(last_event_at,)] = db.execute("select received_at from events").fetchall()
+    finally:
+        db.close()
+
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics == {
+            "Last event stored (UTC)": last_event_at,
+            "Accepted events": "7",
+            "Duplicate events": "2",
+            "Rejected requests": "3",
+        }
+        frame = app.dataframe[0].value
+        assert list(frame["reason"]) == [
+            "method not allowed",
+            "body larger than 1048576 bytes",
+            "signature does not match",
+        ]
+        # Addresses are shown as data in a table cell, never rendered as markdown.
+        assert frame["source"].iloc[0] == "<b>[x](javascript:1)</b>"
+        assert not any("javascript" in block.value for block in app.markdown)
+    finally:
+        close_page_db(app)
+
+
+def test_the_page_says_so_when_nothing_happened_yet(data_dir: Path):
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics["Last event stored (UTC)"] == "none yet"
+        assert metrics["Rejected requests"] == "0"
+        assert [info.value for info in app.info] == ["No request has been refused."]
+    finally:
+        close_page_db(app)
+
+
+def test_an_unreadable_database_is_a_clear_message_not_a_traceback(data_dir: Path):
+    (data_dir / "console.db").mkdir()  # a folder where the database file should be
+
+    app = run_page()
+
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "console database cannot be read" in app.error[0].value
