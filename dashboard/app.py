@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 from dashboard.auth import require_operator, resume_requested_page, sign_out_button  # noqa: E402
 from dashboard.context import require_settings  # noqa: E402
 
-st.set_page_config(page_title="WhatsApp onboarding console", page_icon="📱", layout="wide")
+st.set_page_config(page_title="WhatsApp onboarding console", page_icon=":material/smartphone:", layout="wide")
 settings = require_settings()
 # Before st.navigation: without a sign-in no page script runs at all.
 require_operator()
@@ -21,15 +21,15 @@ require_operator()
 PAGES = ROOT / "pages"
 pages = [
     # The default page is served at the root; a url_path of its own would only show "Page not found".
-    st.Page(PAGES / "connect.py", title="Connect", icon="🔗", default=True),
-    st.Page(PAGES / "landing.py", title="Redirect landing", icon="🛬", url_path="landing"),
-    st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
-    st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),
-    st.Page(PAGES / "receiver.py", title="Receiver health", icon="🩺", url_path="receiver"),
+    st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", default=True),
+    st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path="landing"),
+    st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
+    st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
+    st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
 ]
 navigation = st.navigation(pages)
 resume_requested_page(pages, navigation)
 if settings.demo_mode:
-    st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon="🧪")
+    st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon=":material/science:")
 sign_out_button()
 navigation.run()
