@@ -59,6 +59,11 @@ class Settings:
     receiver_auth_header_value: str | None = field(repr=False)
     operator: str
     http_timeout_seconds: float
+    # The sandbox hub's legacy login (POST /token): this username, and the demo partner API key as password.
+    sandbox_username: str = "demo"
+    sandbox_token_lifetime_seconds: float = 3600.0
+    sandbox_send_twice: bool = False
+    sandbox_out_of_order: bool = False
 
     @property
     def console_db_path(self) -> Path:
@@ -262,4 +267,8 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         receiver_auth_header_value=auth_header_value,
         operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        sandbox_username=source.text("SANDBOX_USERNAME", "demo") or "demo",
+        sandbox_token_lifetime_seconds=source.number("SANDBOX_TOKEN_LIFETIME_SECONDS", 3600.0, minimum=1),
+        sandbox_send_twice=source.flag("SANDBOX_SEND_TWICE", False),
+        sandbox_out_of_order=source.flag("SANDBOX_OUT_OF_ORDER", False),
     )
