@@ -23,6 +23,7 @@ navigation = st.navigation(
         st.Page(PAGES / "events.py", title="Events", icon="📨", url_path="events"),
         st.Page(PAGES / "channels.py", title="Channels and keys", icon="📱", url_path="channels"),
     ]
+    + ([st.Page(PAGES / "demo.py", title="Demo controls", icon="🎬", url_path="demo")] if settings.demo_mode else [])
 )
 if settings.demo_mode:
     st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon="🧪")

@@ -5,7 +5,7 @@ state and queues each one's history of webhooks (client_created, channel_created
 quality changes) in the outbox, so the receiver gets them signed, as from 360dialog. `load_scenario` runs
 in the console: it asks the hub to seed, stores each client's redirect, syncs every channel from the Partner
 API and generates keys for some running channels, each through the same services functions the landing
-page, the sync and the Channels page use.
+page, the sync and the Channels page use; then it lets the hub release the held webhooks.
 
 `python -m services.demo_seed` loads it into a running demo stack.
 """
@@ -26,7 +26,7 @@ from services.api_keys import KeyNotAllowed, generate_key
 from services.channels import apply_api_channel
 from services.partner_api import PartnerApi, PartnerApiError
 from services.sandbox_client import SandboxClient, SandboxError
-from services.sandbox_demo import store_redirect_query
+from services.sandbox_demo import store_redirect_query, write_transaction
 from services.vault import KeyVault
 
 CLIENT_COUNT = 40
@@ -162,8 +162,10 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
                 timeline.extend(_history(channel, stage, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
             redirects.append(state.redirect_query(client_id, granted, revoked=revoked))
         timeline.sort(key=lambda item: item[0])
+        # Held until the console has stored the redirects and synced (see load_scenario), so that the
+        # receiver's writes do not race the console's.
         for _, event, data in timeline:
-            state.enqueue_event(db, event, data, due_in=0)
+            state.enqueue_event(db, event, data, due_in=state.HELD_SECONDS)
     return {
         "clients": len(redirects),
         "channels": sum(by_status.values()),
@@ -192,7 +194,7 @@ def sync_channels(db: Database, api: PartnerApi) -> int:
     """Bring every channel in from the Partner API, as the console's sync does."""
     synced = 0
     for channel, _total in api.iter_channels():
-        with db.atomic():
+        with write_transaction(db):
             apply_api_channel(db, channel)
         synced += 1
     return synced
@@ -203,17 +205,20 @@ def load_scenario(
 ) -> ScenarioResult:
     """Seed the hub, then let the console catch up: redirects, a sync, and some keys."""
     scenario = sandbox.seed(seed)
-    for query in scenario["redirects"]:
-        store_redirect_query(db, query)
-    synced = sync_channels(db, api)
-    keys, failures = 0, []
-    for channel_id in scenario["key_channel_ids"]:
-        try:
-            generate_key(db, api, vault, channel_id, operator=operator)
-        except (KeyNotAllowed, PartnerApiError) as error:
-            failures.append(f"{channel_id}: {error}")
-        else:
-            keys += 1
+    try:
+        for query in scenario["redirects"]:
+            store_redirect_query(db, query)
+        synced = sync_channels(db, api)
+        keys, failures = 0, []
+        for channel_id in scenario["key_channel_ids"]:
+            try:
+                generate_key(db, api, vault, channel_id, operator=operator)
+            except (KeyNotAllowed, PartnerApiError) as error:
+                failures.append(f"{channel_id}: {error}")
+            else:
+                keys += 1
+    finally:
+        sandbox.release_webhooks()
     return ScenarioResult(
         clients=scenario["clients"],
         channels=scenario["channels"],

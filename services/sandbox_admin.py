@@ -118,6 +118,10 @@ def routes(hub: SandboxHub) -> list[Route]:
         new_id = await run_in_threadpool(hub.run, lambda db: state.resend(db, outbox_id))
         return JSONResponse({"outbox_id": new_id})
 
+    async def release(request: Request) -> Response:
+        released = await run_in_threadpool(hub.run, state.release_held)
+        return JSONResponse({"released": released})
+
     async def switches(request: Request) -> Response:
         if request.method == "POST":
             document = await _body(request)
@@ -149,6 +153,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{channel}/revoke", guarded(revoke), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/outbox", guarded(outbox), methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/outbox/release", guarded(release), methods=["POST"]),
         Route(ADMIN_PREFIX + "/outbox/{outbox_id}/resend", guarded(resend), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/switches", guarded(switches), methods=["GET", "POST"]),
         Route(f"{ADMIN_PREFIX}/reset", guarded(reset), methods=["POST"]),

@@ -89,4 +89,8 @@ class SandboxClient:
         self._call("POST", "/reset")
 
     def seed(self, seed: int | None = None) -> dict[str, Any]:
+        """Add the demo scenario to the hub; its webhooks wait until `release_webhooks`."""
         return self._call("POST", "/seed", {"seed": seed} if seed is not None else {})
+
+    def release_webhooks(self) -> int:
+        return int(self._call("POST", "/outbox/release")["released"])

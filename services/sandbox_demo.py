@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlite_utils import Database
 
 from services.onboardings import StoredRedirect, save_raw_redirect, save_redirect
@@ -11,6 +14,22 @@ from services.sandbox_client import SandboxClient
 MIGRATIONS_TABLE = "_sqlite_migrations"
 
 
+@contextmanager
+def write_transaction(db: Database) -> Iterator[None]:
+    """Take the write lock first (waiting on the busy timeout), so that a read-then-write inside cannot fail
+    with "database is locked" when the receiver commits in between; nested atomic blocks become savepoints."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
 def store_redirect_query(db: Database, query: str) -> StoredRedirect:
     """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed.
 
@@ -18,7 +37,9 @@ def store_redirect_query(db: Database, query: str) -> StoredRedirect:
     the query over directly. Raises services.redirect.InvalidRedirect when it cannot be read.
     """
     save_raw_redirect(db, query)
-    return save_redirect(db, query, parse_redirect(query))
+    redirect = parse_redirect(query)
+    with write_transaction(db):
+        return save_redirect(db, query, redirect)
 
 
 def console_tables(db: Database) -> list[str]:

@@ -411,6 +411,19 @@ def recent_outbox(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     )
 
 
+HELD_SECONDS = 24 * 60 * 60
+
+
+def release_held(db: Database) -> int:
+    """Make held webhooks (queued with `due_in=HELD_SECONDS`) due now, keeping their order."""
+    now = time.time()
+    with db.atomic():
+        cursor = db.execute(
+            "update outbox set due_at = ? where delivered_at is null and due_at > ?", [now, now + HELD_SECONDS / 2]
+        )
+    return cursor.rowcount
+
+
 def resend(db: Database, outbox_id: int) -> int:
     """Queue a stored event again, byte for byte (same event id): the receiver sees a duplicate."""
     row = next(iter(db["outbox"].rows_where("id = ?", [outbox_id])), None)
