@@ -211,12 +211,15 @@ def load_scenario(
         synced = sync_channels(db, api)
         keys, failures = 0, []
         for channel_id in scenario["key_channel_ids"]:
-            try:
-                generate_key(db, api, vault, channel_id, operator=operator)
-            except (KeyNotAllowed, PartnerApiError) as error:
-                failures.append(f"{channel_id}: {error}")
-            else:
-                keys += 1
+            # The write lock is taken first, so webhooks landing meanwhile (an earlier load's) make this wait
+            # instead of failing; a refused key is recorded and committed like any other attempt.
+            with write_transaction(db):
+                try:
+                    generate_key(db, api, vault, channel_id, operator=operator)
+                except (KeyNotAllowed, PartnerApiError) as error:
+                    failures.append(f"{channel_id}: {error}")
+                else:
+                    keys += 1
     finally:
         sandbox.release_webhooks()
     return ScenarioResult(

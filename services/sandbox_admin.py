@@ -132,7 +132,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         return JSONResponse(await run_in_threadpool(hub.switches))
 
     async def reset(request: Request) -> Response:
-        await run_in_threadpool(hub.run, state.reset)
+        await run_in_threadpool(hub.reset)
         return JSONResponse({"reset": True})
 
     async def seed(request: Request) -> Response:

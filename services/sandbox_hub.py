@@ -27,6 +27,8 @@ class SandboxHub:
         self.settings = settings
         self._db: Database | None = None
         self._lock = threading.Lock()
+        # Held for a whole delivery round, so that a reset never races webhooks already on their way.
+        self._delivery_lock = threading.Lock()
 
     def run(self, work: Callable[[Database], Any]) -> Any:
         """Run a piece of database work under the hub's single connection."""
@@ -107,8 +109,17 @@ class SandboxHub:
             return None
         return f"receiver answered {response.status_code}"
 
+    def reset(self) -> None:
+        """Forget everything, after any delivery round in progress has finished."""
+        with self._delivery_lock:
+            self.run(state.reset)
+
     def deliver_due(self) -> int:
         """Send every webhook whose time has come; failures are retried later with backoff."""
+        with self._delivery_lock:
+            return self._deliver_round()
+
+    def _deliver_round(self) -> int:
         switches = self.switches()
         # Out of order: hold each event back long enough that a channel's next one is due with it.
         hold = max(1.0, self.settings.sandbox_running_delay_seconds) if switches["out_of_order"] else 0.0
