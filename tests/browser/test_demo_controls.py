@@ -1,11 +1,13 @@
 """The demo page's controls, clicked in a real browser against the three real processes.
 
-Also saves the README's screenshots (docs/screenshots/*.png) of each page with the seeded scenario loaded.
+Also screenshots each page with the seeded scenario loaded: into test-artifacts/screenshots, or, with
+UPDATE_SCREENSHOTS=1, into docs/screenshots for the README (so an ordinary test run leaves git clean).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -16,7 +18,8 @@ from playwright.sync_api import expect
 from services.sandbox_client import SandboxClient
 from tests.stack_process import RunningStack, wait_for
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
 SCREEN = {"width": 1280, "height": 800}
 
 
