@@ -62,7 +62,7 @@ def _onboarding_form(partner_id: str, query: str) -> str:
 <input type="text" id="business_name" name="business_name" required maxlength="100">
 <label for="numbers">Phone numbers (one per line)</label>
 <textarea id="numbers" name="numbers" rows="3" required></textarea>
-<label><input type="checkbox" id="grant" name="grant" value="yes" required>
+<label><input type="checkbox" id="grant" name="grant" value="yes" checked>
  Grant {html.escape(partner_id)} permission to generate API keys for these numbers</label>
 <button type="submit" id="submit">Continue</button>
 </form>"""
@@ -116,6 +116,11 @@ def create_app(settings: Settings) -> Starlette:
                 400,
             )
         name = str(form.get("business_name", "")).strip()[:100] or "Unnamed business"
+        redirect_url = params.get("redirect_url") or settings.landing_url
+        if urlsplit(redirect_url).scheme not in {"http", "https"}:
+            return page("Bad redirect", "<h1 class='error'>The link's redirect_url is not an http(s) URL</h1>", 400)
+        # Without the grant the numbers are onboarded, but the partner may not generate keys for them.
+        granted = form.get("grant") == "yes"
         if params.get("io_signature"):
             await run_in_threadpool(hub.run, lambda db: state.consume_signature(db, params["io_signature"]))
         client_id, channel_ids = await run_in_threadpool(
@@ -126,12 +131,11 @@ def create_app(settings: Settings) -> Starlette:
                 numbers=numbers,
                 partner_payload=params.get("partner"),
                 running_after=settings.sandbox_running_delay_seconds,
+                permission_granted=granted,
             ),
         )
-        redirect_url = params.get("redirect_url") or settings.landing_url
-        if urlsplit(redirect_url).scheme not in {"http", "https"}:
-            return page("Bad redirect", "<h1 class='error'>The link's redirect_url is not an http(s) URL</h1>", 400)
-        return RedirectResponse(_redirect_target(redirect_url, client_id, channel_ids, params.get("state")), 303)
+        permitted = channel_ids if granted else []
+        return RedirectResponse(_redirect_target(redirect_url, client_id, permitted, params.get("state")), 303)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})

@@ -237,6 +237,7 @@ def create_client_with_channels(
     partner_payload: str | None,
     running_after: float,
     never_running: bool = False,
+    permission_granted: bool = True,
 ) -> tuple[str, list[str]]:
     """Onboard a client: its channels start pending and turn running after `running_after` seconds,
     unless `never_running` (a channel stuck in review, for demos)."""
@@ -246,7 +247,9 @@ def create_client_with_channels(
     with db.atomic():
         db["clients"].insert({"id": client_id, "name": name, "partner_payload": partner_payload, "created_at": now})
         for channel_id, number in zip(channel_ids, numbers, strict=True):
-            insert_channel(db, channel_id, client_id, number, name, created_at=now)
+            insert_channel(
+                db, channel_id, client_id, number, name, created_at=now, permission_granted=permission_granted
+            )
         for channel_id in channel_ids:
             channel = channel_object(db, db["channels"].get(channel_id))
             enqueue_event(db, "channel_created", channel, due_in=0)

@@ -9,6 +9,8 @@ import pytest
 import requests
 
 from services.io_signature import SIGNATURE_LIFETIME_SECONDS, sign_io
+from services.partner_api import PartnerApiError
+from tests.contract.server import wait_for
 
 
 def _link(hub, **params) -> str:
@@ -88,3 +90,36 @@ def test_no_signature_needed_when_the_partner_has_it_off(make_hub) -> None:
     page = requests.get(_link(hub, redirect_url="http://localhost:9/landing"), timeout=10)
     assert page.status_code == 200
     assert _submit(hub, {"redirect_url": "http://localhost:9/landing"}).status_code == 303
+
+
+def _submit_without_signature(hub, params: dict[str, str], *, grant: bool = True) -> requests.Response:
+    form = {"query": urlencode(params), "business_name": "Plain Shop", "numbers": "+49 151 5050505"}
+    if grant:
+        form["grant"] = "yes"
+    return requests.post(_link(hub), data=form, allow_redirects=False, timeout=10)
+
+
+def test_a_client_who_does_not_grant_permission(make_hub) -> None:
+    hub = make_hub(D360_IO_SIGNATURE="false", SANDBOX_DIRECT_PAID="true", SANDBOX_RUNNING_DELAY_SECONDS="0")
+    done = _submit_without_signature(hub, {"redirect_url": "http://localhost:9/landing"}, grant=False)
+    assert done.status_code == 303
+    query = parse_qs(urlsplit(done.headers["location"]).query)
+    assert query["channels"] == ["[]"]
+    api = hub.api()
+    channel = api.list_channels()["partner_channels"][0]
+    assert api.shared_client_numbers(channel["client_id"])["count"] == 0
+    wait_for(lambda: api.list_channels(filters={"id": channel["id"]})["partner_channels"][0]["status"] == "running")
+    with pytest.raises(PartnerApiError) as caught:
+        api.generate_api_key(channel["id"])
+    assert caught.value.kind == "forbidden"
+    api.close()
+
+
+def test_a_link_with_a_bad_redirect_url_onboards_nobody(make_hub) -> None:
+    hub = make_hub(D360_IO_SIGNATURE="false")
+    refused = _submit_without_signature(hub, {"redirect_url": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    assert "redirect_url" in refused.text
+    api = hub.api()
+    assert api.list_clients()["total"] == 0
+    api.close()
