@@ -93,87 +93,97 @@ def _history(
     return events
 
 
+@dataclass
+class _Scenario:
+    """What seeding has produced so far."""
+
+    rng: random.Random
+    now: datetime
+    stages: list[str]
+    numbers: set[str] = field(default_factory=set)
+    timeline: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    redirects: list[str] = field(default_factory=list)
+    running_permitted: list[str] = field(default_factory=list)
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(state.CHANNEL_STAGES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: {"downgraded": 0, "revoked": 0, "stuck": 0})
+
+
+def _seed_client(db: Database, scenario: _Scenario, index: int, size: int) -> None:
+    rng = scenario.rng
+    client = {
+        "id": state.new_id("CL"),
+        "name": f"{rng.choice(FIRST_WORDS)} {rng.choice(SECOND_WORDS)}",
+        "partner_payload": f"crm-{index + 1:04d}",
+    }
+    created = scenario.now - timedelta(days=rng.uniform(STUCK_AFTER_DAYS + 1, 45))
+    db["clients"].insert({**client, "created_at": _iso(created)})
+    scenario.timeline.append((created, "client_created", client))
+    granted, revoked = [], []
+    for _ in range(size):
+        channel_id, permitted = _seed_channel(db, scenario, client, created)
+        (granted if permitted else revoked).append(channel_id)
+    scenario.redirects.append(state.redirect_query(client["id"], granted, revoked=revoked))
+
+
+def _seed_channel(
+    db: Database, scenario: _Scenario, client: dict[str, Any], client_created: datetime
+) -> tuple[str, bool]:
+    rng, counts = scenario.rng, scenario.counts
+    stage = scenario.stages.pop()
+    # Stuck: still short of running days after onboarding. Otherwise onboarded recently, or done.
+    stuck = stage != "running" and rng.random() < 0.5
+    if stage == "running" or stuck:
+        created = client_created + timedelta(hours=rng.uniform(0, 12))
+    else:
+        created = scenario.now - timedelta(hours=rng.uniform(1, 20))
+    downgrade = stage == "running" and rng.random() < DOWNGRADED_SHARE
+    quality, limit = rng.choice(DOWNGRADES) if downgrade else ("GREEN", rng.choice(("TIER_1K", "TIER_10K")))
+    permitted = not (stage == "running" and counts["revoked"] < REVOKED_COUNT and rng.random() < 0.08)
+    channel_id = state.new_id("CH")
+    state.insert_channel(
+        db,
+        channel_id,
+        client["id"],
+        _number(rng, scenario.numbers),
+        client["name"],
+        created_at=_iso(created),
+        status=stage,
+        quality=quality,
+        limit=limit,
+        permission_granted=permitted,
+    )
+    db["channels"].update(channel_id, {"modified_at": _iso(min(scenario.now, created + timedelta(days=1)))})
+    counts["stuck"] += stuck
+    counts["downgraded"] += downgrade
+    counts["revoked"] += not permitted
+    scenario.by_status[stage] += 1
+    if stage == "running" and permitted:
+        scenario.running_permitted.append(channel_id)
+    channel = state.channel_object(db, db["channels"].get(channel_id))
+    scenario.timeline.extend(_history(channel, stage, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
+    return channel_id, permitted
+
+
 def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Add the scenario to the hub's state and queue its webhooks; returns what the console needs next."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
-    now = now or datetime.now(UTC)
-    stages = _stages(rng)
-    used_numbers: set[str] = set()
-    timeline: list[tuple[datetime, str, dict[str, Any]]] = []
-    redirects: list[str] = []
-    running_permitted: list[str] = []
-    by_status: dict[str, int] = dict.fromkeys(state.CHANNEL_STAGES, 0)
-    counts = {"downgraded": 0, "revoked": 0, "stuck": 0}
+    scenario = _Scenario(rng=rng, now=now or datetime.now(UTC), stages=_stages(rng))
     with db.atomic():
         for index, size in enumerate(_client_sizes(rng)):
-            client_id = state.new_id("CL")
-            name = f"{rng.choice(FIRST_WORDS)} {rng.choice(SECOND_WORDS)}"
-            client_created = now - timedelta(days=rng.uniform(STUCK_AFTER_DAYS + 1, 45))
-            db["clients"].insert(
-                {
-                    "id": client_id,
-                    "name": name,
-                    "partner_payload": f"crm-{index + 1:04d}",
-                    "created_at": _iso(client_created),
-                }
-            )
-            timeline.append(
-                (
-                    client_created,
-                    "client_created",
-                    {"id": client_id, "name": name, "partner_payload": f"crm-{index + 1:04d}"},
-                )
-            )
-            granted, revoked = [], []
-            for _ in range(size):
-                stage = stages.pop()
-                channel_id = state.new_id("CH")
-                # Stuck: still short of running days after onboarding. Otherwise recent or done.
-                stuck = stage != "running" and rng.random() < 0.5
-                created = (
-                    client_created + timedelta(hours=rng.uniform(0, 12))
-                    if stage == "running" or stuck
-                    else now - timedelta(hours=rng.uniform(1, 20))
-                )
-                counts["stuck"] += stuck
-                downgrade = stage == "running" and rng.random() < DOWNGRADED_SHARE
-                quality, limit = rng.choice(DOWNGRADES) if downgrade else ("GREEN", rng.choice(("TIER_1K", "TIER_10K")))
-                counts["downgraded"] += downgrade
-                permitted = not (stage == "running" and counts["revoked"] < REVOKED_COUNT and rng.random() < 0.05)
-                counts["revoked"] += not permitted
-                state.insert_channel(
-                    db,
-                    channel_id,
-                    client_id,
-                    _number(rng, used_numbers),
-                    name,
-                    created_at=_iso(created),
-                    status=stage,
-                    quality=quality,
-                    limit=limit,
-                    permission_granted=permitted,
-                )
-                db["channels"].update(channel_id, {"modified_at": _iso(min(now, created + timedelta(days=1)))})
-                by_status[stage] += 1
-                (granted if permitted else revoked).append(channel_id)
-                if stage == "running" and permitted:
-                    running_permitted.append(channel_id)
-                channel = state.channel_object(db, db["channels"].get(channel_id))
-                timeline.extend(_history(channel, stage, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
-            redirects.append(state.redirect_query(client_id, granted, revoked=revoked))
-        timeline.sort(key=lambda item: item[0])
+            _seed_client(db, scenario, index, size)
+        scenario.timeline.sort(key=lambda item: item[0])
         # Held until the console has stored the redirects and synced (see load_scenario), so that the
         # receiver's writes do not race the console's.
-        for _, event, data in timeline:
+        for _, event, data in scenario.timeline:
             state.enqueue_event(db, event, data, due_in=state.HELD_SECONDS)
     return {
-        "clients": len(redirects),
-        "channels": sum(by_status.values()),
-        "by_status": by_status,
-        **counts,
-        "events": len(timeline),
-        "redirects": redirects,
-        "key_channel_ids": rng.sample(running_permitted, min(KEYED_COUNT, len(running_permitted))),
+        "clients": len(scenario.redirects),
+        "channels": sum(scenario.by_status.values()),
+        "by_status": scenario.by_status,
+        **scenario.counts,
+        "events": len(scenario.timeline),
+        "redirects": scenario.redirects,
+        "key_channel_ids": rng.sample(scenario.running_permitted, min(KEYED_COUNT, len(scenario.running_permitted))),
     }
 
 

@@ -1,7 +1,7 @@
 """The sandbox hub: a stand-in for 360dialog in demo mode (IO pages, Partner API, partner webhooks).
 
-Run with `uvicorn services.sandbox:app`. It follows the contract in shared/360dialog-contract.md and
-nothing beyond it.
+Run with `uvicorn services.sandbox:app`. It behaves as 360dialog documents IO, the Partner API and partner
+webhooks, and nothing beyond that.
 """
 
 from __future__ import annotations

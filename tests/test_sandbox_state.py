@@ -137,3 +137,15 @@ def test_an_older_sandbox_file_is_migrated(tmp_path) -> None:
     assert next(db["outbox"].rows)["event"] == "channel_created"
     assert db["tokens"].exists()
     db.close()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_seed_tells_the_whole_story(seed: int) -> None:
+    db = state.open_sandbox_db(":memory:")
+    scenario = seed_sandbox(db, seed=seed)
+    db.close()
+    assert all(count > 0 for count in scenario["by_status"].values())
+    assert scenario["downgraded"] > 0
+    assert scenario["stuck"] > 0
+    assert scenario["revoked"] > 0
+    assert len(scenario["key_channel_ids"]) == 30
