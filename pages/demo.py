@@ -52,6 +52,7 @@ left, right = st.columns(2)
 with left.container(border=True):
     st.subheader("Realistic scenario")
     st.write("About 40 clients and 150 channels over every stage: some with keys, some downgraded, some stuck.")
+    st.caption("It adds to what is there: reset first for a clean demo.")
     if st.button("Load realistic scenario", type="primary"):
         with st.spinner("Seeding the hub, syncing channels and generating keys..."):
             try:
