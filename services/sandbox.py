@@ -26,7 +26,7 @@ from starlette.routing import Route
 from services import sandbox_admin, sandbox_api
 from services import sandbox_state as state
 from services.sandbox_api import api_error
-from services.sandbox_hub import SandboxHub
+from services.sandbox_hub import DELIVERY_BATCH, SandboxHub
 from services.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("sandbox")
@@ -144,11 +144,14 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async def deliver_forever() -> None:
             while True:
+                attempted = 0
                 try:
-                    await run_in_threadpool(hub.deliver_due)
+                    attempted = await run_in_threadpool(hub.deliver_due)
                 except Exception:
                     log.exception("webhook delivery round failed")
-                await asyncio.sleep(DELIVERY_POLL_SECONDS)
+                # A full round means more are waiting: go on at once, as when the hub catches up on a backlog.
+                if attempted < DELIVERY_BATCH:
+                    await asyncio.sleep(DELIVERY_POLL_SECONDS)
 
         task = asyncio.create_task(deliver_forever())
         yield
