@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 import streamlit as st
@@ -93,4 +94,24 @@ def test_every_page_renders_the_seeded_scenario(seeded, page_file: str) -> None:
     assert app.title
     # The page that ran is the one asked for, not the default page.
     assert (app.title[0].value == default_title()) == (page_file == DEFAULT_PAGE)
+    st.cache_resource.clear()
+
+
+@pytest.mark.xfail(
+    reason="pages/landing.py links to 'pages/channels.py', a path st.navigation does not know "
+    "(StreamlitPageNotFoundError once a redirect has landed)",
+    strict=False,
+)
+def test_the_landing_page_renders_a_seeded_redirect(seeded) -> None:
+    (raw_query,) = next(seeded["db"].execute("select raw_query from redirects order by id limit 1"))
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("../pages/landing.py")
+    for key, value in parse_qsl(raw_query):
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [element.value for element in app.exception]
+    assert not app.error, [element.value for element in app.error]
+    assert any("Onboarding finished" in element.value for element in app.success)
     st.cache_resource.clear()
