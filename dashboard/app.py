@@ -27,6 +27,8 @@ pages = [
     st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
     st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
 ]
+if settings.demo_mode:
+    pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))
 navigation = st.navigation(pages)
 resume_requested_page(pages, navigation)
 if settings.demo_mode:

@@ -13,7 +13,6 @@ from services.channels import get_channel
 from services.generation_lock import LockBusy, hold_generation_lock, is_abandoned
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
-from services.transactions import write_transaction
 from services.vault import KeyVault, last_four
 
 
@@ -49,7 +48,7 @@ def has_active_key(db: Database, channel_id: str) -> bool:
 
 def _claim(db: Database, channel_id: str, operator: str) -> int:
     try:
-        with write_transaction(db):
+        with db.atomic():
             row = db["api_keys"].insert(
                 {"channel_id": channel_id, "operator": operator, "created_at": utc_now(), "outcome": "pending"}
             )
@@ -60,7 +59,7 @@ def _claim(db: Database, channel_id: str, operator: str) -> int:
 
 def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVault, key: Any) -> int:
     """Store the new key and mark the ones it replaced revoked; returns how many it replaced."""
-    with write_transaction(db):
+    with db.atomic():
         replaced = db.execute(
             "update api_keys set status = 'revoked' where channel_id = ? and status = 'active' and id != ?",
             [channel_id, attempt_id],
@@ -80,7 +79,7 @@ def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVau
 
 
 def _store_failure(db: Database, attempt_id: int, outcome: str, error: str) -> None:
-    with write_transaction(db):
+    with db.atomic():
         db["api_keys"].update(attempt_id, {"outcome": outcome, "error": error})
 
 
@@ -121,7 +120,7 @@ def recover_abandoned_attempts(db: Database) -> int:
     for row in db.query("select id, channel_id from api_keys where outcome = 'pending'"):
         if not is_abandoned(db, row["channel_id"]):
             continue
-        with write_transaction(db):
+        with db.atomic():
             db.execute("update api_keys set outcome = 'unknown', error = ? where id = ?", [ABANDONED, row["id"]])
             db.execute(
                 """

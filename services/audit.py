@@ -7,13 +7,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.store import utc_now
-from services.transactions import write_transaction
 
 
 def record(
     db: Database, *, operator: str, action: str, outcome: str, channel_id: str | None = None, detail: str = ""
 ) -> int:
-    with write_transaction(db):
+    with db.atomic():
         table = db["audit"].insert(
             {
                 "at": utc_now(),
@@ -28,7 +27,7 @@ def record(
 
 
 def set_outcome(db: Database, audit_id: int, outcome: str, detail: str = "") -> None:
-    with write_transaction(db):
+    with db.atomic():
         db["audit"].update(audit_id, {"outcome": outcome, "detail": detail})
 
 

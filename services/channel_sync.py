@@ -10,7 +10,6 @@ from sqlite_utils import Database
 from services import audit
 from services.channels import apply_api_channel, get_channel
 from services.partner_api import PartnerApi
-from services.transactions import write_transaction
 
 SYNCED_FIELDS = ("status", "quality_rating", "messaging_limit", "phone_number", "phone_name", "client_id")
 
@@ -74,7 +73,7 @@ def _sync_one(db: Database, channel: dict, operator: str, report: SyncReport) ->
     channel_id = channel.get("id")
     if not isinstance(channel_id, str) or not channel_id:
         return
-    with write_transaction(db):
+    with db.atomic():
         before = get_channel(db, channel_id)
         after = apply_api_channel(db, channel)
     if before is None:

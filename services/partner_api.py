@@ -179,6 +179,8 @@ class PartnerApi:
         response = self._send(
             "POST", "/token", json_body={"username": self._username, "password": self._password}, authenticated=False
         )
+        if response.status_code >= 400:
+            raise error_for_response(response)
         token = self._json(response).get("access_token")
         if not isinstance(token, str) or not token:
             raise PartnerApiError("bad_response", "The Partner API's /token answer held no access_token")
@@ -270,11 +272,18 @@ class PartnerApi:
                 return
 
     def list_clients(
-        self, *, filters: dict[str, Any] | None = None, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self,
+        *,
+        filters: dict[str, Any] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+        sort: str | None = None,
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
+        if sort:
+            params["sort"] = sort
         return self._json(self._request("GET", f"/partners/{self.partner_id}/clients", params=params))
 
     def generate_api_key(self, channel_id: str) -> GeneratedKey:
@@ -290,3 +299,26 @@ class PartnerApi:
                 "bad_response", "The Partner API's key answer held no api_key and address", may_have_reached_server=True
             )
         return GeneratedKey(api_key=api_key, address=address, app_id=document.get("app_id"), key_id=document.get("id"))
+
+    def update_client(self, client_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._json(self._request("PATCH", f"/partners/{self.partner_id}/clients/{client_id}", json_body=changes))
+
+    def shared_client_numbers(self, client_id: str) -> dict[str, Any]:
+        """Which of the client's numbers the partner may generate keys for (shape unconfirmed: kept as sent)."""
+        path = f"/partners/{self.partner_id}/clients/{client_id}/shared_client_numbers"
+        return self._json(self._request("GET", path))
+
+    def update_partner(
+        self, *, webhook_url: str | None = None, partner_redirect_url: str | None = None
+    ) -> dict[str, Any]:
+        changes = {"webhook_url": webhook_url, "partner_redirect_url": partner_redirect_url}
+        body = {name: value for name, value in changes.items() if value is not None}
+        return self._json(self._request("PATCH", f"/partners/{self.partner_id}", json_body=body))
+
+    def get_webhook_url(self) -> str | None:
+        value = self._json(self._request("GET", f"/partners/{self.partner_id}/webhook_url")).get("webhook_url")
+        return value if isinstance(value, str) else None
+
+    def set_webhook_url(self, webhook_url: str) -> dict[str, Any]:
+        path = f"/partners/{self.partner_id}/webhook_url"
+        return self._json(self._request("POST", path, json_body={"webhook_url": webhook_url}))

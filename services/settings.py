@@ -81,6 +81,11 @@ class Settings:
     stuck_after_minutes: float = 60.0
     receiver_db_timeout_seconds: float = 3.0
     receiver_verify_signature: bool = True
+    # The sandbox hub's legacy login (POST /token): this username, and the demo partner API key as password.
+    sandbox_username: str = "demo"
+    sandbox_token_lifetime_seconds: float = 3600.0
+    sandbox_send_twice: bool = False
+    sandbox_out_of_order: bool = False
 
     @property
     def console_db_path(self) -> Path:
@@ -378,4 +383,8 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
         receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
         receiver_verify_signature=verify_signature,
+        sandbox_username=source.text("SANDBOX_USERNAME", "demo") or "demo",
+        sandbox_token_lifetime_seconds=source.number("SANDBOX_TOKEN_LIFETIME_SECONDS", 3600.0, minimum=1),
+        sandbox_send_twice=source.flag("SANDBOX_SEND_TWICE", False),
+        sandbox_out_of_order=source.flag("SANDBOX_OUT_OF_ORDER", False),
     )

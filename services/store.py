@@ -21,11 +21,41 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+class WriteLockingDatabase(Database):
+    """Every transaction takes the write lock when it begins.
+
+    A deferred transaction that reads first (sqlite-utils reads the schema before each insert) cannot upgrade
+    to a write once another process has committed: SQLite then answers "database is locked" at once instead
+    of waiting out the busy timeout. BEGIN IMMEDIATE waits its turn. (`isolation_level="IMMEDIATE"` does the
+    same for the implicit transactions of sqlite-utils' own write methods.)
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        try:
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+
 def connect(path: Path | str, migrations: Migrations | None = None) -> Database:
     """Open a database file in WAL mode and bring its schema up to date."""
     with _initialisation_lock(path):
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        db = Database(conn)
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level="IMMEDIATE"
+        )
+        db = WriteLockingDatabase(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode = WAL")
         # FULL: an acknowledged webhook must survive a power cut, not only a process crash.

@@ -1,0 +1,183 @@
+"""Demo controls (demo mode only): make the sandbox hub do what Meta, a client or 360dialog would do."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
+from services.channels import list_channels
+from services.demo_seed import load_scenario
+from services.partner_api import PartnerApiError
+from services.redirect import InvalidRedirect
+from services.sandbox_admin import MESSAGING_LIMITS, QUALITY_RATINGS
+from services.sandbox_client import SandboxClient, SandboxError
+from services.sandbox_demo import reset_demo, store_redirect_query
+
+settings = require_settings()
+st.title("Demo controls")
+if not settings.demo_mode:
+    st.error("The demo controls exist only in demo mode, when the sandbox hub plays 360dialog.")
+    st.stop()
+st.caption("Each control asks the sandbox hub to act; its webhooks then reach the console through the receiver.")
+db = get_db()
+
+
+@st.cache_resource
+def sandbox_client() -> SandboxClient:
+    return SandboxClient.from_settings(require_settings())
+
+
+sandbox = sandbox_client()
+
+
+def done(message: str, detail: str = "") -> None:
+    """Show the outcome after the rerun that follows an action."""
+    st.session_state["demo_outcome"] = {"message": message, "detail": detail}
+
+
+def failed(error: Exception) -> None:
+    st.session_state["demo_outcome"] = {"error": str(error)}
+
+
+outcome = st.session_state.pop("demo_outcome", None)
+if outcome and "error" in outcome:
+    st.error("That did not work.")
+    st.text(outcome["error"])
+elif outcome:
+    st.success(outcome["message"])
+    if outcome["detail"]:
+        st.text(outcome["detail"])
+
+# -- the whole demo ---------------------------------------------------------------------------------------
+left, right = st.columns(2)
+with left.container(border=True):
+    st.subheader("Realistic scenario")
+    st.write("About 40 clients and 150 channels over every stage: some with keys, some downgraded, some stuck.")
+    st.caption("It adds to what is there: reset first for a clean demo.")
+    if st.button("Load realistic scenario", type="primary"):
+        with st.spinner("Seeding the hub, syncing channels and generating keys..."):
+            try:
+                result = load_scenario(db, get_partner_api(), get_vault(), sandbox, operator=operator())
+            except (SandboxError, PartnerApiError, InvalidRedirect) as error:
+                failed(error)
+            else:
+                done(
+                    "Scenario loaded. Its webhooks are on their way to the receiver.",
+                    f"{result.clients} clients, {result.channels} channels {result.by_status}, "
+                    f"{result.keys_generated} keys, {result.events_queued} webhooks queued",
+                )
+        st.rerun()
+with right.container(border=True):
+    st.subheader("Reset the demo")
+    st.write("Erases the hub's state and every row of the console's database.")
+    confirmed = st.checkbox("Yes, erase the demo data")
+    if st.button("Reset demo", disabled=not confirmed):
+        try:
+            removed = reset_demo(db, sandbox)
+        except SandboxError as error:
+            failed(error)
+        else:
+            done("Demo reset: the hub and the console start empty.", f"{removed} console rows removed")
+        st.rerun()
+
+# -- one channel's story -----------------------------------------------------------------------------------
+st.header("A channel's story")
+channels = list_channels(db)
+if not channels:
+    st.info("No channel yet: load the scenario above, or onboard one below.")
+else:
+    labels = {
+        row["id"]: f"{row['id']} · {row['phone_number'] or 'no number'} · {row['client_name'] or row['client_id']} "
+        f"· {row['status'] or 'unknown'}"
+        for row in channels
+    }
+    channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
+    quality_col, revoke_col, violation_col = st.columns(3)
+    with quality_col.container(border=True):
+        st.markdown("**Quality or limit change** (Meta)")
+        rating = st.selectbox("Quality rating", QUALITY_RATINGS, index=1)
+        limit = st.selectbox("Messaging limit", MESSAGING_LIMITS, index=1)
+        if st.button("Send quality change"):
+            try:
+                sandbox.change_quality(channel_id, quality=rating, limit=limit)
+            except SandboxError as error:
+                failed(error)
+            else:
+                done("phone_number_quality_changed queued.", f"{channel_id}: {rating}, {limit}")
+            st.rerun()
+    with revoke_col.container(border=True):
+        st.markdown("**Revocation** (the client)")
+        st.caption("The client withdraws key permission; the hub's redirect is stored as the landing page would.")
+        if st.button("Client revokes permission"):
+            try:
+                stored = store_redirect_query(db, sandbox.revoke(channel_id))
+            except (SandboxError, InvalidRedirect) as error:
+                failed(error)
+            else:
+                done("Permission withdrawn; the redirect is stored.", f"{channel_id} revoked (redirect #{stored.id})")
+            st.rerun()
+    with violation_col.container(border=True):
+        st.markdown("**Account violation** (Meta)")
+        st.caption("The hub sends account_violation for this channel.")
+        if st.button("Send account violation"):
+            try:
+                sandbox.account_violation(channel_id)
+            except SandboxError as error:
+                failed(error)
+            else:
+                done("account_violation queued.", channel_id)
+            st.rerun()
+
+# -- a channel that never runs ----------------------------------------------------------------------------------
+with st.container(border=True):
+    st.subheader("A channel that never reaches running")
+    st.caption("Onboards a client whose number stays pending: no running webhook is ever scheduled.")
+    name_col, number_col = st.columns(2)
+    business = name_col.text_input("Business name", value="Stuck Studio", max_chars=100)
+    number = number_col.text_input("Phone number", value="+49 151 4040404", max_chars=24)
+    if st.button("Onboard a stuck channel"):
+        try:
+            onboarded = sandbox.onboard(business, [number], never_running=True)
+            store_redirect_query(db, onboarded["redirect_query"])
+        except (SandboxError, InvalidRedirect) as error:
+            failed(error)
+        else:
+            done("Onboarded; the channel will stay pending.", ", ".join(onboarded["channel_ids"]))
+        st.rerun()
+
+# -- the hub's outbox and its switches -------------------------------------------------------------------------
+st.header("Webhooks the hub sent")
+try:
+    switches = sandbox.switches()
+    outbox = sandbox.outbox(limit=300)
+except SandboxError as error:
+    st.error("The sandbox hub cannot be reached.")
+    st.text(str(error))
+    st.stop()
+
+twice_col, order_col = st.columns(2)
+send_twice = twice_col.toggle("Send every webhook twice", value=switches["send_twice"])
+out_of_order = order_col.toggle("Send webhooks out of order", value=switches["out_of_order"])
+if (send_twice, out_of_order) != (switches["send_twice"], switches["out_of_order"]):
+    try:
+        sandbox.set_switches(send_twice=send_twice, out_of_order=out_of_order)
+    except SandboxError as error:
+        failed(error)
+    else:
+        done("Delivery switches saved.", f"send twice: {send_twice}, out of order: {out_of_order}")
+    st.rerun()
+
+if not outbox:
+    st.info("The hub has not sent any webhook yet.")
+else:
+    frame = pd.DataFrame(outbox)[["id", "event", "channel_id", "created_at", "attempts", "delivered_at", "last_error"]]
+    st.dataframe(frame, hide_index=True, width="stretch", height=280)
+    events = {row["id"]: f"#{row['id']} {row['event']} {row['channel_id'] or ''}" for row in outbox}
+    chosen = st.selectbox("Stored event", list(events), format_func=events.get)
+    if st.button("Send again"):
+        try:
+            copy_id = sandbox.resend(chosen)
+        except SandboxError as error:
+            failed(error)
+        else:
+            done("Queued again, byte for byte: the receiver counts it as a duplicate.", f"#{chosen} as #{copy_id}")
+        st.rerun()

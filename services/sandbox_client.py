@@ -1,0 +1,96 @@
+"""The console's HTTP client for the sandbox hub's demo controls (demo mode only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from services.settings import Settings
+
+ADMIN_PATH = "/sandbox/admin"
+
+
+class SandboxError(Exception):
+    """A demo control failed; the message says why (never a credential)."""
+
+
+class SandboxClient:
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.headers["X-API-Key"] = api_key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxClient:
+        if not settings.demo_mode or not settings.partner_api_key:
+            raise SandboxError("the sandbox hub exists only in demo mode")
+        # Seeding a scenario takes a few seconds more than an ordinary call.
+        return cls(settings.sandbox_url, settings.partner_api_key, timeout=max(settings.http_timeout_seconds, 30.0))
+
+    def __repr__(self) -> str:
+        return f"SandboxClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+        url = f"{self.base_url}{ADMIN_PATH}{path}"
+        try:
+            response = self._session.request(method, url, json=body, params=params or None, timeout=self.timeout)
+        except requests.Timeout:
+            raise SandboxError(f"the sandbox hub did not answer within {self.timeout:g} s") from None
+        except requests.RequestException:
+            raise SandboxError(f"cannot reach the sandbox hub at {self.base_url}; is it running?") from None
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if response.status_code >= 400:
+            meta = document.get("meta", {}) if isinstance(document, dict) else {}
+            detail = meta.get("developer_message") if isinstance(meta, dict) else None
+            raise SandboxError(f"the sandbox hub refused ({response.status_code}): {detail or 'no detail'}")
+        if not isinstance(document, dict):
+            raise SandboxError("the sandbox hub answered with something that is not a JSON object")
+        return document
+
+    # -- what Meta or the client does ----------------------------------------------------------------
+    def change_quality(self, channel_id: str, *, quality: str, limit: str) -> int:
+        return int(
+            self._call("POST", f"/channels/{channel_id}/quality", {"quality": quality, "limit": limit})["outbox_id"]
+        )
+
+    def account_violation(self, channel_id: str) -> int:
+        return int(self._call("POST", f"/channels/{channel_id}/violation")["outbox_id"])
+
+    def revoke(self, channel_id: str) -> str:
+        """The client withdraws permission; returns the redirect query the hub sends back."""
+        return str(self._call("POST", f"/channels/{channel_id}/revoke")["redirect_query"])
+
+    def onboard(self, name: str, numbers: list[str], *, never_running: bool = False) -> dict[str, Any]:
+        return self._call("POST", "/onboard", {"name": name, "numbers": numbers, "never_running": never_running})
+
+    # -- the outbox and its switches -----------------------------------------------------------------
+    def outbox(self, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/outbox", limit=limit)["events"])
+
+    def resend(self, outbox_id: int) -> int:
+        return int(self._call("POST", f"/outbox/{int(outbox_id)}/resend")["outbox_id"])
+
+    def switches(self) -> dict[str, bool]:
+        return {name: bool(value) for name, value in self._call("GET", "/switches").items()}
+
+    def set_switches(self, **values: bool) -> dict[str, bool]:
+        return {name: bool(value) for name, value in self._call("POST", "/switches", values).items()}
+
+    # -- the whole demo ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def seed(self, seed: int | None = None) -> dict[str, Any]:
+        """Add the demo scenario to the hub; its webhooks wait until `release_webhooks`."""
+        return self._call("POST", "/seed", {"seed": seed} if seed is not None else {})
+
+    def release_webhooks(self) -> int:
+        return int(self._call("POST", "/outbox/release")["released"])

@@ -1,0 +1,193 @@
+"""The demo page's controls, clicked in a real browser against the three real processes.
+
+Also screenshots each page with the seeded scenario loaded: into test-artifacts/screenshots, or, with
+UPDATE_SCREENSHOTS=1, into docs/screenshots for the README (so an ordinary test run leaves git clean).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from services.sandbox_client import SandboxClient
+from tests.stack_process import RunningStack, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
+SCREEN = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def wide_page(browser):
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox(stack: RunningStack):
+    secrets = json.loads((stack.data_dir / "demo-secrets.json").read_text())
+    client = SandboxClient(stack.sandbox_url, secrets["partner_api_key"])
+    yield client
+    client.close()
+
+
+def query(stack: RunningStack, sql: str, params: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        return db.execute(sql, params).fetchall()
+
+
+def open_demo(page, stack: RunningStack) -> None:
+    page.goto(f"{stack.public_url}/demo")
+    expect(page.get_by_role("heading", name="Demo controls")).to_be_visible()
+
+
+def click_and_expect(page, button: str, outcome: str) -> None:
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(outcome)).to_be_visible()
+
+
+def selected_channel(page) -> str:
+    box = page.get_by_role("combobox", name="Channel")
+    expect(box).to_have_value(re.compile(r"CH "))
+    return re.search(r"\b(\w+CH)\b", box.input_value()).group(1)
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1500)  # let data grids and charts finish drawing
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_demo_page_is_in_the_navigation(stack: RunningStack, page) -> None:
+    page.goto(f"{stack.public_url}/connect")
+    link = page.get_by_role("link", name="Demo controls")
+    expect(link).to_be_attached()
+    page.goto(link.get_attribute("href"))
+    expect(page.get_by_role("heading", name="Demo controls")).to_be_visible()
+    expect(page.get_by_text("No channel yet")).to_be_visible()
+
+
+def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_page) -> None:
+    page = wide_page
+    open_demo(page, stack)
+    click_and_expect(page, "Load realistic scenario", "Scenario loaded")
+    assert query(stack, "select count(*) from channels") == [(150,)]
+    assert query(stack, "select count(*) from api_keys where outcome = 'ok'") == [(30,)]
+    queued = int(re.search(r"(\d+) webhooks queued", page.get_by_text("webhooks queued").inner_text()).group(1))
+    wait_for(lambda: query(stack, "select count(*) from events")[0][0] >= queued, timeout=120)
+    screenshot(page, "demo")
+
+    page.goto(f"{stack.public_url}/connect")
+    expect(page.get_by_role("link", name="Open onboarding")).to_be_visible()
+    screenshot(page, "connect")
+    page.goto(f"{stack.public_url}/events")
+    expect(page.locator("[role=gridcell]").first).to_be_attached()
+    screenshot(page, "events")
+    page.goto(f"{stack.public_url}/channels")
+    expect(page.get_by_role("heading", name="Channels and keys")).to_be_visible()
+    screenshot(page, "channels")
+    (raw_query,) = query(stack, "select raw_query from redirects order by id limit 1")[0]
+    page.goto(f"{stack.public_url}/landing?{raw_query}")
+    expect(page.get_by_text("Onboarding finished")).to_be_visible()
+    screenshot(page, "landing")
+
+
+def test_quality_change_reaches_the_console(stack: RunningStack, page) -> None:
+    open_demo(page, stack)
+    channel_id = selected_channel(page)
+    choose(page, "Quality rating", "RED")
+    choose(page, "Messaging limit", "TIER_50")
+    click_and_expect(page, "Send quality change", "phone_number_quality_changed queued")
+    wait_for(
+        lambda: query(
+            stack,
+            "select quality_rating, messaging_limit from channels where id = ? and quality_rating = 'RED'",
+            (channel_id,),
+        )
+    )
+    assert query(stack, "select messaging_limit from channels where id = ?", (channel_id,)) == [("TIER_50",)]
+
+
+def test_revocation_is_stored_as_a_redirect(stack: RunningStack, page) -> None:
+    open_demo(page, stack)
+    channel_id = selected_channel(page)
+    click_and_expect(page, "Client revokes permission", "Permission withdrawn")
+    assert query(stack, "select revoked, permission from channels where id = ?", (channel_id,)) == [(1, "revoked")]
+    (revoked,) = query(stack, "select revoked from redirects order by id desc limit 1")[0]
+    assert json.loads(revoked) == [channel_id]
+
+
+def test_account_violation_reaches_the_console(stack: RunningStack, page) -> None:
+    open_demo(page, stack)
+    channel_id = selected_channel(page)
+    click_and_expect(page, "Send account violation", "account_violation queued")
+    wait_for(
+        lambda: query(
+            stack, "select 1 from events where event_type = 'account_violation' and channel_id = ?", (channel_id,)
+        )
+    )
+
+
+def test_a_stuck_channel_never_runs(stack: RunningStack, page, sandbox: SandboxClient) -> None:
+    open_demo(page, stack)
+    page.get_by_label("Business name").fill("Stuck Studio Test")
+    click_and_expect(page, "Onboard a stuck channel", "the channel will stay pending")
+    (client_id,) = query(
+        stack,
+        "select id from clients where id in (select client_id from redirects) order by first_seen_at desc limit 1",
+    )[0]
+    (channel_id,) = query(stack, "select id from channels where client_id = ?", (client_id,))[0]
+    wait_for(
+        lambda: query(
+            stack, "select 1 from events where event_type = 'channel_created' and channel_id = ?", (channel_id,)
+        )
+    )
+    page.wait_for_timeout(5000)  # longer than the stack's running delay (2 s)
+    assert query(stack, "select status from channels where id = ?", (channel_id,)) == [("pending",)]
+    assert {row["event"] for row in sandbox.outbox(1000) if row["channel_id"] == channel_id} == {"channel_created"}
+
+
+def test_send_again_and_send_twice_make_duplicates(stack: RunningStack, page, sandbox: SandboxClient) -> None:
+    open_demo(page, stack)
+    newest = sandbox.outbox(1)[0]
+    wait_for(lambda: sandbox.outbox(1)[0]["delivered_at"])
+    body_id = query(stack, "select id, duplicate_count from events order by id desc limit 1")[0]
+    click_and_expect(page, "Send again", "Queued again")
+    wait_for(lambda: query(stack, "select duplicate_count from events where id = ?", (body_id[0],))[0][0] > body_id[1])
+    assert sandbox.outbox(1)[0]["event"] == newest["event"]
+
+    page.get_by_text("Send every webhook twice").click()
+    expect(page.get_by_text("Delivery switches saved")).to_be_visible()
+    assert sandbox.switches()["send_twice"] is True
+    click_and_expect(page, "Send account violation", "account_violation queued")
+    wait_for(
+        lambda: query(stack, "select 1 from events where event_type = 'account_violation' and duplicate_count >= 1")
+    )
+    page.get_by_text("Send every webhook twice").click()
+    expect(page.get_by_text("Delivery switches saved")).to_be_visible()
+    assert sandbox.switches()["send_twice"] is False
+
+
+def test_reset_empties_the_hub_and_the_console(stack: RunningStack, page, sandbox: SandboxClient) -> None:
+    open_demo(page, stack)
+    expect(page.get_by_role("button", name="Reset demo")).to_be_disabled()
+    page.get_by_text("Yes, erase the demo data").click()
+    click_and_expect(page, "Reset demo", "Demo reset")
+    assert query(stack, "select count(*) from channels") == [(0,)]
+    assert query(stack, "select count(*) from events") == [(0,)]
+    assert sandbox.outbox(10) == []
+    expect(page.get_by_text("No channel yet")).to_be_visible()

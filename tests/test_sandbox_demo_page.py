@@ -1,0 +1,87 @@
+"""The demo page in AppTest: its errors are clear messages, and it exists only in demo mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from services.channels import upsert_channel
+from services.sandbox import create_app
+from services.store import open_console_db
+from tests.console_env import use_live
+from tests.contract.server import RecordingReceiver, free_port, sandbox_settings, serving
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PAGE = str(ROOT / "pages" / "demo.py")
+
+
+def _demo_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, sandbox_port: int, receiver_port: int) -> None:
+    for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CONSOLE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(data_dir / "no-secrets.toml"))
+    monkeypatch.setenv("SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
+    monkeypatch.setenv("CONSOLE_RECEIVER_URL", f"http://127.0.0.1:{receiver_port}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _texts(app: AppTest) -> str:
+    return "\n".join(str(element.value) for element in [*app.error, *app.text, *app.success, *app.info])
+
+
+def test_an_unreachable_hub_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _demo_env(monkeypatch, tmp_path, free_port(), free_port())
+    app = AppTest.from_file(DEMO_PAGE, default_timeout=30).run()
+    assert not app.exception
+    assert "The sandbox hub cannot be reached." in [element.value for element in app.error]
+    next(button for button in app.button if button.label == "Load realistic scenario").click().run()
+    assert not app.exception
+    assert "cannot reach the sandbox hub" in _texts(app)
+
+
+def test_the_page_refuses_live_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_live(monkeypatch, tmp_path, "a long operator password")
+    app = AppTest.from_file(DEMO_PAGE, default_timeout=30).run()
+    assert not app.exception
+    assert any("only in demo mode" in element.value for element in app.error)
+    assert not app.button
+
+
+def test_controls_against_a_running_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox_port, receiver_port = free_port(), free_port()
+    _demo_env(monkeypatch, tmp_path, sandbox_port, receiver_port)
+    settings = sandbox_settings(tmp_path, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with ExitStack() as stack:
+        stack.enter_context(serving(RecordingReceiver().app(), receiver_port))
+        stack.enter_context(serving(create_app(settings), sandbox_port))
+        app = AppTest.from_file(DEMO_PAGE, default_timeout=30).run()
+        assert any("No channel yet" in element.value for element in app.info)
+        [onboard] = [button for button in app.button if button.label == "Onboard a stuck channel"]
+        onboard.click().run()
+        assert not app.exception
+        assert "Onboarded; the channel will stay pending." in [element.value for element in app.success]
+
+        # A channel the console knows but the hub does not: the hub's refusal is shown, nothing breaks.
+        db = open_console_db(settings.console_db_path)
+        with db.atomic():
+            upsert_channel(db, "ghostCH", {"client_id": "ghostCL", "status": "running"}, source="test")
+        db.close()
+        app.run()
+        channel_box = next(box for box in app.selectbox if box.label == "Channel")
+        channel_box.set_value("ghostCH").run()
+        [revoke] = [button for button in app.button if button.label == "Client revokes permission"]
+        revoke.click().run()
+        assert not app.exception
+        assert "That did not work." in [element.value for element in app.error]
+        assert "Channel ghostCH not found" in _texts(app)
