@@ -65,6 +65,23 @@ def partner_endpoint(hub: SandboxHub, handler: Callable[[Request], Awaitable[Res
     return endpoint
 
 
+def _page(
+    key: str, rows: list, total: int, *, filters: dict, sort: str | None, limit: int, offset: int
+) -> JSONResponse:
+    """A list answer in the Partner API's paging envelope (contract section 4)."""
+    return JSONResponse(
+        {
+            "count": len(rows),
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "filters": filters,
+            "sort": sort,
+            key: rows,
+        }
+    )
+
+
 def _paging(request: Request) -> tuple[dict[str, Any], str | None, int, int]:
     params = request.query_params
     try:
@@ -122,34 +139,14 @@ def routes(hub: SandboxHub) -> list[Route]:
         rows, total = await run_in_threadpool(
             hub.run, lambda db: state.list_channels(db, filters=filters, sort=sort, limit=limit, offset=offset)
         )
-        return JSONResponse(
-            {
-                "count": len(rows),
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "filters": filters,
-                "sort": sort,
-                "partner_channels": rows,
-            }
-        )
+        return _page("partner_channels", rows, total, filters=filters, sort=sort, limit=limit, offset=offset)
 
     async def list_clients(request: Request) -> Response:
         filters, sort, limit, offset = _paging(request)
         rows, total = await run_in_threadpool(
             hub.run, lambda db: state.list_clients(db, filters=filters, sort=sort, limit=limit, offset=offset)
         )
-        return JSONResponse(
-            {
-                "count": len(rows),
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "filters": filters,
-                "sort": sort,
-                "clients": rows,
-            }
-        )
+        return _page("clients", rows, total, filters=filters, sort=sort, limit=limit, offset=offset)
 
     async def update_client(request: Request) -> Response:
         document = await _json_object(request)

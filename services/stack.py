@@ -103,6 +103,18 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = REA
     return False
 
 
+def stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM, grace: float = 30) -> int:
+    """Ask a process to stop, kill it if it has not within `grace` seconds, and return its exit code."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def stop_all(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:

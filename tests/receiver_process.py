@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from services.stack import stop_process
 from tests.stack_process import ROOT, free_port
 
 RECEIVER_ENV_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "RECEIVER_AUTH_HEADER_NAME")
@@ -45,14 +46,7 @@ class RunningReceiver:
             return False
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, signal.SIGTERM)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

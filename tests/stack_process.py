@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from services.stack import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,14 +35,7 @@ class RunningStack:
     log_path: Path
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, signal.SIGINT)
 
 
 def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout: float = 90) -> RunningStack:

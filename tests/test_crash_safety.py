@@ -296,22 +296,17 @@ generate_key(db, api, KeyVault(sys.argv[3]), "runCH", operator="alice")
 """
 
 
-def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path: Path) -> None:
+def generate_in_child(db_path: Path, api_url: str) -> subprocess.Popen:
+    """A second console process generating a key for runCH: it can be killed while the request is out."""
     from cryptography.fernet import Fernet
 
+    command = [sys.executable, "-c", GENERATE_IN_CHILD, str(db_path), api_url, Fernet.generate_key().decode()]
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ})
+
+
+def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path: Path) -> None:
     with silent_partner_api("hang") as server:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                GENERATE_IN_CHILD,
-                str(tmp_path / "console.db"),
-                server.base_url,
-                Fernet.generate_key().decode(),
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-        )
+        child = generate_in_child(tmp_path / "console.db", server.base_url)
         try:
             assert server.received.wait(60)
         finally:
@@ -352,21 +347,8 @@ def test_the_channels_page_says_the_key_must_be_checked(
 
 
 def test_a_generation_in_progress_is_not_taken_for_abandoned(console_db: Database, tmp_path: Path) -> None:
-    from cryptography.fernet import Fernet
-
     with silent_partner_api("hang") as server:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                GENERATE_IN_CHILD,
-                str(tmp_path / "console.db"),
-                server.base_url,
-                Fernet.generate_key().decode(),
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-        )
+        child = generate_in_child(tmp_path / "console.db", server.base_url)
         try:
             assert server.received.wait(60)
             # The child is alive and waiting for 360dialog: its attempt is in progress, not abandoned.
