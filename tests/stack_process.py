@@ -71,7 +71,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
     raise RuntimeError("the stack did not become ready:\n" + log_path.read_text())
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
+def wait_for(predicate, timeout: float = 90, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

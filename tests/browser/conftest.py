@@ -22,6 +22,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_expectations() -> None:
+    """The suite shares two cores with three servers and a browser: wait for what a user would wait for."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect.set_options(timeout=30_000)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     playwright_api = pytest.importorskip("playwright.sync_api")
