@@ -73,7 +73,7 @@ def screenshot(page, name: str) -> None:
 
 
 def test_demo_page_is_in_the_navigation(stack: RunningStack, page) -> None:
-    page.goto(f"{stack.public_url}/connect")
+    page.goto(stack.public_url)
     link = page.get_by_role("link", name="Demo controls")
     expect(link).to_be_attached()
     page.goto(link.get_attribute("href"))
@@ -91,7 +91,7 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     wait_for(lambda: query(stack, "select count(*) from events")[0][0] >= queued, timeout=120)
     screenshot(page, "demo")
 
-    page.goto(f"{stack.public_url}/connect")
+    page.goto(stack.public_url)
     expect(page.get_by_role("link", name="Open onboarding")).to_be_visible()
     screenshot(page, "connect")
     page.goto(f"{stack.public_url}/events")
@@ -104,6 +104,9 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     page.goto(f"{stack.public_url}/landing?{raw_query}")
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     screenshot(page, "landing")
+    page.goto(f"{stack.public_url}/receiver")
+    expect(page.get_by_role("heading", name="Receiver health")).to_be_visible()
+    screenshot(page, "receiver")
 
 
 def test_quality_change_reaches_the_console(stack: RunningStack, page) -> None:
