@@ -139,7 +139,9 @@ def main() -> int:
     def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         for service in services_for(settings):
             process = subprocess.Popen(service.command, cwd=PROJECT_ROOT)
