@@ -1,8 +1,15 @@
-"""Current state of clients and channels, projected from webhooks, redirects and Partner API syncs."""
+"""Current state of clients and channels, projected from webhooks, redirects and Partner API syncs.
+
+Every webhook that names a channel passes through here, so the writes are plain SQL upserts that SQLite
+prepares once per connection: the rules below (no step back in the lifecycle, quality history) are decided
+inside the statement, from the row as it is, without reading it first."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlite_utils import Database
@@ -12,59 +19,130 @@ from services.webhook_events import WebhookEvent
 
 # A lifecycle status never moves back to an earlier stage because an old event arrived late.
 STAGE_ORDER = {"created": 0, "pending": 0, "submitted": 1, "ready": 2, "running": 3}
+# Columns the upsert decides itself; any other column given is simply written.
+_RULED_COLUMNS = frozenset(
+    {
+        "id",
+        "status",
+        "status_changed_at",
+        "quality_rating",
+        "messaging_limit",
+        "previous_quality_rating",
+        "previous_messaging_limit",
+        "quality_changed_at",
+        "permission",
+        "revoked",
+        "updated_at",
+        "last_source",
+    }
+)
 
 
-def _is_step_back(current: str | None, new: str | None) -> bool:
-    if current is None or new is None:
-        return False
-    return current in STAGE_ORDER and new in STAGE_ORDER and STAGE_ORDER[new] < STAGE_ORDER[current]
+def _stage(column: str) -> str:
+    cases = " ".join(f"when '{name}' then {rank}" for name, rank in STAGE_ORDER.items())
+    return f"(case {column} {cases} end)"
+
+
+# True when the given status may replace the stored one: given, and not a step back (unknown names never are).
+_STATUS_ACCEPTED = f"(:status is not null and not coalesce({_stage(':status')} < {_stage('status')}, 0))"
+# A quality or limit change: a known value replaced by a different one.
+_QUALITY_CHANGED = (
+    "((quality_rating is not null and :quality_rating is not null and quality_rating != :quality_rating)"
+    " or (messaging_limit is not null and :messaging_limit is not null and messaging_limit != :messaging_limit))"
+)
+
+
+@functools.cache
+def _upsert_channel_sql(plain: tuple[str, ...]) -> str:
+    for name in plain:
+        if not name.isidentifier():
+            raise ValueError(f"not a column name: {name!r}")
+    columns = ", ".join(f'"{name}"' for name in plain)
+    values = ", ".join(f":{name}" for name in plain)
+    sets = "".join(f'"{name}" = excluded."{name}", ' for name in plain)
+    extra_columns, extra_values = (f", {columns}", f", {values}") if plain else ("", "")
+    # On a new row every given value is written as it is; on an existing one, the SET expressions read the
+    # row as it was before this statement (SQLite evaluates them all against the old values).
+    return f"""
+        insert into channels (id, status, status_changed_at, quality_rating, messaging_limit,
+                              previous_quality_rating, previous_messaging_limit, quality_changed_at,
+                              permission, revoked, updated_at, last_source{extra_columns})
+        values (:id, :status, coalesce(:new_status_changed_at, :status_changed_at), :quality_rating,
+                :messaging_limit, :previous_quality_rating, :previous_messaging_limit, :quality_changed_at,
+                coalesce(:permission, 'unknown'), coalesce(:revoked, 0), :now, :source{extra_values})
+        on conflict (id) do update set {sets}
+            status = case when {_STATUS_ACCEPTED} then :status else status end,
+            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status then :now
+                                     else coalesce(:status_changed_at, status_changed_at) end,
+            previous_quality_rating = case when {_QUALITY_CHANGED} then quality_rating
+                                           else coalesce(:previous_quality_rating, previous_quality_rating) end,
+            previous_messaging_limit = case when {_QUALITY_CHANGED} then messaging_limit
+                                            else coalesce(:previous_messaging_limit, previous_messaging_limit) end,
+            quality_changed_at = case when {_QUALITY_CHANGED} then :now
+                                      else coalesce(:quality_changed_at, quality_changed_at) end,
+            quality_rating = coalesce(:quality_rating, quality_rating),
+            messaging_limit = coalesce(:messaging_limit, messaging_limit),
+            permission = coalesce(:permission, permission),
+            revoked = coalesce(:revoked, revoked),
+            updated_at = :now,
+            last_source = :source
+        returning *
+    """  # noqa: S608 - column names are checked identifiers from our own code; every value is bound
+
+
+@contextlib.contextmanager
+def _in_transaction(db: Database) -> Iterator[None]:
+    """Join the caller's transaction, or commit on our own when called outside one."""
+    if db.conn.in_transaction:
+        yield
+    else:
+        with db.atomic():
+            yield
 
 
 def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
-    rows = list(db["channels"].rows_where("id = ?", [channel_id]))
-    return rows[0] if rows else None
+    cursor = db.execute("select * from channels where id = ?", [channel_id])
+    row = cursor.fetchone()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
 
 
 def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, source: str) -> dict[str, Any]:
-    """Merge known fields into a channel row, creating it when new; None values leave a field as it is."""
+    """Merge known fields into a channel row, creating it when new; None values leave a field as it is.
+
+    A status that would step back in the lifecycle is ignored; status_changed_at moves only on a real
+    change of status; on a quality or limit change, both values as they were just before it are kept in
+    previous_quality_rating and previous_messaging_limit, with quality_changed_at."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    plain = tuple(sorted(key for key in given if key not in _RULED_COLUMNS))
+    params = {name: given.get(name) for name in _RULED_COLUMNS - {"id", "updated_at", "last_source"}}
     now = utc_now()
-    current = get_channel(db, channel_id)
-    updates = {key: value for key, value in changes.items() if value is not None}
-    if current and _is_step_back(current.get("status"), updates.get("status")):
-        updates.pop("status")
-    if "status" in updates and (current is None or current.get("status") != updates["status"]):
-        updates["status_changed_at"] = now
-    updates.update(_quality_history(current, updates, now))
-    row = {**(current or {"id": channel_id, "permission": "unknown", "revoked": 0}), **updates}
-    row.update(updated_at=now, last_source=source)
-    db["channels"].upsert(row, pk="id")
-    return row
-
-
-def _quality_history(current: dict[str, Any] | None, updates: dict[str, Any], now: str) -> dict[str, Any]:
-    """On a quality or limit change, keep both values as they were just before it: the alert then describes
-    the latest change only, and a drop can be told from a rise."""
-    if current is None:
-        return {}
-    pairs = (("quality_rating", "previous_quality_rating"), ("messaging_limit", "previous_messaging_limit"))
-    changed = any(
-        current.get(name) is not None and updates.get(name) is not None and current[name] != updates[name]
-        for name, _ in pairs
+    params.update(
+        {name: given[name] for name in plain},
+        id=channel_id,
+        now=now,
+        source=source,
+        new_status_changed_at=now if "status" in given else None,
     )
-    if not changed:
-        return {}
-    return {previous: current.get(name) for name, previous in pairs} | {"quality_changed_at": now}
+    with _in_transaction(db):
+        cursor = db.execute(_upsert_channel_sql(plain), params)
+        row = cursor.fetchone()
+        cursor.fetchall()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
 def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
     now = utc_now()
-    existing = list(db["clients"].rows_where("id = ?", [client_id]))
-    row = {"id": client_id, "updated_at": now, "first_seen_at": existing[0]["first_seen_at"] if existing else now}
-    if name is not None:
-        row["name"] = name
-    if partner_payload is not None:
-        row["partner_payload"] = partner_payload
-    db["clients"].upsert(row, pk="id")
+    with _in_transaction(db):
+        db.execute(
+            """
+            insert into clients (id, name, partner_payload, first_seen_at, updated_at) values (?, ?, ?, ?, ?)
+            on conflict (id) do update set
+                name = coalesce(excluded.name, name),
+                partner_payload = coalesce(excluded.partner_payload, partner_payload),
+                updated_at = excluded.updated_at
+            """,
+            [client_id, name, partner_payload, now, now],
+        )
 
 
 def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
