@@ -43,13 +43,56 @@ def _stage(column: str) -> str:
     return f"(case {column} {cases} end)"
 
 
-# True when the given status may replace the stored one: given, and not a step back (unknown names never are).
-_STATUS_ACCEPTED = f"(:status is not null and not coalesce({_stage(':status')} < {_stage('status')}, 0))"
-# A quality or limit change: a known value replaced by a different one.
-_QUALITY_CHANGED = (
-    "((quality_rating is not null and :quality_rating is not null and quality_rating != :quality_rating)"
-    " or (messaging_limit is not null and :messaging_limit is not null and messaging_limit != :messaging_limit))"
-)
+def _status_accepted(new: str) -> str:
+    """True when the status `new` may replace the stored one: given, and not a step back (unknown names never
+    are)."""
+    return f"({new} is not null and not coalesce({_stage(new)} < {_stage('status')}, 0))"
+
+
+def _quality_changed(quality: str, limit: str) -> str:
+    """A quality or limit change: a known value replaced by a different one."""
+    return (
+        f"((quality_rating is not null and {quality} is not null and quality_rating != {quality})"
+        f" or (messaging_limit is not null and {limit} is not null and messaging_limit != {limit}))"
+    )
+
+
+_STATUS_ACCEPTED = _status_accepted(":status")
+_QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
+_BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
+_BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
+# Many webhooks at once, one JSON array row per event in arrival order: SQLite applies them one after the
+# other, each seeing the row as the previous one left it.
+_PROJECT_CHANNELS_SQL = f"""
+    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number,
+                          status_changed_at, permission, revoked, updated_at, last_source)
+    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+           case when json_extract(value, '$[2]') is not null then :now end, 'unknown', 0, :now,
+           json_extract(value, '$[6]')
+    from json_each(:rows) where true order by key
+    on conflict (id) do update set
+        client_id = coalesce(excluded.client_id, client_id),
+        phone_number = coalesce(excluded.phone_number, phone_number),
+        status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
+        status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
+                                 then :now else status_changed_at end,
+        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
+                                       then quality_rating else previous_quality_rating end,
+        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
+                                        then messaging_limit else previous_messaging_limit end,
+        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
+                                  then :now else quality_changed_at end,
+        quality_rating = coalesce(excluded.quality_rating, quality_rating),
+        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
+        updated_at = :now,
+        last_source = excluded.last_source
+"""  # noqa: S608 - fixed fragments of our own; every value is bound
+_PROJECT_CLIENTS_SQL = """
+    insert into clients (id, first_seen_at, updated_at)
+    select value, :now, :now from json_each(:ids) where true
+    on conflict (id) do update set updated_at = excluded.updated_at
+"""
 
 
 @functools.cache
@@ -145,27 +188,45 @@ def ensure_client(db: Database, client_id: str, *, name: str | None = None, part
         )
 
 
+def _webhook_channel_changes(event: WebhookEvent) -> dict[str, Any] | None:
+    """What a webhook says about its channel, or None when it concerns no channel."""
+    if event.kind == "client_created" or not event.channel_id:
+        return None
+    status = event.status
+    if event.kind == "channel_created":
+        status = status or "pending"
+    return {
+        "client_id": event.client_id,
+        "status": status,
+        "quality_rating": event.quality_rating,
+        "messaging_limit": event.messaging_limit,
+        "phone_number": event.phone_number,
+    }
+
+
 def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
     """Project one stored webhook onto the channel and client it concerns."""
     if event.client_id:
         ensure_client(db, event.client_id)
-    if event.kind == "client_created" or not event.channel_id:
-        return
-    status = event.status
-    if event.kind == "channel_created":
-        status = status or "pending"
-    upsert_channel(
-        db,
-        event.channel_id,
-        {
-            "client_id": event.client_id,
-            "status": status,
-            "quality_rating": event.quality_rating,
-            "messaging_limit": event.messaging_limit,
-            "phone_number": event.phone_number,
-        },
-        source=f"webhook:{event.event_type}",
-    )
+    changes = _webhook_channel_changes(event)
+    if changes is not None:
+        upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
+
+
+def apply_webhook_events(db: Database, events: list[WebhookEvent]) -> None:
+    """Project stored webhooks in order, with the same rules as apply_webhook_event, in two statements: the
+    receiver's writer projects a whole batch at once. Call inside a transaction."""
+    client_ids = list(dict.fromkeys(event.client_id for event in events if event.client_id))
+    rows = []
+    for event in events:
+        changes = _webhook_channel_changes(event)
+        if changes is not None:
+            rows.append([event.channel_id, *changes.values(), f"webhook:{event.event_type}"])
+    now = utc_now()
+    if client_ids:
+        db.execute(_PROJECT_CLIENTS_SQL, {"ids": json.dumps(client_ids, ensure_ascii=False), "now": now})
+    if rows:
+        db.execute(_PROJECT_CHANNELS_SQL, {"rows": json.dumps(rows, ensure_ascii=False), "now": now})
 
 
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
