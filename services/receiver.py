@@ -192,6 +192,9 @@ def _app_from_settings() -> Starlette:
         print(f"receiver: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
+    # Every request logs a line; skip what the format never shows (the logging HOWTO's "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # no caller's file and line looked up for each record
     return create_app(settings)
 
 
