@@ -201,6 +201,9 @@ def _app_from_settings() -> Starlette:
     # of the collector's full passes, which otherwise stall requests now and then (p99 several times higher).
     gc.collect()
     gc.freeze()
+    # Requests make few reference cycles; collecting the young generation every 700 allocations (the default)
+    # cost about a tenth of the receiver's CPU under load.
+    gc.set_threshold(50_000, 20, 100)
     return application
 
 
