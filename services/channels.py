@@ -1,8 +1,15 @@
-"""Current state of clients and channels, projected from webhooks, redirects and Partner API syncs."""
+"""Current state of clients and channels, projected from webhooks, redirects and Partner API syncs.
+
+Every webhook that names a channel passes through here, so the writes are plain SQL upserts that SQLite
+prepares once per connection: the rules below (no step back in the lifecycle, quality history) are decided
+inside the statement, from the row as it is, without reading it first."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlite_utils import Database
@@ -12,82 +19,214 @@ from services.webhook_events import WebhookEvent
 
 # A lifecycle status never moves back to an earlier stage because an old event arrived late.
 STAGE_ORDER = {"created": 0, "pending": 0, "submitted": 1, "ready": 2, "running": 3}
+# Columns the upsert decides itself; any other column given is simply written.
+_RULED_COLUMNS = frozenset(
+    {
+        "id",
+        "status",
+        "status_changed_at",
+        "quality_rating",
+        "messaging_limit",
+        "previous_quality_rating",
+        "previous_messaging_limit",
+        "quality_changed_at",
+        "permission",
+        "revoked",
+        "updated_at",
+        "last_source",
+    }
+)
 
 
-def _is_step_back(current: str | None, new: str | None) -> bool:
-    if current is None or new is None:
-        return False
-    return current in STAGE_ORDER and new in STAGE_ORDER and STAGE_ORDER[new] < STAGE_ORDER[current]
+def _stage(column: str) -> str:
+    cases = " ".join(f"when '{name}' then {rank}" for name, rank in STAGE_ORDER.items())
+    return f"(case {column} {cases} end)"
+
+
+def _status_accepted(new: str) -> str:
+    """True when the status `new` may replace the stored one: given, and not a step back (unknown names never
+    are)."""
+    return f"({new} is not null and not coalesce({_stage(new)} < {_stage('status')}, 0))"
+
+
+def _quality_changed(quality: str, limit: str) -> str:
+    """A quality or limit change: a known value replaced by a different one."""
+    return (
+        f"((quality_rating is not null and {quality} is not null and quality_rating != {quality})"
+        f" or (messaging_limit is not null and {limit} is not null and messaging_limit != {limit}))"
+    )
+
+
+_STATUS_ACCEPTED = _status_accepted(":status")
+_QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
+_BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
+_BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
+# Many webhooks at once, one JSON array row per event in arrival order: SQLite applies them one after the
+# other, each seeing the row as the previous one left it.
+_PROJECT_CHANNELS_SQL = f"""
+    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number,
+                          status_changed_at, permission, revoked, updated_at, last_source)
+    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+           case when json_extract(value, '$[2]') is not null then :now end, 'unknown', 0, :now,
+           json_extract(value, '$[6]')
+    from json_each(:rows) where true order by key
+    on conflict (id) do update set
+        client_id = coalesce(excluded.client_id, client_id),
+        phone_number = coalesce(excluded.phone_number, phone_number),
+        status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
+        status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
+                                 then :now else status_changed_at end,
+        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
+                                       then quality_rating else previous_quality_rating end,
+        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
+                                        then messaging_limit else previous_messaging_limit end,
+        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
+                                  then :now else quality_changed_at end,
+        quality_rating = coalesce(excluded.quality_rating, quality_rating),
+        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
+        updated_at = :now,
+        last_source = excluded.last_source
+"""  # noqa: S608 - fixed fragments of our own; every value is bound
+_PROJECT_CLIENTS_SQL = """
+    insert into clients (id, first_seen_at, updated_at)
+    select value, :now, :now from json_each(:ids) where true
+    on conflict (id) do update set updated_at = excluded.updated_at
+"""
+
+
+@functools.cache
+def _upsert_channel_sql(plain: tuple[str, ...]) -> str:
+    for name in plain:
+        if not name.isidentifier():
+            raise ValueError(f"not a column name: {name!r}")
+    columns = ", ".join(f'"{name}"' for name in plain)
+    values = ", ".join(f":{name}" for name in plain)
+    sets = "".join(f'"{name}" = excluded."{name}", ' for name in plain)
+    extra_columns, extra_values = (f", {columns}", f", {values}") if plain else ("", "")
+    # On a new row every given value is written as it is; on an existing one, the SET expressions read the
+    # row as it was before this statement (SQLite evaluates them all against the old values).
+    return f"""
+        insert into channels (id, status, status_changed_at, quality_rating, messaging_limit,
+                              previous_quality_rating, previous_messaging_limit, quality_changed_at,
+                              permission, revoked, updated_at, last_source{extra_columns})
+        values (:id, :status, coalesce(:new_status_changed_at, :status_changed_at), :quality_rating,
+                :messaging_limit, :previous_quality_rating, :previous_messaging_limit, :quality_changed_at,
+                coalesce(:permission, 'unknown'), coalesce(:revoked, 0), :now, :source{extra_values})
+        on conflict (id) do update set {sets}
+            status = case when {_STATUS_ACCEPTED} then :status else status end,
+            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status then :now
+                                     else coalesce(:status_changed_at, status_changed_at) end,
+            previous_quality_rating = case when {_QUALITY_CHANGED} then quality_rating
+                                           else coalesce(:previous_quality_rating, previous_quality_rating) end,
+            previous_messaging_limit = case when {_QUALITY_CHANGED} then messaging_limit
+                                            else coalesce(:previous_messaging_limit, previous_messaging_limit) end,
+            quality_changed_at = case when {_QUALITY_CHANGED} then :now
+                                      else coalesce(:quality_changed_at, quality_changed_at) end,
+            quality_rating = coalesce(:quality_rating, quality_rating),
+            messaging_limit = coalesce(:messaging_limit, messaging_limit),
+            permission = coalesce(:permission, permission),
+            revoked = coalesce(:revoked, revoked),
+            updated_at = :now,
+            last_source = :source
+        returning *
+    """  # noqa: S608 - column names are checked identifiers from our own code; every value is bound
+
+
+@contextlib.contextmanager
+def _in_transaction(db: Database) -> Iterator[None]:
+    """Join the caller's transaction, or commit on our own when called outside one."""
+    if db.conn.in_transaction:
+        yield
+    else:
+        with db.atomic():
+            yield
 
 
 def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
-    rows = list(db["channels"].rows_where("id = ?", [channel_id]))
-    return rows[0] if rows else None
+    cursor = db.execute("select * from channels where id = ?", [channel_id])
+    row = cursor.fetchone()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
 
 
 def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, source: str) -> dict[str, Any]:
-    """Merge known fields into a channel row, creating it when new; None values leave a field as it is."""
+    """Merge known fields into a channel row, creating it when new; None values leave a field as it is.
+
+    A status that would step back in the lifecycle is ignored; status_changed_at moves only on a real
+    change of status; on a quality or limit change, both values as they were just before it are kept in
+    previous_quality_rating and previous_messaging_limit, with quality_changed_at."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    plain = tuple(sorted(key for key in given if key not in _RULED_COLUMNS))
+    params = {name: given.get(name) for name in _RULED_COLUMNS - {"id", "updated_at", "last_source"}}
     now = utc_now()
-    current = get_channel(db, channel_id)
-    updates = {key: value for key, value in changes.items() if value is not None}
-    if current and _is_step_back(current.get("status"), updates.get("status")):
-        updates.pop("status")
-    if "status" in updates and (current is None or current.get("status") != updates["status"]):
-        updates["status_changed_at"] = now
-    updates.update(_quality_history(current, updates, now))
-    row = {**(current or {"id": channel_id, "permission": "unknown", "revoked": 0}), **updates}
-    row.update(updated_at=now, last_source=source)
-    db["channels"].upsert(row, pk="id")
-    return row
-
-
-def _quality_history(current: dict[str, Any] | None, updates: dict[str, Any], now: str) -> dict[str, Any]:
-    """On a quality or limit change, keep both values as they were just before it: the alert then describes
-    the latest change only, and a drop can be told from a rise."""
-    if current is None:
-        return {}
-    pairs = (("quality_rating", "previous_quality_rating"), ("messaging_limit", "previous_messaging_limit"))
-    changed = any(
-        current.get(name) is not None and updates.get(name) is not None and current[name] != updates[name]
-        for name, _ in pairs
+    params.update(
+        {name: given[name] for name in plain},
+        id=channel_id,
+        now=now,
+        source=source,
+        new_status_changed_at=now if "status" in given else None,
     )
-    if not changed:
-        return {}
-    return {previous: current.get(name) for name, previous in pairs} | {"quality_changed_at": now}
+    with _in_transaction(db):
+        cursor = db.execute(_upsert_channel_sql(plain), params)
+        row = cursor.fetchone()
+        cursor.fetchall()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
 def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
     now = utc_now()
-    existing = list(db["clients"].rows_where("id = ?", [client_id]))
-    row = {"id": client_id, "updated_at": now, "first_seen_at": existing[0]["first_seen_at"] if existing else now}
-    if name is not None:
-        row["name"] = name
-    if partner_payload is not None:
-        row["partner_payload"] = partner_payload
-    db["clients"].upsert(row, pk="id")
+    with _in_transaction(db):
+        db.execute(
+            """
+            insert into clients (id, name, partner_payload, first_seen_at, updated_at) values (?, ?, ?, ?, ?)
+            on conflict (id) do update set
+                name = coalesce(excluded.name, name),
+                partner_payload = coalesce(excluded.partner_payload, partner_payload),
+                updated_at = excluded.updated_at
+            """,
+            [client_id, name, partner_payload, now, now],
+        )
+
+
+def _webhook_channel_changes(event: WebhookEvent) -> dict[str, Any] | None:
+    """What a webhook says about its channel, or None when it concerns no channel."""
+    if event.kind == "client_created" or not event.channel_id:
+        return None
+    status = event.status
+    if event.kind == "channel_created":
+        status = status or "pending"
+    return {
+        "client_id": event.client_id,
+        "status": status,
+        "quality_rating": event.quality_rating,
+        "messaging_limit": event.messaging_limit,
+        "phone_number": event.phone_number,
+    }
 
 
 def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
     """Project one stored webhook onto the channel and client it concerns."""
     if event.client_id:
         ensure_client(db, event.client_id)
-    if event.kind == "client_created" or not event.channel_id:
-        return
-    status = event.status
-    if event.kind == "channel_created":
-        status = status or "pending"
-    upsert_channel(
-        db,
-        event.channel_id,
-        {
-            "client_id": event.client_id,
-            "status": status,
-            "quality_rating": event.quality_rating,
-            "messaging_limit": event.messaging_limit,
-            "phone_number": event.phone_number,
-        },
-        source=f"webhook:{event.event_type}",
-    )
+    changes = _webhook_channel_changes(event)
+    if changes is not None:
+        upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
+
+
+def apply_webhook_events(db: Database, events: list[WebhookEvent]) -> None:
+    """Project stored webhooks in order, with the same rules as apply_webhook_event, in two statements: the
+    receiver's writer projects a whole batch at once. Call inside a transaction."""
+    client_ids = list(dict.fromkeys(event.client_id for event in events if event.client_id))
+    rows = []
+    for event in events:
+        changes = _webhook_channel_changes(event)
+        if changes is not None:
+            rows.append([event.channel_id, *changes.values(), f"webhook:{event.event_type}"])
+    now = utc_now()
+    if client_ids:
+        db.execute(_PROJECT_CLIENTS_SQL, {"ids": json.dumps(client_ids, ensure_ascii=False), "now": now})
+    if rows:
+        db.execute(_PROJECT_CHANNELS_SQL, {"rows": json.dumps(rows, ensure_ascii=False), "now": now})
 
 
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
