@@ -185,30 +185,39 @@ def _order_by(sort: str | None, fields: dict[str, str], default: str) -> str:
     return f"{fields[name]} {direction}, {fields['id']} {direction}"
 
 
+def _page_of(
+    db: Database,
+    table: str,
+    fields: dict[str, str],
+    *,
+    filters: dict[str, Any],
+    sort: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a table's rows and the total that match the filters (table and fields are ours, not input)."""
+    where, values = _where(filters, fields)
+    total = next(db.query(f"select count(*) as n from {table} where {where}", values))["n"]  # noqa: S608
+    rows = db.query(
+        f"select * from {table} where {where} order by {_order_by(sort, fields, 'created_at')} "  # noqa: S608
+        "limit ? offset ?",
+        [*values, limit, offset],
+    )
+    return list(rows), total
+
+
 def list_channels(
     db: Database, *, filters: dict[str, Any], sort: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of channel objects and the total that match the filters."""
-    where, values = _where(filters, CHANNEL_FIELDS)
-    total = next(db.query(f"select count(*) as n from channels where {where}", values))["n"]  # noqa: S608
-    rows = db.query(
-        f"select * from channels where {where} order by {_order_by(sort, CHANNEL_FIELDS, 'created_at')} "  # noqa: S608
-        "limit ? offset ?",
-        [*values, limit, offset],
-    )
+    rows, total = _page_of(db, "channels", CHANNEL_FIELDS, filters=filters, sort=sort, limit=limit, offset=offset)
     return [channel_object(db, row) for row in rows], total
 
 
 def list_clients(
     db: Database, *, filters: dict[str, Any], sort: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    where, values = _where(filters, CLIENT_FIELDS)
-    total = next(db.query(f"select count(*) as n from clients where {where}", values))["n"]  # noqa: S608
-    rows = db.query(
-        f"select * from clients where {where} order by {_order_by(sort, CLIENT_FIELDS, 'created_at')} "  # noqa: S608
-        "limit ? offset ?",
-        [*values, limit, offset],
-    )
+    rows, total = _page_of(db, "clients", CLIENT_FIELDS, filters=filters, sort=sort, limit=limit, offset=offset)
     return [client_object(row) for row in rows], total
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from services.receiver import WEBHOOK_PATH, create_app
 from services.settings import Settings, load_settings
 from services.webhook_signature import SIGNATURE_HEADER, sign_body
 from tests.stack_process import free_port
+from tests.uvicorn_thread import uvicorn_in_thread
 
 SECRET = "test-platform-secret-0123456789"
 
@@ -78,19 +77,5 @@ class RunningReceiver:
 def running_receiver(settings: Settings) -> Iterator[RunningReceiver]:
     """Serve create_app(settings) with uvicorn on a free loopback port; stopping runs the lifespan shutdown."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the receiver did not start")
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(create_app(settings), port) as server:
         yield RunningReceiver(settings, f"http://127.0.0.1:{port}", server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.settings import Settings, load_settings
+from tests.uvicorn_thread import uvicorn_in_thread
 
 
 def free_port() -> int:
@@ -41,20 +41,8 @@ def sandbox_settings(data_dir: Path, *, sandbox_port: int, receiver_port: int, *
 @contextmanager
 def serving(app: Starlette, port: int) -> Iterator[str]:
     """Run `app` until the block ends (lifespan included, so the hub's delivery loop runs too)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(app, port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @dataclass
