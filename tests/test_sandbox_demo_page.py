@@ -14,7 +14,8 @@ from services.channels import upsert_channel
 from services.sandbox import create_app
 from services.store import open_console_db
 from tests.console_env import use_live
-from tests.contract.server import RecordingReceiver, free_port, sandbox_settings, serving
+from tests.contract.server import RecordingReceiver, sandbox_settings, serving
+from tests.stack_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PAGE = str(ROOT / "pages" / "demo.py")

@@ -12,7 +12,8 @@ from pathlib import Path
 from services import receiver
 from services.sandbox import create_app
 from tests.console_env import live_env
-from tests.contract.server import free_port, sandbox_settings, serving, wait_for
+from tests.contract.server import sandbox_settings, serving
+from tests.stack_process import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

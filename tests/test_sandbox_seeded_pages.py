@@ -23,7 +23,8 @@ from services.sandbox import create_app
 from services.sandbox_client import SandboxClient
 from services.store import open_console_db
 from services.vault import KeyVault
-from tests.contract.server import free_port, sandbox_settings, serving, wait_for
+from tests.contract.server import sandbox_settings, serving
+from tests.stack_process import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted(path.name for path in (ROOT / "pages").glob("*.py"))

@@ -13,7 +13,8 @@ from services.partner_api import PartnerApi
 from services.sandbox import create_app
 from services.sandbox_client import SandboxClient
 from services.settings import Settings
-from tests.contract.server import RecordingReceiver, free_port, sandbox_settings, serving
+from tests.contract.server import RecordingReceiver, sandbox_settings, serving
+from tests.stack_process import free_port
 
 
 @dataclass

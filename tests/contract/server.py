@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,12 +15,6 @@ from starlette.routing import Route
 
 from services.settings import Settings, load_settings
 from tests.uvicorn_thread import uvicorn_in_thread
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sandbox_settings(data_dir: Path, *, sandbox_port: int, receiver_port: int, **extra: str) -> Settings:
@@ -68,13 +60,3 @@ class RecordingReceiver:
     def bodies(self) -> list[bytes]:
         with self.lock:
             return [body for body, _ in self.received]
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

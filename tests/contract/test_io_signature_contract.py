@@ -10,7 +10,7 @@ import requests
 
 from services.io_signature import SIGNATURE_LIFETIME_SECONDS, sign_io
 from services.partner_api import PartnerApiError
-from tests.contract.server import wait_for
+from tests.stack_process import wait_for
 
 
 def _link(hub, **params) -> str:

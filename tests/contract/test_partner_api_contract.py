@@ -9,7 +9,7 @@ import requests
 
 from services.partner_api import PartnerApi, PartnerApiError
 from tests.contract.conftest import Hub
-from tests.contract.server import wait_for
+from tests.stack_process import wait_for
 
 
 def _channels(api: PartnerApi, **kwargs) -> list[dict]:

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 from services.webhook_signature import SIGNATURE_HEADER, verify_signature
 from tests.contract.conftest import start_hub
-from tests.contract.server import wait_for
+from tests.stack_process import wait_for
 
 
 def _events(bodies: list[bytes]) -> list[dict]:
