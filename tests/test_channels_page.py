@@ -209,3 +209,11 @@ def test_bulk_generation_summary(db_path, app, mocked) -> None:
     assert labels[1] == "Download the 7 new keys (CSV, once)"  # 5 earlier + deniedCH and lateCH
     app.run()
     assert [button.proto.label for button in app.get("download_button")] == [labels[1]]
+
+
+@pytest.mark.parametrize("status", ["pending", "submitted", "ready", None])
+def test_a_channel_that_is_not_running_offers_no_key(db_path, app, status) -> None:
+    _channels(db_path, {"id": "aCH", "status": status})
+    app.run()
+    assert not app.exception
+    assert not [button for button in app.button if button.key == "generate-aCH"]
