@@ -168,20 +168,20 @@ def record_reveal(db: Database, channel_id: str, *, operator: str, last4: str) -
     )
 
 
+def key_status_sql(channel_id_expression: str) -> str:
+    """SQL for a channel's key status; the latest attempt that did not plainly fail decides it.
+
+    One definition for one channel (`key_status`) and for whole pages of channels (the channel list).
+    The expression is the caller's own SQL (a column or a placeholder), never user input."""
+    return f"""
+    coalesce((
+        select case when k.outcome in ('unknown', 'pending') then k.outcome else coalesce(k.status, 'none') end
+        from api_keys k where k.channel_id = {channel_id_expression} and k.outcome != 'failed'
+        order by k.id desc limit 1
+    ), 'none')
+    """  # noqa: S608
+
+
 def key_status(db: Database, channel_id: str) -> str:
     """none, active, pending, unknown (an attempt whose result must be checked), revoked or unusable."""
-    rows = list(
-        db.query(
-            """
-            select outcome, status from api_keys
-            where channel_id = ? and outcome != 'failed' order by id desc limit 1
-            """,
-            [channel_id],
-        )
-    )
-    if not rows:
-        return "none"
-    latest = rows[0]
-    if latest["outcome"] in ("unknown", "pending"):
-        return latest["outcome"]
-    return latest["status"] or "none"
+    return next(db.query(f"select {key_status_sql('?')} as status", [channel_id]))["status"]

@@ -8,13 +8,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-# The latest attempt that did not plainly fail decides a channel's key status.
-KEY_STATUS_SQL = """
-coalesce((
-    select case when k.outcome in ('unknown', 'pending') then k.outcome else coalesce(k.status, 'none') end
-    from api_keys k where k.channel_id = channels.id and k.outcome != 'failed' order by k.id desc limit 1
-), 'none')
-"""
+from services.api_keys import key_status_sql
+from services.store import like_pattern
+
+KEY_STATUS_SQL = key_status_sql("channels.id")
 KEY_STATUSES = ("none", "active", "pending", "unknown", "revoked", "unusable")
 FUNNEL_STAGES = ("created", "pending", "submitted", "ready", "running")
 COUNT_CAP = 10_000
@@ -47,7 +44,7 @@ def _where(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
         params.append(channel_filter.key_status)
     search = channel_filter.search.strip()[:SEARCH_MAX_LENGTH]
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(search)
         clauses.append(
             "(channels.id like ? escape '\\' or channels.phone_number like ? escape '\\'"
             " or channels.phone_name like ? escape '\\' or channels.client_id like ? escape '\\')"

@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels import apply_webhook_event, apply_webhook_events
-from services.store import utc_now
+from services.store import like_pattern, utc_now
 from services.webhook_events import WebhookEvent
 
 
@@ -172,10 +172,6 @@ def _where(event_filter: EventFilter) -> tuple[str, list[Any]]:
     return (" where " + " and ".join(clauses)) if clauses else "", params
 
 
-def _like_pattern(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _source(event_filter: EventFilter, columns: str) -> tuple[str, list[Any]]:
     """A FROM source for the filter. A payload search looks inside the newest SEARCH_WINDOW events only,
     so its cost is bounded whatever the table size."""
@@ -186,7 +182,7 @@ def _source(event_filter: EventFilter, columns: str) -> tuple[str, list[Any]]:
         f"""(select {columns} from (
                 select {columns}, raw_body from events{where} order by received_at desc, id desc limit ?
              ) where raw_body like ? escape '\\')""",  # noqa: S608 - fixed fragments, bound values
-        [*params, SEARCH_WINDOW, _like_pattern(event_filter.search_text)],
+        [*params, SEARCH_WINDOW, like_pattern(event_filter.search_text)],
     )
 
 

@@ -16,6 +16,11 @@ from services.migrations import console_migrations
 BUSY_TIMEOUT_MS = 5000
 
 
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that finds `text` anywhere, its own % and _ taken literally (use with ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def utc_now() -> str:
     """Timestamps are ISO-8601 UTC text so that they sort and compare as strings."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
