@@ -106,10 +106,6 @@ def save_events(db: Database, events: Iterable[WebhookEvent], *, headers: dict[s
     return SaveResult(stored, duplicates)
 
 
-def recent_events(db: Database, limit: int = 100) -> list[dict[str, Any]]:
-    return list(db.query("select * from events order by received_at desc, id desc limit ?", [limit]))
-
-
 # -- reading: every query below is bounded by a LIMIT, so a page costs the same at 1,000 or 1,000,000 events --
 
 COUNT_CAP = 10_000
