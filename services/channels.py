@@ -61,16 +61,13 @@ _STATUS_ACCEPTED = _status_accepted(":status")
 _QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
 _BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
 _BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
-# Many webhooks at once, one JSON array row per event in arrival order: SQLite applies them one after the
-# other, each seeing the row as the previous one left it.
-_PROJECT_CHANNELS_SQL = f"""
+# One webhook's effect on its channel, run by executemany for a whole batch in arrival order: each row sees
+# the channel as the previous one left it.
+_PROJECT_CHANNEL_SQL = f"""
     insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number,
                           status_changed_at, permission, revoked, updated_at, last_source)
-    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-           case when json_extract(value, '$[2]') is not null then :now end, 'unknown', 0, :now,
-           json_extract(value, '$[6]')
-    from json_each(:rows) where true order by key
+    values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number,
+            case when :status is not null then :now end, 'unknown', 0, :now, :source)
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
         phone_number = coalesce(excluded.phone_number, phone_number),
@@ -88,9 +85,8 @@ _PROJECT_CHANNELS_SQL = f"""
         updated_at = :now,
         last_source = excluded.last_source
 """  # noqa: S608 - fixed fragments of our own; every value is bound
-_PROJECT_CLIENTS_SQL = """
-    insert into clients (id, first_seen_at, updated_at)
-    select value, :now, :now from json_each(:ids) where true
+_PROJECT_CLIENT_SQL = """
+    insert into clients (id, first_seen_at, updated_at) values (:id, :now, :now)
     on conflict (id) do update set updated_at = excluded.updated_at
 """
 
@@ -214,19 +210,19 @@ def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
 
 
 def apply_webhook_events(db: Database, events: list[WebhookEvent]) -> None:
-    """Project stored webhooks in order, with the same rules as apply_webhook_event, in two statements: the
-    receiver's writer projects a whole batch at once. Call inside a transaction."""
-    client_ids = list(dict.fromkeys(event.client_id for event in events if event.client_id))
+    """Project stored webhooks in order, with the same rules as apply_webhook_event, each statement prepared
+    once for the whole batch. Call inside a transaction."""
+    now = utc_now()
+    client_ids = dict.fromkeys(event.client_id for event in events if event.client_id)
+    if client_ids:
+        db.conn.executemany(_PROJECT_CLIENT_SQL, [{"id": client_id, "now": now} for client_id in client_ids])
     rows = []
     for event in events:
         changes = _webhook_channel_changes(event)
         if changes is not None:
-            rows.append([event.channel_id, *changes.values(), f"webhook:{event.event_type}"])
-    now = utc_now()
-    if client_ids:
-        db.execute(_PROJECT_CLIENTS_SQL, {"ids": json.dumps(client_ids, ensure_ascii=False), "now": now})
+            rows.append({"id": event.channel_id, **changes, "now": now, "source": f"webhook:{event.event_type}"})
     if rows:
-        db.execute(_PROJECT_CHANNELS_SQL, {"rows": json.dumps(rows, ensure_ascii=False), "now": now})
+        db.conn.executemany(_PROJECT_CHANNEL_SQL, rows)
 
 
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:

@@ -22,29 +22,35 @@ class SaveResult:
     duplicates: int
 
 
+_INSERT_EVENT_SQL = """
+    insert into events (dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers,
+                        signature_verdict, received_at, duplicate_count)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+    on conflict (dedupe_key) do update set
+        duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
+"""
+_STORED_KEYS_SQL = "select dedupe_key from events where dedupe_key in (select value from json_each(?))"
+
+
+def _event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
+    return (
+        event.dedupe_key,
+        event.event_type,
+        event.kind,
+        event.channel_id,
+        event.client_id,
+        event.status,
+        event.raw_body,
+        headers,
+        verdict,
+        received_at,
+    )
+
+
 def save_event(db: Database, event: WebhookEvent, *, headers: dict[str, str], verdict: str, received_at: str) -> bool:
     """Insert one event and project it; False when it was a duplicate (then only its count moves)."""
     cursor = db.execute(
-        """
-        insert into events (dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers,
-                            signature_verdict, received_at, duplicate_count)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-        on conflict (dedupe_key) do update set
-            duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
-        returning duplicate_count
-        """,
-        [
-            event.dedupe_key,
-            event.event_type,
-            event.kind,
-            event.channel_id,
-            event.client_id,
-            event.status,
-            event.raw_body,
-            json.dumps(headers),
-            verdict,
-            received_at,
-        ],
+        _INSERT_EVENT_SQL + " returning duplicate_count", _event_row(event, json.dumps(headers), verdict, received_at)
     )
     is_new = cursor.fetchone()[0] == 0
     if is_new:
@@ -52,43 +58,19 @@ def save_event(db: Database, event: WebhookEvent, *, headers: dict[str, str], ve
     return is_new
 
 
-# Many events in one statement, one JSON array row per event; RETURNING names each row by its key, since
-# SQLite does not promise to return rows in the order it processed them.
-_INSERT_EVENTS_SQL = """
-    insert into events (dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers,
-                        signature_verdict, received_at, duplicate_count)
-    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-           json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), :received_at, 0
-    from json_each(:rows) where true order by key
-    on conflict (dedupe_key) do update set
-        duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
-    returning dedupe_key, duplicate_count
-"""
-
-
 def save_event_batch(db: Database, items: Sequence[tuple[WebhookEvent, str, str]], *, received_at: str) -> list[bool]:
-    """Insert many (event, headers as JSON, verdict) in two or three statements and project the new events,
-    with the same outcome as save_event on each in turn. Per item, True when it was new: the first of its
-    dedupe key, which was not stored before. Call inside a transaction."""
+    """Insert many (event, headers as JSON, verdict) and project the new events, with the same outcome as
+    save_event on each in turn. Per item, True when it was new: the first of its dedupe key, which was not
+    stored before. Each statement is prepared once for the batch. Call inside a transaction."""
     if not items:
         return []
-    rows = [
-        [event.dedupe_key, event.event_type, event.kind, event.channel_id, event.client_id, event.status,
-         event.raw_body, headers, verdict]
-        for event, headers, verdict in items
-    ]  # fmt: skip
-    returned = db.execute(
-        _INSERT_EVENTS_SQL, {"rows": json.dumps(rows, ensure_ascii=False), "received_at": received_at}
-    ).fetchall()
-    lowest_count: dict[str, int] = {}
-    for key, count in returned:
-        lowest_count[key] = min(count, lowest_count.get(key, count))
-    seen: set[str] = set()
+    keys = [event.dedupe_key for event, _, _ in items]
+    seen = {key for (key,) in db.execute(_STORED_KEYS_SQL, [json.dumps(keys, ensure_ascii=False)])}
     is_new = []
-    for event, _, _ in items:
-        is_new.append(event.dedupe_key not in seen and lowest_count[event.dedupe_key] == 0)
-        seen.add(event.dedupe_key)
+    for key in keys:
+        is_new.append(key not in seen)
+        seen.add(key)
+    db.conn.executemany(_INSERT_EVENT_SQL, [_event_row(*item, received_at) for item in items])
     apply_webhook_events(db, [event for (event, _, _), new in zip(items, is_new, strict=True) if new])
     return is_new
 

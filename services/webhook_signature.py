@@ -9,7 +9,8 @@ SIGNATURE_HEADER = "x-360dialog-signature"
 
 
 def sign_body(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot C implementation, several times faster than hmac.new for a small body.
+    return hmac.digest(secret.encode(), body, hashlib.sha256).hex()
 
 
 def verify_signature(body: bytes, header_value: str | None, secret: str) -> str | None:

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -147,17 +148,36 @@ def test_a_body_over_the_limit_is_refused_before_it_is_sent(receiver: RunningRec
     assert answer.startswith("HTTP/1.1 413")
 
 
+def request_lines(captured: str) -> list[dict[str, object]]:
+    """The request log's lines (`time receiver {json}`) among everything written to stderr."""
+    return [json.loads(line.split(" receiver ", 1)[1]) for line in captured.splitlines() if " receiver {" in line]
+
+
+def wait_for_request_lines(
+    capsys: pytest.CaptureFixture[str], done: Callable[[list[dict[str, object]]], bool]
+) -> list[dict[str, object]]:
+    """The request lines written so far, once `done` holds for them: a line is written at the end of the
+    receiver's loop turn, which may come just after the client has its answer."""
+    written: list[str] = []
+
+    def lines_when_done() -> list[dict[str, object]] | None:
+        written.append(capsys.readouterr().err)
+        lines = request_lines("".join(written))
+        return lines if done(lines) else None
+
+    return wait_for(lines_when_done)
+
+
 def test_a_client_that_leaves_mid_body_is_logged_not_stored_nor_counted(
-    receiver: RunningReceiver, caplog: pytest.LogCaptureFixture
+    receiver: RunningReceiver, capsys: pytest.CaptureFixture[str]
 ):
     host, port = receiver.url.removeprefix("http://").split(":")
-    with caplog.at_level(logging.INFO, logger="receiver"):
-        with closing(socket.create_connection((host, int(port)), timeout=10)) as sock:
-            sock.sendall(
-                f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n{TOKEN_HEADER}: {TOKEN}\r\n"
-                f'Content-Length: 1000\r\n\r\n{{"event": '.encode()
-            )
-        wait_for(lambda: any('"status": 499' in record.getMessage() for record in caplog.records))
+    with closing(socket.create_connection((host, int(port)), timeout=10)) as sock:
+        sock.sendall(
+            f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n{TOKEN_HEADER}: {TOKEN}\r\n"
+            f'Content-Length: 1000\r\n\r\n{{"event": '.encode()
+        )
+    wait_for_request_lines(capsys, lambda lines: any(line["status"] == 499 for line in lines))
     good = event_body("evt-after")
     assert receiver.post(good, good_headers(good)).status_code == 200
     assert receiver.stored_keys() == ["id:evt-after"]
@@ -234,21 +254,26 @@ def test_health_reports_the_database_and_the_last_event(receiver: RunningReceive
     assert health == {"ok": True, "database": "ok", "last_event_at": received_at}
 
 
-def test_one_log_line_per_request_without_body_or_secrets(receiver: RunningReceiver, caplog: pytest.LogCaptureFixture):
+def test_one_log_line_per_request_without_body_or_secrets(
+    receiver: RunningReceiver, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+):
     secret_marker = "body-marker-that-must-not-be-logged"
     body = event_body("evt-log", note=secret_marker)
-    with caplog.at_level(logging.INFO, logger="receiver"):
+    capsys.readouterr()
+    with caplog.at_level(logging.DEBUG):
         receiver.post(body, good_headers(body))
         receiver.post(body, {**good_headers(body), SIGNATURE_HEADER: "0" * 64})
+        lines = wait_for_request_lines(capsys, lambda lines: len(lines) >= 2)
+        time.sleep(0.2)  # a third line, which must not come, would be written by now
+        lines += request_lines(capsys.readouterr().err)
 
-    lines = [record.getMessage() for record in caplog.records if record.name == "receiver"]
     assert len(lines) == 2
-    accepted, refused = (json.loads(line) for line in lines)
+    accepted, refused = lines
     assert accepted["status"] == 200
     assert accepted["event"] == "channel_created"
     assert accepted["latency_ms"] >= 0
     assert (refused["status"], refused["reason"]) == (401, "signature does not match")
-    everything = caplog.text
+    everything = json.dumps(lines) + caplog.text
     for never in (secret_marker, SECRET, TOKEN, sign_body(body, SECRET)):
         assert never not in everything
 

@@ -1,12 +1,13 @@
-"""The group-commit writer on its own: batching, one bad delivery, storage failures, draining on close."""
+"""The writer on its own: batches, one bad delivery, storage failures; and the writer process around it."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -16,9 +17,10 @@ from sqlite_utils import Database
 
 from services.events import SaveResult
 from services.receiver_stats import Rejection, receiver_health
-from services.receiver_writer import DeliveryNotStored, GroupCommitWriter, StorageUnavailable, open_writer_db
+from services.receiver_writer import BatchWriter, Delivery, DeliveryNotStored, StorageUnavailable, open_writer_db
 from services.store import open_console_db
-from services.webhook_events import WebhookEvent, parse_webhook_body
+from services.webhook_events import MalformedWebhook, WebhookEvent, parse_webhook_body
+from services.writer_process import StoredDelivery, WriterProcess, answer_messages
 from tests.receiver_harness import event_body
 
 
@@ -26,20 +28,22 @@ def event(event_id: str) -> WebhookEvent:
     return parse_webhook_body(event_body(event_id))[0]
 
 
+def delivery(*events: WebhookEvent) -> Delivery:
+    return Delivery(list(events), {"content-type": "application/json"}, "valid")
+
+
 def stored_keys(path: Path) -> list[str]:
     with closing(sqlite3.connect(path)) as conn:
         return [key for (key,) in conn.execute("select dedupe_key from events order by id")]
 
 
-class GatedOpen:
-    """Opens the writer's database only once the gate is set, so that deliveries pile up into one batch."""
+class TracedOpen:
+    """Opens the writer's database and records every statement it runs, to count commits."""
 
     def __init__(self) -> None:
-        self.gate = threading.Event()
         self.statements: list[str] = []
 
     def __call__(self, path: Path, busy_timeout: float) -> Database:
-        assert self.gate.wait(10)
         db = open_writer_db(path, busy_timeout)
         db.conn.set_trace_callback(self.statements.append)
         return db
@@ -55,58 +59,34 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gated() -> GatedOpen:
-    return GatedOpen()
+def traced() -> TracedOpen:
+    return TracedOpen()
 
 
 @pytest.fixture
-def writer(db_path: Path, gated: GatedOpen) -> Iterator[GroupCommitWriter]:
-    writer = GroupCommitWriter(db_path, busy_timeout_seconds=0.2, open_db=gated)
+def writer(db_path: Path, traced: TracedOpen) -> BatchWriter:
+    writer = BatchWriter(db_path, busy_timeout_seconds=0.2, open_db=traced)
     yield writer
-    gated.gate.set()
-    writer.close(timeout=10)
+    writer.close()
 
 
-def run(make_awaitable: Callable[[], object]) -> object:
-    """Run on a fresh event loop; the awaitable is made inside it, as the receiver's requests make theirs."""
-
-    async def main() -> object:
-        return await asyncio.wait_for(make_awaitable(), timeout=30)
-
-    # Its own thread: Playwright's sync API may hold a running loop in the main thread of this test session.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+# -- the batch writer ------------------------------------------------------------------------------------
 
 
-def test_concurrent_deliveries_share_one_commit(writer: GroupCommitWriter, gated: GatedOpen, db_path: Path):
-    async def deliver_fifty() -> list[SaveResult]:
-        futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(50)]
-        gated.gate.set()
-        return await asyncio.gather(*futures)
+def test_a_batch_is_stored_in_one_transaction(writer: BatchWriter, traced: TracedOpen, db_path: Path):
+    outcomes = writer.store([delivery(event(f"evt-{number}")) for number in range(50)], [])
 
-    results = run(deliver_fifty)
-
-    assert results == [SaveResult(1, 0)] * 50
+    assert outcomes == [SaveResult(1, 0)] * 50
     assert len(stored_keys(db_path)) == 50
-    # The first delivery may have been taken alone before the others were queued; the rest go together.
-    assert gated.commits <= 2
+    assert traced.commits == 1
 
 
-def test_one_bad_delivery_fails_alone_and_the_rest_of_its_batch_is_stored(
-    writer: GroupCommitWriter, gated: GatedOpen, db_path: Path
-):
+def test_one_bad_delivery_fails_alone_and_the_rest_of_its_batch_is_stored(writer: BatchWriter, db_path: Path):
     broken = dataclasses.replace(event("evt-broken"), event_type=None)  # the events table refuses it
 
-    async def deliver() -> list[object]:
-        futures = [
-            writer.submit([event("evt-1")], {}, "valid"),
-            writer.submit([event("evt-2"), broken], {}, "valid"),
-            writer.submit([event("evt-3")], {}, "valid"),
-        ]
-        gated.gate.set()
-        return await asyncio.gather(*futures, return_exceptions=True)
-
-    first, second, third = run(deliver)
+    first, second, third = writer.store(
+        [delivery(event("evt-1")), delivery(event("evt-2"), broken), delivery(event("evt-3"))], []
+    )
 
     assert (first, third) == (SaveResult(1, 0), SaveResult(1, 0))
     assert isinstance(second, DeliveryNotStored)
@@ -114,60 +94,27 @@ def test_one_bad_delivery_fails_alone_and_the_rest_of_its_batch_is_stored(
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-3"]
 
 
-def test_when_the_database_refuses_the_write_no_delivery_is_acknowledged(
-    writer: GroupCommitWriter, gated: GatedOpen, db_path: Path
-):
-    gated.gate.set()
-    run(lambda: writer.submit([event("evt-0")], {}, "valid"))
+def test_when_the_database_refuses_the_write_no_delivery_is_acknowledged(writer: BatchWriter, db_path: Path):
+    assert writer.store([delivery(event("evt-0"))], []) == [SaveResult(1, 0)]
     blocker = sqlite3.connect(db_path, isolation_level=None)
     try:
         blocker.execute("begin immediate")
-
-        async def deliver() -> list[object]:
-            futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(1, 6)]
-            return await asyncio.gather(*futures, return_exceptions=True)
-
-        outcomes = run(deliver)
+        outcomes = writer.store([delivery(event(f"evt-{number}")) for number in range(1, 6)], [])
     finally:
         blocker.execute("rollback")
         blocker.close()
 
+    assert len(outcomes) == 5
     assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
     assert stored_keys(db_path) == ["id:evt-0"]
-    assert run(lambda: writer.submit([event("evt-1")], {}, "valid")) == SaveResult(1, 0)
+    assert writer.store([delivery(event("evt-1"))], []) == [SaveResult(1, 0)]
 
 
-def test_close_commits_and_answers_what_is_queued_then_refuses_more(
-    writer: GroupCommitWriter, gated: GatedOpen, db_path: Path
-):
-    async def deliver_then_close() -> tuple[list[SaveResult], BaseException | None]:
-        futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(20)]
-        closing_down = asyncio.create_task(asyncio.to_thread(writer.close))
-        await asyncio.sleep(0.05)
-        gated.gate.set()
-        results = await asyncio.gather(*futures)
-        await closing_down
-        try:
-            await writer.submit([event("evt-late")], {}, "valid")
-        except StorageUnavailable as error:
-            return results, error
-        return results, None
+def test_rejections_and_counts_are_written_with_the_batch(writer: BatchWriter, db_path: Path):
+    rejection = Rejection("2026-01-01T00:00:00+00:00", "203.0.113.9", 401, "missing signature")
 
-    results, late_error = run(deliver_then_close)
+    assert writer.store([delivery(event("evt-1"), event("evt-1"))], [rejection]) == [SaveResult(1, 1)]
 
-    assert results == [SaveResult(1, 0)] * 20
-    assert isinstance(late_error, StorageUnavailable)
-    assert len(stored_keys(db_path)) == 20
-
-
-def test_rejections_and_counts_are_written_with_the_batch(writer: GroupCommitWriter, gated: GatedOpen, db_path: Path):
-    async def deliver() -> object:
-        writer.reject(Rejection("2026-01-01T00:00:00+00:00", "203.0.113.9", 401, "missing signature"))
-        future = writer.submit([event("evt-1"), event("evt-1")], {}, "valid")
-        gated.gate.set()
-        return await future
-
-    assert run(deliver) == SaveResult(1, 1)
     db = open_console_db(db_path)
     try:
         health = receiver_health(db)
@@ -180,57 +127,27 @@ def test_rejections_and_counts_are_written_with_the_batch(writer: GroupCommitWri
     assert health.last_event_at is not None
 
 
-def test_probe_reports_the_last_event_or_an_unreachable_database(
-    writer: GroupCommitWriter, gated: GatedOpen, db_path: Path
-):
-    gated.gate.set()
-    assert run(writer.probe) is None
-    run(lambda: writer.submit([event("evt-1")], {}, "valid"))
-    assert run(writer.probe) is not None
+def test_last_event_time_or_an_unreachable_database(writer: BatchWriter, db_path: Path):
+    assert writer.last_event_at() is None
+    writer.store([delivery(event("evt-1"))], [])
+    assert writer.last_event_at() is not None
     for path in db_path.parent.glob("console.db*"):
         path.unlink()
 
     with pytest.raises(StorageUnavailable):
-        run(writer.probe)
-    with pytest.raises(StorageUnavailable):
-        run(lambda: writer.submit([event("evt-2")], {}, "valid"))
-
-
-def test_past_the_waiting_limit_a_delivery_is_refused_at_once(db_path: Path, gated: GatedOpen):
-    writer = GroupCommitWriter(db_path, busy_timeout_seconds=0.2, max_waiting=3, open_db=gated)
-    try:
-
-        async def deliver() -> list[object]:
-            futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(5)]
-            refused = [future.exception() for future in futures[3:]]  # already settled: nothing to wait for
-            gated.gate.set()
-            return [*await asyncio.gather(*futures[:3]), *refused]
-
-        outcomes = run(deliver)
-        assert outcomes[:3] == [SaveResult(1, 0)] * 3
-        assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes[3:])
-        # Once answered, the waiting places are free again.
-        assert run(lambda: writer.submit([event("evt-9")], {}, "valid")) == SaveResult(1, 0)
-    finally:
-        gated.gate.set()
-        writer.close(timeout=10)
-    assert stored_keys(db_path) == ["id:evt-0", "id:evt-1", "id:evt-2", "id:evt-9"]
+        writer.last_event_at()
+    [outcome] = writer.store([delivery(event("evt-2"))], [])
+    assert isinstance(outcome, StorageUnavailable)
+    assert not db_path.exists()  # never a new, empty database in place of the one that went away
 
 
 def test_an_unexpected_fault_in_the_writer_still_answers_every_delivery(db_path: Path):
     def broken_open(path: Path, busy_timeout: float) -> Database:
         raise RuntimeError("a bug, not a storage failure")
 
-    writer = GroupCommitWriter(db_path, open_db=broken_open)
-    try:
+    outcomes = BatchWriter(db_path, open_db=broken_open).store([delivery(event(f"evt-{n}")) for n in range(3)], [])
 
-        async def deliver() -> list[object]:
-            futures = [writer.submit([event(f"evt-{number}")], {}, "valid") for number in range(3)]
-            return await asyncio.gather(*futures, return_exceptions=True)
-
-        outcomes = run(deliver)
-    finally:
-        writer.close(timeout=10)
+    assert len(outcomes) == 3
     assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
     assert not db_path.exists()
 
@@ -243,18 +160,140 @@ def test_a_full_disk_refuses_the_whole_batch(db_path: Path):
         db.execute(f"pragma max_page_count = {pages}")
         return db
 
-    writer = GroupCommitWriter(db_path, open_db=nearly_full_disk)
-    try:
+    big = [delivery(parse_webhook_body(event_body(f"evt-{n}", note="x" * 3000))[0]) for n in range(20)]
+    outcomes = BatchWriter(db_path, open_db=nearly_full_disk).store(big, [])
 
-        async def deliver() -> list[object]:
-            big = [parse_webhook_body(event_body(f"evt-{n}", note="x" * 3000))[0] for n in range(20)]
-            futures = [writer.submit([item], {}, "valid") for item in big]
-            return await asyncio.gather(*futures, return_exceptions=True)
-
-        outcomes = run(deliver)
-    finally:
-        writer.close(timeout=10)
-    assert outcomes
+    assert len(outcomes) == 20
     assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
     assert "full" in str(outcomes[-1])
     assert stored_keys(db_path) == []
+
+
+# -- what the writer process does with the messages that arrived together --------------------------------
+
+
+def test_the_messages_that_arrived_together_share_one_commit(writer: BatchWriter, traced: TracedOpen, db_path: Path):
+    messages = [("deliver", number, event_body(f"evt-{number}"), {}, "valid") for number in range(40)]
+    messages.append(("reject", "2026-01-01T00:00:00+00:00", "203.0.113.9", 401, "missing signature"))
+    messages.append(("probe", 99))
+
+    answers = answer_messages(writer, messages)
+
+    assert traced.commits == 1
+    assert len(stored_keys(db_path)) == 40
+    assert answers[:40] == [(number, "stored", (1, 0, "channel_created", 1)) for number in range(40)]
+    assert answers[40][:2] == (99, "probe")
+    assert answers[40][2] is not None
+
+
+def test_a_malformed_body_is_answered_as_such_and_the_rest_is_stored(writer: BatchWriter, db_path: Path):
+    messages = [
+        ("deliver", 1, event_body("evt-1"), {}, "valid"),
+        ("deliver", 2, b"{not json", {}, "valid"),
+        ("deliver", 3, event_body("evt-3"), {}, "valid"),
+    ]
+
+    answers = answer_messages(writer, messages)
+
+    assert sorted(answers) == [
+        (1, "stored", (1, 0, "channel_created", 1)),
+        (2, "malformed", "body is not JSON"),
+        (3, "stored", (1, 0, "channel_created", 1)),
+    ]
+    assert stored_keys(db_path) == ["id:evt-1", "id:evt-3"]
+
+
+def test_a_large_arrival_is_split_into_bounded_transactions(writer: BatchWriter, traced: TracedOpen, db_path: Path):
+    messages = [("deliver", number, event_body(f"evt-{number}"), {}, "valid") for number in range(25)]
+
+    answers = answer_messages(writer, messages, max_batch_events=10)
+
+    assert traced.commits == 3
+    assert [kind for _, kind, _ in answers] == ["stored"] * 25
+    assert len(stored_keys(db_path)) == 25
+
+
+# -- the writer process, for real -------------------------------------------------------------------------
+
+
+def run(scenario: Callable[[], Awaitable[object]]) -> object:
+    """Run on a fresh event loop, in its own thread: Playwright's sync API may hold a loop in this one."""
+
+    async def main() -> object:
+        return await asyncio.wait_for(scenario(), timeout=60)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def test_deliveries_are_answered_once_committed_and_close_drains_the_rest(db_path: Path):
+    async def scenario() -> tuple[list[object], BaseException | None]:
+        writer = WriterProcess(db_path, busy_timeout_seconds=0.5)
+        await writer.start()
+        futures = [writer.submit(event_body(f"evt-{number}"), {}, "valid") for number in range(20)]
+        futures.append(writer.submit(b"[]", {}, "valid"))
+        await writer.close()  # right away: what was sent is still stored and answered
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        try:
+            await writer.submit(event_body("evt-late"), {}, "valid")
+        except StorageUnavailable as error:
+            return answers, error
+        return answers, None
+
+    answers, late_error = run(scenario)
+
+    assert answers[:20] == [StoredDelivery(1, 0, "channel_created", 1)] * 20
+    assert isinstance(answers[20], MalformedWebhook)
+    assert isinstance(late_error, StorageUnavailable)
+    assert len(stored_keys(db_path)) == 20
+
+
+def test_past_the_waiting_limit_a_delivery_is_refused_at_once(db_path: Path):
+    async def scenario() -> list[object]:
+        writer = WriterProcess(db_path, max_waiting=3)
+        await writer.start()
+        try:
+            futures = [writer.submit(event_body(f"evt-{number}"), {}, "valid") for number in range(5)]
+            refused = [future.exception() for future in futures[3:]]  # already settled: nothing to wait for
+            answered = await asyncio.gather(*futures[:3])
+            # Once answered, the waiting places are free again.
+            again = await writer.submit(event_body("evt-9"), {}, "valid")
+            return [*answered, *refused, again]
+        finally:
+            await writer.close()
+
+    outcomes = run(scenario)
+
+    assert outcomes[:3] == [StoredDelivery(1, 0, "channel_created", 1)] * 3
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes[3:5])
+    assert outcomes[5] == StoredDelivery(1, 0, "channel_created", 1)
+    assert stored_keys(db_path) == ["id:evt-0", "id:evt-1", "id:evt-2", "id:evt-9"]
+
+
+def test_a_writer_process_that_dies_fails_what_waits_and_is_started_again(db_path: Path):
+    async def scenario() -> tuple[object, object, object]:
+        writer = WriterProcess(db_path)
+        await writer.start()
+        try:
+            first = await writer.submit(event_body("evt-1"), {}, "valid")
+            os.kill(writer.pid, signal.SIGKILL)
+            try:
+                during = await writer.submit(event_body("evt-2"), {}, "valid")
+            except StorageUnavailable as error:
+                during = error
+            for _ in range(200):  # the restarted child answers the probe once it is up
+                try:
+                    await writer.probe()
+                    break
+                except StorageUnavailable:
+                    await asyncio.sleep(0.05)
+            after = await writer.submit(event_body("evt-3"), {}, "valid")
+            return first, during, after
+        finally:
+            await writer.close()
+
+    first, during, after = run(scenario)
+
+    assert first == after == StoredDelivery(1, 0, "channel_created", 1)
+    assert isinstance(during, StorageUnavailable)
+    assert stored_keys(db_path) == ["id:evt-1", "id:evt-3"]
