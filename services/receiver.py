@@ -1,8 +1,9 @@
 """The webhook receiver: the one process 360dialog reaches over the internet.
 
-Run with `uvicorn services.receiver:app`. A 2xx is answered only after the event is committed; concurrent
-deliveries share one commit (services.receiver_writer). On SIGTERM or SIGINT uvicorn stops accepting and lets
-the requests in flight finish; the lifespan then commits whatever is still queued and closes the database.
+Run with `uvicorn services.receiver:app`. A 2xx is answered only after the event is committed by the writer
+process (services.writer_process), where concurrent deliveries share one commit. On SIGTERM or SIGINT uvicorn
+stops accepting and lets the requests in flight finish; the lifespan then lets the writer store and answer
+whatever it was sent, and waits for it to exit.
 """
 
 from __future__ import annotations
