@@ -128,7 +128,7 @@ async def receive_webhook(
             return _refused(401, problem)
         verdict = "valid"
     try:
-        # The writer process parses the body too: a malformed one comes back as MalformedWebhook.
+        # The writer process parses the body; a malformed one comes back as MalformedWebhook.
         kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
         result = await writer.submit(body, kept, verdict)
     except MalformedWebhook as error:
