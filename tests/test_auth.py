@@ -263,10 +263,10 @@ def test_the_stack_passes_bind_address_and_log_level(tmp_path: Path) -> None:
         assert command[command.index(level_flag) + 1] == "debug", service.name
 
 
-def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> None:
-    env = {**live_env(tmp_path, PASSWORD), "D360_PLATFORM_SECRET": "0101010101010101010101"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import services.receiver as r; r.app"],
+def run_with_env(arguments: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGUMENTS` from the project root with only `env` (and a PATH) set."""
+    return subprocess.run(
+        [sys.executable, *arguments],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
@@ -274,6 +274,11 @@ def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> Non
         timeout=60,
         check=False,
     )
+
+
+def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> None:
+    env = {**live_env(tmp_path, PASSWORD), "D360_PLATFORM_SECRET": "0101010101010101010101"}
+    result = run_with_env(["-c", "import services.receiver as r; r.app"], env)
     assert result.returncode == 2
     assert "D360_PLATFORM_SECRET is too weak" in result.stderr
     assert "0101010101010101010101" not in result.stderr
@@ -330,15 +335,7 @@ def test_the_cli_refuses_a_short_or_mistyped_password(
 
 def test_the_stack_refuses_to_start_naming_the_weak_setting(tmp_path: Path) -> None:
     env = {**live_env(tmp_path, PASSWORD), "CONSOLE_ENCRYPTION_KEY": "A" * 43 + "="}
-    result = subprocess.run(
-        [sys.executable, "-m", "services.stack"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_with_env(["-m", "services.stack"], env)
     assert result.returncode == 2
     assert "CONSOLE_ENCRYPTION_KEY is too weak" in result.stderr
     assert not (tmp_path / "console.db").exists()
