@@ -206,3 +206,10 @@ def m010_receiver_stats_issue4(db: Database) -> None:
         pk="id",
         not_null={"at", "status", "reason"},
     )
+
+
+@console_migrations()
+def m030_drop_redundant_channel_status_index(db: Database) -> None:
+    # (status, status_changed_at) and (status, updated_at) already serve every lookup by status; the plain
+    # status index only cost the receiver two more pages to write on each status change.
+    db.execute("drop index if exists idx_channels_status")

@@ -72,16 +72,25 @@ def dedupe_key(event: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def normalise_event(event: Any, raw_body: str | None = None) -> WebhookEvent:
-    if not isinstance(event, dict):
-        raise MalformedWebhook("each event must be a JSON object")
+def _refuse_unstorable(value: Any) -> None:
     try:
-        json.dumps(event, ensure_ascii=False).encode("utf-8")
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         # A JSON escape such as \ud800 decodes to a lone surrogate, which neither hashes nor stores.
         raise MalformedWebhook("the event holds an invalid unicode escape (a lone surrogate)") from None
     except (TypeError, ValueError, RecursionError):
         raise MalformedWebhook("the event is not plain JSON data") from None
+
+
+def normalise_event(event: Any, raw_body: str | None = None) -> WebhookEvent:
+    """One event from any Python value; raises MalformedWebhook unless it is a JSON object we can store."""
+    if not isinstance(event, dict):
+        raise MalformedWebhook("each event must be a JSON object")
+    _refuse_unstorable(event)
+    return _normalise(event, raw_body)
+
+
+def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
     name = event.get("event", event.get("type"))
     if not isinstance(name, str) or not name.strip():
         raise MalformedWebhook("event name missing: expected a string field 'event'")
@@ -118,12 +127,26 @@ def parse_webhook_body(body: bytes) -> list[WebhookEvent]:
     except (ValueError, RecursionError):
         # ValueError, not only JSONDecodeError: an integer of over 4300 digits is refused with a plain one.
         raise MalformedWebhook("body is not JSON") from None
+    try:
+        return _events_of(document, text)
+    except RecursionError:
+        # json.loads took it, but hashing or re-encoding it goes a few calls deeper.
+        raise MalformedWebhook("the event is nested too deeply") from None
+
+
+def _events_of(document: Any, text: str) -> list[WebhookEvent]:
+    if "\\u" in text:
+        # Only a JSON escape can give a lone surrogate (the strict UTF-8 decoding refuses encoded ones), so
+        # without one the whole check, a second encoding of every event, is skipped.
+        _refuse_unstorable(document)
     if isinstance(document, dict):
-        return [normalise_event(document, raw_body=text)]
+        return [_normalise(document, text)]
     if isinstance(document, list):
         if not document:
             raise MalformedWebhook("body is an empty array")
         if len(document) > MAX_EVENTS_PER_BODY:
             raise MalformedWebhook(f"body holds more than {MAX_EVENTS_PER_BODY} events")
-        return [normalise_event(item) for item in document]
+        if not all(isinstance(item, dict) for item in document):
+            raise MalformedWebhook("each event must be a JSON object")
+        return [_normalise(item, None) for item in document]
     raise MalformedWebhook("body must be a JSON object or an array of objects")

@@ -34,3 +34,18 @@ def test_backfill_of_hourly_events_and_channel_stages(tmp_path) -> None:
         assert stages == {"running": 1, "unknown": 1}
     finally:
         db.close()
+
+
+def test_lookups_by_status_still_use_an_index_after_the_plain_one_is_dropped(tmp_path) -> None:
+    db = Database(sqlite3.connect(str(tmp_path / "console.db")))
+    try:
+        console_migrations.apply(db)
+        indexes = {row["name"] for row in db.query("select name from sqlite_master where type = 'index'")}
+        plan = " ".join(
+            row["detail"]
+            for row in db.query("explain query plan select id from channels where status = ?", ["running"])
+        )
+    finally:
+        db.close()
+    assert "idx_channels_status" not in indexes
+    assert "USING INDEX idx_channels_status_" in plan or "USING COVERING INDEX idx_channels_status_" in plan

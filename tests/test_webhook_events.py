@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -91,3 +92,21 @@ def test_array_of_events() -> None:
 def test_malformed_bodies_say_why(body: bytes, reason: str) -> None:
     with pytest.raises(MalformedWebhook, match=reason):
         parse_webhook_body(body)
+
+
+@pytest.mark.parametrize("shape", ["object", "array"])
+def test_nesting_at_the_limit_is_refused_as_malformed_never_an_error(shape: str) -> None:
+    # Around the interpreter's recursion limit json.loads may take a document that hashing it (no id) or
+    # encoding it again (an array's events) cannot: every depth must end in events or a reason.
+    for depth in range(900, 1010):
+        event = '{"event": "deep", "data": ' + "[" * depth + "]" * depth + "}"
+        body = event if shape == "object" else f"[{event}]"
+        with contextlib.suppress(MalformedWebhook):
+            parse_webhook_body(body.encode())
+
+
+def test_escapes_that_are_not_lone_surrogates_are_kept() -> None:
+    [event] = parse_webhook_body(b'{"id": "e1", "event": "caf\\u00e9", "data": {"name": "\\ud83d\\ude00"}}')
+
+    assert event.event_type == "caf\u00e9"
+    assert event.payload["data"]["name"] == "\U0001f600"
