@@ -27,6 +27,12 @@ def health() -> None:
     accepted.metric("Accepted events", current.accepted)
     duplicate.metric("Duplicate events", current.duplicate)
     rejected.metric("Rejected requests", current.rejected)
+    if current.waiting_to_be_listed:
+        # Normal for a moment during a burst; a number that stays means the receiver cannot index them.
+        st.info(
+            f"{current.waiting_to_be_listed} stored events are not yet listed on the Events page. "
+            "The receiver lists them as soon as deliveries pause; if this number stays, see the receiver's log."
+        )
 
     st.subheader("Recent rejections")
     if not current.recent_rejections:

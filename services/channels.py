@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
@@ -184,7 +184,28 @@ def ensure_client(db: Database, client_id: str, *, name: str | None = None, part
         )
 
 
-def _webhook_channel_changes(event: WebhookEvent) -> dict[str, Any] | None:
+class ChannelFacts(Protocol):
+    """What a webhook says about its channel and client: a WebhookEvent, or an event read back from storage."""
+
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def channel_id(self) -> str | None: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def quality_rating(self) -> str | None: ...
+    @property
+    def messaging_limit(self) -> str | None: ...
+    @property
+    def phone_number(self) -> str | None: ...
+
+
+def _webhook_channel_changes(event: ChannelFacts) -> dict[str, Any] | None:
     """What a webhook says about its channel, or None when it concerns no channel."""
     if event.kind == "client_created" or not event.channel_id:
         return None
@@ -209,15 +230,15 @@ def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
         upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
 
 
-def apply_webhook_events(db: Database, events: list[WebhookEvent]) -> None:
+def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Sequence[str] | None = None) -> None:
     """Project stored webhooks in order, with the same rules as apply_webhook_event, each statement prepared
-    once for the whole batch. Call inside a transaction."""
-    now = utc_now()
-    client_ids = dict.fromkeys(event.client_id for event in events if event.client_id)
-    if client_ids:
-        db.conn.executemany(_PROJECT_CLIENT_SQL, [{"id": client_id, "now": now} for client_id in client_ids])
+    once for the whole batch; `at` is when each was received (default: now). Call inside a transaction."""
+    times = at if at is not None else [utc_now()] * len(events)
+    clients = [{"id": event.client_id, "now": now} for event, now in zip(events, times, strict=True) if event.client_id]
+    if clients:
+        db.conn.executemany(_PROJECT_CLIENT_SQL, clients)
     rows = []
-    for event in events:
+    for event, now in zip(events, times, strict=True):
         changes = _webhook_channel_changes(event)
         if changes is not None:
             rows.append({"id": event.channel_id, **changes, "now": now, "source": f"webhook:{event.event_type}"})

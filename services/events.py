@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from services.channels import apply_webhook_event, apply_webhook_events
+from services.channels import apply_webhook_event
 from services.store import like_pattern, utc_now
 from services.webhook_events import WebhookEvent
 
@@ -29,7 +29,6 @@ _INSERT_EVENT_SQL = """
     on conflict (dedupe_key) do update set
         duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
 """
-_STORED_KEYS_SQL = "select dedupe_key from events where dedupe_key in (select value from json_each(?))"
 
 
 def _event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
@@ -55,23 +54,6 @@ def save_event(db: Database, event: WebhookEvent, *, headers: dict[str, str], ve
     is_new = cursor.fetchone()[0] == 0
     if is_new:
         apply_webhook_event(db, event)
-    return is_new
-
-
-def save_event_batch(db: Database, items: Sequence[tuple[WebhookEvent, str, str]], *, received_at: str) -> list[bool]:
-    """Insert many (event, headers as JSON, verdict) and project the new events, with the same outcome as
-    save_event on each in turn. Per item, True when it was new: the first of its dedupe key, which was not
-    stored before. Each statement is prepared once for the batch. Call inside a transaction."""
-    if not items:
-        return []
-    keys = [event.dedupe_key for event, _, _ in items]
-    seen = {key for (key,) in db.execute(_STORED_KEYS_SQL, [json.dumps(keys, ensure_ascii=False)])}
-    is_new = []
-    for key in keys:
-        is_new.append(key not in seen)
-        seen.add(key)
-    db.conn.executemany(_INSERT_EVENT_SQL, [_event_row(*item, received_at) for item in items])
-    apply_webhook_events(db, [event for (event, _, _), new in zip(items, is_new, strict=True) if new])
     return is_new
 
 

@@ -213,3 +213,33 @@ def m030_drop_redundant_channel_status_index(db: Database) -> None:
     # (status, status_changed_at) and (status, updated_at) already serve every lookup by status; the plain
     # status index only cost the receiver two more pages to write on each status change.
     db.execute("drop index if exists idx_channels_status")
+
+
+@console_migrations()
+def m040_incoming_events_issue4(db: Database) -> None:
+    # Events the receiver has acknowledged and not yet indexed into `events` (services/incoming_events.py).
+    # One index only: the transaction a 2xx waits for should write as few pages as it can.
+    db["incoming_events"].create(
+        {
+            "id": int,
+            "dedupe_key": str,
+            "event_type": str,
+            "kind": str,
+            "channel_id": str,
+            "client_id": str,
+            "status": str,
+            "quality_rating": str,
+            "messaging_limit": str,
+            "phone_number": str,
+            "raw_body": str,
+            "headers": str,
+            "signature_verdict": str,
+            "received_at": str,
+            "duplicate_count": int,
+            "last_duplicate_at": str,
+        },
+        pk="id",
+        not_null={"dedupe_key", "event_type", "kind", "raw_body", "received_at", "duplicate_count"},
+        defaults={"duplicate_count": 0},
+    )
+    db["incoming_events"].create_index(["dedupe_key"], unique=True)

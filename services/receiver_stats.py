@@ -28,6 +28,8 @@ class ReceiverHealth:
     duplicate: int
     rejected: int
     recent_rejections: list[dict[str, Any]]
+    # Stored and acknowledged, not yet listed on the Events page (services.incoming_events).
+    waiting_to_be_listed: int = 0
 
 
 def add_to_counters(db: Database, changes: dict[str, int]) -> None:
@@ -56,7 +58,11 @@ def record_rejections(db: Database, rejections: list[Rejection], keep: int = KEP
 
 
 def last_event_at(db: Database) -> str | None:
-    return db.execute("select max(received_at) from events").fetchone()[0]
+    """When the newest stored event was received, whether listed already or still incoming."""
+    return db.execute(
+        "select max(at) from (select max(received_at) as at from events"
+        " union all select max(received_at) from incoming_events)"
+    ).fetchone()[0]
 
 
 def receiver_health(db: Database, recent: int = 50) -> ReceiverHealth:
@@ -75,4 +81,5 @@ def receiver_health(db: Database, recent: int = 50) -> ReceiverHealth:
         duplicate=counters["duplicate"],
         rejected=counters["rejected"],
         recent_rejections=rows,
+        waiting_to_be_listed=db.execute("select count(*) from incoming_events").fetchone()[0],
     )

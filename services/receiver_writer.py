@@ -1,8 +1,9 @@
 """Group commit for the receiver: the deliveries that arrived together are stored in one transaction.
 
-`BatchWriter` owns the receiver's one database connection. It stores a batch (one fsync with
-`synchronous = FULL`) and says, per delivery, whether it is stored; if the transaction fails, no delivery of
-the batch is reported stored. It runs in the writer process (services.writer_process).
+`BatchWriter` owns the receiver's one database connection. It stores a batch as incoming events (one fsync
+with `synchronous = FULL`; services.incoming_events) and says, per delivery, whether it is stored; if the
+transaction fails, no delivery of the batch is reported stored. It indexes incoming events when asked. It
+runs in the writer process (services.writer_process).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,13 +21,16 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from services.events import SaveResult, save_event, save_event_batch
+from services.events import SaveResult
+from services.incoming_events import incoming_count, index_incoming, store_incoming
 from services.receiver_stats import Rejection, add_to_counters, last_event_at, record_rejections
 from services.store import open_console_db, utc_now
 from services.webhook_events import WebhookEvent
 
 log = logging.getLogger("receiver.writer")
 MAX_BATCH_EVENTS = 1000
+# After indexing fails, the next try waits this long, so that a lasting fault is not retried after every batch.
+INDEX_RETRY_SECONDS = 1.0
 DEFAULT_BUSY_TIMEOUT_SECONDS = 3.0
 
 
@@ -74,6 +79,9 @@ class BatchWriter:
         self._db: Database | None = None
         self._file_identity: tuple[int, int] | None = None
         self._created = False
+        # Incoming events not yet indexed, as far as this writer knows; None until it has looked.
+        self._unindexed: int | None = None
+        self._index_retry_at = 0.0
 
     def store(self, deliveries: list[Delivery], rejections: list[Rejection]) -> list[Outcome]:
         """One outcome per delivery; never raises. Rejections are logged with the batch, lost only if it fails."""
@@ -93,6 +101,43 @@ class BatchWriter:
         log.error("storage unavailable, %d deliveries refused: %s", len(deliveries), reason)
         self.close()
         return [StorageUnavailable(reason) for _ in deliveries]
+
+    @property
+    def unindexed(self) -> int:
+        """Incoming events this writer has stored and not indexed (0 until it has read the table)."""
+        return self._unindexed or 0
+
+    def index(self, limit: int) -> int:
+        """Index up to `limit` of the oldest incoming events in one transaction; how many. Never raises: a
+        failure is logged and the events stay incoming, for a call at least INDEX_RETRY_SECONDS later."""
+        if time.monotonic() < self._index_retry_at:
+            return 0
+        try:
+            db = self._connection()
+            with db.atomic():
+                indexed = index_incoming(db, limit)
+        except (sqlite3.Error, OSError, StorageUnavailable) as error:
+            return self._index_failed(_describe(error))
+        except Exception as error:  # noqa: BLE001 - as in store(): a fault of ours must not stop the writer
+            trace = "".join(traceback.format_tb(error.__traceback__))
+            return self._index_failed(f"unexpected {type(error).__name__}\n{trace}")
+        self._unindexed = max(0, self.unindexed - indexed) if indexed == limit else 0
+        return indexed
+
+    def _index_failed(self, reason: str) -> int:
+        log.error("incoming events not indexed (they stay stored, and are tried again): %s", reason)
+        self.close()
+        self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
+        return 0
+
+    def index_all(self, batch: int) -> int:
+        """Index every incoming event, `batch` at a time; stops at the first failure. How many were indexed."""
+        total = 0
+        while indexed := self.index(batch):
+            total += indexed
+            if indexed < batch:
+                break
+        return total
 
     def last_event_at(self) -> str | None:
         """When the newest event was stored; raises StorageUnavailable if the database is not there."""
@@ -125,15 +170,17 @@ class BatchWriter:
                 except Exception as error:  # one odd delivery must not sink the batch with it
                     raise _OneDeliveryFailed from error
             results = [outcome for outcome in outcomes if isinstance(outcome, SaveResult)]
+            stored = sum(result.stored for result in results)
             add_to_counters(
                 db,
                 {
-                    "accepted": sum(result.stored for result in results),
+                    "accepted": stored,
                     "duplicate": sum(result.duplicates for result in results),
                     "rejected": len(rejections),
                 },
             )
             record_rejections(db, rejections)
+        self._unindexed = self.unindexed + stored
         return outcomes
 
     def _connection(self) -> Database:
@@ -149,6 +196,8 @@ class BatchWriter:
         self._db = self._open_db(self._path, self._busy_timeout)
         self._created = True
         self._file_identity = self._identity()
+        if self._unindexed is None:
+            self._unindexed = incoming_count(self._db)
         return self._db
 
     def _identity(self) -> tuple[int, int] | None:
@@ -165,7 +214,7 @@ def _save_together(db: Database, deliveries: list[Delivery], received_at: str) -
     for delivery in deliveries:
         headers = json.dumps(delivery.headers)
         items.extend((event, headers, delivery.verdict) for event in delivery.events)
-    is_new = iter(save_event_batch(db, items, received_at=received_at))
+    is_new = iter(store_incoming(db, items, received_at=received_at))
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         stored = sum(next(is_new) for _ in delivery.events)
@@ -191,13 +240,10 @@ def _save_isolated(db: Database, deliveries: list[Delivery], received_at: str) -
 
 
 def _save_delivery(db: Database, delivery: Delivery, received_at: str) -> SaveResult:
-    stored = duplicates = 0
-    for event in delivery.events:
-        if save_event(db, event, headers=delivery.headers, verdict=delivery.verdict, received_at=received_at):
-            stored += 1
-        else:
-            duplicates += 1
-    return SaveResult(stored, duplicates)
+    headers = json.dumps(delivery.headers)
+    items = [(event, headers, delivery.verdict) for event in delivery.events]
+    stored = sum(store_incoming(db, items, received_at=received_at))
+    return SaveResult(stored, len(items) - stored)
 
 
 def _describe(error: BaseException) -> str:

@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import logging
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -49,6 +50,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LENGTH_BYTES = 4
 # Deliveries waiting for an answer; past this the receiver answers 503 instead of holding more bodies in memory.
 MAX_WAITING_DELIVERIES = 5000
+# Incoming events indexed per transaction while deliveries keep arriving (services.incoming_events).
+INDEX_BATCH_EVENTS = 200
+# No delivery for this long and the writer indexes everything incoming: the console lists events this soon
+# after a burst, and within a burst indexing waits for a whole batch.
+CALM_SECONDS = 0.002
 # A child that dies sooner than this after starting is restarted after a growing pause, not at once.
 QUICK_DEATH_SECONDS = 2.0
 MAX_RESTART_PAUSE_SECONDS = 5.0
@@ -94,6 +100,14 @@ class FrameReader:
             if not chunk:
                 return None  # a partial frame at the end was never sent whole: nobody waits for its answer
             self._buffer += chunk
+
+    def input_waiting(self, timeout: float) -> bool:
+        """Whether more input has arrived since the last read (part of a frame counts), waiting up to
+        `timeout` seconds for some."""
+        if self._buffer:
+            return True
+        readable, _, _ = select.select([self._sock], [], [], timeout)
+        return bool(readable)
 
     def _take_whole_frames(self) -> list[Any]:
         messages = []
@@ -161,17 +175,36 @@ def _store(writer: BatchWriter, batch: list[tuple[int, Delivery]], rejections: l
     return answers
 
 
-def serve(sock: socket.socket, writer: BatchWriter, max_batch_events: int = MAX_BATCH_EVENTS) -> None:
-    """Answer until the input ends, then close the database."""
+def serve(
+    sock: socket.socket,
+    writer: BatchWriter,
+    max_batch_events: int = MAX_BATCH_EVENTS,
+    index_batch_events: int = INDEX_BATCH_EVENTS,
+) -> None:
+    """Answer until the input ends, then index what is left and close the database.
+
+    Deliveries are stored as incoming events and answered at once; they are indexed (listed in the console)
+    a batch at a time whenever a batch has gathered, and all of them as soon as no delivery has arrived for
+    a moment (services.incoming_events)."""
     reader = FrameReader(sock)
     try:
-        while (messages := reader.read_available()) is not None:
+        writer.index_all(index_batch_events)  # whatever an earlier writer acknowledged and did not index
+        while True:
+            if writer.unindexed and not reader.input_waiting(CALM_SECONDS):
+                writer.index_all(index_batch_events)
+            messages = reader.read_available()
+            if messages is None:
+                break
             answers = answer_messages(writer, messages, max_batch_events)
             if answers:
                 sock.sendall(encode_frame(answers))
+            if writer.unindexed >= index_batch_events:
+                writer.index(index_batch_events)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the receiver is gone; what was committed stays committed
     finally:
+        if writer.unindexed:
+            writer.index_all(index_batch_events)
         writer.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,31 @@ from tests.stack_process import free_port
 from tests.uvicorn_thread import uvicorn_in_thread
 
 SECRET = "test-platform-secret-0123456789"
+# Stored means committed: listed in `events`, or acknowledged and waiting in `incoming_events` to be listed.
+# One statement, so both tables are read as of one moment even while the writer moves events across.
+STORED_KEYS_SQL = """
+    select dedupe_key from (
+        select dedupe_key, 0 as incoming, id from events union all select dedupe_key, 1, id from incoming_events
+    ) order by incoming, id
+"""
+
+
+def stored_keys_in(db_path: Path) -> list[str]:
+    """Every stored event's dedupe key, in the order they were stored."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        return [key for (key,) in conn.execute(STORED_KEYS_SQL)]
+
+
+def wait_until_listed(db_path: Path, timeout: float = 10.0) -> None:
+    """Wait for the writer to index every incoming event (it does so once deliveries pause for a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with closing(sqlite3.connect(db_path)) as conn:
+            if conn.execute("select count(*) from incoming_events").fetchone()[0] == 0:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"incoming events were not listed within {timeout} s")
+        time.sleep(0.01)
 
 
 def receiver_settings(data_dir: Path, **overrides: str) -> Settings:
@@ -64,7 +90,12 @@ class RunningReceiver:
             return conn.execute(sql, params).fetchall()
 
     def stored_keys(self) -> list[str]:
-        return [key for (key,) in self.query("select dedupe_key from events order by id")]
+        return stored_keys_in(self.db_path)
+
+    def listed(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """`query`, once every stored event is listed in the events table."""
+        wait_until_listed(self.db_path)
+        return self.query(sql, params)
 
     def counters(self) -> dict[str, int]:
         return dict(self.query("select name, value from receiver_counters"))

@@ -30,6 +30,7 @@ from services.api_keys import KeyNotAllowed, generate_key, key_status, recover_a
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import open_console_db
 from services.vault import KeyVault
+from tests.receiver_harness import STORED_KEYS_SQL
 from tests.receiver_process import RunningReceiver, start_receiver
 from tests.stack_process import ROOT
 
@@ -80,7 +81,7 @@ def stored_ids(db_path: Path) -> set[str]:
     db = sqlite3.connect(db_path)
     try:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
-        return {key.removeprefix("id:") for (key,) in db.execute("select dedupe_key from events")}
+        return {key.removeprefix("id:") for (key,) in db.execute(STORED_KEYS_SQL)}
     finally:
         db.close()
 

@@ -1,4 +1,5 @@
-"""Storing a batch of events at once ends in the same events, channels and clients as storing them one by one."""
+"""Storing events as incoming in batches, then indexing them in other batches, ends in the same events,
+channels and clients as storing them one by one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import random
 
 import pytest
 
-from services.events import save_event, save_event_batch
+from services.events import save_event
+from services.incoming_events import incoming_count, index_incoming, store_incoming
 from services.store import open_console_db
 from services.webhook_events import normalise_event
 
@@ -77,8 +79,14 @@ def test_a_batch_ends_where_one_by_one_ends(tmp_path, seed: int) -> None:
             size = rng.randint(1, 40)
             with batched.atomic():
                 items = [(event, json.dumps({"user-agent": "hub"}), "valid") for event in events[start : start + size]]
-                is_new += save_event_batch(batched, items, received_at=RECEIVED_AT)
+                is_new += store_incoming(batched, items, received_at=RECEIVED_AT)
             start += size
+            if rng.random() < 0.5:  # indexing lags behind storing, by a varying amount
+                with batched.atomic():
+                    index_incoming(batched, rng.randint(1, 60))
+        while incoming_count(batched):
+            with batched.atomic():
+                index_incoming(batched, rng.randint(1, 60))
         assert is_new == expected_new
         assert any(is_new)
         assert not all(is_new)
@@ -93,7 +101,9 @@ def test_an_empty_batch_writes_nothing(tmp_path) -> None:
     db = open_console_db(tmp_path / "console.db")
     try:
         with db.atomic():
-            assert save_event_batch(db, [], received_at=RECEIVED_AT) == []
+            assert store_incoming(db, [], received_at=RECEIVED_AT) == []
+            assert index_incoming(db, 10) == 0
         assert db["events"].count == 0
+        assert incoming_count(db) == 0
     finally:
         db.close()

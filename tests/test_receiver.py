@@ -194,7 +194,7 @@ def test_a_signed_event_is_stored_with_either_signature_form(receiver: RunningRe
 
     assert response.status_code == 200
     assert response.json() == {"stored": 1, "duplicates": 0}
-    assert receiver.query("select dedupe_key, signature_verdict from events") == [("id:evt-1", "valid")]
+    assert receiver.listed("select dedupe_key, signature_verdict from events") == [("id:evt-1", "valid")]
 
 
 def test_a_duplicate_is_answered_2xx_counted_and_not_stored_twice(receiver: RunningReceiver):
@@ -204,7 +204,7 @@ def test_a_duplicate_is_answered_2xx_counted_and_not_stored_twice(receiver: Runn
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json() == {"stored": 0, "duplicates": 1}
-    assert receiver.query("select dedupe_key, duplicate_count from events") == [("id:evt-dup", 1)]
+    assert receiver.listed("select dedupe_key, duplicate_count from events") == [("id:evt-dup", 1)]
     assert receiver.counters() == {"accepted": 1, "duplicate": 1}
 
 
@@ -234,7 +234,7 @@ def test_an_array_of_events_is_stored_event_by_event(receiver: RunningReceiver):
 def test_an_unknown_event_name_is_stored_as_it_is(receiver: RunningReceiver):
     body = event_body("evt-new", "brand_new_event_name")
     assert receiver.post(body, good_headers(body)).status_code == 200
-    assert receiver.query("select event_type, kind, raw_body from events") == [
+    assert receiver.listed("select event_type, kind, raw_body from events") == [
         ("brand_new_event_name", "other", body.decode())
     ]
 
@@ -250,7 +250,7 @@ def test_health_reports_the_database_and_the_last_event(receiver: RunningReceive
 
     health = requests.get(receiver.url + "/healthz", timeout=10).json()
 
-    [(received_at,)] = receiver.query("select received_at from events")
+    [(received_at,)] = receiver.listed("select received_at from events")
     assert health == {"ok": True, "database": "ok", "last_event_at": received_at}
 
 
@@ -379,7 +379,7 @@ def test_with_the_signature_check_off_the_custom_header_alone_admits(tmp_path: P
         no_token = receiver.post(event_body("evt-2"), {})
 
         assert (unsigned.status_code, no_token.status_code) == (200, 401)
-        assert receiver.query("select dedupe_key, signature_verdict from events") == [
+        assert receiver.listed("select dedupe_key, signature_verdict from events") == [
             ("id:evt-unsigned", "not checked")
         ]
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.receiver_harness import STORED_KEYS_SQL
 from tests.receiver_process import RunningReceiver, start_receiver
 
 SEED = 20260424
@@ -416,8 +417,13 @@ def test_ten_thousand_bad_requests(receiver: RunningReceiver) -> None:
     }
     assert acknowledged, "no good request was stored; the test proves nothing"
     with sqlite3.connect(receiver.db_path) as db:
-        stored = {key.removeprefix("id:") for (key,) in db.execute("select dedupe_key from events")}
-        verdicts = {verdict for (verdict,) in db.execute("select distinct signature_verdict from events")}
+        stored = {key.removeprefix("id:") for (key,) in db.execute(STORED_KEYS_SQL)}
+        verdicts = {
+            verdict
+            for (verdict,) in db.execute(
+                "select signature_verdict from events union select signature_verdict from incoming_events"
+            )
+        }
     db.close()
     assert not {key for key in stored if key.startswith("bad-")}, "a bad request was stored"
     assert stored == acknowledged
@@ -458,7 +464,7 @@ def test_custom_auth_header_is_required_as_well(tmp_path: Path) -> None:
                     accepted.add(event_id)
         assert statuses == Counter({401: 500, 200: 100})
         with sqlite3.connect(running.db_path) as db:
-            stored = {key.removeprefix("id:") for (key,) in db.execute("select dedupe_key from events")}
+            stored = {key.removeprefix("id:") for (key,) in db.execute(STORED_KEYS_SQL)}
         db.close()
         assert stored == accepted
         assert all(event_id.startswith("good-") for event_id in stored)

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from services.events import save_events
+from services.incoming_events import store_incoming
 from services.receiver_stats import Rejection, add_to_counters, record_rejections
 from services.store import open_console_db
 from services.webhook_events import parse_webhook_body
@@ -89,6 +90,26 @@ def test_the_page_says_so_when_nothing_happened_yet(data_dir: Path):
         assert metrics["Last event stored (UTC)"] == "none yet"
         assert metrics["Rejected requests"] == "0"
         assert [info.value for info in app.info] == ["No request has been refused."]
+    finally:
+        close_page_db(app)
+
+
+def test_events_stored_but_not_yet_listed_are_counted_and_newest_is_the_last_event(data_dir: Path):
+    db = open_console_db(data_dir / "console.db")
+    try:
+        save_events(db, parse_webhook_body(event_body("evt-listed")), headers={}, verdict="valid")
+        with db.atomic():
+            items = [(event, "{}", "valid") for event in parse_webhook_body(event_body("evt-incoming"))]
+            store_incoming(db, items, received_at="2999-01-01T00:00:00.000000+00:00")
+    finally:
+        db.close()
+
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics["Last event stored (UTC)"] == "2999-01-01T00:00:00.000000+00:00"
+        assert app.info[0].value.startswith("1 stored events are not yet listed")
     finally:
         close_page_db(app)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.receiver_harness import SECRET, event_body, signed_headers
+from tests.receiver_harness import SECRET, STORED_KEYS_SQL, event_body, signed_headers
 from tests.stack_process import ROOT, free_port
 
 IN_FLIGHT = 24
@@ -110,7 +110,7 @@ def test_stopping_answers_the_requests_in_flight_and_keeps_all_it_acknowledged(t
 
     acknowledged = {key for key, status in results if status is not None and 200 <= status < 300}
     with closing(sqlite3.connect(db_path)) as conn:
-        stored = {key for (key,) in conn.execute("select dedupe_key from events")}
+        stored = {key for (key,) in conn.execute(STORED_KEYS_SQL)}
     log = log_path.read_text()
     assert acknowledged, "no request was in flight when the signal came:\n" + log
     assert acknowledged <= stored

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -21,7 +22,7 @@ from services.receiver_writer import BatchWriter, Delivery, DeliveryNotStored, S
 from services.store import open_console_db
 from services.webhook_events import MalformedWebhook, WebhookEvent, parse_webhook_body
 from services.writer_process import StoredDelivery, WriterProcess, answer_messages
-from tests.receiver_harness import event_body
+from tests.receiver_harness import event_body, stored_keys_in, wait_until_listed
 
 
 def event(event_id: str) -> WebhookEvent:
@@ -33,8 +34,7 @@ def delivery(*events: WebhookEvent) -> Delivery:
 
 
 def stored_keys(path: Path) -> list[str]:
-    with closing(sqlite3.connect(path)) as conn:
-        return [key for (key,) in conn.execute("select dedupe_key from events order by id")]
+    return stored_keys_in(path)
 
 
 class TracedOpen:
@@ -297,3 +297,100 @@ def test_a_writer_process_that_dies_fails_what_waits_and_is_started_again(db_pat
     assert first == after == StoredDelivery(1, 0, "channel_created", 1)
     assert isinstance(during, StorageUnavailable)
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-3"]
+
+
+# -- incoming events: stored at once, listed (indexed) afterwards -----------------------------------------
+
+
+def listed(path: Path) -> list[tuple[str, int]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("select dedupe_key, duplicate_count from events order by id").fetchall()
+
+
+def test_stored_events_are_incoming_until_indexed_and_duplicates_are_known_meanwhile(writer: BatchWriter, db_path):
+    assert writer.store([delivery(event("evt-1")), delivery(event("evt-2"))], []) == [SaveResult(1, 0)] * 2
+    assert writer.store([delivery(event("evt-1"))], []) == [SaveResult(0, 1)]
+
+    assert listed(db_path) == []
+    assert stored_keys(db_path) == ["id:evt-1", "id:evt-2"]
+    assert writer.unindexed == 2
+    assert writer.last_event_at() is not None
+
+    assert writer.index(10) == 2
+    assert writer.unindexed == 0
+    assert writer.store([delivery(event("evt-2"))], []) == [SaveResult(0, 1)]  # now a duplicate of a listed one
+    assert listed(db_path) == [("id:evt-1", 1), ("id:evt-2", 1)]
+    with closing(sqlite3.connect(db_path)) as conn:
+        assert conn.execute("select id, status from channels").fetchall() == [("ch-1", "pending")]
+        assert conn.execute("select count(*) from incoming_events").fetchone() == (0,)
+
+
+def test_indexing_takes_the_oldest_first_in_bounded_batches(writer: BatchWriter, db_path: Path):
+    writer.store([delivery(event(f"evt-{number}")) for number in range(25)], [])
+
+    assert writer.index(10) == 10
+    assert [key for key, _ in listed(db_path)] == [f"id:evt-{number}" for number in range(10)]
+    assert writer.unindexed == 15
+    assert writer.index_all(10) == 15
+    assert len(listed(db_path)) == 25
+
+
+def test_when_indexing_fails_the_events_stay_stored_and_are_listed_once_it_works(
+    writer: BatchWriter, db_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("services.receiver_writer.INDEX_RETRY_SECONDS", 0.2)
+    writer.store([delivery(event("evt-1"))], [])
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("create trigger refuse before insert on events begin select raise(abort, 'refused'); end")
+        conn.commit()
+
+    assert writer.index(10) == 0
+    assert writer.store([delivery(event("evt-2"))], []) == [SaveResult(1, 0)]  # deliveries are still taken
+    assert writer.index(10) == 0  # and a retry waits a moment
+    assert stored_keys(db_path) == ["id:evt-1", "id:evt-2"]
+    assert listed(db_path) == []
+
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("drop trigger refuse")
+        conn.commit()
+    time.sleep(0.25)
+    assert writer.index_all(10) == 2
+    assert listed(db_path) == [("id:evt-1", 0), ("id:evt-2", 0)]
+
+
+def test_events_a_killed_writer_left_incoming_are_listed_by_the_next_one(db_path: Path):
+    # As a writer killed between acknowledging and indexing leaves them.
+    earlier = BatchWriter(db_path)
+    earlier.store([delivery(event("evt-1")), delivery(event("evt-2"))], [])
+    earlier.close()
+    assert listed(db_path) == []
+
+    async def scenario() -> None:
+        writer = WriterProcess(db_path)
+        await writer.start()
+        try:
+            await asyncio.to_thread(wait_until_listed, db_path)
+        finally:
+            await writer.close()
+
+    run(scenario)
+
+    assert listed(db_path) == [("id:evt-1", 0), ("id:evt-2", 0)]
+
+
+def test_a_burst_is_answered_and_listed_soon_after_it_ends(db_path: Path):
+    async def scenario() -> tuple[list[object], int]:
+        writer = WriterProcess(db_path)
+        await writer.start()
+        try:
+            futures = [writer.submit(event_body(f"evt-{number}"), {}, "valid") for number in range(600)]
+            answers = await asyncio.gather(*futures)
+            await asyncio.to_thread(wait_until_listed, db_path, 10.0)
+            return answers, len(listed(db_path))
+        finally:
+            await writer.close()
+
+    answers, listed_after_the_burst = run(scenario)
+
+    assert answers == [StoredDelivery(1, 0, "channel_created", 1)] * 600
+    assert listed_after_the_burst == 600
