@@ -308,8 +308,14 @@ def start_server(name: str, target: str, env: dict[str, str], log_path: Path) ->
 
 
 def stored_event_ids(db_path: Path, prefix: str) -> set[str]:
+    """Events committed: listed, or acknowledged and still waiting to be listed (the receiver lists all it
+    has before it exits, so the second part is empty unless listing failed)."""
     with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("select dedupe_key from events where dedupe_key like ?", [f"id:{prefix}%"]).fetchall()
+        rows = conn.execute(
+            "select dedupe_key from events where dedupe_key like :prefix"
+            " union all select dedupe_key from incoming_events where dedupe_key like :prefix",
+            {"prefix": f"id:{prefix}%"},
+        ).fetchall()
     conn.close()
     return {key.removeprefix("id:") for (key,) in rows}
 

@@ -6,6 +6,7 @@ import json
 import os
 import types
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.applications import Starlette
@@ -13,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.bench_receiver import PATH, RunResult, Server, drive, signed_jobs
+from bench.bench_receiver import PATH, Job, RunResult, Server, signed_jobs
+from bench.bench_receiver import drive as bench_drive
 from services.webhook_signature import SIGNATURE_HEADER, verify_signature
 from tests.stack_process import free_port
 from tests.uvicorn_thread import uvicorn_in_thread
@@ -31,6 +33,12 @@ async def _answer(request: Request) -> JSONResponse:
         # A refusal that also ends the connection: the client must count it and carry on over a new one.
         return JSONResponse({"error": "busy"}, status_code=503, headers={"connection": "close"})
     return JSONResponse({"stored": 1, "duplicates": 0})
+
+
+def drive(server: Server, jobs: list[Job], **options: object) -> RunResult:
+    """The bench's drive, on a thread of its own: Playwright's sync API may hold an event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(bench_drive, server, jobs, **options).result()
 
 
 def _this_process_on(port: int) -> Server:
