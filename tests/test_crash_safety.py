@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from services.api_keys import KeyNotAllowed, generate_key, key_status, recover_a
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import open_console_db
 from services.vault import KeyVault
-from tests.receiver_harness import STORED_KEYS_SQL
+from tests.receiver_harness import STORED_KEYS_SQL, wait_until_listed
 from tests.receiver_process import RunningReceiver, start_receiver
 from tests.stack_process import ROOT
 
@@ -114,6 +114,11 @@ def test_every_acknowledged_event_survives_sigkill(tmp_path: Path) -> None:
         assert receiver.healthy()
         missing = acknowledged - stored_ids(receiver.db_path)
         assert not missing, f"{len(missing)} acknowledged events were lost, e.g. {sorted(missing)[:5]}"
+        # And listed, whichever writer indexed it (one that loses its receiver lists all it has, then exits).
+        wait_until_listed(receiver.db_path, timeout=60)
+        with closing(sqlite3.connect(receiver.db_path)) as db:
+            listed = [key.removeprefix("id:") for (key,) in db.execute("select dedupe_key from events")]
+        assert acknowledged <= set(listed)
     finally:
         # uvicorn re-raises the SIGTERM it handled, so a clean stop ends with -SIGTERM.
         assert receiver.stop() in (0, -signal.SIGTERM)
