@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.incoming_events import incoming_count
+
 KEPT_REJECTIONS = 200
 COUNTER_NAMES = ("accepted", "duplicate", "rejected")
 
@@ -81,5 +83,5 @@ def receiver_health(db: Database, recent: int = 50) -> ReceiverHealth:
         duplicate=counters["duplicate"],
         rejected=counters["rejected"],
         recent_rejections=rows,
-        waiting_to_be_listed=db.execute("select count(*) from incoming_events").fetchone()[0],
+        waiting_to_be_listed=incoming_count(db),
     )
