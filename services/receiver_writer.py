@@ -29,8 +29,10 @@ from services.webhook_events import WebhookEvent
 
 log = logging.getLogger("receiver.writer")
 MAX_BATCH_EVENTS = 1000
-# After indexing fails, the next try waits this long, so that a lasting fault is not retried after every batch.
+# After indexing fails, the next try waits this long, twice as long after each further failure up to the
+# maximum: a lasting fault is neither retried after every batch nor logged many times a second.
 INDEX_RETRY_SECONDS = 1.0
+MAX_INDEX_RETRY_SECONDS = 60.0
 DEFAULT_BUSY_TIMEOUT_SECONDS = 3.0
 
 
@@ -82,6 +84,7 @@ class BatchWriter:
         # Incoming events not yet indexed, as far as this writer knows; None until it has looked.
         self._unindexed: int | None = None
         self._index_retry_at = 0.0
+        self._index_retry_pause = INDEX_RETRY_SECONDS
 
     def store(self, deliveries: list[Delivery], rejections: list[Rejection]) -> list[Outcome]:
         """One outcome per delivery; never raises. Rejections are logged with the batch, lost only if it fails."""
@@ -107,10 +110,15 @@ class BatchWriter:
         """Incoming events this writer has stored and not indexed (0 until it has read the table)."""
         return self._unindexed or 0
 
+    @property
+    def seconds_until_index_retry(self) -> float:
+        """How long index() will keep declining after a failure (0 when it would try now)."""
+        return max(0.0, self._index_retry_at - time.monotonic())
+
     def index(self, limit: int) -> int:
         """Index up to `limit` of the oldest incoming events in one transaction; how many. Never raises: a
-        failure is logged and the events stay incoming, for a call at least INDEX_RETRY_SECONDS later."""
-        if time.monotonic() < self._index_retry_at:
+        failure is logged and the events stay incoming; calls decline until the retry pause has passed."""
+        if self.seconds_until_index_retry:
             return 0
         try:
             db = self._connection()
@@ -122,12 +130,15 @@ class BatchWriter:
             trace = "".join(traceback.format_tb(error.__traceback__))
             return self._index_failed(f"unexpected {type(error).__name__}\n{trace}")
         self._unindexed = max(0, self.unindexed - indexed) if indexed == limit else 0
+        self._index_retry_pause = INDEX_RETRY_SECONDS
         return indexed
 
     def _index_failed(self, reason: str) -> int:
-        log.error("incoming events not indexed (they stay stored, and are tried again): %s", reason)
+        pause = self._index_retry_pause
+        log.error("incoming events not indexed (they stay stored; next try in %.0f s): %s", pause, reason)
         self.close()
-        self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
+        self._index_retry_at = time.monotonic() + pause
+        self._index_retry_pause = min(MAX_INDEX_RETRY_SECONDS, pause * 2)
         return 0
 
     def index_all(self, batch: int) -> int:

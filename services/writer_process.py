@@ -190,8 +190,11 @@ def serve(
     try:
         writer.index_all(index_batch_events)  # whatever an earlier writer acknowledged and did not index
         while True:
-            if writer.unindexed and not reader.input_waiting(CALM_SECONDS):
+            # A calm moment, or a retry after failed indexing, with nothing else to do meanwhile.
+            calm = max(CALM_SECONDS, writer.seconds_until_index_retry)
+            if writer.unindexed and not reader.input_waiting(calm):
                 writer.index_all(index_batch_events)
+                continue
             messages = reader.read_available()
             if messages is None:
                 break

@@ -335,27 +335,65 @@ def test_indexing_takes_the_oldest_first_in_bounded_batches(writer: BatchWriter,
     assert len(listed(db_path)) == 25
 
 
-def test_when_indexing_fails_the_events_stay_stored_and_are_listed_once_it_works(
-    writer: BatchWriter, db_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr("services.receiver_writer.INDEX_RETRY_SECONDS", 0.2)
-    writer.store([delivery(event("evt-1"))], [])
-    with closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("create trigger refuse before insert on events begin select raise(abort, 'refused'); end")
+def refuse_listing(path: Path, refuse: bool) -> None:
+    """Make every insert into the events table fail (a stand-in for any fault while indexing), or stop that."""
+    with closing(sqlite3.connect(path)) as conn:
+        if refuse:
+            conn.execute("create trigger refuse before insert on events begin select raise(abort, 'refused'); end")
+        else:
+            conn.execute("drop trigger refuse")
         conn.commit()
 
+
+def test_when_indexing_fails_the_events_stay_stored_and_are_listed_once_it_works(writer: BatchWriter, db_path):
+    writer.store([delivery(event("evt-1"))], [])
+    refuse_listing(db_path, True)
+
     assert writer.index(10) == 0
+    assert 0 < writer.seconds_until_index_retry <= 1.0
     assert writer.store([delivery(event("evt-2"))], []) == [SaveResult(1, 0)]  # deliveries are still taken
-    assert writer.index(10) == 0  # and a retry waits a moment
+    assert writer.index(10) == 0  # and the retry waits its turn
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-2"]
     assert listed(db_path) == []
 
-    with closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("drop trigger refuse")
-        conn.commit()
-    time.sleep(0.25)
+    refuse_listing(db_path, False)
+    time.sleep(writer.seconds_until_index_retry)
     assert writer.index_all(10) == 2
     assert listed(db_path) == [("id:evt-1", 0), ("id:evt-2", 0)]
+
+
+def test_a_lasting_indexing_fault_is_retried_less_and_less_often(writer: BatchWriter, db_path: Path):
+    writer.store([delivery(event("evt-1"))], [])
+    refuse_listing(db_path, True)
+    pauses = []
+    for _ in range(2):
+        writer.index(10)
+        pauses.append(writer.seconds_until_index_retry)
+        time.sleep(pauses[-1])
+
+    writer.index(10)
+    pauses.append(writer.seconds_until_index_retry)
+
+    assert pauses[0] <= 1.0 < pauses[1] <= 2.0 < pauses[2] <= 4.0
+
+
+def test_the_writer_process_retries_failed_indexing_without_waiting_for_deliveries(db_path: Path):
+    async def scenario() -> object:
+        writer = WriterProcess(db_path)
+        await writer.start()
+        try:
+            await writer.probe()  # up, with its tables made
+            refuse_listing(db_path, True)
+            answer = await writer.submit(event_body("evt-1"), {}, "valid")
+            await asyncio.sleep(0.1)  # a calm moment: it tries to list, and fails
+            refuse_listing(db_path, False)
+            await asyncio.to_thread(wait_until_listed, db_path, 5.0)  # the retry a second later succeeds
+            return answer
+        finally:
+            await writer.close()
+
+    assert run(scenario) == StoredDelivery(1, 0, "channel_created", 1)
+    assert listed(db_path) == [("id:evt-1", 0)]
 
 
 def test_events_a_killed_writer_left_incoming_are_listed_by_the_next_one(db_path: Path):
