@@ -111,9 +111,11 @@ def test_stopping_answers_the_requests_in_flight_and_keeps_all_it_acknowledged(t
     acknowledged = {key for key, status in results if status is not None and 200 <= status < 300}
     with closing(sqlite3.connect(db_path)) as conn:
         stored = {key for (key,) in conn.execute(STORED_KEYS_SQL)}
+        listed = {key for (key,) in conn.execute("select dedupe_key from events")}
     log = log_path.read_text()
     assert acknowledged, "no request was in flight when the signal came:\n" + log
     assert acknowledged <= stored
+    assert stored == listed  # the writer lists everything it stored before it exits
     assert all(status in (200, None) for _, status in results), results
     assert "Application shutdown complete" in log
     # One request log line per answered delivery, each a JSON object.
