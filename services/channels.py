@@ -86,7 +86,7 @@ _PROJECT_CHANNEL_SQL = f"""
         last_source = excluded.last_source
 """  # noqa: S608 - fixed fragments of our own; every value is bound
 _PROJECT_CLIENT_SQL = """
-    insert into clients (id, first_seen_at, updated_at) values (:id, :now, :now)
+    insert into clients (id, first_seen_at, updated_at) values (:id, :first, :last)
     on conflict (id) do update set updated_at = excluded.updated_at
 """
 
@@ -234,9 +234,12 @@ def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Se
     """Project stored webhooks in order, with the same rules as apply_webhook_event, each statement prepared
     once for the whole batch; `at` is when each was received (default: now). Call inside a transaction."""
     times = at if at is not None else [utc_now()] * len(events)
-    clients = [{"id": event.client_id, "now": now} for event, now in zip(events, times, strict=True) if event.client_id]
+    clients: dict[str, dict[str, str]] = {}  # one upsert per client: its first and its last event's time
+    for event, now in zip(events, times, strict=True):
+        if event.client_id:
+            clients.setdefault(event.client_id, {"id": event.client_id, "first": now})["last"] = now
     if clients:
-        db.conn.executemany(_PROJECT_CLIENT_SQL, clients)
+        db.conn.executemany(_PROJECT_CLIENT_SQL, list(clients.values()))
     rows = []
     for event, now in zip(events, times, strict=True):
         changes = _webhook_channel_changes(event)
