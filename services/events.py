@@ -22,16 +22,19 @@ class SaveResult:
     duplicates: int
 
 
-_INSERT_EVENT_SQL = """
-    insert into events (dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers,
-                        signature_verdict, received_at, duplicate_count)
+STORED_EVENT_COLUMNS = (
+    "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at"
+)
+_INSERT_EVENT_SQL = f"""
+    insert into events ({STORED_EVENT_COLUMNS}, duplicate_count)
     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
     on conflict (dedupe_key) do update set
         duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
-"""
+"""  # noqa: S608 - fixed column names
 
 
-def _event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
+def event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
+    """The values of an events row, in the order of STORED_EVENT_COLUMNS."""
     return (
         event.dedupe_key,
         event.event_type,
@@ -49,7 +52,7 @@ def _event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str
 def save_event(db: Database, event: WebhookEvent, *, headers: dict[str, str], verdict: str, received_at: str) -> bool:
     """Insert one event and project it; False when it was a duplicate (then only its count moves)."""
     cursor = db.execute(
-        _INSERT_EVENT_SQL + " returning duplicate_count", _event_row(event, json.dumps(headers), verdict, received_at)
+        _INSERT_EVENT_SQL + " returning duplicate_count", event_row(event, json.dumps(headers), verdict, received_at)
     )
     is_new = cursor.fetchone()[0] == 0
     if is_new:

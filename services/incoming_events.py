@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
 from services.channels import apply_webhook_events
+from services.events import STORED_EVENT_COLUMNS, event_row
 from services.webhook_events import WebhookEvent
 
-_STORED_COLUMNS = (
-    "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at"
-)
 _INSERT_SQL = f"""
-    insert into incoming_events ({_STORED_COLUMNS}, quality_rating, messaging_limit, phone_number)
+    insert into incoming_events ({STORED_EVENT_COLUMNS}, quality_rating, messaging_limit, phone_number)
     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """  # noqa: S608 - fixed column names
 # A duplicate moves its original's count, wherever the original is by now.
@@ -46,8 +44,8 @@ _OLDEST_SQL = """
 # The receiver checks events before storing here, so a key is never in both; should it be (a bug, a hand
 # edit), the event counts as a duplicate rather than stopping every later event from being indexed.
 _MOVE_SQL = f"""
-    insert into events ({_STORED_COLUMNS}, duplicate_count, last_duplicate_at)
-    select {_STORED_COLUMNS}, duplicate_count, last_duplicate_at from incoming_events where id <= ? order by id
+    insert into events ({STORED_EVENT_COLUMNS}, duplicate_count, last_duplicate_at)
+    select {STORED_EVENT_COLUMNS}, duplicate_count, last_duplicate_at from incoming_events where id <= ? order by id
     on conflict (dedupe_key) do update set
         duplicate_count = duplicate_count + 1 + excluded.duplicate_count,
         last_duplicate_at = coalesce(excluded.last_duplicate_at, excluded.received_at)
@@ -95,18 +93,9 @@ def store_incoming(db: Database, items: Sequence[tuple[WebhookEvent, str, str]],
     return is_new
 
 
-def _row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[str | None, ...]:
+def _row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
     return (
-        event.dedupe_key,
-        event.event_type,
-        event.kind,
-        event.channel_id,
-        event.client_id,
-        event.status,
-        event.raw_body,
-        headers,
-        verdict,
-        received_at,
+        *event_row(event, headers, verdict, received_at),
         event.quality_rating,
         event.messaging_limit,
         event.phone_number,

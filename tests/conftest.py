@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated settings environment and a console database that is always closed."""
+"""Shared fixtures: an isolated settings environment, a console database that is always closed, and a Partner
+API client of the mocked hub."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from services.partner_api import PartnerApi
 from services.settings import Settings, load_settings
 from services.store import open_console_db
+from tests.mocked_hub import mocked_hub_client
 
 CREDENTIAL_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "D360_PLATFORM_SECRET")
 
@@ -35,3 +38,11 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database = open_console_db(tmp_path / "console.db")
     yield database
     database.close()
+
+
+@pytest.fixture
+def api() -> Iterator[PartnerApi]:
+    """A Partner API client of the hub that tests mock at tests.mocked_hub.BASE."""
+    client = mocked_hub_client()
+    yield client
+    client.close()

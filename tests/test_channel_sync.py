@@ -10,25 +10,10 @@ import responses
 
 from services.channel_sync import sync_channels
 from services.channels import upsert_channel
-from services.partner_api import PartnerApi, PartnerApiError
-from services.store import open_console_db
+from services.partner_api import PartnerApiError
+from tests.mocked_hub import BASE
 
-BASE = "http://hub.test/api/v2"
 CHANNELS = f"{BASE}/partners/pa/channels"
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = open_console_db(tmp_path / "console.db")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def api():
-    client = PartnerApi(BASE, "pa", api_key="partner-key-123456", timeout=2)
-    yield client
-    client.close()
 
 
 def _remote(index: int, status: str = "running", quality: str = "GREEN") -> dict:

@@ -14,31 +14,17 @@ from services import audit
 from services.api_keys import KeyNotAllowed, generate_key, key_status, record_reveal
 from services.bulk_keys import eligible_channel_ids, generate_many
 from services.channels import upsert_channel
-from services.partner_api import PartnerApi, PartnerApiError
+from services.partner_api import PartnerApiError
 from services.store import open_console_db
 from services.vault import KeyVault
+from tests.mocked_hub import BASE
 
-BASE = "http://hub.test/api/v2"
 KEY_URL = re.compile(rf"{BASE}/partners/pa/channels/(\w+)/api_keys")
 
 
 @pytest.fixture
 def db_path(tmp_path):
     return tmp_path / "console.db"
-
-
-@pytest.fixture
-def db(db_path):
-    database = open_console_db(db_path)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def api():
-    client = PartnerApi(BASE, "pa", api_key="partner-key-123456", timeout=2)
-    yield client
-    client.close()
 
 
 @pytest.fixture
