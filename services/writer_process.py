@@ -184,16 +184,16 @@ def serve(
     """Answer until the input ends, then index what is left and close the database.
 
     Deliveries are stored as incoming events and answered at once; they are indexed (listed in the console)
-    a batch at a time whenever a batch has gathered, and all of them as soon as no delivery has arrived for
-    a moment (services.incoming_events)."""
+    a batch at a time whenever a batch has gathered, and batch after batch for as long as no delivery
+    arrives (services.incoming_events). New deliveries always go first, however large the backlog."""
     reader = FrameReader(sock)
     try:
-        writer.index_all(index_batch_events)  # whatever an earlier writer acknowledged and did not index
+        writer.index(index_batch_events)  # opens the database, and starts on what an earlier writer left
         while True:
             # A calm moment, or a retry after failed indexing, with nothing else to do meanwhile.
             calm = max(CALM_SECONDS, writer.seconds_until_index_retry)
             if writer.unindexed and not reader.input_waiting(calm):
-                writer.index_all(index_batch_events)
+                writer.index(index_batch_events)
                 continue
             messages = reader.read_available()
             if messages is None:
@@ -219,11 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--busy-timeout", type=float, default=DEFAULT_BUSY_TIMEOUT_SECONDS)
     parser.add_argument("--max-batch-events", type=int, default=MAX_BATCH_EVENTS)
+    parser.add_argument("--index-batch-events", type=int, default=INDEX_BATCH_EVENTS)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
     with socket.socket(fileno=args.fd) as sock:
-        serve(sock, BatchWriter(args.db, busy_timeout_seconds=args.busy_timeout), args.max_batch_events)
+        writer = BatchWriter(args.db, busy_timeout_seconds=args.busy_timeout)
+        serve(sock, writer, args.max_batch_events, args.index_batch_events)
     return 0
 
 
@@ -239,6 +241,7 @@ class WriterProcess:
         *,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         max_batch_events: int = MAX_BATCH_EVENTS,
+        index_batch_events: int = INDEX_BATCH_EVENTS,
         max_waiting: int = MAX_WAITING_DELIVERIES,
         log_level: str = "INFO",
     ) -> None:
@@ -252,6 +255,8 @@ class WriterProcess:
             str(busy_timeout_seconds),
             "--max-batch-events",
             str(max_batch_events),
+            "--index-batch-events",
+            str(index_batch_events),
             "--log-level",
             log_level,
         ]

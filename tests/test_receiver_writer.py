@@ -416,6 +416,30 @@ def test_events_a_killed_writer_left_incoming_are_listed_by_the_next_one(db_path
     assert listed(db_path) == [("id:evt-1", 0), ("id:evt-2", 0)]
 
 
+def test_a_large_backlog_to_list_does_not_hold_up_new_deliveries(db_path: Path):
+    earlier = BatchWriter(db_path)
+    earlier.store([delivery(event(f"evt-{number}")) for number in range(3000)], [])
+    earlier.close()
+
+    async def scenario() -> tuple[object, int]:
+        writer = WriterProcess(db_path, index_batch_events=50)
+        await writer.start()
+        try:
+            answer = await writer.submit(event_body("evt-new"), {}, "valid")
+            with closing(sqlite3.connect(db_path)) as conn:
+                still_incoming = conn.execute("select count(*) from incoming_events").fetchone()[0]
+            await asyncio.to_thread(wait_until_listed, db_path, 30.0)
+            return answer, still_incoming
+        finally:
+            await writer.close()
+
+    answer, still_incoming = run(scenario)
+
+    assert answer == StoredDelivery(1, 0, "channel_created", 1)
+    assert still_incoming > 2000  # answered after one batch of the backlog was listed, not after all of it
+    assert len(listed(db_path)) == 3001
+
+
 def test_a_burst_is_answered_and_listed_soon_after_it_ends(db_path: Path):
     async def scenario() -> tuple[list[object], int]:
         writer = WriterProcess(db_path)
