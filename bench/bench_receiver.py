@@ -121,10 +121,6 @@ def signed_jobs(secret: str, prefix: str, count: int, workload: str = "channel")
     ]
 
 
-class ResponseError(Exception):
-    """The server's answer was not an HTTP/1.1 response this client can read."""
-
-
 class KeepAliveConnection(asyncio.Protocol):
     """Sends the next job as soon as the previous response is complete, from the read callback itself: no
     task switch per request. A response ends after its Content-Length bytes (the servers here always send
@@ -158,7 +154,7 @@ class KeepAliveConnection(asyncio.Protocol):
         try:
             response = self._take_response()
         except (ValueError, IndexError, KeyError) as error:
-            self._result.fail(f"{ResponseError.__name__}: {type(error).__name__}")
+            self._result.fail(f"unreadable response ({type(error).__name__})")
             self._job = None
             self._transport.close()  # type: ignore[union-attr]
             return
