@@ -1,7 +1,7 @@
 """Bulk key generation against a Partner API stub that answers each key POST after 100 ms.
 
 The stub is a real Starlette app on uvicorn on loopback. 200 running channels get a key one by one, then 200
-others get one through services.bulk_keys.generate_many. Run alone: `python -m bench bulk_keys`.
+others get one through services.keys.bulk.generate_many. Run alone: `python -m bench bulk_keys`.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.api_keys import generate_key
-from services.bulk_keys import DEFAULT_WORKERS, generate_many
-from services.channels import upsert_channel
+from services.channels.projection import upsert_channel
+from services.keys.bulk import DEFAULT_WORKERS, generate_many
+from services.keys.generation import generate_key
+from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.store import open_console_db
-from services.vault import KeyVault
 
 CHANNELS = 200
 LATENCY_SECONDS = 0.1

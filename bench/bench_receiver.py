@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.webhook_signature import SIGNATURE_HEADER, sign_body
+from services.events.signature import SIGNATURE_HEADER, sign_body
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/360dialog"

@@ -9,11 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.widgets import escape_markdown, key_badge, status_badge
-from services.attention import AttentionItem, quality_drop
-from services.bulk_keys import BulkSummary
-from services.channel_sync import SyncReport
-from services.channel_timeline import TimelineEntry
+from dashboard.plain_text import escape_markdown
+from dashboard.widgets import key_badge, status_badge
+from services.channels.attention import AttentionItem, quality_drop
+from services.channels.sync import SyncReport
+from services.channels.timeline import TimelineEntry
+from services.keys.bulk import BulkSummary
 
 TABLE_COLUMNS = {
     "id": "channel",

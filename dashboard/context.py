@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 from sqlite_utils import Database
 
-from services.api_keys import recover_abandoned_attempts
+from services.keys.generation import recover_abandoned_attempts
+from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
-from services.vault import KeyVault
 
 OPERATOR_KEY = "operator"
 
@@ -41,15 +41,7 @@ def get_db() -> Database:
 
 @st.cache_resource
 def get_partner_api() -> PartnerApi:
-    settings = require_settings()
-    return PartnerApi(
-        settings.api_base_url,
-        settings.partner_id,
-        api_key=settings.partner_api_key,
-        username=settings.username,
-        password=settings.password,
-        timeout=settings.http_timeout_seconds,
-    )
+    return PartnerApi.from_settings(require_settings())
 
 
 @st.cache_resource

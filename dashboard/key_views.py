@@ -8,9 +8,9 @@ import io
 import streamlit as st
 from sqlite_utils import Database
 
-from dashboard.widgets import escape_markdown
-from services.api_keys import KeyResult, record_reveal
+from dashboard.plain_text import escape_markdown
 from services.audit import record as audit_record
+from services.keys.generation import KeyResult, record_reveal
 
 MASK = "•" * 24
 

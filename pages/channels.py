@@ -13,11 +13,11 @@ from dashboard.channel_views import (
 )
 from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
 from dashboard.key_views import bulk_keys_download, remember_bulk_keys, remember_new_key, shown_once_key
-from dashboard.widgets import capped, escape_markdown, show_partner_error
-from services.api_keys import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
-from services.attention import needs_attention
-from services.bulk_keys import eligible_channel_ids, generate_many
-from services.channel_list import (
+from dashboard.plain_text import escape_markdown
+from dashboard.widgets import capped, show_partner_error
+from services.channels.attention import needs_attention
+from services.channels.projection import get_channel
+from services.channels.query import (
     COUNT_CAP,
     FUNNEL_STAGES,
     KEY_STATUSES,
@@ -26,9 +26,10 @@ from services.channel_list import (
     funnel,
     page_channels,
 )
-from services.channel_sync import sync_channels
-from services.channel_timeline import channel_timeline
-from services.channels import get_channel
+from services.channels.sync import sync_channels
+from services.channels.timeline import channel_timeline
+from services.keys.bulk import eligible_channel_ids, generate_many
+from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
 

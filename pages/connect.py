@@ -6,18 +6,17 @@ from dashboard.connect_snippet import connect_button_snippet
 from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code
 from dashboard.context import get_db, operator, require_settings
 from dashboard.plain_text import escape_markdown
-from services.io_link import InvalidLinkParameter
-from services.onboardings import (
+from services.onboarding.io_link import InvalidLinkParameter
+from services.onboarding.links import (
     LinkRequest,
-    channel_next_steps,
     get_link,
     hand_out_link,
     link_history,
     link_seconds_left,
     link_status,
-    redirect_for_state,
     sandbox_hub_url,
 )
+from services.onboarding.redirects import channel_next_steps, redirect_for_state
 
 settings = require_settings()
 db = get_db()

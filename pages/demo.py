@@ -4,13 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
-from services.channels import list_channels
-from services.demo_seed import load_scenario
+from services.channels.projection import list_channels
+from services.demo.controls import reset_demo, store_redirect_query
+from services.demo.hub_client import SandboxClient, SandboxError
+from services.demo.scenario import load_scenario
+from services.onboarding.redirect import InvalidRedirect
 from services.partner_api import PartnerApiError
-from services.redirect import InvalidRedirect
-from services.sandbox_admin import MESSAGING_LIMITS, QUALITY_RATINGS
-from services.sandbox_client import SandboxClient, SandboxError
-from services.sandbox_demo import reset_demo, store_redirect_query
+from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
 
 settings = require_settings()
 st.title("Demo controls")

@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.context import get_db
 from dashboard.event_views import event_detail, event_label, events_chart, events_table
 from dashboard.widgets import TIME_RANGES, capped, since_for
-from services.events import (
+from services.events.store import (
     COUNT_CAP,
     EXPORT_MAX_ROWS,
     EventFilter,
@@ -15,7 +15,7 @@ from services.events import (
     events_per_hour,
     page_events,
 )
-from services.events import event_detail as load_event
+from services.events.store import event_detail as load_event
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 2

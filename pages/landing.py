@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.connect_widgets import channels_page_link, popup_closer
 from dashboard.context import get_db
 from dashboard.plain_text import escape_markdown
-from services.onboardings import channel_next_steps, receive_redirect, recent_redirects, redirect_view
+from services.onboarding.redirects import channel_next_steps, receive_redirect, recent_redirects, redirect_view
 
 STATE_MATCH_NOTES = {
     "matched": "It came back through a link handed out by {operator}.",

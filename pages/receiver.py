@@ -1,12 +1,11 @@
 """Receiver health: is the webhook receiver storing events, and what has it refused."""
 
-import sqlite3
-
 import pandas as pd
 import streamlit as st
 
 from dashboard.context import get_db
-from services.receiver_stats import receiver_health
+from services.receiver.stats import receiver_health
+from services.store import DatabaseError
 
 st.title("Receiver health")
 st.caption(
@@ -19,7 +18,7 @@ st.caption(
 def health() -> None:
     try:
         current = receiver_health(get_db())
-    except sqlite3.Error as error:
+    except DatabaseError as error:
         st.error(f"The console database cannot be read right now ({type(error).__name__}); retrying in 5 s.")
         return
     last, accepted, duplicate, rejected = st.columns(4)

@@ -5,6 +5,15 @@ from __future__ import annotations
 from sqlite_utils import Database, Migrations
 
 console_migrations = Migrations("console")
+# Names these migrations were recorded under before they were named for what they do; a database that
+# recorded an old name has that migration applied (store.apply_migrations renames the record first).
+CONSOLE_FORMER_NAMES = {
+    "m005_link_redirect_details_issue5": "m002_link_redirect_details",
+    "m020_views_and_keys_issue6": "m003_quality_history_and_stage_counters",
+    "m010_receiver_stats_issue4": "m004_receiver_stats",
+    "m030_drop_redundant_channel_status_index": "m005_drop_redundant_channel_status_index",
+    "m040_incoming_events_issue4": "m006_incoming_events",
+}
 
 
 @console_migrations()
@@ -119,7 +128,7 @@ def m001_initial(db: Database) -> None:
 
 
 @console_migrations()
-def m005_link_redirect_details_issue5(db: Database) -> None:
+def m002_link_redirect_details(db: Database) -> None:
     # Which redirect used a link, and how each link was built (environment and hub version).
     db["io_links"].add_column("redirect_id", int)
     db["io_links"].add_column("env", str)
@@ -132,7 +141,7 @@ def m005_link_redirect_details_issue5(db: Database) -> None:
 
 
 @console_migrations()
-def m020_views_and_keys_issue6(db: Database) -> None:
+def m003_quality_history_and_stage_counters(db: Database) -> None:
     # The value before the latest change, so a quality or limit downgrade can be told from an upgrade.
     db["channels"].add_column("previous_quality_rating", str)
     db["channels"].add_column("previous_messaging_limit", str)
@@ -197,7 +206,7 @@ def m020_views_and_keys_issue6(db: Database) -> None:
 
 
 @console_migrations()
-def m010_receiver_stats_issue4(db: Database) -> None:
+def m004_receiver_stats(db: Database) -> None:
     # Running totals the receiver moves in the same transaction as the events they count.
     db["receiver_counters"].create({"name": str, "value": int}, pk="name", not_null={"value"}, defaults={"value": 0})
     # Requests refused before storage; the receiver keeps only the most recent ones.
@@ -209,15 +218,15 @@ def m010_receiver_stats_issue4(db: Database) -> None:
 
 
 @console_migrations()
-def m030_drop_redundant_channel_status_index(db: Database) -> None:
+def m005_drop_redundant_channel_status_index(db: Database) -> None:
     # (status, status_changed_at) and (status, updated_at) already serve every lookup by status; the plain
     # status index only cost the receiver two more pages to write on each status change.
     db.execute("drop index if exists idx_channels_status")
 
 
 @console_migrations()
-def m040_incoming_events_issue4(db: Database) -> None:
-    # Events the receiver has acknowledged and not yet indexed into `events` (services/incoming_events.py).
+def m006_incoming_events(db: Database) -> None:
+    # Events the receiver has acknowledged and not yet listed in `events` (services/events/incoming.py).
     # One index only: the transaction a 2xx waits for should write as few pages as it can.
     db["incoming_events"].create(
         {

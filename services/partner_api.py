@@ -15,6 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from services.settings import Settings
+
 DEFAULT_PAGE_SIZE = 100
 MAX_DETAIL_LENGTH = 300
 
@@ -138,6 +140,18 @@ def _read_retry() -> Retry:
 
 
 class PartnerApi:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PartnerApi:
+        """The client every process uses: the configured base, partner and credentials."""
+        return cls(
+            settings.api_base_url,
+            settings.partner_id,
+            api_key=settings.partner_api_key,
+            username=settings.username,
+            password=settings.password,
+            timeout=settings.http_timeout_seconds,
+        )
+
     def __init__(
         self,
         base_url: str,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from services.migrations import console_migrations
+from services.migrations import CONSOLE_FORMER_NAMES, console_migrations
 
 BUSY_TIMEOUT_MS = 5000
+# What a page catches when the database cannot be read, without importing the engine itself.
+DatabaseError = sqlite3.Error
 
 
 def like_pattern(text: str) -> str:
@@ -54,7 +56,9 @@ class WriteLockingDatabase(Database):
             raise
 
 
-def connect(path: Path | str, migrations: Migrations | None = None) -> Database:
+def connect(
+    path: Path | str, migrations: Migrations | None = None, former_names: Mapping[str, str] | None = None
+) -> Database:
     """Open a database file in WAL mode and bring its schema up to date."""
     with _initialisation_lock(path):
         conn = sqlite3.connect(
@@ -67,7 +71,7 @@ def connect(path: Path | str, migrations: Migrations | None = None) -> Database:
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
         if migrations is not None:
-            apply_migrations(db, migrations)
+            apply_migrations(db, migrations, former_names)
     return db
 
 
@@ -87,12 +91,16 @@ def _initialisation_lock(path: Path | str) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def apply_migrations(db: Database, migrations: Migrations) -> None:
-    """Apply pending migrations under a write lock, so processes starting together do not race."""
+def apply_migrations(db: Database, migrations: Migrations, former_names: Mapping[str, str] | None = None) -> None:
+    """Apply pending migrations under a write lock, so processes starting together do not race.
+
+    `former_names` maps a name a migration was recorded under to its name now: a database that recorded
+    the old name has it applied, so the record is renamed before anything is applied."""
     if not migrations.pending(db):
         return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
+        _rename_recorded(db, migrations.name, former_names or {})
         migrations.apply(db)
     except BaseException:
         db.conn.rollback()
@@ -100,5 +108,14 @@ def apply_migrations(db: Database, migrations: Migrations) -> None:
     db.conn.commit()
 
 
+def _rename_recorded(db: Database, migration_set: str, former_names: Mapping[str, str]) -> None:
+    if not former_names or not db[Migrations.migrations_table].exists():
+        return
+    db.conn.executemany(
+        f"update {Migrations.migrations_table} set name = ? where migration_set = ? and name = ?",  # noqa: S608 - a class constant
+        [(new, migration_set, old) for old, new in former_names.items()],
+    )
+
+
 def open_console_db(path: Path | str) -> Database:
-    return connect(path, console_migrations)
+    return connect(path, console_migrations, CONSOLE_FORMER_NAMES)

@@ -13,9 +13,9 @@ from pathlib import Path
 import requests
 import uvicorn
 
-from services.receiver import WEBHOOK_PATH, create_app
+from services.events.signature import SIGNATURE_HEADER, sign_body
+from services.receiver.server import WEBHOOK_PATH, create_app
 from services.settings import Settings, load_settings
-from services.webhook_signature import SIGNATURE_HEADER, sign_body
 from tests.stack_process import free_port
 from tests.uvicorn_thread import uvicorn_in_thread
 

@@ -278,7 +278,7 @@ def run_with_env(arguments: list[str], env: dict[str, str]) -> subprocess.Comple
 
 def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> None:
     env = {**live_env(tmp_path, PASSWORD), "D360_PLATFORM_SECRET": "0101010101010101010101"}
-    result = run_with_env(["-c", "import services.receiver as r; r.app"], env)
+    result = run_with_env(["-c", "import services.receiver.server as r; r.app"], env)
     assert result.returncode == 2
     assert "D360_PLATFORM_SECRET is too weak" in result.stderr
     assert "0101010101010101010101" not in result.stderr

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from bench.bench_receiver import PATH, Job, RunResult, Server, signed_jobs
 from bench.bench_receiver import drive as bench_drive
-from services.webhook_signature import SIGNATURE_HEADER, verify_signature
+from services.events.signature import SIGNATURE_HEADER, verify_signature
 from tests.stack_process import free_port
 from tests.uvicorn_thread import uvicorn_in_thread
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from services.channel_sync import sync_channels
-from services.channels import upsert_channel
+from services.channels.projection import upsert_channel
+from services.channels.sync import sync_channels
 from services.partner_api import PartnerApiError
 from tests.mocked_hub import BASE
 

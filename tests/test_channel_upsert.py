@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.channels import ensure_client, get_channel, upsert_channel
+from services.channels.projection import ensure_client, get_channel, upsert_channel
 from services.store import open_console_db
 
 

@@ -7,16 +7,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services import audit
-from services.api_keys import key_status
-from services.attention import needs_attention, quality_drop
-from services.channel_list import ChannelFilter, count_channels, funnel, page_channels, time_in_status
-from services.channel_timeline import channel_timeline
-from services.channels import apply_webhook_event, record_granted, upsert_channel
-from services.events import save_events
-from services.onboardings import LinkRequest, hand_out_link, save_redirect
-from services.redirect import parse_redirect
+from services.channels.attention import needs_attention, quality_drop
+from services.channels.projection import apply_webhook_event, record_granted, upsert_channel
+from services.channels.query import ChannelFilter, count_channels, funnel, page_channels, time_in_status
+from services.channels.timeline import channel_timeline
+from services.events.store import save_events
+from services.events.webhook import normalise_event
+from services.keys.generation import key_status
+from services.onboarding.links import LinkRequest, hand_out_link
+from services.onboarding.redirect import parse_redirect
+from services.onboarding.redirects import save_redirect
 from services.store import open_console_db
-from services.webhook_events import normalise_event
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from services.channels import upsert_channel
+from services.channels.projection import upsert_channel
 from services.store import open_console_db
 from tests.page_harness import close_page_db, isolate_settings, page_app
 

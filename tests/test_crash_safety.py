@@ -26,10 +26,10 @@ import pytest
 import requests
 from sqlite_utils import Database
 
-from services.api_keys import KeyNotAllowed, generate_key, key_status, recover_abandoned_attempts
+from services.keys.generation import KeyNotAllowed, generate_key, key_status, recover_abandoned_attempts
+from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import open_console_db
-from services.vault import KeyVault
 from tests.receiver_harness import STORED_KEYS_SQL, wait_until_listed
 from tests.receiver_process import RunningReceiver, start_receiver
 from tests.stack_process import ROOT
@@ -292,10 +292,10 @@ def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(console_db: Dat
 
 GENERATE_IN_CHILD = """
 import sys
-from services.api_keys import generate_key
+from services.keys.generation import generate_key
 from services.partner_api import PartnerApi
 from services.store import open_console_db
-from services.vault import KeyVault
+from services.keys.vault import KeyVault
 db = open_console_db(sys.argv[1])
 api = PartnerApi(sys.argv[2], "demoPA", api_key="k" * 32, timeout=60)
 generate_key(db, api, KeyVault(sys.argv[3]), "runCH", operator="alice")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.events import save_events
+from services.events.store import save_events
+from services.events.webhook import parse_webhook_body
 from services.store import open_console_db
-from services.webhook_events import parse_webhook_body
 from tests.console_env import close_session_db, console_app, use_demo
 
 BOLD = "**bold**"

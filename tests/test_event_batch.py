@@ -1,4 +1,4 @@
-"""Storing events as incoming in batches, then indexing them in other batches, ends in the same events,
+"""Storing events as incoming in batches, then listing them in other batches, ends in the same events,
 channels and clients as storing them one by one."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from services.events import save_event
-from services.incoming_events import incoming_count, index_incoming, store_incoming
+from services.events.incoming import incoming_count, list_incoming, store_incoming
+from services.events.store import save_event
+from services.events.webhook import normalise_event
 from services.store import open_console_db
-from services.webhook_events import normalise_event
 
 RECEIVED_AT = "2026-11-20T10:00:00.000000+00:00"
 # Timestamps are taken when each row is written, so only whether they are set is compared.
@@ -81,12 +81,12 @@ def test_a_batch_ends_where_one_by_one_ends(tmp_path, seed: int) -> None:
                 items = [(event, json.dumps({"user-agent": "hub"}), "valid") for event in events[start : start + size]]
                 is_new += store_incoming(batched, items, received_at=RECEIVED_AT)
             start += size
-            if rng.random() < 0.5:  # indexing lags behind storing, by a varying amount
+            if rng.random() < 0.5:  # listing lags behind storing, by a varying amount
                 with batched.atomic():
-                    index_incoming(batched, rng.randint(1, 60))
+                    list_incoming(batched, rng.randint(1, 60))
         while incoming_count(batched):
             with batched.atomic():
-                index_incoming(batched, rng.randint(1, 60))
+                list_incoming(batched, rng.randint(1, 60))
         assert is_new == expected_new
         assert any(is_new)
         assert not all(is_new)
@@ -102,7 +102,7 @@ def test_an_empty_batch_writes_nothing(tmp_path) -> None:
     try:
         with db.atomic():
             assert store_incoming(db, [], received_at=RECEIVED_AT) == []
-            assert index_incoming(db, 10) == 0
+            assert list_incoming(db, 10) == 0
         assert db["events"].count == 0
         assert incoming_count(db) == 0
     finally:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from services.events import (
+from services.events.store import (
     EventFilter,
     count_events,
     event_detail,
@@ -19,8 +19,8 @@ from services.events import (
     save_event,
     save_events,
 )
+from services.events.webhook import normalise_event
 from services.store import open_console_db
-from services.webhook_events import normalise_event
 
 
 @pytest.fixture

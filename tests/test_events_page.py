@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.events import save_event
+from services.events.store import save_event
+from services.events.webhook import normalise_event
 from services.store import open_console_db
-from services.webhook_events import normalise_event
 from tests.page_harness import close_page_db, isolate_settings, page_app
 
 

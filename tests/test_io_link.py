@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link, encode_uri_component
+from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link, encode_uri_component
 
 SANDBOX = "http://127.0.0.1:8503/dashboard/app"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.io_signature import (
+from services.onboarding.io_signature import (
     SIGNATURE_LIFETIME_SECONDS,
     compute_io_signature,
-    io_signature_matches,
     seconds_left,
     sign_io,
 )
+from services.sandbox.signing import io_signature_valid
 
 SECRET = "platform-secret-123"
 # Computed independently: printf 'abcPA|1700000000' | openssl dgst -sha512 -hmac 'platform-secret-123'
@@ -60,12 +60,12 @@ def test_seconds_left_counts_down_24_hours(elapsed: int, left: int) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64"])
-def test_matches_accepts_its_own_signature_and_nothing_else(encoding: str) -> None:
+def test_the_hubs_own_check_accepts_the_consoles_signature_and_nothing_else(encoding: str) -> None:
     signature = compute_io_signature("abcPA", 1700000000, SECRET, encoding=encoding)
-    assert io_signature_matches("abcPA", 1700000000, signature, SECRET, encoding=encoding)
-    assert not io_signature_matches("abcPA", 1700000001, signature, SECRET, encoding=encoding)
-    assert not io_signature_matches("abcPB", 1700000000, signature, SECRET, encoding=encoding)
-    assert not io_signature_matches("abcPA", 1700000000, signature.upper() + "0", SECRET, encoding=encoding)
+    assert io_signature_valid("abcPA", 1700000000, signature, SECRET, encoding)
+    assert not io_signature_valid("abcPA", 1700000001, signature, SECRET, encoding)
+    assert not io_signature_valid("abcPB", 1700000000, signature, SECRET, encoding)
+    assert not io_signature_valid("abcPA", 1700000000, signature.upper() + "0", SECRET, encoding)
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ import responses
 from cryptography.fernet import Fernet
 
 from services import audit
-from services.api_keys import KeyNotAllowed, generate_key, key_status, record_reveal
-from services.bulk_keys import eligible_channel_ids, generate_many
-from services.channels import upsert_channel
+from services.channels.projection import upsert_channel
+from services.keys.bulk import eligible_channel_ids, generate_many
+from services.keys.generation import KeyNotAllowed, generate_key, key_status, record_reveal
+from services.keys.vault import KeyVault
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
-from services.vault import KeyVault
 from tests.mocked_hub import BASE
 
 KEY_URL = re.compile(rf"{BASE}/partners/pa/channels/(\w+)/api_keys")

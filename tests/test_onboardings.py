@@ -11,25 +11,27 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.api_keys import key_status
-from services.channels import get_channel, upsert_channel
-from services.io_link import InvalidLinkParameter
-from services.io_signature import io_signature_matches
-from services.onboardings import (
+from services.channels.projection import get_channel, upsert_channel
+from services.keys.generation import key_status
+from services.onboarding.io_link import InvalidLinkParameter
+from services.onboarding.links import (
     LinkRequest,
-    channel_next_steps,
     get_link,
     hand_out_link,
     link_history,
     link_seconds_left,
     link_status,
+    sandbox_hub_url,
+)
+from services.onboarding.redirects import (
+    channel_next_steps,
     next_step,
     receive_redirect,
     recent_redirects,
     redirect_for_state,
     redirect_view,
-    sandbox_hub_url,
 )
+from services.sandbox.signing import io_signature_valid
 from services.store import open_console_db
 
 SECRET = "platform-secret-for-tests"
@@ -98,7 +100,7 @@ def test_a_signed_link_carries_a_fresh_valid_signature_that_is_not_stored_apart(
     for link in links:
         query = parse_qs(urlsplit(link.url).query)
         assert int(query["io_timestamp"][0]) == link.io_timestamp
-        assert io_signature_matches("abcPA", link.io_timestamp, query["io_signature"][0], SECRET)
+        assert io_signature_valid("abcPA", link.io_timestamp, query["io_signature"][0], SECRET, "hex")
         assert urlsplit(link.url).query.startswith("number=%2B49%20151%201&redirect_url=")
         stored = get_link(db, link.state)
         assert json.loads(stored["params"]) == {

@@ -15,7 +15,7 @@ from dashboard.connect_snippet import connect_button_snippet
 from dashboard.connect_widgets import duration_text
 from dashboard.plain_text import escape_markdown
 from dashboard.qr_code import qr_png, qr_svg
-from services.onboardings import receive_redirect
+from services.onboarding.redirects import receive_redirect
 from services.store import open_console_db
 from tests.console_env import live_env
 

@@ -11,8 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.channels import upsert_channel
-from services.onboardings import LinkRequest, hand_out_link
+from services.channels.projection import upsert_channel
+from services.onboarding.links import LinkRequest, hand_out_link
 from services.store import open_console_db
 
 ENTRY = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.redirect import ID_PATTERN, InvalidRedirect, Redirect, parse_redirect
+from services.onboarding.redirect import ID_PATTERN, InvalidRedirect, Redirect, parse_redirect
 
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 ids = st.text(alphabet=ID_ALPHABET, min_size=1, max_size=64)

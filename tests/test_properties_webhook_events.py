@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.webhook_events import (
+from services.events.webhook import (
     KIND_BY_EVENT,
     MAX_NAME_LENGTH,
     MalformedWebhook,

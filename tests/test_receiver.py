@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.receiver import WEBHOOK_PATH
+from services.events.signature import SIGNATURE_HEADER, sign_body
+from services.receiver.server import WEBHOOK_PATH
 from services.settings import SettingsError
-from services.webhook_signature import SIGNATURE_HEADER, sign_body
 from tests.receiver_harness import (
     SECRET,
     RunningReceiver,
@@ -279,7 +279,7 @@ def test_one_log_line_per_request_without_body_or_secrets(
 
 
 def test_the_rejection_log_keeps_only_the_newest_rows(receiver: RunningReceiver):
-    from services.receiver_stats import KEPT_REJECTIONS
+    from services.receiver.stats import KEPT_REJECTIONS
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: requests.get(receiver.webhook_url, timeout=30).status_code, range(220)))

@@ -9,11 +9,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.events import save_events
-from services.incoming_events import store_incoming
-from services.receiver_stats import Rejection, add_to_counters, record_rejections
+from services.events.incoming import store_incoming
+from services.events.store import save_events
+from services.events.webhook import parse_webhook_body
+from services.receiver.stats import Rejection, add_to_counters, record_rejections
 from services.store import open_console_db
-from services.webhook_events import parse_webhook_body
 from tests.receiver_harness import event_body
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "receiver.py"

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from services.events import SaveResult
-from services.receiver_stats import Rejection, receiver_health
-from services.receiver_writer import BatchWriter, Delivery, DeliveryNotStored, StorageUnavailable, open_writer_db
+from services.events.store import SaveResult
+from services.events.webhook import MalformedWebhook, WebhookEvent, parse_webhook_body
+from services.receiver.batch_writer import BatchWriter, Delivery, DeliveryNotStored, StorageUnavailable, open_writer_db
+from services.receiver.stats import Rejection, receiver_health
+from services.receiver.writer_process import StoredDelivery, WriterProcess, answer_messages
 from services.store import open_console_db
-from services.webhook_events import MalformedWebhook, WebhookEvent, parse_webhook_body
-from services.writer_process import StoredDelivery, WriterProcess, answer_messages
 from tests.receiver_harness import event_body, stored_keys_in, wait_until_listed
 
 
@@ -299,7 +299,7 @@ def test_a_writer_process_that_dies_fails_what_waits_and_is_started_again(db_pat
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-3"]
 
 
-# -- incoming events: stored at once, listed (indexed) afterwards -----------------------------------------
+# -- incoming events: stored at once, listed (listed) afterwards -----------------------------------------
 
 
 def listed(path: Path) -> list[tuple[str, int]]:
@@ -313,11 +313,11 @@ def test_stored_events_are_incoming_until_indexed_and_duplicates_are_known_meanw
 
     assert listed(db_path) == []
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-2"]
-    assert writer.unindexed == 2
+    assert writer.unlisted == 2
     assert writer.last_event_at() is not None
 
-    assert writer.index(10) == 2
-    assert writer.unindexed == 0
+    assert writer.list_batch(10) == 2
+    assert writer.unlisted == 0
     assert writer.store([delivery(event("evt-2"))], []) == [SaveResult(0, 1)]  # now a duplicate of a listed one
     assert listed(db_path) == [("id:evt-1", 1), ("id:evt-2", 1)]
     with closing(sqlite3.connect(db_path)) as conn:
@@ -328,15 +328,15 @@ def test_stored_events_are_incoming_until_indexed_and_duplicates_are_known_meanw
 def test_indexing_takes_the_oldest_first_in_bounded_batches(writer: BatchWriter, db_path: Path):
     writer.store([delivery(event(f"evt-{number}")) for number in range(25)], [])
 
-    assert writer.index(10) == 10
+    assert writer.list_batch(10) == 10
     assert [key for key, _ in listed(db_path)] == [f"id:evt-{number}" for number in range(10)]
-    assert writer.unindexed == 15
-    assert writer.index_all(10) == 15
+    assert writer.unlisted == 15
+    assert writer.list_all(10) == 15
     assert len(listed(db_path)) == 25
 
 
 def refuse_listing(path: Path, refuse: bool) -> None:
-    """Make every insert into the events table fail (a stand-in for any fault while indexing), or stop that."""
+    """Make every insert into the events table fail (a stand-in for any fault while listing), or stop that."""
     with closing(sqlite3.connect(path)) as conn:
         if refuse:
             conn.execute("create trigger refuse before insert on events begin select raise(abort, 'refused'); end")
@@ -349,16 +349,16 @@ def test_when_indexing_fails_the_events_stay_stored_and_are_listed_once_it_works
     writer.store([delivery(event("evt-1"))], [])
     refuse_listing(db_path, True)
 
-    assert writer.index(10) == 0
-    assert 0 < writer.seconds_until_index_retry <= 1.0
+    assert writer.list_batch(10) == 0
+    assert 0 < writer.seconds_until_listing_retry <= 1.0
     assert writer.store([delivery(event("evt-2"))], []) == [SaveResult(1, 0)]  # deliveries are still taken
-    assert writer.index(10) == 0  # and the retry waits its turn
+    assert writer.list_batch(10) == 0  # and the retry waits its turn
     assert stored_keys(db_path) == ["id:evt-1", "id:evt-2"]
     assert listed(db_path) == []
 
     refuse_listing(db_path, False)
-    time.sleep(writer.seconds_until_index_retry)
-    assert writer.index_all(10) == 2
+    time.sleep(writer.seconds_until_listing_retry)
+    assert writer.list_all(10) == 2
     assert listed(db_path) == [("id:evt-1", 0), ("id:evt-2", 0)]
 
 
@@ -367,12 +367,12 @@ def test_a_lasting_indexing_fault_is_retried_less_and_less_often(writer: BatchWr
     refuse_listing(db_path, True)
     pauses = []
     for _ in range(2):
-        writer.index(10)
-        pauses.append(writer.seconds_until_index_retry)
+        writer.list_batch(10)
+        pauses.append(writer.seconds_until_listing_retry)
         time.sleep(pauses[-1])
 
-    writer.index(10)
-    pauses.append(writer.seconds_until_index_retry)
+    writer.list_batch(10)
+    pauses.append(writer.seconds_until_listing_retry)
 
     assert pauses[0] <= 1.0 < pauses[1] <= 2.0 < pauses[2] <= 4.0
 
@@ -397,7 +397,7 @@ def test_the_writer_process_retries_failed_indexing_without_waiting_for_deliveri
 
 
 def test_events_a_killed_writer_left_incoming_are_listed_by_the_next_one(db_path: Path):
-    # As a writer killed between acknowledging and indexing leaves them.
+    # As a writer killed between acknowledging and listing leaves them.
     earlier = BatchWriter(db_path)
     earlier.store([delivery(event("evt-1")), delivery(event("evt-2"))], [])
     earlier.close()
@@ -422,7 +422,7 @@ def test_a_large_backlog_to_list_does_not_hold_up_new_deliveries(db_path: Path):
     earlier.close()
 
     async def scenario() -> tuple[object, int]:
-        writer = WriterProcess(db_path, index_batch_events=50)
+        writer = WriterProcess(db_path, listing_batch_events=50)
         await writer.start()
         try:
             answer = await writer.submit(event_body("evt-new"), {}, "valid")

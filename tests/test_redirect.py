@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from services.redirect import InvalidRedirect, Redirect, canonical_query, parse_redirect, split_query
+from services.onboarding.redirect import InvalidRedirect, Redirect, canonical_query, parse_redirect, split_query
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.redirect import InvalidRedirect, canonical_query, parse_redirect, split_query
+from services.onboarding.redirect import InvalidRedirect, canonical_query, parse_redirect, split_query
 
 ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z")
 bracket_styles = st.sampled_from([("[", "]"), ("%5B", "%5D"), ("%5b", "%5d"), ("", "")])

@@ -8,12 +8,12 @@ import pytest
 from sqlite_utils import Database
 
 from services import audit
-from services.channels import get_channel
-from services.events import save_events
-from services.redirect import InvalidRedirect
-from services.sandbox_demo import console_tables, reset_console, store_redirect_query
+from services.channels.projection import get_channel
+from services.demo.controls import console_tables, reset_console, store_redirect_query
+from services.events.store import save_events
+from services.events.webhook import parse_webhook_body
+from services.onboarding.redirect import InvalidRedirect
 from services.store import open_console_db
-from services.webhook_events import parse_webhook_body
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.channels import upsert_channel
-from services.sandbox import create_app
+from services.channels.projection import upsert_channel
+from services.sandbox.server import create_app
 from services.store import open_console_db
 from tests.console_env import use_live
 from tests.contract.server import RecordingReceiver, sandbox_settings, serving

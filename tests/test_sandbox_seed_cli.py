@@ -1,4 +1,4 @@
-"""`python -m services.demo_seed` against a running sandbox hub and receiver."""
+"""`python -m services.demo.scenario` against a running sandbox hub and receiver."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from services import receiver
-from services.sandbox import create_app
+from services.receiver import server as receiver
+from services.sandbox.server import create_app
 from tests.console_env import live_env
 from tests.contract.server import sandbox_settings, serving
 from tests.stack_process import free_port, wait_for
@@ -33,7 +33,7 @@ def _env(data_dir: Path, sandbox_port: int, receiver_port: int) -> dict[str, str
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "services.demo_seed", *args],
+        [sys.executable, "-m", "services.demo.scenario", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -16,13 +16,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services import receiver
-from services.demo_seed import load_scenario
+from services.demo.hub_client import SandboxClient
+from services.demo.scenario import load_scenario
+from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
-from services.sandbox import create_app
-from services.sandbox_client import SandboxClient
+from services.receiver import server as receiver
+from services.sandbox.server import create_app
 from services.store import open_console_db
-from services.vault import KeyVault
 from tests.contract.server import sandbox_settings, serving
 from tests.stack_process import free_port, wait_for
 

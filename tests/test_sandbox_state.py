@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlite_utils import Database
 
-from services import sandbox_state as state
-from services.demo_seed import CHANNEL_COUNT, CLIENT_COUNT, seed_sandbox
-from services.redirect import parse_redirect
+from services.onboarding.redirect import parse_redirect
+from services.sandbox import state
+from services.sandbox.scenario import CHANNEL_COUNT, CLIENT_COUNT, seed_sandbox
 from services.store import apply_migrations, connect
 
 
@@ -128,7 +128,7 @@ def test_reset_forgets_everything(db: Database) -> None:
 def test_an_older_sandbox_file_is_migrated(tmp_path) -> None:
     path = tmp_path / "sandbox.db"
     old = connect(path)
-    state.sandbox_migrations.apply(old, stop_before="m002_partner_api_issue7")
+    state.sandbox_migrations.apply(old, stop_before="m002_partner_api_tables")
     with old.atomic():
         old["outbox"].insert({"body": json.dumps({"event": "channel_created"}), "due_at": 0})
     old.close()

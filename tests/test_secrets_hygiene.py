@@ -23,11 +23,11 @@ import requests
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.api_keys import KeyNotAllowed, generate_key
+from services.keys.generation import KeyNotAllowed, generate_key
+from services.keys.vault import KeyVault, VaultError
 from services.partner_api import PartnerApi, PartnerApiError
 from services.settings import SettingsError, load_settings
 from services.store import open_console_db
-from services.vault import KeyVault, VaultError
 from tests.console_env import close_session_db, console_app, live_env
 from tests.stack_process import RunningStack, start_stack, wait_for
 

@@ -1,7 +1,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-from services.vault import KeyVault, VaultError, last_four
+from services.keys.vault import KeyVault, VaultError, last_four
 
 
 def test_sealed_keys_open_again_and_hide_the_key() -> None:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from services.webhook_events import MalformedWebhook, dedupe_key, normalise_event, parse_webhook_body
+from services.events.webhook import MalformedWebhook, dedupe_key, normalise_event, parse_webhook_body
 
 CHANNEL = {"id": "abcCH", "client_id": "xyzCL", "status": "pending", "setup_info": {"phone_number": "+4915100"}}
 

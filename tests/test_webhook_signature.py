@@ -1,6 +1,6 @@
 import pytest
 
-from services.webhook_signature import sign_body, verify_shared_token, verify_signature
+from services.events.signature import sign_body, verify_shared_token, verify_signature
 
 SECRET = "platform-secret-for-tests"
 BODY = b'{"event":"channel_created","data":{"id":"abcCH"}}'

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from services.sandbox_client import SandboxClient
+from services.demo.hub_client import SandboxClient
 from tests.stack_process import RunningStack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import time
 import requests
 from playwright.sync_api import expect
 
-from services.webhook_signature import SIGNATURE_HEADER, sign_body
+from services.events.signature import SIGNATURE_HEADER, sign_body
 from tests.stack_process import RunningStack
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from services.demo.hub_client import SandboxClient
 from services.partner_api import PartnerApi
-from services.sandbox import create_app
-from services.sandbox_client import SandboxClient
+from services.sandbox.server import create_app
 from services.settings import Settings
 from tests.contract.server import RecordingReceiver, sandbox_settings, serving
 from tests.stack_process import free_port

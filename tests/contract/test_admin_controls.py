@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from services.sandbox_client import SandboxClient, SandboxError
+from services.demo.hub_client import SandboxClient, SandboxError
 from tests.contract.test_partner_api_contract import assert_meta_error
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from services.io_signature import SIGNATURE_LIFETIME_SECONDS, sign_io
+from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, sign_io
 from services.partner_api import PartnerApiError
 from tests.stack_process import wait_for
 

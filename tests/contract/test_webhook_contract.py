@@ -6,7 +6,7 @@ import json
 import sqlite3
 from contextlib import ExitStack
 
-from services.webhook_signature import SIGNATURE_HEADER, verify_signature
+from services.events.signature import SIGNATURE_HEADER, verify_signature
 from tests.contract.conftest import start_hub
 from tests.stack_process import wait_for
 

@@ -1,0 +1,128 @@
+"""Channels that need someone to look at them: running without a key, stuck, degraded or revoked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.channels.query import KEY_STATUS_SQL
+from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
+
+# Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.
+UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
+ATTENTION_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    channel_id: str
+    reason: str
+    detail: str
+    since: str | None
+
+
+def _rank(value: str | None, order: tuple[str, ...]) -> int | None:
+    if value is None:
+        return None
+    normalised = value.strip().upper()
+    return order.index(normalised) if normalised in order else None
+
+
+def _dropped(old: str | None, new: str | None, order: tuple[str, ...]) -> bool:
+    old_rank, new_rank = _rank(old, order), _rank(new, order)
+    return old_rank is not None and new_rank is not None and new_rank < old_rank
+
+
+def quality_drop(channel: dict[str, Any]) -> str | None:
+    """A sentence describing a quality or limit downgrade, or None when the latest change was not a drop."""
+    drops = []
+    if _dropped(channel.get("previous_quality_rating"), channel.get("quality_rating"), QUALITY_RATINGS):
+        drops.append(f"quality fell from {channel['previous_quality_rating']} to {channel['quality_rating']}")
+    if _dropped(channel.get("previous_messaging_limit"), channel.get("messaging_limit"), MESSAGING_LIMITS):
+        drops.append(f"messaging limit fell from {channel['previous_messaging_limit']} to {channel['messaging_limit']}")
+    return "; ".join(drops) or None
+
+
+def running_without_key(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    rows = db.query(
+        f"""
+        select id, status_changed_at from channels
+        where status = 'running' and +revoked = 0 and {KEY_STATUS_SQL} in ('none', 'revoked')
+        order by status_changed_at limit ?
+        """,  # noqa: S608 - fixed SQL fragment
+        [limit],
+    )
+    return [AttentionItem(row["id"], "running without a key", "", row["status_changed_at"]) for row in rows]
+
+
+def key_outcome_unknown(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    rows = db.query(
+        """
+        select channel_id, max(created_at) as at from api_keys where outcome = 'unknown'
+          and id = (select max(id) from api_keys k where k.channel_id = api_keys.channel_id and k.outcome != 'failed')
+        group by channel_id order by at limit ?
+        """,
+        [limit],
+    )
+    return [
+        AttentionItem(row["channel_id"], "check key state", "a key request may have reached 360dialog", row["at"])
+        for row in rows
+    ]
+
+
+def stuck(db: Database, after_minutes: float, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    cutoff = (datetime.now(UTC) - timedelta(minutes=after_minutes)).isoformat(timespec="microseconds")
+    rows: list[dict[str, Any]] = []
+    # One indexed range per stage: a single "status in (...)" query makes SQLite sort every stuck channel.
+    # "+revoked" keeps the planner off the revoked index.
+    for stage in UNFINISHED_STAGES:
+        rows.extend(
+            db.query(
+                """
+                select id, status, status_changed_at from channels
+                where status = ? and status_changed_at < ? and +revoked = 0
+                order by status_changed_at limit ?
+                """,
+                [stage, cutoff, limit],
+            )
+        )
+    rows.sort(key=lambda row: row["status_changed_at"])
+    return [
+        AttentionItem(row["id"], "stuck", f"{row['status']} for over {after_minutes:g} min", row["status_changed_at"])
+        for row in rows[:limit]
+    ]
+
+
+def degraded(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    rows = db.query(
+        """
+        select * from channels where quality_changed_at is not null
+        order by quality_changed_at desc limit ?
+        """,
+        [limit * 4],
+    )
+    items = []
+    for row in rows:
+        drop = quality_drop(row)
+        if drop:
+            items.append(AttentionItem(row["id"], "quality or limit dropped", drop, row["quality_changed_at"]))
+    return items[:limit]
+
+
+def revoked(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    rows = db.query("select id, updated_at from channels where revoked = 1 order by updated_at desc limit ?", [limit])
+    return [AttentionItem(row["id"], "revoked", "the client withdrew permission", row["updated_at"]) for row in rows]
+
+
+def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Every reason, each list bounded, so the page stays fast however many channels there are."""
+    return [
+        *key_outcome_unknown(db, limit),
+        *degraded(db, limit),
+        *revoked(db, limit),
+        *stuck(db, stuck_after_minutes, limit),
+        *running_without_key(db, limit),
+    ]

@@ -1,0 +1,290 @@
+"""Current state of clients and channels, projected from webhooks, redirects and Partner API syncs.
+
+Every webhook that names a channel passes through here, so the writes are plain SQL upserts that SQLite
+prepares once per connection: the rules below (no step back in the lifecycle, quality history) are decided
+inside the statement, from the row as it is, without reading it first."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.events.webhook import ChannelFacts, WebhookEvent
+from services.store import utc_now
+
+# A lifecycle status never moves back to an earlier stage because an old event arrived late.
+STAGE_ORDER = {"created": 0, "pending": 0, "submitted": 1, "ready": 2, "running": 3}
+# Columns the upsert decides itself; any other column given is simply written.
+_RULED_COLUMNS = frozenset(
+    {
+        "id",
+        "status",
+        "status_changed_at",
+        "quality_rating",
+        "messaging_limit",
+        "previous_quality_rating",
+        "previous_messaging_limit",
+        "quality_changed_at",
+        "permission",
+        "revoked",
+        "updated_at",
+        "last_source",
+    }
+)
+
+
+def _stage(column: str) -> str:
+    cases = " ".join(f"when '{name}' then {rank}" for name, rank in STAGE_ORDER.items())
+    return f"(case {column} {cases} end)"
+
+
+def _status_accepted(new: str) -> str:
+    """True when the status `new` may replace the stored one: given, and not a step back (unknown names never
+    are)."""
+    return f"({new} is not null and not coalesce({_stage(new)} < {_stage('status')}, 0))"
+
+
+def _quality_changed(quality: str, limit: str) -> str:
+    """A quality or limit change: a known value replaced by a different one."""
+    return (
+        f"((quality_rating is not null and {quality} is not null and quality_rating != {quality})"
+        f" or (messaging_limit is not null and {limit} is not null and messaging_limit != {limit}))"
+    )
+
+
+_STATUS_ACCEPTED = _status_accepted(":status")
+_QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
+_BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
+_BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
+# One webhook's effect on its channel, run by executemany for a whole batch in arrival order: each row sees
+# the channel as the previous one left it.
+_PROJECT_CHANNEL_SQL = f"""
+    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number,
+                          status_changed_at, permission, revoked, updated_at, last_source)
+    values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number,
+            case when :status is not null then :now end, 'unknown', 0, :now, :source)
+    on conflict (id) do update set
+        client_id = coalesce(excluded.client_id, client_id),
+        phone_number = coalesce(excluded.phone_number, phone_number),
+        status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
+        status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
+                                 then :now else status_changed_at end,
+        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
+                                       then quality_rating else previous_quality_rating end,
+        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
+                                        then messaging_limit else previous_messaging_limit end,
+        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
+                                  then :now else quality_changed_at end,
+        quality_rating = coalesce(excluded.quality_rating, quality_rating),
+        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
+        updated_at = :now,
+        last_source = excluded.last_source
+"""  # noqa: S608 - fixed fragments of our own; every value is bound
+_PROJECT_CLIENT_SQL = """
+    insert into clients (id, first_seen_at, updated_at) values (:id, :first, :last)
+    on conflict (id) do update set updated_at = excluded.updated_at
+"""
+
+
+@functools.cache
+def _upsert_channel_sql(plain: tuple[str, ...]) -> str:
+    for name in plain:
+        if not name.isidentifier():
+            raise ValueError(f"not a column name: {name!r}")
+    columns = ", ".join(f'"{name}"' for name in plain)
+    values = ", ".join(f":{name}" for name in plain)
+    sets = "".join(f'"{name}" = excluded."{name}", ' for name in plain)
+    extra_columns, extra_values = (f", {columns}", f", {values}") if plain else ("", "")
+    # On a new row every given value is written as it is; on an existing one, the SET expressions read the
+    # row as it was before this statement (SQLite evaluates them all against the old values).
+    return f"""
+        insert into channels (id, status, status_changed_at, quality_rating, messaging_limit,
+                              previous_quality_rating, previous_messaging_limit, quality_changed_at,
+                              permission, revoked, updated_at, last_source{extra_columns})
+        values (:id, :status, coalesce(:new_status_changed_at, :status_changed_at), :quality_rating,
+                :messaging_limit, :previous_quality_rating, :previous_messaging_limit, :quality_changed_at,
+                coalesce(:permission, 'unknown'), coalesce(:revoked, 0), :now, :source{extra_values})
+        on conflict (id) do update set {sets}
+            status = case when {_STATUS_ACCEPTED} then :status else status end,
+            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status then :now
+                                     else coalesce(:status_changed_at, status_changed_at) end,
+            previous_quality_rating = case when {_QUALITY_CHANGED} then quality_rating
+                                           else coalesce(:previous_quality_rating, previous_quality_rating) end,
+            previous_messaging_limit = case when {_QUALITY_CHANGED} then messaging_limit
+                                            else coalesce(:previous_messaging_limit, previous_messaging_limit) end,
+            quality_changed_at = case when {_QUALITY_CHANGED} then :now
+                                      else coalesce(:quality_changed_at, quality_changed_at) end,
+            quality_rating = coalesce(:quality_rating, quality_rating),
+            messaging_limit = coalesce(:messaging_limit, messaging_limit),
+            permission = coalesce(:permission, permission),
+            revoked = coalesce(:revoked, revoked),
+            updated_at = :now,
+            last_source = :source
+        returning *
+    """  # noqa: S608 - column names are checked identifiers from our own code; every value is bound
+
+
+@contextlib.contextmanager
+def _in_transaction(db: Database) -> Iterator[None]:
+    """Join the caller's transaction, or commit on our own when called outside one."""
+    if db.conn.in_transaction:
+        yield
+    else:
+        with db.atomic():
+            yield
+
+
+def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
+    cursor = db.execute("select * from channels where id = ?", [channel_id])
+    row = cursor.fetchone()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
+
+
+def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """Merge known fields into a channel row, creating it when new; None values leave a field as it is.
+
+    A status that would step back in the lifecycle is ignored; status_changed_at moves only on a real
+    change of status; on a quality or limit change, both values as they were just before it are kept in
+    previous_quality_rating and previous_messaging_limit, with quality_changed_at."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    plain = tuple(sorted(key for key in given if key not in _RULED_COLUMNS))
+    params = {name: given.get(name) for name in _RULED_COLUMNS - {"id", "updated_at", "last_source"}}
+    now = utc_now()
+    params.update(
+        {name: given[name] for name in plain},
+        id=channel_id,
+        now=now,
+        source=source,
+        new_status_changed_at=now if "status" in given else None,
+    )
+    with _in_transaction(db):
+        cursor = db.execute(_upsert_channel_sql(plain), params)
+        row = cursor.fetchone()
+        cursor.fetchall()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
+
+
+def ensure_client(db: Database, client_id: str, *, name: str | None = None, partner_payload: str | None = None) -> None:
+    now = utc_now()
+    with _in_transaction(db):
+        db.execute(
+            """
+            insert into clients (id, name, partner_payload, first_seen_at, updated_at) values (?, ?, ?, ?, ?)
+            on conflict (id) do update set
+                name = coalesce(excluded.name, name),
+                partner_payload = coalesce(excluded.partner_payload, partner_payload),
+                updated_at = excluded.updated_at
+            """,
+            [client_id, name, partner_payload, now, now],
+        )
+
+
+def _webhook_channel_changes(event: ChannelFacts) -> dict[str, Any] | None:
+    """What a webhook says about its channel, or None when it concerns no channel."""
+    if event.kind == "client_created" or not event.channel_id:
+        return None
+    status = event.status
+    if event.kind == "channel_created":
+        status = status or "pending"
+    return {
+        "client_id": event.client_id,
+        "status": status,
+        "quality_rating": event.quality_rating,
+        "messaging_limit": event.messaging_limit,
+        "phone_number": event.phone_number,
+    }
+
+
+def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
+    """Project one stored webhook onto the channel and client it concerns."""
+    if event.client_id:
+        ensure_client(db, event.client_id)
+    changes = _webhook_channel_changes(event)
+    if changes is not None:
+        upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
+
+
+def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Sequence[str] | None = None) -> None:
+    """Project stored webhooks in order, with the same rules as apply_webhook_event, each statement prepared
+    once for the whole batch; `at` is when each was received (default: now). Call inside a transaction."""
+    times = at if at is not None else [utc_now()] * len(events)
+    clients: dict[str, dict[str, str]] = {}  # one upsert per client: its first and its last event's time
+    for event, now in zip(events, times, strict=True):
+        if event.client_id:
+            clients.setdefault(event.client_id, {"id": event.client_id, "first": now})["last"] = now
+    if clients:
+        db.conn.executemany(_PROJECT_CLIENT_SQL, list(clients.values()))
+    rows = []
+    for event, now in zip(events, times, strict=True):
+        changes = _webhook_channel_changes(event)
+        if changes is not None:
+            rows.append({"id": event.channel_id, **changes, "now": now, "source": f"webhook:{event.event_type}"})
+    if rows:
+        db.conn.executemany(_PROJECT_CHANNEL_SQL, rows)
+
+
+def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
+    """Project a channel object from the Partner API (contract section 4)."""
+    setup = channel.get("setup_info") or {}
+    client = channel.get("client") or {}
+    client_id = channel.get("client_id") or client.get("id")
+    if client_id:
+        payload = client.get("partner_payload")
+        ensure_client(
+            db,
+            client_id,
+            name=client.get("name"),
+            partner_payload=json.dumps(payload) if isinstance(payload, (dict, list)) else payload,
+        )
+    return upsert_channel(
+        db,
+        channel["id"],
+        {
+            "client_id": client_id,
+            "status": channel.get("status"),
+            "account_mode": channel.get("account_mode"),
+            "phone_number": setup.get("phone_number"),
+            "phone_name": setup.get("phone_name"),
+            "quality_rating": channel.get("current_quality_rating"),
+            "messaging_limit": channel.get("current_limit"),
+        },
+        source="partner_api",
+    )
+
+
+def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revoked: tuple[str, ...]) -> dict[str, int]:
+    """A redirect grants key permission for some channels and may withdraw it for others.
+
+    Returns, per revoked channel, how many stored keys the revocation made unusable."""
+    ensure_client(db, client_id)
+    for channel_id in granted:
+        upsert_channel(
+            db, channel_id, {"client_id": client_id, "permission": "granted", "revoked": 0}, source="redirect"
+        )
+    unusable = {}
+    for channel_id in revoked:
+        upsert_channel(
+            db, channel_id, {"client_id": client_id, "permission": "revoked", "revoked": 1}, source="redirect"
+        )
+        # The client withdrew permission: 360dialog stops honouring the channel's key.
+        unusable[channel_id] = db.execute(
+            "update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id]
+        ).rowcount
+    return unusable
+
+
+def list_channels(db: Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            """
+            select channels.*, clients.name as client_name
+            from channels left join clients on clients.id = channels.client_id
+            order by channels.updated_at desc
+            """
+        )
+    )

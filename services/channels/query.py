@@ -1,0 +1,115 @@
+"""The channels table as the ops team reads it: one row per channel, filtered and paged in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.keys.generation import key_status_sql
+from services.store import like_pattern
+
+KEY_STATUS_SQL = key_status_sql("channels.id")
+KEY_STATUSES = ("none", "active", "pending", "unknown", "revoked", "unusable")
+FUNNEL_STAGES = ("created", "pending", "submitted", "ready", "running")
+COUNT_CAP = 10_000
+SEARCH_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class ChannelFilter:
+    search: str = ""
+    status: str | None = None
+    client_id: str | None = None
+    key_status: str | None = None
+    permission: str | None = None
+
+
+def _where(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if channel_filter.status:
+        clauses.append("channels.status = ?")
+        params.append(channel_filter.status)
+    if channel_filter.client_id:
+        clauses.append("channels.client_id = ?")
+        params.append(channel_filter.client_id)
+    if channel_filter.permission:
+        clauses.append("channels.permission = ?")
+        params.append(channel_filter.permission)
+    if channel_filter.key_status:
+        clauses.append(f"{KEY_STATUS_SQL} = ?")
+        params.append(channel_filter.key_status)
+    search = channel_filter.search.strip()[:SEARCH_MAX_LENGTH]
+    if search:
+        pattern = like_pattern(search)
+        clauses.append(
+            "(channels.id like ? escape '\\' or channels.phone_number like ? escape '\\'"
+            " or channels.phone_name like ? escape '\\' or channels.client_id like ? escape '\\')"
+        )
+        params.extend([pattern] * 4)
+    return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+def page_channels(
+    db: Database, channel_filter: ChannelFilter, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """One page of channels, most recently changed first, with client name and key status."""
+    where, params = _where(channel_filter)
+    rows = db.query(
+        f"""
+        select channels.*, clients.name as client_name, {KEY_STATUS_SQL} as key_status
+        from channels left join clients on clients.id = channels.client_id
+        {where}
+        order by channels.updated_at desc, channels.id desc
+        limit ? offset ?
+        """,  # noqa: S608 - the where clause is built from fixed fragments; values are bound
+        [*params, limit, offset],
+    )
+    now = datetime.now(UTC)
+    return [{**row, "in_status_for": time_in_status(row.get("status_changed_at"), now)} for row in rows]
+
+
+def count_channels(db: Database, channel_filter: ChannelFilter, *, cap: int = COUNT_CAP) -> int:
+    """How many channels match, counting no further than `cap` (the page shows "cap+")."""
+    where, params = _where(channel_filter)
+    row = next(
+        db.query(
+            f"select count(*) as n from (select 1 from channels {where} limit ?)",  # noqa: S608
+            [*params, cap],
+        )
+    )
+    return int(row["n"])
+
+
+def funnel(db: Database) -> dict[str, int]:
+    """Channels per lifecycle stage (kept by triggers), unknown statuses kept under their own name."""
+    counts = dict.fromkeys(FUNNEL_STAGES, 0)
+    for row in db.query("select status, channels from channel_stages where channels > 0"):
+        counts[row["status"]] = row["channels"]
+    return counts
+
+
+def client_ids(db: Database, limit: int = 500) -> list[str]:
+    return [row["id"] for row in db.query("select id from clients order by id limit ?", [limit])]
+
+
+def time_in_status(changed_at: str | None, now: datetime | None = None) -> str:
+    """'3 d 4 h', '25 min', ... since the status last changed; '' when not known."""
+    if not changed_at:
+        return ""
+    try:
+        then = datetime.fromisoformat(changed_at)
+    except ValueError:
+        return ""
+    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

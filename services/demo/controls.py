@@ -1,0 +1,48 @@
+"""The console's side of the demo controls: what the console stores when the sandbox hub acts."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from services.demo.hub_client import SandboxClient
+from services.onboarding.redirect import parse_redirect
+from services.onboarding.redirects import StoredRedirect, save_raw_redirect, save_redirect
+
+MIGRATIONS_TABLE = "_sqlite_migrations"
+
+
+def store_redirect_query(db: Database, query: str) -> StoredRedirect:
+    """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed.
+
+    In real life a revocation reaches the console through the client's browser; in the demo the hub hands
+    the query over directly. Raises services.onboarding.redirect.InvalidRedirect when it cannot be read.
+    """
+    save_raw_redirect(db, query)
+    redirect = parse_redirect(query)
+    with db.atomic():
+        return save_redirect(db, query, redirect)
+
+
+def console_tables(db: Database) -> list[str]:
+    """Every table that holds console data: not the migrations record, not SQLite's or FTS's own tables."""
+    rows = db.execute("select name, type from pragma_table_list where schema = 'main'").fetchall()
+    return sorted(
+        name
+        for name, kind in rows
+        if kind in {"table", "virtual"} and not name.startswith("sqlite_") and name != MIGRATIONS_TABLE
+    )
+
+
+def reset_console(db: Database) -> int:
+    """Empty the console's tables (the schema stays); returns how many rows went."""
+    removed = 0
+    with db.atomic():
+        for table in console_tables(db):
+            removed += db.execute(f'delete from "{table}"').rowcount  # noqa: S608 - names from the schema
+    return removed
+
+
+def reset_demo(db: Database, sandbox: SandboxClient) -> int:
+    """Start the demo afresh: the hub forgets everything, then the console does."""
+    sandbox.reset()
+    return reset_console(db)

@@ -1,0 +1,158 @@
+"""Reading partner webhook bodies into events: defensive about nesting, never dropping unknown names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+RUNNING_EVENT_NAMES = frozenset({"channel_status_running", "channel_running", "channel_live"})
+KIND_BY_EVENT = {
+    "channel_created": "channel_created",
+    "phone_number_quality_changed": "quality_changed",
+    "client_created": "client_created",
+    **dict.fromkeys(RUNNING_EVENT_NAMES, "channel_running"),
+}
+MAX_EVENTS_PER_BODY = 1000
+MAX_NAME_LENGTH = 200
+
+
+class MalformedWebhook(ValueError):
+    """The body is not a webhook we can store; the message says why (and never repeats the body)."""
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """What an event says about its channel and client: all the channel projection reads of it."""
+
+    event_type: str
+    kind: str
+    channel_id: str | None
+    client_id: str | None
+    status: str | None
+    quality_rating: str | None
+    messaging_limit: str | None
+    phone_number: str | None
+
+
+@dataclass(frozen=True)
+class WebhookEvent(ChannelFacts):
+    dedupe_key: str
+    raw_body: str
+    payload: dict[str, Any]
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text[:MAX_NAME_LENGTH] or None
+
+
+def _first(*values: Any) -> str | None:
+    for value in values:
+        text = _text(value)
+        if text:
+            return text
+    return None
+
+
+def _data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    if isinstance(data, dict):
+        # Some deliveries nest the channel one level deeper.
+        for key in ("channel", "partner_channel"):
+            if isinstance(data.get(key), dict):
+                return {**data, **data[key]}
+        return data
+    return {}
+
+
+def dedupe_key(event: dict[str, Any]) -> str:
+    """The event id when 360dialog sends one, else a hash of the canonical event: a retry hashes the same."""
+    event_id = _text(event.get("id"))
+    if event_id:
+        return f"id:{event_id}"
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _refuse_unstorable(value: Any) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A JSON escape such as \ud800 decodes to a lone surrogate, which neither hashes nor stores.
+        raise MalformedWebhook("the event holds an invalid unicode escape (a lone surrogate)") from None
+    except (TypeError, ValueError, RecursionError):
+        raise MalformedWebhook("the event is not plain JSON data") from None
+
+
+def normalise_event(event: Any, raw_body: str | None = None) -> WebhookEvent:
+    """One event from any Python value; raises MalformedWebhook unless it is a JSON object we can store."""
+    if not isinstance(event, dict):
+        raise MalformedWebhook("each event must be a JSON object")
+    _refuse_unstorable(event)
+    return _normalise(event, raw_body)
+
+
+def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
+    name = event.get("event", event.get("type"))
+    if not isinstance(name, str) or not name.strip():
+        raise MalformedWebhook("event name missing: expected a string field 'event'")
+    name = name.strip()[:MAX_NAME_LENGTH]
+    data = _data(event)
+    setup = data.get("setup_info") if isinstance(data.get("setup_info"), dict) else {}
+    client = data.get("client") if isinstance(data.get("client"), dict) else {}
+    kind = KIND_BY_EVENT.get(name, "other")
+    channel_id = _first(data.get("channel_id"), data.get("id") if kind != "client_created" else None)
+    client_id = _first(data.get("client_id"), client.get("id"), data.get("id") if kind == "client_created" else None)
+    return WebhookEvent(
+        event_type=name,
+        kind=kind,
+        channel_id=channel_id,
+        client_id=client_id,
+        status="running" if kind == "channel_running" else _first(data.get("status")),
+        quality_rating=_first(data.get("current_quality_rating"), data.get("quality_rating"), data.get("quality")),
+        messaging_limit=_first(data.get("current_limit"), data.get("messaging_limit"), data.get("limit")),
+        phone_number=_first(setup.get("phone_number"), data.get("phone_number")),
+        dedupe_key=dedupe_key(event),
+        raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
+        payload=event,
+    )
+
+
+def parse_webhook_body(body: bytes) -> list[WebhookEvent]:
+    """One event object or an array of them; raises MalformedWebhook with the reason."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedWebhook("body is not UTF-8") from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        # ValueError, not only JSONDecodeError: an integer of over 4300 digits is refused with a plain one.
+        raise MalformedWebhook("body is not JSON") from None
+    try:
+        return _events_of(document, text)
+    except RecursionError:
+        # json.loads took it, but hashing or re-encoding it goes a few calls deeper.
+        raise MalformedWebhook("the event is nested too deeply") from None
+
+
+def _events_of(document: Any, text: str) -> list[WebhookEvent]:
+    if "\\u" in text:
+        # Only a JSON escape can give a lone surrogate (the strict UTF-8 decoding refuses encoded ones), so
+        # without one the whole check, a second encoding of every event, is skipped.
+        _refuse_unstorable(document)
+    if isinstance(document, dict):
+        return [_normalise(document, text)]
+    if isinstance(document, list):
+        if not document:
+            raise MalformedWebhook("body is an empty array")
+        if len(document) > MAX_EVENTS_PER_BODY:
+            raise MalformedWebhook(f"body holds more than {MAX_EVENTS_PER_BODY} events")
+        if not all(isinstance(item, dict) for item in document):
+            raise MalformedWebhook("each event must be a JSON object")
+        return [_normalise(item, None) for item in document]
+    raise MalformedWebhook("body must be a JSON object or an array of objects")

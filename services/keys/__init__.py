@@ -1,0 +1,5 @@
+"""Messaging API keys: generated through the Partner API, shown once, stored encrypted.
+
+`generation` makes one key (once per click, every attempt audited), `bulk` many at once, `vault` encrypts
+them at rest, `generation_lock` keeps two processes from generating for the same channel at once.
+"""

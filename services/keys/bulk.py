@@ -1,0 +1,121 @@
+"""Keys for every eligible channel at once: bounded concurrency, one outcome per channel, never a retry."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from services.channels.query import KEY_STATUS_SQL
+from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
+from services.keys.vault import KeyVault
+from services.partner_api import PartnerApi, PartnerApiError
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    channel_id: str
+    result: KeyResult | None = None
+    kind: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+@dataclass
+class BulkSummary:
+    outcomes: list[BulkOutcome] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[BulkOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.ok]
+
+    @property
+    def failed(self) -> list[BulkOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+
+def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int = 10_000) -> list[str]:
+    """Running, not revoked, with no key and no attempt in flight or awaiting a check (and granted when
+    the partner is Direct-Paid). Bulk never replaces an existing key."""
+    permission = "and permission = 'granted'" if direct_paid else ""
+    rows = db.query(
+        f"""
+        select id from channels
+        where status = 'running' and +revoked = 0 {permission} and {KEY_STATUS_SQL} in ('none', 'revoked')
+        order by id limit ?
+        """,  # noqa: S608 - fixed SQL fragments
+        [limit],
+    )
+    return [row["id"] for row in rows]
+
+
+class _Connections:
+    """One SQLite connection per worker thread: transactions must not interleave on one connection."""
+
+    def __init__(self, open_db: Callable[[], Database]) -> None:
+        self._open_db = open_db
+        self._local = threading.local()
+        self._all: list[Database] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._open_db()
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    def close(self) -> None:
+        for db in self._all:
+            db.close()
+
+
+def generate_many(
+    open_db: Callable[[], Database],
+    api: PartnerApi,
+    vault: KeyVault,
+    channel_ids: Iterable[str],
+    *,
+    operator: str,
+    direct_paid: bool = False,
+    max_workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
+) -> BulkSummary:
+    """Generate a key for each channel, `max_workers` at a time; `on_progress(done, total, outcome)` is
+    called from the calling thread after each channel."""
+    ids = list(dict.fromkeys(channel_ids))
+    connections = _Connections(open_db)
+
+    def one(channel_id: str) -> BulkOutcome:
+        try:
+            result = generate_key(connections.get(), api, vault, channel_id, operator=operator, direct_paid=direct_paid)
+        except KeyNotAllowed as error:
+            return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
+        except PartnerApiError as error:
+            return BulkOutcome(channel_id, kind=error.kind, error=error.message)
+        except Exception as error:  # noqa: BLE001 - one broken channel must not abort the others
+            return BulkOutcome(channel_id, kind="error", error=f"unexpected {type(error).__name__}")
+        return BulkOutcome(channel_id, result=result)
+
+    summary = BulkSummary()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="bulk-keys") as pool:
+            futures = [pool.submit(one, channel_id) for channel_id in ids]
+            for done, future in enumerate(as_completed(futures), start=1):
+                outcome = future.result()
+                summary.outcomes.append(outcome)
+                if on_progress is not None:
+                    on_progress(done, len(ids), outcome)
+    finally:
+        connections.close()
+    return summary

@@ -1,0 +1,87 @@
+"""The receiver's own bookkeeping: accepted, duplicate and rejected counts, and the recent rejections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.events.incoming import incoming_count
+
+KEPT_REJECTIONS = 200
+COUNTER_NAMES = ("accepted", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A request refused before storage; `reason` is ours (never the body), `source` the peer address."""
+
+    at: str
+    source: str | None
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReceiverHealth:
+    last_event_at: str | None
+    accepted: int
+    duplicate: int
+    rejected: int
+    recent_rejections: list[dict[str, Any]]
+    # Stored and acknowledged, not yet listed on the Events page (services.events.incoming).
+    waiting_to_be_listed: int = 0
+
+
+def add_to_counters(db: Database, changes: dict[str, int]) -> None:
+    """Move the running totals; call inside the transaction that stores what they count."""
+    for name, amount in changes.items():
+        if amount:
+            db.execute(
+                "insert into receiver_counters (name, value) values (?, ?) "
+                "on conflict (name) do update set value = value + excluded.value",
+                [name, amount],
+            )
+
+
+def record_rejections(db: Database, rejections: list[Rejection], keep: int = KEPT_REJECTIONS) -> None:
+    """Append to the rejection log and drop all but the newest `keep` rows; call inside a transaction."""
+    if not rejections:
+        return
+    db.conn.executemany(
+        "insert into receiver_rejections (at, source, status, reason) values (?, ?, ?, ?)",
+        [(item.at, item.source, item.status, item.reason) for item in rejections],
+    )
+    db.execute(
+        "delete from receiver_rejections where id <= (select max(id) from receiver_rejections) - ?",
+        [keep],
+    )
+
+
+def last_event_at(db: Database) -> str | None:
+    """When the newest stored event was received, whether listed already or still incoming."""
+    return db.execute(
+        "select max(at) from (select max(received_at) as at from events"
+        " union all select max(received_at) from incoming_events)"
+    ).fetchone()[0]
+
+
+def receiver_health(db: Database, recent: int = 50) -> ReceiverHealth:
+    """What the console shows about the receiver, read from the database the receiver writes."""
+    counters = dict.fromkeys(COUNTER_NAMES, 0)
+    counters.update({row["name"]: row["value"] for row in db.query("select name, value from receiver_counters")})
+    rows = list(
+        db.query(
+            "select at, source, status, reason from receiver_rejections order by id desc limit ?",
+            [recent],
+        )
+    )
+    return ReceiverHealth(
+        last_event_at=last_event_at(db),
+        accepted=counters["accepted"],
+        duplicate=counters["duplicate"],
+        rejected=counters["rejected"],
+        recent_rejections=rows,
+        waiting_to_be_listed=incoming_count(db),
+    )

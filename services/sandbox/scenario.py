@@ -1,0 +1,174 @@
+"""A realistic partner inside the hub: about 40 clients and 150 channels over every stage.
+
+`seed_sandbox` writes the clients and channels into the hub's state and queues each one's history of
+webhooks (client_created, channel_created, submitted, ready, running, quality changes) in the outbox, held
+until the console asks for their release, so the receiver gets them signed, as from 360dialog. The console's
+half (redirects, sync, keys) is `services.demo.scenario`; the two meet only over the hub's HTTP admin API.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.sandbox import state
+
+CLIENT_COUNT = 40
+CHANNEL_COUNT = 150
+# Share of channels at each stage; the rest are running.
+STAGE_WEIGHTS = {"pending": 12, "submitted": 12, "ready": 14, "running": 112}
+DOWNGRADED_SHARE = 0.12
+REVOKED_COUNT = 4
+KEYED_COUNT = 30
+STUCK_AFTER_DAYS = 3
+FIRST_WORDS = (
+    "Alpine", "Blue", "Casa", "Delta", "Evergreen", "Fjord", "Golden", "Harbor", "Indigo", "Juniper", "Kiwi",
+    "Lumen", "Maple", "Nordic", "Olive", "Pioneer", "Quartz", "River", "Saffron", "Tidal", "Urban", "Velvet",
+)  # fmt: skip
+SECOND_WORDS = (
+    "Bakery", "Bikes", "Clinic", "Dental", "Fitness", "Florist", "Garage", "Hostel", "Insurance", "Kitchen",
+    "Logistics", "Market", "Opticians", "Pharmacy", "Realty", "Salon", "Tailors", "Travel", "Vets", "Wines",
+)  # fmt: skip
+NUMBER_PREFIXES = ("+49 151", "+49 160", "+44 7700", "+34 612", "+33 612", "+55 11 9", "+31 6", "+39 347")
+DOWNGRADES = (("YELLOW", "TIER_250"), ("RED", "TIER_50"), ("YELLOW", "TIER_1K"), ("RED", "TIER_250"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _client_sizes(rng: random.Random) -> list[int]:
+    # Every client has a number; a few big clients have many (a long-tailed spread).
+    sizes = [1] * CLIENT_COUNT
+    weights = [rng.paretovariate(1.5) for _ in range(CLIENT_COUNT)]
+    for index in rng.choices(range(CLIENT_COUNT), weights=weights, k=CHANNEL_COUNT - CLIENT_COUNT):
+        sizes[index] += 1
+    return sizes
+
+
+def _stages(rng: random.Random) -> list[str]:
+    stages = [stage for stage, weight in STAGE_WEIGHTS.items() for _ in range(weight)]
+    rng.shuffle(stages)
+    return stages
+
+
+def _number(rng: random.Random, used: set[str]) -> str:
+    while True:
+        number = f"{rng.choice(NUMBER_PREFIXES)} {rng.randrange(1000000, 9999999)}"
+        if number not in used:
+            used.add(number)
+            return number
+
+
+def _history(
+    channel: dict[str, Any], stage: str, created: datetime, rng: random.Random, first_quality: tuple[str, str] | None
+) -> list[tuple[datetime, str, dict[str, Any]]]:
+    """The webhooks this channel would have sent so far, each with when it happened."""
+    before = dict(channel)
+    if first_quality:
+        before.update(current_quality_rating=first_quality[0], current_limit=first_quality[1])
+    events, moment = [], created
+    for step in state.CHANNEL_STAGES[: state.CHANNEL_STAGES.index(stage) + 1]:
+        events.append((moment, state.STAGE_EVENTS[step], {**before, "status": step}))
+        moment += timedelta(minutes=rng.randrange(2, 240))
+    if first_quality:
+        events.append((moment + timedelta(days=rng.randrange(1, 5)), "phone_number_quality_changed", channel))
+    return events
+
+
+@dataclass
+class _Scenario:
+    """What seeding has produced so far."""
+
+    rng: random.Random
+    now: datetime
+    stages: list[str]
+    numbers: set[str] = field(default_factory=set)
+    timeline: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    redirects: list[str] = field(default_factory=list)
+    running_permitted: list[str] = field(default_factory=list)
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(state.CHANNEL_STAGES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: {"downgraded": 0, "revoked": 0, "stuck": 0})
+
+
+def _seed_client(db: Database, scenario: _Scenario, index: int, size: int) -> None:
+    rng = scenario.rng
+    client = {
+        "id": state.new_id("CL"),
+        "name": f"{rng.choice(FIRST_WORDS)} {rng.choice(SECOND_WORDS)}",
+        "partner_payload": f"crm-{index + 1:04d}",
+    }
+    created = scenario.now - timedelta(days=rng.uniform(STUCK_AFTER_DAYS + 1, 45))
+    db["clients"].insert({**client, "created_at": _iso(created)})
+    scenario.timeline.append((created, "client_created", client))
+    granted, revoked = [], []
+    for _ in range(size):
+        channel_id, permitted = _seed_channel(db, scenario, client, created)
+        (granted if permitted else revoked).append(channel_id)
+    scenario.redirects.append(state.redirect_query(client["id"], granted, revoked=revoked))
+
+
+def _seed_channel(
+    db: Database, scenario: _Scenario, client: dict[str, Any], client_created: datetime
+) -> tuple[str, bool]:
+    rng, counts = scenario.rng, scenario.counts
+    stage = scenario.stages.pop()
+    # Stuck: still short of running days after onboarding. Otherwise onboarded recently, or done.
+    stuck = stage != "running" and rng.random() < 0.5
+    if stage == "running" or stuck:
+        created = client_created + timedelta(hours=rng.uniform(0, 12))
+    else:
+        created = scenario.now - timedelta(hours=rng.uniform(1, 20))
+    downgrade = stage == "running" and rng.random() < DOWNGRADED_SHARE
+    quality, limit = rng.choice(DOWNGRADES) if downgrade else ("GREEN", rng.choice(("TIER_1K", "TIER_10K")))
+    permitted = not (stage == "running" and counts["revoked"] < REVOKED_COUNT and rng.random() < 0.08)
+    channel_id = state.new_id("CH")
+    state.insert_channel(
+        db,
+        channel_id,
+        client["id"],
+        _number(rng, scenario.numbers),
+        client["name"],
+        created_at=_iso(created),
+        status=stage,
+        quality=quality,
+        limit=limit,
+        permission_granted=permitted,
+    )
+    db["channels"].update(channel_id, {"modified_at": _iso(min(scenario.now, created + timedelta(days=1)))})
+    counts["stuck"] += stuck
+    counts["downgraded"] += downgrade
+    counts["revoked"] += not permitted
+    scenario.by_status[stage] += 1
+    if stage == "running" and permitted:
+        scenario.running_permitted.append(channel_id)
+    channel = state.channel_object(db, db["channels"].get(channel_id))
+    scenario.timeline.extend(_history(channel, stage, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
+    return channel_id, permitted
+
+
+def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Add the scenario to the hub's state and queue its webhooks; returns what the console needs next."""
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    scenario = _Scenario(rng=rng, now=now or datetime.now(UTC), stages=_stages(rng))
+    with db.atomic():
+        for index, size in enumerate(_client_sizes(rng)):
+            _seed_client(db, scenario, index, size)
+        scenario.timeline.sort(key=lambda item: item[0])
+        # Held until the console has stored the redirects and synced (see load_scenario), so that the
+        # receiver's writes do not race the console's.
+        for _, event, data in scenario.timeline:
+            state.enqueue_event(db, event, data, due_in=state.HELD_SECONDS)
+    return {
+        "clients": len(scenario.redirects),
+        "channels": sum(scenario.by_status.values()),
+        "by_status": scenario.by_status,
+        **scenario.counts,
+        "events": len(scenario.timeline),
+        "redirects": scenario.redirects,
+        "key_channel_ids": rng.sample(scenario.running_permitted, min(KEYED_COUNT, len(scenario.running_permitted))),
+    }

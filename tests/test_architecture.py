@@ -1,0 +1,58 @@
+"""The import contracts in pyproject.toml hold for the tree, and break when a boundary is crossed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=tree, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def tree_copy(tmp_path: Path) -> Path:
+    for name in ("services", "dashboard", "pages"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("services/store.py", "import streamlit", "services never import Streamlit or the dashboard"),
+        ("pages/events.py", "import requests", "pages do no SQL, HTTP or crypto of their own"),
+        ("pages/connect.py", "import sqlite3", "pages do no SQL, HTTP or crypto of their own"),
+        (
+            "services/sandbox/hub.py",
+            "from services.keys import generation",
+            "the sandbox hub never imports the console",
+        ),
+        ("services/demo/controls.py", "from services.sandbox import state", "the console reaches the sandbox hub only"),
+        ("services/receiver/stats.py", "import dashboard.context", "the receiver imports nothing from the operators"),
+        ("services/settings.py", "from services.channels import projection", "the shared core depends on no domain"),
+    ],
+)
+def test_crossing_a_boundary_breaks_its_contract(tree_copy: Path, module: str, line: str, contract: str) -> None:
+    path = tree_copy / module
+    path.write_text(path.read_text() + f"\n{line}  # crossing on purpose\n")
+    result = _lint_imports(tree_copy)
+    assert result.returncode != 0
+    broken = result.stdout.split("Broken contracts", 1)[-1]
+    assert contract in broken
