@@ -18,9 +18,11 @@ from sqlite_utils import Database
 
 from services.events.store import SaveResult
 from services.events.webhook import MalformedWebhook, WebhookEvent, parse_webhook_body
-from services.receiver.batch_writer import BatchWriter, Delivery, DeliveryNotStored, StorageUnavailable, open_writer_db
+from services.receiver.frames import StoredDelivery
+from services.receiver.group_commit import BatchWriter, Delivery, DeliveryNotStored, StorageUnavailable, open_writer_db
 from services.receiver.stats import Rejection, receiver_health
-from services.receiver.writer_process import StoredDelivery, WriterProcess, answer_messages
+from services.receiver.writer import WriterProcess
+from services.receiver.writer_main import answer_messages
 from services.store import open_console_db
 from tests.receiver_harness import event_body, stored_keys_in, wait_until_listed
 
@@ -377,7 +379,7 @@ def test_a_lasting_indexing_fault_is_retried_less_and_less_often(writer: BatchWr
     assert pauses[0] <= 1.0 < pauses[1] <= 2.0 < pauses[2] <= 4.0
 
 
-def test_the_writer_process_retries_failed_indexing_without_waiting_for_deliveries(db_path: Path):
+def test_the_writer_process_retries_failed_listing_without_waiting_for_deliveries(db_path: Path):
     async def scenario() -> object:
         writer = WriterProcess(db_path)
         await writer.start()

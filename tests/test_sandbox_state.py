@@ -10,7 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from services.onboarding.redirect import parse_redirect
-from services.sandbox import state
+from services.sandbox import outbox, state
 from services.sandbox.scenario import CHANNEL_COUNT, CLIENT_COUNT, seed_sandbox
 from services.store import apply_migrations, connect
 
@@ -75,42 +75,42 @@ def test_the_same_seed_gives_the_same_shape(db: Database) -> None:
 
 
 def test_retry_delay_backs_off_and_is_capped() -> None:
-    delays = [state.retry_delay(attempt) for attempt in range(1, 10)]
+    delays = [outbox.retry_delay(attempt) for attempt in range(1, 10)]
     assert delays[:3] == [2.0, 4.0, 8.0]
     assert delays == sorted(delays)
     assert max(delays) == 60.0
 
 
 def test_mark_failed_pushes_the_delivery_back(db: Database) -> None:
-    outbox_id = state.enqueue_event(db, "channel_created", {"id": "aCH"}, due_in=0)
-    delivery = state.due_deliveries(db)[0]
-    state.mark_failed(db, delivery, "receiver answered 500")
-    assert state.due_deliveries(db) == []
+    outbox_id = outbox.enqueue_event(db, "channel_created", {"id": "aCH"}, due_in=0)
+    delivery = outbox.due_deliveries(db)[0]
+    outbox.mark_failed(db, delivery, "receiver answered 500")
+    assert outbox.due_deliveries(db) == []
     row = db["outbox"].get(outbox_id)
     assert (row["attempts"], row["last_error"]) == (1, "receiver answered 500")
 
 
 def test_out_of_order_holds_back_and_reverses(db: Database) -> None:
-    first = state.enqueue_event(db, "channel_created", {"id": "aCH"}, due_in=0)
-    second = state.enqueue_event(db, "channel_status_running", {"id": "aCH"}, due_in=0)
-    assert state.due_deliveries(db, out_of_order=True, hold=60) == []
-    assert [row["id"] for row in state.due_deliveries(db, out_of_order=True)] == [second, first]
-    assert [row["id"] for row in state.due_deliveries(db)] == [first, second]
+    first = outbox.enqueue_event(db, "channel_created", {"id": "aCH"}, due_in=0)
+    second = outbox.enqueue_event(db, "channel_status_running", {"id": "aCH"}, due_in=0)
+    assert outbox.due_deliveries(db, out_of_order=True, hold=60) == []
+    assert [row["id"] for row in outbox.due_deliveries(db, out_of_order=True)] == [second, first]
+    assert [row["id"] for row in outbox.due_deliveries(db)] == [first, second]
 
 
 def test_revocation_returns_the_redirect_query(db: Database) -> None:
-    client_id, (kept, withdrawn) = state.create_client_with_channels(
+    client_id, (kept, withdrawn) = outbox.create_client_with_channels(
         db, name="Two", numbers=["+49 1", "+49 2"], partner_payload=None, running_after=0
     )
-    query = state.revoke_permission(db, withdrawn)
+    query = outbox.revoke_permission(db, withdrawn)
     redirect = parse_redirect(query)
     assert (redirect.client, redirect.channels, redirect.revoked) == (client_id, (kept,), (withdrawn,))
     with pytest.raises(state.NotFound):
-        state.revoke_permission(db, "missingCH")
+        outbox.revoke_permission(db, "missingCH")
 
 
 def test_never_running_schedules_no_running_transition(db: Database) -> None:
-    state.create_client_with_channels(
+    outbox.create_client_with_channels(
         db, name="Stuck", numbers=["+49 3"], partner_payload=None, running_after=0, never_running=True
     )
     assert [row["event"] for row in db["outbox"].rows] == ["channel_created"]

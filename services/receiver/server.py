@@ -1,7 +1,7 @@
 """The webhook receiver: the one process 360dialog reaches over the internet.
 
 Run with `uvicorn services.receiver:app`. A 2xx is answered only after the event is committed by the writer
-process (services.receiver.writer_process), where concurrent deliveries share one commit. On SIGTERM or SIGINT uvicorn
+process (services.receiver.writer_main), where concurrent deliveries share one commit. On SIGTERM or SIGINT uvicorn
 stops accepting and lets the requests in flight finish; the lifespan then lets the writer store and answer
 whatever it was sent, and waits for it to exit.
 """
@@ -26,10 +26,10 @@ from starlette.types import Receive, Scope, Send
 
 from services.events.signature import SIGNATURE_HEADER, verify_shared_token, verify_signature
 from services.events.webhook import MalformedWebhook
-from services.receiver.batch_writer import DeliveryNotStored, StorageUnavailable
+from services.receiver.group_commit import DeliveryNotStored, StorageUnavailable
 from services.receiver.request_log import RequestLog, format_request
 from services.receiver.stats import Rejection
-from services.receiver.writer_process import WriterProcess
+from services.receiver.writer import WriterProcess
 from services.settings import Settings, SettingsError, load_settings
 from services.store import utc_now
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.sandbox import state
+from services.sandbox import outbox, state
 from services.sandbox.hub import SandboxHub
 from services.sandbox.partner_api import ApiProblem, Handler, partner_endpoint
 from services.sandbox.scenario import seed_sandbox
@@ -52,18 +52,18 @@ def routes(hub: SandboxHub) -> list[Route]:
         limit = _choice(document, "limit", MESSAGING_LIMITS)
         channel_id = request.path_params["channel_id"]
         outbox_id = await run_in_threadpool(
-            hub.run, lambda db: state.change_quality(db, channel_id, quality=rating, limit=limit)
+            hub.run, lambda db: outbox.change_quality(db, channel_id, quality=rating, limit=limit)
         )
         return JSONResponse({"outbox_id": outbox_id})
 
     async def violation(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        outbox_id = await run_in_threadpool(hub.run, lambda db: state.account_violation(db, channel_id))
+        outbox_id = await run_in_threadpool(hub.run, lambda db: outbox.account_violation(db, channel_id))
         return JSONResponse({"outbox_id": outbox_id})
 
     async def revoke(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        query = await run_in_threadpool(hub.run, lambda db: state.revoke_permission(db, channel_id))
+        query = await run_in_threadpool(hub.run, lambda db: outbox.revoke_permission(db, channel_id))
         return JSONResponse({"redirect_query": query})
 
     async def onboard(request: Request) -> Response:
@@ -81,7 +81,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         never_running = bool(document.get("never_running", False))
         client_id, channel_ids = await run_in_threadpool(
             hub.run,
-            lambda db: state.create_client_with_channels(
+            lambda db: outbox.create_client_with_channels(
                 db,
                 name=name.strip(),
                 numbers=numbers,
@@ -94,17 +94,17 @@ def routes(hub: SandboxHub) -> list[Route]:
             {
                 "client_id": client_id,
                 "channel_ids": channel_ids,
-                "redirect_query": state.redirect_query(client_id, channel_ids),
+                "redirect_query": outbox.redirect_query(client_id, channel_ids),
             },
             status_code=201,
         )
 
-    async def outbox(request: Request) -> Response:
+    async def list_outbox(request: Request) -> Response:
         try:
             limit = min(max(int(request.query_params.get("limit", 200)), 1), MAX_OUTBOX_LIST)
         except ValueError:
             raise ApiProblem(400, "limit must be a whole number") from None
-        rows = await run_in_threadpool(hub.run, lambda db: state.recent_outbox(db, limit))
+        rows = await run_in_threadpool(hub.run, lambda db: outbox.recent_outbox(db, limit))
         return JSONResponse({"events": rows})
 
     async def resend(request: Request) -> Response:
@@ -112,11 +112,11 @@ def routes(hub: SandboxHub) -> list[Route]:
             outbox_id = int(request.path_params["outbox_id"])
         except ValueError:
             raise ApiProblem(400, "outbox id must be a number") from None
-        new_id = await run_in_threadpool(hub.run, lambda db: state.resend(db, outbox_id))
+        new_id = await run_in_threadpool(hub.run, lambda db: outbox.resend(db, outbox_id))
         return JSONResponse({"outbox_id": new_id})
 
     async def release(request: Request) -> Response:
-        released = await run_in_threadpool(hub.run, state.release_held)
+        released = await run_in_threadpool(hub.run, outbox.release_held)
         return JSONResponse({"released": released})
 
     async def switches(request: Request) -> Response:
@@ -149,7 +149,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{channel}/violation", guarded(violation), methods=["POST"]),
         Route(f"{channel}/revoke", guarded(revoke), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
-        Route(f"{ADMIN_PREFIX}/outbox", guarded(outbox), methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/outbox", guarded(list_outbox), methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/outbox/release", guarded(release), methods=["POST"]),
         Route(ADMIN_PREFIX + "/outbox/{outbox_id}/resend", guarded(resend), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/switches", guarded(switches), methods=["GET", "POST"]),

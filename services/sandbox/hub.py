@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from sqlite_utils import Database
 
-from services.sandbox import state
+from services.sandbox import outbox, state
 from services.sandbox.signing import (
     IO_SIGNATURE_LIFETIME_SECONDS,
     WEBHOOK_SIGNATURE_HEADER,
@@ -125,7 +125,7 @@ class SandboxHub:
         # Out of order: hold each event back long enough that a channel's next one is due with it.
         hold = max(1.0, self.settings.sandbox_running_delay_seconds) if switches["out_of_order"] else 0.0
         deliveries = self.run(
-            lambda db: state.due_deliveries(db, DELIVERY_BATCH, out_of_order=switches["out_of_order"], hold=hold)
+            lambda db: outbox.due_deliveries(db, DELIVERY_BATCH, out_of_order=switches["out_of_order"], hold=hold)
         )
         if not deliveries:
             return 0
@@ -134,13 +134,13 @@ class SandboxHub:
         for sent, delivery in enumerate(deliveries):
             if time.monotonic() - started > DELIVERY_ROUND_SECONDS:
                 return sent
-            self.run(lambda db, d=delivery: state.apply_delivery_status(db, d))
+            self.run(lambda db, d=delivery: outbox.apply_delivery_status(db, d))
             body = delivery["body"].encode()
             error = self._post(url, body)
             if error is None and switches["send_twice"]:
                 error = self._post(url, body)
             if error is None:
-                self.run(lambda db, d=delivery: state.mark_delivered(db, d["id"]))
+                self.run(lambda db, d=delivery: outbox.mark_delivered(db, d["id"]))
             else:
-                self.run(lambda db, d=delivery, e=error: state.mark_failed(db, d, e))
+                self.run(lambda db, d=delivery, e=error: outbox.mark_failed(db, d, e))
         return len(deliveries)

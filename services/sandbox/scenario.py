@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.sandbox import state
+from services.sandbox import outbox, state
 
 CLIENT_COUNT = 40
 CHANNEL_COUNT = 150
@@ -109,7 +109,7 @@ def _seed_client(db: Database, scenario: _Scenario, index: int, size: int) -> No
     for _ in range(size):
         channel_id, permitted = _seed_channel(db, scenario, client, created)
         (granted if permitted else revoked).append(channel_id)
-    scenario.redirects.append(state.redirect_query(client["id"], granted, revoked=revoked))
+    scenario.redirects.append(outbox.redirect_query(client["id"], granted, revoked=revoked))
 
 
 def _seed_channel(
@@ -162,7 +162,7 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
         # Held until the console has stored the redirects and synced (see load_scenario), so that the
         # receiver's writes do not race the console's.
         for _, event, data in scenario.timeline:
-            state.enqueue_event(db, event, data, due_in=state.HELD_SECONDS)
+            outbox.enqueue_event(db, event, data, due_in=outbox.HELD_SECONDS)
     return {
         "clients": len(scenario.redirects),
         "channels": sum(scenario.by_status.values()),

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from services.sandbox import admin, partner_api, state
+from services.sandbox import admin, outbox, partner_api, state
 from services.sandbox.hub import DELIVERY_BATCH, SandboxHub
 from services.sandbox.partner_api import api_error
 from services.settings import Settings, SettingsError, load_settings
@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Starlette:
             await run_in_threadpool(hub.run, lambda db: state.consume_signature(db, params["io_signature"]))
         client_id, channel_ids = await run_in_threadpool(
             hub.run,
-            lambda db: state.create_client_with_channels(
+            lambda db: outbox.create_client_with_channels(
                 db,
                 name=name,
                 numbers=numbers,

@@ -3,7 +3,7 @@
 `BatchWriter` owns the receiver's one database connection. It stores a batch as incoming events (one fsync
 with `synchronous = FULL`; services.events.incoming) and says, per delivery, whether it is stored; if the
 transaction fails, no delivery of the batch is reported stored. It lists incoming events when asked. It
-runs in the writer process (services.receiver.writer_process).
+runs in the writer process (services.receiver.writer_main).
 """
 
 from __future__ import annotations

@@ -1,0 +1,194 @@
+"""The hub's webhook outbox: what it will tell the partner and when, and the demo's triggers that fill it.
+
+Each entry is a signed-on-delivery body with a due time; delivery retries with backoff until the receiver
+answers 2xx (contract section 5). A scheduled status change happens when its webhook first falls due.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.sandbox.state import NotFound, channel_object, get_channel_row, insert_channel, new_id
+from services.store import utc_now
+
+
+def enqueue_event(
+    db: Database, event: str, data: dict[str, Any], *, due_in: float, apply_status: str | None = None
+) -> int:
+    body = json.dumps({"id": new_id("EV", 16), "event": event, "data": data})
+    return enqueue_body(db, body, event=event, channel_id=data.get("id"), due_in=due_in, apply_status=apply_status)
+
+
+def enqueue_body(
+    db: Database, body: str, *, event: str, channel_id: str | None, due_in: float, apply_status: str | None = None
+) -> int:
+    table = db["outbox"].insert(
+        {
+            "body": body,
+            "event": event,
+            "apply_status": apply_status,
+            "channel_id": channel_id,
+            "due_at": time.time() + due_in,
+            "created_at": utc_now(),
+        }
+    )
+    return int(table.last_pk)
+
+
+def due_deliveries(db: Database, limit: int = 50, *, out_of_order: bool = False, hold: float = 0.0) -> list[dict]:
+    """Deliveries whose time has come. Out of order: each is held back `hold` seconds so that several are
+    due together, and the newest goes first."""
+    if out_of_order:
+        return list(
+            db.query(
+                "select * from outbox where delivered_at is null and due_at <= ? order by due_at desc, id desc limit ?",
+                [time.time() - hold, limit],
+            )
+        )
+    return list(
+        db.query(
+            "select * from outbox where delivered_at is null and due_at <= ? order by due_at, id limit ?",
+            [time.time(), limit],
+        )
+    )
+
+
+def apply_delivery_status(db: Database, delivery: dict[str, Any]) -> None:
+    """A scheduled transition happens when its webhook is first due, whether or not delivery succeeds."""
+    if not delivery["apply_status"] or delivery["attempts"]:
+        return
+    with db.atomic():
+        db["channels"].update(delivery["channel_id"], {"status": delivery["apply_status"], "modified_at": utc_now()})
+
+
+def mark_delivered(db: Database, delivery_id: int) -> None:
+    with db.atomic():
+        db["outbox"].update(delivery_id, {"delivered_at": utc_now()})
+
+
+def retry_delay(attempts: int, *, max_backoff: float = 60.0) -> float:
+    """Exponential backoff: 2, 4, 8 ... seconds, capped."""
+    return min(max_backoff, 2.0**attempts)
+
+
+def mark_failed(db: Database, delivery: dict[str, Any], error: str) -> None:
+    attempts = delivery["attempts"] + 1
+    with db.atomic():
+        db["outbox"].update(
+            delivery["id"],
+            {"attempts": attempts, "last_error": error[:200], "due_at": time.time() + retry_delay(attempts)},
+        )
+
+
+def recent_outbox(db: Database, limit: int = 200) -> list[dict[str, Any]]:
+    """Stored events, newest first, without their bodies."""
+    return list(
+        db.query(
+            """select id, event, channel_id, created_at, attempts, delivered_at, last_error
+               from outbox order by id desc limit ?""",
+            [limit],
+        )
+    )
+
+
+HELD_SECONDS = 24 * 60 * 60
+
+
+def release_held(db: Database) -> int:
+    """Make held webhooks (queued with `due_in=HELD_SECONDS`) due now, keeping their order."""
+    now = time.time()
+    with db.atomic():
+        cursor = db.execute(
+            "update outbox set due_at = ? where delivered_at is null and due_at > ?", [now, now + HELD_SECONDS / 2]
+        )
+    return cursor.rowcount
+
+
+def resend(db: Database, outbox_id: int) -> int:
+    """Queue a stored event again, byte for byte (same event id): the receiver sees a duplicate."""
+    row = next(iter(db["outbox"].rows_where("id = ?", [outbox_id])), None)
+    if row is None:
+        raise NotFound(f"Outbox entry {outbox_id} not found")
+    with db.atomic():
+        return enqueue_body(db, row["body"], event=row["event"], channel_id=row["channel_id"], due_in=0)
+
+
+# -- demo triggers -----------------------------------------------------------------------------------
+def change_quality(db: Database, channel_id: str, *, quality: str, limit: str) -> int:
+    """Meta changed a number's quality rating or messaging limit: update it and tell the partner."""
+    get_channel_row(db, channel_id)
+    with db.atomic():
+        db["channels"].update(
+            channel_id, {"current_quality_rating": quality, "current_limit": limit, "modified_at": utc_now()}
+        )
+        channel = channel_object(db, db["channels"].get(channel_id))
+        return enqueue_event(db, "phone_number_quality_changed", channel, due_in=0)
+
+
+def account_violation(db: Database, channel_id: str) -> int:
+    get_channel_row(db, channel_id)
+    with db.atomic():
+        return enqueue_event(db, "account_violation", channel_object(db, db["channels"].get(channel_id)), due_in=0)
+
+
+def revoke_permission(db: Database, channel_id: str) -> str:
+    """The client withdraws key permission for a channel. Returns the redirect query the hub would send the
+    client's browser back with (contract section 2)."""
+    row = get_channel_row(db, channel_id)
+    with db.atomic():
+        db["channels"].update(channel_id, {"permission_granted": 0, "modified_at": utc_now()})
+    granted = [
+        r["id"]
+        for r in db["channels"].rows_where(
+            "client_id = ? and permission_granted = 1", [row["client_id"]], order_by="created_at, id"
+        )
+    ]
+    return redirect_query(row["client_id"], granted, revoked=[channel_id])
+
+
+def redirect_query(client_id: str, channel_ids: list[str], *, revoked: list[str] | None = None) -> str:
+    # Lists go as one bracketed, comma-separated value; ids need no escaping.
+    query = f"client={client_id}&channels=[{','.join(channel_ids)}]"
+    if revoked:
+        query += f"&revoked=[{','.join(revoked)}]"
+    return query
+
+
+# -- onboarding ------------------------------------------------------------------------------------
+def create_client_with_channels(
+    db: Database,
+    *,
+    name: str,
+    numbers: list[str],
+    partner_payload: str | None,
+    running_after: float,
+    never_running: bool = False,
+    permission_granted: bool = True,
+) -> tuple[str, list[str]]:
+    """Onboard a client: its channels start pending and turn running after `running_after` seconds,
+    unless `never_running` (a channel stuck in review, for demos)."""
+    client_id = new_id("CL")
+    now = utc_now()
+    channel_ids = [new_id("CH") for _ in numbers]
+    with db.atomic():
+        db["clients"].insert({"id": client_id, "name": name, "partner_payload": partner_payload, "created_at": now})
+        for channel_id, number in zip(channel_ids, numbers, strict=True):
+            insert_channel(
+                db, channel_id, client_id, number, name, created_at=now, permission_granted=permission_granted
+            )
+        for channel_id in channel_ids:
+            channel = channel_object(db, db["channels"].get(channel_id))
+            enqueue_event(db, "channel_created", channel, due_in=0)
+            if not never_running:
+                enqueue_event(
+                    db,
+                    "channel_status_running",
+                    {**channel, "status": "running"},
+                    due_in=running_after,
+                    apply_status="running",
+                )
+    return client_id, channel_ids
