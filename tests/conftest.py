@@ -1,5 +1,5 @@
-"""Shared fixtures: an isolated settings environment, a console database that is always closed, and a Partner
-API client of the mocked hub."""
+"""Fixtures every test may use: a console database that is always closed, demo-mode settings for AppTest, a
+Partner API client of the mocked hub; and the `browser` marker on everything under tests/browser."""
 
 from __future__ import annotations
 
@@ -7,42 +7,66 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlite_utils import Database
+from streamlit.testing.v1 import AppTest
 
 from services.partner_api import PartnerApi
-from services.settings import Settings, load_settings
-from services.store import open_console_db
-from tests.mocked_hub import mocked_hub_client
+from tests.support.console import console_db, use_demo
+from tests.support.mocked_hub import mocked_hub_client
+from tests.support.pages import close_session_db
 
-CREDENTIAL_KEYS = ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD", "D360_PLATFORM_SECRET")
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 
-@pytest.fixture
-def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Demo-mode environment in a temp folder, with no secrets file of the developer's leaking in."""
-    for key in CREDENTIAL_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    env = {"CONSOLE_DATA_DIR": str(tmp_path / "data"), "CONSOLE_SECRETS_FILE": str(tmp_path / "secrets.toml")}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real-browser tests are marked `browser`, so `-m "not browser"` leaves them out."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture
-def demo_settings(demo_env: dict[str, str]) -> Settings:
-    return load_settings()
+def data_dir(tmp_path: Path) -> Path:
+    """The console's data folder for this test, made and empty."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_console_db(tmp_path / "console.db")
-    yield database
-    database.close()
+def db_path(data_dir: Path) -> Path:
+    return data_dir / "console.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    """The console database at `db_path`, migrated, and closed after the test."""
+    with console_db(db_path) as database:
+        yield database
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[Path]:
+    """Demo-mode settings with their data in `data_dir`, for pages run in AppTest; yields `data_dir`."""
+    use_demo(monkeypatch, data_dir)
+    yield data_dir
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def sessions() -> Iterator[list[AppTest]]:
+    """AppTests a test appends here have their session's database connection closed afterwards."""
+    opened: list[AppTest] = []
+    yield opened
+    for app in opened:
+        close_session_db(app)
 
 
 @pytest.fixture
 def api() -> Iterator[PartnerApi]:
-    """A Partner API client of the hub that tests mock at tests.mocked_hub.BASE."""
+    """A Partner API client of the hub that tests mock at tests.support.mocked_hub.BASE."""
     client = mocked_hub_client()
     yield client
     client.close()

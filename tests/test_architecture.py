@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
+pytestmark = pytest.mark.processes  # each test runs lint-imports in a process of its own (`make lint` runs it too)
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -29,10 +29,12 @@ from sqlite_utils import Database
 from services.keys.generation import KeyNotAllowed, generate_key, key_status, recover_abandoned_attempts
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
-from services.store import open_console_db
-from tests.receiver_harness import STORED_KEYS_SQL, wait_until_listed
-from tests.receiver_process import RunningReceiver, start_receiver
-from tests.stack_process import ROOT
+from tests.support import ROOT
+from tests.support.console import console_db
+from tests.support.pages import close_session_db, console_app
+from tests.support.receiver import STORED_KEYS_SQL, ReceiverProcess, start_receiver, wait_until_listed
+
+pytestmark = pytest.mark.processes
 
 SENDERS = 6
 KILL_ROUNDS = 3
@@ -45,7 +47,7 @@ ACKS_BEFORE_KILL = 60
 class Sender(threading.Thread):
     """Posts signed, unique events until the receiver stops answering; remembers which were acknowledged."""
 
-    def __init__(self, receiver: RunningReceiver, name: str) -> None:
+    def __init__(self, receiver: ReceiverProcess, name: str) -> None:
         super().__init__(daemon=True)
         self.receiver = receiver
         self.prefix = name
@@ -182,13 +184,12 @@ def silent_partner_api(behaviour: str) -> Iterator[SilentPartnerApi]:
 
 
 @pytest.fixture
-def console_db(tmp_path: Path) -> Iterator[Database]:
-    db = open_console_db(tmp_path / "console.db")
+def channels_db(db: Database) -> Database:
+    """The console database with two running channels, runCH and otherCH."""
     with db.atomic():
         db["channels"].insert({"id": "runCH", "client_id": "cliCL", "status": "running", "revoked": 0})
         db["channels"].insert({"id": "otherCH", "client_id": "cliCL", "status": "running", "revoked": 0})
-    yield db
-    db.close()
+    return db
 
 
 def snapshot(db: Database) -> dict[str, list[dict]]:
@@ -225,26 +226,26 @@ def vault() -> KeyVault:
 
 
 @pytest.mark.parametrize("behaviour", ["hang", "hang-up"])
-def test_no_answer_marks_the_key_unknown(console_db: Database, behaviour: str) -> None:
-    before = snapshot(console_db)
+def test_no_answer_marks_the_key_unknown(channels_db: Database, behaviour: str) -> None:
+    before = snapshot(channels_db)
     with silent_partner_api(behaviour) as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError) as caught:
-            generate_key(console_db, api, vault(), "runCH", operator="alice")
+            generate_key(channels_db, api, vault(), "runCH", operator="alice")
         api.close()
         assert caught.value.may_have_reached_server
         # Never retried: a second POST would revoke the key the first one may have made.
         assert len(server.requests) == 1
         assert server.requests[0].startswith(b"POST /api/v2/partners/demoPA/channels/runCH/api_keys ")
-    assert_only_the_attempt_changed(console_db, before)
+    assert_only_the_attempt_changed(channels_db, before)
 
 
 class Interrupted(BaseException):
     """What Streamlit raises in a script thread when the user stops or reruns it (a BaseException)."""
 
 
-def test_an_interrupted_run_marks_the_key_unknown(console_db: Database) -> None:
-    before = snapshot(console_db)
+def test_an_interrupted_run_marks_the_key_unknown(channels_db: Database) -> None:
+    before = snapshot(channels_db)
     previous = signal.getsignal(signal.SIGALRM)
 
     def interrupt(signum: int, frame: object) -> None:
@@ -257,19 +258,19 @@ def test_an_interrupted_run_marks_the_key_unknown(console_db: Database) -> None:
             # Fires while the request waits for its answer (the server has it by then).
             signal.setitimer(signal.ITIMER_REAL, 1.0)
             with pytest.raises(Interrupted):
-                generate_key(console_db, api, vault(), "runCH", operator="alice")
+                generate_key(channels_db, api, vault(), "runCH", operator="alice")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
             api.close()
         assert server.received.is_set()
         assert len(server.requests) == 1
-    assert_only_the_attempt_changed(console_db, before)
+    assert_only_the_attempt_changed(channels_db, before)
 
 
-def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(console_db: Database) -> None:
-    with console_db.atomic():
-        console_db["api_keys"].insert(
+def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(channels_db: Database) -> None:
+    with channels_db.atomic():
+        channels_db["api_keys"].insert(
             {
                 "channel_id": "runCH",
                 "operator": "bob",
@@ -280,14 +281,14 @@ def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(console_db: Dat
                 "key_last4": "abcd",
             }
         )
-    assert key_status(console_db, "runCH") == "active"
-    before = snapshot(console_db)
+    assert key_status(channels_db, "runCH") == "active"
+    before = snapshot(channels_db)
     with silent_partner_api("hang-up") as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError):
-            generate_key(console_db, api, vault(), "runCH", operator="alice", replace_existing=True)
+            generate_key(channels_db, api, vault(), "runCH", operator="alice", replace_existing=True)
         api.close()
-    assert_only_the_attempt_changed(console_db, before)
+    assert_only_the_attempt_changed(channels_db, before)
 
 
 GENERATE_IN_CHILD = """
@@ -310,35 +311,27 @@ def generate_in_child(db_path: Path, api_url: str) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ})
 
 
-def test_a_killed_process_leaves_the_key_unknown(console_db: Database, tmp_path: Path) -> None:
+def test_a_killed_process_leaves_the_key_unknown(channels_db: Database, db_path: Path) -> None:
     with silent_partner_api("hang") as server:
-        child = generate_in_child(tmp_path / "console.db", server.base_url)
+        child = generate_in_child(db_path, server.base_url)
         try:
             assert server.received.wait(60)
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
     # A new console process (the dashboard restarted) opens the database and looks at the channel.
-    db = open_console_db(tmp_path / "console.db")
-    try:
+    with console_db(db_path) as db:
         assert recover_abandoned_attempts(db) == 1
         assert key_status(db, "runCH") == "unknown"
         assert [row["outcome"] for row in db["audit"].rows] == ["unknown"]
-    finally:
-        db.close()
 
 
-def test_the_channels_page_says_the_key_must_be_checked(
-    console_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.console_env import close_session_db, console_app, use_demo
-
+def test_the_channels_page_says_the_key_must_be_checked(channels_db: Database, demo: Path) -> None:
     with silent_partner_api("hang-up") as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError):
-            generate_key(console_db, api, vault(), "runCH", operator="alice")
+            generate_key(channels_db, api, vault(), "runCH", operator="alice")
         api.close()
-    use_demo(monkeypatch, tmp_path)
     at = console_app().run()
     at.switch_page("../pages/channels.py").run()
     close_session_db(at)
@@ -352,17 +345,17 @@ def test_the_channels_page_says_the_key_must_be_checked(
     assert about_run, f"nothing on the Channels page says the key state is unknown: {shown}"
 
 
-def test_a_generation_in_progress_is_not_taken_for_abandoned(console_db: Database, tmp_path: Path) -> None:
+def test_a_generation_in_progress_is_not_taken_for_abandoned(channels_db: Database, db_path: Path) -> None:
     with silent_partner_api("hang") as server:
-        child = generate_in_child(tmp_path / "console.db", server.base_url)
+        child = generate_in_child(db_path, server.base_url)
         try:
             assert server.received.wait(60)
             # The child is alive and waiting for 360dialog: its attempt is in progress, not abandoned.
-            assert recover_abandoned_attempts(console_db) == 0
-            assert key_status(console_db, "runCH") == "pending"
+            assert recover_abandoned_attempts(channels_db) == 0
+            assert key_status(channels_db, "runCH") == "pending"
             with pytest.raises(KeyNotAllowed, match="already being generated"):
                 generate_key(
-                    console_db,
+                    channels_db,
                     PartnerApi(server.base_url, "demoPA", api_key="k" * 32),
                     vault(),
                     "runCH",
@@ -371,5 +364,5 @@ def test_a_generation_in_progress_is_not_taken_for_abandoned(console_db: Databas
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
-    assert recover_abandoned_attempts(console_db) == 1
-    assert key_status(console_db, "runCH") == "unknown"
+    assert recover_abandoned_attempts(channels_db) == 1
+    assert key_status(channels_db, "runCH") == "unknown"

@@ -12,8 +12,9 @@ import pytest
 from services.migrations import CONSOLE_FORMER_NAMES, console_migrations
 from services.sandbox.state import SANDBOX_FORMER_NAMES, open_sandbox_db, sandbox_migrations
 from services.store import open_console_db
+from tests.support import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "data_folder_before_packages"
+FOLDER = FIXTURES / "data_folder_before_packages"
 CASES = {
     "console": (open_console_db, console_migrations, CONSOLE_FORMER_NAMES),
     "sandbox": (open_sandbox_db, sandbox_migrations, SANDBOX_FORMER_NAMES),
@@ -22,7 +23,7 @@ CASES = {
 
 def _unpack(name: str, folder: Path) -> Path:
     path = folder / f"{name}.db"
-    with gzip.open(FIXTURES / f"{name}.db.gz") as packed, path.open("wb") as unpacked:
+    with gzip.open(FOLDER / f"{name}.db.gz") as packed, path.open("wb") as unpacked:
         shutil.copyfileobj(packed, unpacked)
     return path
 

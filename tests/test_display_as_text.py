@@ -8,7 +8,6 @@ while a text element (text, code, dataframe, table, json) does show them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
-from services.store import open_console_db
-from tests.console_env import close_session_db, console_app, use_demo
+from tests.support.console import console_db
+from tests.support.pages import close_session_db, console_app
 
 BOLD = "**bold**"
 SCRIPT = "<script>alert(1)</script>"
@@ -55,9 +54,8 @@ def assert_shown_as_text_only(at: AppTest, values: tuple[str, ...]) -> None:
 
 
 @pytest.fixture
-def hostile_webhooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def hostile_webhooks(demo: Path, db_path: Path) -> Path:
     """Signed-and-accepted webhooks whose names, ids, statuses, phone numbers and names carry markup."""
-    use_demo(monkeypatch, tmp_path)
     body = json.dumps(
         [
             {
@@ -74,10 +72,9 @@ def hostile_webhooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
             {"id": "evt-2", "event": SCRIPT, "data": {"id": "plainCH", "status": BOLD}},
         ]
     ).encode()
-    db = open_console_db(tmp_path / "console.db")
-    save_events(db, parse_webhook_body(body), headers={}, verdict="valid")
-    db.close()
-    return tmp_path
+    with console_db(db_path) as db:
+        save_events(db, parse_webhook_body(body), headers={}, verdict="valid")
+    return demo
 
 
 def run_page(page: str, query: dict[str, str] | None = None) -> AppTest:
@@ -99,8 +96,7 @@ def test_channels_page_shows_channel_values_as_text(hostile_webhooks: Path) -> N
     assert_shown_as_text_only(at, (LINK, SCRIPT, IMAGE, BOLD))
 
 
-def test_landing_page_shows_a_refused_redirect_value_as_text(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_demo(monkeypatch, tmp_path)
+def test_landing_page_shows_a_refused_redirect_value_as_text(demo: Path) -> None:
     at = run_page("landing.py", {"client": LINK, "channels": "[okCH]"})
     close_session_db(at)
     assert not at.exception
@@ -108,8 +104,7 @@ def test_landing_page_shows_a_refused_redirect_value_as_text(monkeypatch: pytest
     assert not [source for source in markdown_sources(at) if LINK in source]
 
 
-def test_landing_page_shows_redirect_ids_as_text(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_demo(monkeypatch, tmp_path)
+def test_landing_page_shows_redirect_ids_as_text(demo: Path) -> None:
     # Underscores are legal in ids and are markdown emphasis.
     ids = ("__boldCL__", "_emCH_", "__goneCH__")
     at = run_page("landing.py", {"client": ids[0], "channels": f"[{ids[1]}]", "revoked": f"[{ids[2]}]"})

@@ -27,9 +27,10 @@ from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault, VaultError
 from services.partner_api import PartnerApi, PartnerApiError
 from services.settings import SettingsError, load_settings
-from services.store import open_console_db
-from tests.console_env import close_session_db, console_app, live_env
-from tests.stack_process import RunningStack, start_stack, wait_for
+from tests.support.console import console_db, live_env
+from tests.support.pages import close_session_db, console_app
+from tests.support.servers import wait_for
+from tests.support.stack import RunningStack, start_stack
 
 PASSWORD = "hygiene-" + secrets.token_urlsafe(16)
 STACK_ENV_KEYS = (
@@ -194,6 +195,7 @@ def error_messages(stack: RunningStack, settings, channel_id: str, vault: KeyVau
     return messages
 
 
+@pytest.mark.processes
 @pytest.mark.timeout(600)
 def test_no_secret_leaks_anywhere(
     stack: RunningStack,
@@ -217,8 +219,7 @@ def test_no_secret_leaks_anywhere(
     rendered.append(all_rendered_text(landing))
     channel_id = redirect["channels"].strip("[]").split(",")[0]
 
-    db = open_console_db(settings.console_db_path)
-    try:
+    with console_db(settings.console_db_path) as db:
         wait_for(lambda: db["channels"].count_where("id = ? and status = 'running'", [channel_id]), timeout=60)
         vault = KeyVault(settings.encryption_key)
         api = PartnerApi(settings.api_base_url, settings.partner_id, api_key=settings.partner_api_key, timeout=10)
@@ -231,8 +232,6 @@ def test_no_secret_leaks_anywhere(
             == 200
         )
         errors = error_messages(stack, settings, channel_id, vault, db)
-    finally:
-        db.close()
     for page in ("connect.py", "events.py", "channels.py", "landing.py"):
         rendered.append(all_rendered_text(render(page)))
 

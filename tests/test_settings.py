@@ -1,4 +1,11 @@
+"""Settings: demo and live mode, the secrets file, every wrong setting named (never its value), the login a
+live console needs, the settings the views add, and what the stack passes on to each process."""
+
+from __future__ import annotations
+
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,6 +13,8 @@ from cryptography.fernet import Fernet
 
 from services.password_hash import hash_password
 from services.settings import DEMO_PARTNER_ID, SettingsError, load_settings
+from tests.support import ROOT
+from tests.support.console import OIDC_SECRETS, live_env
 
 LIVE = {
     "D360_PARTNER_ID": "abcPA",
@@ -14,6 +23,7 @@ LIVE = {
     "CONSOLE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "CONSOLE_PASSWORD_HASH": hash_password("a long operator password"),
 }
+PASSWORD = "correct horse battery staple"
 
 
 def settings_from(tmp_path: Path, **env: str):
@@ -94,3 +104,154 @@ def test_repr_hides_secrets(tmp_path: Path) -> None:
     assert LIVE["D360_PARTNER_API_KEY"] not in shown
     assert LIVE["D360_PLATFORM_SECRET"] not in shown
     assert LIVE["CONSOLE_ENCRYPTION_KEY"] not in shown
+
+
+# -- the settings the channels and keys views add --------------------------------------------------
+
+
+def test_view_defaults(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path)
+    assert settings.direct_paid is False
+    assert settings.stuck_after_minutes == 60
+
+
+def test_direct_paid_and_stuck_after_are_read(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path, D360_DIRECT_PAID="true", CONSOLE_STUCK_AFTER_MINUTES="15")
+    assert settings.direct_paid is True
+    assert settings.stuck_after_minutes == 15
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("D360_DIRECT_PAID", "maybe"), ("CONSOLE_STUCK_AFTER_MINUTES", "0"), ("CONSOLE_STUCK_AFTER_MINUTES", "soon")],
+)
+def test_wrong_values_name_the_setting(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        settings_from(tmp_path, **{key: value})
+
+
+# -- live mode refuses to start without a login or with weak secrets --------------------------------
+
+
+def test_live_mode_needs_a_password_hash(tmp_path: Path) -> None:
+    env = live_env(tmp_path, PASSWORD)
+    del env["CONSOLE_PASSWORD_HASH"]
+    with pytest.raises(SettingsError, match="CONSOLE_PASSWORD_HASH is required"):
+        load_settings(env)
+
+
+def test_live_mode_refuses_a_malformed_password_hash(tmp_path: Path) -> None:
+    env = {**live_env(tmp_path, PASSWORD), "CONSOLE_PASSWORD_HASH": "plain-text-password"}
+    with pytest.raises(SettingsError, match="CONSOLE_PASSWORD_HASH") as caught:
+        load_settings(env)
+    assert "plain-text-password" not in str(caught.value)
+
+
+def test_oidc_in_secrets_replaces_the_password(tmp_path: Path) -> None:
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(OIDC_SECRETS)
+    env = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
+    del env["CONSOLE_PASSWORD_HASH"]
+    settings = load_settings(env)
+    assert settings.oidc_configured
+    assert settings.oidc_provider == "corp"
+    assert settings.password_hash is None
+
+
+def test_an_incomplete_auth_table_does_not_count_as_login(tmp_path: Path) -> None:
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
+    env = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
+    del env["CONSOLE_PASSWORD_HASH"]
+    with pytest.raises(SettingsError, match="CONSOLE_PASSWORD_HASH"):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("D360_PLATFORM_SECRET", "", "D360_PLATFORM_SECRET is required"),
+        ("D360_PLATFORM_SECRET", "xq7Zp", "D360_PLATFORM_SECRET is too short"),
+        ("D360_PLATFORM_SECRET", "a" * 40, "D360_PLATFORM_SECRET is too weak"),
+        ("D360_PARTNER_API_KEY", "abcabcabcabcabcabc", "D360_PARTNER_API_KEY is too weak"),
+        ("CONSOLE_ENCRYPTION_KEY", "", "CONSOLE_ENCRYPTION_KEY is required"),
+        ("CONSOLE_ENCRYPTION_KEY", "not-a-fernet-key", "CONSOLE_ENCRYPTION_KEY must be a Fernet key"),
+        ("CONSOLE_ENCRYPTION_KEY", "A" * 43 + "=", "CONSOLE_ENCRYPTION_KEY is too weak"),
+        ("CONSOLE_LOG_LEVEL", "LOUD", "CONSOLE_LOG_LEVEL must be one of"),
+        ("CONSOLE_BIND_ADDRESS", "local host!", "CONSOLE_BIND_ADDRESS"),
+    ],
+)
+def test_live_mode_names_the_wrong_setting_and_not_its_value(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    env = {**live_env(tmp_path, PASSWORD), key: value}
+    if value == "":
+        del env[key]
+    with pytest.raises(SettingsError, match=message) as caught:
+        load_settings(env)
+    if value:
+        assert value not in str(caught.value)
+
+
+def test_weak_receiver_auth_header_is_refused_in_live_mode(tmp_path: Path) -> None:
+    env = {
+        **live_env(tmp_path, PASSWORD),
+        "RECEIVER_AUTH_HEADER_NAME": "x-partner-token",
+        "RECEIVER_AUTH_HEADER_VALUE": "token",
+    }
+    with pytest.raises(SettingsError, match="RECEIVER_AUTH_HEADER_VALUE is too short"):
+        load_settings(env)
+
+
+def test_demo_mode_binds_to_localhost_unless_told(tmp_path: Path) -> None:
+    env = {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml")}
+    assert load_settings(env).bind_address == "127.0.0.1"
+    assert load_settings({**env, "CONSOLE_BIND_ADDRESS": "0.0.0.0"}).bind_address == "0.0.0.0"
+    assert load_settings(live_env(tmp_path, PASSWORD)).bind_address == "0.0.0.0"
+
+
+def test_the_stack_passes_bind_address_and_log_level(tmp_path: Path) -> None:
+    from services.stack import services_for
+
+    env = {
+        "CONSOLE_DATA_DIR": str(tmp_path),
+        "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml"),
+        "CONSOLE_LOG_LEVEL": "debug",
+    }
+    for service in services_for(load_settings(env)):
+        command = service.command
+        host_flag = "--server.address" if service.name == "dashboard" else "--host"
+        level_flag = "--logger.level" if service.name == "dashboard" else "--log-level"
+        assert command[command.index(host_flag) + 1] == "127.0.0.1", service.name
+        assert command[command.index(level_flag) + 1] == "debug", service.name
+
+
+def run_with_env(arguments: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGUMENTS` from the project root with only `env` (and a PATH) set."""
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.processes
+def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> None:
+    env = {**live_env(tmp_path, PASSWORD), "D360_PLATFORM_SECRET": "0101010101010101010101"}
+    result = run_with_env(["-c", "import services.receiver.server as r; r.app"], env)
+    assert result.returncode == 2
+    assert "D360_PLATFORM_SECRET is too weak" in result.stderr
+    assert "0101010101010101010101" not in result.stderr
+
+
+@pytest.mark.processes
+def test_the_stack_refuses_to_start_naming_the_weak_setting(tmp_path: Path) -> None:
+    env = {**live_env(tmp_path, PASSWORD), "CONSOLE_ENCRYPTION_KEY": "A" * 43 + "="}
+    result = run_with_env(["-m", "services.stack"], env)
+    assert result.returncode == 2
+    assert "CONSOLE_ENCRYPTION_KEY is too weak" in result.stderr
+    assert not (tmp_path / "console.db").exists()

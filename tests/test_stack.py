@@ -1,5 +1,7 @@
 """The README's run command: three real processes up, and Ctrl-C stops all of them."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
@@ -8,7 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack_process import ROOT, start_stack
+from tests.support import ROOT
+from tests.support.stack import start_stack
+
+pytestmark = pytest.mark.processes
 
 
 def test_stack_starts_three_processes_and_ctrl_c_stops_them(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
-from tests.stack_process import RunningStack
+from tests.support.stack import RunningStack
 
 
 def redirects(stack: RunningStack) -> list[tuple]:

@@ -7,7 +7,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
-from tests.stack_process import RunningStack
+from tests.support.stack import RunningStack
 
 
 def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, page) -> None:

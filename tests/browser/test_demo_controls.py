@@ -10,15 +10,15 @@ import json
 import os
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from services.demo.hub_client import SandboxClient
-from tests.stack_process import RunningStack, wait_for
+from tests.support import ROOT
+from tests.support.servers import wait_for
+from tests.support.stack import RunningStack
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
 SCREEN = {"width": 1280, "height": 800}
 

@@ -9,7 +9,7 @@ import requests
 from playwright.sync_api import expect
 
 from services.events.signature import SIGNATURE_HEADER, sign_body
-from tests.stack_process import RunningStack
+from tests.support.stack import RunningStack
 
 
 def _send(stack: RunningStack, name: str) -> None:

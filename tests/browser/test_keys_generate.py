@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.stack_process import RunningStack
+from tests.support.stack import RunningStack
 
 
 @pytest.fixture

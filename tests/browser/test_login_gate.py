@@ -17,8 +17,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.console_env import live_env
-from tests.stack_process import ROOT, free_port, wait_for
+from tests.support import ROOT
+from tests.support.console import live_env
+from tests.support.servers import free_port, wait_for
 
 PASSWORD = "browser-gate-password"
 

@@ -7,7 +7,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
-from tests.stack_process import RunningStack
+from tests.support.stack import RunningStack
 
 
 def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:

@@ -8,6 +8,8 @@ import requests
 from services.demo.hub_client import SandboxClient, SandboxError
 from tests.contract.test_partner_api_contract import assert_meta_error
 
+pytestmark = pytest.mark.processes  # the sandbox hub and a receiver on uvicorn, a second or so a test
+
 
 def test_the_controls_need_the_partner_api_key(make_hub) -> None:
     hub = make_hub()

@@ -10,7 +10,9 @@ import requests
 
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, sign_io
 from services.partner_api import PartnerApiError
-from tests.stack_process import wait_for
+from tests.support.servers import wait_for
+
+pytestmark = pytest.mark.processes  # the sandbox hub and a receiver on uvicorn, a second or so a test
 
 
 def _link(hub, **params) -> str:

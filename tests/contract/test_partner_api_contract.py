@@ -8,8 +8,10 @@ import pytest
 import requests
 
 from services.partner_api import PartnerApi, PartnerApiError
-from tests.contract.conftest import Hub
-from tests.stack_process import wait_for
+from tests.support.sandbox_hub import Hub
+from tests.support.servers import wait_for
+
+pytestmark = pytest.mark.processes  # the sandbox hub and a receiver on uvicorn, a second or so a test
 
 
 def _channels(api: PartnerApi, **kwargs) -> list[dict]:

@@ -6,9 +6,13 @@ import json
 import sqlite3
 from contextlib import ExitStack
 
+import pytest
+
 from services.events.signature import SIGNATURE_HEADER, verify_signature
-from tests.contract.conftest import start_hub
-from tests.stack_process import wait_for
+from tests.support.sandbox_hub import start_hub
+from tests.support.servers import wait_for
+
+pytestmark = pytest.mark.processes  # the sandbox hub and a receiver on uvicorn, a second or so a test
 
 
 def _events(bodies: list[bytes]) -> list[dict]:

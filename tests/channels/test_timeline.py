@@ -1,0 +1,36 @@
+"""A channel's timeline: its link, redirect, webhooks and operator actions, newest first."""
+
+from __future__ import annotations
+
+from services import audit
+from services.channels.timeline import channel_timeline
+from services.events.store import save_events
+from services.events.webhook import normalise_event
+from services.onboarding.links import LinkRequest, hand_out_link
+from services.onboarding.redirect import parse_redirect
+from services.onboarding.redirects import save_redirect
+
+
+def test_timeline_holds_link_redirect_webhooks_and_operator_actions(db) -> None:
+    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", operator="alice")
+    redirect = parse_redirect({"client": ["clCL"], "channels": ["[chCH,otherCH]"], "state": [link.state]})
+    save_redirect(db, f"client=clCL&channels=[chCH,otherCH]&state={link.state}", redirect)
+    save_events(
+        db,
+        [normalise_event({"id": "e1", "event": "channel_status_running", "data": {"id": "chCH"}})],
+        headers={},
+        verdict="ok",
+    )
+    audit.record(db, operator="bob", action="generate_key", channel_id="chCH", outcome="ok", detail="key ending 1234")
+    audit.record(db, operator="bob", action="generate_key", channel_id="otherCH", outcome="ok")
+    entries = channel_timeline(db, "chCH")
+    whats = [entry.what for entry in entries]
+    assert whats[0] == "key generation: ok"
+    assert set(whats) == {
+        "onboarding link handed out",
+        "redirect: permission granted",
+        "webhook channel_status_running",
+        "key generation: ok",
+    }
+    assert {entry.who for entry in entries} == {"alice", "client", "360dialog", "bob"}
+    assert [entry.at for entry in entries] == sorted((entry.at for entry in entries), reverse=True)

@@ -1,0 +1,159 @@
+"""The login gate: live mode asks for a password (or single sign-on) before any page runs; demo mode has no
+gate. The settings a live console refuses to start without are in tests/test_settings.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import responses
+
+from dashboard.auth import MAX_FAILURES
+from tests.support.console import OIDC_SECRETS, console_db, use_demo, use_live
+from tests.support.pages import close_session_db, console_app
+
+PASSWORD = "correct horse battery staple"
+
+
+def audit_rows(data_dir: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(data_dir / "console.db") as db:
+        return db.execute("select operator, action, outcome from audit order by id").fetchall()
+
+
+def sign_in(at, name: str, password: str) -> None:
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+
+
+def test_live_mode_shows_the_gate_and_no_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    at = console_app().run()
+    assert not at.exception
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert at.text_input[1].proto.type == at.text_input[1].proto.PASSWORD
+    assert "Connect a WhatsApp number" not in [t.value for t in at.title]
+
+
+def test_wrong_password_is_refused_and_audited_without_the_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    at = console_app().run()
+    sign_in(at, "alice", "not the password")
+    assert [error.value for error in at.error] == ["Wrong password."]
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert "operator" not in at.session_state
+    close_session_db(at)
+    assert audit_rows(tmp_path) == [("(not signed in)", "login", "refused")]
+
+
+def test_missing_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    at = console_app().run()
+    sign_in(at, "  ", PASSWORD)
+    assert "Enter your name" in at.error[0].value
+    assert "operator" not in at.session_state
+
+
+def test_repeated_failures_lock_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    at = console_app().run()
+    for _ in range(MAX_FAILURES):
+        sign_in(at, "mallory", "guess")
+    sign_in(at, "alice", PASSWORD)
+    assert "Too many failed sign-ins" in at.error[0].value
+    assert "operator" not in at.session_state
+    close_session_db(at)
+
+
+def test_right_password_opens_the_console_and_the_operator_is_audited(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = use_live(monkeypatch, tmp_path, PASSWORD)
+    # A running channel, so that the Channels page offers a key.
+    with console_db(tmp_path / "console.db") as db, db.atomic():
+        db["channels"].insert({"id": "chanCH", "client_id": "cliCL", "status": "running", "revoked": 0})
+
+    at = console_app().run()
+    sign_in(at, "alice", PASSWORD)
+    assert not at.exception
+    assert at.session_state["operator"] == "alice"
+    assert "Connect a WhatsApp number" in [title.value for title in at.title]
+
+    at.switch_page("../pages/channels.py").run()
+    api_keys_url = f"{env['D360_API_BASE_URL']}/partners/livePA/channels/chanCH/api_keys"
+    with responses.RequestsMock() as mock:
+        mock.post(
+            api_keys_url,
+            json={"id": "k1", "address": "https://waba.test", "api_key": "K" * 40, "app_id": "app1"},
+            status=201,
+        )
+        next(button for button in at.button if button.label == "Generate API key").click().run()
+    assert not at.exception
+    close_session_db(at)
+    rows = audit_rows(tmp_path)
+    assert ("alice", "login", "ok") in rows
+    assert ("alice", "generate_key", "ok") in rows
+    with sqlite3.connect(tmp_path / "console.db") as conn:
+        assert conn.execute("select operator from api_keys").fetchall() == [("alice",)]
+        # The Connect page recorded its link under the operator too.
+        assert {row[0] for row in conn.execute("select operator from io_links")} == {"alice"}
+
+
+def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_demo(monkeypatch, tmp_path)
+    monkeypatch.setenv("CONSOLE_OPERATOR", "demo-ops")
+    at = console_app().run()
+    assert not at.exception
+    assert "Sign in" not in [title.value for title in at.title]
+    assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    close_session_db(at)
+    with sqlite3.connect(tmp_path / "console.db") as conn:
+        assert conn.execute("select operator from io_links").fetchall() == [("demo-ops",)]
+
+
+def use_oidc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(OIDC_SECRETS)
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(secrets_file))
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH")
+
+
+def test_oidc_signed_in_user_is_the_operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_oidc(monkeypatch, tmp_path)
+    at = console_app()
+    at.user = {"is_logged_in": True, "email": "carol@example.com", "name": "Carol"}
+    at.run()
+    assert not at.exception
+    assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    close_session_db(at)
+    with sqlite3.connect(tmp_path / "console.db") as conn:
+        assert conn.execute("select operator from io_links").fetchall() == [("carol@example.com",)]
+
+
+def test_oidc_without_a_signed_in_user_shows_only_the_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_oidc(monkeypatch, tmp_path)
+    at = console_app()
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert [button.label for button in at.button] == ["Sign in with single sign-on"]
+    at.button[0].click().run()
+    # Without Authlib (not installed here), or without [auth] in Streamlit's own secrets, st.login refuses;
+    # the page says so instead of failing.
+    assert not at.exception
+    assert "Single sign-on is configured but cannot start" in at.error[0].value
+    assert [title.value for title in at.title] == ["Sign in"]
+    assert "operator" not in at.session_state
+
+
+def test_the_dashboard_names_the_missing_login_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH")
+    at = console_app().run()
+    assert not at.exception
+    assert "CONSOLE_PASSWORD_HASH is required" in at.error[0].value
+    assert not at.text_input, "no sign-in form without a password to check it against"

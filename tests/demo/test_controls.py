@@ -1,0 +1,62 @@
+"""The console's side of the demo: storing the hub's redirects, and the reset."""
+
+from __future__ import annotations
+
+import pytest
+from sqlite_utils import Database
+
+from services import audit
+from services.channels.projection import get_channel
+from services.demo.controls import console_tables, reset_console, store_redirect_query
+from services.events.store import save_events
+from services.events.webhook import parse_webhook_body
+from services.onboarding.redirect import InvalidRedirect
+
+
+def test_a_revocation_redirect_marks_the_channel_revoked(db: Database) -> None:
+    stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]")
+    assert stored.is_new
+    assert get_channel(db, "goneCH")["revoked"] == 1
+    assert get_channel(db, "keepCH")["permission"] == "granted"
+    assert store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]").is_new is False
+    assert db["redirects"].count == 1
+
+
+def test_a_bad_redirect_is_kept_raw_and_refused(db: Database) -> None:
+    with pytest.raises(InvalidRedirect):
+        store_redirect_query(db, "client=a<b>CL&channels=[]")
+    assert [row["raw_query"] for row in db["redirects"].rows] == ["client=a<b>CL&channels=[]"]
+
+
+def test_reset_console_empties_every_table_but_keeps_the_schema(db: Database) -> None:
+    save_events(
+        db,
+        parse_webhook_body(b'{"id":"e1","event":"channel_created","data":{"id":"xCH","client_id":"xCL"}}'),
+        headers={},
+        verdict="valid",
+    )
+    store_redirect_query(db, "client=xCL&channels=[xCH]")
+    audit.record(db, operator="ops", action="demo", outcome="ok")
+    tables = console_tables(db)
+    assert {"events", "channels", "clients", "redirects", "audit", "api_keys", "io_links"} <= set(tables)
+    assert "_sqlite_migrations" not in tables
+    assert reset_console(db) >= 5
+    assert all(db[table].count == 0 for table in tables)
+    assert db["_sqlite_migrations"].count > 0
+    save_events(
+        db,
+        parse_webhook_body(b'{"id":"e1","event":"channel_created","data":{"id":"xCH"}}'),
+        headers={},
+        verdict="valid",
+    )
+    assert db["events"].count == 1
+
+
+def test_reset_leaves_full_text_indexes_usable(db: Database) -> None:
+    with db.atomic():
+        db["notes"].insert({"id": 1, "text": "hello demo"}, pk="id")
+    db["notes"].enable_fts(["text"], create_triggers=True)
+    reset_console(db)
+    with db.atomic():
+        db["notes"].insert({"id": 2, "text": "after reset"})
+    assert [row["id"] for row in db["notes"].search("reset")] == [2]

@@ -1,0 +1,106 @@
+"""The seeded demo scenario renders every page of the console without an error.
+
+The sandbox hub and the real receiver run on loopback; the scenario is loaded as the demo page loads it
+(the hub seeds, its webhooks reach the receiver, the console syncs and generates keys), then every page
+file in pages/ runs in AppTest through the console's own navigation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from urllib.parse import parse_qsl
+
+import pytest
+import streamlit as st
+
+from services.demo.hub_client import SandboxClient
+from services.demo.scenario import load_scenario
+from services.keys.vault import KeyVault
+from services.partner_api import PartnerApi
+from services.sandbox.server import create_app
+from tests.support.console import console_db, use_demo
+from tests.support.pages import PAGES, close_session_db, console_app
+from tests.support.receiver import running_receiver
+from tests.support.sandbox_hub import sandbox_settings
+from tests.support.servers import free_port, serving, wait_for
+
+pytestmark = pytest.mark.processes  # the hub, and the receiver with its writer process
+
+PAGE_FILES = sorted(path.name for path in PAGES.glob("*.py"))
+DEFAULT_PAGE = "connect.py"
+
+
+def default_title() -> str:
+    home = console_app()
+    home.run()
+    close_session_db(home)
+    return home.title[0].value
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    data_dir = tmp_path_factory.mktemp("seeded-console")
+    sandbox_port, receiver_port = free_port(), free_port()
+    settings = sandbox_settings(data_dir, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+        use_demo(patch, data_dir, SANDBOX_URL=settings.sandbox_url, CONSOLE_RECEIVER_URL=settings.receiver_url)
+        stack.enter_context(running_receiver(settings, port=receiver_port))
+        stack.enter_context(serving(create_app(settings), sandbox_port))
+        db = stack.enter_context(console_db(settings.console_db_path))
+        api = PartnerApi(settings.api_base_url, settings.partner_id, api_key=settings.partner_api_key)
+        stack.callback(api.close)
+        sandbox = SandboxClient.from_settings(settings)
+        stack.callback(sandbox.close)
+        result = load_scenario(db, api, KeyVault(settings.encryption_key), sandbox, operator="ops", seed=11)
+        # The console catches up through the receiver: every queued webhook gets stored.
+        wait_for(lambda: db["events"].count >= result.events_queued, timeout=120, interval=0.5)
+        yield {"db": db, "result": result}
+
+
+def test_the_scenario_reaches_the_console(seeded) -> None:
+    db, result = seeded["db"], seeded["result"]
+    assert result.channels_synced == result.channels == 150
+    assert result.keys_generated == 30
+    assert result.key_failures == []
+    assert db["channels"].count == 150
+    assert db["clients"].count == result.clients == 40
+    assert db["redirects"].count == 40
+    assert db["events"].count == result.events_queued
+    statuses = {row["status"] for row in db["channels"].rows}
+    assert statuses == {"pending", "submitted", "ready", "running"}
+    assert db["channels"].count_where("revoked = 1") > 0
+    assert db["channels"].count_where("quality_rating in ('YELLOW', 'RED')") > 0
+    assert db["api_keys"].count_where("outcome = 'ok' and status = 'active'") == 30
+
+
+@pytest.mark.parametrize("page_file", PAGE_FILES)
+def test_every_page_renders_the_seeded_scenario(seeded, sessions, page_file: str) -> None:
+    st.cache_resource.clear()
+    app = console_app()
+    sessions.append(app)
+    app.run()
+    app.switch_page(f"../pages/{page_file}")
+    app.run()
+    assert not app.exception, [element.value for element in app.exception]
+    assert not app.error, [element.value for element in app.error]
+    assert app.title
+    # The page that ran is the one asked for, not the default page.
+    assert (app.title[0].value == default_title()) == (page_file == DEFAULT_PAGE)
+    st.cache_resource.clear()
+
+
+def test_the_landing_page_renders_a_seeded_redirect(seeded, sessions) -> None:
+    (raw_query,) = next(seeded["db"].execute("select raw_query from redirects order by id limit 1"))
+    st.cache_resource.clear()
+    app = console_app()
+    sessions.append(app)
+    app.run()
+    app.switch_page("../pages/landing.py")
+    for key, value in parse_qsl(raw_query):
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [element.value for element in app.exception]
+    assert not app.error, [element.value for element in app.error]
+    assert any("Onboarding finished" in element.value for element in app.success)
+    st.cache_resource.clear()

@@ -1,0 +1,82 @@
+"""Links handed out: a new state per link bound to its operator, the sandbox hub, IO signatures, refusals,
+and a link's status over time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from services.onboarding.io_link import InvalidLinkParameter
+from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_seconds_left, link_status
+from services.sandbox.signing import io_signature_valid
+
+SECRET = "platform-secret-for-tests"
+
+
+def test_each_link_gets_a_new_state_bound_to_its_operator(db, link_for) -> None:
+    first, second = link_for("ana"), link_for("ben")
+    assert first.state != second.state
+    assert len(first.state) >= 20
+    assert get_link(db, first.state)["operator"] == "ana"
+    assert get_link(db, second.state)["operator"] == "ben"
+    for link in (first, second):
+        query = parse_qs(urlsplit(link.url).query)
+        assert query["state"] == [link.state]
+        assert query["redirect_url"] == ["http://localhost:8501/landing"]
+        assert get_link(db, link.state)["url"] == link.url
+
+
+def test_the_sandbox_link_points_at_the_sandbox_hub(link_for) -> None:
+    assert link_for().url.startswith("http://127.0.0.1:8503/dashboard/app/abcPA/permissions?redirect_url=")
+    assert link_for(version="v2").url.startswith("http://127.0.0.1:8503/onboarding/abcPA?")
+
+
+def test_a_signed_link_carries_a_fresh_valid_signature_that_is_not_stored_apart(db) -> None:
+    request = LinkRequest(number="+49 151 1", params={"redirect_url": "https://x.test/landing", "lang": "de"})
+    links = [hand_out_link(db, request, partner_id="abcPA", operator="ana", signing_secret=SECRET) for _ in range(2)]
+    for link in links:
+        query = parse_qs(urlsplit(link.url).query)
+        assert int(query["io_timestamp"][0]) == link.io_timestamp
+        assert io_signature_valid("abcPA", link.io_timestamp, query["io_signature"][0], SECRET, "hex")
+        assert urlsplit(link.url).query.startswith("number=%2B49%20151%201&redirect_url=")
+        stored = get_link(db, link.state)
+        assert json.loads(stored["params"]) == {
+            "number": "+49 151 1",
+            "redirect_url": "https://x.test/landing",
+            "lang": "de",
+        }
+        assert stored["io_timestamp"] == link.io_timestamp
+        assert (stored["env"], stored["version"]) == ("prod", "v1")
+    assert links[0].url != links[1].url
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"state": "mine"}, "sets state itself"),
+        ({"io_signature": "x"}, "sets io_signature itself"),
+        ({"number": "1"}, "number is its own field"),
+        ({"colour": "red"}, "does not accept the parameter"),
+        ({"redirect_url": "javascript:alert(1)"}, "redirect_url"),
+    ],
+)
+def test_a_bad_request_stores_nothing(db, params: dict, message: str) -> None:
+    with pytest.raises(InvalidLinkParameter, match=message):
+        hand_out_link(db, LinkRequest(params=params), partner_id="abcPA", operator="ana")
+    assert db["io_links"].count == 0
+
+
+def test_link_status_open_redirected_expired() -> None:
+    now = datetime(2026, 1, 2, 12, tzinfo=UTC)
+    fresh = {"created_at": (now - timedelta(hours=23, minutes=59)).isoformat(), "used_at": None}
+    old = {"created_at": (now - timedelta(hours=24)).isoformat(), "used_at": None}
+    assert link_status(fresh, now) == "open"
+    assert link_status(old, now) == "expired"
+    assert link_status({**old, "used_at": now.isoformat()}, now) == "redirected"
+    signed_long_ago = {**fresh, "io_timestamp": int((now - timedelta(days=2)).timestamp())}
+    assert link_status(signed_long_ago, now) == "expired"
+    assert link_seconds_left(fresh, now) == 60
+    assert link_seconds_left(old, now) == 0

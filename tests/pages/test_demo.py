@@ -1,0 +1,71 @@
+"""The demo page in AppTest: its errors are clear messages, and it exists only in demo mode."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.channels.projection import upsert_channel
+from services.sandbox.server import create_app
+from tests.support.console import console_db, use_live
+from tests.support.pages import page_app
+from tests.support.sandbox_hub import RecordingReceiver, sandbox_settings
+from tests.support.servers import free_port, serving
+
+
+def _hub_at(monkeypatch: pytest.MonkeyPatch, sandbox_port: int, receiver_port: int) -> None:
+    monkeypatch.setenv("SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
+    monkeypatch.setenv("CONSOLE_RECEIVER_URL", f"http://127.0.0.1:{receiver_port}")
+
+
+def _texts(app: AppTest) -> str:
+    return "\n".join(str(element.value) for element in [*app.error, *app.text, *app.success, *app.info])
+
+
+def test_an_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hub_at(monkeypatch, free_port(), free_port())
+    app = page_app("demo.py").run()
+    assert not app.exception
+    assert "The sandbox hub cannot be reached." in [element.value for element in app.error]
+    next(button for button in app.button if button.label == "Load realistic scenario").click().run()
+    assert not app.exception
+    assert "cannot reach the sandbox hub" in _texts(app)
+
+
+def test_the_page_refuses_live_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_live(monkeypatch, tmp_path, "a long operator password")
+    app = page_app("demo.py").run()
+    assert not app.exception
+    assert any("only in demo mode" in element.value for element in app.error)
+    assert not app.button
+
+
+@pytest.mark.processes  # the sandbox hub and a receiver on uvicorn
+def test_controls_against_a_running_hub(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox_port, receiver_port = free_port(), free_port()
+    _hub_at(monkeypatch, sandbox_port, receiver_port)
+    settings = sandbox_settings(data_dir, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with ExitStack() as stack:
+        stack.enter_context(serving(RecordingReceiver().app(), receiver_port))
+        stack.enter_context(serving(create_app(settings), sandbox_port))
+        app = page_app("demo.py").run()
+        assert any("No channel yet" in element.value for element in app.info)
+        [onboard] = [button for button in app.button if button.label == "Onboard a stuck channel"]
+        onboard.click().run()
+        assert not app.exception
+        assert "Onboarded; the channel will stay pending." in [element.value for element in app.success]
+
+        # A channel the console knows but the hub does not: the hub's refusal is shown, nothing breaks.
+        with console_db(settings.console_db_path) as db, db.atomic():
+            upsert_channel(db, "ghostCH", {"client_id": "ghostCL", "status": "running"}, source="test")
+        app.run()
+        channel_box = next(box for box in app.selectbox if box.label == "Channel")
+        channel_box.set_value("ghostCH").run()
+        [revoke] = [button for button in app.button if button.label == "Client revokes permission"]
+        revoke.click().run()
+        assert not app.exception
+        assert "That did not work." in [element.value for element in app.error]
+        assert "Channel ghostCH not found" in _texts(app)

@@ -1,0 +1,98 @@
+"""The Receiver health page, run with Streamlit's AppTest against a database the receiver has written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from services.events.incoming import store_incoming
+from services.events.store import save_events
+from services.events.webhook import parse_webhook_body
+from services.receiver.stats import Rejection, add_to_counters, record_rejections
+from tests.support.console import console_db
+from tests.support.pages import close_session_db, page_app
+from tests.support.receiver import event_body
+
+
+def run_page() -> AppTest:
+    app = page_app("receiver.py")
+    app.run()
+    return app
+
+
+def test_the_page_shows_counts_last_event_and_recent_rejections(db_path: Path):
+    with console_db(db_path) as db:
+        save_events(db, parse_webhook_body(event_body("evt-1")), headers={}, verdict="valid")
+        with db.atomic():
+            add_to_counters(db, {"accepted": 7, "duplicate": 2, "rejected": 3})
+            record_rejections(
+                db,
+                [
+                    Rejection("2026-01-01T10:00:00+00:00", "198.51.100.7", 401, "signature does not match"),
+                    Rejection("2026-01-01T10:05:00+00:00", "198.51.100.8", 413, "body larger than 1048576 bytes"),
+                    Rejection("2026-01-01T10:06:00+00:00", "<b>[x](javascript:1)</b>", 405, "method not allowed"),
+                ],
+            )
+        [(last_event_at,)] = db.execute("select received_at from events").fetchall()
+
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics == {
+            "Last event stored (UTC)": last_event_at,
+            "Accepted events": "7",
+            "Duplicate events": "2",
+            "Rejected requests": "3",
+        }
+        frame = app.dataframe[0].value
+        assert list(frame["reason"]) == [
+            "method not allowed",
+            "body larger than 1048576 bytes",
+            "signature does not match",
+        ]
+        # Addresses are shown as data in a table cell, never rendered as markdown.
+        assert frame["source"].iloc[0] == "<b>[x](javascript:1)</b>"
+        assert not any("javascript" in block.value for block in app.markdown)
+    finally:
+        close_session_db(app)
+
+
+def test_the_page_says_so_when_nothing_happened_yet(db_path: Path):
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics["Last event stored (UTC)"] == "none yet"
+        assert metrics["Rejected requests"] == "0"
+        assert [info.value for info in app.info] == ["No request has been refused."]
+    finally:
+        close_session_db(app)
+
+
+def test_events_stored_but_not_yet_listed_are_counted_and_newest_is_the_last_event(db_path: Path):
+    with console_db(db_path) as db:
+        save_events(db, parse_webhook_body(event_body("evt-listed")), headers={}, verdict="valid")
+        with db.atomic():
+            items = [(event, "{}", "valid") for event in parse_webhook_body(event_body("evt-incoming"))]
+            store_incoming(db, items, received_at="2999-01-01T00:00:00.000000+00:00")
+
+    app = run_page()
+    try:
+        assert not app.exception
+        metrics = {metric.label: metric.value for metric in app.metric}
+        assert metrics["Last event stored (UTC)"] == "2999-01-01T00:00:00.000000+00:00"
+        assert app.info[0].value.startswith("1 stored events are not yet listed")
+    finally:
+        close_session_db(app)
+
+
+def test_an_unreadable_database_is_a_clear_message_not_a_traceback(db_path: Path):
+    db_path.mkdir()  # a folder where the database file should be
+
+    app = run_page()
+
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "console database cannot be read" in app.error[0].value

@@ -1,0 +1,20 @@
+"""What the tests share, each helper in one place.
+
+- `console`: a console's settings in a temp folder (demo or live) and its database, closed after use
+- `mocked_hub`: the Partner API base URL that unit tests mock with `responses`, and a client of it
+- `pages`: the whole console or one page in Streamlit's AppTest
+- `receiver`: the webhook receiver in this process (uvicorn in a thread) or as a process of its own
+- `writer`: the receiver's writer on its own: events, deliveries, a traced opener, what got listed
+- `sandbox_hub`: the sandbox hub on real HTTP with a recording receiver
+- `stack`: the real three-process stack, as the README's run command starts it
+- `servers`: free ports, waiting for a condition, serving an ASGI app with uvicorn in a thread
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The project's root folder, where `services/`, `dashboard/` and `pages/` are.
+ROOT = Path(__file__).resolve().parents[2]
+
+FIXTURES = ROOT / "tests" / "fixtures"

@@ -1,0 +1,94 @@
+"""A console's settings in a temp folder, demo or live, and its database opened for the length of a block.
+
+Each test's settings come from these alone: no credential of the developer's environment, and no secrets file
+of theirs, reaches a test.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from cryptography.fernet import Fernet
+from sqlite_utils import Database
+
+from services.password_hash import hash_password
+from services.store import open_console_db
+
+# Settings that would switch the console to live mode, or change what a test expects, if they leaked in.
+LIVE_ENV_KEYS = (
+    "D360_PARTNER_ID",
+    "D360_PARTNER_API_KEY",
+    "D360_USERNAME",
+    "D360_PASSWORD",
+    "D360_PLATFORM_SECRET",
+    "D360_API_BASE_URL",
+    "D360_HUB_ENV",
+    "CONSOLE_ENCRYPTION_KEY",
+    "CONSOLE_PASSWORD_HASH",
+    "CONSOLE_OPERATOR",
+    "CONSOLE_BIND_ADDRESS",
+    "CONSOLE_LOG_LEVEL",
+    "RECEIVER_AUTH_HEADER_NAME",
+    "RECEIVER_AUTH_HEADER_VALUE",
+)
+# A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password.
+OIDC_SECRETS = (
+    "[auth]\n"
+    'redirect_uri = "http://localhost:8501/oauth2callback"\n'
+    'cookie_secret = "3vQm9x0Pk2LwZr7TfYc8HbNd"\n'
+    "[auth.corp]\n"
+    'client_id = "console"\n'
+    'client_secret = "s3cr3t-from-the-idp"\n'
+    'server_metadata_url = "https://idp.test/.well-known/openid-configuration"\n'
+)
+
+
+def use_demo(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> Path:
+    """Demo mode with its data in `data_dir`, plus any `extra` settings; returns `data_dir`."""
+    for key in LIVE_ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CONSOLE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(data_dir / "no-secrets.toml"))
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+    st.cache_resource.clear()
+    return data_dir
+
+
+def live_env(data_dir: Path, password: str) -> dict[str, str]:
+    """Complete live-mode settings with strong fresh secrets; the operator signs in with `password`."""
+    return {
+        "CONSOLE_DATA_DIR": str(data_dir),
+        "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        "D360_PARTNER_ID": "livePA",
+        "D360_PARTNER_API_KEY": secrets.token_urlsafe(32),
+        "D360_PLATFORM_SECRET": secrets.token_urlsafe(32),
+        "D360_API_BASE_URL": "https://partner-api.test/api/v2",
+        "CONSOLE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "CONSOLE_PASSWORD_HASH": hash_password(password),
+    }
+
+
+def use_live(monkeypatch: pytest.MonkeyPatch, data_dir: Path, password: str) -> dict[str, str]:
+    for key in LIVE_ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    env = live_env(data_dir, password)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    st.cache_resource.clear()
+    return env
+
+
+@contextmanager
+def console_db(path: Path) -> Iterator[Database]:
+    """The console database at `path` (made and migrated if need be), closed when the block ends."""
+    db = open_console_db(path)
+    try:
+        yield db
+    finally:
+        db.close()

@@ -1,0 +1,62 @@
+"""Run the real three-process stack (as the README's run command does) on free ports in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.stack import stop_process
+from tests.support import ROOT
+from tests.support.servers import free_port
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen
+    public_url: str
+    receiver_url: str
+    sandbox_url: str
+    data_dir: Path
+    env: dict[str, str]
+    log_path: Path
+
+    def stop(self) -> int:
+        return stop_process(self.process, signal.SIGINT)
+
+
+def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout: float = 90) -> RunningStack:
+    ports = [free_port() for _ in range(3)]
+    env = {
+        **os.environ,
+        "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        "CONSOLE_DATA_DIR": str(data_dir),
+        "CONSOLE_PUBLIC_URL": f"http://localhost:{ports[0]}",
+        "CONSOLE_RECEIVER_URL": f"http://127.0.0.1:{ports[1]}",
+        "SANDBOX_URL": f"http://127.0.0.1:{ports[2]}",
+        "SANDBOX_RUNNING_DELAY_SECONDS": "2",
+        **(extra_env or {}),
+    }
+    for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD"):
+        env.pop(key, None)
+    log_path = data_dir / "stack.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    stack = RunningStack(
+        process, env["CONSOLE_PUBLIC_URL"], env["CONSOLE_RECEIVER_URL"], env["SANDBOX_URL"], data_dir, env, log_path
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the stack stopped at start:\n" + log_path.read_text())
+        if "Console ready" in log_path.read_text():
+            return stack
+        time.sleep(0.3)
+    stack.stop()
+    raise RuntimeError("the stack did not become ready:\n" + log_path.read_text())
