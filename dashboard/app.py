@@ -10,28 +10,39 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.auth import require_operator, resume_requested_page, sign_out_button  # noqa: E402
-from dashboard.context import require_settings  # noqa: E402
+from dashboard.auth import current_operator, require_operator, resume_requested_page, sign_out_button  # noqa: E402
+from dashboard.context import LANDING_PATH, require_settings  # noqa: E402
 
-st.set_page_config(page_title="WhatsApp onboarding console", page_icon=":material/smartphone:", layout="wide")
 settings = require_settings()
-# Before st.navigation: without a sign-in no page script runs at all.
-require_operator()
+operator = current_operator()
+# The landing page is where clients' browsers come back from 360dialog: it is the one page a visitor who
+# has not signed in may reach, and such a visitor sees no sidebar, no navigation and no other page.
+st.set_page_config(
+    page_title="WhatsApp onboarding console" if operator else "Onboarding",
+    page_icon=":material/smartphone:",
+    layout="wide",
+    initial_sidebar_state="auto" if operator else "collapsed",
+)
 
 PAGES = ROOT / "pages"
 pages = [
     # The default page is served at the root; a url_path of its own would only show "Page not found".
     st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", default=True),
-    st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path="landing"),
+    st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path=LANDING_PATH),
+    st.Page(PAGES / "redirects.py", title="Redirects", icon=":material/fact_check:", url_path="redirects"),
     st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
     st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
     st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
 ]
 if settings.demo_mode:
     pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))
-navigation = st.navigation(pages)
-resume_requested_page(pages, navigation)
-if settings.demo_mode:
-    st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon=":material/science:")
-sign_out_button()
+navigation = st.navigation(pages, position="sidebar" if operator else "hidden")
+if operator is None and navigation.url_path != LANDING_PATH:
+    # Without a sign-in no other page script runs at all.
+    require_operator()
+if operator is not None:
+    resume_requested_page(pages, navigation)
+    if settings.demo_mode:
+        st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon=":material/science:")
+    sign_out_button()
 navigation.run()

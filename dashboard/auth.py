@@ -6,10 +6,7 @@ only as a hash (CONSOLE_PASSWORD_HASH) plus the operator's name, which the audit
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -19,42 +16,10 @@ from dashboard.context import OPERATOR_KEY, get_db, require_settings
 from services import audit
 from services.password_hash import InvalidPasswordHash, verify_password
 from services.settings import Settings
+from services.sign_in import attempt_succeeded, reserve_attempt
 
 MAX_OPERATOR_NAME = 64
 REQUESTED_KEY = "requested_before_sign_in"
-# Across all browser sessions: a burst of wrong passwords locks sign-in for a while.
-MAX_FAILURES = 5
-FAILURE_WINDOW_SECONDS = 60.0
-LOCKOUT_SECONDS = 30.0
-
-
-@dataclass
-class LoginThrottle:
-    failures: list[float] = field(default_factory=list)
-    locked_until: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def seconds_locked(self) -> float:
-        with self.lock:
-            return max(0.0, self.locked_until - time.monotonic())
-
-    def record_failure(self) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.failures = [at for at in self.failures if now - at < FAILURE_WINDOW_SECONDS] + [now]
-            if len(self.failures) >= MAX_FAILURES:
-                self.locked_until = now + LOCKOUT_SECONDS
-                self.failures = []
-
-    def reset(self) -> None:
-        with self.lock:
-            self.failures = []
-            self.locked_until = 0.0
-
-
-@st.cache_resource
-def login_throttle() -> LoginThrottle:
-    return LoginThrottle()
 
 
 def operator_name_problem(name: str) -> str | None:
@@ -84,25 +49,32 @@ def _password_gate(settings: Settings) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
-    throttle = login_throttle()
-    wait = throttle.seconds_locked()
-    if wait > 0:
-        st.error(f"Too many failed sign-ins. Try again in {wait:.0f} seconds.")
-        return
     problem = operator_name_problem(name)
     if problem:
         st.error(problem)
         return
+    db = get_db()
+    source = _source_address()
+    reservation = reserve_attempt(db, source, name)
+    if not reservation.allowed:
+        st.error(f"Too many failed sign-ins from here. Try again in {max(1, round(reservation.wait_seconds))} s.")
+        return
     if not _password_matches(settings, password):
-        throttle.record_failure()
         # The typed name is not recorded: people type passwords into name fields.
-        audit.record(get_db(), operator="(not signed in)", action="login", outcome="refused", detail="wrong password")
+        audit.record(
+            db, operator="(not signed in)", action="login", outcome="refused", detail=f"wrong password from {source}"
+        )
         st.error("Wrong password.")
         return
-    throttle.reset()
+    attempt_succeeded(db, reservation)
     st.session_state[OPERATOR_KEY] = name
-    audit.record(get_db(), operator=name, action="login", outcome="ok")
+    audit.record(db, operator=name, action="login", outcome="ok", detail=f"from {source}")
     st.rerun()
+
+
+def _source_address() -> str:
+    # Behind a reverse proxy this is the proxy; docs/deployment.md has the proxy rate-limit the sign-in too.
+    return st.context.ip_address or "local"
 
 
 def _oidc_gate(settings: Settings) -> None:
@@ -136,25 +108,32 @@ def _remember_request() -> None:
     st.session_state[REQUESTED_KEY] = {"path": path, "query": query}
 
 
-def require_operator() -> str:
-    """The signed-in operator's name. Outside demo mode, shows the sign-in and stops the run until then."""
+def current_operator() -> str | None:
+    """The signed-in operator's name, or None for a visitor who has not signed in; shows nothing."""
     settings = require_settings()
     if not settings.login_required:
         return settings.operator
     if settings.oidc_configured:
         name = _oidc_operator()
-        if name is None:
-            _remember_request()
-            _oidc_gate(settings)
-            st.stop()
-        st.session_state[OPERATOR_KEY] = name
+        if name is not None:
+            st.session_state[OPERATOR_KEY] = name
         return name
-    name = st.session_state.get(OPERATOR_KEY)
-    if not name:
-        _remember_request()
+    return st.session_state.get(OPERATOR_KEY) or None
+
+
+def require_operator() -> str:
+    """The signed-in operator's name. Outside demo mode, shows the sign-in and stops the run until then."""
+    name = current_operator()
+    if name is not None:
+        return name
+    settings = require_settings()
+    _remember_request()
+    if settings.oidc_configured:
+        _oidc_gate(settings)
+    else:
         _password_gate(settings)
-        st.stop()
-    return name
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
 
 
 def resume_requested_page(pages: Sequence[st.Page], current: st.Page) -> None:

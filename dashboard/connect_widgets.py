@@ -12,6 +12,7 @@ from dashboard.qr_code import qr_png, qr_svg
 
 # page_link resolves paths against the entry script's folder (dashboard/); an absolute path is unambiguous.
 CHANNELS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "channels.py")
+REDIRECTS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "redirects.py")
 # The official button's popup size.
 POPUP_WIDTH = 600
 POPUP_HEIGHT = 920
@@ -89,3 +90,7 @@ def duration_text(seconds: int) -> str:
 
 def channels_page_link() -> None:
     st.page_link(CHANNELS_PAGE, label="Go to channels and keys", icon="📱")
+
+
+def redirects_page_link(label: str = "Review it on the Redirects page") -> None:
+    st.page_link(REDIRECTS_PAGE, label=label, icon="🔎")

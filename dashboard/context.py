@@ -12,6 +12,8 @@ from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
 OPERATOR_KEY = "operator"
+# The one page a visitor who has not signed in may open: where clients come back from 360dialog.
+LANDING_PATH = "landing"
 
 
 @st.cache_resource

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import streamlit as st
 from sqlite_utils import Database
 
 from dashboard.plain_text import escape_markdown
 from services.audit import record as audit_record
 from services.keys.generation import KeyResult, record_reveal
+from services.spreadsheet import csv_text
 
 MASK = "•" * 24
 
@@ -79,11 +77,7 @@ def remember_bulk_keys(results: list[KeyResult]) -> None:
 
 
 def _keys_csv(rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["channel_id", "api_key", "address"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(["channel_id", "api_key", "address"], rows)
 
 
 def _bulk_downloaded(db: Database, operator: str, downloaded: list[dict[str, str]]) -> None:

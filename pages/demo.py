@@ -109,7 +109,7 @@ else:
         st.caption("The client withdraws key permission; the hub's redirect is stored as the landing page would.")
         if st.button("Client revokes permission"):
             try:
-                stored = store_redirect_query(db, sandbox.revoke(channel_id))
+                stored = store_redirect_query(db, sandbox.revoke(channel_id), get_partner_api())
             except (SandboxError, InvalidRedirect) as error:
                 failed(error)
             else:
@@ -137,7 +137,7 @@ with st.container(border=True):
     if st.button("Onboard a stuck channel"):
         try:
             onboarded = sandbox.onboard(business, [number], never_running=True)
-            store_redirect_query(db, onboarded["redirect_query"])
+            store_redirect_query(db, onboarded["redirect_query"], get_partner_api())
         except (SandboxError, InvalidRedirect) as error:
             failed(error)
         else:

@@ -1,9 +1,16 @@
-"""Redirect landing: where 360dialog sends the browser back when onboarding ends (full page or popup)."""
+"""Redirect landing: where 360dialog sends the client's browser back when onboarding ends (full page or popup).
+
+The one public page. The query is stored before anything is shown; a visitor who has not signed in then
+sees only the neutral page, and a signed-in operator the result: what was decided about the redirect
+(applied, or held for review and why) and what comes next per channel.
+"""
 
 import streamlit as st
 
-from dashboard.connect_widgets import channels_page_link, popup_closer
-from dashboard.context import get_db
+from dashboard.auth import current_operator
+from dashboard.connect_widgets import channels_page_link, popup_closer, redirects_page_link
+from dashboard.context import get_db, get_partner_api, require_settings
+from dashboard.landing_views import neutral_landing
 from dashboard.plain_text import escape_markdown
 from services.onboarding.redirects import channel_next_steps, receive_redirect, recent_redirects, redirect_view
 
@@ -15,19 +22,20 @@ STATE_MATCH_NOTES = {
     "no state": "It carries no state, so it cannot be tied to a link (the hub may not echo state).",
 }
 
-# Worth the operator's attention: the redirect may be replayed or crafted.
-SUSPICIOUS_MATCHES = {"already used", "unknown state"}
-
-st.title("Onboarding result")
 db = get_db()
-
 params = {key: st.query_params.get_all(key) for key in st.query_params}
 if params:
     # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing.
-    stored = receive_redirect(db, params)
+    stored = receive_redirect(db, params, get_partner_api())
     st.session_state["landing"] = stored.id
     st.query_params.clear()
 
+if current_operator() is None:
+    neutral_landing(require_settings())
+    popup_closer()
+    st.stop()
+
+st.title("Onboarding result")
 redirect_id = st.session_state.get("landing")
 view = redirect_view(db, redirect_id) if redirect_id is not None else None
 if view is None:
@@ -45,15 +53,19 @@ if view.error:
     st.text("As received:")
     st.code(view.raw_query, language=None, wrap_lines=True)
 else:
-    st.success("Onboarding finished. The client's numbers are below.")
+    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
+    if view.applied:
+        st.success(f"Onboarding finished and the redirect was {escape_markdown(view.verdict_label)}.")
+        st.caption(note)
+    else:
+        st.warning(
+            f"Redirect #{view.id} is {escape_markdown(view.verdict_label)}: nothing was changed. "
+            f"Why: {escape_markdown(view.verdict_reason or 'not decided yet')}. {note}"
+        )
+        redirects_page_link()
     st.text("Client")
     st.code(view.client, language=None)
-    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
-    if view.state_match in SUSPICIOUS_MATCHES:
-        st.warning(note)
-    else:
-        st.caption(note)
-    if view.revoked:
+    if view.revoked and view.applied:
         st.warning(
             f"The client withdrew permission for {len(view.revoked)} channel(s): they are marked revoked, and "
             f"{view.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be generated "

@@ -252,3 +252,30 @@ def m006_incoming_events(db: Database) -> None:
         defaults={"duplicate_count": 0},
     )
     db["incoming_events"].create_index(["dedupe_key"], unique=True)
+
+
+@console_migrations()
+def m007_redirect_verdicts(db: Database) -> None:
+    # A redirect is a claim: what was decided about it, why, and by whom (contract section 2).
+    db["redirects"].add_column("verdict", str)
+    db["redirects"].add_column("verdict_reason", str)
+    db["redirects"].add_column("decided_by", str)
+    db["redirects"].add_column("decided_at", str)
+    db.execute("update redirects set verdict = 'refused' where error is not null")
+    # Stored before verdicts existed, these were applied whatever their state said.
+    db.execute(
+        "update redirects set verdict = 'applied_unchecked', verdict_reason = 'applied before redirects were checked' "
+        "where verdict is null and client_id is not null"
+    )
+    db["redirects"].create_index(["verdict", "id"])
+
+
+@console_migrations()
+def m008_sign_in_throttle(db: Database) -> None:
+    # Failed sign-ins per source address (and per name from that address), shared by every dashboard process.
+    db["sign_in_throttle"].create(
+        {"key": str, "failures": int, "blocked_until": float, "last_failure_at": float},
+        pk="key",
+        not_null={"failures", "blocked_until"},
+        defaults={"failures": 0, "blocked_until": 0.0},
+    )

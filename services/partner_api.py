@@ -7,9 +7,11 @@ have reached the server, because a second POST would revoke the key the first on
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -54,7 +56,11 @@ NEXT_STEP = {
     "server_error": "360dialog is failing on its side; try again later.",
     "bad_response": "360dialog answered in an unexpected shape; nothing was stored from it.",
     "http_error": "Try again; if it persists, check 360dialog's status page.",
+    "redirected": "Check D360_API_BASE_URL: the console never follows the Partner API elsewhere with its key.",
+    "invalid_id": "Nothing was sent: the id holds characters 360dialog ids never have.",
 }
+# 360dialog ids are short mixed-case strings (contract sections 2 and 4); anything else never reaches a URL.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UNKNOWN_OUTCOME_STEP = (
     "The key request may have reached 360dialog: the channel shows 'check key state'. Generating again "
     "revokes any key made by that request."
@@ -65,6 +71,13 @@ def operator_message(error: PartnerApiError) -> str:
     """One specific sentence for the UI: what happened and what to do; never a secret, never a trace."""
     step = UNKNOWN_OUTCOME_STEP if error.may_have_reached_server else NEXT_STEP.get(error.kind, "")
     return f"{error.message.rstrip('.')}. {step}".strip()
+
+
+def path_id(value: str, what: str) -> str:
+    """An id for a URL path: refused before any request when it is not an id, and percent-encoded anyway."""
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise PartnerApiError("invalid_id", f"The {what} is not a 360dialog id")
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,7 @@ class PartnerApi:
             username=settings.username,
             password=settings.password,
             timeout=settings.http_timeout_seconds,
+            require_https=not settings.demo_mode,
         )
 
     def __init__(
@@ -161,9 +175,12 @@ class PartnerApi:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        require_https: bool = False,
     ) -> None:
         if not api_key and not (username and password):
             raise ValueError("PartnerApi needs an API key or a username and password")
+        if require_https and urlsplit(base_url).scheme != "https":
+            raise ValueError("the Partner API base URL must be https outside demo mode")
         self.base_url = base_url.rstrip("/")
         self.partner_id = partner_id
         self.timeout = timeout
@@ -213,7 +230,14 @@ class PartnerApi:
         headers = self._auth_headers() if authenticated else {}
         try:
             response = self._session.request(
-                method, f"{self.base_url}{path}", params=params, json=json_body, headers=headers, timeout=self.timeout
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self.timeout,
+                # A redirect would carry the key to wherever it points.
+                allow_redirects=False,
             )
         except requests.ConnectTimeout:
             raise PartnerApiError("unreachable", f"Cannot reach the Partner API at {self.base_url}") from None
@@ -229,6 +253,14 @@ class PartnerApi:
                 f"Cannot reach the Partner API at {self.base_url}",
                 may_have_reached_server=method != "GET",
             ) from None
+        if response.is_redirect:
+            host = urlsplit(response.headers.get("Location", "")).hostname or "an unnamed place"
+            raise PartnerApiError(
+                "redirected",
+                f"The Partner API answered {response.status_code}, pointing to {host}; not followed",
+                status=response.status_code,
+                may_have_reached_server=method != "GET",
+            )
         return response
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -260,12 +292,7 @@ class PartnerApi:
         offset: int = 0,
         sort: str | None = None,
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if filters:
-            params["filters"] = json.dumps(filters, separators=(",", ":"))
-        if sort:
-            params["sort"] = sort
-        document = self._json(self._request("GET", f"/partners/{self.partner_id}/channels", params=params))
+        document = self._list_page("channels", filters=filters, limit=limit, offset=offset, sort=sort)
         if not isinstance(document.get("partner_channels"), list):
             raise PartnerApiError("bad_response", "The channels answer held no partner_channels list")
         return document
@@ -293,15 +320,22 @@ class PartnerApi:
         offset: int = 0,
         sort: str | None = None,
     ) -> dict[str, Any]:
+        return self._list_page("clients", filters=filters, limit=limit, offset=offset, sort=sort)
+
+    def _list_page(
+        self, collection: str, *, filters: dict[str, Any] | None, limit: int, offset: int, sort: str | None
+    ) -> dict[str, Any]:
+        # The API takes `filters` as one JSON object in a query parameter (contract section 4).
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
         if sort:
             params["sort"] = sort
-        return self._json(self._request("GET", f"/partners/{self.partner_id}/clients", params=params))
+        return self._json(self._request("GET", f"/partners/{self.partner_id}/{collection}", params=params))
 
     def generate_api_key(self, channel_id: str) -> GeneratedKey:
-        response = self._request("POST", f"/partners/{self.partner_id}/channels/{channel_id}/api_keys")
+        path = f"/partners/{self.partner_id}/channels/{path_id(channel_id, 'channel id')}/api_keys"
+        response = self._request("POST", path)
         document = self._json(response)
         # An older documented shape wraps the key in a list.
         if isinstance(document.get("api_keys"), list) and document["api_keys"]:
@@ -315,11 +349,12 @@ class PartnerApi:
         return GeneratedKey(api_key=api_key, address=address, app_id=document.get("app_id"), key_id=document.get("id"))
 
     def update_client(self, client_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return self._json(self._request("PATCH", f"/partners/{self.partner_id}/clients/{client_id}", json_body=changes))
+        path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}"
+        return self._json(self._request("PATCH", path, json_body=changes))
 
     def shared_client_numbers(self, client_id: str) -> dict[str, Any]:
         """Which of the client's numbers the partner may generate keys for (shape unconfirmed: kept as sent)."""
-        path = f"/partners/{self.partner_id}/clients/{client_id}/shared_client_numbers"
+        path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}/shared_client_numbers"
         return self._json(self._request("GET", path))
 
     def update_partner(

@@ -1,9 +1,11 @@
 """One source of settings for the dashboard, the receiver and the sandbox hub.
 
 Values come from `.streamlit/secrets.toml` (flat keys), each overridable by an environment variable of
-the same name. With no partner credentials configured the console runs in demo mode and every address
-points at the built-in sandbox hub; the demo secrets are generated once into the data folder so that
-all three processes agree on them.
+the same name. The mode is explicit: `CONSOLE_MODE` is `demo` or `live`. Unset, it is `demo` only while no
+live setting at all is present (a fresh clone); once one is, it is `live`, and each process checks what its
+own role needs and stops at start naming what is missing: it never falls back to demo. In demo mode every
+address points at the built-in sandbox hub, the demo secrets are generated once into the data folder so
+that all processes agree on them, and nothing listens beyond loopback.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import secrets
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +41,20 @@ MIN_LIVE_SECRET_DISTINCT = 8
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+MODES = ("demo", "live")
+# What each process is; in live mode each checks only what its own work needs.
+ROLES = ("console", "receiver", "sandbox")
+# Any of these present means a live console is being set up: the mode is then never guessed as demo.
+LIVE_SETTINGS = (
+    "D360_PARTNER_ID",
+    "D360_PARTNER_API_KEY",
+    "D360_USERNAME",
+    "D360_PASSWORD",
+    "CONSOLE_PASSWORD_HASH",
+    "CONSOLE_ENCRYPTION_KEY",
+    "D360_PLATFORM_SECRET",
+)
+LOOPBACK_NAMES = ("localhost",)
 
 
 class SettingsError(ValueError):
@@ -47,7 +63,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    demo_mode: bool
+    mode: str
     partner_id: str
     partner_api_key: str | None = field(repr=False)
     username: str | None
@@ -80,12 +96,20 @@ class Settings:
     direct_paid: bool = False
     stuck_after_minutes: float = 60.0
     receiver_db_timeout_seconds: float = 3.0
+    receiver_body_timeout_seconds: float = 10.0
     receiver_verify_signature: bool = True
     # The sandbox hub's legacy login (POST /token): this username, and the demo partner API key as password.
     sandbox_username: str = "demo"
     sandbox_token_lifetime_seconds: float = 3600.0
     sandbox_send_twice: bool = False
     sandbox_out_of_order: bool = False
+    # What a client who finished onboarding sees on the public landing page.
+    partner_display_name: str = "the team that sent you the link"
+    landing_continue_url: str | None = None
+
+    @property
+    def demo_mode(self) -> bool:
+        return self.mode == "demo"
 
     @property
     def console_db_path(self) -> Path:
@@ -188,6 +212,9 @@ class _Source:
             raise SettingsError(f"{key} must be an http(s) URL")
         return value.rstrip("/")
 
+    def optional_url(self, key: str) -> str | None:
+        return self.url(key, "") if self.text(key) else None
+
     def choice(self, key: str, default: str, choices: set[str]) -> str:
         value = self.text(key, default) or default
         if value not in choices:
@@ -197,7 +224,7 @@ class _Source:
 
 def load_demo_secrets(data_dir: Path) -> dict[str, str]:
     """Create the demo secrets once (atomically, all processes may race here) and return them."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = data_dir / DEMO_SECRETS_FILE
     fresh = {
         "partner_api_key": secrets.token_urlsafe(32),
@@ -234,7 +261,7 @@ def _check_encryption_key(key: str) -> str:
 
 def _require_strong(key: str, value: str | None) -> str:
     if not value:
-        raise SettingsError(f"{key} is required outside demo mode")
+        raise SettingsError(f"{key} is required in live mode")
     if len(value) < MIN_LIVE_SECRET_LENGTH:
         raise SettingsError(f"{key} is too short (at least {MIN_LIVE_SECRET_LENGTH} characters)")
     if len(set(value)) < MIN_LIVE_SECRET_DISTINCT:
@@ -252,19 +279,76 @@ def _require_strong_fernet_key(key: str) -> str:
     return key
 
 
-def _check_password_hash(value: str | None, *, required: bool) -> str | None:
+def _require_id(key: str, value: str) -> str:
     if not value:
-        if required:
-            raise SettingsError(
-                "CONSOLE_PASSWORD_HASH is required outside demo mode unless st.login is configured in [auth]; "
-                "make one with `python -m services.password_hash`"
-            )
+        raise SettingsError(f"{key} is required in live mode")
+    return value
+
+
+def _require_partner_credentials(api_key: str | None, username: str | None) -> None:
+    if api_key:
+        _require_strong("D360_PARTNER_API_KEY", api_key)
+    elif not username:
+        raise SettingsError("D360_PARTNER_API_KEY (or D360_USERNAME and D360_PASSWORD) is required in live mode")
+
+
+def _require_encryption_key(value: str) -> str:
+    if not value:
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY is required in live mode")
+    return _check_encryption_key(value)
+
+
+def _require_sign_in(password_hash: str | None, oidc_configured: bool, auth_table: object) -> None:
+    if oidc_configured:
+        cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
+        _require_strong("[auth] cookie_secret", cookie_secret)
+    elif not password_hash:
+        raise SettingsError(
+            "CONSOLE_PASSWORD_HASH is required in live mode unless st.login is configured in [auth]; "
+            "make one with `python -m services.password_hash`"
+        )
+
+
+def _require_https(key: str, url: str) -> None:
+    if urlsplit(url).scheme != "https":
+        raise SettingsError(f"{key} must be an https URL in live mode")
+
+
+def _check_password_hash(value: str | None) -> str | None:
+    if not value:
         return None
     try:
         check_hash_format(value)
     except InvalidPasswordHash as error:
         raise SettingsError(str(error)) from None
     return value
+
+
+def _mode(source: _Source, auth_table: object) -> str:
+    explicit = source.text("CONSOLE_MODE")
+    if explicit is not None:
+        if explicit.lower() not in MODES:
+            raise SettingsError(f"CONSOLE_MODE must be one of {', '.join(MODES)}")
+        return explicit.lower()
+    present = [key for key in LIVE_SETTINGS if source.text(key)]
+    return "live" if present or isinstance(auth_table, dict) else "demo"
+
+
+def _is_loopback(address: str) -> bool:
+    if address.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _collect(problems: list[str], check: Callable[[], object]) -> None:
+    """Run one start check; a failure joins the list, so every missing setting is named at once."""
+    try:
+        check()
+    except SettingsError as error:
+        problems.append(str(error))
 
 
 def _bind_address(value: str) -> str:
@@ -276,13 +360,21 @@ def _bind_address(value: str) -> str:
     return value
 
 
-def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
-    """Read, validate and return the settings; raise SettingsError naming the first bad one."""
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets_path: Path | None = None, *, role: str = "console"
+) -> Settings:
+    """Read, validate and return the settings for one process; raise SettingsError naming what is wrong.
+
+    In live mode the error names every setting the role misses, not just the first."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
     environment = os.environ if env is None else env
     file_path = secrets_path or Path(environment.get("CONSOLE_SECRETS_FILE", DEFAULT_SECRETS_PATH))
     file_values = _read_secrets_file(Path(file_path))
     source = _Source(environment, _flat(file_values))
     oidc_configured, oidc_provider_name = oidc_provider(file_values.get("auth"))
+    mode = _mode(source, file_values.get("auth"))
+    demo_mode = mode == "demo"
 
     data_dir = Path(source.text("CONSOLE_DATA_DIR", str(PROJECT_ROOT / "data")) or "data")
     if not data_dir.is_absolute():
@@ -292,74 +384,84 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     password = source.text("D360_PASSWORD")
     if bool(username) != bool(password):
         raise SettingsError("D360_USERNAME and D360_PASSWORD must be set together")
-    demo_mode = not (api_key or username)
 
     sandbox_url = source.url("SANDBOX_URL", "http://127.0.0.1:8503")
     public_url = source.url("CONSOLE_PUBLIC_URL", "http://localhost:8501")
     receiver_url = source.url("CONSOLE_RECEIVER_URL", "http://127.0.0.1:8502")
+    io_signature_enabled = source.flag("D360_IO_SIGNATURE", demo_mode)
+    auth_header_name = source.text("RECEIVER_AUTH_HEADER_NAME")
+    auth_header_value = source.text("RECEIVER_AUTH_HEADER_VALUE")
+    if bool(auth_header_name) != bool(auth_header_value):
+        raise SettingsError("RECEIVER_AUTH_HEADER_NAME and RECEIVER_AUTH_HEADER_VALUE must be set together")
+    verify_signature = source.flag("RECEIVER_VERIFY_SIGNATURE", True)
+    if not verify_signature and not auth_header_name:
+        raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
+    password_hash = _check_password_hash(source.text("CONSOLE_PASSWORD_HASH"))
 
     if demo_mode:
         demo = load_demo_secrets(data_dir)
         partner_id = source.text("D360_PARTNER_ID", DEMO_PARTNER_ID) or DEMO_PARTNER_ID
-        api_key = demo["partner_api_key"]
+        api_key, username, password = demo["partner_api_key"], None, None
         platform_secret = source.text("D360_PLATFORM_SECRET") or demo["platform_secret"]
-        encryption_key = source.text("CONSOLE_ENCRYPTION_KEY") or demo["encryption_key"]
+        encryption_key = _check_encryption_key(source.text("CONSOLE_ENCRYPTION_KEY") or demo["encryption_key"])
         api_base_default = f"{sandbox_url}/api/v2"
         hub_default = f"{sandbox_url}/dashboard/app"
         env_default = "sandbox"
     else:
         partner_id = source.text("D360_PARTNER_ID") or ""
-        if not partner_id:
-            raise SettingsError("D360_PARTNER_ID is required outside demo mode")
-        if api_key:
-            _require_strong("D360_PARTNER_API_KEY", api_key)
-        platform_secret = _require_strong("D360_PLATFORM_SECRET", source.text("D360_PLATFORM_SECRET"))
+        platform_secret = source.text("D360_PLATFORM_SECRET") or ""
         encryption_key = source.text("CONSOLE_ENCRYPTION_KEY") or ""
-        if not encryption_key:
-            raise SettingsError("CONSOLE_ENCRYPTION_KEY is required outside demo mode")
-        _require_strong_fernet_key(_check_encryption_key(encryption_key))
-        if oidc_configured:
-            auth_table = file_values.get("auth")
-            cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
-            _require_strong("[auth] cookie_secret", cookie_secret)
         api_base_default = "https://hub.360dialog.io/api/v2"
         hub_default = "https://hub.360dialog.com/dashboard/app"
         env_default = "prod"
+    api_base_url = source.url("D360_API_BASE_URL", api_base_default)
 
-    if not PARTNER_ID_PATTERN.match(partner_id):
+    if not demo_mode:
+        problems: list[str] = []
+        if role == "console":
+            _collect(problems, lambda: _require_id("D360_PARTNER_ID", partner_id))
+            _collect(problems, lambda: _require_partner_credentials(api_key, username))
+            _collect(problems, lambda: _require_strong_fernet_key(_require_encryption_key(encryption_key)))
+            _collect(problems, lambda: _require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
+            _collect(problems, lambda: _require_https("D360_API_BASE_URL", api_base_url))
+            if io_signature_enabled:
+                _collect(problems, lambda: _require_strong("D360_PLATFORM_SECRET", platform_secret))
+        elif role == "receiver":
+            if verify_signature:
+                _collect(problems, lambda: _require_strong("D360_PLATFORM_SECRET", platform_secret))
+            # The process the internet reaches holds no Partner API credentials, whatever the file says.
+            api_key = username = password = None
+        if auth_header_value:
+            _collect(problems, lambda: _require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
+        if problems:
+            raise SettingsError(f"live mode: the {role} cannot start: " + "; ".join(problems))
+
+    if partner_id and not PARTNER_ID_PATTERN.match(partner_id):
         raise SettingsError("D360_PARTNER_ID may hold only letters, digits, '-' and '_'")
-
-    auth_header_name = source.text("RECEIVER_AUTH_HEADER_NAME")
-    auth_header_value = source.text("RECEIVER_AUTH_HEADER_VALUE")
-    if bool(auth_header_name) != bool(auth_header_value):
-        raise SettingsError("RECEIVER_AUTH_HEADER_NAME and RECEIVER_AUTH_HEADER_VALUE must be set together")
-    if auth_header_value and not demo_mode:
-        _require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value)
-    password_hash = _check_password_hash(
-        source.text("CONSOLE_PASSWORD_HASH"), required=not demo_mode and not oidc_configured
-    )
-    # Demo mode listens on this machine only unless told otherwise; live mode must be reachable.
+    # Demo mode listens on this machine only; live mode must be reachable.
     bind_default = "127.0.0.1" if demo_mode else "0.0.0.0"  # noqa: S104
     bind_address = _bind_address(source.text("CONSOLE_BIND_ADDRESS", bind_default) or bind_default)
+    if demo_mode and not _is_loopback(bind_address):
+        raise SettingsError(
+            "CONSOLE_BIND_ADDRESS: demo mode listens on loopback only (no sign-in, demo secrets); "
+            "set CONSOLE_MODE=live with its settings to listen beyond this machine"
+        )
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-    verify_signature = source.flag("RECEIVER_VERIFY_SIGNATURE", True)
-    if not verify_signature and not auth_header_name:
-        raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
 
     return Settings(
-        demo_mode=demo_mode,
+        mode=mode,
         partner_id=partner_id,
         partner_api_key=api_key,
         username=username,
         password=password,
         platform_secret=platform_secret,
-        api_base_url=source.url("D360_API_BASE_URL", api_base_default),
+        api_base_url=api_base_url,
         hub_url=source.url("D360_HUB_URL", hub_default),
         hub_env=source.choice("D360_HUB_ENV", env_default, {"prod", "staging", "rc", "local", "sandbox"}),
         hub_version=source.choice("D360_HUB_VERSION", "v1", {"v1", "v2"}),
-        io_signature_enabled=source.flag("D360_IO_SIGNATURE", demo_mode),
+        io_signature_enabled=io_signature_enabled,
         io_signature_encoding=source.choice("D360_IO_SIGNATURE_ENCODING", "hex", {"hex", "base64"}),
         data_dir=data_dir,
         public_url=public_url,
@@ -367,7 +469,7 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         sandbox_url=sandbox_url,
         sandbox_running_delay_seconds=source.number("SANDBOX_RUNNING_DELAY_SECONDS", 4.0),
         sandbox_direct_paid=source.flag("SANDBOX_DIRECT_PAID", False),
-        encryption_key=_check_encryption_key(encryption_key),
+        encryption_key=encryption_key,
         receiver_max_body_bytes=int(source.number("RECEIVER_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)),
         receiver_auth_header_name=auth_header_name,
         receiver_auth_header_value=auth_header_value,
@@ -382,9 +484,14 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         direct_paid=source.flag("D360_DIRECT_PAID", False),
         stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
         receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
+        receiver_body_timeout_seconds=source.number("RECEIVER_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         receiver_verify_signature=verify_signature,
         sandbox_username=source.text("SANDBOX_USERNAME", "demo") or "demo",
         sandbox_token_lifetime_seconds=source.number("SANDBOX_TOKEN_LIFETIME_SECONDS", 3600.0, minimum=1),
         sandbox_send_twice=source.flag("SANDBOX_SEND_TWICE", False),
         sandbox_out_of_order=source.flag("SANDBOX_OUT_OF_ORDER", False),
+        partner_display_name=source.text("CONSOLE_PARTNER_NAME") or Settings.partner_display_name,
+        landing_continue_url=source.url("CONSOLE_LANDING_CONTINUE_URL", "")
+        if source.text("CONSOLE_LANDING_CONTINUE_URL")
+        else None,
     )

@@ -18,6 +18,8 @@ from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settin
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+RECEIVER_KEEP_ALIVE_SECONDS = 5
+RECEIVER_MAX_CONNECTIONS = 256
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,19 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
     services = [
         Service(
             "receiver",
-            [*uvicorn, "services.receiver:app", "--host", host, "--port", str(_port(settings.receiver_url))],
+            [
+                *uvicorn,
+                "services.receiver:app",
+                "--host",
+                host,
+                "--port",
+                str(_port(settings.receiver_url)),
+                # Idle keep-alive connections go after a few seconds; past this many at once, new ones get 503.
+                "--timeout-keep-alive",
+                str(RECEIVER_KEEP_ALIVE_SECONDS),
+                "--limit-concurrency",
+                str(RECEIVER_MAX_CONNECTIONS),
+            ],
             f"{settings.receiver_url}/healthz",
         ),
         Service(
@@ -131,6 +145,8 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
 def main() -> int:
     try:
         settings = load_settings()
+        # Checked here too, so that a live stack with the receiver's settings missing never half-starts.
+        load_settings(role="receiver")
     except SettingsError as error:
         print(f"console: {error}", file=sys.stderr)
         return 2

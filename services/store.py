@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -16,6 +17,24 @@ from services.migrations import CONSOLE_FORMER_NAMES, console_migrations
 BUSY_TIMEOUT_MS = 5000
 # What a page catches when the database cannot be read, without importing the engine itself.
 DatabaseError = sqlite3.Error
+
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) if needed and make it readable by this user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if needed, empty, readable and writable by this user only; an existing file is kept."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    path.chmod(PRIVATE_FILE_MODE)
+    return path
 
 
 def like_pattern(text: str) -> str:
@@ -82,8 +101,10 @@ def _initialisation_lock(path: Path | str) -> Iterator[None]:
     if str(path) == ":memory:":
         yield
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a") as lock_file:
+    private_dir(Path(path).parent)
+    # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+    private_file(Path(path))
+    with open(private_file(Path(f"{path}.lock")), "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield

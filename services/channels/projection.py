@@ -258,16 +258,21 @@ def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revoked: tuple[str, ...]) -> dict[str, int]:
-    """A redirect grants key permission for some channels and may withdraw it for others.
+    """A trusted redirect grants key permission for some channels and may withdraw it for others.
 
-    Returns, per revoked channel, how many stored keys the revocation made unusable."""
+    Only channels known here under this client, or under none yet, change: a redirect never creates a
+    channel row nor moves one to another client. Returns, per revoked channel, how many stored keys the
+    revocation made unusable."""
     ensure_client(db, client_id)
     for channel_id in granted:
-        upsert_channel(
-            db, channel_id, {"client_id": client_id, "permission": "granted", "revoked": 0}, source="redirect"
-        )
+        if _may_change_for(db, channel_id, client_id):
+            upsert_channel(
+                db, channel_id, {"client_id": client_id, "permission": "granted", "revoked": 0}, source="redirect"
+            )
     unusable = {}
     for channel_id in revoked:
+        if not _may_change_for(db, channel_id, client_id):
+            continue
         upsert_channel(
             db, channel_id, {"client_id": client_id, "permission": "revoked", "revoked": 1}, source="redirect"
         )
@@ -276,6 +281,11 @@ def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revok
             "update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id]
         ).rowcount
     return unusable
+
+
+def _may_change_for(db: Database, channel_id: str, client_id: str) -> bool:
+    channel = get_channel(db, channel_id)
+    return channel is not None and channel.get("client_id") in (None, client_id)
 
 
 def list_channels(db: Database) -> list[dict[str, Any]]:

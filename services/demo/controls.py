@@ -7,20 +7,20 @@ from sqlite_utils import Database
 from services.demo.hub_client import SandboxClient
 from services.onboarding.redirect import parse_redirect
 from services.onboarding.redirects import StoredRedirect, save_raw_redirect, save_redirect
+from services.partner_api import PartnerApi
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
 
 
-def store_redirect_query(db: Database, query: str) -> StoredRedirect:
-    """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed.
+def store_redirect_query(db: Database, query: str, api: PartnerApi) -> StoredRedirect:
+    """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed, then
+    applied only once the Partner API confirms it (it carries no state).
 
     In real life a revocation reaches the console through the client's browser; in the demo the hub hands
     the query over directly. Raises services.onboarding.redirect.InvalidRedirect when it cannot be read.
     """
     save_raw_redirect(db, query)
-    redirect = parse_redirect(query)
-    with db.atomic():
-        return save_redirect(db, query, redirect)
+    return save_redirect(db, query, parse_redirect(query), api)
 
 
 def console_tables(db: Database) -> list[str]:

@@ -43,7 +43,7 @@ def load_scenario(
     scenario = sandbox.seed(seed)
     try:
         for query in scenario["redirects"]:
-            store_redirect_query(db, query)
+            store_redirect_query(db, query, api)
         synced = sync_channels(db, api, operator=operator).seen
         keys, failures = 0, []
         for channel_id in scenario["key_channel_ids"]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from sqlite_utils import Database
 
 from services.channels.projection import apply_webhook_event
 from services.events.webhook import WebhookEvent
+from services.spreadsheet import csv_text
 from services.store import like_pattern, utc_now
 
 
@@ -232,9 +231,4 @@ def events_csv(db: Database, event_filter: EventFilter, *, max_rows: int = EXPOR
         """,  # noqa: S608
         [*params, max_rows],
     )
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue()
+    return csv_text(EXPORT_COLUMNS, rows)

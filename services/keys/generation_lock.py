@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from services.store import private_dir, private_file
+
 
 class LockBusy(Exception):
     """Another process (or thread) holds this channel's generation lock."""
@@ -32,9 +34,7 @@ def _lock_path(db: Database, channel_id: str) -> Path | None:
         return None
     # Hashed: a channel id is untrusted text and must not shape a file name.
     digest = hashlib.sha256(channel_id.encode()).hexdigest()[:32]
-    folder = database_file.parent / "locks"
-    folder.mkdir(exist_ok=True)
-    return folder / f"key-{digest}.lock"
+    return private_file(private_dir(database_file.parent / "locks") / f"key-{digest}.lock")
 
 
 @contextlib.contextmanager

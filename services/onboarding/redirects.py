@@ -9,14 +9,19 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services import audit
-from services.channels.projection import get_channel, record_granted
+from services.channels.projection import get_channel
 from services.keys.generation import key_status
-from services.onboarding.links import get_link, link_status
-from services.onboarding.redirect import InvalidRedirect, Redirect, canonical_query, parse_redirect, split_query
+from services.onboarding.redirect import (
+    MAX_QUERY_LENGTH,
+    InvalidRedirect,
+    Redirect,
+    canonical_query,
+    parse_redirect,
+    split_query,
+)
+from services.onboarding.redirect_trust import APPLIED_VERDICTS, REFUSED, VERDICT_LABELS, settle
+from services.partner_api import PartnerApi
 from services.store import utc_now
-
-REDIRECT_ACTOR = "client (redirect)"
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class StoredRedirect:
     state_match: str | None
     error: str | None = None
     keys_marked_unusable: int = 0
+    verdict: str | None = None
 
 
 def save_raw_redirect(db: Database, raw_query: str) -> int:
@@ -38,27 +44,13 @@ def save_raw_redirect(db: Database, raw_query: str) -> int:
     return int(next(db.query("select id from redirects where raw_query = ?", [raw_query]))["id"])
 
 
-def _state_match(db: Database, redirect_id: int, state: str | None) -> tuple[str, dict[str, Any] | None]:
-    if state is None:
-        return "no state", None
-    link = get_link(db, state)
-    if link is None:
-        return "unknown state", None
-    if link["used_at"] and link["redirect_id"] not in (None, redirect_id):
-        return "already used", link
-    if link_status({**link, "used_at": None}) == "expired":
-        return "expired link", link
-    return "matched", link
-
-
-def save_redirect(db: Database, raw_query: str, redirect: Redirect) -> StoredRedirect:
-    """Store a parsed redirect once (a reload finds the same row) and apply its grants and revocations.
-
-    One transaction: the ids, the link it used, the channel list and the keys it made unusable.
-    """
+def save_redirect(db: Database, raw_query: str, redirect: Redirect, api: PartnerApi | None = None) -> StoredRedirect:
+    """Store a parsed redirect once (a reload finds the same row), then decide whether it may change anything
+    and apply it when it may (services.onboarding.redirect_trust). Without `api`, only a redirect vouched for
+    by its state can be applied; the rest is held for review."""
     redirect_id = save_raw_redirect(db, raw_query)
     with db.atomic():
-        # The conditional update takes the write lock first, so two tabs landing together apply it once.
+        # The conditional update takes the write lock first, so two tabs landing together decide it once.
         claimed = db.execute(
             "update redirects set client_id = ?, channels = ?, revoked = ?, state = ?, error = null "
             "where id = ? and client_id is null",
@@ -70,53 +62,48 @@ def save_redirect(db: Database, raw_query: str, redirect: Redirect) -> StoredRed
                 redirect_id,
             ],
         ).rowcount
-        if not claimed:
-            row = db["redirects"].get(redirect_id)
-            return StoredRedirect(
-                redirect_id, False, row["state_match"], keys_marked_unusable=row["keys_marked_unusable"] or 0
-            )
-        match, link = _state_match(db, redirect_id, redirect.state)
-        if link is not None and not link["used_at"]:
-            db.execute(
-                "update io_links set used_at = ?, redirect_id = ? where state = ?",
-                [utc_now(), redirect_id, link["state"]],
-            )
-        unusable = record_granted(db, redirect.client, redirect.channels, redirect.revoked)
-        db.execute(
-            "update redirects set state_match = ?, keys_marked_unusable = ? where id = ?",
-            [match, sum(unusable.values()), redirect_id],
+    if not claimed:
+        row = db["redirects"].get(redirect_id)
+        return StoredRedirect(
+            redirect_id,
+            False,
+            row["state_match"],
+            verdict=row["verdict"],
+            keys_marked_unusable=row["keys_marked_unusable"] or 0,
         )
-        for channel_id, count in unusable.items():
-            audit.record(
-                db,
-                operator=REDIRECT_ACTOR,
-                action="permission_revoked",
-                channel_id=channel_id,
-                outcome="ok",
-                detail=f"{count} stored key(s) marked unusable",
-            )
-    return StoredRedirect(redirect_id, True, match, keys_marked_unusable=sum(unusable.values()))
+    decision = settle(db, redirect_id, redirect, api)
+    match = db["redirects"].get(redirect_id)["state_match"]
+    return StoredRedirect(
+        redirect_id, True, match, verdict=decision.verdict, keys_marked_unusable=decision.keys_marked_unusable
+    )
 
 
 def record_redirect_error(db: Database, redirect_id: int, error: str) -> None:
     with db.atomic():
-        db.execute("update redirects set error = ? where id = ? and client_id is null", [error, redirect_id])
+        db.execute(
+            "update redirects set error = ?, verdict = ?, verdict_reason = ? where id = ? and client_id is null",
+            [error, REFUSED, error, redirect_id],
+        )
 
 
-def receive_redirect(db: Database, query: str | Mapping[str, str | list[str]]) -> StoredRedirect:
+def receive_redirect(
+    db: Database, query: str | Mapping[str, str | list[str]], api: PartnerApi | None = None
+) -> StoredRedirect:
     """The landing page's one call: store the query as received, then read it and apply it.
 
     A query that cannot be read stays stored with the reason; the same query again finds the same row.
     """
     raw_query = query.removeprefix("?") if isinstance(query, str) else canonical_query(split_query(query))
+    # One character past the limit is kept, so that reading the stored text still says it is too long.
+    raw_query = raw_query[: MAX_QUERY_LENGTH + 1]
     redirect_id = save_raw_redirect(db, raw_query)
     try:
         # Read from the stored text, so that what is applied is exactly what is kept (length limit included).
         redirect = parse_redirect(raw_query)
     except InvalidRedirect as error:
         record_redirect_error(db, redirect_id, str(error))
-        return StoredRedirect(redirect_id, False, None, error=str(error))
-    return save_redirect(db, raw_query, redirect)
+        return StoredRedirect(redirect_id, False, None, error=str(error), verdict=REFUSED)
+    return save_redirect(db, raw_query, redirect, api)
 
 
 @dataclass(frozen=True)
@@ -131,6 +118,17 @@ class RedirectView:
     error: str | None
     keys_marked_unusable: int
     link_operator: str | None
+    verdict: str | None
+    verdict_reason: str | None
+    decided_by: str | None
+
+    @property
+    def applied(self) -> bool:
+        return self.verdict in APPLIED_VERDICTS
+
+    @property
+    def verdict_label(self) -> str:
+        return VERDICT_LABELS.get(self.verdict, self.verdict or "")
 
 
 def _ids(raw: str | None) -> tuple[str, ...]:
@@ -162,6 +160,9 @@ def redirect_view(db: Database, redirect_id: int) -> RedirectView | None:
         error=row["error"],
         keys_marked_unusable=row["keys_marked_unusable"] or 0,
         link_operator=row["link_operator"],
+        verdict=row["verdict"],
+        verdict_reason=row["verdict_reason"],
+        decided_by=row["decided_by"],
     )
 
 
@@ -173,19 +174,33 @@ def redirect_for_state(db: Database, state: str) -> RedirectView | None:
     return redirect_view(db, rows[0]["id"]) if rows else None
 
 
-def recent_redirects(db: Database, limit: int = 20) -> list[dict[str, Any]]:
-    rows = db.query("select * from redirects order by id desc limit ?", [limit])
+# Held, or claimed and never decided (the process stopped between the two): an operator decides.
+_WAITING_FOR_REVIEW = "verdict = 'held' or (verdict is null and client_id is not null)"
+
+
+def recent_redirects(db: Database, limit: int = 20, *, waiting_for_review: bool = False) -> list[dict[str, Any]]:
+    """Redirects newest first, as the Redirects view lists them; optionally only those waiting for review."""
+    where = f"where {_WAITING_FOR_REVIEW}" if waiting_for_review else ""
+    rows = db.query(f"select * from redirects {where} order by id desc limit ?", [limit])  # noqa: S608
     return [
         {
+            "id": row["id"],
             "received": row["received_at"],
             "client": row["client_id"] or "",
             "channels": ", ".join(_ids(row["channels"])),
             "revoked": ", ".join(_ids(row["revoked"])),
             "state": row["state_match"] or "",
-            "error": row["error"] or "",
+            "verdict": VERDICT_LABELS.get(row["verdict"], row["verdict"] or ""),
+            "why": row["verdict_reason"] or row["error"] or "",
+            "decided by": row["decided_by"] or "",
         }
         for row in rows
     ]
+
+
+def held_count(db: Database) -> int:
+    """Redirects waiting for an operator (held, or claimed and never decided because a process died)."""
+    return db.execute(f"select count(*) from redirects where {_WAITING_FOR_REVIEW}").fetchone()[0]  # noqa: S608
 
 
 def next_step(channel: Mapping[str, Any] | None, key: str) -> str:

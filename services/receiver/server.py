@@ -8,6 +8,7 @@ whatever it was sent, and waits for it to exit.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -37,7 +38,7 @@ log = logging.getLogger("receiver")
 WEBHOOK_PATH = "/webhooks/360dialog"
 KEPT_HEADERS = ("content-type", "user-agent", SIGNATURE_HEADER, "x-forwarded-for")
 # Answers that refuse the request itself; they are counted and logged for the operator. 5xx are ours.
-REJECTION_STATUSES = frozenset({400, 401, 405, 413})
+REJECTION_STATUSES = frozenset({400, 401, 405, 408, 413})
 # Every common method reaches the handler, so a wrong one is counted like any other refusal.
 ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -115,7 +116,11 @@ async def receive_webhook(
     if problem:
         return _refused(401, problem)
     try:
-        body = await read_capped_body(receive, headers.get("content-length"), settings.receiver_max_body_bytes)
+        # A client that stops sending mid-body must not hold a connection (and a file descriptor) for ever.
+        async with asyncio.timeout(settings.receiver_body_timeout_seconds):
+            body = await read_capped_body(receive, headers.get("content-length"), settings.receiver_max_body_bytes)
+    except TimeoutError:
+        return _refused(408, f"body not complete within {settings.receiver_body_timeout_seconds:g} s")
     except BodyTooLarge:
         return _refused(413, f"body larger than {settings.receiver_max_body_bytes} bytes")
     except ClientDisconnect:
@@ -219,7 +224,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def _app_from_settings() -> Starlette:
     try:
-        settings = load_settings()
+        settings = load_settings(role="receiver")
     except SettingsError as error:
         print(f"receiver: {error}", file=sys.stderr)
         raise SystemExit(2) from None

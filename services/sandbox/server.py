@@ -183,7 +183,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def _app_from_settings() -> Starlette:
     try:
-        settings = load_settings()
+        settings = load_settings(role="sandbox")
     except SettingsError as error:
         print(f"sandbox: {error}", file=sys.stderr)
         raise SystemExit(2) from None
