@@ -9,7 +9,9 @@ from sqlite_utils import Database
 
 from services.events.incoming import incoming_count
 
-KEPT_REJECTIONS = 200
+# The refusal log: at most this many rows, and at most KEPT_PER_SOURCE of them from any one address.
+KEPT_REJECTIONS = 1000
+KEPT_PER_SOURCE = 20
 COUNTER_NAMES = ("accepted", "duplicate", "rejected")
 
 
@@ -45,13 +47,27 @@ def add_to_counters(db: Database, changes: dict[str, int]) -> None:
             )
 
 
-def record_rejections(db: Database, rejections: list[Rejection], keep: int = KEPT_REJECTIONS) -> None:
-    """Append to the rejection log and drop all but the newest `keep` rows; call inside a transaction."""
+def record_rejections(
+    db: Database, rejections: list[Rejection], keep: int = KEPT_REJECTIONS, per_source: int = KEPT_PER_SOURCE
+) -> None:
+    """Append to the rejection log, keeping the newest `per_source` rows of each source and `keep` in all, so
+    that a flood from one address cannot push the others out; call inside a transaction."""
     if not rejections:
         return
     db.conn.executemany(
         "insert into receiver_rejections (at, source, status, reason) values (?, ?, ?, ?)",
         [(item.at, item.source, item.status, item.reason) for item in rejections],
+    )
+    db.execute(
+        """
+        delete from receiver_rejections where id in (
+            select id from (
+                select id, row_number() over (partition by source order by id desc) as newest
+                from receiver_rejections
+            ) where newest > ?
+        )
+        """,
+        [per_source],
     )
     db.execute(
         "delete from receiver_rejections where id <= (select max(id) from receiver_rejections) - ?",

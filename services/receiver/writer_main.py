@@ -16,6 +16,7 @@ import select
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ LISTING_BATCH_EVENTS = 200
 # No delivery for this long and the writer lists everything incoming: the console lists events this soon
 # after a burst, and within a burst listing waits for a whole batch.
 CALM_SECONDS = 0.002
+# Refused requests wait in memory at most this long before they are written (with their counter).
+REJECTION_FLUSH_SECONDS = 1.0
 
 
 class FrameReader:
@@ -82,11 +85,19 @@ class FrameReader:
         return messages
 
 
-def answer_messages(writer: BatchWriter, messages: list[Any], max_batch_events: int = MAX_BATCH_EVENTS) -> list[Any]:
+def answer_messages(
+    writer: BatchWriter,
+    messages: list[Any],
+    max_batch_events: int = MAX_BATCH_EVENTS,
+    held_rejections: list[Rejection] | None = None,
+) -> list[Any]:
     """Store the deliveries among `messages` (in batches of at most `max_batch_events` events), log the
-    rejections with them, answer the probes afterwards. Returns (request id, kind, value) answers."""
+    rejections with them, answer the probes afterwards. Returns (request id, kind, value) answers.
+
+    With `held_rejections`, rejections wait in that list until a batch is stored (they join it) or the
+    caller flushes them: refused requests then cost no commit of their own."""
     answers: list[tuple[int, str, Any]] = []
-    rejections: list[Rejection] = []
+    rejections: list[Rejection] = held_rejections if held_rejections is not None else []
     batch: list[tuple[int, Delivery]] = []
     batch_events = 0
     probes: list[int] = []
@@ -101,14 +112,14 @@ def answer_messages(writer: BatchWriter, messages: list[Any], max_batch_events: 
                 continue
             if batch and batch_events + len(events) > max_batch_events:
                 answers.extend(_store(writer, batch, rejections))
-                batch, batch_events, rejections = [], 0, []
+                batch, batch_events = [], 0
             batch.append((request_id, Delivery(events, headers, verdict)))
             batch_events += len(events)
         elif kind == "reject":
             rejections.append(Rejection(*message[1:]))
         elif kind == "probe":
             probes.append(message[1])
-    if batch or rejections:
+    if batch or (rejections and held_rejections is None):
         answers.extend(_store(writer, batch, rejections))
     for request_id in probes:
         try:
@@ -119,7 +130,9 @@ def answer_messages(writer: BatchWriter, messages: list[Any], max_batch_events: 
 
 
 def _store(writer: BatchWriter, batch: list[tuple[int, Delivery]], rejections: list[Rejection]) -> list[Any]:
-    outcomes = writer.store([delivery for _, delivery in batch], rejections)
+    """Store the batch with the rejections gathered so far (the list is emptied: they go with it)."""
+    outcomes = writer.store([delivery for _, delivery in batch], list(rejections))
+    rejections.clear()
     answers = []
     for (request_id, delivery), outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, SaveResult):
@@ -144,6 +157,7 @@ def serve(
     a batch at a time whenever a batch has gathered, and batch after batch for as long as no delivery
     arrives (services.events.incoming). New deliveries always go first, however large the backlog."""
     reader = FrameReader(sock)
+    held = HeldRejections()
     try:
         writer.list_batch(listing_batch_events)  # opens the database, and starts on what an earlier writer left
         while True:
@@ -152,20 +166,48 @@ def serve(
             if writer.unlisted and not reader.input_waiting(calm):
                 writer.list_batch(listing_batch_events)
                 continue
+            if held.items and not reader.input_waiting(held.seconds_until_due()):
+                held.flush(writer)
+                continue
             messages = reader.read_available()
             if messages is None:
                 break
-            answers = answer_messages(writer, messages, max_batch_events)
+            answers = answer_messages(writer, messages, max_batch_events, held.items)
             if answers:
                 sock.sendall(encode_frame(answers))
+            held.noted()
             if writer.unlisted >= listing_batch_events:
                 writer.list_batch(listing_batch_events)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the receiver is gone; what was committed stays committed
     finally:
+        held.flush(writer)
         if writer.unlisted:
             writer.list_all(listing_batch_events)
         writer.close()
+
+
+class HeldRejections:
+    """Refused requests, kept in memory and written with the next stored batch or at most once a second."""
+
+    def __init__(self) -> None:
+        self.items: list[Rejection] = []
+        self._since = 0.0
+
+    def noted(self) -> None:
+        if not self.items:
+            self._since = 0.0
+        elif not self._since:
+            self._since = time.monotonic()
+
+    def seconds_until_due(self) -> float:
+        return max(0.0, self._since + REJECTION_FLUSH_SECONDS - time.monotonic())
+
+    def flush(self, writer: BatchWriter) -> None:
+        if self.items:
+            writer.store([], self.items)
+            self.items = []
+        self._since = 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
