@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.connect_snippet import connect_button_snippet
-from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code
+from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code, redirects_page_link
 from dashboard.context import get_db, operator, require_settings
 from dashboard.plain_text import escape_markdown
 from services.onboarding.io_link import InvalidLinkParameter
@@ -139,7 +139,14 @@ def link_state_and_result() -> None:
         if status == "open":
             st.caption("Waiting for the client to come back through this link…")
         return
-    st.success("The client came back through this link.")
+    if view.applied:
+        st.success("The client came back through this link: the redirect was " + escape_markdown(view.verdict_label))
+    else:
+        st.warning(
+            f"The client came back, and redirect #{view.id} is {escape_markdown(view.verdict_label)}: "
+            + escape_markdown(view.verdict_reason or "not decided yet")
+        )
+        redirects_page_link()
     st.info("This link has done its job. Press **New link** before handing one to the next client.")
     st.text(f"Client: {view.client}")
     st.dataframe(channel_next_steps(db, view), hide_index=True)

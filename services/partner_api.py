@@ -61,6 +61,8 @@ NEXT_STEP = {
 }
 # 360dialog ids are short mixed-case strings (contract sections 2 and 4); anything else never reaches a URL.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Plain http is allowed to these only (a local stand-in for 360dialog).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 UNKNOWN_OUTCOME_STEP = (
     "The key request may have reached 360dialog: the channel shows 'check key state'. Generating again "
     "revokes any key made by that request."
@@ -179,7 +181,8 @@ class PartnerApi:
     ) -> None:
         if not api_key and not (username and password):
             raise ValueError("PartnerApi needs an API key or a username and password")
-        if require_https and urlsplit(base_url).scheme != "https":
+        parts = urlsplit(base_url)
+        if require_https and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
             raise ValueError("the Partner API base URL must be https outside demo mode")
         self.base_url = base_url.rstrip("/")
         self.partner_id = partner_id

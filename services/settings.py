@@ -310,7 +310,9 @@ def _require_sign_in(password_hash: str | None, oidc_configured: bool, auth_tabl
 
 
 def _require_https(key: str, url: str) -> None:
-    if urlsplit(url).scheme != "https":
+    # Plain http stays on this machine only: a local stand-in for 360dialog, or a tunnel's local end.
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
         raise SettingsError(f"{key} must be an https URL in live mode")
 
 

@@ -52,3 +52,4 @@ def test_live_mode_refuses_a_plain_http_partner_api() -> None:
     with pytest.raises(ValueError, match="https"):
         PartnerApi("http://hub.360dialog.io/api/v2", "pa", api_key="k" * 20, require_https=True)
     PartnerApi("https://hub.360dialog.io/api/v2", "pa", api_key="k" * 20, require_https=True).close()
+    PartnerApi("http://127.0.0.1:8503/api/v2", "pa", api_key="k" * 20, require_https=True).close()

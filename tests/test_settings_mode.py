@@ -117,6 +117,9 @@ def test_a_console_that_signs_io_links_needs_the_platform_secret(tmp_path: Path)
 def test_live_mode_calls_the_partner_api_over_https_only(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="D360_API_BASE_URL must be an https URL in live mode"):
         load_settings(env=_live_console(tmp_path, D360_API_BASE_URL="http://hub.360dialog.io/api/v2"))
+    # This machine only: a local stand-in for 360dialog.
+    local = load_settings(env=_live_console(tmp_path, D360_API_BASE_URL="http://127.0.0.1:8503/api/v2"))
+    assert local.api_base_url == "http://127.0.0.1:8503/api/v2"
 
 
 def test_an_explicit_demo_ignores_stray_live_settings_but_stays_on_loopback(tmp_path: Path) -> None:
