@@ -140,10 +140,10 @@ def link_state_and_result() -> None:
             st.caption("Waiting for the client to come back through this link…")
         return
     if view.applied:
-        st.success("The client came back through this link: the redirect was " + escape_markdown(view.verdict_label))
+        st.success(f"The client came back through this link; the redirect was {view.verdict_label}.")
     else:
         st.warning(
-            f"The client came back, and redirect #{view.id} is {escape_markdown(view.verdict_label)}: "
+            f"The client came back, and redirect #{view.id} is {view.verdict_label}: "
             + escape_markdown(view.verdict_reason or "not decided yet")
         )
         redirects_page_link()

@@ -55,11 +55,11 @@ if view.error:
 else:
     note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
     if view.applied:
-        st.success(f"Onboarding finished and the redirect was {escape_markdown(view.verdict_label)}.")
+        st.success(f"Onboarding finished and the redirect was {view.verdict_label}.")
         st.caption(note)
     else:
         st.warning(
-            f"Redirect #{view.id} is {escape_markdown(view.verdict_label)}: nothing was changed. "
+            f"Redirect #{view.id} is {view.verdict_label}: nothing was changed. "
             f"Why: {escape_markdown(view.verdict_reason or 'not decided yet')}. {note}"
         )
         redirects_page_link()

@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from services.settings import Settings
+from services.settings_rules import is_loopback
 
 DEFAULT_PAGE_SIZE = 100
 MAX_DETAIL_LENGTH = 300
@@ -61,8 +62,6 @@ NEXT_STEP = {
 }
 # 360dialog ids are short mixed-case strings (contract sections 2 and 4); anything else never reaches a URL.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Plain http is allowed to these only (a local stand-in for 360dialog).
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 UNKNOWN_OUTCOME_STEP = (
     "The key request may have reached 360dialog: the channel shows 'check key state'. Generating again "
     "revokes any key made by that request."
@@ -182,7 +181,8 @@ class PartnerApi:
         if not api_key and not (username and password):
             raise ValueError("PartnerApi needs an API key or a username and password")
         parts = urlsplit(base_url)
-        if require_https and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        # Plain http stays on this machine only (a local stand-in for 360dialog).
+        if require_https and parts.scheme != "https" and not is_loopback(parts.hostname or ""):
             raise ValueError("the Partner API base URL must be https outside demo mode")
         self.base_url = base_url.rstrip("/")
         self.partner_id = partner_id

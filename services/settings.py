@@ -10,9 +10,6 @@ that all processes agree on them, and nothing listens beyond loopback.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import json
 import logging
 import os
@@ -20,27 +17,36 @@ import re
 import secrets
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from services.password_hash import InvalidPasswordHash, check_hash_format
+from services.settings_rules import (
+    SettingsError,
+    check_bind_address,
+    check_encryption_key,
+    check_password_hash,
+    collect,
+    is_loopback,
+    require_encryption_key,
+    require_https,
+    require_id,
+    require_partner_credentials,
+    require_sign_in,
+    require_strong,
+    require_strong_fernet_key,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEMO_PARTNER_ID = "demoPA"
 DEMO_SECRETS_FILE = "demo-secrets.json"
 PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MIN_LIVE_SECRET_LENGTH = 16
-# A secret of 16+ characters drawn from only a handful of distinct ones ("aaaa...", "abababab...") is a
-# placeholder, not a secret.
-MIN_LIVE_SECRET_DISTINCT = 8
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
-HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 MODES = ("demo", "live")
 # What each process is; in live mode each checks only what its own work needs.
 ROLES = ("console", "receiver", "sandbox")
@@ -54,11 +60,6 @@ LIVE_SETTINGS = (
     "CONSOLE_ENCRYPTION_KEY",
     "D360_PLATFORM_SECRET",
 )
-LOOPBACK_NAMES = ("localhost",)
-
-
-class SettingsError(ValueError):
-    """A setting is missing or wrong; the message names the setting, never its value."""
 
 
 @dataclass(frozen=True)
@@ -251,81 +252,6 @@ def load_demo_secrets(data_dir: Path) -> dict[str, str]:
     raise SettingsError(f"{DEMO_SECRETS_FILE} in CONSOLE_DATA_DIR is unreadable; delete it to regenerate")
 
 
-def _check_encryption_key(key: str) -> str:
-    try:
-        Fernet(key.encode())
-    except (ValueError, TypeError):
-        raise SettingsError("CONSOLE_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from None
-    return key
-
-
-def _require_strong(key: str, value: str | None) -> str:
-    if not value:
-        raise SettingsError(f"{key} is required in live mode")
-    if len(value) < MIN_LIVE_SECRET_LENGTH:
-        raise SettingsError(f"{key} is too short (at least {MIN_LIVE_SECRET_LENGTH} characters)")
-    if len(set(value)) < MIN_LIVE_SECRET_DISTINCT:
-        raise SettingsError(f"{key} is too weak: it repeats a few characters; use a random secret")
-    return value
-
-
-def _require_strong_fernet_key(key: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(key.encode())
-    except (ValueError, binascii.Error):
-        raw = b""
-    if len(set(raw)) < MIN_LIVE_SECRET_DISTINCT:
-        raise SettingsError("CONSOLE_ENCRYPTION_KEY is too weak: generate one with Fernet.generate_key()")
-    return key
-
-
-def _require_id(key: str, value: str) -> str:
-    if not value:
-        raise SettingsError(f"{key} is required in live mode")
-    return value
-
-
-def _require_partner_credentials(api_key: str | None, username: str | None) -> None:
-    if api_key:
-        _require_strong("D360_PARTNER_API_KEY", api_key)
-    elif not username:
-        raise SettingsError("D360_PARTNER_API_KEY (or D360_USERNAME and D360_PASSWORD) is required in live mode")
-
-
-def _require_encryption_key(value: str) -> str:
-    if not value:
-        raise SettingsError("CONSOLE_ENCRYPTION_KEY is required in live mode")
-    return _check_encryption_key(value)
-
-
-def _require_sign_in(password_hash: str | None, oidc_configured: bool, auth_table: object) -> None:
-    if oidc_configured:
-        cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
-        _require_strong("[auth] cookie_secret", cookie_secret)
-    elif not password_hash:
-        raise SettingsError(
-            "CONSOLE_PASSWORD_HASH is required in live mode unless st.login is configured in [auth]; "
-            "make one with `python -m services.password_hash`"
-        )
-
-
-def _require_https(key: str, url: str) -> None:
-    # Plain http stays on this machine only: a local stand-in for 360dialog, or a tunnel's local end.
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
-        raise SettingsError(f"{key} must be an https URL in live mode")
-
-
-def _check_password_hash(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        check_hash_format(value)
-    except InvalidPasswordHash as error:
-        raise SettingsError(str(error)) from None
-    return value
-
-
 def _mode(source: _Source, auth_table: object) -> str:
     explicit = source.text("CONSOLE_MODE")
     if explicit is not None:
@@ -334,32 +260,6 @@ def _mode(source: _Source, auth_table: object) -> str:
         return explicit.lower()
     present = [key for key in LIVE_SETTINGS if source.text(key)]
     return "live" if present or isinstance(auth_table, dict) else "demo"
-
-
-def _is_loopback(address: str) -> bool:
-    if address.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-def _collect(problems: list[str], check: Callable[[], object]) -> None:
-    """Run one start check; a failure joins the list, so every missing setting is named at once."""
-    try:
-        check()
-    except SettingsError as error:
-        problems.append(str(error))
-
-
-def _bind_address(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        if not HOSTNAME_PATTERN.match(value):
-            raise SettingsError("CONSOLE_BIND_ADDRESS must be an IP address or a host name") from None
-    return value
 
 
 def load_settings(
@@ -398,14 +298,14 @@ def load_settings(
     verify_signature = source.flag("RECEIVER_VERIFY_SIGNATURE", True)
     if not verify_signature and not auth_header_name:
         raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
-    password_hash = _check_password_hash(source.text("CONSOLE_PASSWORD_HASH"))
+    password_hash = check_password_hash(source.text("CONSOLE_PASSWORD_HASH"))
 
     if demo_mode:
         demo = load_demo_secrets(data_dir)
         partner_id = source.text("D360_PARTNER_ID", DEMO_PARTNER_ID) or DEMO_PARTNER_ID
         api_key, username, password = demo["partner_api_key"], None, None
         platform_secret = source.text("D360_PLATFORM_SECRET") or demo["platform_secret"]
-        encryption_key = _check_encryption_key(source.text("CONSOLE_ENCRYPTION_KEY") or demo["encryption_key"])
+        encryption_key = check_encryption_key(source.text("CONSOLE_ENCRYPTION_KEY") or demo["encryption_key"])
         api_base_default = f"{sandbox_url}/api/v2"
         hub_default = f"{sandbox_url}/dashboard/app"
         env_default = "sandbox"
@@ -421,20 +321,20 @@ def load_settings(
     if not demo_mode:
         problems: list[str] = []
         if role == "console":
-            _collect(problems, lambda: _require_id("D360_PARTNER_ID", partner_id))
-            _collect(problems, lambda: _require_partner_credentials(api_key, username))
-            _collect(problems, lambda: _require_strong_fernet_key(_require_encryption_key(encryption_key)))
-            _collect(problems, lambda: _require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
-            _collect(problems, lambda: _require_https("D360_API_BASE_URL", api_base_url))
+            collect(problems, lambda: require_id("D360_PARTNER_ID", partner_id))
+            collect(problems, lambda: require_partner_credentials(api_key, username))
+            collect(problems, lambda: require_strong_fernet_key(require_encryption_key(encryption_key)))
+            collect(problems, lambda: require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
+            collect(problems, lambda: require_https("D360_API_BASE_URL", api_base_url))
             if io_signature_enabled:
-                _collect(problems, lambda: _require_strong("D360_PLATFORM_SECRET", platform_secret))
+                collect(problems, lambda: require_strong("D360_PLATFORM_SECRET", platform_secret))
         elif role == "receiver":
             if verify_signature:
-                _collect(problems, lambda: _require_strong("D360_PLATFORM_SECRET", platform_secret))
+                collect(problems, lambda: require_strong("D360_PLATFORM_SECRET", platform_secret))
             # The process the internet reaches holds no Partner API credentials, whatever the file says.
             api_key = username = password = None
         if auth_header_value:
-            _collect(problems, lambda: _require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
+            collect(problems, lambda: require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
         if problems:
             raise SettingsError(f"live mode: the {role} cannot start: " + "; ".join(problems))
 
@@ -442,8 +342,8 @@ def load_settings(
         raise SettingsError("D360_PARTNER_ID may hold only letters, digits, '-' and '_'")
     # Demo mode listens on this machine only; live mode must be reachable.
     bind_default = "127.0.0.1" if demo_mode else "0.0.0.0"  # noqa: S104
-    bind_address = _bind_address(source.text("CONSOLE_BIND_ADDRESS", bind_default) or bind_default)
-    if demo_mode and not _is_loopback(bind_address):
+    bind_address = check_bind_address(source.text("CONSOLE_BIND_ADDRESS", bind_default) or bind_default)
+    if demo_mode and not is_loopback(bind_address):
         raise SettingsError(
             "CONSOLE_BIND_ADDRESS: demo mode listens on loopback only (no sign-in, demo secrets); "
             "set CONSOLE_MODE=live with its settings to listen beyond this machine"

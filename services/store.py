@@ -102,9 +102,14 @@ def _initialisation_lock(path: Path | str) -> Iterator[None]:
         yield
         return
     private_dir(Path(path).parent)
-    # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
-    private_file(Path(path))
-    with open(private_file(Path(f"{path}.lock")), "a") as lock_file:
+    try:
+        # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+        private_file(Path(path))
+        lock_path = private_file(Path(f"{path}.lock"))
+    except OSError as error:
+        # Said the way SQLite says it, so that callers handle one kind of error for an unusable file.
+        raise sqlite3.OperationalError(f"unable to open database file {Path(path).name}: {error.strerror}") from None
+    with open(lock_path, "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield

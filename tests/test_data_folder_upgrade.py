@@ -28,8 +28,8 @@ def _unpack(name: str, folder: Path) -> Path:
     return path
 
 
-def _rows(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table but the migrations record, in a stable order."""
+def _columns(path: Path) -> dict[str, list[str]]:
+    """Each table's columns, but the migrations record and SQLite's own."""
     conn = sqlite3.connect(path)
     try:
         tables = [
@@ -37,7 +37,19 @@ def _rows(path: Path) -> dict[str, list[tuple]]:
             for (name,) in conn.execute("select name from sqlite_master where type = 'table' order by name")
             if not name.startswith(("_sqlite_migrations", "sqlite_"))
         ]
-        return {table: sorted(conn.execute(f"select * from [{table}]"), key=repr) for table in tables}
+        return {table: [row[1] for row in conn.execute(f"pragma table_info([{table}])")] for table in tables}
+    finally:
+        conn.close()
+
+
+def _rows(path: Path, columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
+    """Every row of the given tables, those columns only, in a stable order."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            table: sorted(conn.execute(f"select {', '.join(names)} from [{table}]"), key=repr)
+            for table, names in columns.items()
+        }
     finally:
         conn.close()
 
@@ -75,7 +87,8 @@ def test_the_old_folder_records_only_former_names(name: str, tmp_path: Path) -> 
 def test_an_old_folder_upgrades_with_no_row_lost(name: str, tmp_path: Path) -> None:
     opener, migrations, _ = CASES[name]
     path = _unpack(name, tmp_path)
-    before = _rows(path)
+    old_columns = _columns(path)
+    before = _rows(path, old_columns)
     assert sum(len(rows) for rows in before.values()) > 100
 
     db = opener(path)
@@ -84,7 +97,7 @@ def test_an_old_folder_upgrades_with_no_row_lost(name: str, tmp_path: Path) -> N
     finally:
         db.close()
 
-    assert _rows(path) == before
+    assert _rows(path, old_columns) == before
     fresh = opener(":memory:")
     try:
         every_name = sorted(row["name"] for row in fresh[migrations.migrations_table].rows)
@@ -101,3 +114,14 @@ def test_an_upgraded_folder_has_the_schema_of_a_new_one(name: str, tmp_path: Pat
     for path in (old_path, new_path):
         opener(path).close()
     assert _schema(old_path) == _schema(new_path)
+
+
+def test_redirects_stored_before_verdicts_are_marked_as_applied_unchecked(tmp_path: Path) -> None:
+    path = _unpack("console", tmp_path)
+    open_console_db(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        verdicts = dict(conn.execute("select verdict, count(*) from redirects group by verdict"))
+    finally:
+        conn.close()
+    assert verdicts == {"applied_unchecked": 40}

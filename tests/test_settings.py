@@ -58,7 +58,9 @@ def test_live_mode_uses_360dialog_defaults(tmp_path: Path) -> None:
 
 def test_secrets_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     secrets_file = tmp_path / "secrets.toml"
-    secrets_file.write_text('CONSOLE_OPERATOR = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n')
+    secrets_file.write_text(
+        'CONSOLE_MODE = "demo"\nCONSOLE_OPERATOR = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n'
+    )
     settings = load_settings({"CONSOLE_DATA_DIR": str(tmp_path)}, secrets_path=secrets_file)
     assert settings.operator == "from-file"
     assert settings.sandbox_running_delay_seconds == 7
@@ -81,7 +83,7 @@ def test_secrets_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         ({"RECEIVER_AUTH_HEADER_NAME": "x-token"}, "RECEIVER_AUTH_HEADER_VALUE"),
         ({**LIVE, "D360_PARTNER_ID": ""}, "D360_PARTNER_ID"),
         ({**LIVE, "D360_PARTNER_ID": "bad id!"}, "D360_PARTNER_ID"),
-        ({**LIVE, "D360_PLATFORM_SECRET": "short"}, "D360_PLATFORM_SECRET"),
+        ({**LIVE, "D360_IO_SIGNATURE": "true", "D360_PLATFORM_SECRET": "short"}, "D360_PLATFORM_SECRET"),
         ({**LIVE, "CONSOLE_ENCRYPTION_KEY": ""}, "CONSOLE_ENCRYPTION_KEY"),
         ({**LIVE, "CONSOLE_ENCRYPTION_KEY": "not-a-fernet-key"}, "CONSOLE_ENCRYPTION_KEY"),
     ],
@@ -94,7 +96,7 @@ def test_a_wrong_setting_is_named(tmp_path: Path, env: dict[str, str], named: st
 def test_error_messages_never_carry_the_secret(tmp_path: Path) -> None:
     secret = "tooShortSecret"
     with pytest.raises(SettingsError) as raised:
-        settings_from(tmp_path, **{**LIVE, "D360_PLATFORM_SECRET": secret})
+        settings_from(tmp_path, **{**LIVE, "D360_IO_SIGNATURE": "true", "D360_PLATFORM_SECRET": secret})
     assert secret not in str(raised.value)
 
 
@@ -184,7 +186,8 @@ def test_an_incomplete_auth_table_does_not_count_as_login(tmp_path: Path) -> Non
 def test_live_mode_names_the_wrong_setting_and_not_its_value(
     tmp_path: Path, key: str, value: str, message: str
 ) -> None:
-    env = {**live_env(tmp_path, PASSWORD), key: value}
+    # IO Signature on: signing links is what needs the platform secret in the console.
+    env = {**live_env(tmp_path, PASSWORD), "D360_IO_SIGNATURE": "true", key: value}
     if value == "":
         del env[key]
     with pytest.raises(SettingsError, match=message) as caught:
@@ -206,7 +209,8 @@ def test_weak_receiver_auth_header_is_refused_in_live_mode(tmp_path: Path) -> No
 def test_demo_mode_binds_to_localhost_unless_told(tmp_path: Path) -> None:
     env = {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml")}
     assert load_settings(env).bind_address == "127.0.0.1"
-    assert load_settings({**env, "CONSOLE_BIND_ADDRESS": "0.0.0.0"}).bind_address == "0.0.0.0"
+    with pytest.raises(SettingsError, match="loopback only"):
+        load_settings({**env, "CONSOLE_BIND_ADDRESS": "0.0.0.0"})
     assert load_settings(live_env(tmp_path, PASSWORD)).bind_address == "0.0.0.0"
 
 

@@ -31,12 +31,12 @@ REFUSED = "refused"
 DISCARDED = "discarded"
 APPLIED_VERDICTS = frozenset({APPLIED_BY_STATE, APPLIED_CONFIRMED, APPLIED_BY_OPERATOR, "applied_unchecked"})
 VERDICT_LABELS = {
-    APPLIED_BY_STATE: "applied: it came back through a link handed out here",
-    APPLIED_CONFIRMED: "applied: 360dialog confirmed the channels",
+    APPLIED_BY_STATE: "applied (its state matched a link handed out here)",
+    APPLIED_CONFIRMED: "applied (360dialog confirmed the channels)",
     APPLIED_BY_OPERATOR: "applied by an operator after 360dialog confirmed it",
     "applied_unchecked": "applied before redirects were checked",
     HELD: "held for review",
-    REFUSED: "refused: it cannot be read",
+    REFUSED: "refused (it cannot be read)",
     DISCARDED: "discarded by an operator",
     None: "not decided yet",
 }

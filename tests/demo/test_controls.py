@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import responses
 from sqlite_utils import Database
 
 from services import audit
@@ -11,31 +12,44 @@ from services.demo.controls import console_tables, reset_console, store_redirect
 from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from services.onboarding.redirect import InvalidRedirect
+from services.partner_api import PartnerApi
 
 
-def test_a_revocation_redirect_marks_the_channel_revoked(db: Database) -> None:
-    stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]")
-    assert stored.is_new
+def _hub_lists(api: PartnerApi, client_id: str, *channel_ids: str) -> None:
+    channels = [{"id": channel_id, "client_id": client_id, "status": "running"} for channel_id in channel_ids]
+    responses.get(
+        f"{api.base_url}/partners/{api.partner_id}/channels",
+        json={"count": len(channels), "total": len(channels), "partner_channels": channels},
+    )
+
+
+@responses.activate
+def test_a_revocation_redirect_marks_the_channel_revoked_once_the_hub_confirms_it(db: Database, api) -> None:
+    _hub_lists(api, "aCL", "keepCH", "goneCH")
+    stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api)
+    assert (stored.is_new, stored.verdict) == (True, "applied_confirmed")
     assert get_channel(db, "goneCH")["revoked"] == 1
     assert get_channel(db, "keepCH")["permission"] == "granted"
-    assert store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]").is_new is False
+    assert store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api).is_new is False
     assert db["redirects"].count == 1
 
 
-def test_a_bad_redirect_is_kept_raw_and_refused(db: Database) -> None:
+def test_a_bad_redirect_is_kept_raw_and_refused(db: Database, api) -> None:
     with pytest.raises(InvalidRedirect):
-        store_redirect_query(db, "client=a<b>CL&channels=[]")
+        store_redirect_query(db, "client=a<b>CL&channels=[]", api)
     assert [row["raw_query"] for row in db["redirects"].rows] == ["client=a<b>CL&channels=[]"]
 
 
-def test_reset_console_empties_every_table_but_keeps_the_schema(db: Database) -> None:
+@responses.activate
+def test_reset_console_empties_every_table_but_keeps_the_schema(db: Database, api) -> None:
     save_events(
         db,
         parse_webhook_body(b'{"id":"e1","event":"channel_created","data":{"id":"xCH","client_id":"xCL"}}'),
         headers={},
         verdict="valid",
     )
-    store_redirect_query(db, "client=xCL&channels=[xCH]")
+    _hub_lists(api, "xCL", "xCH")
+    store_redirect_query(db, "client=xCL&channels=[xCH]", api)
     audit.record(db, operator="ops", action="demo", outcome="ok")
     tables = console_tables(db)
     assert {"events", "channels", "clients", "redirects", "audit", "api_keys", "io_links"} <= set(tables)

@@ -12,7 +12,8 @@ import pytest
 
 from services.channels.projection import get_channel, upsert_channel
 from services.keys.generation import key_status
-from services.onboarding.links import get_link, link_history
+from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_history
+from services.onboarding.redirect import MAX_QUERY_LENGTH
 from services.onboarding.redirects import (
     channel_next_steps,
     next_step,
@@ -39,19 +40,29 @@ def add_key(db, channel_id: str, *, status: str = "active", outcome: str = "ok")
         )
 
 
-def test_a_redirect_is_stored_raw_then_applied(db) -> None:
-    stored = receive_redirect(db, "client=aCL&channels=%5BaCH%2CbCH%5D")
+def known(db, *channel_ids: str, client_id: str | None = "aCL") -> None:
+    """Channels this console already knows (from webhooks or a sync): a redirect never creates one."""
+    for channel_id in channel_ids:
+        upsert_channel(db, channel_id, {"client_id": client_id}, source="webhook")
+
+
+def test_a_redirect_is_stored_raw_then_applied(db, link_for) -> None:
+    known(db, "aCH", client_id=None)
+    known(db, "bCH")
+    state = link_for().state
+    stored = receive_redirect(db, f"client=aCL&channels=%5BaCH%2CbCH%5D&state={state}")
     assert stored.is_new
     assert stored.error is None
-    assert stored.state_match == "no state"
+    assert stored.state_match == "matched"
     row = db["redirects"].get(stored.id)
-    assert row["raw_query"] == "client=aCL&channels=%5BaCH%2CbCH%5D"
+    assert row["raw_query"] == f"client=aCL&channels=%5BaCH%2CbCH%5D&state={state}"
     assert (row["client_id"], json.loads(row["channels"]), json.loads(row["revoked"])) == ("aCL", ["aCH", "bCH"], [])
     assert get_channel(db, "aCH")["permission"] == "granted"
     assert get_channel(db, "bCH")["client_id"] == "aCL"
 
 
 def test_a_reload_finds_the_same_row_and_applies_nothing_twice(db, link_for) -> None:
+    known(db, "aCH")
     link = link_for()
     query = {"client": "aCL", "channels": "[aCH]", "state": link.state}
     first = receive_redirect(db, query)
@@ -63,6 +74,7 @@ def test_a_reload_finds_the_same_row_and_applies_nothing_twice(db, link_for) -> 
 
 
 def test_the_redirect_matches_its_link_by_state(db, link_for) -> None:
+    known(db, "aCH")
     link = link_for("ana")
     other = link_for("ben")
     stored = receive_redirect(db, f"client=aCL&channels=[aCH]&state={link.state}")
@@ -81,12 +93,14 @@ def test_the_redirect_matches_its_link_by_state(db, link_for) -> None:
     assert "redirect_url=http://localhost:8501/landing" in history[link.state]["parameters"]
 
 
-def test_a_second_redirect_with_a_used_state_is_flagged(db, link_for) -> None:
+def test_a_second_redirect_with_a_used_state_is_flagged_and_held(db, link_for) -> None:
+    known(db, "aCH")
     link = link_for()
     receive_redirect(db, f"client=aCL&channels=[aCH]&state={link.state}")
     replay = receive_redirect(db, f"client=evilCL&channels=[zCH]&state={link.state}")
-    assert replay.state_match == "already used"
+    assert (replay.state_match, replay.verdict) == ("already used", "held")
     assert redirect_view(db, replay.id).link_operator is None
+    assert get_channel(db, "zCH") is None
 
 
 def test_unknown_and_expired_states(db, link_for) -> None:
@@ -108,16 +122,18 @@ def test_a_redirect_that_cannot_be_read_is_kept_with_the_reason_and_applies_noth
     assert db["channels"].count == 0
     assert receive_redirect(db, "client=aCL&channels=[aCH;drop]").id == stored.id
     assert db["redirects"].count == 1
-    assert recent_redirects(db)[0]["error"] == stored.error
+    assert recent_redirects(db)[0]["why"] == stored.error
+    assert recent_redirects(db)[0]["verdict"] == "refused (it cannot be read)"
 
 
-def test_revoked_channels_are_marked_and_their_stored_keys_made_unusable(db) -> None:
+def test_revoked_channels_are_marked_and_their_stored_keys_made_unusable(db, link_for) -> None:
     upsert_channel(db, "cCH", {"client_id": "aCL", "status": "running"}, source="test")
     add_key(db, "cCH", status="revoked")
     add_key(db, "cCH", status="active")
     add_key(db, "cCH", status=None, outcome="failed")
     add_key(db, "aCH", status="active")
-    stored = receive_redirect(db, "client=aCL&channels=[aCH]&revoked=[cCH]")
+    known(db, "aCH")
+    stored = receive_redirect(db, "client=aCL&channels=[aCH]&revoked=[cCH]&state=" + link_for().state)
     assert stored.keys_marked_unusable == 1
     statuses = [row["status"] for row in db["api_keys"].rows_where("channel_id = ?", ["cCH"], order_by="id")]
     assert statuses == ["revoked", "unusable", None]
@@ -154,15 +170,16 @@ def test_next_step_per_channel(channel: dict | None, key: str, expected: str) ->
 
 
 def test_two_tabs_landing_together_apply_the_redirect_once(db_path: Path) -> None:
-    with console_db(db_path):
-        pass  # made and migrated before the tabs race
+    with console_db(db_path) as database:  # made and migrated before the tabs race
+        known(database, "aCH", "cCH")
+        state = hand_out_link(database, LinkRequest(), partner_id="abcPA", operator="ana").state
     barrier = threading.Barrier(4)
     results = []
 
     def land() -> None:
         with console_db(db_path) as database:
             barrier.wait()
-            results.append(receive_redirect(database, "client=aCL&channels=[aCH]&revoked=[cCH]"))
+            results.append(receive_redirect(database, f"client=aCL&channels=[aCH]&revoked=[cCH]&state={state}"))
 
     threads = [threading.Thread(target=land) for _ in range(4)]
     for thread in threads:
@@ -176,8 +193,8 @@ def test_two_tabs_landing_together_apply_the_redirect_once(db_path: Path) -> Non
         assert database["audit"].count == 1
 
 
-def test_a_flood_through_query_params_is_kept_but_not_applied(db) -> None:
+def test_a_flood_through_query_params_is_kept_capped_but_not_applied(db) -> None:
     stored = receive_redirect(db, {"client": "aCL", "channels": "[aCH]", "junk": "x" * 10_000})
     assert "too long" in stored.error
     assert db["channels"].count == 0
-    assert len(redirect_view(db, stored.id).raw_query) > 10_000
+    assert len(redirect_view(db, stored.id).raw_query) == MAX_QUERY_LENGTH + 1

@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from services.channels.projection import upsert_channel
 from services.onboarding.redirects import receive_redirect
 from tests.support.console import live_env
 from tests.support.pages import console_app
@@ -143,9 +144,13 @@ def test_the_result_shows_up_without_a_reload(sessions, db) -> None:
     app = open_connect(sessions)
     state = link_rows(db)[0]["state"]
     assert not app.success
+    for channel_id in ("aCH", "bCH"):
+        upsert_channel(db, channel_id, {"client_id": "aCL"}, source="webhook")
     receive_redirect(db, f"client=aCL&channels=[aCH,bCH]&state={state}")
     app.run()
-    assert [s.value for s in app.success] == ["The client came back through this link."]
+    assert [s.value for s in app.success] == [
+        "The client came back through this link; the redirect was applied (its state matched a link handed out here)."
+    ]
     assert "Client: aCL" in [text.value for text in app.text]
     steps = app.dataframe[0].value
     assert list(steps["channel"]) == ["aCH", "bCH"]

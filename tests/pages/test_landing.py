@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
+from tests.support.console import use_live
 from tests.support.pages import console_app
 
 PAGE = "../pages/landing.py"
@@ -33,6 +34,21 @@ def land(sessions: list[AppTest]) -> Callable[..., AppTest]:
     return land
 
 
+def link_by(db, operator: str = "ben") -> str:
+    """A link handed out here: its state vouches for the redirect that comes back with it."""
+    request = LinkRequest(params={"redirect_url": "https://x.test/landing"})
+    return hand_out_link(db, request, partner_id="demoPA", operator=operator).state
+
+
+def known(db, *channel_ids: str, **fields: str) -> None:
+    """Channels the console already knows from webhooks: a redirect never creates one."""
+    for channel_id in channel_ids:
+        upsert_channel(db, channel_id, fields, source="webhook")
+
+
+APPLIED = "Onboarding finished and the redirect was applied (its state matched a link handed out here)."
+
+
 def rendered_markup(app: AppTest) -> str:
     """Everything rendered through Markdown: untrusted values must never appear here."""
     elements = [*app.markdown, *app.caption, *app.error, *app.warning, *app.success, *app.info, *app.title]
@@ -40,43 +56,58 @@ def rendered_markup(app: AppTest) -> str:
 
 
 def test_a_redirect_is_stored_shown_and_the_query_cleared(land, db) -> None:
-    app = land(client="oaY9LLfUCL", channels="[tlbN64CH, aCH]")
+    known(db, "tlbN64CH", "aCH")
+    state = link_by(db)
+    app = land(client="oaY9LLfUCL", channels="[tlbN64CH, aCH]", state=state)
     rows = list(db["redirects"].rows)
     assert len(rows) == 1
-    assert rows[0]["raw_query"] == "client=oaY9LLfUCL&channels=[tlbN64CH,%20aCH]"
+    assert rows[0]["raw_query"] == f"client=oaY9LLfUCL&channels=[tlbN64CH,%20aCH]&state={state}"
     assert json.loads(rows[0]["channels"]) == ["tlbN64CH", "aCH"]
-    assert [s.value for s in app.success] == ["Onboarding finished. The client's numbers are below."]
+    assert [s.value for s in app.success] == [APPLIED]
     assert "oaY9LLfUCL" in [code.value for code in app.code]
     assert dict(app.query_params) == {}
     steps = app.dataframe[0].value
     assert list(steps["channel"]) == ["tlbN64CH", "aCH"]
     assert set(steps["next"]) == {"waiting for running (now: not reported yet)"}
-    assert "no state" in rendered_markup(app)
+    assert "handed out by ben" in rendered_markup(app)
+
+
+def test_a_redirect_nobody_vouches_for_is_held_and_changes_nothing(land, db) -> None:
+    # The old behaviour: any crafted query moved and created channels. Here the Partner API (the sandbox hub,
+    # not running in this test) cannot be asked, so nothing confirms the claim.
+    known(db, "aCH", client_id="goodCL")
+    app = land(client="evilCL", channels="[aCH, newCH]")
+    assert db["channels"].get("aCH")["client_id"] == "goodCL"
+    assert db["channels"].count == 1
+    warning = " ".join(w.value for w in app.warning)
+    assert "held for review: nothing was changed" in warning
+    assert not app.success
 
 
 def test_a_reload_makes_no_second_record(land, db) -> None:
-    first = land(client="aCL", channels="[aCH, bCH]")
-    second = land(client="aCL", channels="[aCH, bCH]")
+    known(db, "aCH", "bCH")
+    state = link_by(db)
+    first = land(client="aCL", channels="[aCH, bCH]", state=state)
+    second = land(client="aCL", channels="[aCH, bCH]", state=state)
     assert db["redirects"].count == 1
-    assert [s.value for s in second.success] == [s.value for s in first.success]
+    assert [s.value for s in second.success] == [s.value for s in first.success] == [APPLIED]
     assert db["channels"].count == 2
 
 
 def test_the_page_stays_on_its_result_after_the_query_is_cleared(land, db) -> None:
-    app = land(client="aCL", channels="[]")
+    app = land(client="aCL", channels="[]", state=link_by(db))
     app.run()
-    assert [s.value for s in app.success] == ["Onboarding finished. The client's numbers are below."]
+    assert [s.value for s in app.success] == [APPLIED]
     assert "The redirect names no channel." in [text.value for text in app.text]
     assert db["redirects"].count == 1
 
 
 def test_the_redirect_is_matched_to_its_link_by_state(land, db) -> None:
-    link = hand_out_link(
-        db, LinkRequest(params={"redirect_url": "https://x.test/landing"}), partner_id="demoPA", operator="ben"
-    )
-    app = land(client="aCL", channels="[aCH]", state=link.state, popup="1")
+    known(db, "aCH")
+    state = link_by(db)
+    app = land(client="aCL", channels="[aCH]", state=state, popup="1")
     assert "It came back through a link handed out by ben." in rendered_markup(app)
-    assert db["io_links"].get(link.state)["used_at"] is not None
+    assert db["io_links"].get(state)["used_at"] is not None
 
 
 @pytest.mark.parametrize(
@@ -116,7 +147,8 @@ def test_revoked_channels_and_their_keys_are_reported(land, db) -> None:
                 "status": "active",
             }
         )
-    app = land(client="aCL", channels="[aCH]", revoked="[cCH]")
+    known(db, "aCH")
+    app = land(client="aCL", channels="[aCH]", revoked="[cCH]", state=link_by(db))
     assert next(iter(db["api_keys"].rows))["status"] == "unusable"
     assert db["channels"].get("cCH")["revoked"] == 1
     warning = " ".join(w.value for w in app.warning)
@@ -130,7 +162,7 @@ def test_revoked_channels_and_their_keys_are_reported(land, db) -> None:
 def test_next_steps_follow_the_channel_status(land, db) -> None:
     upsert_channel(db, "aCH", {"client_id": "aCL", "status": "running"}, source="test")
     upsert_channel(db, "bCH", {"client_id": "aCL", "status": "ready"}, source="test")
-    app = land(client="aCL", channels="[aCH,bCH]")
+    app = land(client="aCL", channels="[aCH,bCH]", state=link_by(db))
     steps = app.dataframe[0].value.set_index("channel")
     assert steps.loc["aCH", "next"] == "key can be generated"
     assert steps.loc["bCH", "next"] == "waiting for running (now: ready)"
@@ -146,11 +178,82 @@ def test_nothing_landed_yet_shows_earlier_redirects(land, db) -> None:
 
 
 def test_a_replayed_state_is_a_warning(land, db) -> None:
-    link = hand_out_link(
-        db, LinkRequest(params={"redirect_url": "https://x.test/landing"}), partner_id="demoPA", operator="ben"
-    )
-    land(client="aCL", channels="[aCH]", state=link.state)
-    replay = land(client="evilCL", channels="[zCH]", state=link.state)
+    known(db, "aCH")
+    state = link_by(db)
+    land(client="aCL", channels="[aCH]", state=state)
+    replay = land(client="evilCL", channels="[zCH]", state=state)
     assert any("already used" in warning.value for warning in replay.warning)
     unknown = land(client="aCL", channels="[aCH]", state="made-up")
     assert any("matches no link" in warning.value for warning in unknown.warning)
+
+
+# -- a client's browser, with no operator session (live mode) ----------------------------------------------
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch, data_dir) -> dict[str, str]:
+    env = use_live(monkeypatch, data_dir, PASSWORD)
+    monkeypatch.setenv("CONSOLE_PARTNER_NAME", "Acme Messaging")
+    monkeypatch.setenv("CONSOLE_LANDING_CONTINUE_URL", "https://acme.example/thanks")
+    return env
+
+
+def test_a_visitor_who_has_not_signed_in_sees_only_the_neutral_page(live, land, db) -> None:
+    # The old behaviour: the client saw the operators' sign-in and the redirect was never stored.
+    known(db, "aCH", client_id="aCL")
+    state = link_by(db)
+    app = land(client="aCL", channels="[aCH]", state=state)
+    assert [title.value for title in app.title] == ["Onboarding complete"]
+    shown = rendered_markup(app) + " ".join(button.proto.label for button in app.get("link_button"))
+    assert "Acme Messaging" in shown
+    assert app.get("link_button")[0].proto.url == "https://acme.example/thanks"
+    for internal in ("aCL", "aCH", state, "Sign in", "Redirect", "Channels"):
+        assert internal not in shown
+    assert not app.dataframe
+    assert not app.code
+    assert not app.sidebar.children
+    row = next(iter(db["redirects"].rows))
+    assert (row["client_id"], row["verdict"]) == ("aCL", "applied_state")
+    assert db["channels"].get("aCH")["permission"] == "granted"
+
+
+def test_a_visitor_sees_the_same_page_whatever_the_redirect_held(live, land, db) -> None:
+    pages = [
+        land(client="aCL", channels="[aCH;drop]"),  # unreadable
+        land(client="evilCL", channels="[]", state="made-up"),  # vouched for by nothing
+    ]
+    for app in pages:
+        assert [title.value for title in app.title] == ["Onboarding complete"]
+        assert not app.error
+        assert not app.warning
+    assert db["redirects"].count == 2
+
+
+def test_a_visitor_reaches_no_other_page(live, sessions) -> None:
+    for page in ("../pages/channels.py", "../pages/redirects.py", "../pages/events.py"):
+        app = console_app()
+        sessions.append(app)
+        app.switch_page(page).run()
+        assert [title.value for title in app.title] == ["Sign in"], page
+        assert not app.dataframe
+
+
+def test_a_signed_in_operator_sees_the_full_result(live, sessions, db) -> None:
+    known(db, "aCH", client_id="aCL")
+    state = link_by(db)
+    app = console_app()
+    sessions.append(app)
+    app.run()
+    app.text_input[0].input("ana")
+    app.text_input[1].input(PASSWORD)
+    app.button[0].click().run()
+    app.switch_page(PAGE)
+    for key, value in {"client": "aCL", "channels": "[aCH]", "state": state}.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception
+    assert "Onboarding result" in [title.value for title in app.title]
+    assert [s.value for s in app.success] == [APPLIED]

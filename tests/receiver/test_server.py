@@ -280,8 +280,8 @@ def test_one_log_line_per_request_without_body_or_secrets(
         assert never not in everything
 
 
-def test_the_rejection_log_keeps_only_the_newest_rows(receiver: RunningReceiver):
-    from services.receiver.stats import KEPT_REJECTIONS
+def test_a_flood_of_refusals_is_counted_whole_and_sampled_per_source(receiver: RunningReceiver):
+    from services.receiver.stats import KEPT_PER_SOURCE
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: requests.get(receiver.webhook_url, timeout=30).status_code, range(220)))
@@ -290,7 +290,32 @@ def test_the_rejection_log_keeps_only_the_newest_rows(receiver: RunningReceiver)
 
     assert set(statuses) == {405}
     assert receiver.counters()["rejected"] == 220
-    assert len(receiver.rejections()) == KEPT_REJECTIONS
+    assert len(receiver.rejections()) == KEPT_PER_SOURCE
+
+
+def test_refusals_with_no_delivery_after_them_are_written_within_seconds(receiver: RunningReceiver):
+    wait_for(receiver.healthy)  # the writer has made the database
+    for _ in range(5):
+        assert requests.get(receiver.webhook_url, timeout=30).status_code == 405
+    wait_for(lambda: receiver.counters().get("rejected") == 5, timeout=5)
+
+
+def test_a_body_that_stalls_is_answered_408_and_the_connection_freed(tmp_path: Path):
+    # The old behaviour: a body stopped at 10 of 1,000 bytes held its connection for 90 s and more.
+    with running_receiver(receiver_settings(tmp_path, RECEIVER_BODY_TIMEOUT_SECONDS="0.5")) as receiver:
+        wait_for(receiver.healthy)
+        host, port = receiver.webhook_url.split("//")[1].split("/")[0].split(":")
+        started = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(
+                b"POST /webhooks/360dialog HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"event": "x"'
+            )
+            answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < 5
+        wait_for(lambda: receiver.counters().get("rejected") == 1, timeout=5)
+        assert "body not complete" in receiver.rejections()[0][2]
 
 
 # -- the database cannot take the write -------------------------------------------------------------------

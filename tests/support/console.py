@@ -21,6 +21,10 @@ from services.store import open_console_db
 
 # Settings that would switch the console to live mode, or change what a test expects, if they leaked in.
 LIVE_ENV_KEYS = (
+    "CONSOLE_MODE",
+    "CONSOLE_PARTNER_NAME",
+    "CONSOLE_LANDING_CONTINUE_URL",
+    "D360_IO_SIGNATURE",
     "D360_PARTNER_ID",
     "D360_PARTNER_API_KEY",
     "D360_USERNAME",
@@ -52,6 +56,7 @@ def use_demo(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> P
     """Demo mode with its data in `data_dir`, plus any `extra` settings; returns `data_dir`."""
     for key in LIVE_ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CONSOLE_MODE", "demo")
     monkeypatch.setenv("CONSOLE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("CONSOLE_SECRETS_FILE", str(data_dir / "no-secrets.toml"))
     for key, value in extra.items():
@@ -63,6 +68,7 @@ def use_demo(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> P
 def live_env(data_dir: Path, password: str) -> dict[str, str]:
     """Complete live-mode settings with strong fresh secrets; the operator signs in with `password`."""
     return {
+        "CONSOLE_MODE": "live",
         "CONSOLE_DATA_DIR": str(data_dir),
         "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
         "D360_PARTNER_ID": "livePA",

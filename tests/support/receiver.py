@@ -60,13 +60,15 @@ def wait_until_listed(db_path: Path, timeout: float = 10.0) -> None:
 
 
 def receiver_settings(data_dir: Path, **overrides: str) -> Settings:
+    """The receiver as it is deployed: live mode, its own role, the platform secret and nothing else."""
     env = {
+        "CONSOLE_MODE": "live",
         "CONSOLE_DATA_DIR": str(data_dir),
         "D360_PLATFORM_SECRET": SECRET,
         "RECEIVER_DB_TIMEOUT_SECONDS": "0.5",
         **overrides,
     }
-    return load_settings(env=env, secrets_path=data_dir / "no-secrets.toml")
+    return load_settings(env=env, secrets_path=data_dir / "no-secrets.toml", role="receiver")
 
 
 def event_body(event_id: str | None = "evt-1", name: str = "channel_created", **data: object) -> bytes:
@@ -164,6 +166,7 @@ def start_receiver(
         **{key: value for key, value in os.environ.items() if key not in RECEIVER_ENV_KEYS},
         "CONSOLE_DATA_DIR": str(data_dir),
         "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        "CONSOLE_MODE": "live",
         "D360_PLATFORM_SECRET": secret,
         "CONSOLE_RECEIVER_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),

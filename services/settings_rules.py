@@ -1,0 +1,127 @@
+"""The rules a setting must pass: strong secrets, keys, sign-in, https, loopback. Each failure names the
+setting and never its value."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+from services.password_hash import InvalidPasswordHash, check_hash_format
+
+MIN_LIVE_SECRET_LENGTH = 16
+# A secret of 16+ characters drawn from only a handful of distinct ones ("aaaa...", "abababab...") is a
+# placeholder, not a secret.
+MIN_LIVE_SECRET_DISTINCT = 8
+HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+LOOPBACK_NAMES = ("localhost",)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the setting, never its value."""
+
+
+def check_encryption_key(key: str) -> str:
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from None
+    return key
+
+
+def require_strong(key: str, value: str | None) -> str:
+    if not value:
+        raise SettingsError(f"{key} is required in live mode")
+    if len(value) < MIN_LIVE_SECRET_LENGTH:
+        raise SettingsError(f"{key} is too short (at least {MIN_LIVE_SECRET_LENGTH} characters)")
+    if len(set(value)) < MIN_LIVE_SECRET_DISTINCT:
+        raise SettingsError(f"{key} is too weak: it repeats a few characters; use a random secret")
+    return value
+
+
+def require_strong_fernet_key(key: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(set(raw)) < MIN_LIVE_SECRET_DISTINCT:
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY is too weak: generate one with Fernet.generate_key()")
+    return key
+
+
+def require_id(key: str, value: str) -> str:
+    if not value:
+        raise SettingsError(f"{key} is required in live mode")
+    return value
+
+
+def require_partner_credentials(api_key: str | None, username: str | None) -> None:
+    if api_key:
+        require_strong("D360_PARTNER_API_KEY", api_key)
+    elif not username:
+        raise SettingsError("D360_PARTNER_API_KEY (or D360_USERNAME and D360_PASSWORD) is required in live mode")
+
+
+def require_encryption_key(value: str) -> str:
+    if not value:
+        raise SettingsError("CONSOLE_ENCRYPTION_KEY is required in live mode")
+    return check_encryption_key(value)
+
+
+def require_sign_in(password_hash: str | None, oidc_configured: bool, auth_table: object) -> None:
+    if oidc_configured:
+        cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
+        require_strong("[auth] cookie_secret", cookie_secret)
+    elif not password_hash:
+        raise SettingsError(
+            "CONSOLE_PASSWORD_HASH is required in live mode unless st.login is configured in [auth]; "
+            "make one with `python -m services.password_hash`"
+        )
+
+
+def require_https(key: str, url: str) -> None:
+    # Plain http stays on this machine only: a local stand-in for 360dialog, or a tunnel's local end.
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        raise SettingsError(f"{key} must be an https URL in live mode")
+
+
+def check_password_hash(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        check_hash_format(value)
+    except InvalidPasswordHash as error:
+        raise SettingsError(str(error)) from None
+    return value
+
+
+def is_loopback(address: str) -> bool:
+    if address.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def collect(problems: list[str], check: Callable[[], object]) -> None:
+    """Run one start check; a failure joins the list, so every missing setting is named at once."""
+    try:
+        check()
+    except SettingsError as error:
+        problems.append(str(error))
+
+
+def check_bind_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not HOSTNAME_PATTERN.match(value):
+            raise SettingsError("CONSOLE_BIND_ADDRESS must be an IP address or a host name") from None
+    return value
