@@ -6,7 +6,7 @@ from dashboard.context import get_db, get_partner_api, operator
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import show_partner_error
 from services.onboarding.redirect_trust import apply_after_review, discard
-from services.onboarding.redirects import recent_redirects
+from services.onboarding.redirects import recent_redirects, review_items
 from services.partner_api import PartnerApiError
 
 REVIEW_LIMIT = 50
@@ -20,19 +20,16 @@ st.caption(
 )
 db = get_db()
 
-waiting = recent_redirects(db, REVIEW_LIMIT, waiting_for_review=True)
+waiting = review_items(db, REVIEW_LIMIT)
 st.subheader(f"Waiting for review ({len(waiting)})")
 if not waiting:
     st.info("No redirect is waiting for review.")
 for row in waiting:
     with st.container(border=True):
-        st.markdown(
-            f"**Redirect #{row['id']}** · received {escape_markdown(row['received'])} · client `{row['client']}`"
-        )
-        st.text(f"Grants: {row['channels'] or 'none'}    Revokes: {row['revoked'] or 'none'}")
+        st.markdown(f"**Redirect #{row['id']}** · received {row['received']}")
+        st.text(f"Client: {row['client']}\nGrants: {row['channels'] or 'none'}\nRevokes: {row['revoked'] or 'none'}")
         st.caption("Why it is held: " + escape_markdown(row["why"] or "not decided yet"))
-        apply_col, discard_col = st.columns(2)
-        if apply_col.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
+        if st.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
             try:
                 decision = apply_after_review(db, get_partner_api(), row["id"], operator=operator())
             except PartnerApiError as error:
@@ -43,7 +40,7 @@ for row in waiting:
                 else:
                     st.success(f"Redirect #{row['id']} applied.")
                     st.rerun()
-        if discard_col.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
+        if st.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
             discard(db, row["id"], operator=operator())
             st.rerun()
 

@@ -185,7 +185,7 @@ def recent_redirects(db: Database, limit: int = 20, *, waiting_for_review: bool 
     return [
         {
             "id": row["id"],
-            "received": row["received_at"],
+            "received": row["received_at"][:19].replace("T", " ") + " UTC",
             "client": row["client_id"] or "",
             "channels": ", ".join(_ids(row["channels"])),
             "revoked": ", ".join(_ids(row["revoked"])),
@@ -196,6 +196,31 @@ def recent_redirects(db: Database, limit: int = 20, *, waiting_for_review: bool 
         }
         for row in rows
     ]
+
+
+def channel_label(db: Database, channel_id: str) -> str:
+    """A channel as people know it: its number and display name when the console has them, and its id."""
+    channel = get_channel(db, channel_id) or {}
+    known = [value for value in (channel.get("phone_number"), channel.get("phone_name")) if value]
+    return f"{channel_id} ({', '.join(known)})" if known else channel_id
+
+
+def client_label(db: Database, client_id: str | None) -> str:
+    if not client_id:
+        return ""
+    row = next(iter(db["clients"].rows_where("id = ?", [client_id])), None)
+    return f"{row['name']} ({client_id})" if row and row.get("name") else client_id
+
+
+def review_items(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    """The redirects waiting for an operator, with their channels and client named as people know them."""
+    items = recent_redirects(db, limit, waiting_for_review=True)
+    for item in items:
+        row = db["redirects"].get(item["id"])
+        item["client"] = client_label(db, row["client_id"])
+        item["channels"] = ", ".join(channel_label(db, channel_id) for channel_id in _ids(row["channels"]))
+        item["revoked"] = ", ".join(channel_label(db, channel_id) for channel_id in _ids(row["revoked"]))
+    return items
 
 
 def held_count(db: Database) -> int:

@@ -65,15 +65,18 @@ def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStac
     expect(page.locator("[role=gridcell]", has_text="redirected").first).to_be_attached(timeout=30_000)
 
 
-def test_encoded_lists_and_revocations_through_the_browser(stack: RunningStack, page) -> None:
+def test_a_crafted_redirect_is_held_and_changes_nothing(stack: RunningStack, page) -> None:
+    # The old behaviour: any crafted revocation marked channels revoked and made rows for ids nobody confirmed.
     page.goto(f"{stack.public_url}/landing?client=craftCL&channels=%5B%5D&revoked=%5BgoneCH%2C%20lostCH%5D")
-    expect(page.get_by_text("Onboarding finished")).to_be_visible()
-    expect(page.get_by_text("withdrew permission for 2 channel(s)")).to_be_visible()
+    expect(page.get_by_text("held for review: nothing was changed")).to_be_visible()
+    expect(page.get_by_role("link", name="Review it on the Redirects page")).to_be_visible()
     row = next(r for r in redirects(stack) if r[2] == "craftCL")
     assert row[3] == "[]"
     with sqlite3.connect(stack.data_dir / "console.db") as db:
-        revoked = db.execute("select id from channels where revoked = 1 order by id").fetchall()
-    assert revoked == [("goneCH",), ("lostCH",)]
+        touched = db.execute("select id from channels where id in ('goneCH', 'lostCH')").fetchall()
+        verdict = db.execute("select verdict from redirects where client_id = 'craftCL'").fetchone()
+    assert touched == []
+    assert verdict == ("held",)
 
 
 def test_markup_in_a_redirect_is_shown_as_text_never_run(stack: RunningStack, page) -> None:

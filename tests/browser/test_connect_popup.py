@@ -41,6 +41,8 @@ def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, 
     assert f"state={state}" in href
 
     # No reload: the page's polling fragment finds the redirect for its own link.
-    expect(page.get_by_text("The client came back through this link.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("The client came back through this link; the redirect was applied")).to_be_visible(
+        timeout=30_000
+    )
     expect(page.get_by_text(f"Client: {client_id}")).to_be_visible()
     assert page.get_by_role("link", name="Open onboarding").get_attribute("href") == href

@@ -7,7 +7,6 @@ UPDATE_SCREENSHOTS=1, into docs/screenshots for the README (so an ordinary test 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 
@@ -15,11 +14,10 @@ import pytest
 from playwright.sync_api import expect
 
 from services.demo.hub_client import SandboxClient
-from tests.support import ROOT
+from tests.support.screens import screenshot
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack
 
-SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
 SCREEN = {"width": 1280, "height": 800}
 
 
@@ -64,12 +62,6 @@ def selected_channel(page) -> str:
 def choose(page, label: str, option: str) -> None:
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1500)  # let data grids and charts finish drawing
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_demo_page_is_in_the_navigation(stack: RunningStack, page) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from services.stack import stop_process
 from tests.support import ROOT
+from tests.support.console import LIVE_ENV_KEYS as CONSOLE_SETTING_KEYS
 from tests.support.servers import free_port
 
 
@@ -31,8 +32,11 @@ class RunningStack:
 
 def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout: float = 90) -> RunningStack:
     ports = [free_port() for _ in range(3)]
+    # Nothing of the developer's own settings: the mode and credentials come from `extra_env` alone.
+    inherited = {key: value for key, value in os.environ.items() if key not in CONSOLE_SETTING_KEYS}
     env = {
-        **os.environ,
+        **inherited,
+        "CONSOLE_MODE": "demo",
         "CONSOLE_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
         "CONSOLE_DATA_DIR": str(data_dir),
         "CONSOLE_PUBLIC_URL": f"http://localhost:{ports[0]}",
@@ -41,8 +45,6 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
         "SANDBOX_RUNNING_DELAY_SECONDS": "2",
         **(extra_env or {}),
     }
-    for key in ("D360_PARTNER_API_KEY", "D360_USERNAME", "D360_PASSWORD"):
-        env.pop(key, None)
     log_path = data_dir / "stack.log"
     log = log_path.open("w")
     process = subprocess.Popen(
