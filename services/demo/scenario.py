@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from services.channels.sync import sync_channels
-from services.demo.controls import store_redirect_query
+from services.demo.controls import reset_demo, store_redirect_query
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
+from services.settings import SettingsError, load_settings
+from services.store import open_console_db
 
 
 @dataclass
@@ -71,9 +73,6 @@ def load_scenario(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.settings import SettingsError, load_settings
-    from services.store import open_console_db
-
     parser = argparse.ArgumentParser(description="Load the realistic demo scenario into a running demo stack.")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for the same scenario every time")
     parser.add_argument("--reset", action="store_true", help="reset the demo (hub and console) first")
@@ -82,20 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         sandbox = SandboxClient.from_settings(settings)
     except (SettingsError, SandboxError) as error:
-        print(f"demo_seed: {error}", file=sys.stderr)
+        print(f"demo scenario: {error}", file=sys.stderr)
         return 2
     api = PartnerApi.from_settings(settings)
     db = open_console_db(settings.console_db_path)
     try:
         if args.reset:
-            from services.demo.controls import reset_demo
-
             reset_demo(db, sandbox)
         result = load_scenario(
             db, api, KeyVault(settings.encryption_key), sandbox, operator=settings.operator, seed=args.seed
         )
     except (SandboxError, PartnerApiError) as error:
-        print(f"demo_seed: {error}", file=sys.stderr)
+        print(f"demo scenario: {error}", file=sys.stderr)
         return 1
     finally:
         db.close()
