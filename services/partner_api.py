@@ -180,6 +180,8 @@ class PartnerApi:
     ) -> None:
         if not api_key and not (username and password):
             raise ValueError("PartnerApi needs an API key or a username and password")
+        if not ID_PATTERN.match(partner_id):
+            raise ValueError("the partner id is not a 360dialog id")
         parts = urlsplit(base_url)
         # Plain http stays on this machine only (a local stand-in for 360dialog).
         if require_https and parts.scheme != "https" and not is_loopback(parts.hostname or ""):

@@ -53,3 +53,8 @@ def test_live_mode_refuses_a_plain_http_partner_api() -> None:
         PartnerApi("http://hub.360dialog.io/api/v2", "pa", api_key="k" * 20, require_https=True)
     PartnerApi("https://hub.360dialog.io/api/v2", "pa", api_key="k" * 20, require_https=True).close()
     PartnerApi("http://127.0.0.1:8503/api/v2", "pa", api_key="k" * 20, require_https=True).close()
+
+
+def test_a_partner_id_that_is_not_an_id_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="partner id"):
+        PartnerApi("https://hub.360dialog.io/api/v2", "pa/../x", api_key="k" * 20)
