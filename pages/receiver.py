@@ -26,6 +26,8 @@ def health() -> None:
     accepted.metric("Accepted events", current.accepted)
     duplicate.metric("Duplicate events", current.duplicate)
     rejected.metric("Rejected requests", current.rejected)
+    if current.last_signature:
+        st.caption(f"Signature of the newest event listed: {current.last_signature}.")
     if current.waiting_to_be_listed:
         # Normal for a moment during a burst; a number that stays means the receiver cannot index them.
         st.info(

@@ -21,6 +21,8 @@ from services.settings import Settings
 from services.settings_rules import is_loopback
 
 DEFAULT_PAGE_SIZE = 100
+# Where a key's Messaging API lives when the key answer names no `address` (contract section 4).
+DEFAULT_MESSAGING_ADDRESS = "https://waba-v2.360dialog.io"
 MAX_DETAIL_LENGTH = 300
 
 
@@ -346,12 +348,18 @@ class PartnerApi:
         if isinstance(document.get("api_keys"), list) and document["api_keys"]:
             document = document["api_keys"][0]
         api_key = document.get("api_key")
-        address = document.get("address")
-        if not isinstance(api_key, str) or not api_key or not isinstance(address, str):
+        if not isinstance(api_key, str) or not api_key:
             raise PartnerApiError(
-                "bad_response", "The Partner API's key answer held no api_key and address", may_have_reached_server=True
+                "bad_response", "The Partner API's key answer held no api_key", may_have_reached_server=True
             )
-        return GeneratedKey(api_key=api_key, address=address, app_id=document.get("app_id"), key_id=document.get("id"))
+        # An answer with a key has made it (and revoked the older ones): it is kept whatever else is missing.
+        address = document.get("address")
+        return GeneratedKey(
+            api_key=api_key,
+            address=address if isinstance(address, str) and address else DEFAULT_MESSAGING_ADDRESS,
+            app_id=document.get("app_id") if isinstance(document.get("app_id"), str) else None,
+            key_id=document.get("id") if isinstance(document.get("id"), str) else None,
+        )
 
     def update_client(self, client_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}"

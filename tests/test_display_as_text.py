@@ -60,16 +60,19 @@ def hostile_webhooks(demo: Path, db_path: Path) -> Path:
         [
             {
                 "id": "evt-1",
-                "event": BOLD,
+                "event": "channel_created",
                 "data": {
                     "id": LINK,
                     "client_id": SCRIPT,
                     "status": IMAGE,
+                    "current_limit": BOLD,
                     "setup_info": {"phone_number": LINK, "phone_name": BOLD},
                     "client": {"name": SCRIPT},
                 },
             },
+            # Names nobody documented are stored and shown as they came; they describe no channel.
             {"id": "evt-2", "event": SCRIPT, "data": {"id": "plainCH", "status": BOLD}},
+            {"id": "evt-3", "event": BOLD, "data": {}},
         ]
     ).encode()
     with console_db(db_path) as db:

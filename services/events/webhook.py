@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 RUNNING_EVENT_NAMES = frozenset({"channel_status_running", "channel_running", "channel_live"})
+# The payload's data.status is the truth (contract section 5); these names imply `running` only when the
+# payload carries no status. `channel_live` implies nothing: one recorded in production said "ready".
+IMPLIES_RUNNING = frozenset({"channel_status_running", "channel_running"})
 KIND_BY_EVENT = {
     "channel_created": "channel_created",
     "phone_number_quality_changed": "quality_changed",
     "client_created": "client_created",
+    "account_violation": "account_alert",
+    "account_restriction": "account_alert",
     **dict.fromkeys(RUNNING_EVENT_NAMES, "channel_running"),
 }
+# Only these describe a channel (its id in data.id); any other event is stored and shown, and touches no
+# channel or client row: a template event's data.id is a WABA id, for one.
+CHANNEL_KINDS = frozenset({"channel_created", "channel_running", "quality_changed", "channel_event"})
 MAX_EVENTS_PER_BODY = 1000
 MAX_NAME_LENGTH = 200
 
@@ -104,15 +112,23 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
     data = _data(event)
     setup = data.get("setup_info") if isinstance(data.get("setup_info"), dict) else {}
     client = data.get("client") if isinstance(data.get("client"), dict) else {}
-    kind = KIND_BY_EVENT.get(name, "other")
-    channel_id = _first(data.get("channel_id"), data.get("id") if kind != "client_created" else None)
-    client_id = _first(data.get("client_id"), client.get("id"), data.get("id") if kind == "client_created" else None)
+    kind = _kind(name)
+    channel_id = client_id = None
+    if kind in CHANNEL_KINDS:
+        # A legacy body names the channel at the top level.
+        channel_id = _first(data.get("channel_id"), event.get("channel_id"), data.get("id"))
+        client_id = _first(data.get("client_id"), client.get("id"))
+    elif kind == "client_created":
+        client_id = _first(data.get("client_id"), client.get("id"), data.get("id"))
+    status = _first(data.get("status"))
+    if status is None and name in IMPLIES_RUNNING:
+        status = "running"
     return WebhookEvent(
         event_type=name,
         kind=kind,
         channel_id=channel_id,
         client_id=client_id,
-        status="running" if kind == "channel_running" else _first(data.get("status")),
+        status=status,
         quality_rating=_first(data.get("current_quality_rating"), data.get("quality_rating"), data.get("quality")),
         messaging_limit=_first(data.get("current_limit"), data.get("messaging_limit"), data.get("limit")),
         phone_number=_first(setup.get("phone_number"), data.get("phone_number")),
@@ -120,6 +136,12 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
         raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
         payload=event,
     )
+
+
+def _kind(name: str) -> str:
+    if name in KIND_BY_EVENT:
+        return KIND_BY_EVENT[name]
+    return "channel_event" if name.startswith("channel_") else "other"
 
 
 def parse_webhook_body(body: bytes) -> list[WebhookEvent]:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from services.events.signature import SIGNATURE_HEADER, verify_shared_token, verify_signature
+from services.events.signature import PLAIN_FORM, SIGNATURE_HEADER, check_signature, verify_shared_token
 from services.events.webhook import MalformedWebhook
 from services.receiver.group_commit import DeliveryNotStored, StorageUnavailable
 from services.receiver.request_log import RequestLog, format_request
@@ -128,10 +128,10 @@ async def receive_webhook(
         return Answer(499, {"error": "client disconnected"}, "client disconnected before the body was complete")
     verdict = "not checked"
     if settings.receiver_verify_signature:
-        problem = verify_signature(body, headers.get(SIGNATURE_HEADER), settings.platform_secret)
+        problem, form = check_signature(body, headers.get(SIGNATURE_HEADER), settings.platform_secret)
         if problem:
             return _refused(401, problem)
-        verdict = "valid"
+        verdict = "valid" if form == PLAIN_FORM else f"valid ({form})"
     try:
         # The writer process parses the body; a malformed one comes back as MalformedWebhook.
         kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}

@@ -34,6 +34,8 @@ class ReceiverHealth:
     recent_rejections: list[dict[str, Any]]
     # Stored and acknowledged, not yet listed on the Events page (services.events.incoming).
     waiting_to_be_listed: int = 0
+    # How the newest listed event was signed ("valid", "valid (base64)", ...): tells which form 360dialog uses.
+    last_signature: str | None = None
 
 
 def add_to_counters(db: Database, changes: dict[str, int]) -> None:
@@ -100,4 +102,10 @@ def receiver_health(db: Database, recent: int = 50) -> ReceiverHealth:
         rejected=counters["rejected"],
         recent_rejections=rows,
         waiting_to_be_listed=incoming_count(db),
+        last_signature=_newest_signature(db),
     )
+
+
+def _newest_signature(db: Database) -> str | None:
+    row = db.execute("select signature_verdict from events order by id desc limit 1").fetchone()
+    return row[0] if row else None

@@ -15,9 +15,11 @@ CHANNEL = {"id": "abcCH", "client_id": "xyzCL", "status": "pending", "setup_info
         ("channel_status_running", "channel_running"),
         ("channel_running", "channel_running"),
         ("channel_live", "channel_running"),
+        ("channel_ready", "channel_event"),
         ("phone_number_quality_changed", "quality_changed"),
         ("client_created", "client_created"),
-        ("account_violation", "other"),
+        ("account_violation", "account_alert"),
+        ("account_restriction", "account_alert"),
         ("something_new_from_360dialog", "other"),
     ],
 )
@@ -35,8 +37,16 @@ def test_channel_fields_are_read_from_data() -> None:
     )
 
 
-def test_running_names_all_mean_running() -> None:
-    assert normalise_event({"event": "channel_live", "data": {**CHANNEL, "status": "ready"}}).status == "running"
+def test_the_payloads_status_wins_over_the_event_name() -> None:
+    assert normalise_event({"event": "channel_live", "data": {**CHANNEL, "status": "ready"}}).status == "ready"
+    assert normalise_event({"event": "channel_running", "data": {**CHANNEL, "status": "ready"}}).status == "ready"
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("channel_running", "running"), ("channel_status_running", "running"), ("channel_live", None)]
+)
+def test_a_name_implies_running_only_when_the_payload_has_no_status(name: str, status: str | None) -> None:
+    assert normalise_event({"event": name, "data": {"id": "abcCH"}}).status == status
 
 
 def test_quality_change_fields() -> None:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.events.webhook import (
+    CHANNEL_KINDS,
     KIND_BY_EVENT,
     MAX_NAME_LENGTH,
     MalformedWebhook,
@@ -110,7 +111,11 @@ def test_an_event_keeps_its_name_and_body_and_dedupes_stably(event: dict) -> Non
         return
     assert parsed.event_type == event["event"].strip()[:MAX_NAME_LENGTH]
     assert parsed.raw_body == body
-    assert parsed.kind == KIND_BY_EVENT.get(parsed.event_type, "other")
+    unnamed_kind = "channel_event" if parsed.event_type.startswith("channel_") else "other"
+    assert parsed.kind == KIND_BY_EVENT.get(parsed.event_type, unnamed_kind)
+    # Only channel events name a channel: no other event can make a channel row.
+    if parsed.kind not in CHANNEL_KINDS:
+        assert parsed.channel_id is None
     # A retry of the same delivery (same content, any key order) dedupes to the same key.
     reordered = json.dumps(dict(reversed(list(event.items()))))
     assert parse_webhook_body(reordered.encode())[0].dedupe_key == parsed.dedupe_key

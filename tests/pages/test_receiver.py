@@ -96,3 +96,13 @@ def test_an_unreadable_database_is_a_clear_message_not_a_traceback(db_path: Path
     assert not app.exception
     assert len(app.error) == 1
     assert "console database cannot be read" in app.error[0].value
+
+
+def test_the_page_names_how_the_newest_event_was_signed(db_path: Path):
+    with console_db(db_path) as db:
+        save_events(db, parse_webhook_body(event_body("evt-1")), headers={}, verdict="valid (base64)")
+
+    app = run_page()
+    close_session_db(app)
+
+    assert "Signature of the newest event listed: valid (base64)." in [caption.value for caption in app.caption]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -189,14 +190,29 @@ def test_a_client_that_leaves_mid_body_is_logged_not_stored_nor_counted(
 # -- good requests ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prefix", ["", "sha256=", "SHA256="], ids=["bare hex", "sha256= prefix", "upper prefix"])
-def test_a_signed_event_is_stored_with_either_signature_form(receiver: RunningReceiver, prefix: str):
+def _base64_signature(body: bytes) -> str:
+    return base64.b64encode(bytes.fromhex(sign_body(body, SECRET))).decode()
+
+
+@pytest.mark.parametrize(
+    ("signature", "verdict"),
+    [
+        (lambda body: sign_body(body, SECRET), "valid"),
+        (lambda body: "sha256=" + sign_body(body, SECRET), "valid (sha256=hex)"),
+        (lambda body: "SHA256=" + sign_body(body, SECRET).upper(), "valid (sha256=upper-case hex)"),
+        (_base64_signature, "valid (base64)"),
+    ],
+    ids=["bare hex", "sha256= prefix", "upper prefix", "base64"],
+)
+def test_a_signed_event_is_stored_in_any_signature_form_which_is_recorded(
+    receiver: RunningReceiver, signature, verdict: str
+):
     body = event_body("evt-1")
-    response = receiver.post(body, {**good_headers(body), SIGNATURE_HEADER: prefix + sign_body(body, SECRET)})
+    response = receiver.post(body, {**good_headers(body), SIGNATURE_HEADER: signature(body)})
 
     assert response.status_code == 200
     assert response.json() == {"stored": 1, "duplicates": 0}
-    assert receiver.listed("select dedupe_key, signature_verdict from events") == [("id:evt-1", "valid")]
+    assert receiver.listed("select dedupe_key, signature_verdict from events") == [("id:evt-1", verdict)]
 
 
 def test_a_duplicate_is_answered_2xx_counted_and_not_stored_twice(receiver: RunningReceiver):

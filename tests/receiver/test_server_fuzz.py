@@ -428,7 +428,8 @@ def test_ten_thousand_bad_requests(receiver: ReceiverProcess) -> None:
     db.close()
     assert not {key for key in stored if key.startswith("bad-")}, "a bad request was stored"
     assert stored == acknowledged
-    assert verdicts == {"valid"}
+    # Every stored event passed the signature check, in whichever form it was signed.
+    assert {verdict.split(" ")[0] for verdict in verdicts} == {"valid"}
     # A client that hangs up mid-body is logged by uvicorn as an unhandled ClientDisconnect; anything else
     # unhandled is a bug.
     log = receiver.log_path.read_text()
