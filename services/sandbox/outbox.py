@@ -7,6 +7,7 @@ answers 2xx (contract section 5). A scheduled status change happens when its web
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -130,9 +131,18 @@ def change_quality(db: Database, channel_id: str, *, quality: str, limit: str) -
 
 
 def account_violation(db: Database, channel_id: str) -> int:
-    get_channel_row(db, channel_id)
+    """Meta flags the number: 360dialog names it by its phone number (digits only) and the violation type, in
+    the shape production integrations record, not by channel id (contract section 5)."""
+    row = get_channel_row(db, channel_id)
+    body = json.dumps(
+        {
+            "id": new_id("EV", 16),
+            "event": "account_violation",
+            "data": {"phone_number": re.sub(r"\D", "", row["phone_number"] or ""), "violation_type": "SCAM"},
+        }
+    )
     with db.atomic():
-        return enqueue_event(db, "account_violation", channel_object(db, db["channels"].get(channel_id)), due_in=0)
+        return enqueue_body(db, body, event="account_violation", channel_id=channel_id, due_in=0)
 
 
 def revoke_permission(db: Database, channel_id: str) -> str:
