@@ -124,24 +124,14 @@ def test_partner_setup_registers_both_urls_with_the_partner_api(tmp_path: Path) 
             CONSOLE_RECEIVER_URL="https://hooks.example.com",
             CONSOLE_PUBLIC_URL="https://console.example.com",
         )
-        shown = subprocess.run(
-            [*command_starting(".venv/bin/python -m services.partner_setup --apply")[:-1]],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "webhook URL at 360dialog now: (none)" in shown.stdout
-        applied = subprocess.run(
-            command_starting(".venv/bin/python -m services.partner_setup --apply"),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "set: webhook URL https://hooks.example.com/webhooks/360dialog" in applied.stdout
+        command = command_starting(".venv/bin/python -m services.partner_setup --apply")
+
+        def run(*args: str) -> str:
+            return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+
+        assert "webhook URL at 360dialog now: (none)" in run(*command[:-1])  # without --apply: only shows
+        applied = run(*command)
+        assert "set: webhook URL https://hooks.example.com/webhooks/360dialog" in applied
         assert hub.api().get_webhook_url() == "https://hooks.example.com/webhooks/360dialog"
 
 
