@@ -47,6 +47,8 @@ class Decision:
     verdict: str
     reason: str
     keys_marked_unusable: int = 0
+    # How its state related to the links handed out (set when the redirect first arrived).
+    state_match: str | None = None
 
 
 def state_match(db: Database, redirect_id: int, state: str | None) -> tuple[str, dict[str, Any] | None]:
@@ -117,25 +119,26 @@ def settle(db: Database, redirect_id: int, redirect: Redirect, api: PartnerApi |
     match, link = state_match(db, redirect_id, redirect.state)
     vouched = match == "matched"
     problem, confirmed = _check(db, api, redirect, vouched)
-    if problem is not None:
-        decision = Decision(HELD, problem)
-    else:
-        verdict = APPLIED_BY_STATE if vouched else APPLIED_CONFIRMED
-        decision = Decision(verdict, VERDICT_LABELS[verdict])
     with db.atomic():
-        if problem is None:
+        if problem is not None:
+            decision = Decision(HELD, problem, state_match=match)
+        else:
             if vouched and link is not None and not link["used_at"]:
                 db.execute(
                     "update io_links set used_at = ?, redirect_id = ? where state = ?",
                     [utc_now(), redirect_id, link["state"]],
                 )
-            decision = Decision(decision.verdict, decision.reason, _apply(db, redirect, confirmed))
-        _record(db, redirect_id, decision, state_match_value=match, decided_by=REDIRECT_ACTOR)
+            verdict = APPLIED_BY_STATE if vouched else APPLIED_CONFIRMED
+            decision = _apply(db, redirect, confirmed, verdict, state_match=match)
+        _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
     return decision
 
 
-def _apply(db: Database, redirect: Redirect, confirmed: list[dict[str, Any]]) -> int:
-    """Bring in the channels 360dialog confirmed, then grant and revoke; how many keys became unusable."""
+def _apply(
+    db: Database, redirect: Redirect, confirmed: list[dict[str, Any]], verdict: str, state_match: str | None = None
+) -> Decision:
+    """Bring in the channels 360dialog confirmed, then grant and revoke; the decision, with how many stored
+    keys became unusable. Call inside a transaction."""
     for channel in confirmed:
         apply_api_channel(db, channel)
     unusable = record_granted(db, redirect.client, redirect.channels, redirect.revoked)
@@ -148,12 +151,10 @@ def _apply(db: Database, redirect: Redirect, confirmed: list[dict[str, Any]]) ->
             outcome="ok",
             detail=f"{count} stored key(s) marked unusable",
         )
-    return sum(unusable.values())
+    return Decision(verdict, VERDICT_LABELS[verdict], sum(unusable.values()), state_match)
 
 
-def _record(
-    db: Database, redirect_id: int, decision: Decision, *, decided_by: str, state_match_value: str | None = None
-) -> None:
+def _record(db: Database, redirect_id: int, decision: Decision, *, decided_by: str) -> None:
     changes = {
         "verdict": decision.verdict,
         "verdict_reason": decision.reason,
@@ -162,8 +163,8 @@ def _record(
     }
     if decision.verdict in APPLIED_VERDICTS:
         changes["keys_marked_unusable"] = decision.keys_marked_unusable
-    if state_match_value is not None:
-        changes["state_match"] = state_match_value
+    if decision.state_match is not None:
+        changes["state_match"] = decision.state_match
     assignments = ", ".join(f"{column} = ?" for column in changes)
     db.execute(f"update redirects set {assignments} where id = ?", [*changes.values(), redirect_id])  # noqa: S608
 
@@ -191,8 +192,7 @@ def apply_after_review(db: Database, api: PartnerApi, redirect_id: int, *, opera
             _record(db, redirect_id, decision, decided_by=operator)
             audit.record(db, operator=operator, action="redirect_apply", outcome="refused", detail=problem)
             return decision
-        decision = Decision(APPLIED_BY_OPERATOR, VERDICT_LABELS[APPLIED_BY_OPERATOR])
-        decision = Decision(decision.verdict, decision.reason, _apply(db, redirect, confirmed))
+        decision = _apply(db, redirect, confirmed, APPLIED_BY_OPERATOR)
         _record(db, redirect_id, decision, decided_by=operator)
         audit.record(db, operator=operator, action="redirect_apply", outcome="ok", detail=f"redirect #{redirect_id}")
     return decision

@@ -72,9 +72,12 @@ def save_redirect(db: Database, raw_query: str, redirect: Redirect, api: Partner
             keys_marked_unusable=row["keys_marked_unusable"] or 0,
         )
     decision = settle(db, redirect_id, redirect, api)
-    match = db["redirects"].get(redirect_id)["state_match"]
     return StoredRedirect(
-        redirect_id, True, match, verdict=decision.verdict, keys_marked_unusable=decision.keys_marked_unusable
+        redirect_id,
+        True,
+        decision.state_match,
+        verdict=decision.verdict,
+        keys_marked_unusable=decision.keys_marked_unusable,
     )
 
 
