@@ -279,3 +279,80 @@ def m008_sign_in_throttle(db: Database) -> None:
         not_null={"failures", "blocked_until"},
         defaults={"failures": 0, "blocked_until": 0.0},
     )
+
+
+@console_migrations()
+def m009_key_readiness(db: Database) -> None:
+    # After a key is made: is it accepted, and is the number's messaging webhook set (contract section 6)?
+    # One row per key and step, so each step shows, and is retried, on its own.
+    db["key_steps"].create(
+        {"key_id": int, "step": str, "status": str, "detail": str, "at": str, "operator": str},
+        pk=("key_id", "step"),
+        not_null={"status", "at"},
+        foreign_keys=[("key_id", "api_keys", "id")],
+    )
+    # Active keys are what the "not ready to use" list walks.
+    db["api_keys"].create_index(["status", "id"])
+    # Why a channel's key permission is what it is, in 360dialog's words when they gave any.
+    db["channels"].add_column("permission_detail", str)
+
+
+@console_migrations()
+def m010_sync_runs_and_left_running(db: Database) -> None:
+    # A sync applies the Partner API's status whatever the order; when that takes a channel out of running,
+    # when it was seen and the status it went to, until it is running again.
+    db["channels"].add_column("left_running_at", str)
+    db["channels"].add_column("left_running_to", str)
+    db.execute("create index channels_left_running on channels (left_running_at) where left_running_at is not null")
+    # Each sync with the Partner API, by the scheduler or an operator: when, how long, what came of it.
+    db["sync_runs"].create(
+        {
+            "id": int,
+            "trigger": str,
+            "operator": str,
+            "started_at": str,
+            "finished_at": str,
+            "duration_seconds": float,
+            "outcome": str,
+            "error_kind": str,
+            "error": str,
+            "seen": int,
+            "total": int,
+            "new_channels": int,
+            "changed_channels": int,
+            "left_running": int,
+        },
+        pk="id",
+        not_null={"trigger", "operator", "started_at", "outcome"},
+    )
+    db["sync_runs"].create_index(["started_at"])
+    # One sync at a time across processes: the row names who holds it and until when (renewed every page).
+    db["sync_lease"].create(
+        {
+            "name": str,
+            "token": str,
+            "holder": str,
+            "host": str,
+            "pid": int,
+            "run_id": int,
+            "acquired_at": str,
+            "expires_at": str,
+        },
+        pk="name",
+        not_null={"token", "holder", "acquired_at", "expires_at"},
+    )
+    # The scheduler process as it last said: alive since when, how often it syncs, when it syncs next.
+    db["scheduler_state"].create(
+        {
+            "name": str,
+            "pid": int,
+            "host": str,
+            "started_at": str,
+            "interval_minutes": float,
+            "next_run_at": str,
+            "stopped_at": str,
+        },
+        pk="name",
+    )
+    # Which sync run wrote a channel's sync audit row, so its timeline can name the run.
+    db["audit"].add_column("sync_run_id", int)

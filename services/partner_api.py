@@ -140,7 +140,8 @@ def error_for_response(response: requests.Response) -> PartnerApiError:
     return PartnerApiError("http_error", f"Unexpected answer from the Partner API ({status}){suffix}", status=status)
 
 
-def _read_retry() -> Retry:
+def read_retry() -> Retry:
+    """GETs only: a repeated write could undo or double what the first one did."""
     return Retry(
         total=3,
         connect=3,
@@ -196,8 +197,8 @@ class PartnerApi:
         self._password = password
         self._token: str | None = None
         self._session = requests.Session()
-        self._session.mount("http://", HTTPAdapter(max_retries=_read_retry()))
-        self._session.mount("https://", HTTPAdapter(max_retries=_read_retry()))
+        self._session.mount("http://", HTTPAdapter(max_retries=read_retry()))
+        self._session.mount("https://", HTTPAdapter(max_retries=read_retry()))
 
     def __repr__(self) -> str:
         return f"PartnerApi({self.base_url!r}, {self.partner_id!r})"

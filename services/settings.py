@@ -28,6 +28,8 @@ from services.settings_rules import (
     SettingsError,
     check_bind_address,
     check_encryption_key,
+    check_messaging_webhook_headers,
+    check_messaging_webhook_template,
     check_password_hash,
     collect,
     is_loopback,
@@ -44,6 +46,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEMO_PARTNER_ID = "demoPA"
 DEMO_SECRETS_FILE = "demo-secrets.json"
+# The sandbox only records where a number's messages would go; this host is reserved for examples.
+DEMO_MESSAGING_WEBHOOK_URL = "https://messages.example.com/whatsapp/{channel_id}"
 PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
@@ -107,6 +111,9 @@ class Settings:
     # What a client who finished onboarding sees on the public landing page.
     partner_display_name: str = "the team that sent you the link"
     landing_continue_url: str | None = None
+    # Where each number's inbound messages go once its key is made (a URL template), and the headers sent.
+    messaging_webhook_url: str | None = None
+    messaging_webhook_headers: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     @property
     def demo_mode(self) -> bool:
@@ -396,4 +403,8 @@ def load_settings(
         landing_continue_url=source.url("CONSOLE_LANDING_CONTINUE_URL", "")
         if source.text("CONSOLE_LANDING_CONTINUE_URL")
         else None,
+        messaging_webhook_url=check_messaging_webhook_template(
+            source.text("CONSOLE_MESSAGING_WEBHOOK_URL", DEMO_MESSAGING_WEBHOOK_URL if demo_mode else None)
+        ),
+        messaging_webhook_headers=check_messaging_webhook_headers(source.text("CONSOLE_MESSAGING_WEBHOOK_HEADERS")),
     )

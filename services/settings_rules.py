@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import re
+import string
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ MIN_LIVE_SECRET_LENGTH = 16
 MIN_LIVE_SECRET_DISTINCT = 8
 HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 LOOPBACK_NAMES = ("localhost",)
+HEADER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 
 
 class SettingsError(ValueError):
@@ -125,3 +128,45 @@ def check_bind_address(value: str) -> str:
         if not HOSTNAME_PATTERN.match(value):
             raise SettingsError("CONSOLE_BIND_ADDRESS must be an IP address or a host name") from None
     return value
+
+
+# What a messaging webhook URL template may name; each is filled in, percent-encoded, per channel.
+WEBHOOK_TEMPLATE_FIELDS = frozenset({"channel_id", "client_id", "phone_number"})
+
+
+def check_messaging_webhook_template(value: str | None) -> str | None:
+    """CONSOLE_MESSAGING_WEBHOOK_URL: an https URL, optionally naming {channel_id}, {client_id} or
+    {phone_number}. Meta refuses webhook hosts with '_' or a port, so those are refused here first."""
+    if not value:
+        return None
+    key = "CONSOLE_MESSAGING_WEBHOOK_URL"
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError:
+        raise SettingsError(f"{key} has an unbalanced '{{' or '}}'") from None
+    unknown = fields - WEBHOOK_TEMPLATE_FIELDS
+    if unknown:
+        raise SettingsError(f"{key} may name only {', '.join(sorted(WEBHOOK_TEMPLATE_FIELDS))} in braces")
+    parts = urlsplit(value.format(**dict.fromkeys(fields, "x")))
+    if parts.scheme != "https" or not parts.hostname:
+        raise SettingsError(f"{key} must be an https URL (Meta delivers messages over https only)")
+    if "_" in parts.hostname or parts.port is not None:
+        raise SettingsError(f"{key}: Meta refuses webhook hosts with '_' or a port")
+    return value
+
+
+def check_messaging_webhook_headers(value: str | None) -> dict[str, str]:
+    """CONSOLE_MESSAGING_WEBHOOK_HEADERS: a JSON object of header names to values sent with each message."""
+    if not value:
+        return {}
+    key = "CONSOLE_MESSAGING_WEBHOOK_HEADERS"
+    try:
+        headers = json.loads(value)
+    except ValueError:
+        raise SettingsError(f"{key} must be a JSON object of header names to values") from None
+    if not isinstance(headers, dict) or not all(
+        isinstance(name, str) and HEADER_NAME_PATTERN.match(name) and isinstance(text, str)
+        for name, text in headers.items()
+    ):
+        raise SettingsError(f"{key} must be a JSON object of header names to text values")
+    return headers

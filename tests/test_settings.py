@@ -132,6 +132,49 @@ def test_wrong_values_name_the_setting(tmp_path: Path, key: str, value: str) -> 
         settings_from(tmp_path, **{key: value})
 
 
+# -- where each number's messages go once its key is made ---------------------------------------------
+
+
+def test_the_messaging_webhook_template_and_headers_are_read(tmp_path: Path) -> None:
+    settings = settings_from(
+        tmp_path,
+        **LIVE,
+        CONSOLE_MESSAGING_WEBHOOK_URL="https://hooks.example.org/wa/{client_id}/{channel_id}?n={phone_number}",
+        CONSOLE_MESSAGING_WEBHOOK_HEADERS='{"X-Hook-Token": "a-header-secret-value"}',
+    )
+    assert settings.messaging_webhook_url == "https://hooks.example.org/wa/{client_id}/{channel_id}?n={phone_number}"
+    assert settings.messaging_webhook_headers == {"X-Hook-Token": "a-header-secret-value"}
+    assert "a-header-secret-value" not in repr(settings)
+
+
+def test_live_mode_has_no_messaging_webhook_unless_told_and_demo_has_an_example_one(tmp_path: Path) -> None:
+    assert settings_from(tmp_path / "live", **LIVE).messaging_webhook_url is None
+    assert settings_from(tmp_path / "demo").messaging_webhook_url.startswith("https://messages.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("http://hooks.example.org/{channel_id}", "https"),
+        ("https://hooks.example.org:8443/{channel_id}", "port"),
+        ("https://my_hooks.example.org/{channel_id}", "'_'"),
+        ("https://hooks.example.org/{channel}", "may name only"),
+        ("https://hooks.example.org/{channel_id", "unbalanced"),
+    ],
+)
+def test_a_webhook_template_meta_would_refuse_stops_the_start(tmp_path: Path, value: str, why: str) -> None:
+    with pytest.raises(SettingsError, match="CONSOLE_MESSAGING_WEBHOOK_URL") as raised:
+        settings_from(tmp_path, **LIVE, CONSOLE_MESSAGING_WEBHOOK_URL=value)
+    assert why in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["not json", '["X-A"]', '{"X-A": 5}', '{"bad header": "v"}'])
+def test_webhook_headers_must_be_an_object_of_text(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingsError, match="CONSOLE_MESSAGING_WEBHOOK_HEADERS") as raised:
+        settings_from(tmp_path, **LIVE, CONSOLE_MESSAGING_WEBHOOK_HEADERS=value)
+    assert value not in str(raised.value)
+
+
 # -- live mode refuses to start without a login or with weak secrets --------------------------------
 
 

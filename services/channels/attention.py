@@ -1,4 +1,5 @@
-"""Channels that need someone to look at them: running without a key, stuck, degraded or revoked."""
+"""Channels that need someone to look at them: running without a key, stuck, degraded, revoked, or moved out of
+running by the Partner API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.query import KEY_STATUS_SQL
+from services.keys.readiness import unprepared_keys
 from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
 
 # Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.
@@ -117,12 +119,40 @@ def revoked(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     return [AttentionItem(row["id"], "revoked", "the client withdrew permission", row["updated_at"]) for row in rows]
 
 
+def key_not_ready(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    return [
+        AttentionItem(key.channel_id, "key not ready to use", key.detail, key.since)
+        for key in unprepared_keys(db, limit)
+    ]
+
+
+def left_running(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Channels a sync saw leave running (services.channels.sync), until they are running again."""
+    rows = db.query(
+        """
+        select id, status, left_running_at, left_running_to from channels
+        where left_running_at is not null and status is not 'running'
+        order by left_running_at desc limit ?
+        """,
+        [limit],
+    )
+    items = []
+    for row in rows:
+        detail = f"running -> {row['left_running_to']}, seen by sync at {row['left_running_at']}"
+        if row["status"] != row["left_running_to"]:
+            detail += f"; {row['status'] or 'no status'} now"
+        items.append(AttentionItem(row["id"], "left running", detail, row["left_running_at"]))
+    return items
+
+
 def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     """Every reason, each list bounded, so the page stays fast however many channels there are."""
     return [
         *key_outcome_unknown(db, limit),
+        *left_running(db, limit),
         *degraded(db, limit),
         *revoked(db, limit),
         *stuck(db, stuck_after_minutes, limit),
         *running_without_key(db, limit),
+        *key_not_ready(db, limit),
     ]

@@ -198,13 +198,6 @@ def routes(hub: SandboxHub) -> list[Route]:
             partner = await run_in_threadpool(hub.run, lambda db: state.partner_settings(db, settings.partner_id))
         return JSONResponse({"webhook_url": partner["webhook_url"]})
 
-    async def multi_webhook(request: Request) -> Response:
-        api_key = request.headers.get("d360-api-key", "")
-        valid = bool(api_key) and await run_in_threadpool(hub.run, lambda db: state.key_is_current(db, api_key))
-        if not valid:
-            return JSONResponse({"error": "invalid api key"}, status_code=401)
-        return JSONResponse({"url": None})
-
     def guarded(handler: Handler) -> Handler:
         return partner_endpoint(hub, handler)
 
@@ -218,5 +211,4 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{base}/clients/{{client_id}}/shared_client_numbers", guarded(shared_numbers), methods=["GET"]),
         Route(f"{base}/webhook_url", guarded(webhook_url), methods=["GET", "POST"]),
         Route(base, guarded(update_partner), methods=["PATCH"]),
-        Route("/multi_webhook", multi_webhook, methods=["GET"]),
     ]

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from services.sandbox import admin, outbox, partner_api, state
+from services.sandbox import admin, messaging_api, outbox, partner_api, state
 from services.sandbox.hub import DELIVERY_BATCH, SandboxHub
 from services.sandbox.partner_api import api_error
 from services.settings import Settings, SettingsError, load_settings
@@ -173,6 +173,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/dashboard/app/{partner_id}", onboarding, methods=onboarding_methods),
             Route("/onboarding/{partner_id}", onboarding, methods=onboarding_methods),
             *partner_api.routes(hub),
+            *messaging_api.routes(hub),
             *admin.routes(hub),
             Route("/healthz", healthz, methods=["GET"]),
         ],

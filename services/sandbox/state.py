@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import string
 import time
@@ -70,6 +71,12 @@ def m002_partner_api_tables(db: Database) -> None:
     db["partner"].create({"id": str, "webhook_url": str, "partner_redirect_url": str}, pk="id")
     db["tokens"].create({"token_hash": str, "expires_at": float}, pk="token_hash")
     db["switches"].create({"name": str, "value": int}, pk="name")
+
+
+@sandbox_migrations()
+def m003_messaging_webhooks(db: Database) -> None:
+    # Where each number's inbound messages would go, as set through the Messaging API (contract section 6).
+    db["messaging_webhooks"].create({"channel_id": str, "url": str, "headers": str, "updated_at": str}, pk="channel_id")
 
 
 class NotFound(LookupError):
@@ -333,6 +340,31 @@ def key_is_current(db: Database, api_key: str) -> bool:
     return bool(db["keys"].count_where("key_hash = ? and revoked = 0", [hash_key(api_key)]))
 
 
+def channel_for_key(db: Database, api_key: str) -> dict[str, Any] | None:
+    """The channel a current key opens, with the key's app id; None for an unknown or revoked key."""
+    rows = db.query(
+        """select channels.*, keys.app_id from keys join channels on channels.id = keys.channel_id
+           where keys.key_hash = ? and keys.revoked = 0""",
+        [hash_key(api_key)],
+    )
+    return next(iter(rows), None)
+
+
+def set_messaging_webhook(db: Database, channel_id: str, url: str, headers: dict[str, str]) -> None:
+    with db.atomic():
+        db["messaging_webhooks"].upsert(
+            {"channel_id": channel_id, "url": url, "headers": json.dumps(headers), "updated_at": utc_now()},
+            pk="channel_id",
+        )
+
+
+def messaging_webhook(db: Database, channel_id: str) -> dict[str, Any]:
+    row = next(iter(db["messaging_webhooks"].rows_where("channel_id = ?", [channel_id])), None)
+    if row is None:
+        return {"url": None}
+    return {"url": row["url"], "headers": json.loads(row["headers"] or "{}")}
+
+
 # -- IO signatures -----------------------------------------------------------------------------------
 def consume_signature(db: Database, signature: str) -> bool:
     """Mark an IO signature used; False when it had been used before."""
@@ -352,5 +384,15 @@ def signature_used(db: Database, signature: str) -> bool:
 def reset(db: Database) -> None:
     """Forget every client, channel, key, token, event and switch; the schema stays."""
     with db.atomic():
-        for table in ("outbox", "keys", "channels", "clients", "used_signatures", "partner", "tokens", "switches"):
+        for table in (
+            "outbox",
+            "keys",
+            "channels",
+            "clients",
+            "used_signatures",
+            "partner",
+            "tokens",
+            "switches",
+            "messaging_webhooks",
+        ):
             db.execute(f"delete from {table}")  # noqa: S608 - fixed names

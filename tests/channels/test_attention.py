@@ -57,4 +57,7 @@ def test_needs_attention_lists_each_reason(db, add_channel, add_key) -> None:
         ("dropped", "quality or limit dropped"),
         ("gone", "revoked"),
         ("lost", "check key state"),
+        # A key whose follow-through never ran: not yet checked, its number's webhook not set.
+        ("haskey", "key not ready to use"),
+        ("dropped", "key not ready to use"),
     }

@@ -39,6 +39,8 @@ LIVE_ENV_KEYS = (
     "CONSOLE_LOG_LEVEL",
     "RECEIVER_AUTH_HEADER_NAME",
     "RECEIVER_AUTH_HEADER_VALUE",
+    "CONSOLE_MESSAGING_WEBHOOK_URL",
+    "CONSOLE_MESSAGING_WEBHOOK_HEADERS",
 )
 # A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password.
 OIDC_SECRETS = (
