@@ -47,7 +47,7 @@ def keyed(make_hub):
 
 
 def test_health_answers_with_the_documented_fields(keyed) -> None:
-    hub, _, key = keyed
+    _, _, key = keyed
     answer = requests.get(f"{key.address}/health_status", headers={"D360-API-KEY": key.api_key}, timeout=10)
     assert answer.status_code == 200
     documented = _fields(shape(RECORDED["health_status"][0]["body"])) - {
