@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import key_badge, status_badge
 from services.channels.attention import AttentionItem, quality_drop
-from services.channels.sync import SyncReport
+from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
 from services.keys.bulk import BulkSummary
 
@@ -87,9 +87,16 @@ def timeline_table(entries: list[TimelineEntry]) -> None:
 
 
 def sync_report(report: SyncReport) -> None:
-    st.success(
-        f"Sync done: {report.seen} channels read, {len(report.new_channels)} new, {report.changed_channels} changed."
-    )
+    st.success(f"Sync done: {report.summary()}.")
+    if report.left_running:
+        st.warning(
+            f"{report.left_running_count} channel(s) left running: "
+            + escape_markdown(", ".join(report.left_running))
+            + ". They are listed under Needs attention until they are running again.",
+            icon="⚠️",
+        )
+    if report.truncated:
+        st.caption(f"The tables below list the first {REPORT_LIMIT:,} channels of each kind; the audit has them all.")
     if report.changes:
         st.dataframe(pd.DataFrame([asdict(change) for change in report.changes]), hide_index=True)
     if report.new_channels:

@@ -228,6 +228,108 @@ def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Se
         db.conn.executemany(_PROJECT_CHANNEL_SQL, rows)
 
 
+# The columns a Partner API channel object sets (contract section 4), in the order the sync compares them.
+API_CHANNEL_FIELDS = (
+    "status",
+    "client_id",
+    "account_mode",
+    "phone_number",
+    "phone_name",
+    "quality_rating",
+    "messaging_limit",
+)
+# One Partner API channel onto its row, run by executemany for a page. The Partner API is the authority on a
+# channel's status: its status replaces the stored one whatever the lifecycle order (webhooks keep the "no step
+# back" rule). A move out of running is remembered (when, and to what) until the channel is running again.
+_API_CHANNEL_SQL = f"""
+    insert into channels (id, client_id, status, account_mode, phone_number, phone_name, quality_rating,
+                          messaging_limit, status_changed_at, permission, revoked, updated_at, last_source)
+    values (:id, :client_id, :status, :account_mode, :phone_number, :phone_name, :quality_rating,
+            :messaging_limit, case when :status is not null then :now end, 'unknown', 0, :now, 'partner_api')
+    on conflict (id) do update set
+        client_id = coalesce(excluded.client_id, client_id),
+        account_mode = coalesce(excluded.account_mode, account_mode),
+        phone_number = coalesce(excluded.phone_number, phone_number),
+        phone_name = coalesce(excluded.phone_name, phone_name),
+        status = coalesce(excluded.status, status),
+        status_changed_at = case when excluded.status is not null and status is not excluded.status
+                                 then :now else status_changed_at end,
+        left_running_at = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
+                               then :now when excluded.status = 'running' then null else left_running_at end,
+        left_running_to = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
+                               then excluded.status when excluded.status = 'running' then null
+                               else left_running_to end,
+        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
+                                       then quality_rating else previous_quality_rating end,
+        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
+                                        then messaging_limit else previous_messaging_limit end,
+        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
+                                  then :now else quality_changed_at end,
+        quality_rating = coalesce(excluded.quality_rating, quality_rating),
+        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
+        updated_at = :now,
+        last_source = 'partner_api'
+"""  # noqa: S608 - fixed fragments of our own; every value is bound
+_API_CLIENT_SQL = """
+    insert into clients (id, name, partner_payload, first_seen_at, updated_at)
+    values (:id, :name, :partner_payload, :now, :now)
+    on conflict (id) do update set
+        name = coalesce(excluded.name, name),
+        partner_payload = coalesce(excluded.partner_payload, partner_payload),
+        updated_at = excluded.updated_at
+"""
+
+
+def _text(value: Any) -> str | None:
+    """A field as text: strings as they are, numbers written out, anything else (a nested object) unknown."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def api_channel_facts(channel: Any) -> dict[str, str | None] | None:
+    """What a Partner API channel object says about its row (API_CHANNEL_FIELDS and `id`), or None when it
+    names no channel. Phone fields may be nested in setup_info or flat, as in webhooks."""
+    if not isinstance(channel, dict) or not isinstance(channel.get("id"), str) or not channel["id"]:
+        return None
+    setup = channel.get("setup_info") if isinstance(channel.get("setup_info"), dict) else {}
+    client = channel.get("client") if isinstance(channel.get("client"), dict) else {}
+    return {
+        "id": channel["id"],
+        "status": _text(channel.get("status")),
+        "client_id": _text(channel.get("client_id")) or _text(client.get("id")),
+        "account_mode": _text(channel.get("account_mode")),
+        "phone_number": _text(setup.get("phone_number")) or _text(channel.get("phone_number")),
+        "phone_name": _text(setup.get("phone_name")) or _text(channel.get("phone_name")),
+        "quality_rating": _text(channel.get("current_quality_rating")),
+        "messaging_limit": _text(channel.get("current_limit")),
+    }
+
+
+def api_client_facts(channel: dict[str, Any], client_id: str) -> dict[str, str | None]:
+    """The client a Partner API channel object embeds: its name and partner payload (kept as JSON text)."""
+    client = channel.get("client") if isinstance(channel.get("client"), dict) else {}
+    payload = client.get("partner_payload")
+    return {
+        "id": client_id,
+        "name": _text(client.get("name")),
+        "partner_payload": json.dumps(payload) if isinstance(payload, (dict, list)) else _text(payload),
+    }
+
+
+def write_api_channels(
+    db: Database, channels: Sequence[dict[str, Any]], clients: Sequence[dict[str, Any]], *, now: str
+) -> None:
+    """Write Partner API facts (api_channel_facts, api_client_facts) for a page, each statement prepared once.
+    Call inside a transaction."""
+    if clients:
+        db.conn.executemany(_API_CLIENT_SQL, [{**client, "now": now} for client in clients])
+    if channels:
+        db.conn.executemany(_API_CHANNEL_SQL, [{**channel, "now": now} for channel in channels])
+
+
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
     """Project a channel object from the Partner API (contract section 4)."""
     setup = channel.get("setup_info") or {}

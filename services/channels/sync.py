@@ -1,17 +1,39 @@
-"""Reconcile channels with the Partner API: catches webhooks that never arrived."""
+"""Reconcile channels with the Partner API: catches webhooks that never arrived, and corrects the ones that lied.
+
+The Partner API is the authority on a channel's status: a sync applies what it reads, a step back in the
+lifecycle included, and records each change (an audit row and the report). One transaction per page of
+channels: the page's rows as they were are read in one query, and only what differs is written, with its audit
+rows, in that same transaction. Memory stays flat in the number of channels: the report keeps counts, and
+only the first REPORT_LIMIT new channels and changes by name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
 
 from sqlite_utils import Database
 
 from services import audit
-from services.channels.projection import apply_api_channel, get_channel
-from services.partner_api import PartnerApi
+from services.channels.projection import API_CHANNEL_FIELDS, api_channel_facts, api_client_facts, write_api_channels
+from services.partner_api import DEFAULT_PAGE_SIZE, PartnerApi
+from services.store import utc_now
 
-SYNCED_FIELDS = ("status", "quality_rating", "messaging_limit", "phone_number", "phone_name", "client_id")
+# What a change report names, in this order; account_mode is written and reported as well.
+SYNCED_FIELDS = (
+    "status",
+    "quality_rating",
+    "messaging_limit",
+    "phone_number",
+    "phone_name",
+    "client_id",
+    "account_mode",
+)
+REPORT_LIMIT = 1000
+_CLIENT_FIELDS = ("name", "partner_payload")
 
 
 @dataclass(frozen=True)
@@ -24,18 +46,102 @@ class ChannelChange:
 
 @dataclass
 class SyncReport:
+    """What a sync read and changed. `new_channels`, `changes` and `left_running` hold the first REPORT_LIMIT;
+    the counts hold everything."""
+
     seen: int = 0
     total: int = 0
     new_channels: list[str] = field(default_factory=list)
     changes: list[ChannelChange] = field(default_factory=list)
+    left_running: list[str] = field(default_factory=list)
+    new_count: int = 0
+    changed_count: int = 0
+    left_running_count: int = 0
 
     @property
     def changed_channels(self) -> int:
-        return len({change.channel_id for change in self.changes})
+        return self.changed_count
+
+    @property
+    def truncated(self) -> bool:
+        """True when the lists name fewer channels than the counts hold."""
+        listed = len({change.channel_id for change in self.changes})
+        return self.new_count > len(self.new_channels) or self.changed_count > listed
+
+    def summary(self) -> str:
+        text = f"{self.seen} channels read, {self.new_count} new, {self.changed_count} changed"
+        return text + (f", {self.left_running_count} left running" if self.left_running_count else "")
 
 
 def _describe(changes: list[ChannelChange]) -> str:
     return "; ".join(f"{change.field}: {change.before or '-'} -> {change.after or '-'}" for change in changes)
+
+
+def _pages(api: PartnerApi) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """The Partner API's channels a page at a time, with the total it reports."""
+    channels = api.iter_channels(page_size=DEFAULT_PAGE_SIZE)
+    while True:
+        page = list(islice(channels, DEFAULT_PAGE_SIZE))
+        if not page:
+            return
+        yield [channel for channel, _ in page], page[-1][1]
+
+
+def _rows(db: Database, table: str, columns: Iterable[str], ids: list[str]) -> dict[str, dict[str, Any]]:
+    names = ", ".join(("id", *columns))
+    cursor = db.execute(
+        f"select {names} from {table} where id in (select value from json_each(?))",  # noqa: S608 - our own names
+        [json.dumps(ids)],
+    )
+    keys = [column[0] for column in cursor.description]
+    return {row[0]: dict(zip(keys, row, strict=True)) for row in cursor}
+
+
+class _Page:
+    """One page: what to write, and what changed, worked out against the rows as they were."""
+
+    def __init__(self, db: Database, channels: list[dict[str, Any]]) -> None:
+        facts: dict[str, dict[str, Any]] = {}
+        clients: dict[str, dict[str, Any]] = {}
+        for channel in channels:
+            fact = api_channel_facts(channel)
+            if fact is None:
+                continue
+            facts[fact["id"]] = fact  # a channel listed twice on a page: the later one
+            if fact["client_id"]:
+                clients[fact["client_id"]] = api_client_facts(channel, fact["client_id"])
+        before = _rows(db, "channels", API_CHANNEL_FIELDS, list(facts))
+        known_clients = _rows(db, "clients", _CLIENT_FIELDS, list(clients))
+        self.clients = [
+            client
+            for client_id, client in clients.items()
+            if client_id not in known_clients
+            or any(
+                client[name] is not None and client[name] != known_clients[client_id][name] for name in _CLIENT_FIELDS
+            )
+        ]
+        self.writes: list[dict[str, Any]] = []
+        self.new: list[str] = []
+        self.changed: list[tuple[str, list[ChannelChange]]] = []
+        for channel_id, fact in facts.items():
+            old = before.get(channel_id)
+            if old is None:
+                self.new.append(channel_id)
+                self.writes.append(fact)
+                continue
+            # A field the API leaves out keeps its value (the upsert's coalesce).
+            changes = [
+                ChannelChange(channel_id, name, old[name], fact[name])
+                for name in SYNCED_FIELDS
+                if fact[name] is not None and fact[name] != old[name]
+            ]
+            if changes:
+                self.changed.append((channel_id, changes))
+                self.writes.append(fact)
+
+
+def _left_running(changes: list[ChannelChange]) -> bool:
+    return any(change.field == "status" and change.before == "running" for change in changes)
 
 
 def sync_channels(
@@ -44,49 +150,69 @@ def sync_channels(
     *,
     operator: str,
     on_progress: Callable[[int, int], None] | None = None,
+    run_id: int | None = None,
+    in_each_page: Callable[[Database], None] | None = None,
 ) -> SyncReport:
-    """Page through every partner channel, project each one, and report what changed.
+    """Page through every partner channel, apply each page in one transaction, and report what changed.
 
-    Raises PartnerApiError when a page cannot be read; what was synced before that stays synced."""
+    `on_progress(done, total)` is called after each page; `in_each_page(db)` runs inside each page's
+    transaction (the sync lease renews itself there); `run_id` ties the audit rows to a sync run.
+    Raises PartnerApiError when a page cannot be read; the pages before it stay synced."""
     report = SyncReport()
-    run_id = audit.record(db, operator=operator, action="sync_channels", outcome="started")
+    audit_id = audit.record(db, operator=operator, action="sync_channels", outcome="started")
     try:
-        for channel, total in api.iter_channels():
-            report.seen += 1
+        for channels, total in _pages(api):
+            report.seen += len(channels)
             report.total = total
-            _sync_one(db, channel, operator, report)
+            _apply_page(db, channels, operator, run_id, report, in_each_page)
             if on_progress is not None:
                 on_progress(report.seen, max(total, report.seen))
     except Exception as error:
-        audit.set_outcome(db, run_id, "failed", f"after {report.seen} channels: {type(error).__name__}")
+        audit.set_outcome(db, audit_id, "failed", f"after {report.seen} channels: {type(error).__name__}")
         raise
-    audit.set_outcome(
-        db,
-        run_id,
-        "ok",
-        f"{report.seen} channels read, {len(report.new_channels)} new, {report.changed_channels} changed",
-    )
+    audit.set_outcome(db, audit_id, "ok", report.summary())
     return report
 
 
-def _sync_one(db: Database, channel: dict, operator: str, report: SyncReport) -> None:
-    channel_id = channel.get("id")
-    if not isinstance(channel_id, str) or not channel_id:
-        return
+def _apply_page(
+    db: Database,
+    channels: list[dict[str, Any]],
+    operator: str,
+    run_id: int | None,
+    report: SyncReport,
+    in_each_page: Callable[[Database], None] | None,
+) -> None:
     with db.atomic():
-        before = get_channel(db, channel_id)
-        after = apply_api_channel(db, channel)
-    if before is None:
-        report.new_channels.append(channel_id)
-        audit.record(db, operator=operator, action="sync", channel_id=channel_id, outcome="new", detail="first seen")
-        return
-    changes = [
-        ChannelChange(channel_id, name, before.get(name), after.get(name))
-        for name in SYNCED_FIELDS
-        if before.get(name) != after.get(name)
-    ]
-    if changes:
-        report.changes.extend(changes)
-        audit.record(
-            db, operator=operator, action="sync", channel_id=channel_id, outcome="changed", detail=_describe(changes)
-        )
+        page = _Page(db, channels)
+        now = utc_now()
+        write_api_channels(db, page.writes, page.clients, now=now)
+        rows = [
+            audit.entry(operator, "sync", now, channel_id=channel_id, outcome="new", detail="first seen", run_id=run_id)
+            for channel_id in page.new
+        ]
+        for channel_id, changes in page.changed:
+            outcome = "left running" if _left_running(changes) else "changed"
+            rows.append(
+                audit.entry(
+                    operator,
+                    "sync",
+                    now,
+                    channel_id=channel_id,
+                    outcome=outcome,
+                    detail=_describe(changes),
+                    run_id=run_id,
+                )
+            )
+        audit.record_many(db, rows)
+        if in_each_page is not None:
+            in_each_page(db)
+    report.new_count += len(page.new)
+    report.new_channels.extend(page.new[: REPORT_LIMIT - len(report.new_channels)])
+    for channel_id, changes in page.changed:
+        report.changed_count += 1
+        if report.changed_count <= REPORT_LIMIT:
+            report.changes.extend(changes)
+        if _left_running(changes):
+            report.left_running_count += 1
+            if len(report.left_running) < REPORT_LIMIT:
+                report.left_running.append(channel_id)
