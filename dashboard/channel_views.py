@@ -113,3 +113,25 @@ def bulk_report(summary: BulkSummary) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if not ok and not failed:
         st.info("No channel was eligible.")
+    readiness_report(summary)
+
+
+def readiness_report(summary: BulkSummary) -> None:
+    """How many keys ended ready to use, and which did not, at which step."""
+    prepared = [outcome for outcome in summary.outcomes if outcome.readiness]
+    if not prepared:
+        return
+    waiting = summary.not_ready
+    ready = len(prepared) - len(waiting)
+    st.success(f"{ready} key(s) ready to use: checked, messaging webhook set and read back.")
+    if waiting:
+        st.warning(f"{len(waiting)} key(s) not ready yet; the step each one stopped at is below.", icon="⚠️")
+        stopped = [
+            (outcome.channel_id, next(s for s in outcome.readiness if s.status not in ("ok", "attention")))
+            for outcome in waiting
+        ]
+        rows = [
+            {"channel": channel, "step": state.label, "status": state.status, "detail": state.detail}
+            for channel, state in stopped
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -6,6 +6,7 @@ import streamlit as st
 from sqlite_utils import Database
 
 from services.keys.generation import recover_abandoned_attempts
+from services.keys.readiness import ReadinessConfig
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.settings import Settings, SettingsError, load_settings
@@ -49,6 +50,11 @@ def get_partner_api() -> PartnerApi:
 @st.cache_resource
 def get_vault() -> KeyVault:
     return KeyVault(require_settings().encryption_key)
+
+
+def get_readiness_config() -> ReadinessConfig:
+    """How a new key is made ready to use: where each number's messages go, with which headers."""
+    return ReadinessConfig.from_settings(require_settings())
 
 
 def operator() -> str:

@@ -8,6 +8,7 @@ from sqlite_utils import Database
 from dashboard.plain_text import escape_markdown
 from services.audit import record as audit_record
 from services.keys.generation import KeyResult, record_reveal
+from services.keys.readiness import NOT_RUN, STEP_LABELS, StepState, first_unfinished_step
 from services.spreadsheet import csv_text
 
 MASK = "•" * 24
@@ -104,3 +105,25 @@ def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
         type="primary",
         key=key,
     )
+
+
+READINESS_ICONS = {"ok": "✅", "attention": "⚠️", "failed": "❌", "skipped": "⏭️", NOT_RUN: "⏳"}
+
+
+def channel_label(channel: dict) -> str:
+    """How people name a channel: its number and display name; the id only when neither is known yet."""
+    named = " ".join(part for part in (channel.get("phone_number"), channel.get("phone_name")) if part)
+    return named or f"channel {channel['id']}"
+
+
+def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | None:
+    """The key's follow-through, one line per step; returns the step to run again from when asked."""
+    st.text("Ready to use")
+    for state in states:
+        detail = f" — {state.detail}" if state.detail else ""
+        st.text(f"{READINESS_ICONS.get(state.status, '•')} {state.label}: {state.status}{detail}")
+    retry = first_unfinished_step(states)
+    if retry is None:
+        return "check_key" if st.button(f"Check the key of {label} again", key=key) else None
+    title = f"Run '{STEP_LABELS[retry]}' and the steps after it for {label}"
+    return retry if st.button(title, key=key, type="primary") else None

@@ -8,11 +8,26 @@ from dashboard.channel_views import (
     channel_facts,
     channels_table,
     funnel_metrics,
+    readiness_report,
     sync_report,
     timeline_table,
 )
-from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
-from dashboard.key_views import bulk_keys_download, remember_bulk_keys, remember_new_key, shown_once_key
+from dashboard.context import (
+    get_db,
+    get_partner_api,
+    get_readiness_config,
+    get_vault,
+    operator,
+    require_settings,
+)
+from dashboard.key_views import (
+    bulk_keys_download,
+    channel_label,
+    readiness_panel,
+    remember_bulk_keys,
+    remember_new_key,
+    shown_once_key,
+)
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, show_partner_error
 from services.channels.attention import needs_attention
@@ -28,8 +43,9 @@ from services.channels.query import (
 )
 from services.channels.sync import sync_channels
 from services.channels.timeline import channel_timeline
-from services.keys.bulk import eligible_channel_ids, generate_many
+from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
 from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
 
@@ -42,7 +58,7 @@ db = get_db()
 shown_once_key(db, operator())
 bulk_keys_download(db, operator(), key="bulk-keys-earlier")
 
-sync_col, bulk_col = st.columns(2)
+sync_col, bulk_col, ready_col = st.columns(3)
 if sync_col.button("Sync from the Partner API", width="stretch"):
     bar = st.progress(0.0, text="Reading channels from the Partner API…")
     try:
@@ -68,11 +84,32 @@ if bulk_col.button("Generate keys for every eligible channel", width="stretch", 
         eligible,
         operator=operator(),
         direct_paid=settings.direct_paid,
+        readiness=get_readiness_config(),
         on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
     )
     bulk_report(summary)
     remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
     bulk_keys_download(db, operator(), key="bulk-keys-new")
+
+waiting = unprepared_channel_ids(db)
+if ready_col.button(
+    f"Make {len(waiting)} key(s) ready to use",
+    width="stretch",
+    disabled=not waiting,
+    key="make-keys-ready",
+    help="For each active key not ready yet: check it, set its number's messaging webhook, read it back",
+):
+    bar = st.progress(0.0, text=f"Making {len(waiting)} keys ready…")
+    readiness_report(
+        prepare_many(
+            lambda: open_console_db(settings.console_db_path),
+            get_vault(),
+            waiting,
+            get_readiness_config(),
+            operator=operator(),
+            on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} keys"),
+        )
+    )
 
 funnel_metrics(funnel(db))
 attention = needs_attention(db, stuck_after_minutes=settings.stuck_after_minutes)
@@ -106,7 +143,25 @@ def generate(channel_id: str, replace_existing: bool, where) -> None:
         show_partner_error(error, where=where)
     else:
         remember_new_key(result)
+        with st.spinner("Making the new key ready: checking it, setting the number's messaging webhook…"):
+            prepare_key(db, get_vault(), channel_id, get_readiness_config(), operator=operator())
         st.rerun()
+
+
+def readiness_controls(channel: dict) -> None:
+    if key_status(db, channel["id"]) != "active":
+        return
+    label = channel_label(channel)
+    step = readiness_panel(key_readiness(db, channel["id"]), label=label, key=f"ready-{channel['id']}")
+    if step is None:
+        return
+    try:
+        with st.spinner(f"Working on the key of {label}…"):
+            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator(), start_at=step)
+    except KeyNotReady as error:
+        st.error(escape_markdown(str(error)))
+        return
+    st.rerun()
 
 
 def key_controls(channel: dict) -> None:
@@ -155,6 +210,7 @@ def channel_list() -> None:
     with st.container(border=True):
         channel_facts(channel, key_status(db, channel["id"]))
         key_controls(channel)
+        readiness_controls(channel)
         st.text("Timeline")
         timeline_table(channel_timeline(db, channel["id"]))
 

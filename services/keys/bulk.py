@@ -6,15 +6,18 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlite_utils import Database
 
 from services.channels.query import KEY_STATUS_SQL
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
+from services.keys.readiness import KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
 
 DEFAULT_WORKERS = 8
+Outcome = TypeVar("Outcome")
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,16 @@ class BulkOutcome:
     result: KeyResult | None = None
     kind: str | None = None
     error: str | None = None
+    # The follow-through after the key was made (empty when it was not run).
+    readiness: tuple[StepState, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.result is not None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.readiness) and all(state.status in ("ok", "attention") for state in self.readiness)
 
 
 @dataclass
@@ -40,6 +49,11 @@ class BulkSummary:
     @property
     def failed(self) -> list[BulkOutcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def not_ready(self) -> list[BulkOutcome]:
+        """Keys made, or prepared again, that did not finish the follow-through."""
+        return [outcome for outcome in self.outcomes if outcome.readiness and not outcome.ready]
 
 
 def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int = 10_000) -> list[str]:
@@ -80,32 +94,24 @@ class _Connections:
             db.close()
 
 
-def generate_many(
+def _run_each(
     open_db: Callable[[], Database],
-    api: PartnerApi,
-    vault: KeyVault,
     channel_ids: Iterable[str],
+    work: Callable[[Database, str], BulkOutcome],
     *,
-    operator: str,
-    direct_paid: bool = False,
-    max_workers: int = DEFAULT_WORKERS,
-    on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
+    max_workers: int,
+    on_progress: Callable[[int, int, BulkOutcome], None] | None,
 ) -> BulkSummary:
-    """Generate a key for each channel, `max_workers` at a time; `on_progress(done, total, outcome)` is
-    called from the calling thread after each channel."""
+    """`work` once per channel, `max_workers` at a time, each worker on its own connection; `on_progress(done,
+    total, outcome)` is called from the calling thread after each channel."""
     ids = list(dict.fromkeys(channel_ids))
     connections = _Connections(open_db)
 
     def one(channel_id: str) -> BulkOutcome:
         try:
-            result = generate_key(connections.get(), api, vault, channel_id, operator=operator, direct_paid=direct_paid)
-        except KeyNotAllowed as error:
-            return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
-        except PartnerApiError as error:
-            return BulkOutcome(channel_id, kind=error.kind, error=error.message)
+            return work(connections.get(), channel_id)
         except Exception as error:  # noqa: BLE001 - one broken channel must not abort the others
             return BulkOutcome(channel_id, kind="error", error=f"unexpected {type(error).__name__}")
-        return BulkOutcome(channel_id, result=result)
 
     summary = BulkSummary()
     try:
@@ -119,3 +125,52 @@ def generate_many(
     finally:
         connections.close()
     return summary
+
+
+def generate_many(
+    open_db: Callable[[], Database],
+    api: PartnerApi,
+    vault: KeyVault,
+    channel_ids: Iterable[str],
+    *,
+    operator: str,
+    direct_paid: bool = False,
+    readiness: ReadinessConfig | None = None,
+    max_workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
+) -> BulkSummary:
+    """Generate a key for each channel and, given `readiness`, make each new key ready to use."""
+
+    def one(db: Database, channel_id: str) -> BulkOutcome:
+        try:
+            result = generate_key(db, api, vault, channel_id, operator=operator, direct_paid=direct_paid)
+        except KeyNotAllowed as error:
+            return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
+        except PartnerApiError as error:
+            return BulkOutcome(channel_id, kind=error.kind, error=error.message)
+        states = prepare_key(db, vault, channel_id, readiness, operator=operator) if readiness else []
+        return BulkOutcome(channel_id, result=result, readiness=tuple(states))
+
+    return _run_each(open_db, channel_ids, one, max_workers=max_workers, on_progress=on_progress)
+
+
+def prepare_many(
+    open_db: Callable[[], Database],
+    vault: KeyVault,
+    channel_ids: Iterable[str],
+    config: ReadinessConfig,
+    *,
+    operator: str,
+    max_workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
+) -> BulkSummary:
+    """Run the follow-through again for each channel's active key, from its first step not done."""
+
+    def one(db: Database, channel_id: str) -> BulkOutcome:
+        try:
+            states = prepare_key(db, vault, channel_id, config, operator=operator, start_at=None)
+        except KeyNotReady as error:
+            return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
+        return BulkOutcome(channel_id, readiness=tuple(states))
+
+    return _run_each(open_db, channel_ids, one, max_workers=max_workers, on_progress=on_progress)

@@ -124,17 +124,20 @@ def prepare_key(
     config: ReadinessConfig,
     *,
     operator: str,
-    start_at: str = STEPS[0],
+    start_at: str | None = STEPS[0],
 ) -> list[StepState]:
-    """Run the chain for the channel's active key from `start_at` on; a failed step stops the ones after it.
+    """Run the chain for the channel's active key from `start_at` on (None: from its first step not done); a
+    failed step stops the ones after it.
 
     Raises KeyNotReady when there is no active key. Returns the state of every step afterwards."""
-    if start_at not in STEPS:
-        raise ValueError(f"unknown step {start_at!r}")
     channel = get_channel(db, channel_id)
     key = _active_key(db, channel_id) if channel else None
     if channel is None or key is None:
         raise KeyNotReady("the channel has no active key: generate one first")
+    if start_at is None:
+        start_at = first_unfinished_step(key_readiness(db, channel_id)) or STEPS[0]
+    if start_at not in STEPS:
+        raise ValueError(f"unknown step {start_at!r}")
     url = webhook_url_for(config.webhook_template, channel) if config.webhook_template else None
     runners: dict[str, Callable[[MessagingApi], tuple[str, str]]] = {
         "check_key": _check_key,

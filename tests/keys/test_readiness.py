@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from services.channels.attention import key_not_ready
 from services.channels.projection import upsert_channel
+from services.keys.bulk import generate_many, prepare_many
 from services.keys.generation import generate_key
 from services.keys.readiness import (
     NOT_RUN,
@@ -26,7 +27,9 @@ from services.keys.readiness import (
     webhook_url_for,
 )
 from services.keys.vault import KeyVault
+from services.store import open_console_db
 from tests.support import FIXTURES
+from tests.support.console import console_db
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import wait_for
 
@@ -210,3 +213,31 @@ def test_the_key_never_reaches_the_database_or_the_audit_in_clear(db, vault) -> 
     dump = json.dumps([list(db[table].rows) for table in ("key_steps", "audit", "api_keys")])
     assert KEY not in dump
     assert "hook-token-value" not in dump
+
+
+def test_bulk_generation_makes_every_new_key_ready_on_the_sandbox_hub(tmp_path, db_path, vault) -> None:
+    with ExitStack() as stack:
+        hub = start_hub(stack, tmp_path / "hub")
+        channel_ids = hub.sandbox.onboard("Bulk Cafe", ["+49 151 1000001", "+49 151 1000002", "+49 151 1000003"])[
+            "channel_ids"
+        ]
+        api = hub.api()
+        stack.callback(api.close)
+        wait_for(lambda: api.list_channels(filters={"status": "running"})["total"] == 3)
+        with console_db(db_path) as db, db.atomic():
+            for channel_id in channel_ids:
+                upsert_channel(db, channel_id, {"status": "running"}, source="test")
+        config = ReadinessConfig(TEMPLATE, require_https=False)
+
+        summary = generate_many(
+            lambda: open_console_db(db_path), api, vault, channel_ids, operator="ana", readiness=config
+        )
+
+        assert len(summary.succeeded) == 3
+        assert [outcome.ready for outcome in summary.outcomes] == [True, True, True]
+        with console_db(db_path) as db:
+            assert unprepared_channel_ids(db) == []
+            # Run again from where each stands: every step done, so each key is checked once more.
+            again = prepare_many(lambda: open_console_db(db_path), vault, channel_ids, config, operator="bo")
+        assert not again.not_ready
+        assert {outcome.readiness[0].status for outcome in again.outcomes} == {"ok"}

@@ -49,6 +49,32 @@ def _key_answer(request):
     return 201, {}, json.dumps({"api_key": f"secret-{channel}-0123456789abcdef", "address": "https://waba.test"})
 
 
+MESSAGING = "https://waba.test"
+HEALTHY = {"health_status": {"can_send_message": "AVAILABLE", "entities": [
+    {"entity_type": "PHONE_NUMBER", "id": "1065", "can_send_message": "AVAILABLE"},
+    {"entity_type": "WABA", "id": "1022", "can_send_message": "AVAILABLE"},
+]}}  # fmt: skip
+
+
+def _messaging_api(mocked, *, webhook_status: int = 200) -> list[str]:
+    """The Messaging API the key answers point at: healthy, keeping the webhook it is given. Returns the
+    webhook URLs it was set to."""
+    held: list[str] = []
+
+    def set_webhook(request):
+        if webhook_status != 200:
+            return webhook_status, {}, "{}"
+        held.append(json.loads(request.body)["url"])
+        return 200, {}, json.dumps({"url": held[-1]})
+
+    mocked.get(f"{MESSAGING}/health_status", json=HEALTHY)
+    mocked.add_callback(responses.POST, f"{MESSAGING}/v1/configs/webhook", callback=set_webhook)
+    mocked.add_callback(
+        responses.GET, f"{MESSAGING}/v1/configs/webhook", callback=lambda _: (200, {}, json.dumps({"url": held[-1]}))
+    )
+    return held
+
+
 def _texts(app) -> list[str]:
     return [element.value for element in app.text]
 
@@ -89,26 +115,88 @@ def test_table_funnel_attention_and_filters(db_path, app) -> None:
 
 def test_generate_reveal_and_replace(db_path, app, mocked) -> None:
     mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
-    _channels(db_path, {"id": "aCH", "status": "running"})
+    webhooks = _messaging_api(mocked)
+    _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1"})
     app.run()
     assert "status: running" in _texts(app)
     app.button(key="generate-aCH").click().run()
     assert not app.exception
     assert "It is shown once" in app.success[0].value
     assert app.code[0].value == "•" * 24 + "cdef"
+    # Made ready at once: checked, the number's webhook set to the demo's example address, read back.
+    assert webhooks == ["https://messages.example.com/whatsapp/aCH"]
+    assert "✅ key checked: ok — can send messages: AVAILABLE; phone number: AVAILABLE; WABA: AVAILABLE" in _texts(app)
+    assert "✅ webhook read back: ok — 360dialog confirms messages go to " + webhooks[0] in _texts(app)
+    assert app.button(key="ready-aCH").label == "Check the key of +49 151 1 again"
     app.button[0].click().run()  # Reveal key
     assert app.code[0].value == "secret-aCH-0123456789abcdef"
-    assert _audit(db_path) == [("generate_key", "ok"), ("reveal_key", "ok")]
+    assert _audit(db_path) == [
+        ("generate_key", "ok"),
+        ("check_key", "ok"),
+        ("set_messaging_webhook", "ok"),
+        ("read_back_webhook", "ok"),
+        ("reveal_key", "ok"),
+    ]
     assert app.button[0].label == "Hide key"
 
     # A second key needs the operator to confirm it revokes the first.
     assert app.button(key="generate-aCH").disabled
     app.checkbox(key="replace-aCH").check().run()
     app.button(key="generate-aCH").click().run()
-    assert len(mocked.calls) == 2
+    assert len([call for call in mocked.calls if "api_keys" in call.request.url]) == 2
     assert ("revoke_key", "ok") in _audit(db_path)
     app.button[1].click().run()  # I have stored it
     assert "new_key" not in app.session_state
+
+
+def test_a_failed_step_is_shown_and_retried_from_there(db_path, app, mocked) -> None:
+    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
+    _messaging_api(mocked, webhook_status=503)
+    _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1", "phone_name": "Bakery"})
+    app.run()
+    app.button(key="generate-aCH").click().run()
+    assert not app.exception
+    texts = _texts(app)
+    assert "✅ key checked: ok — can send messages: AVAILABLE; phone number: AVAILABLE; WABA: AVAILABLE" in texts
+    assert "❌ messaging webhook set: failed — The Messaging API failed (503); try again later" in texts
+    assert "⏳ webhook read back: not run" in texts
+    retry = app.button(key="ready-aCH")
+    assert retry.label == "Run 'messaging webhook set' and the steps after it for +49 151 1 Bakery"
+    app.run()
+    attention = app.dataframe[0].value
+    assert ("aCH", "key not ready to use", "messaging webhook set: failed") in set(
+        zip(attention["channel"], attention["reason"], attention["detail"], strict=True)
+    )
+
+    mocked.remove(responses.POST, f"{MESSAGING}/v1/configs/webhook")
+    mocked.remove(responses.GET, f"{MESSAGING}/v1/configs/webhook")
+    mocked.remove(responses.GET, f"{MESSAGING}/health_status")
+    _messaging_api(mocked)
+    checks_before = len([call for call in mocked.calls if call.request.url.endswith("/health_status")])
+    app.button(key="ready-aCH").click().run()
+    assert not app.exception
+    assert "✅ webhook read back: ok — 360dialog confirms messages go to https://messages.example.com/whatsapp/aCH" in (
+        _texts(app)
+    )
+    # The retry started at the failed step: the key was not checked again.
+    assert len([call for call in mocked.calls if call.request.url.endswith("/health_status")]) == checks_before
+
+
+def test_bulk_readiness_for_keys_made_earlier(db_path, app, mocked) -> None:
+    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
+    _channels(db_path, *({"id": f"r{index}CH", "status": "running"} for index in range(3)))
+    app.run()
+    app.button[1].click().run()  # generate for every eligible channel, while the Messaging API is down
+    assert "0 key(s) ready to use" in " ".join(element.value for element in app.success)
+    assert app.button(key="make-keys-ready").label == "Make 3 key(s) ready to use"
+    _messaging_api(mocked)
+    app.button(key="make-keys-ready").click().run()
+    assert not app.exception
+    assert "3 key(s) ready to use: checked, messaging webhook set and read back." in [
+        element.value for element in app.success
+    ]
+    app.run()
+    assert app.button(key="make-keys-ready").disabled
 
 
 @pytest.mark.parametrize(
