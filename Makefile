@@ -22,11 +22,13 @@ $(DEV): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 run: $(RUNTIME)
 	$(PY) -m services.stack
 
-# Browser tests drive Debian's chromium; Playwright's own browser download does not work offline.
+# Browser tests drive Debian's chromium; Playwright's own browser download does not work offline. The emoji font
+# lets screenshots show the status icons as operators' browsers do.
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); fi; }
 
 lint: $(DEV)
 	$(PY) -m ruff check .

@@ -63,6 +63,8 @@ def channel_facts(channel: dict[str, Any], key_status: str) -> None:
     """Untrusted values as plain text."""
     st.text(f"status: {channel['status'] or 'unknown'}")
     st.text(f"key: {key_badge(key_status)} · permission: {channel['permission'] or 'unknown'}")
+    if channel.get("permission_detail"):
+        st.text(f"permission: {channel['permission_detail']}")
     phone = channel["phone_number"] or "number not known yet"
     st.text(f"client {channel['client_id'] or '?'} · {phone} · {channel['phone_name'] or ''}")
     st.text(f"quality {channel['quality_rating'] or '-'} · limit {channel['messaging_limit'] or '-'}")

@@ -31,12 +31,14 @@ from dashboard.key_views import (
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, show_partner_error
 from services.channels.attention import needs_attention
+from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
 from services.channels.query import (
     COUNT_CAP,
     FUNNEL_STAGES,
     KEY_STATUSES,
     ChannelFilter,
+    client_name,
     count_channels,
     funnel,
     page_channels,
@@ -93,7 +95,7 @@ if bulk_col.button("Generate keys for every eligible channel", width="stretch", 
 
 waiting = unprepared_channel_ids(db)
 if ready_col.button(
-    f"Make {len(waiting)} key(s) ready to use",
+    f"Make {len(waiting)} key(s) ready to use" if waiting else "Every key is ready to use",
     width="stretch",
     disabled=not waiting,
     key="make-keys-ready",
@@ -164,10 +166,31 @@ def readiness_controls(channel: dict) -> None:
     st.rerun()
 
 
+def permission_check(channel: dict) -> None:
+    client = client_name(db, channel["client_id"]) or f"client {channel['client_id']}"
+    if not st.button(f"Ask 360dialog which numbers {client} shared", key=f"permission-{channel['id']}"):
+        return
+    try:
+        check = refresh_permissions(db, get_partner_api(), channel["client_id"], operator=operator())
+    except PartnerApiError as error:
+        show_partner_error(error)
+        return
+    if not check.known:
+        st.warning(
+            "360dialog answered in a shape this console does not recognise; nothing was changed. "
+            "The answer's shape is unconfirmed: see docs/contract.md.",
+            icon="⚠️",
+        )
+        return
+    st.rerun()
+
+
 def key_controls(channel: dict) -> None:
     problem = eligibility_problem(channel, direct_paid=settings.direct_paid)
     if problem:
         st.text(f"No key can be generated now: {problem}")
+        if settings.direct_paid and channel["client_id"] and channel["status"] == "running":
+            permission_check(channel)
         return
     replacing = has_active_key(db, channel["id"])
     confirmed = True

@@ -366,10 +366,14 @@ class PartnerApi:
         path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}"
         return self._json(self._request("PATCH", path, json_body=changes))
 
-    def shared_client_numbers(self, client_id: str) -> dict[str, Any]:
-        """Which of the client's numbers the partner may generate keys for (shape unconfirmed: kept as sent)."""
+    def shared_client_numbers(self, client_id: str) -> Any:
+        """Which of the client's numbers the partner may generate keys for (shape unconfirmed: the JSON as sent,
+        object or list)."""
         path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}/shared_client_numbers"
-        return self._json(self._request("GET", path))
+        try:
+            return self._request("GET", path).json()
+        except ValueError:
+            raise PartnerApiError("bad_response", "The Partner API answered with something that is not JSON") from None
 
     def update_partner(
         self, *, webhook_url: str | None = None, partner_redirect_url: str | None = None

@@ -13,3 +13,16 @@ QUALITY_RATINGS = ("RED", "YELLOW", "GREEN")
 MESSAGING_LIMITS = ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
 # A number as people type it: digits and spaces, an optional leading +.
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ]{5,19}$")
+
+# What people write between a number's digits. A number holding anything else is not matched to another
+# by its digits: better no match than a guess.
+PHONE_SEPARATORS = " \t\u00a0+-()./"
+_NO_SEPARATORS = str.maketrans(dict.fromkeys(PHONE_SEPARATORS))
+
+
+def phone_digits(number: str | int | None) -> str | None:
+    """A number's digits once its separators are taken out ("+49 151 123" and "49151123" both give
+    "49151123"); None when nothing or something other than ASCII digits is left. The console's database
+    computes the same for each channel (services.migrations.phone_digits_sql)."""
+    digits = ("" if number is None else str(number)).translate(_NO_SEPARATORS)
+    return digits if digits.isascii() and digits.isdigit() else None

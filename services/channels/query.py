@@ -113,3 +113,8 @@ def time_in_status(changed_at: str | None, now: datetime | None = None) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+def client_name(db: Database, client_id: str) -> str | None:
+    row = db.execute("select name from clients where id = ?", [client_id]).fetchone()
+    return row[0] if row else None

@@ -9,6 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
+from services.channels.permission import record_refusal
 from services.channels.projection import get_channel
 from services.keys.generation_lock import LockBusy, hold_generation_lock, is_abandoned
 from services.keys.vault import KeyVault, last_four
@@ -38,7 +39,8 @@ def eligibility_problem(channel: dict[str, Any] | None, *, direct_paid: bool = F
     if channel.get("status") != "running":
         return f"the channel is {channel.get('status') or 'not known'}, keys can be generated once it is running"
     if direct_paid and channel.get("permission") != "granted":
-        return "Direct-Paid partner: the client has not granted key permission for this channel (redirect pending)"
+        why = channel.get("permission_detail") or "redirect pending"
+        return f"Direct-Paid partner: the client has not granted key permission for this channel ({why})"
     return None
 
 
@@ -142,6 +144,8 @@ def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id
         outcome = "unknown" if error.may_have_reached_server else "failed"
         _store_failure(db, attempt_id, outcome, error.message)
         audit.set_outcome(db, audit_id, outcome, error.message)
+        if error.kind == "forbidden":
+            record_refusal(db, channel_id, error.message)
         raise
     except BaseException:
         _store_failure(db, attempt_id, "unknown", "interrupted after the request was sent")

@@ -1,4 +1,4 @@
-"""Steps 2 to 7 of the onboarding loop, as a user does them, against the three real processes."""
+"""Steps 2 to 8 of the onboarding loop, as a user does them, against the three real processes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
+from tests.support.screens import screenshot
 from tests.support.stack import RunningStack
 
 
@@ -56,3 +57,17 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
         encrypted, last4 = db.execute("select key_encrypted, key_last4 from api_keys where outcome = 'ok'").fetchone()
     assert shown_key not in encrypted
     assert shown_key.endswith(last4)
+
+    # 8. The key is made ready to use at once: checked, the number's messaging webhook set and read back, on the
+    # Messaging API the key answer pointed at.
+    for step in ("key checked", "messaging webhook set", "webhook read back"):
+        expect(page.get_by_text(re.compile(rf"^✅ {step}: ok")).first).to_be_visible(timeout=20_000)
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        (channel_id,) = db.execute("select channel_id from api_keys where outcome = 'ok'").fetchone()
+        steps = dict(db.execute("select step, status from key_steps").fetchall())
+    assert steps == {"check_key": "ok", "set_webhook": "ok", "read_back": "ok"}
+    with sqlite3.connect(stack.data_dir / "sandbox.db") as hub:
+        (url,) = hub.execute("select url from messaging_webhooks where channel_id = ?", [channel_id]).fetchone()
+    assert url == f"https://messages.example.com/whatsapp/{channel_id}"
+    page.get_by_text("Ready to use", exact=True).scroll_into_view_if_needed()
+    screenshot(page, "key-ready")

@@ -197,6 +197,7 @@ def test_bulk_readiness_for_keys_made_earlier(db_path, app, mocked) -> None:
     ]
     app.run()
     assert app.button(key="make-keys-ready").disabled
+    assert app.button(key="make-keys-ready").label == "Every key is ready to use"
 
 
 @pytest.mark.parametrize(
@@ -300,3 +301,25 @@ def test_a_channel_that_is_not_running_offers_no_key(db_path, app, status) -> No
     app.run()
     assert not app.exception
     assert not [button for button in app.button if button.key == "generate-aCH"]
+
+
+def test_direct_paid_permission_is_asked_of_360dialog(db_path, monkeypatch, app, mocked) -> None:
+    monkeypatch.setenv("D360_DIRECT_PAID", "true")
+    _channels(db_path, {"id": "aCH", "status": "running", "client_id": "cliA", "phone_number": "+49 151 1"})
+    with console_db(db_path) as db, db.atomic():
+        db["clients"].insert({"id": "cliA", "name": "Bakery Ltd"})
+    mocked.get(f"{BASE}/partners/demoPA/clients/cliA/shared_client_numbers", json={"shared_client_numbers": []})
+    app.run()
+    app.button(key="permission-aCH").click().run()
+    assert not app.exception
+    assert app.button(key="permission-aCH").label == "Ask 360dialog which numbers Bakery Ltd shared"
+    assert "permission: not among the client's shared numbers" in _texts(app)
+
+    mocked.replace(
+        responses.GET,
+        f"{BASE}/partners/demoPA/clients/cliA/shared_client_numbers",
+        json={"shared_client_numbers": ["+49 151 1"]},
+    )
+    app.button(key="permission-aCH").click().run()
+    assert not app.exception
+    assert app.button(key="generate-aCH")
