@@ -18,11 +18,13 @@ TABLE_COLUMNS = [
     "status",
     "signature_verdict",
     "duplicate_count",
+    "note",
 ]
 
 
 def events_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
-    """The page's events; selecting a row calls `on_select` (the page maps the row back to its event)."""
+    """The page's events; selecting a row calls `on_select` (the page maps the row back to its event). A row's
+    `note` says which channel an account alert's number belongs to, or that none does."""
     frame = pd.DataFrame(rows, columns=TABLE_COLUMNS).rename(columns={"duplicate_count": "duplicates"})
     st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
 
@@ -38,8 +40,10 @@ def event_label(row: dict[str, Any]) -> str:
     return f"#{row['id']} · {row['event_type']} · {row['received_at'][:19]}"
 
 
-def event_detail(event: dict[str, Any]) -> None:
+def event_detail(event: dict[str, Any], note: str | None = None) -> None:
     """Payload pretty and raw, headers, signature verdict, duplicates: all rendered as text or JSON."""
+    if note:
+        st.text(f"Phone number: {note}")
     left, middle, right = st.columns(3)
     left.metric("Signature", event["signature_verdict"] or "not recorded")
     middle.metric("Duplicates received", event["duplicate_count"] or 0)

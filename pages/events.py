@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.context import get_db
 from dashboard.event_views import event_detail, event_label, events_chart, events_table
 from dashboard.widgets import TIME_RANGES, capped, since_for
+from services.channels.account_alerts import alert_notes
 from services.events.store import (
     COUNT_CAP,
     EXPORT_MAX_ROWS,
@@ -82,7 +83,10 @@ def live_events() -> None:
         st.info("No webhook matches." if total or cursors else "No webhook has arrived yet.")
     else:
         st.session_state["events_page_ids"] = [row["id"] for row in rows]
-        events_table(rows, key="events_table", on_select=open_selected_row)
+        notes = alert_notes(db, rows)
+        events_table(
+            [{**row, "note": notes.get(row["id"], "")} for row in rows], key="events_table", on_select=open_selected_row
+        )
     newest, newer, older, export = st.columns(4)
     newest.button("Newest", on_click=go_newest, disabled=not cursors, width="stretch")
     newer.button("Newer", on_click=go_newer, disabled=not cursors, width="stretch")
@@ -114,7 +118,7 @@ def live_events() -> None:
             if event is None:
                 st.error("That event is no longer stored.")
             else:
-                event_detail(event)
+                event_detail(event, alert_notes(db, [event]).get(event["id"]))
 
 
 live_events()

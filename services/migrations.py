@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from services.whatsapp import PHONE_SEPARATORS, phone_digits
+
 console_migrations = Migrations("console")
 # Names these migrations were recorded under before they were named for what they do; a database that
 # recorded an old name has that migration applied (store.apply_migrations renames the record first).
@@ -356,3 +358,41 @@ def m010_sync_runs_and_left_running(db: Database) -> None:
     )
     # Which sync run wrote a channel's sync audit row, so its timeline can name the run.
     db["audit"].add_column("sync_run_id", int)
+
+
+def phone_digits_sql(column: str) -> str:
+    """services.whatsapp.phone_digits as an SQL expression on `column` (a fixed name of our own)."""
+    stripped = column
+    for separator in PHONE_SEPARATORS:
+        stripped = f"replace({stripped}, char({ord(separator)}), '')"
+    return f"(case when {stripped} not glob '*[^0-9]*' then nullif({stripped}, '') end)"
+
+
+@console_migrations()
+def m011_account_alerts_by_number(db: Database) -> None:
+    # Account violations and restrictions name a number, not a channel (contract section 5). Channels and
+    # those events keep the number's digits under an index, so that each finds the other whatever the
+    # spelling ("+49 151 ..." on a channel, "49151..." in an event). On channels the digits are a generated
+    # column: whatever writes phone_number (webhooks, syncs, by hand), they follow.
+    db.execute(f"alter table channels add column phone_digits text as {phone_digits_sql('phone_number')}")
+    db.execute("create index idx_channels_phone_digits on channels (phone_digits)")
+    # Events are read once, when they arrive (services.events.webhook); those stored before are read here.
+    for table in ("events", "incoming_events"):
+        db[table].add_column("phone_digits", str)
+        alerts = db.execute(
+            f"""
+            select id, coalesce(json_extract(raw_body, '$.data.setup_info.phone_number'),
+                                json_extract(raw_body, '$.data.phone_number'))
+            from {table}
+            where event_type in ('account_violation', 'account_restriction') and json_valid(raw_body)
+            """  # noqa: S608 - the two table names above
+        ).fetchall()
+        db.conn.executemany(
+            f"update {table} set phone_digits = ? where id = ?",  # noqa: S608 - the two table names above
+            [(phone_digits(number), id_) for id_, number in alerts],
+        )
+    # Only account alerts carry digits: other events add nothing to this index.
+    db.execute(
+        "create index idx_events_phone_digits_received_at on events (phone_digits, received_at)"
+        " where phone_digits is not null"
+    )

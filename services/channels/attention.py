@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.account_alerts import recent_channel_alerts
 from services.channels.query import KEY_STATUS_SQL
 from services.keys.readiness import unprepared_keys
 from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
@@ -145,9 +146,18 @@ def left_running(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionIt
     return items
 
 
+def account_alerts(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Account violations and restrictions matched to a channel by its number, each channel's newest."""
+    return [
+        AttentionItem(alert.channel_id, alert.label, alert.summary, alert.received_at)
+        for alert in recent_channel_alerts(db, limit)
+    ]
+
+
 def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     """Every reason, each list bounded, so the page stays fast however many channels there are."""
     return [
+        *account_alerts(db, limit),
         *key_outcome_unknown(db, limit),
         *left_running(db, limit),
         *degraded(db, limit),

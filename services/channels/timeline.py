@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from services.channels.account_alerts import channel_alerts
+
 TIMELINE_LIMIT = 500
 
 
@@ -60,6 +62,14 @@ def _event_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
     return entries
 
 
+def _alert_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+    # Account violations and restrictions name the number only: they are found by the channel's digits.
+    return [
+        TimelineEntry(alert.received_at, alert.label, "360dialog", f"{alert.summary} (matched by phone number)")
+        for alert in channel_alerts(db, channel_id, TIMELINE_LIMIT)
+    ]
+
+
 AUDIT_LABELS = {
     "generate_key": "key generation",
     "reveal_key": "key revealed",
@@ -99,6 +109,7 @@ def channel_timeline(db: Database, channel_id: str) -> list[TimelineEntry]:
     entries = [
         *_redirect_entries(db, channel_id),
         *_event_entries(db, channel_id),
+        *_alert_entries(db, channel_id),
         *_audit_entries(db, channel_id),
         *_key_entries(db, channel_id),
     ]

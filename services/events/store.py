@@ -22,11 +22,12 @@ class SaveResult:
 
 
 STORED_EVENT_COLUMNS = (
-    "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at"
+    "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at,"
+    " phone_digits"
 )
 _INSERT_EVENT_SQL = f"""
     insert into events ({STORED_EVENT_COLUMNS}, duplicate_count)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
     on conflict (dedupe_key) do update set
         duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
 """  # noqa: S608 - fixed column names
@@ -45,6 +46,7 @@ def event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str)
         headers,
         verdict,
         received_at,
+        event.phone_digits,
     )
 
 
@@ -79,7 +81,9 @@ SEARCH_WINDOW = 20_000
 CHART_WINDOW = 50_000
 EXPORT_MAX_ROWS = 10_000
 SEARCH_MAX_LENGTH = 200
-LIST_COLUMNS = "id, received_at, event_type, channel_id, client_id, status, signature_verdict, duplicate_count"
+LIST_COLUMNS = (
+    "id, received_at, event_type, channel_id, client_id, status, signature_verdict, duplicate_count, phone_digits"
+)
 EXPORT_COLUMNS = (
     "id",
     "received_at",

@@ -7,16 +7,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from services.whatsapp import phone_digits
+
 RUNNING_EVENT_NAMES = frozenset({"channel_status_running", "channel_running", "channel_live"})
 # The payload's data.status is the truth (contract section 5); these names imply `running` only when the
 # payload carries no status. `channel_live` implies nothing: one recorded in production said "ready".
 IMPLIES_RUNNING = frozenset({"channel_status_running", "channel_running"})
+# These name the number only, by data.phone_number (contract section 5): matched to a channel by its digits.
+ACCOUNT_ALERT_NAMES = ("account_violation", "account_restriction")
 KIND_BY_EVENT = {
     "channel_created": "channel_created",
     "phone_number_quality_changed": "quality_changed",
     "client_created": "client_created",
-    "account_violation": "account_alert",
-    "account_restriction": "account_alert",
+    **dict.fromkeys(ACCOUNT_ALERT_NAMES, "account_alert"),
     **dict.fromkeys(RUNNING_EVENT_NAMES, "channel_running"),
 }
 # Only these describe a channel (its id in data.id); any other event is stored and shown, and touches no
@@ -49,6 +52,8 @@ class WebhookEvent(ChannelFacts):
     dedupe_key: str
     raw_body: str
     payload: dict[str, Any]
+    # An account alert's number, digits only: what it is matched to its channel by (None for other events).
+    phone_digits: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -123,6 +128,7 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
     status = _first(data.get("status"))
     if status is None and name in IMPLIES_RUNNING:
         status = "running"
+    phone_number = _first(setup.get("phone_number"), data.get("phone_number"))
     return WebhookEvent(
         event_type=name,
         kind=kind,
@@ -131,10 +137,11 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
         status=status,
         quality_rating=_first(data.get("current_quality_rating"), data.get("quality_rating"), data.get("quality")),
         messaging_limit=_first(data.get("current_limit"), data.get("messaging_limit"), data.get("limit")),
-        phone_number=_first(setup.get("phone_number"), data.get("phone_number")),
+        phone_number=phone_number,
         dedupe_key=dedupe_key(event),
         raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
         payload=event,
+        phone_digits=phone_digits(phone_number) if kind == "account_alert" else None,
     )
 
 

@@ -1,0 +1,165 @@
+"""Account violations and restrictions, matched to their channels by the number's digits.
+
+360dialog names the number of such an event only by `data.phone_number` (contract section 5), so the event
+changes no channel row. The match is made here, when the console reads: channels and these events both keep
+the number's digits under an index (migration m011), so the receiver does no extra work per request, any
+spelling of a number matches any other, and an alert that came before its channel was known finds it once
+it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.events.webhook import ACCOUNT_ALERT_NAMES
+
+# An alert stays on the attention list this long after it arrived; the timeline keeps it for good.
+ALERT_WINDOW_DAYS = 30
+ALERT_LIMIT = 50
+NO_CHANNEL_NOTE = "no channel with this number"
+NO_NUMBER_NOTE = "names no phone number"
+MAX_VALUE_LENGTH = 100
+MAX_RESTRICTIONS = 5
+MAX_CHANNELS_NAMED = 5
+_TYPES = ", ".join("?" for _ in ACCOUNT_ALERT_NAMES)
+# The newest alert of each kind per channel, joined through the two digit indexes. SQLite's min/max rule
+# gives the other bare columns from the newest row of each group.
+_RECENT_SQL = f"""
+    select channel_id, event_type, received_at, raw_body, event_id from (
+        select channels.id as channel_id, events.event_type, max(events.received_at) as received_at,
+               events.raw_body, events.id as event_id
+        from events join channels on channels.phone_digits = events.phone_digits
+        where events.event_type in ({_TYPES}) and events.received_at >= ?
+        group by channels.id, events.event_type
+    ) order by received_at desc, channel_id limit ?
+"""  # noqa: S608 - placeholders only
+
+
+@dataclass(frozen=True)
+class AccountAlert:
+    event_id: int
+    event_type: str
+    received_at: str
+    channel_id: str
+    summary: str
+
+    @property
+    def label(self) -> str:
+        """ "account violation", "account restriction"."""
+        return self.event_type.replace("_", " ")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text[:MAX_VALUE_LENGTH] or None
+
+
+def _restrictions(data: dict[str, Any]) -> list[str]:
+    info = data.get("restriction_info")
+    items = info if isinstance(info, list) else [info] if isinstance(info, dict) else []
+    found = []
+    for item in items[:MAX_RESTRICTIONS]:
+        if not isinstance(item, dict):
+            continue
+        kind = _text(item.get("restriction_type")) or "restriction"
+        until = _text(item.get("expiration"))
+        found.append(f"{kind} until {until}" if until else kind)
+    flat = _text(data.get("restriction_type"))
+    if flat and not found:
+        found.append(flat)
+    return found
+
+
+def alert_summary(payload: Any) -> str:
+    """What an account violation or restriction says, read tolerantly: `violation_type` (flat, or under
+    `violation_info`) and any restrictions (`restriction_info` as a list or an object, or a flat
+    `restriction_type`), each with its expiry when given."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        return "no details given"
+    info = data.get("violation_info")
+    violation = _text(data.get("violation_type")) or (
+        _text(info.get("violation_type")) if isinstance(info, dict) else None
+    )
+    parts = [f"violation type {violation}"] if violation else []
+    restrictions = _restrictions(data)
+    if restrictions:
+        parts.append("restricted: " + ", ".join(restrictions))
+    return "; ".join(parts) or "no violation type given"
+
+
+def _summary_of(raw_body: str | None) -> str:
+    try:
+        return alert_summary(json.loads(raw_body or ""))
+    except (ValueError, RecursionError):
+        return "the stored body is not JSON"
+
+
+def recent_channel_alerts(db: Database, limit: int = ALERT_LIMIT, *, now: datetime | None = None) -> list[AccountAlert]:
+    """The newest violation and the newest restriction of each channel that had one in the last
+    ALERT_WINDOW_DAYS, newest first: at most `limit`, however many events and channels there are."""
+    since = ((now or datetime.now(UTC)) - timedelta(days=ALERT_WINDOW_DAYS)).isoformat(timespec="microseconds")
+    rows = db.execute(_RECENT_SQL, [*ACCOUNT_ALERT_NAMES, since, limit]).fetchall()
+    return [
+        AccountAlert(event_id, event_type, received_at, channel_id, _summary_of(raw_body))
+        for channel_id, event_type, received_at, raw_body, event_id in rows
+    ]
+
+
+def channel_alerts(db: Database, channel_id: str, limit: int = ALERT_LIMIT) -> list[AccountAlert]:
+    """Every alert for the channel's number, newest first (at most `limit`)."""
+    row = db.execute("select phone_digits from channels where id = ?", [channel_id]).fetchone()
+    if row is None or not row[0]:
+        return []
+    rows = db.execute(
+        "select id, event_type, received_at, raw_body from events where phone_digits = ?"
+        " order by received_at desc, id desc limit ?",
+        [row[0], limit],
+    ).fetchall()
+    return [
+        AccountAlert(event_id, event_type, received_at, channel_id, _summary_of(raw_body))
+        for event_id, event_type, received_at, raw_body in rows
+    ]
+
+
+def _channels_by_digits(db: Database, digits: Iterable[str]) -> dict[str, list[str]]:
+    wanted = sorted(set(digits))
+    if not wanted:
+        return {}
+    found: dict[str, list[str]] = {}
+    rows = db.execute(
+        "select phone_digits, id from channels where phone_digits in (select value from json_each(?)) order by id",
+        [json.dumps(wanted)],
+    )
+    for number, channel_id in rows:
+        found.setdefault(number, []).append(channel_id)
+    return found
+
+
+def alert_notes(db: Database, events: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """For the account alerts among listed events (rows with `id`, `event_type`, `phone_digits`): which
+    channel has that number, or that none does. One indexed query for the whole page."""
+    alerts = [event for event in events if event.get("event_type") in ACCOUNT_ALERT_NAMES]
+    channels = _channels_by_digits(db, (event["phone_digits"] for event in alerts if event.get("phone_digits")))
+    notes = {}
+    for event in alerts:
+        if not event.get("phone_digits"):
+            notes[event["id"]] = NO_NUMBER_NOTE
+            continue
+        ids = channels.get(event["phone_digits"])
+        if not ids:
+            notes[event["id"]] = NO_CHANNEL_NOTE
+            continue
+        named = ", ".join(ids[:MAX_CHANNELS_NAMED]) + (
+            f" and {len(ids) - MAX_CHANNELS_NAMED} more" if len(ids) > MAX_CHANNELS_NAMED else ""
+        )
+        notes[event["id"]] = f"{'channel' if len(ids) == 1 else 'channels'} {named}"
+    return notes
