@@ -56,22 +56,23 @@ HEALTHY = {"health_status": {"can_send_message": "AVAILABLE", "entities": [
 ]}}  # fmt: skip
 
 
-def _messaging_api(mocked, *, webhook_status: int = 200) -> list[str]:
-    """The Messaging API the key answers point at: healthy, keeping the webhook it is given. Returns the
-    webhook URLs it was set to."""
-    held: list[str] = []
+def _messaging_api(mocked, *, webhook_status: int = 200) -> dict[str, str]:
+    """The Messaging API the key answers point at: healthy, keeping the webhook each key sets. Returns the
+    webhook URL each key set."""
+    held: dict[str, str] = {}
 
     def set_webhook(request):
         if webhook_status != 200:
             return webhook_status, {}, "{}"
-        held.append(json.loads(request.body)["url"])
-        return 200, {}, json.dumps({"url": held[-1]})
+        held[request.headers["D360-API-KEY"]] = json.loads(request.body)["url"]
+        return 200, {}, json.dumps({"url": held[request.headers["D360-API-KEY"]]})
+
+    def read_back(request):
+        return 200, {}, json.dumps({"url": held.get(request.headers["D360-API-KEY"])})
 
     mocked.get(f"{MESSAGING}/health_status", json=HEALTHY)
     mocked.add_callback(responses.POST, f"{MESSAGING}/v1/configs/webhook", callback=set_webhook)
-    mocked.add_callback(
-        responses.GET, f"{MESSAGING}/v1/configs/webhook", callback=lambda _: (200, {}, json.dumps({"url": held[-1]}))
-    )
+    mocked.add_callback(responses.GET, f"{MESSAGING}/v1/configs/webhook", callback=read_back)
     return held
 
 
@@ -124,9 +125,11 @@ def test_generate_reveal_and_replace(db_path, app, mocked) -> None:
     assert "It is shown once" in app.success[0].value
     assert app.code[0].value == "•" * 24 + "cdef"
     # Made ready at once: checked, the number's webhook set to the demo's example address, read back.
-    assert webhooks == ["https://messages.example.com/whatsapp/aCH"]
+    assert list(webhooks.values()) == ["https://messages.example.com/whatsapp/aCH"]
     assert "✅ key checked: ok — can send messages: AVAILABLE; phone number: AVAILABLE; WABA: AVAILABLE" in _texts(app)
-    assert "✅ webhook read back: ok — 360dialog confirms messages go to " + webhooks[0] in _texts(app)
+    assert "✅ webhook read back: ok — 360dialog confirms messages go to " + webhooks[
+        "secret-aCH-0123456789abcdef"
+    ] in (_texts(app))
     assert app.button(key="ready-aCH").label == "Check the key of +49 151 1 again"
     app.button[0].click().run()  # Reveal key
     assert app.code[0].value == "secret-aCH-0123456789abcdef"
