@@ -5,12 +5,18 @@ import streamlit as st
 
 from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
 from services.channels.projection import list_channels
-from services.demo.controls import reset_demo, store_redirect_query
+from services.demo.controls import (
+    ACCOUNT_ALERT_EVENTS,
+    reset_demo,
+    send_account_alert,
+    send_template_status,
+    store_redirect_query,
+)
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.demo.scenario import load_scenario
 from services.onboarding.redirect import InvalidRedirect
 from services.partner_api import PartnerApiError
-from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
+from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 settings = require_settings()
 st.title("Demo controls")
@@ -91,7 +97,9 @@ else:
         for row in channels
     }
     channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
-    quality_col, revoke_col, violation_col = st.columns(3)
+    number = next(row["phone_number"] for row in channels if row["id"] == channel_id)
+    quality_col, revoke_col = st.columns(2)
+    alert_col, template_col = st.columns(2)
     with quality_col.container(border=True):
         st.markdown("**Quality or limit change** (Meta)")
         rating = st.selectbox("Quality rating", QUALITY_RATINGS, index=1)
@@ -115,16 +123,34 @@ else:
             else:
                 done("Permission withdrawn; the redirect is stored.", f"{channel_id} revoked (redirect #{stored.id})")
             st.rerun()
-    with violation_col.container(border=True):
-        st.markdown("**Account violation** (Meta)")
-        st.caption("The hub sends account_violation for this channel.")
-        if st.button("Send account violation"):
+    with alert_col.container(border=True):
+        st.markdown("**Account violation or restriction** (Meta)")
+        st.caption(
+            f"The hub names the number only ({number or 'not known here yet'}), as 360dialog does; the console "
+            "matches it to this channel by its digits."
+        )
+        for event, label in zip(
+            ACCOUNT_ALERT_EVENTS, ("Send account violation", "Send account restriction"), strict=True
+        ):
+            if st.button(label):
+                try:
+                    sent = send_account_alert(sandbox, channel_id, event)
+                except SandboxError as error:
+                    failed(error)
+                else:
+                    done(f"{event} queued.", sent)
+                st.rerun()
+    with template_col.container(border=True):
+        st.markdown("**Template status change** (Meta)")
+        st.caption("On the WhatsApp Business Account behind this channel: the event names the WABA, not a channel.")
+        template_status = st.selectbox("Template status", TEMPLATE_STATUSES)
+        if st.button("Send template status change"):
             try:
-                sandbox.account_violation(channel_id)
+                sent = send_template_status(sandbox, channel_id, template_status)
             except SandboxError as error:
                 failed(error)
             else:
-                done("account_violation queued.", channel_id)
+                done("waba_template_status_changed queued.", sent)
             st.rerun()
 
 # -- a channel that never runs ----------------------------------------------------------------------------------

@@ -365,7 +365,7 @@ def phone_digits_sql(column: str) -> str:
     stripped = column
     for separator in PHONE_SEPARATORS:
         stripped = f"replace({stripped}, char({ord(separator)}), '')"
-    return f"(case when {stripped} not glob '*[^0-9]*' then nullif({stripped}, '') end)"
+    return f"(case when ltrim({stripped}, '0123456789') = '' then nullif({stripped}, '') end)"
 
 
 @console_migrations()

@@ -11,6 +11,8 @@ import re
 # Worst first, so that a lower index is a drop.
 QUALITY_RATINGS = ("RED", "YELLOW", "GREEN")
 MESSAGING_LIMITS = ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
+# Decisions on a message template, as a template status change reports them.
+TEMPLATE_STATUSES = ("approved", "rejected", "paused", "disabled")
 # A number as people type it: digits and spaces, an optional leading +.
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ]{5,19}$")
 

@@ -10,6 +10,7 @@ from services.onboarding.redirects import StoredRedirect, save_raw_redirect, sav
 from services.partner_api import PartnerApi
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
+ACCOUNT_ALERT_EVENTS = ("account_violation", "account_restriction")
 
 
 def store_redirect_query(db: Database, query: str, api: PartnerApi) -> StoredRedirect:
@@ -21,6 +22,20 @@ def store_redirect_query(db: Database, query: str, api: PartnerApi) -> StoredRed
     """
     save_raw_redirect(db, query)
     return save_redirect(db, query, parse_redirect(query), api)
+
+
+def send_account_alert(sandbox: SandboxClient, channel_id: str, event: str) -> str:
+    """Ask the hub to flag or restrict the channel's number (`event`: account_violation or
+    account_restriction). Returns what was sent: like 360dialog, the hub names the number, not the channel."""
+    sent = sandbox.account_alert(channel_id, event)
+    return f"{event} names only the number {sent['phone_number']}; the console matches it to {channel_id} by its digits"
+
+
+def send_template_status(sandbox: SandboxClient, channel_id: str, status: str) -> str:
+    """Ask the hub for a template decision on the WABA behind the channel. Returns what was sent: the event
+    names the WABA (its data.id), so no channel row changes."""
+    sent = sandbox.template_status_change(channel_id, status)
+    return f"template {sent['template']} {status} on WABA {sent['waba_id']}, the one behind {channel_id}"
 
 
 def console_tables(db: Database) -> list[str]:

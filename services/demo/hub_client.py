@@ -62,7 +62,17 @@ class SandboxClient:
         )
 
     def account_violation(self, channel_id: str) -> int:
-        return int(self._call("POST", f"/channels/{channel_id}/violation")["outbox_id"])
+        return int(self.account_alert(channel_id, "account_violation")["outbox_id"])
+
+    def account_alert(self, channel_id: str, event: str) -> dict[str, Any]:
+        """Meta flags (account_violation) or restricts (account_restriction) the channel's number; the answer
+        names the number the event carries."""
+        path = {"account_violation": "violation", "account_restriction": "restriction"}[event]
+        return self._call("POST", f"/channels/{channel_id}/{path}")
+
+    def template_status_change(self, channel_id: str, status: str) -> dict[str, Any]:
+        """Meta decides on a template of the channel's WABA; the answer names the WABA and the template."""
+        return self._call("POST", f"/channels/{channel_id}/template", {"status": status})
 
     def revoke(self, channel_id: str) -> str:
         """The client withdraws permission; returns the redirect query the hub sends back."""

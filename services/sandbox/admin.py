@@ -17,7 +17,7 @@ from services.sandbox import outbox, state
 from services.sandbox.hub import SandboxHub
 from services.sandbox.partner_api import ApiProblem, Handler, partner_endpoint
 from services.sandbox.scenario import seed_sandbox
-from services.whatsapp import MESSAGING_LIMITS, PHONE_PATTERN, QUALITY_RATINGS
+from services.whatsapp import MESSAGING_LIMITS, PHONE_PATTERN, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 ADMIN_PREFIX = "/sandbox/admin"
 MAX_OUTBOX_LIST = 1000
@@ -56,10 +56,19 @@ def routes(hub: SandboxHub) -> list[Route]:
         )
         return JSONResponse({"outbox_id": outbox_id})
 
-    async def violation(request: Request) -> Response:
+    def account_alert(event: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            channel_id = request.path_params["channel_id"]
+            sent = await run_in_threadpool(hub.run, lambda db: outbox.account_alert(db, channel_id, event))
+            return JSONResponse(sent)
+
+        return handler
+
+    async def template(request: Request) -> Response:
+        status = _choice(await _body(request), "status", TEMPLATE_STATUSES)
         channel_id = request.path_params["channel_id"]
-        outbox_id = await run_in_threadpool(hub.run, lambda db: outbox.account_violation(db, channel_id))
-        return JSONResponse({"outbox_id": outbox_id})
+        sent = await run_in_threadpool(hub.run, lambda db: outbox.template_status_change(db, channel_id, status))
+        return JSONResponse(sent)
 
     async def revoke(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
@@ -146,7 +155,9 @@ def routes(hub: SandboxHub) -> list[Route]:
     channel = ADMIN_PREFIX + "/channels/{channel_id}"
     return [
         Route(f"{channel}/quality", guarded(quality), methods=["POST"]),
-        Route(f"{channel}/violation", guarded(violation), methods=["POST"]),
+        Route(f"{channel}/violation", guarded(account_alert("account_violation")), methods=["POST"]),
+        Route(f"{channel}/restriction", guarded(account_alert("account_restriction")), methods=["POST"]),
+        Route(f"{channel}/template", guarded(template), methods=["POST"]),
         Route(f"{channel}/revoke", guarded(revoke), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/outbox", guarded(list_outbox), methods=["GET"]),

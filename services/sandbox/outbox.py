@@ -7,13 +7,13 @@ answers 2xx (contract section 5). A scheduled status change happens when its web
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
 from sqlite_utils import Database
 
-from services.sandbox.state import NotFound, channel_object, get_channel_row, insert_channel, new_id
+from services.sandbox import webhooks
+from services.sandbox.state import CHANNEL_STAGES, NotFound, get_channel_row, insert_channel, new_id
 from services.store import utc_now
 
 
@@ -22,6 +22,15 @@ def enqueue_event(
 ) -> int:
     body = json.dumps({"id": new_id("EV", 16), "event": event, "data": data})
     return enqueue_body(db, body, event=event, channel_id=data.get("id"), due_in=due_in, apply_status=apply_status)
+
+
+def enqueue(
+    db: Database, body: dict[str, Any], *, channel_id: str | None, due_in: float, apply_status: str | None = None
+) -> int:
+    """Queue a body built by services.sandbox.webhooks; `channel_id` is the channel it is about, if any."""
+    return enqueue_body(
+        db, json.dumps(body), event=body["event"], channel_id=channel_id, due_in=due_in, apply_status=apply_status
+    )
 
 
 def enqueue_body(
@@ -59,11 +68,20 @@ def due_deliveries(db: Database, limit: int = 50, *, out_of_order: bool = False,
 
 
 def apply_delivery_status(db: Database, delivery: dict[str, Any]) -> None:
-    """A scheduled transition happens when its webhook is first due, whether or not delivery succeeds."""
-    if not delivery["apply_status"] or delivery["attempts"]:
+    """A scheduled transition happens when its webhook is first due, whether or not delivery succeeds, and
+    never takes the channel back a stage (out of order, a later stage's webhook may fall due first)."""
+    new = delivery["apply_status"]
+    if not new or delivery["attempts"]:
         return
     with db.atomic():
-        db["channels"].update(delivery["channel_id"], {"status": delivery["apply_status"], "modified_at": utc_now()})
+        row = next(iter(db["channels"].rows_where("id = ?", [delivery["channel_id"]])), None)
+        if row is None or (row["status"] in CHANNEL_STAGES and CHANNEL_STAGES.index(row["status"]) >= _stage(new)):
+            return
+        db["channels"].update(delivery["channel_id"], {"status": new, "modified_at": utc_now()})
+
+
+def _stage(status: str) -> int:
+    return CHANNEL_STAGES.index(status) if status in CHANNEL_STAGES else len(CHANNEL_STAGES)
 
 
 def mark_delivered(db: Database, delivery_id: int) -> None:
@@ -126,23 +144,36 @@ def change_quality(db: Database, channel_id: str, *, quality: str, limit: str) -
         db["channels"].update(
             channel_id, {"current_quality_rating": quality, "current_limit": limit, "modified_at": utc_now()}
         )
-        channel = channel_object(db, db["channels"].get(channel_id))
-        return enqueue_event(db, "phone_number_quality_changed", channel, due_in=0)
+        body = webhooks.quality_changed(db, db["channels"].get(channel_id))
+        return enqueue(db, body, channel_id=channel_id, due_in=0)
+
+
+VIOLATION_TYPE = "SCAM"
+
+
+def account_alert(db: Database, channel_id: str, event: str) -> dict[str, Any]:
+    """Meta flags or restricts the number (`event` is account_violation or account_restriction): 360dialog
+    names it by its phone number (digits only) with the violation type, not by channel id (contract
+    section 5). Returns the outbox id and the number it names."""
+    row = get_channel_row(db, channel_id)
+    body = webhooks.account_alert(event, row["phone_number"], VIOLATION_TYPE)
+    with db.atomic():
+        outbox_id = enqueue(db, body, channel_id=channel_id, due_in=0)
+    return {"outbox_id": outbox_id, "phone_number": body["data"]["phone_number"]}
 
 
 def account_violation(db: Database, channel_id: str) -> int:
-    """Meta flags the number: 360dialog names it by its phone number (digits only) and the violation type, in
-    the shape production integrations record, not by channel id (contract section 5)."""
-    row = get_channel_row(db, channel_id)
-    body = json.dumps(
-        {
-            "id": new_id("EV", 16),
-            "event": "account_violation",
-            "data": {"phone_number": re.sub(r"\D", "", row["phone_number"] or ""), "violation_type": "SCAM"},
-        }
-    )
+    return account_alert(db, channel_id, "account_violation")["outbox_id"]
+
+
+def template_status_change(db: Database, channel_id: str, status: str) -> dict[str, Any]:
+    """Meta decided on a message template of the WABA behind the channel. Returns the outbox id, and the WABA
+    and template it names (its data.id is the WABA, not the channel)."""
+    get_channel_row(db, channel_id)
+    body = webhooks.template_status_changed(webhooks.waba_id(channel_id), status)
     with db.atomic():
-        return enqueue_body(db, body, event="account_violation", channel_id=channel_id, due_in=0)
+        outbox_id = enqueue(db, body, channel_id=channel_id, due_in=0)
+    return {"outbox_id": outbox_id, "waba_id": body["data"]["id"], "template": body["data"]["template"]["name"]}
 
 
 def revoke_permission(db: Database, channel_id: str) -> str:
@@ -179,26 +210,27 @@ def create_client_with_channels(
     never_running: bool = False,
     permission_granted: bool = True,
 ) -> tuple[str, list[str]]:
-    """Onboard a client: its channels start pending and turn running after `running_after` seconds,
-    unless `never_running` (a channel stuck in review, for demos)."""
+    """Onboard a client, told as 360dialog tells it (webhooks.ONBOARDING_EVENTS): client_created, then per
+    channel channel_created, channel_submitted, channel_live (status ready), and after `running_after`
+    seconds the running transition under both its names. With `never_running` (a channel stuck in review,
+    for demos) only channel_created is sent and the channel stays pending."""
     client_id = new_id("CL")
     now = utc_now()
     channel_ids = [new_id("CH") for _ in numbers]
+    client = {"id": client_id, "name": name, "partner_payload": partner_payload, "created_at": now}
+    steps = webhooks.ONBOARDING_EVENTS[:1] if never_running else webhooks.ONBOARDING_EVENTS
     with db.atomic():
-        db["clients"].insert({"id": client_id, "name": name, "partner_payload": partner_payload, "created_at": now})
+        db["clients"].insert(client)
+        enqueue(db, webhooks.client_created(client), channel_id=None, due_in=0)
         for channel_id, number in zip(channel_ids, numbers, strict=True):
             insert_channel(
                 db, channel_id, client_id, number, name, created_at=now, permission_granted=permission_granted
             )
         for channel_id in channel_ids:
-            channel = channel_object(db, db["channels"].get(channel_id))
-            enqueue_event(db, "channel_created", channel, due_in=0)
-            if not never_running:
-                enqueue_event(
-                    db,
-                    "channel_status_running",
-                    {**channel, "status": "running"},
-                    due_in=running_after,
-                    apply_status="running",
-                )
+            row = db["channels"].get(channel_id)
+            for step, (event, reaches) in enumerate(steps):
+                # Spread over the running delay: submitted, then ready, then running (and its second name).
+                due_in = running_after * min(step, 3) / 3
+                body = webhooks.onboarding_event(event, row, client, reaches or row["status"])
+                enqueue(db, body, channel_id=channel_id, due_in=due_in, apply_status=reaches)
     return client_id, channel_ids

@@ -1,9 +1,12 @@
 """A realistic partner inside the hub: about 40 clients and 150 channels over every stage.
 
 `seed_sandbox` writes the clients and channels into the hub's state and queues each one's history of
-webhooks (client_created, channel_created, submitted, ready, running, quality changes) in the outbox, held
-until the console asks for their release, so the receiver gets them signed, as from 360dialog. The console's
-half (redirects, sync, keys) is `services.demo.scenario`; the two meet only over the hub's HTTP admin API.
+webhooks in the outbox, held until the console asks for their release, so the receiver gets them signed, as
+from 360dialog: client_created, channel_created, channel_submitted, channel_ready or channel_live (which says
+ready), channel_status_running and sometimes channel_running too, quality changes; and a few account
+violations and restrictions (one for a number no channel has) and template decisions, each in its recorded
+shape (services.sandbox.webhooks). The console's half (redirects, sync, keys) is `services.demo.scenario`;
+the two meet only over the hub's HTTP admin API.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.sandbox import outbox, state
+from services.sandbox import outbox, state, webhooks
+from services.whatsapp import TEMPLATE_STATUSES
 
 CLIENT_COUNT = 40
 CHANNEL_COUNT = 150
@@ -35,6 +39,12 @@ SECOND_WORDS = (
 )  # fmt: skip
 NUMBER_PREFIXES = ("+49 151", "+49 160", "+44 7700", "+34 612", "+33 612", "+55 11 9", "+31 6", "+39 347")
 DOWNGRADES = (("YELLOW", "TIER_250"), ("RED", "TIER_50"), ("YELLOW", "TIER_1K"), ("RED", "TIER_250"))
+ACCOUNT_ALERTS = ("account_violation", "account_violation", "account_restriction")
+# A number onboarded outside this partner's console: its violation is stored and noted, on no channel.
+UNKNOWN_NUMBER = "+31 6 0000000"
+TEMPLATE_EVENTS = 6
+# A queued webhook: when it happened, its body, and the channel it is about (if any).
+Queued = tuple[datetime, dict[str, Any], str | None]
 
 
 def _iso(moment: datetime) -> str:
@@ -64,19 +74,36 @@ def _number(rng: random.Random, used: set[str]) -> str:
             return number
 
 
+def _step_events(step: str, rng: random.Random) -> tuple[str, ...]:
+    """The webhook names one stage is told with: each name 360dialog uses for it, in turn."""
+    if step == "ready":
+        return (rng.choice(("channel_ready", "channel_live")),)
+    if step == "running":
+        return ("channel_status_running", "channel_running") if rng.random() < 0.5 else ("channel_status_running",)
+    return (state.STAGE_EVENTS[step],)
+
+
 def _history(
-    channel: dict[str, Any], stage: str, created: datetime, rng: random.Random, first_quality: tuple[str, str] | None
-) -> list[tuple[datetime, str, dict[str, Any]]]:
+    db: Database,
+    row: dict[str, Any],
+    client: dict[str, Any],
+    created: datetime,
+    rng: random.Random,
+    first_quality: tuple[str, str] | None,
+) -> list[Queued]:
     """The webhooks this channel would have sent so far, each with when it happened."""
-    before = dict(channel)
-    if first_quality:
-        before.update(current_quality_rating=first_quality[0], current_limit=first_quality[1])
-    events, moment = [], created
-    for step in state.CHANNEL_STAGES[: state.CHANNEL_STAGES.index(stage) + 1]:
-        events.append((moment, state.STAGE_EVENTS[step], {**before, "status": step}))
+    events: list[Queued] = []
+    moment = created
+    for step in state.CHANNEL_STAGES[: state.CHANNEL_STAGES.index(row["status"]) + 1]:
+        for name in _step_events(step, rng):
+            events.append((moment, webhooks.onboarding_event(name, row, client, step), row["id"]))
         moment += timedelta(minutes=rng.randrange(2, 240))
     if first_quality:
-        events.append((moment + timedelta(days=rng.randrange(1, 5)), "phone_number_quality_changed", channel))
+        # A downgraded number: its first rating and tier once it ran, then the drop days later.
+        first = {**row, "current_quality_rating": first_quality[0], "current_limit": first_quality[1]}
+        events.append((moment, webhooks.quality_changed(db, first), row["id"]))
+        later = moment + timedelta(days=rng.randrange(1, 5))
+        events.append((later, webhooks.quality_changed(db, row), row["id"]))
     return events
 
 
@@ -88,7 +115,7 @@ class _Scenario:
     now: datetime
     stages: list[str]
     numbers: set[str] = field(default_factory=set)
-    timeline: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    timeline: list[Queued] = field(default_factory=list)
     redirects: list[str] = field(default_factory=list)
     running_permitted: list[str] = field(default_factory=list)
     by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(state.CHANNEL_STAGES, 0))
@@ -103,8 +130,9 @@ def _seed_client(db: Database, scenario: _Scenario, index: int, size: int) -> No
         "partner_payload": f"crm-{index + 1:04d}",
     }
     created = scenario.now - timedelta(days=rng.uniform(STUCK_AFTER_DAYS + 1, 45))
-    db["clients"].insert({**client, "created_at": _iso(created)})
-    scenario.timeline.append((created, "client_created", client))
+    client["created_at"] = _iso(created)
+    db["clients"].insert(client)
+    scenario.timeline.append((created, webhooks.client_created(client), None))
     granted, revoked = [], []
     for _ in range(size):
         channel_id, permitted = _seed_channel(db, scenario, client, created)
@@ -146,9 +174,29 @@ def _seed_channel(
     scenario.by_status[stage] += 1
     if stage == "running" and permitted:
         scenario.running_permitted.append(channel_id)
-    channel = state.channel_object(db, db["channels"].get(channel_id))
-    scenario.timeline.extend(_history(channel, stage, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
+    row = db["channels"].get(channel_id)
+    scenario.timeline.extend(_history(db, row, client, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
     return channel_id, permitted
+
+
+def _account_and_template_events(db: Database, scenario: _Scenario) -> None:
+    """A few running numbers flagged or restricted by Meta, one flagged number no channel has, and template
+    decisions on the WABAs of running channels: events that name no channel id."""
+    rng = scenario.rng
+    running = [row["id"] for row in db["channels"].rows_where("status = 'running'", order_by="id")]
+    for channel_id, event in zip(rng.sample(running, len(ACCOUNT_ALERTS)), ACCOUNT_ALERTS, strict=True):
+        number = db["channels"].get(channel_id)["phone_number"]
+        moment = scenario.now - timedelta(hours=rng.uniform(1, 48))
+        body = webhooks.account_alert(event, number, outbox.VIOLATION_TYPE)
+        scenario.timeline.append((moment, body, channel_id))
+    moment = scenario.now - timedelta(hours=rng.uniform(1, 48))
+    scenario.timeline.append(
+        (moment, webhooks.account_alert("account_violation", UNKNOWN_NUMBER, outbox.VIOLATION_TYPE), None)
+    )
+    for channel_id in rng.sample(running, TEMPLATE_EVENTS):
+        moment = scenario.now - timedelta(hours=rng.uniform(1, 240))
+        body = webhooks.template_status_changed(webhooks.waba_id(channel_id), rng.choice(TEMPLATE_STATUSES))
+        scenario.timeline.append((moment, body, channel_id))
 
 
 def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -158,11 +206,12 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
     with db.atomic():
         for index, size in enumerate(_client_sizes(rng)):
             _seed_client(db, scenario, index, size)
+        _account_and_template_events(db, scenario)
         scenario.timeline.sort(key=lambda item: item[0])
         # Held until the console has stored the redirects and synced (see load_scenario), so that the
         # receiver's writes do not race the console's.
-        for _, event, data in scenario.timeline:
-            outbox.enqueue_event(db, event, data, due_in=outbox.HELD_SECONDS)
+        for _, body, channel_id in scenario.timeline:
+            outbox.enqueue(db, body, channel_id=channel_id, due_in=outbox.HELD_SECONDS)
     return {
         "clients": len(scenario.redirects),
         "channels": sum(scenario.by_status.values()),

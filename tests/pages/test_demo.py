@@ -69,3 +69,28 @@ def test_controls_against_a_running_hub(data_dir: Path, monkeypatch: pytest.Monk
         assert not app.exception
         assert "That did not work." in [element.value for element in app.error]
         assert "Channel ghostCH not found" in _texts(app)
+
+
+@pytest.mark.processes  # the sandbox hub and a receiver on uvicorn
+def test_account_and_template_controls_say_what_they_act_on(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox_port, receiver_port = free_port(), free_port()
+    _hub_at(monkeypatch, sandbox_port, receiver_port)
+    settings = sandbox_settings(data_dir, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with ExitStack() as stack:
+        receiver = RecordingReceiver()
+        stack.enter_context(serving(receiver.app(), receiver_port))
+        stack.enter_context(serving(create_app(settings), sandbox_port))
+        app = page_app("demo.py").run()
+        next(button for button in app.button if button.label == "Onboard a stuck channel").click().run()
+        channel_id = next(box for box in app.selectbox if box.label == "Channel").value
+        assert any("+49 151 4040404" in element.value for element in app.caption)
+
+        next(button for button in app.button if button.label == "Send account restriction").click().run()
+        assert not app.exception
+        assert "account_restriction queued." in [element.value for element in app.success]
+        assert f"names only the number 491514040404; the console matches it to {channel_id}" in _texts(app)
+
+        next(box for box in app.selectbox if box.label == "Template status").set_value("rejected").run()
+        next(button for button in app.button if button.label == "Send template status change").click().run()
+        assert "waba_template_status_changed queued." in [element.value for element in app.success]
+        assert f"template order_update rejected on WABA {channel_id}WA, the one behind {channel_id}" in _texts(app)

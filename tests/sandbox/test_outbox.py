@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlite_utils import Database
 
@@ -48,4 +50,51 @@ def test_never_running_schedules_no_running_transition(sandbox_db: Database) -> 
     outbox.create_client_with_channels(
         sandbox_db, name="Stuck", numbers=["+49 3"], partner_payload=None, running_after=0, never_running=True
     )
-    assert [row["event"] for row in sandbox_db["outbox"].rows] == ["channel_created"]
+    assert [row["event"] for row in sandbox_db["outbox"].rows] == ["client_created", "channel_created"]
+
+
+def test_an_onboarding_is_told_step_by_step_over_the_running_delay(sandbox_db: Database) -> None:
+    _, [channel_id] = outbox.create_client_with_channels(
+        sandbox_db, name="Steps", numbers=["+49 151 4"], partner_payload=None, running_after=30
+    )
+    rows = list(sandbox_db["outbox"].rows_where(order_by="id"))
+    assert [row["event"] for row in rows] == [
+        "client_created",
+        "channel_created",
+        "channel_submitted",
+        "channel_live",
+        "channel_status_running",
+        "channel_running",
+    ]
+    assert [row["channel_id"] for row in rows] == [None, *[channel_id] * 5]
+    assert [row["apply_status"] for row in rows] == [None, None, "submitted", "ready", "running", None]
+    delays = [row["due_at"] - rows[0]["due_at"] for row in rows]
+    assert [round(delay) for delay in delays] == [0, 0, 10, 20, 30, 30]
+    assert outbox.due_deliveries(sandbox_db) == rows[:2]
+
+
+def test_the_hubs_channel_never_steps_back_when_webhooks_fall_due_out_of_order(sandbox_db: Database) -> None:
+    _, [channel_id] = outbox.create_client_with_channels(
+        sandbox_db, name="Backwards", numbers=["+49 151 5"], partner_payload=None, running_after=0
+    )
+    for delivery in outbox.due_deliveries(sandbox_db, out_of_order=True):
+        outbox.apply_delivery_status(sandbox_db, delivery)
+    assert sandbox_db["channels"].get(channel_id)["status"] == "running"
+
+
+def test_account_and_template_triggers_name_the_number_and_the_waba(sandbox_db: Database) -> None:
+    _, [channel_id] = outbox.create_client_with_channels(
+        sandbox_db, name="Flagged", numbers=["+49 151 600 700"], partner_payload=None, running_after=0
+    )
+    restriction = outbox.account_alert(sandbox_db, channel_id, "account_restriction")
+    assert restriction["phone_number"] == "49151600700"
+    template = outbox.template_status_change(sandbox_db, channel_id, "rejected")
+    assert template["waba_id"] == channel_id + "WA"
+    bodies = {row["event"]: json.loads(row["body"]) for row in sandbox_db["outbox"].rows}
+    assert bodies["account_restriction"]["data"] == {"phone_number": "49151600700", "violation_type": "SCAM"}
+    assert bodies["waba_template_status_changed"]["data"] == {
+        "id": channel_id + "WA",
+        "template": {"name": "order_update", "language": "en", "status": "rejected"},
+    }
+    with pytest.raises(state.NotFound):
+        outbox.template_status_change(sandbox_db, "missingCH", "approved")
