@@ -43,7 +43,7 @@ from services.channels.query import (
     funnel,
     page_channels,
 )
-from services.channels.sync import sync_channels
+from services.channels.sync_runs import SyncBusy, run_sync
 from services.channels.timeline import channel_timeline
 from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
 from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
@@ -64,12 +64,16 @@ sync_col, bulk_col, ready_col = st.columns(3)
 if sync_col.button("Sync from the Partner API", width="stretch"):
     bar = st.progress(0.0, text="Reading channels from the Partner API…")
     try:
-        report = sync_channels(
+        _, report = run_sync(
             db,
             get_partner_api(),
+            trigger="operator",
             operator=operator(),
-            on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} channels"),
+            on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} channels"),
         )
+    except SyncBusy as busy:
+        bar.empty()
+        st.warning(escape_markdown(str(busy)), icon="⏳")
     except PartnerApiError as error:
         show_partner_error(error)
     else:

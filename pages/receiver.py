@@ -1,12 +1,16 @@
-"""Receiver health: is the webhook receiver storing events, and what has it refused."""
+"""Receiver health: is the webhook receiver storing events, what has it refused; and how the last Partner API
+syncs went, by the scheduler or an operator."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import get_db
+from dashboard.context import get_db, require_settings
+from services.channels.sync_runs import current_holder, last_run, recent_runs
 from services.receiver.stats import receiver_health
+from services.scheduler.status import scheduler_status
 from services.store import DatabaseError
 
+settings = require_settings()
 st.title("Receiver health")
 st.caption(
     "Counted by the webhook receiver as it stores events. Accepted and duplicate count events; "
@@ -44,3 +48,59 @@ def health() -> None:
 
 
 health()
+
+
+def _scheduler_line(sync_minutes: float) -> str:
+    if sync_minutes <= 0:
+        return "Automatic sync is off (CONSOLE_SYNC_MINUTES = 0): channels are synced only from the Channels page."
+    scheduler = scheduler_status(get_db())
+    if scheduler is None:
+        return f"Automatic sync every {sync_minutes:g} min: the scheduler has not started yet."
+    if not scheduler.running:
+        return f"Automatic sync every {sync_minutes:g} min: the scheduler stopped at {scheduler.stopped_at} (UTC)."
+    return (
+        f"Automatic sync every {scheduler.interval_minutes:g} min: the scheduler runs since {scheduler.started_at}; "
+        f"next sync at {scheduler.next_run_at or 'now'} (UTC)."
+    )
+
+
+@st.fragment(run_every=5)
+def sync_health() -> None:
+    try:
+        last, holder, runs = last_run(get_db()), current_holder(get_db()), recent_runs(get_db())
+        scheduler = _scheduler_line(settings.sync_minutes)
+    except DatabaseError:
+        return  # the receiver's section above already says the database cannot be read
+    st.subheader("Partner API sync")
+    st.caption(scheduler)
+    if holder is not None:
+        st.caption(f"A sync is running now, started by {holder.holder} at {holder.since} (UTC).")
+    if last is None:
+        st.text("No sync has run yet.")
+        return
+    when, took, outcome = st.columns(3)
+    when.metric("Last sync started (UTC)", last.started_at)
+    took.metric("Last sync took", f"{last.duration_seconds:.1f} s" if last.duration_seconds is not None else "-")
+    outcome.metric("Last sync outcome", last.outcome)
+    # Run by the scheduler or an operator; an error is our own sentence (it never holds a secret).
+    st.text(" · ".join(part for part in (f"by {last.by}", last.counts(), last.error or "") if part))
+    frame = pd.DataFrame(
+        [
+            {
+                "started": run.started_at,
+                "by": run.by,
+                "outcome": run.outcome,
+                "seconds": run.duration_seconds,
+                "read": run.seen,
+                "new": run.new_channels,
+                "changed": run.changed_channels,
+                "left running": run.left_running,
+                "error": run.error,
+            }
+            for run in runs
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+sync_health()

@@ -53,7 +53,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 MODES = ("demo", "live")
 # What each process is; in live mode each checks only what its own work needs.
-ROLES = ("console", "receiver", "sandbox")
+ROLES = ("console", "receiver", "sandbox", "scheduler")
 # Any of these present means a live console is being set up: the mode is then never guessed as demo.
 LIVE_SETTINGS = (
     "D360_PARTNER_ID",
@@ -100,6 +100,8 @@ class Settings:
     secrets_path: Path = DEFAULT_SECRETS_PATH
     direct_paid: bool = False
     stuck_after_minutes: float = 60.0
+    # How often the scheduler syncs with the Partner API; 0 turns automatic sync off.
+    sync_minutes: float = 15.0
     receiver_db_timeout_seconds: float = 3.0
     receiver_body_timeout_seconds: float = 10.0
     receiver_verify_signature: bool = True
@@ -340,6 +342,12 @@ def load_settings(
                 collect(problems, lambda: require_strong("D360_PLATFORM_SECRET", platform_secret))
             # The process the internet reaches holds no Partner API credentials, whatever the file says.
             api_key = username = password = None
+        elif role == "scheduler":
+            collect(problems, lambda: require_id("D360_PARTNER_ID", partner_id))
+            collect(problems, lambda: require_partner_credentials(api_key, username))
+            collect(problems, lambda: require_https("D360_API_BASE_URL", api_base_url))
+            # It only calls the Partner API: it holds neither the Platform Secret nor the key-encryption key.
+            platform_secret = encryption_key = ""
         if auth_header_value:
             collect(problems, lambda: require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
         if problems:
@@ -392,6 +400,7 @@ def load_settings(
         secrets_path=Path(file_path),
         direct_paid=source.flag("D360_DIRECT_PAID", False),
         stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
+        sync_minutes=source.number("CONSOLE_SYNC_MINUTES", 15.0, minimum=0),
         receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
         receiver_body_timeout_seconds=source.number("RECEIVER_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         receiver_verify_signature=verify_signature,

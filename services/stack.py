@@ -1,4 +1,5 @@
-"""Start the dashboard, the receiver and (in demo mode) the sandbox hub; Ctrl-C stops all three.
+"""Start the dashboard, the receiver, the scheduler (unless CONSOLE_SYNC_MINUTES is 0) and, in demo mode, the
+sandbox hub; Ctrl-C stops them all.
 
 `python -m services.stack` (the README's run command calls it).
 """
@@ -14,7 +15,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from services.scheduler import status as scheduler_status
 from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from services.store import open_console_db
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
@@ -26,7 +29,8 @@ RECEIVER_MAX_CONNECTIONS = 256
 class Service:
     name: str
     command: list[str]
-    health_url: str
+    # None for a process that listens nowhere (the scheduler): it says in the database that it has started.
+    health_url: str | None
 
 
 def _port(url: str) -> int:
@@ -90,6 +94,9 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
             f"{settings.public_url}/_stcore/health",
         ),
     ]
+    if settings.sync_minutes > 0:
+        # After the receiver, before the dashboard; its first sync runs as soon as it has started.
+        services.insert(1, Service("scheduler", [python, "-m", "services.scheduler"], None))
     if settings.demo_mode:
         # The browser opens the sandbox's IO pages, so it listens where the dashboard does.
         services.insert(
@@ -115,6 +122,22 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = REA
             pass
         time.sleep(0.2)
     return False
+
+
+def wait_until_started(settings: Settings, process: subprocess.Popen, timeout: float = READY_TIMEOUT_SECONDS) -> bool:
+    """Wait for a process that listens nowhere (the scheduler) to record in the database that it has started."""
+    db = open_console_db(settings.console_db_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            if scheduler_status.started(db, process.pid):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        db.close()
 
 
 def stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM, grace: float = 30) -> int:
@@ -147,6 +170,8 @@ def main() -> int:
         settings = load_settings()
         # Checked here too, so that a live stack with the receiver's settings missing never half-starts.
         load_settings(role="receiver")
+        if settings.sync_minutes > 0:
+            load_settings(role="scheduler")
     except SettingsError as error:
         print(f"console: {error}", file=sys.stderr)
         return 2
@@ -162,7 +187,11 @@ def main() -> int:
         for service in services_for(settings):
             process = subprocess.Popen(service.command, cwd=PROJECT_ROOT)
             processes.append(process)
-            if not wait_until_healthy(service.health_url, process):
+            if service.health_url is None:
+                ready = wait_until_started(settings, process)
+            else:
+                ready = wait_until_healthy(service.health_url, process)
+            if not ready:
                 print(f"console: the {service.name} did not start; see its messages above", file=sys.stderr)
                 return 1
         mode = "demo mode, sandbox hub at " + settings.sandbox_url if settings.demo_mode else "live mode"

@@ -50,6 +50,11 @@ def test_the_tree_keeps_every_contract() -> None:
         ("services/demo/controls.py", "from services.sandbox import state", "the console reaches the sandbox hub only"),
         ("services/receiver/stats.py", "import dashboard.context", "the receiver imports nothing from the operators"),
         ("services/settings.py", "from services.channels import projection", "the shared core depends on no domain"),
+        ("services/receiver/stats.py", "from services.scheduler import loop", "the receiver imports nothing from the"),
+        ("services/scheduler/loop.py", "import streamlit", "the scheduler runs without Streamlit"),
+        ("services/scheduler/status.py", "import pages.channels", "the scheduler runs without Streamlit"),
+        ("services/scheduler/loop.py", "from services.keys import vault", "the scheduler runs without Streamlit"),
+        ("services/settings.py", "from services.scheduler import status", "the shared core depends on no domain"),
     ],
 )
 def test_crossing_a_boundary_breaks_its_contract(tree_copy: Path, module: str, line: str, contract: str) -> None:

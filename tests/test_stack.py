@@ -1,4 +1,4 @@
-"""The README's run command: three real processes up, and Ctrl-C stops all of them."""
+"""The README's run command: every real process up (the scheduler too), and Ctrl-C stops all of them."""
 
 from __future__ import annotations
 
@@ -10,21 +10,32 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.channels.sync_runs import last_run
+from services.scheduler.status import scheduler_status
 from tests.support import ROOT
+from tests.support.console import console_db
+from tests.support.servers import wait_for
 from tests.support.stack import start_stack
 
 pytestmark = pytest.mark.processes
 
 
-def test_stack_starts_three_processes_and_ctrl_c_stops_them(tmp_path: Path) -> None:
+def test_stack_starts_every_process_and_ctrl_c_stops_them(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     try:
         assert requests.get(f"{stack.receiver_url}/healthz", timeout=5).json()["ok"] is True
         assert requests.get(f"{stack.sandbox_url}/healthz", timeout=5).json()["ok"] is True
         assert requests.get(f"{stack.public_url}/_stcore/health", timeout=5).status_code == 200
+        # The scheduler was waited for, and its first sync (at start) reads the sandbox hub.
+        with console_db(tmp_path / "console.db") as db:
+            assert scheduler_status(db).running
+            first = wait_for(lambda: last_run(db, trigger="scheduler"), timeout=30)
+        assert first.by == "the scheduler"
     finally:
         code = stack.stop()
     assert code == 0
+    with console_db(tmp_path / "console.db") as db:
+        assert not scheduler_status(db).running
     for url in (stack.receiver_url, stack.sandbox_url, stack.public_url):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=2)
@@ -38,6 +49,7 @@ def test_stack_starts_three_processes_and_ctrl_c_stops_them(tmp_path: Path) -> N
         [sys.executable, "-m", "services.stack"],
         [sys.executable, "-m", "uvicorn", "services.receiver:app", "--port", "0"],
         [sys.executable, "-m", "uvicorn", "services.sandbox:app", "--port", "0"],
+        [sys.executable, "-m", "services.scheduler"],
     ],
 )
 def test_a_wrong_setting_stops_each_process_with_its_name(tmp_path: Path, command: list[str]) -> None:

@@ -152,13 +152,15 @@ def sync_channels(
     on_progress: Callable[[int, int], None] | None = None,
     run_id: int | None = None,
     in_each_page: Callable[[Database], None] | None = None,
+    report: SyncReport | None = None,
 ) -> SyncReport:
     """Page through every partner channel, apply each page in one transaction, and report what changed.
 
     `on_progress(done, total)` is called after each page; `in_each_page(db)` runs inside each page's
-    transaction (the sync lease renews itself there); `run_id` ties the audit rows to a sync run.
+    transaction (the sync lease renews itself there); `run_id` ties the audit rows to a sync run; a `report`
+    given is filled in as the pages go, so what was done before a failure stays known.
     Raises PartnerApiError when a page cannot be read; the pages before it stay synced."""
-    report = SyncReport()
+    report = report if report is not None else SyncReport()
     audit_id = audit.record(db, operator=operator, action="sync_channels", outcome="started")
     try:
         for channels, total in _pages(api):

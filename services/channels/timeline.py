@@ -78,16 +78,31 @@ AUDIT_LABELS = {
 }
 
 
+def _sync_run(row: dict) -> str:
+    """The sync run that wrote an audit row: by whom, how it ended, how long it took."""
+    if row["run_id"] is None:
+        return ""
+    by = "the scheduler" if row["run_trigger"] == "scheduler" else row["operator"]
+    took = f" in {row['run_duration']:.1f} s" if row["run_duration"] is not None else ""
+    return f"sync run {row['run_id']} by {by}: {row['run_outcome']}{took}"
+
+
 def _audit_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
     rows = db.query(
-        "select * from audit where channel_id = ? order by at desc, id desc limit ?", [channel_id, TIMELINE_LIMIT]
+        """
+        select audit.*, sync_runs.id as run_id, sync_runs.trigger as run_trigger,
+               sync_runs.outcome as run_outcome, sync_runs.duration_seconds as run_duration
+        from audit left join sync_runs on sync_runs.id = audit.sync_run_id
+        where audit.channel_id = ? order by audit.at desc, audit.id desc limit ?
+        """,
+        [channel_id, TIMELINE_LIMIT],
     )
     return [
         TimelineEntry(
             row["at"],
             f"{AUDIT_LABELS.get(row['action'], row['action'])}: {row['outcome']}",
             row["operator"],
-            row["detail"] or "",
+            " · ".join(part for part in (row["detail"], _sync_run(row)) if part),
         )
         for row in rows
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -15,31 +14,7 @@ from services.channels.sync import sync_channels
 from services.events.webhook import normalise_event
 from services.partner_api import PartnerApiError
 from tests.support import FIXTURES
-from tests.support.mocked_hub import BASE
-
-CHANNELS = f"{BASE}/partners/pa/channels"
-
-
-def _remote(index: int, status: str = "running", quality: str = "GREEN") -> dict:
-    return {
-        "id": f"ch{index}",
-        "client_id": "clCL",
-        "status": status,
-        "current_quality_rating": quality,
-        "current_limit": "TIER_1K",
-        "setup_info": {"phone_number": f"+49 {index}", "phone_name": "Shop"},
-        "client": {"id": "clCL", "name": "Acme"},
-    }
-
-
-def _paged(channels: list[dict]):
-    def answer(request):
-        query = parse_qs(urlsplit(request.url).query)
-        offset, limit = int(query["offset"][0]), int(query["limit"][0])
-        page = channels[offset : offset + limit]
-        return 200, {}, json.dumps({"partner_channels": page, "total": len(channels), "count": len(page)})
-
-    return answer
+from tests.support.partner_channels import CHANNELS, paged, remote_channel
 
 
 def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
@@ -58,11 +33,11 @@ def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
             },
             source="webhook",
         )
-    remote = [_remote(0), _remote(1), *(_remote(index) for index in range(2, 250))]
+    remote = [remote_channel(0), remote_channel(1), *(remote_channel(index) for index in range(2, 250))]
     remote[1]["current_quality_rating"] = "RED"
     progress: list[tuple[int, int]] = []
     with responses.RequestsMock() as mocked:
-        mocked.add_callback(responses.GET, CHANNELS, callback=_paged(remote))
+        mocked.add_callback(responses.GET, CHANNELS, callback=paged(remote))
         report = sync_channels(db, api, operator="alice", on_progress=lambda d, t: progress.append((d, t)))
         assert len(mocked.calls) == 3  # 100 + 100 + 50
     assert report.seen == 250
@@ -81,7 +56,7 @@ def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
 
 def test_a_second_sync_reports_nothing_new(db, api) -> None:
     with responses.RequestsMock() as mocked:
-        mocked.add_callback(responses.GET, CHANNELS, callback=_paged([_remote(1)]))
+        mocked.add_callback(responses.GET, CHANNELS, callback=paged([remote_channel(1)]))
         sync_channels(db, api, operator="alice")
         again = sync_channels(db, api, operator="alice")
     assert (again.seen, again.new_channels, again.changes) == (1, [], [])
@@ -101,13 +76,13 @@ def test_a_failing_page_is_reported_and_audited(db, api) -> None:
 
 def _sync(db, api, channels: list[dict], **kwargs):
     with responses.RequestsMock() as mocked:
-        mocked.add_callback(responses.GET, CHANNELS, callback=_paged(channels))
+        mocked.add_callback(responses.GET, CHANNELS, callback=paged(channels))
         return sync_channels(db, api, operator="alice", **kwargs)
 
 
 def test_a_step_back_read_by_a_sync_is_applied_recorded_and_flagged(db, api) -> None:
-    _sync(db, api, [_remote(1, status="running")])
-    report = _sync(db, api, [_remote(1, status="ready")])
+    _sync(db, api, [remote_channel(1, status="running")])
+    report = _sync(db, api, [remote_channel(1, status="ready")])
     assert get_channel(db, "ch1")["status"] == "ready"
     assert [(c.field, c.before, c.after) for c in report.changes] == [("status", "running", "ready")]
     assert (report.changed_count, report.left_running, report.left_running_count) == (1, ["ch1"], 1)
@@ -122,21 +97,21 @@ def test_a_step_back_read_by_a_sync_is_applied_recorded_and_flagged(db, api) -> 
 
 
 def test_left_running_stays_flagged_until_running_again(db, api) -> None:
-    _sync(db, api, [_remote(1, status="running")])
-    _sync(db, api, [_remote(1, status="ready")])
+    _sync(db, api, [remote_channel(1, status="running")])
+    _sync(db, api, [remote_channel(1, status="ready")])
     flagged_at = get_channel(db, "ch1")["left_running_at"]
-    _sync(db, api, [_remote(1, status="submitted")])
+    _sync(db, api, [remote_channel(1, status="submitted")])
     [item] = left_running(db)
     assert item.detail == f"running -> ready, seen by sync at {flagged_at}; submitted now"
-    _sync(db, api, [_remote(1, status="running")])
+    _sync(db, api, [remote_channel(1, status="running")])
     channel = get_channel(db, "ch1")
     assert (channel["status"], channel["left_running_at"], channel["left_running_to"]) == ("running", None, None)
     assert left_running(db) == []
 
 
 def test_a_webhook_that_brings_the_channel_back_to_running_ends_the_flag(db, api) -> None:
-    _sync(db, api, [_remote(1, status="running")])
-    _sync(db, api, [_remote(1, status="ready")])
+    _sync(db, api, [remote_channel(1, status="running")])
+    _sync(db, api, [remote_channel(1, status="ready")])
     with db.atomic():
         apply_webhook_event(db, normalise_event({"event": "channel_running", "data": {"id": "ch1"}}))
     assert get_channel(db, "ch1")["status"] == "running"
@@ -144,7 +119,7 @@ def test_a_webhook_that_brings_the_channel_back_to_running_ends_the_flag(db, api
 
 
 def test_webhooks_keep_the_no_step_back_rule(db, api) -> None:
-    _sync(db, api, [_remote(1, status="running")])
+    _sync(db, api, [remote_channel(1, status="running")])
     with db.atomic():
         apply_webhook_event(db, normalise_event({"event": "channel_ready", "data": {"id": "ch1", "status": "ready"}}))
     assert get_channel(db, "ch1")["status"] == "running"
@@ -152,15 +127,15 @@ def test_webhooks_keep_the_no_step_back_rule(db, api) -> None:
 
 
 def test_a_step_back_between_earlier_stages_is_applied_but_not_flagged(db, api) -> None:
-    _sync(db, api, [_remote(1, status="ready")])
-    report = _sync(db, api, [_remote(1, status="submitted")])
+    _sync(db, api, [remote_channel(1, status="ready")])
+    report = _sync(db, api, [remote_channel(1, status="submitted")])
     assert get_channel(db, "ch1")["status"] == "submitted"
     assert (report.changed_count, report.left_running_count) == (1, 0)
     assert next(db.query("select outcome from audit where action = 'sync' order by id desc"))["outcome"] == "changed"
 
 
 def test_a_field_the_api_leaves_out_keeps_its_value(db, api) -> None:
-    _sync(db, api, [_remote(1)])
+    _sync(db, api, [remote_channel(1)])
     report = _sync(db, api, [{"id": "ch1"}])
     channel = get_channel(db, "ch1")
     assert (channel["status"], channel["phone_number"], channel["quality_rating"]) == ("running", "+49 1", "GREEN")
@@ -179,7 +154,7 @@ def _statements(db) -> list[str]:
 def test_one_transaction_and_one_read_per_page_with_its_audit_rows_inside(db, api) -> None:
     traced = _statements(db)
     try:
-        _sync(db, api, [_remote(index) for index in range(250)])
+        _sync(db, api, [remote_channel(index) for index in range(250)])
     finally:
         db.conn.set_trace_callback(None)
     begins = [index for index, sql in enumerate(traced) if sql.strip().upper().startswith("BEGIN")]
@@ -197,11 +172,11 @@ def test_one_transaction_and_one_read_per_page_with_its_audit_rows_inside(db, ap
 
 
 def test_an_unchanged_channel_is_not_written_again(db, api) -> None:
-    _sync(db, api, [_remote(1), _remote(2)])
+    _sync(db, api, [remote_channel(1), remote_channel(2)])
     before = {row["id"]: row["updated_at"] for row in db.query("select id, updated_at from channels")}
     traced = _statements(db)
     try:
-        report = _sync(db, api, [_remote(1), _remote(2, quality="RED")])
+        report = _sync(db, api, [remote_channel(1), remote_channel(2, quality="RED")])
     finally:
         db.conn.set_trace_callback(None)
     after = {row["id"]: row["updated_at"] for row in db.query("select id, updated_at from channels")}
@@ -213,12 +188,12 @@ def test_an_unchanged_channel_is_not_written_again(db, api) -> None:
 
 
 def test_a_page_that_fails_leaves_the_pages_before_it_synced(db, api) -> None:
-    channels = [_remote(index) for index in range(150)]
+    channels = [remote_channel(index) for index in range(150)]
 
     def answer(request):
         if "offset=100" in request.url:
             return 400, {}, "{}"
-        return _paged(channels)(request)
+        return paged(channels)(request)
 
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=answer)
@@ -232,39 +207,44 @@ def test_a_page_that_fails_leaves_the_pages_before_it_synced(db, api) -> None:
 
 def test_progress_is_reported_per_page(db, api) -> None:
     progress: list[tuple[int, int]] = []
-    _sync(db, api, [_remote(index) for index in range(250)], on_progress=lambda d, t: progress.append((d, t)))
+    _sync(db, api, [remote_channel(index) for index in range(250)], on_progress=lambda d, t: progress.append((d, t)))
     assert progress == [(100, 250), (200, 250), (250, 250)]
 
 
 def test_the_report_names_the_first_channels_and_counts_them_all(db, api, monkeypatch) -> None:
     monkeypatch.setattr(sync_module, "REPORT_LIMIT", 5)
-    report = _sync(db, api, [_remote(index) for index in range(12)])
+    report = _sync(db, api, [remote_channel(index) for index in range(12)])
     assert (report.new_count, len(report.new_channels), report.truncated) == (12, 5, True)
-    report = _sync(db, api, [_remote(index, quality="RED") for index in range(12)])
+    report = _sync(db, api, [remote_channel(index, quality="RED") for index in range(12)])
     assert (report.changed_count, len({c.channel_id for c in report.changes}), report.truncated) == (12, 5, True)
     assert db["audit"].count_where("action = 'sync' and outcome = 'changed'") == 12
 
 
 def test_audit_rows_carry_the_run_they_belong_to(db, api) -> None:
-    _sync(db, api, [_remote(1)], run_id=41)
+    _sync(db, api, [remote_channel(1)], run_id=41)
     assert next(db.query("select sync_run_id from audit where action = 'sync'"))["sync_run_id"] == 41
 
 
 def test_a_hook_runs_inside_each_page_transaction(db, api) -> None:
     seen: list[bool] = []
-    _sync(db, api, [_remote(index) for index in range(150)], in_each_page=lambda d: seen.append(d.conn.in_transaction))
+    _sync(
+        db,
+        api,
+        [remote_channel(index) for index in range(150)],
+        in_each_page=lambda d: seen.append(d.conn.in_transaction),
+    )
     assert seen == [True, True]
 
 
 def test_channel_objects_that_name_no_channel_are_passed_over(db, api) -> None:
-    report = _sync(db, api, [{"status": "running"}, {"id": 7}, "text", _remote(1)])
+    report = _sync(db, api, [{"status": "running"}, {"id": 7}, "text", remote_channel(1)])
     assert report.seen == 4
     assert report.new_channels == ["ch1"]
     assert db["channels"].count == 1
 
 
 def test_values_of_an_unexpected_type_are_read_as_unknown_or_as_text(db, api) -> None:
-    channel = {**_remote(1), "current_limit": 1000, "current_quality_rating": {"value": "GREEN"}}
+    channel = {**remote_channel(1), "current_limit": 1000, "current_quality_rating": {"value": "GREEN"}}
     _sync(db, api, [channel])
     row = get_channel(db, "ch1")
     assert (row["messaging_limit"], row["quality_rating"]) == ("1000", None)

@@ -11,9 +11,11 @@ import requests
 import responses
 
 from services.channels.projection import upsert_channel
+from services.channels.sync_runs import recent_runs
 from tests.support.console import console_db
 from tests.support.mocked_hub import BASE
 from tests.support.pages import close_session_db, page_app
+from tests.support.partner_channels import hold_lease
 
 KEY_URL = re.compile(rf"{BASE}/partners/demoPA/channels/(\w+)/api_keys")
 CHANNELS = f"{BASE}/partners/demoPA/channels"
@@ -263,6 +265,38 @@ def test_sync_failure_is_a_message(db_path, app, mocked) -> None:
     app.button[0].click().run()
     assert not app.exception
     assert "credentials" in app.error[0].value
+
+
+def test_a_sync_is_recorded_as_the_operators_run(db_path, app, mocked) -> None:
+    mocked.get(CHANNELS, json={"partner_channels": [{"id": "aCH", "status": "running"}], "total": 1})
+    app.run()
+    app.button[0].click().run()
+    with console_db(db_path) as db:
+        [run] = recent_runs(db)
+    assert (run.trigger, run.operator, run.outcome, run.seen) == ("operator", "ops", "ok", 1)
+
+
+def test_a_sync_while_another_runs_is_a_clear_message_and_calls_nobody(db_path, app, mocked) -> None:
+    with console_db(db_path) as db:
+        hold_lease(db)
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert app.warning[0].value.startswith("A sync is already running, started by bob at")
+    assert "Try again when it ends" in app.warning[0].value
+    assert len(mocked.calls) == 0
+    with console_db(db_path) as db:
+        assert recent_runs(db) == []
+
+
+def test_a_sync_that_takes_a_channel_out_of_running_says_so(db_path, app, mocked) -> None:
+    _channels(db_path, {"id": "aCH", "status": "running"})
+    mocked.get(CHANNELS, json={"partner_channels": [{"id": "aCH", "status": "ready"}], "total": 1})
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "Sync done: 1 channels read, 0 new, 1 changed, 1 left running." in app.success[0].value
+    assert any(warning.value.startswith("1 channel(s) left running: aCH.") for warning in app.warning)
 
 
 def test_bulk_generation_summary(db_path, app, mocked) -> None:

@@ -10,8 +10,10 @@ from services.events.incoming import store_incoming
 from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from services.receiver.stats import Rejection, add_to_counters, record_rejections
+from services.scheduler import status
 from tests.support.console import console_db
 from tests.support.pages import close_session_db, page_app
+from tests.support.partner_channels import hold_lease
 from tests.support.receiver import event_body
 
 
@@ -106,3 +108,108 @@ def test_the_page_names_how_the_newest_event_was_signed(db_path: Path):
     close_session_db(app)
 
     assert "Signature of the newest event listed: valid (base64)." in [caption.value for caption in app.caption]
+
+
+# -- the Partner API sync: last run, duration, outcome, the scheduler --------------------------------------
+
+
+def _record_run(db_path: Path, **fields) -> None:
+    row = {
+        "trigger": "scheduler",
+        "operator": "scheduler",
+        "started_at": "2026-03-01T10:00:00.000000+00:00",
+        "finished_at": "2026-03-01T10:00:02.500000+00:00",
+        "duration_seconds": 2.5,
+        "outcome": "ok",
+        "seen": 1200,
+        "total": 1200,
+        "new_channels": 3,
+        "changed_channels": 5,
+        "left_running": 1,
+        **fields,
+    }
+    with console_db(db_path) as db, db.atomic():
+        db["sync_runs"].insert(row)
+
+
+def test_the_last_sync_its_duration_and_outcome_are_shown(db_path: Path):
+    _record_run(db_path, started_at="2026-03-01T09:45:00.000000+00:00")
+    _record_run(db_path)
+
+    app = run_page()
+    close_session_db(app)
+
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Last sync started (UTC)"] == "2026-03-01T10:00:00.000000+00:00"
+    assert metrics["Last sync took"] == "2.5 s"
+    assert metrics["Last sync outcome"] == "ok"
+    texts = [text.value for text in app.text]
+    assert "by the scheduler · 1,200 channels read, 3 new, 5 changed, 1 left running" in texts
+    runs = app.dataframe[-1].value
+    assert list(runs["started"]) == ["2026-03-01T10:00:00.000000+00:00", "2026-03-01T09:45:00.000000+00:00"]
+    assert list(runs["by"]) == ["the scheduler", "the scheduler"]
+
+
+def test_a_failed_sync_says_what_went_wrong_and_who_ran_it(db_path: Path):
+    _record_run(
+        db_path,
+        trigger="operator",
+        operator="alice",
+        outcome="failed",
+        error_kind="rate_limited",
+        error="Rate limited by the Partner API (429); retry after 60 s",
+        seen=0,
+        new_channels=0,
+        changed_channels=0,
+        left_running=0,
+    )
+
+    app = run_page()
+    close_session_db(app)
+
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Last sync outcome"] == "failed"
+    texts = [text.value for text in app.text]
+    assert (
+        "by alice · 0 channels read, 0 new, 0 changed · Rate limited by the Partner API (429); retry after 60 s"
+    ) in texts
+
+
+def test_before_any_sync_the_page_says_so_and_the_scheduler_state(db_path: Path):
+    app = run_page()
+    close_session_db(app)
+
+    assert "No sync has run yet." in [text.value for text in app.text]
+    captions = [caption.value for caption in app.caption]
+    assert "Automatic sync every 15 min: the scheduler has not started yet." in captions
+    assert not [metric for metric in app.metric if metric.label.startswith("Last sync")]
+
+
+def test_a_running_scheduler_shows_its_next_run_and_a_sync_under_way_its_holder(db_path: Path):
+    with console_db(db_path) as db:
+        status.mark_started(db, interval_minutes=15)
+        status.mark_next_run(db, "2026-03-01T10:15:00.000000+00:00")
+        hold_lease(db)
+
+    app = run_page()
+    close_session_db(app)
+
+    captions = [caption.value for caption in app.caption]
+    assert any(
+        caption.startswith("Automatic sync every 15 min: the scheduler runs since")
+        and caption.endswith("next sync at 2026-03-01T10:15:00.000000+00:00 (UTC).")
+        for caption in captions
+    )
+    assert any(caption.startswith("A sync is running now, started by bob at") for caption in captions)
+
+
+def test_with_automatic_sync_off_the_page_says_how_to_sync(db_path: Path, monkeypatch):
+    monkeypatch.setenv("CONSOLE_SYNC_MINUTES", "0")
+
+    app = run_page()
+    close_session_db(app)
+
+    assert "Automatic sync is off (CONSOLE_SYNC_MINUTES = 0): channels are synced only from the Channels page." in [
+        caption.value for caption in app.caption
+    ]

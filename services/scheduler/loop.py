@@ -1,0 +1,137 @@
+"""The scheduler process: a sync with the Partner API at start, then every CONSOLE_SYNC_MINUTES.
+
+Runs go through services.channels.sync_runs, so they never overlap with an operator's sync (a busy lease
+skips this turn) and each is recorded. A failure (timeout, 4xx, 5xx, 429) is the run's recorded outcome and
+the loop goes on: the next run comes at the next interval, or later when a 429 asked for a longer wait.
+SIGTERM or SIGINT stops it cleanly: while it waits, at once; during a sync, the page under way is rolled back,
+the run is recorded as interrupted and the lease released. With CONSOLE_SYNC_MINUTES = 0 it exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from sqlite_utils import Database
+
+from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
+from services.partner_api import PartnerApi, PartnerApiError, operator_message
+from services.scheduler import status
+from services.settings import Settings, SettingsError, load_settings
+from services.store import open_console_db
+
+log = logging.getLogger("scheduler")
+
+
+class Stop(BaseException):
+    """Raised by the signal handler to end a wait or a sync; BaseException so that no `except Exception`
+    in the sync mistakes it for a failure to survive."""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        api: PartnerApi,
+        *,
+        interval_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db = db
+        self.api = api
+        self.interval_seconds = interval_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self.stopping = False
+        self._interruptible = False
+
+    # -- one run -----------------------------------------------------------------------------------
+    def run_once(self) -> float:
+        """Sync once; return how long to wait, from now, before the next run may start at the earliest
+        (0: the interval alone decides)."""
+        try:
+            run, _ = run_sync(self.db, self.api, trigger="scheduler", operator=SCHEDULER)
+        except SyncBusy as busy:
+            log.info("sync skipped: %s", busy)
+            return 0.0
+        except PartnerApiError as error:
+            log.warning("sync failed (%s): %s", error.kind, operator_message(error))
+            return error.retry_after or 0.0
+        except Exception as error:  # noqa: BLE001 - recorded as the run's outcome; the loop must go on
+            log.error("sync failed: %s", type(error).__name__)
+            return 0.0
+        log.info("sync %s in %.1f s: %s", run.outcome, run.duration_seconds or 0.0, run.counts())
+        return 0.0
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        if self._interruptible:
+            self._interruptible = False  # a second signal during the clean-up does not cut it short
+            raise Stop
+
+    def _interruptibly(self, action: Callable[..., float | None], *args: float) -> float | None:
+        if self.stopping:
+            raise Stop
+        self._interruptible = True
+        try:
+            return action(*args)
+        finally:
+            self._interruptible = False
+
+    def serve(self, *, runs: int | None = None) -> None:
+        """Sync now, then every interval, until a signal arrives (or `runs` runs are done, for tests)."""
+        done = 0
+        next_at = self._clock()
+        try:
+            while not self.stopping and (runs is None or done < runs):
+                wait = next_at - self._clock()
+                if wait > 0:
+                    self._interruptibly(self._sleep, wait)
+                started = self._clock()
+                delay = self._interruptibly(self.run_once) or 0.0
+                done += 1
+                next_at = max(started + self.interval_seconds, self._clock() + delay)
+                when = datetime.now(UTC) + timedelta(seconds=max(0.0, next_at - self._clock()))
+                status.mark_next_run(self.db, when.isoformat(timespec="microseconds"))
+        except Stop:
+            log.info("stopping")
+
+
+def main() -> int:
+    try:
+        settings = load_settings(role="scheduler")
+    except SettingsError as error:
+        print(f"scheduler: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
+    if settings.sync_minutes <= 0:
+        print("scheduler: automatic sync is off (CONSOLE_SYNC_MINUTES = 0); nothing to do", flush=True)
+        return 0
+    return run(settings)
+
+
+def run(settings: Settings) -> int:
+    db = open_console_db(settings.console_db_path)
+    api = PartnerApi.from_settings(settings)
+    scheduler = Scheduler(db, api, interval_seconds=settings.sync_minutes * 60)
+    # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
+    signal.signal(signal.SIGTERM, scheduler.on_signal)
+    signal.signal(signal.SIGINT, scheduler.on_signal)
+    try:
+        status.mark_started(db, interval_minutes=settings.sync_minutes)
+        log.info("syncing with the Partner API every %g min", settings.sync_minutes)
+        scheduler.serve()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        status.mark_stopped(db)
+        api.close()
+        db.close()
