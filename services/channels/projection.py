@@ -319,13 +319,35 @@ def api_client_facts(channel: dict[str, Any], client_id: str) -> dict[str, str |
     }
 
 
+# A channel the page's transaction has just found missing: a plain insert, its values bound by position (a first
+# sync writes every channel this way, so this is the statement that costs most).
+_NOW = f"?{len(API_CHANNEL_FIELDS) + 2}"  # parameters: the id, the fields in order, then the time
+_API_NEW_CHANNEL_SQL = f"""
+    insert into channels (id, {", ".join(API_CHANNEL_FIELDS)}, status_changed_at, permission, revoked, updated_at,
+                          last_source)
+    values (?1, {", ".join(f"?{index + 2}" for index in range(len(API_CHANNEL_FIELDS)))},
+            case when ?{API_CHANNEL_FIELDS.index("status") + 2} is not null then {_NOW} end, 'unknown', 0, {_NOW},
+            'partner_api')
+"""  # noqa: S608 - our own column names; every value is bound
+
+
 def write_api_channels(
-    db: Database, channels: Sequence[dict[str, Any]], clients: Sequence[dict[str, Any]], *, now: str
+    db: Database,
+    channels: Sequence[dict[str, Any]],
+    clients: Sequence[dict[str, Any]],
+    *,
+    now: str,
+    new: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Write Partner API facts (api_channel_facts, api_client_facts) for a page, each statement prepared once.
-    Call inside a transaction."""
+    """Write Partner API facts (api_channel_facts, api_client_facts) for a page, each statement prepared once:
+    `channels` onto their rows, and `new`, channels known to be missing (read in the same transaction), as new
+    rows. Call inside a transaction."""
     if clients:
         db.conn.executemany(_API_CLIENT_SQL, [{**client, "now": now} for client in clients])
+    if new:
+        db.conn.executemany(
+            _API_NEW_CHANNEL_SQL, [(fact["id"], *(fact[name] for name in API_CHANNEL_FIELDS), now) for fact in new]
+        )
     if channels:
         db.conn.executemany(_API_CHANNEL_SQL, [{**channel, "now": now} for channel in channels])
 

@@ -121,13 +121,14 @@ class _Page:
             )
         ]
         self.writes: list[dict[str, Any]] = []
+        self.inserts: list[dict[str, Any]] = []
         self.new: list[str] = []
         self.changed: list[tuple[str, list[ChannelChange]]] = []
         for channel_id, fact in facts.items():
             old = before.get(channel_id)
             if old is None:
                 self.new.append(channel_id)
-                self.writes.append(fact)
+                self.inserts.append(fact)
                 continue
             # A field the API leaves out keeps its value (the upsert's coalesce).
             changes = [
@@ -187,7 +188,7 @@ def _apply_page(
     with db.atomic():
         page = _Page(db, channels)
         now = utc_now()
-        write_api_channels(db, page.writes, page.clients, now=now)
+        write_api_channels(db, page.writes, page.clients, now=now, new=page.inserts)
         rows = [
             audit.entry(operator, "sync", now, channel_id=channel_id, outcome="new", detail="first seen", run_id=run_id)
             for channel_id in page.new

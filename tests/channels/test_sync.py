@@ -286,3 +286,15 @@ def test_the_recorded_ready_steps_back_a_channel_a_channel_live_event_left_runni
     channel = get_channel(db, "tlbN64CH")
     assert (channel["previous_quality_rating"], channel["previous_messaging_limit"]) == ("GREEN", "TIER_1K")
     assert [item.channel_id for item in left_running(db)] == ["tlbN64CH"]
+
+
+def test_a_channel_first_seen_by_a_sync_gets_the_rows_defaults(db, api) -> None:
+    _sync(db, api, [remote_channel(1), {"id": "bare"}])
+    channel = get_channel(db, "ch1")
+    assert (channel["status"], channel["client_id"], channel["phone_name"]) == ("running", "clCL", "Shop")
+    assert (channel["permission"], channel["revoked"], channel["last_source"]) == ("unknown", 0, "partner_api")
+    assert channel["status_changed_at"] == channel["updated_at"]
+    assert channel["left_running_at"] is None
+    bare = get_channel(db, "bare")
+    assert (bare["status"], bare["status_changed_at"], bare["updated_at"]) == (None, None, channel["updated_at"])
+    assert db["channel_stages"].get("running")["channels"] == 1
