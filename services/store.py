@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,10 @@ from sqlite_utils import Database, Migrations
 
 from services.migrations import CONSOLE_FORMER_NAMES, console_migrations
 
-BUSY_TIMEOUT_MS = 5000
+# How long a console write waits for the lock. The receiver's writer commits back to back during a burst and
+# SQLite's waiters only poll, so a short wait loses to it again and again (a bulk key run saw "database is
+# locked"); the receiver itself sets its own, shorter, wait.
+BUSY_TIMEOUT_MS = 30_000
 # What a page catches when the database cannot be read, without importing the engine itself.
 DatabaseError = sqlite3.Error
 
@@ -42,13 +46,27 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def is_busy(error: BaseException) -> bool:
+    """SQLite gave up waiting for another connection's lock (nothing is wrong with the data)."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error).lower()
+
+
 def utc_now() -> str:
     """Timestamps are ISO-8601 UTC text so that they sort and compare as strings."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+# After holding the write lock, a connection leaves it free for this share of the time it held it (capped)
+# before taking it again. SQLite's waiters poll (every 100 ms at worst); a writer that commits back to back,
+# as the receiver does in a burst, would otherwise find the lock taken at every poll and starve the others
+# (a bulk key run failed with "database is locked" that way). A tenth of the time free lets a waiter in
+# within some dozens of polls, well inside the busy timeout.
+WRITE_REST_SHARE = 0.1
+WRITE_REST_MAX_SECONDS = 0.05
+
+
 class WriteLockingDatabase(Database):
-    """Every transaction takes the write lock when it begins.
+    """Every transaction takes the write lock when it begins, and a writer never hogs it.
 
     A deferred transaction that reads first (sqlite-utils reads the schema before each insert) cannot upgrade
     to a write once another process has committed: SQLite then answers "database is locked" at once instead
@@ -56,23 +74,33 @@ class WriteLockingDatabase(Database):
     same for the implicit transactions of sqlite-utils' own write methods.)
     """
 
+    _free_until = 0.0
+
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
         if self.conn.in_transaction:
             with super().atomic():
                 yield self
             return
+        rest = self._free_until - time.monotonic()
+        if rest > 0:
+            time.sleep(rest)
         self.conn.execute("BEGIN IMMEDIATE")
+        began = time.monotonic()
         try:
-            yield self
-        except BaseException:
-            self.conn.rollback()
-            raise
-        try:
-            self.conn.commit()
-        except BaseException:
-            self.conn.rollback()
-            raise
+            try:
+                yield self
+            except BaseException:
+                self.conn.rollback()
+                raise
+            try:
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+        finally:
+            ended = time.monotonic()
+            self._free_until = ended + min(WRITE_REST_MAX_SECONDS, (ended - began) * WRITE_REST_SHARE)
 
 
 def connect(

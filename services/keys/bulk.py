@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,8 +16,10 @@ from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
 from services.keys.readiness import KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
+from services.store import is_busy
 
 DEFAULT_WORKERS = 8
+log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
 
 
@@ -111,7 +114,11 @@ def _run_each(
         try:
             return work(connections.get(), channel_id)
         except Exception as error:  # noqa: BLE001 - one broken channel must not abort the others
-            return BulkOutcome(channel_id, kind="error", error=f"unexpected {type(error).__name__}")
+            # Our own errors carry no secret (keys travel in headers, never in messages), so the cause is logged.
+            log.warning("bulk key run: channel %s failed: %s: %s", channel_id, type(error).__name__, error)
+            if is_busy(error):
+                return BulkOutcome(channel_id, kind="busy", error="the console database stayed busy; retry it")
+            return BulkOutcome(channel_id, kind="error", error=f"unexpected {type(error).__name__}: see the log")
 
     summary = BulkSummary()
     try:

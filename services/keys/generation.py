@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlite_utils import Database
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services import audit
 from services.channels.permission import record_refusal
@@ -14,7 +15,9 @@ from services.channels.projection import get_channel
 from services.keys.generation_lock import LockBusy, hold_generation_lock, is_abandoned
 from services.keys.vault import KeyVault, last_four
 from services.partner_api import PartnerApi, PartnerApiError
-from services.store import utc_now
+from services.store import is_busy, utc_now
+
+KEY_STORE_DEADLINE_SECONDS = 300
 
 
 class KeyNotAllowed(Exception):
@@ -59,6 +62,13 @@ def _claim(db: Database, channel_id: str, operator: str) -> int:
     return int(row.last_pk)
 
 
+# 360dialog has made the key and revoked the older ones: storing it must outlast any wait for the database.
+@retry(
+    retry=retry_if_exception(is_busy),
+    stop=stop_after_delay(KEY_STORE_DEADLINE_SECONDS),
+    wait=wait_random_exponential(multiplier=0.2, max=5),
+    reraise=True,
+)
 def _store_success(db: Database, attempt_id: int, channel_id: str, vault: KeyVault, key: Any) -> int:
     """Store the new key and mark the ones it replaced revoked; returns how many it replaced."""
     with db.atomic():
@@ -123,7 +133,13 @@ def recover_abandoned_attempts(db: Database) -> int:
         if not is_abandoned(db, row["channel_id"]):
             continue
         with db.atomic():
-            db.execute("update api_keys set outcome = 'unknown', error = ? where id = ?", [ABANDONED, row["id"]])
+            # Only if still pending: its own thread may have finished between the read above and the lock check.
+            updated = db.execute(
+                "update api_keys set outcome = 'unknown', error = ? where id = ? and outcome = 'pending'",
+                [ABANDONED, row["id"]],
+            ).rowcount
+            if not updated:
+                continue
             db.execute(
                 """
                 update audit set outcome = 'unknown', detail = ?
