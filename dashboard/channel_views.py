@@ -10,27 +10,30 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import key_badge, status_badge
-from services.channels.attention import AttentionItem, quality_drop
+from dashboard.widgets import key_badge, plural, status_badge
+from services.channels.attention import quality_drop
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
+from services.channels.workbench import ChannelLabel, QueueRow, ago
 from services.keys.bulk import BulkSummary
 
 TABLE_COLUMNS = {
-    "id": "channel",
-    "status_badge": "status",
     "phone_number": "phone",
     "phone_name": "display name",
-    "client": "client",
+    "client": "business",
+    "status_badge": "status",
+    "key_badge": "key",
     "quality_rating": "quality",
     "messaging_limit": "limit",
     "permission": "permission",
-    "key_badge": "key",
     "in_status_for": "in status for",
+    "id": "channel id",
 }
+QUEUE_COLUMNS = {"reason": "needs", "channel": "channel", "business": "business", "detail": "detail", "since": "since"}
 
 
-def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
+def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None] | str) -> None:
+    """Number, name and business first (what people search by), the id last."""
     shaped = [
         {
             **row,
@@ -44,6 +47,33 @@ def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[
     st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
 
 
+def queue_table(rows: list[QueueRow], *, key: str, on_select: Callable[[], None] | str) -> None:
+    """The work queue: what each channel needs, who it is, since when; a row opens the channel."""
+    shaped = [
+        {
+            "reason": row.reason,
+            "channel": row.label.text,
+            "business": row.label.client_name or row.label.client_id or "",
+            "detail": row.detail,
+            "since": ago(row.since),
+        }
+        for row in rows
+    ]
+    frame = pd.DataFrame(shaped, columns=list(QUEUE_COLUMNS)).rename(columns=QUEUE_COLUMNS)
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
+
+
+def reason_filter(counts: dict[str, int], *, key: str) -> str | None:
+    """One pill per reason with its count; choosing one narrows the queue to it."""
+    return st.pills(
+        "Needs",
+        list(counts),
+        format_func=lambda reason: f"{reason} ({counts.get(reason, 0)})",
+        key=key,
+        label_visibility="collapsed",
+    )
+
+
 def funnel_metrics(counts: dict[str, int]) -> None:
     columns = st.columns(len(counts))
     for column, (stage, count) in zip(columns, counts.items(), strict=True):
@@ -51,23 +81,16 @@ def funnel_metrics(counts: dict[str, int]) -> None:
         column.metric(escape_markdown(stage), f"{count:,}")
 
 
-def attention_table(items: list[AttentionItem]) -> None:
-    if not items:
-        st.text("Nothing needs attention.")
-        return
-    frame = pd.DataFrame([asdict(item) for item in items]).rename(columns={"channel_id": "channel"})
-    st.dataframe(frame, hide_index=True, width="stretch")
-
-
-def channel_facts(channel: dict[str, Any], key_status: str) -> None:
+def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel) -> None:
     """Untrusted values as plain text."""
-    st.text(f"status: {channel['status'] or 'unknown'}")
+    business = label.client_name or (f"client {label.client_id}" if label.client_id else "client not known yet")
+    st.text(f"{label.phone_number or 'number not known yet'} · {channel['phone_name'] or 'no display name yet'}")
+    st.text(f"{business} · channel {channel['id']}")
+    st.text(f"status: {channel['status'] or 'unknown'} · quality {channel['quality_rating'] or '-'} · "
+            f"limit {channel['messaging_limit'] or '-'}")  # fmt: skip
     st.text(f"key: {key_badge(key_status)} · permission: {channel['permission'] or 'unknown'}")
     if channel.get("permission_detail"):
         st.text(f"permission: {channel['permission_detail']}")
-    phone = channel["phone_number"] or "number not known yet"
-    st.text(f"client {channel['client_id'] or '?'} · {phone} · {channel['phone_name'] or ''}")
-    st.text(f"quality {channel['quality_rating'] or '-'} · limit {channel['messaging_limit'] or '-'}")
     drop = quality_drop(channel)
     if drop:
         st.warning("Quality alert: " + escape_markdown(drop), icon="📉")
@@ -105,13 +128,16 @@ def sync_report(report: SyncReport) -> None:
         st.dataframe(pd.DataFrame({"new channel": report.new_channels}), hide_index=True)
 
 
-def bulk_report(summary: BulkSummary) -> None:
+def bulk_report(summary: BulkSummary, labels: dict[str, ChannelLabel]) -> None:
     ok, failed = summary.succeeded, summary.failed
     if ok:
-        st.success(f"{len(ok)} key(s) generated.")
+        st.success(f"{plural(len(ok), 'key')} generated.")
     if failed:
-        st.error(f"{len(failed)} channel(s) got no key; reasons below.")
-        rows = [{"channel": outcome.channel_id, "kind": outcome.kind, "reason": outcome.error} for outcome in failed]
+        st.error(f"{plural(len(failed), 'channel')} got no key; the reason for each is below.")
+        rows = [
+            {"channel": labels[outcome.channel_id].text, "reason": outcome.error, "channel id": outcome.channel_id}
+            for outcome in failed
+        ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if not ok and not failed:
         st.info("No channel was eligible.")
@@ -125,9 +151,9 @@ def readiness_report(summary: BulkSummary) -> None:
         return
     waiting = summary.not_ready
     ready = len(prepared) - len(waiting)
-    st.success(f"{ready} key(s) ready to use: checked, messaging webhook set and read back.")
+    st.success(f"{plural(ready, 'key')} ready to use: checked, messaging webhook set and read back.")
     if waiting:
-        st.warning(f"{len(waiting)} key(s) not ready yet; the step each one stopped at is below.", icon="⚠️")
+        st.warning(f"{plural(len(waiting), 'key')} not ready yet; the step each one stopped at is below.", icon="⚠️")
         stopped = [
             (outcome.channel_id, next(s for s in outcome.readiness if s.status not in ("ok", "attention")))
             for outcome in waiting

@@ -14,15 +14,21 @@ from services.spreadsheet import csv_text
 MASK = "•" * 24
 
 
-def remember_new_key(result: KeyResult) -> None:
+def remember_new_key(result: KeyResult, label: str) -> None:
     """Held in this browser session only; the database keeps it encrypted and never gives it back."""
     st.session_state["new_key"] = {
         "channel_id": result.channel_id,
+        "label": label,
         "api_key": result.api_key,
         "last4": result.last4,
         "address": result.address,
         "revealed": False,
     }
+
+
+def has_unstored_keys() -> bool:
+    """A new key or bulk keys the operator has not yet said are stored: they cannot be read back."""
+    return bool(st.session_state.get("new_key") or st.session_state.get("bulk_keys"))
 
 
 def masked(last4: str) -> str:
@@ -44,13 +50,15 @@ def _forget() -> None:
 
 
 def shown_once_key(db: Database, operator: str) -> None:
+    """The new key, where the operator is: masked until revealed, with a copy button, until they say it is
+    stored."""
     shown = st.session_state.get("new_key")
     if not shown:
         return
     with st.container(border=True):
         st.success(
-            "New API key for channel "
-            + escape_markdown(shown["channel_id"])
+            "New API key for "
+            + escape_markdown(shown.get("label") or shown["channel_id"])
             + ". It is shown once: reveal it, copy it (copy button on the right of the key) and store it safely."
         )
         if shown["revealed"]:
@@ -60,10 +68,35 @@ def shown_once_key(db: Database, operator: str) -> None:
         st.text(f"Messaging API address: {shown['address']}")
         reveal, done = st.columns(2)
         if shown["revealed"]:
-            reveal.button("Hide key", on_click=_hide, width="stretch")
+            reveal.button("Hide key", on_click=_hide, width="stretch", key="hide-new-key")
         else:
-            reveal.button("Reveal key", on_click=_reveal, args=(db, operator), type="primary", width="stretch")
-        done.button("I have stored it: forget it here", on_click=_forget, width="stretch")
+            reveal.button(
+                "Reveal key",
+                on_click=_reveal,
+                args=(db, operator),
+                type="primary",
+                width="stretch",
+                key="reveal-new-key",
+            )
+        if done.button("I have stored it: forget it here", width="stretch", key="forget-new-key"):
+            _forget()
+            st.rerun()  # the whole page: views held open while the key was unstored can close again
+
+
+LEAVE_GUARD = """<script>
+window.parent.__consoleUnstoredKeys = %s;
+if (!window.parent.__consoleLeaveGuard) {
+  window.parent.__consoleLeaveGuard = true;
+  window.parent.addEventListener("beforeunload", function (event) {
+    if (window.parent.__consoleUnstoredKeys) { event.preventDefault(); event.returnValue = ""; }
+  });
+}
+</script>"""
+
+
+def leave_guard() -> None:
+    """The browser asks before the page is left or reloaded while a key shown once is not yet stored."""
+    st.html(LEAVE_GUARD % ("true" if has_unstored_keys() else "false"), unsafe_allow_javascript=True)
 
 
 def remember_bulk_keys(results: list[KeyResult]) -> None:
@@ -108,12 +141,6 @@ def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
 
 
 READINESS_ICONS = {"ok": "✅", "attention": "⚠️", "failed": "❌", "skipped": "⏭️", NOT_RUN: "⏳"}
-
-
-def channel_label(channel: dict) -> str:
-    """How people name a channel: its number and display name; the id only when neither is known yet."""
-    named = " ".join(part for part in (channel.get("phone_number"), channel.get("phone_name")) if part)
-    return named or f"channel {channel['id']}"
 
 
 def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | None:

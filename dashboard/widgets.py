@@ -24,7 +24,7 @@ STATUS_BADGES = {
     "created": "⚪ created",
 }
 KEY_BADGES = {
-    "none": "none",
+    "none": "no key",
     "active": "🔑 active",
     "pending": "⏳ pending",
     "unknown": "⚠️ check key state",
@@ -54,3 +54,8 @@ def show_partner_error(error: PartnerApiError, *, where: st.delta_generator.Delt
 
 def capped(count: int, cap: int) -> str:
     return f"{cap:,}+" if count >= cap else f"{count:,}"
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 key', '3 keys', '1,200 channels'."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -1,14 +1,15 @@
-"""Channels and keys: every channel with its status, what needs attention, one channel's story, its key."""
+"""Channels and keys: the work queue, every channel, and one channel at a time in its own view with its key."""
 
 import streamlit as st
 
 from dashboard.channel_views import (
-    attention_table,
     bulk_report,
     channel_facts,
     channels_table,
     funnel_metrics,
+    queue_table,
     readiness_report,
+    reason_filter,
     sync_report,
     timeline_table,
 )
@@ -22,15 +23,15 @@ from dashboard.context import (
 )
 from dashboard.key_views import (
     bulk_keys_download,
-    channel_label,
+    has_unstored_keys,
+    leave_guard,
     readiness_panel,
     remember_bulk_keys,
     remember_new_key,
     shown_once_key,
 )
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import capped, show_partner_error
-from services.channels.attention import needs_attention
+from dashboard.widgets import capped, key_badge, plural, show_partner_error
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
 from services.channels.query import (
@@ -38,13 +39,21 @@ from services.channels.query import (
     FUNNEL_STAGES,
     KEY_STATUSES,
     ChannelFilter,
-    client_name,
     count_channels,
     funnel,
     page_channels,
 )
+from services.channels.sync import sync_one_channel
 from services.channels.sync_runs import SyncBusy, run_sync
 from services.channels.timeline import channel_timeline
+from services.channels.workbench import (
+    channel_label,
+    channel_labels,
+    channels_csv,
+    matches_filter,
+    reason_counts,
+    work_queue,
+)
 from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
 from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
 from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
@@ -53,15 +62,201 @@ from services.store import open_console_db
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 3
+OPEN = "open"  # the URL parameter, and the session key, of the channel shown in its own view
 
 settings = require_settings()
 st.title("Channels and keys")
 db = get_db()
-shown_once_key(db, operator())
-bulk_keys_download(db, operator(), key="bulk-keys-earlier")
+leave_guard()
 
-sync_col, bulk_col, ready_col = st.columns(3)
-if sync_col.button("Sync from the Partner API", width="stretch"):
+
+def open_db():
+    return open_console_db(settings.console_db_path)
+
+
+def export_csv(channel_filter: ChannelFilter) -> str:
+    export_db = open_db()
+    try:
+        return channels_csv(export_db, channel_filter)
+    finally:
+        export_db.close()
+
+
+# -- one channel at a time ----------------------------------------------------------------------------------
+def open_channel(channel_id: str) -> None:
+    st.session_state[OPEN] = channel_id
+    st.query_params[OPEN] = channel_id
+
+
+def close_channel() -> None:
+    st.session_state.pop(OPEN, None)
+    st.query_params.pop(OPEN, None)
+    # A fresh table key drops the row selection that opened it, so the view does not open again by itself.
+    st.session_state["selection_round"] = st.session_state.get("selection_round", 0) + 1
+
+
+def generate(channel: dict, label: str, replace_existing: bool) -> None:
+    try:
+        result = generate_key(
+            db,
+            get_partner_api(),
+            get_vault(),
+            channel["id"],
+            operator=operator(),
+            direct_paid=settings.direct_paid,
+            replace_existing=replace_existing,
+        )
+    except KeyNotAllowed as error:
+        st.error("No key generated: " + escape_markdown(str(error)))
+        return
+    except PartnerApiError as error:
+        show_partner_error(error)
+        return
+    remember_new_key(result, label)
+    with st.spinner(f"Making the new key of {label} ready: checking it, setting its messaging webhook…"):
+        prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator())
+    st.rerun()
+
+
+def permission_check(channel: dict, label) -> None:
+    business = label.client_name or f"client {channel['client_id']}"
+    if not st.button(f"Ask 360dialog which numbers {business} shared", key=f"permission-{channel['id']}"):
+        return
+    try:
+        check = refresh_permissions(db, get_partner_api(), channel["client_id"], operator=operator())
+    except PartnerApiError as error:
+        show_partner_error(error)
+        return
+    if not check.known:
+        st.warning(
+            "360dialog answered in a shape this console does not recognise; nothing was changed. "
+            "The answer's shape is unconfirmed: see docs/contract.md.",
+            icon="⚠️",
+        )
+        return
+    st.rerun()
+
+
+def key_controls(channel: dict, label) -> None:
+    problem = eligibility_problem(channel, direct_paid=settings.direct_paid)
+    if problem:
+        st.text(f"No key can be generated now: {problem}")
+        if settings.direct_paid and channel["client_id"] and channel["status"] == "running":
+            permission_check(channel, label)
+        return
+    replacing = has_active_key(db, channel["id"])
+    confirmed = True
+    if replacing:
+        confirmed = st.checkbox(
+            f"{label.text} has a key. A new key revokes the current one: confirm.", key=f"replace-{channel['id']}"
+        )
+    title = f"Generate a new key for {label.text}" if replacing else f"Generate key for {label.text}"
+    if st.button(title, key=f"generate-{channel['id']}", type="primary", disabled=not confirmed):
+        generate(channel, label.text, replacing)
+
+
+def readiness_controls(channel: dict, label) -> None:
+    if key_status(db, channel["id"]) != "active":
+        return
+    step = readiness_panel(key_readiness(db, channel["id"]), label=label.text, key=f"ready-{channel['id']}")
+    if step is None:
+        return
+    try:
+        with st.spinner(f"Working on the key of {label.text}…"):
+            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator(), start_at=step)
+    except KeyNotReady as error:
+        st.error(escape_markdown(str(error)))
+        return
+    st.rerun()
+
+
+def sync_this(channel: dict, label) -> None:
+    if not st.button(f"Sync {label.text} from the Partner API", key=f"sync-{channel['id']}"):
+        return
+    try:
+        changed = sync_one_channel(db, get_partner_api(), channel["id"], operator=operator())
+    except PartnerApiError as error:
+        show_partner_error(error)
+        return
+    st.toast(f"{label.text}: {changed}" if changed else f"{label.text} is as 360dialog has it.")
+    st.rerun()
+
+
+def channel_view(channel_id: str) -> None:
+    channel = get_channel(db, channel_id)
+    if channel is None:
+        st.info("This channel is not known here (yet). A sync or its first webhook will bring it.")
+        return
+    label = channel_label(db, channel_id)
+    shown_once_key(db, operator())
+    channel_facts(channel, key_status(db, channel_id), label)
+    key_controls(channel, label)
+    readiness_controls(channel, label)
+    sync_this(channel, label)
+    st.text("Timeline")
+    timeline_table(channel_timeline(db, channel_id))
+
+
+def show_channel(channel_id: str) -> None:
+    # A key shown once cannot be dismissed by a stray click outside: only "I have stored it" closes it.
+    title = channel_label(db, channel_id).text
+    st.dialog(title, width="large", dismissible=not has_unstored_keys(), on_dismiss=close_channel)(channel_view)(
+        channel_id
+    )
+
+
+# -- every eligible channel at once ---------------------------------------------------------------------------
+def bulk_generation(eligible: list[str]) -> None:
+    labels = channel_labels(db, eligible)
+    if "bulk_summary" not in st.session_state:
+        st.write(
+            f"This makes {plural(len(eligible), 'key')}, one for each running channel below that has none. "
+            "Each key is made once; a channel's earlier key, if 360dialog still had one, stops working."
+        )
+        st.text("\n".join(labels[channel_id].text for channel_id in eligible[:20]))
+        if len(eligible) > 20:
+            st.text(f"… and {len(eligible) - 20:,} more")
+        if st.button(f"Generate {plural(len(eligible), 'key')}", type="primary", key="bulk-confirm"):
+            run_bulk(eligible)
+        return
+    summary = st.session_state["bulk_summary"]
+    bulk_report(summary, channel_labels(db, [outcome.channel_id for outcome in summary.outcomes]))
+    bulk_keys_download(db, operator(), key="bulk-keys-new")
+    failed = [outcome.channel_id for outcome in summary.failed]
+    if failed and st.button(f"Retry failed ({len(failed)})", key="bulk-retry"):
+        run_bulk(failed)
+    if not st.session_state.get("bulk_keys") and st.button("Close", key="bulk-close"):
+        st.session_state.pop("bulk_summary", None)
+        st.session_state.pop("bulk_open", None)
+        st.rerun()
+
+
+def run_bulk(channel_ids: list[str]) -> None:
+    bar = st.progress(0.0, text=f"Generating {plural(len(channel_ids), 'key')}…")
+    summary = generate_many(
+        open_db,
+        get_partner_api(),
+        get_vault(),
+        channel_ids,
+        operator=operator(),
+        direct_paid=settings.direct_paid,
+        readiness=get_readiness_config(),
+        on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
+    )
+    remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
+    st.session_state["bulk_summary"] = summary
+    st.rerun()  # the dialog comes back undismissable while its keys are not downloaded
+
+
+def close_bulk() -> None:
+    if not st.session_state.get("bulk_keys"):
+        st.session_state.pop("bulk_summary", None)
+    st.session_state.pop("bulk_open", None)
+
+
+# -- actions ---------------------------------------------------------------------------------------------------
+sync_col, bulk_col, ready_col, export_col = st.columns(4)
+if sync_col.button("Sync all from the Partner API", width="stretch"):
     bar = st.progress(0.0, text="Reading channels from the Partner API…")
     try:
         _, report = run_sync(
@@ -80,35 +275,32 @@ if sync_col.button("Sync from the Partner API", width="stretch"):
         bar.progress(1.0, text="Done")
         sync_report(report)
 
-if bulk_col.button("Generate keys for every eligible channel", width="stretch", help="Running, no key yet"):
-    eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
-    bar = st.progress(0.0, text=f"Generating keys for {len(eligible)} channels…")
-    summary = generate_many(
-        lambda: open_console_db(settings.console_db_path),
-        get_partner_api(),
-        get_vault(),
-        eligible,
-        operator=operator(),
-        direct_paid=settings.direct_paid,
-        readiness=get_readiness_config(),
-        on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
-    )
-    bulk_report(summary)
-    remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
-    bulk_keys_download(db, operator(), key="bulk-keys-new")
+eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
+if bulk_col.button(
+    f"Generate keys for {plural(len(eligible), 'eligible channel')}",
+    width="stretch",
+    disabled=not eligible and "bulk_summary" not in st.session_state,
+    help="Running channels with no key yet; you confirm the list first",
+    key="bulk-open",
+):
+    st.session_state["bulk_open"] = True
+if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
+    st.dialog("Generate keys", width="large", dismissible=not has_unstored_keys(), on_dismiss=close_bulk)(
+        bulk_generation
+    )(eligible)
 
 waiting = unprepared_channel_ids(db)
 if ready_col.button(
-    f"Make {len(waiting)} key(s) ready to use" if waiting else "Every key is ready to use",
+    f"Make {plural(len(waiting), 'key')} ready to use" if waiting else "Every key is ready to use",
     width="stretch",
     disabled=not waiting,
     key="make-keys-ready",
     help="For each active key not ready yet: check it, set its number's messaging webhook, read it back",
 ):
-    bar = st.progress(0.0, text=f"Making {len(waiting)} keys ready…")
+    bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
     readiness_report(
         prepare_many(
-            lambda: open_console_db(settings.console_db_path),
+            open_db,
             get_vault(),
             waiting,
             get_readiness_config(),
@@ -117,129 +309,88 @@ if ready_col.button(
         )
     )
 
-funnel_metrics(funnel(db))
-attention = needs_attention(db, stuck_after_minutes=settings.stuck_after_minutes)
-with st.expander(f"Needs attention ({len(attention)})", expanded=bool(attention)):
-    attention_table(attention)
-
+# -- filters, kept in the URL so a reload or a pasted link shows the same list ----------------------------------
 search_col, status_col, key_col, client_col = st.columns([3, 2, 2, 2])
 filters = ChannelFilter(
-    search=search_col.text_input("Search", key="channels_search", placeholder="channel, phone, name or client"),
-    status=status_col.selectbox("Status", [None, *FUNNEL_STAGES], format_func=lambda s: s or "All", key="ch_status"),
-    key_status=key_col.selectbox("Key", [None, *KEY_STATUSES], format_func=lambda s: s or "All", key="ch_key"),
-    client_id=client_col.text_input("Client id", key="channels_client").strip() or None,
+    search=search_col.text_input(
+        "Search", key="q", placeholder="number (any format), name, business or id", bind="query-params"
+    ),
+    status=status_col.selectbox(
+        "Status", [None, *FUNNEL_STAGES], format_func=lambda s: s or "All", key="status", bind="query-params"
+    ),
+    key_status=key_col.selectbox(
+        "Key", [None, *KEY_STATUSES], format_func=lambda s: key_badge(s) if s else "All", key="key", bind="query-params"
+    ),
+    client_id=client_col.text_input("Client id", key="client", bind="query-params").strip() or None,
 )
-live = st.toggle("Live", value=True, key="channels_live", help="Refresh every 3 seconds; switch off to pause")
+filtered = filters != ChannelFilter()
+export_col.download_button(
+    "Download this list (CSV)",
+    data=lambda: export_csv(filters),
+    file_name="channels.csv",
+    mime="text/csv",
+    width="stretch",
+)
+live = st.toggle("Live", value=True, key="channels_live", help=f"Refresh every {REFRESH_SECONDS} s; off to pause")
 
 
-def generate(channel_id: str, replace_existing: bool, where) -> None:
-    try:
-        result = generate_key(
-            db,
-            get_partner_api(),
-            get_vault(),
-            channel_id,
-            operator=operator(),
-            direct_paid=settings.direct_paid,
-            replace_existing=replace_existing,
-        )
-    except KeyNotAllowed as error:
-        where.error("No key generated: " + escape_markdown(str(error)))
-    except PartnerApiError as error:
-        show_partner_error(error, where=where)
-    else:
-        remember_new_key(result)
-        with st.spinner("Making the new key ready: checking it, setting the number's messaging webhook…"):
-            prepare_key(db, get_vault(), channel_id, get_readiness_config(), operator=operator())
-        st.rerun()
+def clear_filters() -> None:
+    for name, empty in (("q", ""), ("status", None), ("key", None), ("client", "")):
+        st.session_state[name] = empty
 
 
-def readiness_controls(channel: dict) -> None:
-    if key_status(db, channel["id"]) != "active":
-        return
-    label = channel_label(channel)
-    step = readiness_panel(key_readiness(db, channel["id"]), label=label, key=f"ready-{channel['id']}")
-    if step is None:
-        return
-    try:
-        with st.spinner(f"Working on the key of {label}…"):
-            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator(), start_at=step)
-    except KeyNotReady as error:
-        st.error(escape_markdown(str(error)))
-        return
-    st.rerun()
-
-
-def permission_check(channel: dict) -> None:
-    client = client_name(db, channel["client_id"]) or f"client {channel['client_id']}"
-    if not st.button(f"Ask 360dialog which numbers {client} shared", key=f"permission-{channel['id']}"):
-        return
-    try:
-        check = refresh_permissions(db, get_partner_api(), channel["client_id"], operator=operator())
-    except PartnerApiError as error:
-        show_partner_error(error)
-        return
-    if not check.known:
-        st.warning(
-            "360dialog answered in a shape this console does not recognise; nothing was changed. "
-            "The answer's shape is unconfirmed: see docs/contract.md.",
-            icon="⚠️",
-        )
-        return
-    st.rerun()
-
-
-def key_controls(channel: dict) -> None:
-    problem = eligibility_problem(channel, direct_paid=settings.direct_paid)
-    if problem:
-        st.text(f"No key can be generated now: {problem}")
-        if settings.direct_paid and channel["client_id"] and channel["status"] == "running":
-            permission_check(channel)
-        return
-    replacing = has_active_key(db, channel["id"])
-    confirmed = True
-    if replacing:
-        confirmed = st.checkbox(
-            "This channel has a key. A new key revokes the current one: confirm.", key=f"replace-{channel['id']}"
-        )
-    label = "Generate a new API key" if replacing else "Generate API key"
-    if st.button(label, key=f"generate-{channel['id']}", type="primary", disabled=not confirmed):
-        generate(channel["id"], replacing, st)
-
-
-def open_selected_row() -> None:
+def selected_id(table_key: str, ids_key: str) -> str | None:
     # Mapped through the ids rendered with the table: a live refresh may have reordered it since.
-    rows = st.session_state["channels_table"].selection.rows
-    ids = st.session_state.get("channels_page_ids", [])
-    if rows and rows[0] < len(ids):
-        st.session_state["channels_open"] = ids[rows[0]]
+    state = st.session_state.get(table_key)
+    rows = state.selection.rows if state is not None else []
+    ids = st.session_state.get(ids_key, [])
+    return ids[rows[0]] if rows and rows[0] < len(ids) else None
 
 
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
-def channel_list() -> None:
+def workbench() -> None:
+    """Funnel, work queue and list together, so one refresh moves them all."""
+    funnel_metrics(funnel(db))
+    round_ = st.session_state.get("selection_round", 0)
+    queue = work_queue(db, stuck_after_minutes=settings.stuck_after_minutes)
+    if queue:
+        st.subheader(f"Needs attention ({len(queue):,})")
+        reason = reason_filter(reason_counts(queue), key="needs")
+        shown = [row for row in queue if reason in (None, row.reason)]
+        st.session_state["queue_ids"] = [row.channel_id for row in shown]
+        queue_table(shown, key=f"queue_table_{round_}", on_select="rerun")
+    st.subheader("All channels" if not filtered else "Channels matching the filters")
     total = count_channels(db, filters)
     pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
-    if st.session_state.get("channels_page", 1) > pages:
-        st.session_state["channels_page"] = pages  # the filter narrowed the list under the current page
-    page = st.number_input("Page", min_value=1, max_value=pages, value=1, key="channels_page")
-    rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    st.text(f"{capped(total, COUNT_CAP)} channels · page {page} of {pages}")
+    if st.session_state.get("page", 1) > pages:
+        st.session_state["page"] = pages  # the filters narrowed the list under the current page
+    page = st.pagination(pages, key="page") if pages > 1 else 1
+    rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(min(page, pages) - 1) * PAGE_SIZE)
     if not rows:
-        st.info("No channel yet. Hand a client an onboarding link from the Connect page." if not total else "None.")
-        return
-    st.session_state["channels_page_ids"] = [row["id"] for row in rows]
-    channels_table(rows, key="channels_table", on_select=open_selected_row)
-    ids = list(dict.fromkeys([row["id"] for row in rows] + [item.channel_id for item in attention]))
-    chosen = st.selectbox("Open channel (or select its row)", ids, key="channels_open")
-    channel = get_channel(db, chosen) if chosen else None
-    if channel is None:
-        return
-    with st.container(border=True):
-        channel_facts(channel, key_status(db, channel["id"]))
-        key_controls(channel)
-        readiness_controls(channel)
-        st.text("Timeline")
-        timeline_table(channel_timeline(db, channel["id"]))
+        if filtered:
+            st.info("No channel matches these filters.")
+            st.button("Clear the filters", on_click=clear_filters, key="clear-filters")
+        else:
+            st.info("No channel yet. Hand a client an onboarding link from the Connect page.")
+    else:
+        st.caption(f"{plural(total, 'channel') if total < COUNT_CAP else capped(total, COUNT_CAP) + ' channels'}"
+                   + (f" · page {page} of {pages}" if pages > 1 else ""))  # fmt: skip
+        st.session_state["table_ids"] = [row["id"] for row in rows]
+        channels_table(rows, key=f"channels_table_{round_}", on_select="rerun")
+    chosen = selected_id(f"queue_table_{round_}", "queue_ids") or selected_id(f"channels_table_{round_}", "table_ids")
+    if chosen and chosen != st.session_state.get(OPEN):
+        open_channel(chosen)
+        st.rerun()
 
 
-channel_list()
+workbench()
+
+# The channel in view follows the URL (a pasted link, a reload) and closes when the filters hide it.
+opened = st.session_state.get(OPEN) or st.query_params.get(OPEN)
+if opened and (not filtered or matches_filter(db, filters, opened)):
+    st.session_state[OPEN] = opened
+    show_channel(opened)
+elif opened:
+    close_channel()
+if st.session_state.get("new_key") and not opened:
+    shown_once_key(db, operator())

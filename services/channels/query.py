@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,12 +11,16 @@ from sqlite_utils import Database
 
 from services.keys.generation import key_status_sql
 from services.store import like_pattern
+from services.whatsapp import phone_digits
 
 KEY_STATUS_SQL = key_status_sql("channels.id")
 KEY_STATUSES = ("none", "active", "pending", "unknown", "revoked", "unusable")
 FUNNEL_STAGES = ("created", "pending", "submitted", "ready", "running")
 COUNT_CAP = 10_000
 SEARCH_MAX_LENGTH = 100
+# What looks like (part of) a phone number in a search box, and how many digits make it worth matching.
+PHONE_SEARCH = re.compile(r"^[+\d\s().-]+$")
+MIN_PHONE_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class ChannelFilter:
     permission: str | None = None
 
 
-def _where(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
+def where_clause(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
+    """The SQL where clause (with its bound values) that selects the channels a filter shows."""
     clauses: list[str] = []
     params: list[Any] = []
     if channel_filter.status:
@@ -47,9 +53,13 @@ def _where(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
         pattern = like_pattern(search)
         clauses.append(
             "(channels.id like ? escape '\\' or channels.phone_number like ? escape '\\'"
-            " or channels.phone_name like ? escape '\\' or channels.client_id like ? escape '\\')"
+            " or channels.phone_name like ? escape '\\' or channels.client_id like ? escape '\\'"
+            " or channels.client_id in (select id from clients where name like ? escape '\\')"
+            " or channels.phone_digits like ?)"
         )
-        params.extend([pattern] * 4)
+        # A number is found by its digits however it is written ("+31 6 3439217", "3163439217").
+        digits = phone_digits(search) if PHONE_SEARCH.match(search) else None
+        params.extend([*[pattern] * 5, f"%{digits}%" if digits and len(digits) >= MIN_PHONE_DIGITS else None])
     return (" where " + " and ".join(clauses)) if clauses else "", params
 
 
@@ -57,7 +67,7 @@ def page_channels(
     db: Database, channel_filter: ChannelFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
     """One page of channels, most recently changed first, with client name and key status."""
-    where, params = _where(channel_filter)
+    where, params = where_clause(channel_filter)
     rows = db.query(
         f"""
         select channels.*, clients.name as client_name, {KEY_STATUS_SQL} as key_status
@@ -74,7 +84,7 @@ def page_channels(
 
 def count_channels(db: Database, channel_filter: ChannelFilter, *, cap: int = COUNT_CAP) -> int:
     """How many channels match, counting no further than `cap` (the page shows "cap+")."""
-    where, params = _where(channel_filter)
+    where, params = where_clause(channel_filter)
     row = next(
         db.query(
             f"select count(*) as n from (select 1 from channels {where} limit ?)",  # noqa: S608

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from services import audit
 from services.channels.projection import API_CHANNEL_FIELDS, api_channel_facts, api_client_facts, write_api_channels
-from services.partner_api import DEFAULT_PAGE_SIZE, PartnerApi
+from services.partner_api import DEFAULT_PAGE_SIZE, PartnerApi, PartnerApiError
 from services.store import utc_now
 
 # What a change report names, in this order; account_mode is written and reported as well.
@@ -219,3 +219,16 @@ def _apply_page(
             report.left_running_count += 1
             if len(report.left_running) < REPORT_LIMIT:
                 report.left_running.append(channel_id)
+
+
+def sync_one_channel(db: Database, api: PartnerApi, channel_id: str, *, operator: str) -> str:
+    """Read one channel from the Partner API and apply it as a full sync would; returns what changed ('' when
+    nothing did). Raises PartnerApiError, with kind not_found when 360dialog does not know the channel."""
+    found = api.list_channels(filters={"id": channel_id}, limit=1)["partner_channels"]
+    if not found:
+        raise PartnerApiError("not_found", "360dialog lists no channel with this id")
+    report = SyncReport()
+    _apply_page(db, found[:1], operator, None, report, None)
+    if report.new_channels:
+        return "first seen"
+    return _describe(report.changes)

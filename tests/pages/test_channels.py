@@ -82,6 +82,21 @@ def _texts(app) -> list[str]:
     return [element.value for element in app.text]
 
 
+def _open(app, channel_id: str):
+    """The channel's own view, as a pasted link /channels?open=<id> opens it."""
+    app.query_params["open"] = channel_id
+    return app.run()
+
+
+def _labels(app) -> list[str]:
+    return [button.label for button in app.button]
+
+
+def _table(app, column: str = "channel id") -> list[str]:
+    """The channel list (the last table on the page)."""
+    return list(app.dataframe[-1].value[column])
+
+
 def _audit(db_path) -> list[tuple[str, str]]:
     with console_db(db_path) as db:
         return [(row["action"], row["outcome"]) for row in db.query("select * from audit order by id")]
@@ -93,47 +108,93 @@ def test_empty_page(db_path, app) -> None:
     assert "No channel yet" in app.info[0].value
 
 
-def test_table_funnel_attention_and_filters(db_path, app) -> None:
+def test_names_first_in_the_table_and_the_queue(db_path, app) -> None:
     _channels(
         db_path,
-        {"id": "aCH", "status": "running", "phone_number": "+49 1", "phone_name": "Bakery"},
-        {"id": "bCH", "status": "pending", "phone_number": "+49 2", "phone_name": "[click](http://x)"},
+        {"id": "aCH", "status": "running", "phone_number": "+49 151 1", "phone_name": "Bakery", "client_id": "cA"},
+        {"id": "bCH", "status": "pending", "phone_number": "+49 151 2", "phone_name": "[click](http://x)"},
     )
+    with console_db(db_path) as db, db.atomic():
+        db["clients"].insert({"id": "cA", "name": "Acme Bakery Ltd"})
     app.run()
     assert not app.exception
     assert {metric.label: metric.value for metric in app.metric}["running"] == "1"
-    table = app.dataframe[1].value  # the attention list comes first
-    assert set(table["channel"]) == {"aCH", "bCH"}
-    assert "running without a key" in set(app.dataframe[0].value["reason"])
-    app.text_input(key="channels_search").input("bakery").run()
-    assert list(app.dataframe[1].value["channel"]) == ["aCH"]
-    app.text_input(key="channels_search").input("").run()
-    app.selectbox(key="ch_status").select("pending").run()
-    assert list(app.dataframe[1].value["channel"]) == ["bCH"]
-    app.selectbox(key="channels_open").select("bCH").run()
-    assert "status: pending" in _texts(app)
-    assert "No key can be generated now" in " ".join(_texts(app))
+    assert app.dataframe[-1].value.columns[:3].tolist() == ["phone", "display name", "business"]
+    assert set(_table(app)) == {"aCH", "bCH"}
+    queue = app.dataframe[0].value
+    row = queue[queue["needs"] == "running without a key"].iloc[0]
+    assert (row["channel"], row["business"]) == ("+49 151 1 (Bakery)", "Acme Bakery Ltd")
+    # One pill per reason, with its count, to narrow the queue.
+    assert [option.content for option in app.get("button_group")[0].proto.options] == ["running without a key (1)"]
     assert not app.markdown or all("click" not in element.value for element in app.markdown)
+
+
+@pytest.mark.parametrize("typed", ["Acme", "bakery", "+49 151 1", "491511", "+491511", "(0049) 151-1"])
+def test_search_finds_by_business_name_and_by_digits_in_any_format(db_path, app, typed) -> None:
+    _channels(
+        db_path,
+        {"id": "aCH", "status": "running", "phone_number": "+49 151 1", "phone_name": "Bakery", "client_id": "cA"},
+        {"id": "bCH", "status": "running", "phone_number": "+31 6 3439217", "phone_name": "Fietsen"},
+    )
+    with console_db(db_path) as db, db.atomic():
+        db["clients"].insert({"id": "cA", "name": "Acme Bakery Ltd"})
+    app.run()
+    app.text_input(key="q").input(typed.replace("(0049) ", "")).run()
+    assert _table(app) == ["aCH"]
+    app.text_input(key="q").input("3163439217").run()
+    assert _table(app) == ["bCH"]
+
+
+def test_a_filter_with_no_match_says_so_and_clears(db_path, app) -> None:
+    _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1"})
+    app.run()
+    app.text_input(key="q").input("nothing like this").run()
+    assert "No channel matches these filters." in [element.value for element in app.info]
+    app.button(key="clear-filters").click().run()
+    assert _table(app) == ["aCH"]
+
+
+def test_a_link_opens_one_channel_and_every_action_names_it(db_path, app) -> None:
+    _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+34 600 111 222", "phone_name": "Cafe Olé"})
+    _open(app, "aCH")
+    assert not app.exception
+    assert "+34 600 111 222 · Cafe Olé" in _texts(app)
+    assert "Generate key for +34 600 111 222 (Cafe Olé)" in _labels(app)
+    assert "Sync +34 600 111 222 (Cafe Olé) from the Partner API" in _labels(app)
+
+
+def test_a_filter_that_hides_the_open_channel_closes_it(db_path, app) -> None:
+    _channels(
+        db_path,
+        {"id": "aCH", "status": "running", "phone_number": "+34 600 333 444"},
+        {"id": "bCH", "status": "running", "phone_number": "+34 600 111 222"},
+    )
+    _open(app, "aCH")
+    assert "Generate key for +34 600 333 444" in _labels(app)
+    app.text_input(key="q").input("600 111 222").run()
+    assert _table(app) == ["bCH"]
+    assert not [label for label in _labels(app) if label.startswith("Generate key for")]
+    assert "open" not in app.session_state
 
 
 def test_generate_reveal_and_replace(db_path, app, mocked) -> None:
     mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
     webhooks = _messaging_api(mocked)
     _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1"})
-    app.run()
-    assert "status: running" in _texts(app)
+    _open(app, "aCH")
     app.button(key="generate-aCH").click().run()
     assert not app.exception
-    assert "It is shown once" in app.success[0].value
+    # The key where the click was: in the channel's own view, which a stray click cannot close now.
+    assert "New API key for \\+49 151 1. It is shown once" in app.success[0].value
     assert app.code[0].value == "•" * 24 + "cdef"
     # Made ready at once: checked, the number's webhook set to the demo's example address, read back.
     assert list(webhooks.values()) == ["https://messages.example.com/whatsapp/aCH"]
     assert "✅ key checked: ok — can send messages: AVAILABLE; phone number: AVAILABLE; WABA: AVAILABLE" in _texts(app)
-    assert "✅ webhook read back: ok — 360dialog confirms messages go to " + webhooks[
-        "secret-aCH-0123456789abcdef"
-    ] in (_texts(app))
+    assert "✅ webhook read back: ok — 360dialog confirms messages go to https://messages.example.com/whatsapp/aCH" in (
+        _texts(app)
+    )
     assert app.button(key="ready-aCH").label == "Check the key of +49 151 1 again"
-    app.button[0].click().run()  # Reveal key
+    app.button(key="reveal-new-key").click().run()
     assert app.code[0].value == "secret-aCH-0123456789abcdef"
     assert _audit(db_path) == [
         ("generate_key", "ok"),
@@ -142,15 +203,16 @@ def test_generate_reveal_and_replace(db_path, app, mocked) -> None:
         ("read_back_webhook", "ok"),
         ("reveal_key", "ok"),
     ]
-    assert app.button[0].label == "Hide key"
+    assert app.button(key="hide-new-key").label == "Hide key"
 
     # A second key needs the operator to confirm it revokes the first.
+    assert app.button(key="generate-aCH").label == "Generate a new key for +49 151 1"
     assert app.button(key="generate-aCH").disabled
     app.checkbox(key="replace-aCH").check().run()
     app.button(key="generate-aCH").click().run()
     assert len([call for call in mocked.calls if "api_keys" in call.request.url]) == 2
     assert ("revoke_key", "ok") in _audit(db_path)
-    app.button[1].click().run()  # I have stored it
+    app.button(key="forget-new-key").click().run()
     assert "new_key" not in app.session_state
 
 
@@ -158,7 +220,7 @@ def test_a_failed_step_is_shown_and_retried_from_there(db_path, app, mocked) -> 
     mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
     _messaging_api(mocked, webhook_status=503)
     _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1", "phone_name": "Bakery"})
-    app.run()
+    _open(app, "aCH")
     app.button(key="generate-aCH").click().run()
     assert not app.exception
     texts = _texts(app)
@@ -166,11 +228,10 @@ def test_a_failed_step_is_shown_and_retried_from_there(db_path, app, mocked) -> 
     assert "❌ messaging webhook set: failed — The Messaging API failed (503); try again later" in texts
     assert "⏳ webhook read back: not run" in texts
     retry = app.button(key="ready-aCH")
-    assert retry.label == "Run 'messaging webhook set' and the steps after it for +49 151 1 Bakery"
-    app.run()
-    attention = app.dataframe[0].value
-    assert ("aCH", "key not ready to use", "messaging webhook set: failed") in set(
-        zip(attention["channel"], attention["reason"], attention["detail"], strict=True)
+    assert retry.label == "Run 'messaging webhook set' and the steps after it for +49 151 1 (Bakery)"
+    queue = app.dataframe[0].value
+    assert ("+49 151 1 (Bakery)", "key not ready to use", "messaging webhook set: failed") in set(
+        zip(queue["channel"], queue["needs"], queue["detail"], strict=True)
     )
 
     mocked.remove(responses.POST, f"{MESSAGING}/v1/configs/webhook")
@@ -187,24 +248,6 @@ def test_a_failed_step_is_shown_and_retried_from_there(db_path, app, mocked) -> 
     assert len([call for call in mocked.calls if call.request.url.endswith("/health_status")]) == checks_before
 
 
-def test_bulk_readiness_for_keys_made_earlier(db_path, app, mocked) -> None:
-    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
-    _channels(db_path, *({"id": f"r{index}CH", "status": "running"} for index in range(3)))
-    app.run()
-    app.button[1].click().run()  # generate for every eligible channel, while the Messaging API is down
-    assert "0 key(s) ready to use" in " ".join(element.value for element in app.success)
-    assert app.button(key="make-keys-ready").label == "Make 3 key(s) ready to use"
-    _messaging_api(mocked)
-    app.button(key="make-keys-ready").click().run()
-    assert not app.exception
-    assert "3 key(s) ready to use: checked, messaging webhook set and read back." in [
-        element.value for element in app.success
-    ]
-    app.run()
-    assert app.button(key="make-keys-ready").disabled
-    assert app.button(key="make-keys-ready").label == "Every key is ready to use"
-
-
 @pytest.mark.parametrize(
     ("response", "words"),
     [
@@ -218,7 +261,7 @@ def test_bulk_readiness_for_keys_made_earlier(db_path, app, mocked) -> None:
 def test_each_failure_shows_its_own_message(db_path, app, mocked, response, words) -> None:
     mocked.post(KEY_URL, **response)
     _channels(db_path, {"id": "aCH", "status": "running"})
-    app.run()
+    _open(app, "aCH")
     app.button(key="generate-aCH").click().run()
     assert not app.exception
     assert words in " ".join(element.value for element in app.error)
@@ -228,17 +271,21 @@ def test_each_failure_shows_its_own_message(db_path, app, mocked, response, word
 def test_unknown_key_state_is_flagged_on_the_channel(db_path, app, mocked) -> None:
     mocked.post(KEY_URL, body=requests.ReadTimeout("slow"))
     _channels(db_path, {"id": "aCH", "status": "running"})
-    app.run()
+    _open(app, "aCH")
     app.button(key="generate-aCH").click().run()
     app.run()
     assert "key: ⚠️ check key state · permission: unknown" in _texts(app)
     assert any("Check key state" in element.value for element in app.warning)
+    queue = app.dataframe[0].value
+    # One vocabulary: the queue says what the key filter and the channel's view say.
+    assert "check key state" in set(queue["needs"])
+    assert app.selectbox(key="key").format_func("unknown") == "⚠️ check key state"
 
 
 def test_direct_paid_needs_permission(db_path, monkeypatch, app) -> None:
     monkeypatch.setenv("D360_DIRECT_PAID", "true")
     _channels(db_path, {"id": "aCH", "status": "running"})
-    app.run()
+    _open(app, "aCH")
     assert "Direct-Paid" in " ".join(_texts(app))
     assert not [button for button in app.button if button.key == "generate-aCH"]
 
@@ -246,7 +293,7 @@ def test_direct_paid_needs_permission(db_path, monkeypatch, app) -> None:
 def test_quality_drop_shows_an_alert(db_path, app) -> None:
     _channels(db_path, {"id": "aCH", "status": "running", "quality_rating": "GREEN"})
     _channels(db_path, {"id": "aCH", "quality_rating": "RED"})
-    app.run()
+    _open(app, "aCH")
     assert any("quality fell from GREEN to RED" in element.value for element in app.warning)
 
 
@@ -257,6 +304,16 @@ def test_sync_reports_changes(db_path, app, mocked) -> None:
     app.button[0].click().run()
     assert not app.exception
     assert "Sync done: 2 channels read, 1 new, 1 changed." in app.success[0].value
+
+
+def test_one_channel_is_synced_from_its_view(db_path, app, mocked) -> None:
+    _channels(db_path, {"id": "aCH", "status": "ready", "phone_number": "+49 151 1"})
+    mocked.get(CHANNELS, json={"partner_channels": [{"id": "aCH", "status": "running"}], "total": 1})
+    _open(app, "aCH")
+    app.button(key="sync-aCH").click().run()
+    assert not app.exception
+    assert "status: running · quality - · limit -" in _texts(app)
+    assert '"id":"aCH"' in mocked.calls[0].request.url.replace("%22", '"').replace("%3A", ":")
 
 
 def test_sync_failure_is_a_message(db_path, app, mocked) -> None:
@@ -299,45 +356,66 @@ def test_a_sync_that_takes_a_channel_out_of_running_says_so(db_path, app, mocked
     assert any(warning.value.startswith("1 channel(s) left running: aCH.") for warning in app.warning)
 
 
-def test_bulk_generation_summary(db_path, app, mocked) -> None:
+def test_bulk_generation_is_confirmed_then_reported_with_a_retry(db_path, app, mocked) -> None:
+    denied = {"deniedCH"}
+
     def answer(request):
-        if "deniedCH" in request.url:
+        if any(channel in request.url for channel in denied):
             return 403, {}, "{}"
         return _key_answer(request)
 
     mocked.add_callback(responses.POST, KEY_URL, callback=answer)
     _channels(
         db_path,
-        *({"id": f"c{index}CH", "status": "running"} for index in range(5)),
-        {"id": "deniedCH", "status": "running"},
+        *({"id": f"c{index}CH", "status": "running", "phone_number": f"+49 151 {index}"} for index in range(5)),
+        {"id": "deniedCH", "status": "running", "phone_number": "+49 151 99", "phone_name": "Late Cafe"},
     )
     app.run()
-    assert app.button[1].label == "Generate keys for every eligible channel"
-    app.button[1].click().run()
+    assert app.button(key="bulk-open").label == "Generate keys for 6 eligible channels"
+    app.button(key="bulk-open").click().run()
     assert not app.exception
-    assert "5 key(s) generated." in app.success[0].value
-    assert "1 channel(s) got no key" in app.error[0].value
-    assert list(app.dataframe[0].value["channel"]) == ["deniedCH"]
-    assert app.get("download_button")[0].proto.label == "Download the 5 new keys (CSV, once)"
-    # A second run before the download keeps the first run's keys too.
-    mocked.remove(responses.POST, KEY_URL)
-    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)  # the client has granted it meanwhile
-    _channels(db_path, {"id": "lateCH", "status": "running"})
-    app.button[1].click().run()
+    # Nothing is made before the operator confirms the count and what a key does.
+    assert [call for call in mocked.calls if "api_keys" in call.request.url] == []
+    assert "This makes 6 keys" in app.markdown[-1].value or any("This makes 6 keys" in m.value for m in app.markdown)
+    app.button(key="bulk-confirm").click().run()
     assert not app.exception
-    labels = [button.proto.label for button in app.get("download_button")]
-    assert labels[0] == "Download the 5 new keys (CSV, once)"
-    assert labels[1] == "Download the 7 new keys (CSV, once)"  # 5 earlier + deniedCH and lateCH
+    assert "5 keys generated." in [element.value for element in app.success]
+    assert "1 channel got no key; the reason for each is below." in [element.value for element in app.error]
+    failures = next(table for table in app.dataframe if "reason" in table.value.columns).value
+    assert list(failures["channel"]) == ["+49 151 99 (Late Cafe)"]
+    assert app.get("download_button")[-1].proto.label == "Download the 5 new keys (CSV, once)"
+
+    denied.clear()  # the client has granted it meanwhile
+    app.button(key="bulk-retry").click().run()
+    assert not app.exception
+    assert app.get("download_button")[-1].proto.label == "Download the 6 new keys (CSV, once)"
+    assert "bulk-retry" not in [button.key for button in app.button]
+
+
+def test_bulk_readiness_for_keys_made_earlier(db_path, app, mocked) -> None:
+    mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
+    _channels(db_path, *({"id": f"r{index}CH", "status": "running"} for index in range(3)))
     app.run()
-    assert [button.proto.label for button in app.get("download_button")] == [labels[1]]
+    app.button(key="bulk-open").click().run()
+    app.button(key="bulk-confirm").click().run()  # while the Messaging API is down
+    assert "0 keys ready to use: checked, messaging webhook set and read back." in [e.value for e in app.success]
+    assert app.button(key="make-keys-ready").label == "Make 3 keys ready to use"
+    _messaging_api(mocked)
+    app.button(key="make-keys-ready").click().run()
+    assert not app.exception
+    assert "3 keys ready to use: checked, messaging webhook set and read back." in [e.value for e in app.success]
+    app.run()
+    assert app.button(key="make-keys-ready").disabled
+    assert app.button(key="make-keys-ready").label == "Every key is ready to use"
 
 
 @pytest.mark.parametrize("status", ["pending", "submitted", "ready", None])
 def test_a_channel_that_is_not_running_offers_no_key(db_path, app, status) -> None:
-    _channels(db_path, {"id": "aCH", "status": status})
-    app.run()
+    _channels(db_path, {"id": "aCH", "status": status} if status else {"id": "aCH", "phone_number": "+49 1"})
+    _open(app, "aCH")
     assert not app.exception
     assert not [button for button in app.button if button.key == "generate-aCH"]
+    assert "No key can be generated now" in " ".join(_texts(app))
 
 
 def test_direct_paid_permission_is_asked_of_360dialog(db_path, monkeypatch, app, mocked) -> None:
@@ -346,10 +424,10 @@ def test_direct_paid_permission_is_asked_of_360dialog(db_path, monkeypatch, app,
     with console_db(db_path) as db, db.atomic():
         db["clients"].insert({"id": "cliA", "name": "Bakery Ltd"})
     mocked.get(f"{BASE}/partners/demoPA/clients/cliA/shared_client_numbers", json={"shared_client_numbers": []})
-    app.run()
+    _open(app, "aCH")
+    assert app.button(key="permission-aCH").label == "Ask 360dialog which numbers Bakery Ltd shared"
     app.button(key="permission-aCH").click().run()
     assert not app.exception
-    assert app.button(key="permission-aCH").label == "Ask 360dialog which numbers Bakery Ltd shared"
     assert "permission: not among the client's shared numbers" in _texts(app)
 
     mocked.replace(
@@ -360,3 +438,14 @@ def test_direct_paid_permission_is_asked_of_360dialog(db_path, monkeypatch, app,
     app.button(key="permission-aCH").click().run()
     assert not app.exception
     assert app.button(key="generate-aCH")
+
+
+def test_the_list_downloads_as_csv_with_its_filters(db_path, app) -> None:
+    _channels(
+        db_path,
+        {"id": "aCH", "status": "running", "phone_number": "+49 151 1", "phone_name": "=HYPERLINK(1)"},
+        {"id": "bCH", "status": "pending", "phone_number": "+49 151 2"},
+    )
+    app.run()
+    app.selectbox(key="status").select("running").run()
+    assert app.get("download_button")[0].proto.label == "Download this list (CSV)"
