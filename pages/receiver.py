@@ -50,6 +50,11 @@ def health() -> None:
 health()
 
 
+def _when(moment: str | None) -> str:
+    """A stored UTC time, to the second, for reading."""
+    return moment[:19].replace("T", " ") if moment else "now"
+
+
 def _scheduler_line(sync_minutes: float) -> str:
     if sync_minutes <= 0:
         return "Automatic sync is off (CONSOLE_SYNC_MINUTES = 0): channels are synced only from the Channels page."
@@ -57,11 +62,13 @@ def _scheduler_line(sync_minutes: float) -> str:
     if scheduler is None:
         return f"Automatic sync every {sync_minutes:g} min: the scheduler has not started yet."
     if not scheduler.running:
-        return f"Automatic sync every {sync_minutes:g} min: the scheduler stopped at {scheduler.stopped_at} (UTC)."
-    return (
-        f"Automatic sync every {scheduler.interval_minutes:g} min: the scheduler runs since {scheduler.started_at}; "
-        f"next sync at {scheduler.next_run_at or 'now'} (UTC)."
+        stopped = _when(scheduler.stopped_at)
+        return f"Automatic sync every {sync_minutes:g} min: the scheduler stopped at {stopped} (UTC), not running now."
+    line = (
+        f"Automatic sync every {scheduler.interval_minutes:g} min: the scheduler runs since "
+        f"{_when(scheduler.started_at)}; next sync at {_when(scheduler.next_run_at)} (UTC)."
     )
+    return line + (" That is past: is the scheduler still running? See its log." if scheduler.overdue() else "")
 
 
 @st.fragment(run_every=5)
@@ -74,12 +81,12 @@ def sync_health() -> None:
     st.subheader("Partner API sync")
     st.caption(scheduler)
     if holder is not None:
-        st.caption(f"A sync is running now, started by {holder.holder} at {holder.since} (UTC).")
+        st.caption(f"A sync is running now, started by {holder.holder} at {_when(holder.since)} (UTC).")
     if last is None:
         st.text("No sync has run yet.")
         return
     when, took, outcome = st.columns(3)
-    when.metric("Last sync started (UTC)", last.started_at)
+    when.metric("Last sync started (UTC)", _when(last.started_at))
     took.metric("Last sync took", f"{last.duration_seconds:.1f} s" if last.duration_seconds is not None else "-")
     outcome.metric("Last sync outcome", last.outcome)
     # Run by the scheduler or an operator; an error is our own sentence (it never holds a secret).
@@ -87,7 +94,7 @@ def sync_health() -> None:
     frame = pd.DataFrame(
         [
             {
-                "started": run.started_at,
+                "started (UTC)": _when(run.started_at),
                 "by": run.by,
                 "outcome": run.outcome,
                 "seconds": run.duration_seconds,

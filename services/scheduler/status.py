@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -13,6 +14,8 @@ from sqlite_utils import Database
 from services.store import utc_now
 
 NAME = "scheduler"
+# A next run this late means the process is gone without saying so (killed) or stuck.
+OVERDUE_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,13 @@ class SchedulerStatus:
     @property
     def running(self) -> bool:
         return self.stopped_at is None
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        """True when the next run should have started a while ago (a sync itself renews nothing here, so a
+        long sync counts too)."""
+        if not self.running or not self.next_run_at:
+            return False
+        return datetime.fromisoformat(self.next_run_at) + OVERDUE_AFTER < (now or datetime.now(UTC))
 
 
 def mark_started(db: Database, *, interval_minutes: float) -> None:

@@ -141,13 +141,13 @@ def test_the_last_sync_its_duration_and_outcome_are_shown(db_path: Path):
 
     assert not app.exception
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["Last sync started (UTC)"] == "2026-03-01T10:00:00.000000+00:00"
+    assert metrics["Last sync started (UTC)"] == "2026-03-01 10:00:00"
     assert metrics["Last sync took"] == "2.5 s"
     assert metrics["Last sync outcome"] == "ok"
     texts = [text.value for text in app.text]
     assert "by the scheduler · 1,200 channels read, 3 new, 5 changed, 1 left running" in texts
     runs = app.dataframe[-1].value
-    assert list(runs["started"]) == ["2026-03-01T10:00:00.000000+00:00", "2026-03-01T09:45:00.000000+00:00"]
+    assert list(runs["started (UTC)"]) == ["2026-03-01 10:00:00", "2026-03-01 09:45:00"]
     assert list(runs["by"]) == ["the scheduler", "the scheduler"]
 
 
@@ -189,7 +189,7 @@ def test_before_any_sync_the_page_says_so_and_the_scheduler_state(db_path: Path)
 def test_a_running_scheduler_shows_its_next_run_and_a_sync_under_way_its_holder(db_path: Path):
     with console_db(db_path) as db:
         status.mark_started(db, interval_minutes=15)
-        status.mark_next_run(db, "2026-03-01T10:15:00.000000+00:00")
+        status.mark_next_run(db, "2999-03-01T10:15:00.000000+00:00")
         hold_lease(db)
 
     app = run_page()
@@ -198,10 +198,39 @@ def test_a_running_scheduler_shows_its_next_run_and_a_sync_under_way_its_holder(
     captions = [caption.value for caption in app.caption]
     assert any(
         caption.startswith("Automatic sync every 15 min: the scheduler runs since")
-        and caption.endswith("next sync at 2026-03-01T10:15:00.000000+00:00 (UTC).")
+        and caption.endswith("next sync at 2999-03-01 10:15:00 (UTC).")
         for caption in captions
     )
     assert any(caption.startswith("A sync is running now, started by bob at") for caption in captions)
+
+
+def test_a_scheduler_whose_next_run_is_long_past_is_questioned(db_path: Path):
+    with console_db(db_path) as db:
+        status.mark_started(db, interval_minutes=15)
+        status.mark_next_run(db, "2020-01-01T00:00:00.000000+00:00")
+
+    app = run_page()
+    close_session_db(app)
+
+    assert any(
+        caption.value.endswith(
+            "next sync at 2020-01-01 00:00:00 (UTC). That is past: is the scheduler still running? See its log."
+        )
+        for caption in app.caption
+    )
+
+
+def test_a_stopped_scheduler_is_named_as_such(db_path: Path):
+    with console_db(db_path) as db:
+        status.mark_started(db, interval_minutes=15)
+        status.mark_stopped(db)
+        stopped_at = status.scheduler_status(db).stopped_at
+
+    app = run_page()
+    close_session_db(app)
+
+    expected = f"the scheduler stopped at {stopped_at[:19].replace('T', ' ')} (UTC), not running now."
+    assert any(caption.value.endswith(expected) for caption in app.caption)
 
 
 def test_with_automatic_sync_off_the_page_says_how_to_sync(db_path: Path, monkeypatch):

@@ -192,3 +192,16 @@ def test_status_says_when_it_started_and_stopped(db) -> None:
     stopped = status.scheduler_status(db)
     assert (stopped.running, stopped.next_run_at) == (False, None)
     assert not status.started(db, os.getpid())
+
+
+def test_a_next_run_long_past_is_overdue(db) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    status.mark_started(db, interval_minutes=15)
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    status.mark_next_run(db, (now - timedelta(minutes=1)).isoformat())
+    assert not status.scheduler_status(db).overdue(now)
+    status.mark_next_run(db, (now - timedelta(minutes=3)).isoformat())
+    assert status.scheduler_status(db).overdue(now)
+    status.mark_stopped(db)
+    assert not status.scheduler_status(db).overdue(now)
