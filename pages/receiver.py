@@ -85,7 +85,7 @@ def sync_health() -> None:
     if last is None:
         st.text("No sync has run yet.")
         return
-    when, took, outcome = st.columns(3)
+    when, took, outcome = st.columns([2, 1, 1])  # room for the whole time
     when.metric("Last sync started (UTC)", _when(last.started_at))
     took.metric("Last sync took", f"{last.duration_seconds:.1f} s" if last.duration_seconds is not None else "-")
     outcome.metric("Last sync outcome", last.outcome)
