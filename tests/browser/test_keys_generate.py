@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.stack import RunningStack
+from tests.support.stack import RunningStack, wait_until_running
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def clipboard_page(browser, stack: RunningStack):
     context.close()
 
 
-def _onboard_one_number(page, stack: RunningStack) -> None:
+def _onboard_one_number(page, stack: RunningStack) -> str:
     page.goto(f"{stack.public_url}/connect")
     href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
     page.goto(href)
@@ -33,26 +33,30 @@ def _onboard_one_number(page, stack: RunningStack) -> None:
     page.click("#submit")
     page.wait_for_url(re.compile(r"/landing"))
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
+    with sqlite3.connect(stack.data_dir / "console.db") as db:
+        (channels,) = db.execute("select channels from redirects order by id desc limit 1").fetchone()
+    return re.findall(r"\w+CH", channels)[0]
 
 
 def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
     page = clipboard_page
-    _onboard_one_number(page, stack)
-    page.goto(f"{stack.public_url}/channels")
-    expect(page.get_by_text("status: running").first).to_be_visible(timeout=30_000)
-    page.get_by_role("button", name="Generate API key").first.click()
-    expect(page.get_by_text("It is shown once")).to_be_visible()
+    channel_id = _onboard_one_number(page, stack)
+    wait_until_running(stack, channel_id)
+    page.goto(f"{stack.public_url}/channels?open={channel_id}")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Generate key for +49 151 0000009").click()
+    expect(dialog.get_by_text("It is shown once")).to_be_visible()
 
     # Masked by default: only the last four characters show.
-    masked = page.locator("code").first.inner_text().strip()
+    masked = dialog.locator("code").first.inner_text().strip()
     assert masked.startswith("•" * 8)
     with sqlite3.connect(stack.data_dir / "console.db") as db:
         (last4,) = db.execute("select key_last4 from api_keys where outcome = 'ok'").fetchone()
     assert masked.endswith(last4)
 
-    page.get_by_role("button", name="Reveal key").click()
-    expect(page.get_by_role("button", name="Hide key")).to_be_visible()
-    key_block = page.locator("code").first
+    dialog.get_by_role("button", name="Reveal key").click()
+    expect(dialog.get_by_role("button", name="Hide key")).to_be_visible()
+    key_block = dialog.locator("code").first
     expect(key_block).not_to_have_text(re.compile("•"))
     shown_key = key_block.inner_text().strip()
     assert shown_key.endswith(last4)
@@ -62,8 +66,39 @@ def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
     assert reveals == [("ops", f"key ending {last4}")]
 
     # Streamlit's code block carries the copy button; it copies exactly the key.
-    code_element = page.get_by_test_id("stCode").first
+    code_element = dialog.get_by_test_id("stCode").first
     code_element.hover()
     code_element.get_by_role("button", name="Copy to clipboard").click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.strip() == shown_key
+
+
+def test_leaving_before_the_key_is_stored_asks_first(stack: RunningStack, clipboard_page) -> None:
+    page = clipboard_page
+    channel_id = _onboard_one_number(page, stack)
+    wait_until_running(stack, channel_id)
+    page.goto(f"{stack.public_url}/channels?open={channel_id}")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Generate key for +49 151 0000009").click()
+    expect(dialog.get_by_text("It is shown once")).to_be_visible()
+    # The view holding the key has no close button: only "I have stored it" ends it.
+    expect(dialog.get_by_role("button", name="Close")).to_have_count(0)
+
+    asked: list[str] = []
+
+    def stay(browser_dialog) -> None:
+        asked.append(browser_dialog.type)
+        browser_dialog.dismiss()  # the operator chooses to stay
+
+    page.on("dialog", stay)
+    # A reload asked from the page itself: Playwright's own reload would wait for a load the operator refused.
+    page.evaluate("() => location.reload()")
+    page.wait_for_timeout(1000)
+    assert asked == ["beforeunload"]
+    expect(dialog.get_by_text("It is shown once")).to_be_visible()
+
+    dialog.get_by_role("button", name="I have stored it: forget it here").click()
+    expect(dialog.get_by_text("It is shown once")).to_have_count(0)
+    page.wait_for_timeout(500)
+    page.reload()
+    assert asked == ["beforeunload"]

@@ -8,7 +8,7 @@ import sqlite3
 from playwright.sync_api import expect
 
 from tests.support.screens import screenshot
-from tests.support.stack import RunningStack
+from tests.support.stack import RunningStack, wait_until_running
 
 
 def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
@@ -44,12 +44,16 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     expect(page.locator("[role=gridcell]", has_text="channel_created").first).to_be_attached()
     expect(page.locator("[role=gridcell]", has_text="channel_status_running").first).to_be_attached(timeout=30_000)
 
-    # 6 and 7. The Channels page shows running, and a key can be generated for a running channel.
+    # 6 and 7. The Channels page lists the running number; its own view offers the key, naming the number.
+    wait_until_running(stack, channel_ids[0])
     page.goto(f"{stack.public_url}/channels")
-    expect(page.get_by_text("status: running").first).to_be_visible(timeout=30_000)
-    page.get_by_role("button", name="Generate API key").first.click()
-    expect(page.get_by_text("It is shown once")).to_be_visible()
-    page.get_by_role("button", name="Reveal key").click()
+    expect(page.locator("[role=gridcell]", has_text="+49 151 0000001").first).to_be_attached()
+    page.goto(f"{stack.public_url}/channels?open={channel_ids[0]}")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(re.compile(r"^status: running"))).to_be_visible()
+    dialog.get_by_role("button", name=re.compile(r"^Generate key for \+49 151 0000001")).click()
+    expect(dialog.get_by_text("It is shown once")).to_be_visible()
+    dialog.get_by_role("button", name="Reveal key").click()
     expect(page.get_by_role("button", name="Hide key")).to_be_visible()
     shown_key = page.locator("code").first.inner_text().strip()
     assert len(shown_key) >= 24
@@ -69,5 +73,5 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     with sqlite3.connect(stack.data_dir / "sandbox.db") as hub:
         (url,) = hub.execute("select url from messaging_webhooks where channel_id = ?", [channel_id]).fetchone()
     assert url == f"https://messages.example.com/whatsapp/{channel_id}"
-    page.get_by_text("Ready to use", exact=True).scroll_into_view_if_needed()
+    dialog.get_by_text("Ready to use", exact=True).scroll_into_view_if_needed()
     screenshot(page, "key-ready")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 from services.stack import stop_process
 from tests.support import ROOT
 from tests.support.console import LIVE_ENV_KEYS as CONSOLE_SETTING_KEYS
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for
 
 
 @dataclass
@@ -62,3 +64,14 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
         time.sleep(0.3)
     stack.stop()
     raise RuntimeError("the stack did not become ready:\n" + log_path.read_text())
+
+
+def wait_until_running(stack: RunningStack, channel_id: str, timeout: float = 60) -> None:
+    """Until the console has the channel as running (its webhook arrived, or a sync saw it)."""
+
+    def running() -> bool:
+        with contextlib.closing(sqlite3.connect(stack.data_dir / "console.db")) as db:
+            row = db.execute("select status from channels where id = ?", [channel_id]).fetchone()
+        return bool(row) and row[0] == "running"
+
+    wait_for(running, timeout=timeout)
