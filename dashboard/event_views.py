@@ -4,52 +4,122 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
-TABLE_COLUMNS = [
-    "id",
-    "received_at",
-    "event_type",
-    "channel_id",
-    "client_id",
-    "status",
-    "signature_verdict",
-    "duplicate_count",
-    "note",
-]
+from dashboard.times import exact, parse, relative
+
+# Key columns first: on a narrow screen the table scrolls sideways and these stay in view (pinned).
+TABLE_COLUMNS = {
+    "received": "received",
+    "event_type": "event type",
+    "channel_id": "channel",
+    "client_id": "client",
+    "status": "status",
+    "note": "note",
+    "received_utc": "received (UTC)",
+    "signature_verdict": "signature",
+    "duplicate_count": "duplicates",
+    "id": "id",
+}
+PINNED = ("received", "event type")
+# Each time range's chart buckets: minutes for the last hour, hours for a day, days beyond.
+BUCKETS = {"Last hour": "minute", "Last 24 hours": "hour"}
+BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+BUCKET_FORMATS = {"minute": "%H:%M", "hour": "%H:%M", "day": "%b %d"}
+BUCKET_UNITS = {"minute": "utcyearmonthdatehoursminutes", "hour": "utcyearmonthdatehours", "day": "utcyearmonthdate"}
+CHART_HEIGHT = 240
+
+
+def bucket_for(time_range: str) -> str:
+    return BUCKETS.get(time_range, "day")
+
+
+def table_frame(rows: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
+    """The page's rows as the table shows them: when, relative and exact, then what."""
+    shown = [
+        {**row, "received": relative(row["received_at"], now=now), "received_utc": exact(row["received_at"])[:-4]}
+        for row in rows
+    ]
+    return pd.DataFrame(shown, columns=list(TABLE_COLUMNS)).rename(columns=TABLE_COLUMNS)
 
 
 def events_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
     """The page's events; selecting a row calls `on_select` (the page maps the row back to its event). A row's
     `note` says which channel an account alert's number belongs to, or that none does."""
-    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS).rename(columns={"duplicate_count": "duplicates"})
-    st.dataframe(frame, hide_index=True, width="stretch", key=key, on_select=on_select, selection_mode="single-row")
+    st.dataframe(
+        table_frame(rows),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        on_select=on_select,
+        selection_mode="single-row",
+        column_config={name: st.column_config.Column(pinned=True) for name in PINNED},
+    )
 
 
-def events_chart(hours: list[dict[str, Any]]) -> None:
-    if not hours:
+def chart_frame(
+    rows: list[dict[str, Any]], bucket: str, since: str | None, now: datetime | None = None
+) -> tuple[pd.DataFrame, tuple[datetime, datetime]]:
+    """Counts per bucket and type with each bucket as a UTC time, and the span the x axis covers: the whole
+    chosen range (or from the first bucket, for all time) up to now, so one busy hour is a bar, not the chart."""
+    now = now or datetime.now(UTC)
+    frame = pd.DataFrame(rows, columns=["bucket", "event_type", "events"])
+    frame["time"] = pd.to_datetime(frame["bucket"], utc=True, format="ISO8601")
+    step = BUCKET_STEPS[bucket]
+    start = parse(since) or (frame["time"].min().to_pydatetime() if len(frame) else now - step)
+    return frame, (start, now + step)
+
+
+def events_chart(rows: list[dict[str, Any]], bucket: str, since: str | None) -> None:
+    """Stacked bars per bucket and type over the chosen range, at a readable height, the legend whole below."""
+    if not rows:
         return
-    frame = pd.DataFrame(hours).pivot_table(index="hour", columns="event_type", values="events", fill_value=0)
-    st.bar_chart(frame, height=220, x_label="hour (UTC)", y_label="events")
-
-
-def event_label(row: dict[str, Any]) -> str:
-    return f"#{row['id']} · {row['event_type']} · {row['received_at'][:19]}"
+    frame, (start, end) = chart_frame(rows, bucket, since)
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "time:T",
+                timeUnit=BUCKET_UNITS[bucket],
+                title=f"{bucket} (UTC)",
+                scale=alt.Scale(domain=[start.isoformat(), end.isoformat()]),
+                axis=alt.Axis(format=BUCKET_FORMATS[bucket], labelAngle=0, labelOverlap=True, tickCount=6),
+            ),
+            y=alt.Y("sum(events):Q", title="events"),
+            color=alt.Color(
+                "event_type:N",
+                title=None,
+                legend=alt.Legend(orient="bottom", direction="horizontal", columns=3, labelLimit=0, symbolLimit=0),
+            ),
+            tooltip=[
+                alt.Tooltip("time:T", timeUnit=BUCKET_UNITS[bucket], title=f"{bucket} (UTC)"),
+                alt.Tooltip("event_type:N", title="event type"),
+                alt.Tooltip("sum(events):Q", title="events"),
+            ],
+        )
+        .properties(height=CHART_HEIGHT)
+    )
+    st.altair_chart(chart, width="stretch")
 
 
 def event_detail(event: dict[str, Any], note: str | None = None) -> None:
     """Payload pretty and raw, headers, signature verdict, duplicates: all rendered as text or JSON."""
+    st.subheader(f"Event #{int(event['id'])}")
+    st.text(event["event_type"])
     if note:
         st.text(f"Phone number: {note}")
-    left, middle, right = st.columns(3)
-    left.metric("Signature", event["signature_verdict"] or "not recorded")
-    middle.metric("Duplicates received", event["duplicate_count"] or 0)
-    right.metric("Received (UTC)", (event["received_at"] or "")[:19])
+    received, duplicates = st.columns(2)
+    received.metric("Received", relative(event["received_at"]), help=exact(event["received_at"]))
+    duplicates.metric("Duplicates received", event["duplicate_count"] or 0)
+    st.text(f"Received at {exact(event['received_at'])} · signature: {event['signature_verdict'] or 'not recorded'}")
     if event["last_duplicate_at"]:
-        st.text("Last duplicate at " + event["last_duplicate_at"])
+        st.text(f"Last duplicate at {exact(event['last_duplicate_at'])} ({relative(event['last_duplicate_at'])})")
     pretty, raw, headers = st.tabs(["Payload", "Raw body", "Request headers"])
     with pretty:
         if event["payload"] is None:

@@ -1,11 +1,16 @@
-"""Events: partner webhooks as the receiver stored them, live, filtered, searchable, exportable."""
+"""Events: partner webhooks as the receiver stored them, live, filtered, searchable, exportable.
+
+The filters and the open event live in the URL (`/events?type=channel_created&q=...&open=<id>`): a reload keeps
+them, and an operator can paste the link to a colleague. Each widget's key is its URL parameter.
+"""
 
 import streamlit as st
 
 from dashboard.context import get_db
-from dashboard.event_views import event_detail, event_label, events_chart, events_table
+from dashboard.event_views import bucket_for, event_detail, events_chart, events_table
 from dashboard.widgets import TIME_RANGES, capped, since_for
 from services.channels.account_alerts import alert_notes
+from services.events.search import has_words
 from services.events.store import (
     COUNT_CAP,
     EXPORT_MAX_ROWS,
@@ -13,39 +18,50 @@ from services.events.store import (
     count_events,
     event_types,
     events_csv,
-    events_per_hour,
+    events_over_time,
     page_events,
+    signature_verdicts,
 )
 from services.events.store import event_detail as load_event
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 2
+ANY = "All"
+SEARCH_HELP = (
+    "Searches every stored event: whole words in the order typed (end with * for words that start so), "
+    "and a phone number in any spelling, by its digits."
+)
 
 st.title("Events")
 db = get_db()
 
-type_col, client_col, channel_col, range_col = st.columns(4)
-event_type = type_col.selectbox("Event type", ["All", *event_types(db)], key="events_type")
-client_id = client_col.text_input("Client id", key="events_client").strip()
-channel_id = channel_col.text_input("Channel id", key="events_channel").strip()
-time_range = range_col.selectbox("Time range", list(TIME_RANGES), index=1, key="events_range")
-search_col, live_col = st.columns([3, 1])
-search = search_col.text_input("Search in payloads", key="events_search", placeholder="text inside the JSON body")
+search_col, range_col, live_col = st.columns([3, 2, 1], vertical_alignment="bottom")
+search = search_col.text_input(
+    "Search in payloads", key="q", bind="query-params", placeholder="a word, an id, a phone number", help=SEARCH_HELP
+)
+time_range = range_col.selectbox("Time range", list(TIME_RANGES), index=1, key="range", bind="query-params")
 live = live_col.toggle("Live", value=True, key="events_live", help="Refresh every 2 seconds; switch off to pause")
+type_col, verdict_col, client_col, channel_col = st.columns(4)
+types = event_types(db)
+event_type = type_col.selectbox("Event type", [ANY, *types], key="type", bind="query-params")
+verdict = verdict_col.selectbox("Signature", [ANY, *signature_verdicts(db)], key="verdict", bind="query-params")
+client_id = client_col.text_input("Client id", key="client", bind="query-params").strip()
+channel_id = channel_col.text_input("Channel id", key="channel", bind="query-params").strip()
 
 filters = EventFilter(
-    event_type=None if event_type == "All" else event_type,
+    event_type=None if event_type == ANY else event_type,
     client_id=client_id or None,
     channel_id=channel_id or None,
     since=since_for(time_range),
     search=search,
+    verdict=None if verdict == ANY else verdict,
 )
-if filters.search_text:
-    st.caption("Search looks inside the newest 20,000 events that match the other filters.")
+if filters.search_text and not has_words(filters.search_text):
+    st.caption("The search finds words and numbers: type at least one letter or digit.")
 
 # Keyset paging: a stack of cursors, one per page already seen; new filters start at the newest page.
 # The time range's start moves with the clock, so the choice (not the computed time) identifies the view.
-view = (filters.event_type, filters.client_id, filters.channel_id, time_range, filters.search_text)
+view = (filters.event_type, filters.client_id, filters.channel_id, filters.verdict, time_range, filters.search_text)
 if st.session_state.get("events_view") != view:
     st.session_state["events_view"] = view
     st.session_state["events_cursors"] = []
@@ -69,7 +85,11 @@ def open_selected_row() -> None:
     rows = st.session_state["events_table"].selection.rows
     ids = st.session_state.get("events_page_ids", [])
     if rows and rows[0] < len(ids):
-        st.session_state["events_open"] = ids[rows[0]]
+        st.session_state["open"] = ids[rows[0]]
+
+
+def close_event() -> None:
+    st.session_state["open"] = None
 
 
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
@@ -77,10 +97,10 @@ def live_events() -> None:
     cursors = st.session_state["events_cursors"]
     rows = page_events(db, filters, limit=PAGE_SIZE, before=cursors[-1] if cursors else None)
     total = count_events(db, filters)
-    events_chart(events_per_hour(db, filters))
+    events_chart(events_over_time(db, filters, bucket_for(time_range)), bucket_for(time_range), filters.since)
     st.text(f"{capped(total, COUNT_CAP)} matching events · page {len(cursors) + 1}, newest first")
     if not rows:
-        st.info("No webhook matches." if total or cursors else "No webhook has arrived yet.")
+        st.info("No webhook matches." if types else "No webhook has arrived yet.")
     else:
         st.session_state["events_page_ids"] = [row["id"] for row in rows]
         notes = alert_notes(db, rows)
@@ -98,27 +118,31 @@ def live_events() -> None:
         width="stretch",
     )
     export.download_button(
-        f"CSV (up to {EXPORT_MAX_ROWS:,} rows)",
+        "Export CSV",
         data=lambda: events_csv(db, filters),
         file_name="events.csv",
         mime="text/csv",
         on_click="ignore",
         width="stretch",
+        help=f"The filtered view, newest first, up to {EXPORT_MAX_ROWS:,} rows.",
     )
-    if rows:
-        labels = {row["id"]: event_label(row) for row in rows}
-        chosen = st.selectbox(
-            "Open an event (or select its row)",
-            [None, *labels],
-            format_func=lambda i: labels.get(i, "—"),
-            key="events_open",
-        )
-        if chosen is not None:
-            event = load_event(db, chosen)
-            if event is None:
-                st.error("That event is no longer stored.")
-            else:
-                event_detail(event, alert_notes(db, [event]).get(event["id"]))
+    open_col, close_col = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = open_col.number_input(
+        "Open event #",
+        min_value=1,
+        step=1,
+        value=None,
+        key="open",
+        bind="query-params",
+        placeholder="select a row, or type an event's id",
+    )
+    if chosen is not None:
+        close_col.button("Close event", on_click=close_event, width="stretch")
+        event = load_event(db, int(chosen))
+        if event is None:
+            st.error(f"No event #{int(chosen)} is stored.")
+        else:
+            event_detail(event, alert_notes(db, [event]).get(event["id"]))
 
 
 live_events()

@@ -1,4 +1,5 @@
-"""The views migration backfills its counters from data stored before it, then keeps them up to date."""
+"""Migrations that backfill what they add from data stored before them: hourly counts and channel stages, the
+events' full-text index."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sqlite3
 
 from sqlite_utils import Database
 
+from services.events.store import EventFilter, page_events
 from services.migrations import console_migrations
 
 
@@ -49,3 +51,47 @@ def test_lookups_by_status_still_use_an_index_after_the_plain_one_is_dropped(tmp
         db.close()
     assert "idx_channels_status" not in indexes
     assert "USING INDEX idx_channels_status_" in plan or "USING COVERING INDEX idx_channels_status_" in plan
+
+
+def test_events_stored_before_the_full_text_index_are_found_and_new_ones_follow(tmp_path) -> None:
+    db = Database(sqlite3.connect(str(tmp_path / "console.db")))
+    bodies = ('{"data": {"phone_number": "+31 6 3439217"}}', '{"note": "quokka"}', "not json")
+    try:
+        console_migrations.apply(db, stop_before="m012_events_full_text_search")
+        with db.atomic():
+            db["events"].insert_all(
+                [
+                    {
+                        "dedupe_key": f"k{i}",
+                        "event_type": "t",
+                        "kind": "o",
+                        "received_at": f"2026-11-{i + 10}",
+                        "raw_body": body,
+                    }
+                    for i, body in enumerate(bodies)
+                ]
+            )
+        console_migrations.apply(db)
+        with db.atomic():
+            db["events"].insert(
+                {
+                    "dedupe_key": "new",
+                    "event_type": "t",
+                    "kind": "o",
+                    "received_at": "2026-11-20",
+                    "raw_body": '{"n": "quokka"}',
+                }
+            )
+
+        def found(text: str) -> list[int]:
+            return [row["id"] for row in page_events(db, EventFilter(search=text))]
+
+        assert found("3163439217") == [1]
+        assert found("quokka") == [4, 2]
+        assert found("json") == [3]
+        with db.atomic():
+            db.execute("delete from events where id = 2")
+        assert found("quokka") == [4]
+        db.execute("insert into events_fts (events_fts, rank) values ('integrity-check', 0)")
+    finally:
+        db.close()

@@ -10,9 +10,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.projection import apply_webhook_event
+from services.events.search import MAX_LENGTH as SEARCH_MAX_LENGTH
+from services.events.search import fts_query
 from services.events.webhook import WebhookEvent
 from services.spreadsheet import csv_text
-from services.store import like_pattern, utc_now
+from services.store import utc_now
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,18 @@ def save_events(db: Database, events: Iterable[WebhookEvent], *, headers: dict[s
 # -- reading: every query below is bounded by a LIMIT, so a page costs the same at 1,000 or 1,000,000 events --
 
 COUNT_CAP = 10_000
-SEARCH_WINDOW = 20_000
 CHART_WINDOW = 50_000
 EXPORT_MAX_ROWS = 10_000
-SEARCH_MAX_LENGTH = 200
 LIST_COLUMNS = (
-    "id, received_at, event_type, channel_id, client_id, status, signature_verdict, duplicate_count, phone_digits"
+    "id",
+    "received_at",
+    "event_type",
+    "channel_id",
+    "client_id",
+    "status",
+    "signature_verdict",
+    "duplicate_count",
+    "phone_digits",
 )
 EXPORT_COLUMNS = (
     "id",
@@ -97,6 +105,8 @@ EXPORT_COLUMNS = (
     "last_duplicate_at",
     "raw_body",
 )
+# Chart buckets: the length of the received_at prefix that names one.
+BUCKET_LENGTHS = {"minute": 16, "hour": 13, "day": 10}
 
 
 @dataclass(frozen=True)
@@ -107,69 +117,102 @@ class EventFilter:
     since: str | None = None
     until: str | None = None
     search: str = ""
+    verdict: str | None = None
 
     @property
     def needs_scan(self) -> bool:
         """True when the filter cannot be answered from the hourly counts alone."""
-        return bool(self.client_id or self.channel_id or self.search_text)
+        return bool(self.client_id or self.channel_id or self.verdict or self.search_text)
 
     @property
     def search_text(self) -> str:
         return self.search.strip()[:SEARCH_MAX_LENGTH]
 
+    @property
+    def match(self) -> str | None:
+        """The full-text query for the search, None without one (services.events.search)."""
+        return fts_query(self.search_text) if self.search_text else None
 
-def _where(event_filter: EventFilter) -> tuple[str, list[Any]]:
+
+def _columns(names: Iterable[str]) -> str:
+    return ", ".join(f"e.{name}" for name in names)
+
+
+def _clauses(event_filter: EventFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (
         ("event_type", event_filter.event_type),
         ("client_id", event_filter.client_id),
         ("channel_id", event_filter.channel_id),
+        ("signature_verdict", event_filter.verdict),
     ):
         if value:
-            clauses.append(f"{column} = ?")
+            clauses.append(f"e.{column} = ?")
             params.append(value)
     if event_filter.since:
-        clauses.append("received_at >= ?")
+        clauses.append("e.received_at >= ?")
         params.append(event_filter.since)
     if event_filter.until:
-        clauses.append("received_at < ?")
+        clauses.append("e.received_at < ?")
         params.append(event_filter.until)
-    return (" where " + " and ".join(clauses)) if clauses else "", params
+    return clauses, params
 
 
-def _source(event_filter: EventFilter, columns: str) -> tuple[str, list[Any]]:
-    """A FROM source for the filter. A payload search looks inside the newest SEARCH_WINDOW events only,
-    so its cost is bounded whatever the table size."""
-    where, params = _where(event_filter)
-    if not event_filter.search_text:
-        return f"(select {columns} from events{where})", params  # noqa: S608 - fixed fragments, bound values
-    return (
-        f"""(select {columns} from (
-                select {columns}, raw_body from events{where} order by received_at desc, id desc limit ?
-             ) where raw_body like ? escape '\\')""",  # noqa: S608 - fixed fragments, bound values
-        [*params, SEARCH_WINDOW, like_pattern(event_filter.search_text)],
-    )
+def _matching(
+    event_filter: EventFilter, columns: str, *, limit: int, before: tuple[str, int] | None = None
+) -> tuple[str, list[Any]]:
+    """A SELECT of `columns` (of `events e`) for the newest `limit` events that match, after `before`.
+
+    Without a search: newest first by (received_at, id), on the events' indexes. With one, the full-text index
+    answers (the search sees every stored event), in one of two ways:
+    - with a client or channel, that index of events leads and each of its events is looked up in the
+      full-text index by id: a channel's events are few next to a common word's;
+    - otherwise the full-text index leads, newest first by id (ids grow with arrival: the writer lists events
+      in the order they were received), so a common word stops at `limit` and a rare one costs its few hits.
+      A time range also bounds the ids it reads.
+    A search with no word in it matches nothing."""
+    clauses, params = _clauses(event_filter)
+    match = event_filter.match
+    if event_filter.search_text and match is None:
+        return f"select {columns} from events e where 0", []  # noqa: S608 - fixed fragments
+    if match is None or event_filter.client_id or event_filter.channel_id:
+        if match is not None:
+            clauses.append("exists (select 1 from events_fts where events_fts match ? and rowid = e.id)")
+            params.append(match)
+        if before is not None:
+            clauses.append("(e.received_at, e.id) < (?, ?)")
+            params.extend(before)
+        where = (" where " + " and ".join(clauses)) if clauses else ""
+        sql = f"select {columns} from events e{where} order by e.received_at desc, e.id desc limit ?"  # noqa: S608
+        return sql, [*params, limit]
+    fts_clauses, fts_params = ["events_fts match ?"], [match]
+    if event_filter.since:
+        fts_clauses.append("f.rowid >= (select id from events where received_at >= ? order by received_at limit 1)")
+        fts_params.append(event_filter.since)
+    if event_filter.until:
+        fts_clauses.append("f.rowid <= (select id from events where received_at < ? order by received_at desc limit 1)")
+        fts_params.append(event_filter.until)
+    if before is not None:
+        fts_clauses.append("f.rowid < ?")
+        fts_params.append(before[1])
+    where = " and ".join([*fts_clauses, "e.id = f.rowid", *clauses])
+    sql = f"select {columns} from events_fts f cross join events e where {where} order by f.rowid desc limit ?"  # noqa: S608
+    return sql, [*fts_params, *params, limit]
 
 
 def page_events(
     db: Database, event_filter: EventFilter, *, limit: int = 50, before: tuple[str, int] | None = None
 ) -> list[dict[str, Any]]:
     """One page, newest first. `before` is the (received_at, id) of the last row of the previous page."""
-    source, params = _source(event_filter, LIST_COLUMNS)
-    cursor_clause = ""
-    if before is not None:
-        cursor_clause = "where (received_at, id) < (?, ?)"
-        params = [*params, before[0], before[1]]
-    sql = f"select * from {source} {cursor_clause} order by received_at desc, id desc limit ?"  # noqa: S608
-    return list(db.query(sql, [*params, limit]))
+    sql, params = _matching(event_filter, _columns(LIST_COLUMNS), limit=limit, before=before)
+    return list(db.query(sql, params))
 
 
 def count_events(db: Database, event_filter: EventFilter, *, cap: int = COUNT_CAP) -> int:
     """Matching events, counted no further than `cap` (shown as "cap+"): a refresh never counts a million rows."""
-    source, params = _source(event_filter, "id")
-    row = next(db.query(f"select count(*) as n from (select 1 from {source} limit ?)", [*params, cap]))  # noqa: S608
-    return int(row["n"])
+    sql, params = _matching(event_filter, "1", limit=cap)
+    return int(db.execute(f"select count(*) from ({sql})", params).fetchone()[0])  # noqa: S608
 
 
 def event_detail(db: Database, event_id: int) -> dict[str, Any] | None:
@@ -189,10 +232,12 @@ def event_detail(db: Database, event_id: int) -> dict[str, Any] | None:
     return {**row, "payload": payload, "headers": headers if isinstance(headers, dict) else {}}
 
 
-def events_per_hour(db: Database, event_filter: EventFilter) -> list[dict[str, Any]]:
-    """Events per hour and type. Type and time filters read the hourly counts the insert trigger keeps;
-    other filters aggregate over the newest CHART_WINDOW matching events."""
-    if not event_filter.needs_scan:
+def events_over_time(db: Database, event_filter: EventFilter, bucket: str = "hour") -> list[dict[str, Any]]:
+    """Events per bucket ("minute", "hour" or "day": the received_at prefix "2026-11-20T01:02", "2026-11-20T01",
+    "2026-11-20") and type, oldest first. Hours and days under type and time filters add up the hourly counts the
+    insert trigger keeps; anything else counts the newest CHART_WINDOW matching events."""
+    length = BUCKET_LENGTHS[bucket]
+    if not event_filter.needs_scan and bucket != "minute":
         clauses, params = [], []
         if event_filter.event_type:
             clauses.append("event_type = ?")
@@ -204,17 +249,19 @@ def events_per_hour(db: Database, event_filter: EventFilter) -> list[dict[str, A
             clauses.append("hour <= ?")
             params.append(event_filter.until[:13])
         where = (" where " + " and ".join(clauses)) if clauses else ""
-        sql = f"select hour, event_type, events from event_hours{where} order by hour"  # noqa: S608
+        sql = f"""
+            select substr(hour, 1, {length}) as bucket, event_type, sum(events) as events
+            from event_hours{where} group by 1, 2 order by 1, 2
+        """  # noqa: S608 - a fixed length and fixed fragments
         return list(db.query(sql, params))
-    source, params = _source(event_filter, "id, received_at, event_type")
+    sql, params = _matching(event_filter, "e.received_at, e.event_type", limit=CHART_WINDOW)
     return list(
         db.query(
             f"""
-            select substr(received_at, 1, 13) as hour, event_type, count(*) as events
-            from (select * from {source} order by received_at desc, id desc limit ?)
-            group by 1, 2 order by 1
-            """,  # noqa: S608
-            [*params, CHART_WINDOW],
+            select substr(received_at, 1, {length}) as bucket, event_type, count(*) as events
+            from ({sql}) group by 1, 2 order by 1, 2
+            """,  # noqa: S608 - a fixed length and fixed fragments
+            params,
         )
     )
 
@@ -223,16 +270,29 @@ def event_types(db: Database) -> list[str]:
     return [row["event_type"] for row in db.query("select distinct event_type from event_hours order by 1")]
 
 
+def signature_verdicts(db: Database) -> list[str]:
+    """The verdicts stored events carry, each found by one seek in their index rather than a scan."""
+    rows = db.execute(
+        """
+        with recursive verdicts(verdict) as (
+            select min(signature_verdict) from events
+            union all
+            select (select min(signature_verdict) from events where signature_verdict > verdict)
+            from verdicts where verdict is not null
+        )
+        select verdict from verdicts where verdict is not null
+        """
+    )
+    return [verdict for (verdict,) in rows]
+
+
 def events_csv(db: Database, event_filter: EventFilter, *, max_rows: int = EXPORT_MAX_ROWS) -> str:
     """The filtered view as CSV, newest first, at most `max_rows` rows."""
-    columns = ", ".join(EXPORT_COLUMNS)
-    source, params = _source(event_filter, "id, received_at")
+    sql, params = _matching(event_filter, "e.id", limit=max_rows)
     rows = db.query(
         f"""
-        select {columns} from events where id in (
-            select id from {source} order by received_at desc, id desc limit ?
-        ) order by received_at desc, id desc
-        """,  # noqa: S608
-        [*params, max_rows],
+        select {", ".join(EXPORT_COLUMNS)} from events where id in ({sql}) order by received_at desc, id desc
+        """,  # noqa: S608 - fixed column names and fragments
+        params,
     )
     return csv_text(EXPORT_COLUMNS, rows)

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from services.events.incoming import incoming_count, list_incoming, store_incoming
-from services.events.store import save_event
+from services.events.store import EventFilter, page_events, save_event
 from services.events.webhook import normalise_event
 from tests.support.console import console_db
 
@@ -90,6 +90,23 @@ def test_a_batch_ends_where_one_by_one_ends(tmp_path, seed: int) -> None:
         assert not all(is_new)
         for table in ("events", "channels", "clients", "channel_stages", "event_hours"):
             assert _table(batched, table) == _table(one_by_one, table), table
+        for word in ("channel_created", "an_unknown_stage", "ev7", "491"):
+            assert _searched(batched, word) == _searched(one_by_one, word), word
+
+
+def _searched(db, text: str) -> list[int]:
+    return [row["id"] for row in page_events(db, EventFilter(search=text), limit=200)]
+
+
+def test_an_event_is_searchable_once_listed_and_not_in_the_acknowledging_transaction(db) -> None:
+    event = normalise_event({"id": "ev1", "event": "account_violation", "data": {"phone_number": "+31 6 3439217"}})
+    with db.atomic():
+        store_incoming(db, [(event, "{}", "valid")], received_at=RECEIVED_AT)
+    assert db.execute("select count(*) from events_fts_docsize").fetchone()[0] == 0
+    with db.atomic():
+        list_incoming(db, 10)
+    assert _searched(db, "3163439217") == [1]
+    assert _searched(db, "account_violation") == [1]
 
 
 def test_an_empty_batch_writes_nothing(db) -> None:
