@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -241,11 +242,15 @@ API_CHANNEL_FIELDS = (
 # One Partner API channel onto its row, run by executemany for a page. The Partner API is the authority on a
 # channel's status: its status replaces the stored one whatever the lifecycle order (webhooks keep the "no step
 # back" rule). A move out of running is remembered (when, and to what) until the channel is running again.
+# A new status dates from the channel's modified_at when the API gives one in the past: the change happened
+# then at the latest, so a channel already stuck when first read shows as stuck at once. It never dates from
+# before the status the console held (the data would contradict itself); then, and without one, it is now.
 _API_CHANNEL_SQL = f"""
     insert into channels (id, client_id, status, account_mode, phone_number, phone_name, quality_rating,
                           messaging_limit, status_changed_at, permission, revoked, updated_at, last_source)
     values (:id, :client_id, :status, :account_mode, :phone_number, :phone_name, :quality_rating,
-            :messaging_limit, case when :status is not null then :now end, 'unknown', 0, :now, 'partner_api')
+            :messaging_limit, case when :status is not null then min(coalesce(:status_since, :now), :now) end,
+            'unknown', 0, :now, 'partner_api')
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
         account_mode = coalesce(excluded.account_mode, account_mode),
@@ -253,7 +258,9 @@ _API_CHANNEL_SQL = f"""
         phone_name = coalesce(excluded.phone_name, phone_name),
         status = coalesce(excluded.status, status),
         status_changed_at = case when excluded.status is not null and status is not excluded.status
-                                 then :now else status_changed_at end,
+                                 then (case when excluded.status_changed_at > coalesce(status_changed_at, '')
+                                            then excluded.status_changed_at else :now end)
+                                 else status_changed_at end,
         left_running_at = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
                                then :now when excluded.status = 'running' then null else left_running_at end,
         left_running_to = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
@@ -289,9 +296,23 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _utc_time(value: Any) -> str | None:
+    """An ISO-8601 time with its zone ("2025-11-03T09:40:02Z") as the console writes times; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def api_channel_facts(channel: Any) -> dict[str, str | None] | None:
     """What a Partner API channel object says about its row (API_CHANNEL_FIELDS and `id`), or None when it
-    names no channel. Phone fields may be nested in setup_info or flat, as in webhooks."""
+    names no channel. Phone fields may be nested in setup_info or flat, as in webhooks. `status_since` is its
+    modified_at, optional: the latest its status can have changed."""
     if not isinstance(channel, dict) or not isinstance(channel.get("id"), str) or not channel["id"]:
         return None
     setup = channel.get("setup_info") if isinstance(channel.get("setup_info"), dict) else {}
@@ -305,6 +326,7 @@ def api_channel_facts(channel: Any) -> dict[str, str | None] | None:
         "phone_name": _text(setup.get("phone_name")) or _text(channel.get("phone_name")),
         "quality_rating": _text(channel.get("current_quality_rating")),
         "messaging_limit": _text(channel.get("current_limit")),
+        "status_since": _utc_time(channel.get("modified_at")),
     }
 
 
@@ -321,13 +343,15 @@ def api_client_facts(channel: dict[str, Any], client_id: str) -> dict[str, str |
 
 # A channel the page's transaction has just found missing: a plain insert, its values bound by position (a first
 # sync writes every channel this way, so this is the statement that costs most).
-_NOW = f"?{len(API_CHANNEL_FIELDS) + 2}"  # parameters: the id, the fields in order, then the time
+# parameters: the id, the fields in order, the time, then the status's time (see _API_CHANNEL_SQL)
+_NOW = f"?{len(API_CHANNEL_FIELDS) + 2}"
+_SINCE = f"?{len(API_CHANNEL_FIELDS) + 3}"
 _API_NEW_CHANNEL_SQL = f"""
     insert into channels (id, {", ".join(API_CHANNEL_FIELDS)}, status_changed_at, permission, revoked, updated_at,
                           last_source)
     values (?1, {", ".join(f"?{index + 2}" for index in range(len(API_CHANNEL_FIELDS)))},
-            case when ?{API_CHANNEL_FIELDS.index("status") + 2} is not null then {_NOW} end, 'unknown', 0, {_NOW},
-            'partner_api')
+            case when ?{API_CHANNEL_FIELDS.index("status") + 2} is not null then min(coalesce({_SINCE}, {_NOW}), {_NOW})
+            end, 'unknown', 0, {_NOW}, 'partner_api')
 """  # noqa: S608 - our own column names; every value is bound
 
 
@@ -346,10 +370,11 @@ def write_api_channels(
         db.conn.executemany(_API_CLIENT_SQL, [{**client, "now": now} for client in clients])
     if new:
         db.conn.executemany(
-            _API_NEW_CHANNEL_SQL, [(fact["id"], *(fact[name] for name in API_CHANNEL_FIELDS), now) for fact in new]
+            _API_NEW_CHANNEL_SQL,
+            [(fact["id"], *(fact[name] for name in API_CHANNEL_FIELDS), now, fact.get("status_since")) for fact in new],
         )
     if channels:
-        db.conn.executemany(_API_CHANNEL_SQL, [{**channel, "now": now} for channel in channels])
+        db.conn.executemany(_API_CHANNEL_SQL, [{"status_since": None, **channel, "now": now} for channel in channels])
 
 
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:

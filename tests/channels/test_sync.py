@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
 
 from services.channels import sync as sync_module
-from services.channels.attention import left_running, needs_attention
+from services.channels.attention import left_running, needs_attention, stuck
 from services.channels.projection import apply_webhook_event, get_channel, upsert_channel
 from services.channels.sync import sync_channels
 from services.events.webhook import normalise_event
@@ -298,3 +299,53 @@ def test_a_channel_first_seen_by_a_sync_gets_the_rows_defaults(db, api) -> None:
     bare = get_channel(db, "bare")
     assert (bare["status"], bare["status_changed_at"], bare["updated_at"]) == (None, None, channel["updated_at"])
     assert db["channel_stages"].get("running")["channels"] == 1
+
+
+# -- when a status began: the channel's modified_at, when the API gives one in the past ------------------
+
+
+def _at(channel: dict, modified_at: object) -> dict:
+    return {**channel, "modified_at": modified_at}
+
+
+def test_a_channel_first_seen_stuck_shows_as_stuck_at_once(db, api) -> None:
+    # The old behaviour: a channel pending for days was "in status for 0 min" after its first sync.
+    days_ago = datetime.now(UTC) - timedelta(days=3)
+    _sync(db, api, [_at(remote_channel(1, status="submitted"), days_ago.isoformat().replace("+00:00", "Z"))])
+    channel = get_channel(db, "ch1")
+    assert channel["status_changed_at"] == days_ago.isoformat(timespec="microseconds")
+    assert channel["updated_at"] > channel["status_changed_at"]
+    assert [item.channel_id for item in stuck(db, 60)] == ["ch1"]
+
+
+@pytest.mark.parametrize(
+    "modified_at",
+    [None, "not a time", "2025-11-03T09:40:02", 1762162802, (datetime.now(UTC) + timedelta(days=1)).isoformat()],
+    ids=["missing", "unreadable", "no zone", "a number", "in the future"],
+)
+def test_without_a_usable_modified_at_a_status_dates_from_the_sync(db, api, modified_at) -> None:
+    _sync(db, api, [_at(remote_channel(1, status="submitted"), modified_at)])
+    channel = get_channel(db, "ch1")
+    assert channel["status_changed_at"] == channel["updated_at"]
+    assert stuck(db, 60) == []
+
+
+def test_a_status_change_dates_from_modified_at_but_never_before_the_status_it_replaces(db, api) -> None:
+    held_since = datetime.now(UTC) - timedelta(hours=5)
+    _sync(db, api, [_at(remote_channel(1, status="submitted"), held_since.isoformat())])
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    _sync(db, api, [_at(remote_channel(1, status="ready"), two_hours_ago.isoformat())])
+    assert get_channel(db, "ch1")["status_changed_at"] == two_hours_ago.isoformat(timespec="microseconds")
+    # The API says the channel last changed before the console saw it ready: its own record wins, dated now.
+    _sync(db, api, [_at(remote_channel(1, status="running"), held_since.isoformat())])
+    channel = get_channel(db, "ch1")
+    assert channel["status_changed_at"] == channel["updated_at"]
+    # A field that changes without the status keeps the status's time.
+    _sync(db, api, [_at(remote_channel(1, status="running", quality="RED"), held_since.isoformat())])
+    assert get_channel(db, "ch1")["status_changed_at"] == channel["status_changed_at"]
+
+
+def test_a_modified_at_with_an_offset_is_read_in_utc(db, api) -> None:
+    channel = {**remote_channel(1, status="ready"), "modified_at": "2025-11-05T16:21:09+02:00"}
+    _sync(db, api, [channel])
+    assert get_channel(db, "ch1")["status_changed_at"] == "2025-11-05T14:21:09.000000+00:00"
