@@ -65,13 +65,14 @@ _BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.m
 # One webhook's effect on its channel, run by executemany for a whole batch in arrival order: each row sees
 # the channel as the previous one left it.
 _PROJECT_CHANNEL_SQL = f"""
-    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number,
+    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number, phone_name,
                           status_changed_at, permission, revoked, updated_at, last_source)
-    values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number,
+    values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number, :phone_name,
             case when :status is not null then :now end, 'unknown', 0, :now, :source)
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
         phone_number = coalesce(excluded.phone_number, phone_number),
+        phone_name = coalesce(excluded.phone_name, phone_name),
         status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
         status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
                                  then :now else status_changed_at end,
@@ -87,8 +88,8 @@ _PROJECT_CHANNEL_SQL = f"""
         last_source = excluded.last_source
 """  # noqa: S608 - fixed fragments of our own; every value is bound
 _PROJECT_CLIENT_SQL = """
-    insert into clients (id, first_seen_at, updated_at) values (:id, :first, :last)
-    on conflict (id) do update set updated_at = excluded.updated_at
+    insert into clients (id, name, first_seen_at, updated_at) values (:id, :name, :first, :last)
+    on conflict (id) do update set updated_at = excluded.updated_at, name = coalesce(excluded.name, name)
 """
 
 
@@ -198,13 +199,14 @@ def _webhook_channel_changes(event: ChannelFacts) -> dict[str, Any] | None:
         "quality_rating": event.quality_rating,
         "messaging_limit": event.messaging_limit,
         "phone_number": event.phone_number,
+        "phone_name": event.phone_name,
     }
 
 
 def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
     """Project one stored webhook onto the channel and client it concerns."""
     if event.client_id:
-        ensure_client(db, event.client_id)
+        ensure_client(db, event.client_id, name=event.client_name)
     changes = _webhook_channel_changes(event)
     if changes is not None:
         upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
@@ -214,10 +216,13 @@ def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Se
     """Project stored webhooks in order, with the same rules as apply_webhook_event, each statement prepared
     once for the whole batch; `at` is when each was received (default: now). Call inside a transaction."""
     times = at if at is not None else [utc_now()] * len(events)
-    clients: dict[str, dict[str, str]] = {}  # one upsert per client: its first and its last event's time
+    # One upsert per client: its first and its last event's time, and the last name an event gave it.
+    clients: dict[str, dict[str, str | None]] = {}
     for event, now in zip(events, times, strict=True):
         if event.client_id:
-            clients.setdefault(event.client_id, {"id": event.client_id, "first": now})["last"] = now
+            client = clients.setdefault(event.client_id, {"id": event.client_id, "first": now, "name": None})
+            client["last"] = now
+            client["name"] = event.client_name or client["name"]
     if clients:
         db.conn.executemany(_PROJECT_CLIENT_SQL, list(clients.values()))
     rows = []

@@ -45,6 +45,9 @@ class ChannelFacts:
     quality_rating: str | None
     messaging_limit: str | None
     phone_number: str | None
+    # The names people know a channel by, when the event carries them (a channel object, flat fields, a client).
+    phone_name: str | None
+    client_name: str | None
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,16 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
     setup = data.get("setup_info") if isinstance(data.get("setup_info"), dict) else {}
     client = data.get("client") if isinstance(data.get("client"), dict) else {}
     kind = _kind(name)
-    channel_id = client_id = None
+    channel_id = client_id = phone_name = client_name = None
     if kind in CHANNEL_KINDS:
         # A legacy body names the channel at the top level.
         channel_id = _first(data.get("channel_id"), event.get("channel_id"), data.get("id"))
         client_id = _first(data.get("client_id"), client.get("id"))
+        phone_name = _first(setup.get("phone_name"), data.get("phone_name"))
+        client_name = _first(client.get("name"))
     elif kind == "client_created":
         client_id = _first(data.get("client_id"), client.get("id"), data.get("id"))
+        client_name = _first(client.get("name"), data.get("name"))
     status = _first(data.get("status"))
     if status is None and name in IMPLIES_RUNNING:
         status = "running"
@@ -138,6 +144,8 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
         quality_rating=_first(data.get("current_quality_rating"), data.get("quality_rating"), data.get("quality")),
         messaging_limit=_first(data.get("current_limit"), data.get("messaging_limit"), data.get("limit")),
         phone_number=phone_number,
+        phone_name=phone_name,
+        client_name=client_name,
         dedupe_key=dedupe_key(event),
         raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
         payload=event,

@@ -56,3 +56,37 @@ def test_an_account_violation_leaves_the_channel_with_that_number_as_it_was(db) 
     with db.atomic():
         save_events(db, parse_webhook_body(json.dumps(violation["body"]).encode()), headers={}, verdict="valid")
     assert get_channel(db, "tlbN64CH") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "phone_name", "client_name"),
+    [
+        ("channel_live carrying status ready", "Recorded Shop", None),
+        ("channel_status_running as the Connect Button page names it", "Nested Shop", None),
+        ("channel_created with the fields 360dialog's event page names", "Recorded Shop", "Recorded Shop"),
+        ("client_created with the client", None, "Recorded Shop"),
+    ],
+)
+def test_names_come_with_the_events_that_carry_them(db, name: str, phone_name, client_name) -> None:
+    """The number's display name (flat or in setup_info) and the business name (the client object, or a
+    client_created event's data) reach the console without waiting for a sync."""
+    recorded = next(item for item in RECORDED if item["name"] == name)
+    with db.atomic():
+        save_events(db, parse_webhook_body(json.dumps(recorded["body"]).encode()), headers={}, verdict="valid")
+    event = normalise_event(recorded["body"])
+    assert (event.phone_name, event.client_name) == (phone_name, client_name)
+    if phone_name:
+        assert get_channel(db, event.channel_id)["phone_name"] == phone_name
+    if client_name:
+        assert db["clients"].get(event.client_id)["name"] == client_name
+
+
+def test_a_later_event_without_names_keeps_the_ones_known(db) -> None:
+    created = next(item for item in RECORDED if item["body"]["event"] == "channel_created")
+    bare = {"event": "channel_running", "data": {"id": created["body"]["data"]["id"], "client_id": "oaY9LLfUCL"}}
+    for body in (created["body"], bare):
+        with db.atomic():
+            save_events(db, parse_webhook_body(json.dumps(body).encode()), headers={}, verdict="valid")
+    channel = get_channel(db, created["body"]["data"]["id"])
+    assert (channel["status"], channel["phone_name"]) == ("running", "Recorded Shop")
+    assert db["clients"].get("oaY9LLfUCL")["name"] == "Recorded Shop"
