@@ -57,7 +57,10 @@ elif outcome:
 left, right = st.columns(2)
 with left.container(border=True):
     st.subheader("Realistic scenario")
-    st.write("About 40 clients and 150 channels over every stage: some with keys, some downgraded, some stuck.")
+    st.write(
+        "About 40 clients and 150 channels over every stage: some with keys, some downgraded, some stuck for days, "
+        "a few revoked, and three numbers flagged or restricted by Meta."
+    )
     st.caption("It adds to what is there: reset first for a clean demo.")
     if st.button("Load realistic scenario", type="primary"):
         with st.spinner("Seeding the hub, syncing channels and generating keys..."):
@@ -69,7 +72,8 @@ with left.container(border=True):
                 done(
                     "Scenario loaded. Its webhooks are on their way to the receiver.",
                     f"{result.clients} clients, {result.channels} channels {result.by_status}, "
-                    f"{result.keys_generated} keys, {result.events_queued} webhooks queued",
+                    f"{result.keys_generated} keys, {result.events_queued} webhooks queued; "
+                    + ", ".join(f"{count} {case}" for case, count in result.cases.items()),
                 )
         st.rerun()
 with right.container(border=True):

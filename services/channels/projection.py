@@ -113,7 +113,9 @@ def _upsert_channel_sql(plain: tuple[str, ...]) -> str:
                 coalesce(:permission, 'unknown'), coalesce(:revoked, 0), :now, :source{extra_values})
         on conflict (id) do update set {sets}
             status = case when {_STATUS_ACCEPTED} then :status else status end,
-            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status then :now
+            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status
+                                     then (case when :new_status_changed_at > coalesce(status_changed_at, '')
+                                                then :new_status_changed_at else :now end)
                                      else coalesce(:status_changed_at, status_changed_at) end,
             previous_quality_rating = case when {_QUALITY_CHANGED} then quality_rating
                                            else coalesce(:previous_quality_rating, previous_quality_rating) end,
@@ -147,12 +149,16 @@ def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
     return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
 
 
-def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, source: str) -> dict[str, Any]:
+def upsert_channel(
+    db: Database, channel_id: str, changes: dict[str, Any], *, source: str, status_since: str | None = None
+) -> dict[str, Any]:
     """Merge known fields into a channel row, creating it when new; None values leave a field as it is.
 
     A status that would step back in the lifecycle is ignored; status_changed_at moves only on a real
-    change of status; on a quality or limit change, both values as they were just before it are kept in
-    previous_quality_rating and previous_messaging_limit, with quality_changed_at."""
+    change of status, to `status_since` when that is in the past and after the status it replaces (the
+    latest the source says the change can have happened), else to now; on a quality or limit change, both
+    values as they were just before it are kept in previous_quality_rating and previous_messaging_limit, with
+    quality_changed_at."""
     given = {key: value for key, value in changes.items() if value is not None}
     plain = tuple(sorted(key for key in given if key not in _RULED_COLUMNS))
     params = {name: given.get(name) for name in _RULED_COLUMNS - {"id", "updated_at", "last_source"}}
@@ -162,7 +168,7 @@ def upsert_channel(db: Database, channel_id: str, changes: dict[str, Any], *, so
         id=channel_id,
         now=now,
         source=source,
-        new_status_changed_at=now if "status" in given else None,
+        new_status_changed_at=(min(status_since or now, now) if "status" in given else None),
     )
     with _in_transaction(db):
         cursor = db.execute(_upsert_channel_sql(plain), params)
@@ -408,6 +414,7 @@ def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
             "messaging_limit": channel.get("current_limit"),
         },
         source="partner_api",
+        status_since=_utc_time(channel.get("modified_at")),
     )
 
 

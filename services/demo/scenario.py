@@ -36,6 +36,8 @@ class ScenarioResult:
     keys_generated: int
     key_failures: list[str] = field(default_factory=list)
     by_status: dict[str, int] = field(default_factory=dict)
+    # The cases the scenario promises, as the hub seeded them: downgraded, revoked and stuck channels.
+    cases: dict[str, int] = field(default_factory=dict)
 
 
 def load_scenario(
@@ -69,6 +71,7 @@ def load_scenario(
         keys_generated=keys,
         key_failures=failures,
         by_status=scenario["by_status"],
+        cases={name: scenario.get(name, 0) for name in ("stuck", "downgraded", "revoked")},
     )
 
 
@@ -101,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Loaded {result.clients} clients and {result.channels} channels {result.by_status}; "
         f"{result.events_queued} webhooks queued, {result.channels_synced} channels synced, "
-        f"{result.keys_generated} keys generated, {len(result.key_failures)} key failures."
+        f"{result.keys_generated} keys generated, {len(result.key_failures)} key failures; "
+        + ", ".join(f"{count} {case}" for case, count in result.cases.items())
+        + "."
     )
     return 0
 

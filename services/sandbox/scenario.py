@@ -5,8 +5,15 @@ webhooks in the outbox, held until the console asks for their release, so the re
 from 360dialog: client_created, channel_created, channel_submitted, channel_ready or channel_live (which says
 ready), channel_status_running and sometimes channel_running too, quality changes; and a few account
 violations and restrictions (one for a number no channel has) and template decisions, each in its recorded
-shape (services.sandbox.webhooks). The console's half (redirects, sync, keys) is `services.demo.scenario`;
-the two meet only over the hub's HTTP admin API.
+shape (services.sandbox.webhooks).
+
+Times are those of a partner seen mid-flight: each channel's `modified_at` is when it last changed (reached its
+stage, or had its quality changed), in the past. Channels stuck short of running got there days ago, so the
+console shows them as stuck as soon as it has read them; the ones in progress started less than an hour ago
+(the console's default for "stuck"), a few minutes between their steps.
+
+The console's half (redirects, sync, keys) is `services.demo.scenario`; the two meet only over the hub's HTTP
+admin API.
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ DOWNGRADED_SHARE = 0.12
 REVOKED_COUNT = 4
 KEYED_COUNT = 30
 STUCK_AFTER_DAYS = 3
+# Per stage short of running, at least this many channels are stuck; the others, about half, as chance has it.
+STUCK_PER_STAGE = 2
+# A channel in progress was onboarded this many minutes ago, and took this many minutes per step.
+IN_PROGRESS_MINUTES = (10.0, 45.0)
+IN_PROGRESS_STEP_MINUTES = (1.0, 4.0)
+DONE_STEP_MINUTES = (2.0, 240.0)
 FIRST_WORDS = (
     "Alpine", "Blue", "Casa", "Delta", "Evergreen", "Fjord", "Golden", "Harbor", "Indigo", "Juniper", "Kiwi",
     "Lumen", "Maple", "Nordic", "Olive", "Pioneer", "Quartz", "River", "Saffron", "Tidal", "Urban", "Velvet",
@@ -90,21 +103,32 @@ def _history(
     created: datetime,
     rng: random.Random,
     first_quality: tuple[str, str] | None,
-) -> list[Queued]:
-    """The webhooks this channel would have sent so far, each with when it happened."""
+    *,
+    now: datetime,
+    step_minutes: tuple[float, float],
+) -> tuple[list[Queued], datetime]:
+    """The webhooks this channel would have sent so far, each with when it happened; and when it last changed
+    (its modified_at)."""
     events: list[Queued] = []
-    moment = created
+    moment = changed = created
     for step in state.CHANNEL_STAGES[: state.CHANNEL_STAGES.index(row["status"]) + 1]:
+        changed = moment
         for name in _step_events(step, rng):
             events.append((moment, webhooks.onboarding_event(name, row, client, step), row["id"]))
-        moment += timedelta(minutes=rng.randrange(2, 240))
+        moment += timedelta(minutes=rng.uniform(*step_minutes))
     if first_quality:
-        # A downgraded number: its first rating and tier once it ran, then the drop days later.
-        first = {**row, "current_quality_rating": first_quality[0], "current_limit": first_quality[1]}
+        # A downgraded number: its first rating and tier once it ran, then the drop days later (before now).
+        moment = min(moment, now - timedelta(hours=2))
+        first = {
+            **row,
+            "current_quality_rating": first_quality[0],
+            "current_limit": first_quality[1],
+            "modified_at": _iso(moment),
+        }
         events.append((moment, webhooks.quality_changed(db, first), row["id"]))
-        later = moment + timedelta(days=rng.randrange(1, 5))
-        events.append((later, webhooks.quality_changed(db, row), row["id"]))
-    return events
+        changed = min(moment + timedelta(days=rng.randrange(1, 5)), now - timedelta(hours=1))
+        events.append((changed, webhooks.quality_changed(db, {**row, "modified_at": _iso(changed)}), row["id"]))
+    return events, changed
 
 
 @dataclass
@@ -120,6 +144,7 @@ class _Scenario:
     running_permitted: list[str] = field(default_factory=list)
     by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(state.CHANNEL_STAGES, 0))
     counts: dict[str, int] = field(default_factory=lambda: {"downgraded": 0, "revoked": 0, "stuck": 0})
+    stuck_by_stage: dict[str, int] = field(default_factory=dict)
 
 
 def _seed_client(db: Database, scenario: _Scenario, index: int, size: int) -> None:
@@ -145,12 +170,15 @@ def _seed_channel(
 ) -> tuple[str, bool]:
     rng, counts = scenario.rng, scenario.counts
     stage = scenario.stages.pop()
-    # Stuck: still short of running days after onboarding. Otherwise onboarded recently, or done.
-    stuck = stage != "running" and rng.random() < 0.5
+    # Stuck: still short of running days after onboarding. Otherwise onboarded within the hour, or done.
+    stuck_here = scenario.stuck_by_stage.get(stage, 0)
+    stuck = stage != "running" and (stuck_here < STUCK_PER_STAGE or rng.random() < 0.5)
     if stage == "running" or stuck:
         created = client_created + timedelta(hours=rng.uniform(0, 12))
+        step_minutes = DONE_STEP_MINUTES
     else:
-        created = scenario.now - timedelta(hours=rng.uniform(1, 20))
+        created = scenario.now - timedelta(minutes=rng.uniform(*IN_PROGRESS_MINUTES))
+        step_minutes = IN_PROGRESS_STEP_MINUTES
     downgrade = stage == "running" and rng.random() < DOWNGRADED_SHARE
     quality, limit = rng.choice(DOWNGRADES) if downgrade else ("GREEN", rng.choice(("TIER_1K", "TIER_10K")))
     permitted = not (stage == "running" and counts["revoked"] < REVOKED_COUNT and rng.random() < 0.08)
@@ -167,15 +195,20 @@ def _seed_channel(
         limit=limit,
         permission_granted=permitted,
     )
-    db["channels"].update(channel_id, {"modified_at": _iso(min(scenario.now, created + timedelta(days=1)))})
     counts["stuck"] += stuck
+    scenario.stuck_by_stage[stage] = stuck_here + stuck
     counts["downgraded"] += downgrade
     counts["revoked"] += not permitted
     scenario.by_status[stage] += 1
     if stage == "running" and permitted:
         scenario.running_permitted.append(channel_id)
     row = db["channels"].get(channel_id)
-    scenario.timeline.extend(_history(db, row, client, created, rng, ("GREEN", "TIER_1K") if downgrade else None))
+    first_quality = ("GREEN", "TIER_1K") if downgrade else None
+    events, changed = _history(
+        db, row, client, created, rng, first_quality, now=scenario.now, step_minutes=step_minutes
+    )
+    scenario.timeline.extend(events)
+    db["channels"].update(channel_id, {"modified_at": _iso(min(changed, scenario.now))})
     return channel_id, permitted
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from services.channels.projection import ensure_client, get_channel, upsert_channel
+from services.channels.projection import apply_api_channel, ensure_client, get_channel, upsert_channel
 from tests.support.console import console_db
 
 
@@ -97,3 +99,46 @@ def test_writes_outside_a_transaction_commit_and_first_seen_stays(db, db_path) -
             "{}",
             first_seen,
         )
+
+
+# -- a status's time from the source, when it gives one in the past ---------------------------------------
+
+
+def test_a_status_dates_from_the_time_its_source_gives_when_in_the_past(db) -> None:
+    days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="microseconds")
+    with db.atomic():
+        row = upsert_channel(db, "aCH", {"status": "submitted"}, source="test", status_since=days_ago)
+    assert row["status_changed_at"] == days_ago
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="microseconds")
+    with db.atomic():
+        row = upsert_channel(db, "bCH", {"status": "submitted"}, source="test", status_since=future)
+    assert row["status_changed_at"] == row["updated_at"]
+
+
+def test_a_status_change_never_dates_from_before_the_status_it_replaces(db) -> None:
+    now = datetime.now(UTC)
+    with db.atomic():
+        upsert_channel(
+            db, "aCH", {"status": "submitted"}, source="test", status_since=(now - timedelta(hours=5)).isoformat()
+        )
+    two_hours_ago = (now - timedelta(hours=2)).isoformat(timespec="microseconds")
+    with db.atomic():
+        row = upsert_channel(db, "aCH", {"status": "ready"}, source="test", status_since=two_hours_ago)
+    assert row["status_changed_at"] == two_hours_ago
+    with db.atomic():
+        row = upsert_channel(
+            db, "aCH", {"status": "running"}, source="test", status_since=(now - timedelta(hours=3)).isoformat()
+        )
+    assert row["status_changed_at"] == row["updated_at"]
+    with db.atomic():
+        same = upsert_channel(db, "aCH", {"status": "running"}, source="test", status_since=two_hours_ago)
+    assert same["status_changed_at"] == row["status_changed_at"]
+
+
+def test_a_partner_api_channel_dates_its_status_from_its_modified_at(db) -> None:
+    # A redirect confirmed with the Partner API is where the demo's channels are first written.
+    channel = {"id": "aCH", "client_id": "aCL", "status": "pending", "modified_at": "2025-11-03T09:40:02Z"}
+    row = apply_api_channel(db, channel)
+    assert row["status_changed_at"] == "2025-11-03T09:40:02.000000+00:00"
+    bare = apply_api_channel(db, {"id": "bCH", "client_id": "aCL", "status": "pending"})
+    assert bare["status_changed_at"] == bare["updated_at"]

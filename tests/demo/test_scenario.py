@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 import pytest
 import streamlit as st
 
+from services.channels.attention import UNFINISHED_STAGES, stuck
+from services.channels.workbench import reason_counts, work_queue
 from services.demo.hub_client import SandboxClient
 from services.demo.scenario import load_scenario
 from services.keys.vault import KeyVault
@@ -72,6 +74,27 @@ def test_the_scenario_reaches_the_console(seeded) -> None:
     assert db["channels"].count_where("revoked = 1") > 0
     assert db["channels"].count_where("quality_rating in ('YELLOW', 'RED')") > 0
     assert db["api_keys"].count_where("outcome = 'ok' and status = 'active'") == 30
+
+
+def test_every_promised_case_is_on_the_work_queue_as_soon_as_it_is_loaded(seeded) -> None:
+    # The old behaviour: a fresh load showed no stuck channel, as the sync dated every status from itself.
+    db, result = seeded["db"], seeded["result"]
+    assert result.cases["stuck"] > 0
+    stuck_now = stuck(db, 60, limit=1000)
+    assert len(stuck_now) == result.cases["stuck"]
+    assert {db["channels"].get(item.channel_id)["status"] for item in stuck_now} == set(UNFINISHED_STAGES) - {"created"}
+    # The other unfinished channels are in progress: onboarded within the hour, not stuck yet.
+    unfinished = db["channels"].count_where("status != 'running'")
+    assert unfinished > len(stuck_now)
+    counts = reason_counts(work_queue(db, stuck_after_minutes=60))
+    assert counts["stuck"] == result.cases["stuck"]
+    assert counts["quality or limit dropped"] == result.cases["downgraded"]
+    assert counts["revoked"] == result.cases["revoked"]
+    # Meta flagged two numbers and restricted one; the fourth alert names a number no channel has.
+    assert (counts["account violation"], counts["account restriction"]) == (2, 1)
+    assert db["events"].count_where("event_type like 'account_%'") == 4
+    assert db["events"].count_where("event_type = 'waba_template_status_changed'") == 6
+    assert counts["running without a key"] > 0
 
 
 @pytest.mark.parametrize("page_file", PAGE_FILES)

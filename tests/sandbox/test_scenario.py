@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlite_utils import Database
 
 from services.onboarding.redirect import parse_redirect
 from services.sandbox import state
-from services.sandbox.scenario import CHANNEL_COUNT, CLIENT_COUNT, seed_sandbox
+from services.sandbox.scenario import CHANNEL_COUNT, CLIENT_COUNT, STUCK_AFTER_DAYS, STUCK_PER_STAGE, seed_sandbox
 
 
 def test_seed_covers_every_stage_with_keys_downgrades_stuck_and_revoked(sandbox_db: Database) -> None:
@@ -96,3 +97,41 @@ def test_any_seed_tells_the_whole_story(sandbox_db: Database, seed: int) -> None
     assert scenario["stuck"] > 0
     assert scenario["revoked"] > 0
     assert len(scenario["key_channel_ids"]) == 30
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stuck_channels_changed_days_ago_and_the_rest_of_the_unfinished_within_the_hour(
+    sandbox_db: Database, seed: int
+) -> None:
+    # A channel's modified_at is when it last changed: for a stuck one, days ago, so that the console, which dates
+    # a status from it, shows it as stuck at once; one in progress started within the hour.
+    now = datetime.now(UTC)
+    scenario = seed_sandbox(sandbox_db, seed=seed, now=now)
+    stuck_by_stage: Counter[str] = Counter()
+    for row in sandbox_db["channels"].rows:
+        modified, created = datetime.fromisoformat(row["modified_at"]), datetime.fromisoformat(row["created_at"])
+        assert created <= modified <= now, row
+        if row["status"] == "running":
+            continue
+        if modified < now - timedelta(days=STUCK_AFTER_DAYS):
+            stuck_by_stage[row["status"]] += 1
+        else:
+            assert modified > now - timedelta(minutes=60), row
+    assert sum(stuck_by_stage.values()) == scenario["stuck"]
+    assert all(stuck_by_stage[stage] >= STUCK_PER_STAGE for stage in ("pending", "submitted", "ready"))
+
+
+def test_a_quality_change_carries_the_time_it_happened(sandbox_db: Database) -> None:
+    now = datetime.now(UTC)
+    seed_sandbox(sandbox_db, seed=6, now=now)
+    rows = [
+        json.loads(row["body"]) for row in sandbox_db["outbox"].rows_where("event = 'phone_number_quality_changed'")
+    ]
+    assert rows
+    by_channel: dict[str, list[str]] = {}
+    for body in rows:
+        by_channel.setdefault(body["data"]["id"], []).append(body["data"]["modified_at"])
+    for channel_id, times in by_channel.items():
+        first, drop = times
+        assert first < drop == sandbox_db["channels"].get(channel_id)["modified_at"]
+        assert datetime.fromisoformat(drop) < now
