@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database, Migrations
 
-from services.whatsapp import PHONE_SEPARATORS, phone_digits
+from services.whatsapp import PHONE_SEPARATORS, phone_digits, written_numbers
 
 console_migrations = Migrations("console")
 # Names these migrations were recorded under before they were named for what they do; a database that
@@ -398,51 +400,49 @@ def m011_account_alerts_by_number(db: Database) -> None:
     )
 
 
-# What the events' full-text index holds per event (services/events/search.py reads it):
-# - body: the raw body, split into words by FTS5's unicode61 tokenizer;
-# - numbers: the digits of every text value that is a number written with separators ("+31 6 3439217" gives
-#   "3163439217"), so that any spelling of a number finds it. A number written without separators is a word
-#   of the body already.
-# Both come from the body alone, in SQL, so that deleting an event from the contentless index can give back
-# exactly what was indexed.
-def _event_numbers_sql(body: str) -> str:
-    """The `numbers` column for the body in `body` (a fixed column name of our own)."""
-    digits_or_separators = "'0123456789' || char(" + ", ".join(str(ord(c)) for c in PHONE_SEPARATORS) + ")"
-    digits = "value"
-    for separator in PHONE_SEPARATORS:
-        digits = f"replace({digits}, char({ord(separator)}), '')"
-    return f"""(
-        select group_concat({digits}, ' ')
-        from json_tree(case when json_valid({body}) then {body} else '[]' end)
-        where type = 'text' and length(value) between 6 and 40
-            and ltrim(value, {digits_or_separators}) = '' and value glob '*[^0-9]*'
-    )"""  # noqa: S608 - fixed fragments
+def _written_numbers(body: str | None) -> str | None:
+    try:
+        return written_numbers(json.loads(body or ""))
+    except (ValueError, RecursionError):
+        return None
 
 
-_INDEX_EVENT_SQL = "insert into events_fts (rowid, body, numbers) values ({row}.id, {row}.raw_body, {numbers});"
+_INDEX_EVENT_SQL = "insert into events_fts (rowid, body, numbers) values ({row}.id, {row}.raw_body, {row}.numbers);"
 _UNINDEX_EVENT_SQL = (
-    "insert into events_fts (events_fts, rowid, body, numbers) values ('delete', {row}.id, {row}.raw_body, {numbers});"
+    "insert into events_fts (events_fts, rowid, body, numbers) "
+    "values ('delete', {row}.id, {row}.raw_body, {row}.numbers);"
 )
 
 
 @console_migrations()
 def m012_events_full_text_search(db: Database) -> None:
-    # Every stored event is searchable (services/events/search.py). Contentless: the body stays in `events`
-    # alone. Triggers on `events` keep the index, so it is written when the writer lists incoming events,
-    # never in the transaction a webhook's 2xx waits for (that one writes `incoming_events`).
+    # Every stored event is searchable (services/events/search.py). The index holds each event's raw body, as
+    # words, and `numbers`: the digits of the numbers the payload writes with separators, so that any spelling
+    # of a phone number finds it (services.whatsapp.written_numbers). Like phone_digits (m011), numbers are read
+    # once, when an event arrives (services.events.webhook); those stored before are read here.
+    for table in ("events", "incoming_events"):
+        db[table].add_column("numbers", str)
+        found = [(_written_numbers(body), id_) for id_, body in db.execute(f"select id, raw_body from {table}")]  # noqa: S608 - the two table names above
+        db.conn.executemany(
+            f"update {table} set numbers = ? where id = ?",  # noqa: S608 - the two table names above
+            [(numbers, id_) for numbers, id_ in found if numbers],
+        )
+    # Contentless: the body stays in `events` alone. Triggers on `events` keep the index, so it is written when
+    # the writer lists incoming events, never in the transaction a webhook's 2xx waits for (that one writes
+    # `incoming_events`). A statement that lists many events at once costs FTS5 far less per event than one
+    # statement per event, which makes it write a segment each time.
     db.execute(
         "create virtual table events_fts using fts5("
         "body, numbers, content='', tokenize='unicode61 remove_diacritics 2')"
     )
-    index_new = _INDEX_EVENT_SQL.format(row="new", numbers=_event_numbers_sql("new.raw_body"))
-    unindex_old = _UNINDEX_EVENT_SQL.format(row="old", numbers=_event_numbers_sql("old.raw_body"))
+    index_new, unindex_old = _INDEX_EVENT_SQL.format(row="new"), _UNINDEX_EVENT_SQL.format(row="old")
     db.execute(f"create trigger events_fts_insert after insert on events begin {index_new} end")
     db.execute(f"create trigger events_fts_delete after delete on events begin {unindex_old} end")
     db.execute(
-        f"create trigger events_fts_update after update of raw_body on events begin {unindex_old} {index_new} end"
+        "create trigger events_fts_update after update of raw_body, numbers on events begin "
+        f"{unindex_old} {index_new} end"
     )
-    numbers = _event_numbers_sql("raw_body")
-    db.execute(f"insert into events_fts (rowid, body, numbers) select id, raw_body, {numbers} from events")  # noqa: S608
+    db.execute("insert into events_fts (rowid, body, numbers) select id, raw_body, numbers from events")
     # The signature verdict filter: its pages by time, and the verdicts there are, without a scan.
     db["events"].create_index(["signature_verdict", "received_at"])
 

@@ -7,6 +7,7 @@ values, not a reading of either side.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Worst first, so that a lower index is a drop.
 QUALITY_RATINGS = ("RED", "YELLOW", "GREEN")
@@ -28,3 +29,36 @@ def phone_digits(number: str | int | None) -> str | None:
     computes the same for each channel (services.migrations.phone_digits_sql)."""
     digits = ("" if number is None else str(number)).translate(_NO_SEPARATORS)
     return digits if digits.isascii() and digits.isdigit() else None
+
+
+# The search index keeps at most this many numbers per event (services/events/search.py).
+MAX_WRITTEN_NUMBERS = 20
+_NUMBER_CHARACTERS = frozenset("0123456789" + PHONE_SEPARATORS)
+
+
+def written_numbers(value: Any) -> str | None:
+    """The digits of every text in `value` (a parsed JSON document) that is a number written with separators
+    ("+31 6 3439217" gives "3163439217"), space-separated; None when there is none. The events' full-text index
+    keeps them, so that any spelling of a number finds it. A number written without separators is a word as it
+    is, so it is not repeated here. It runs on every webhook as it is read: a few microseconds."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if (
+                5 < len(item) < 41  # a phone number and its separators
+                and item[0] in _NUMBER_CHARACTERS
+                and not item.isdigit()
+                and _NUMBER_CHARACTERS.issuperset(item)
+            ):
+                digits = phone_digits(item)
+                if digits and digits not in found:
+                    found.append(digits)
+                    if len(found) == MAX_WRITTEN_NUMBERS:
+                        break
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return " ".join(found) or None

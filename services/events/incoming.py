@@ -24,7 +24,7 @@ from services.events.webhook import ChannelFacts, WebhookEvent
 _INSERT_SQL = f"""
     insert into incoming_events ({STORED_EVENT_COLUMNS}, quality_rating, messaging_limit, phone_number,
                                  phone_name, client_name)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """  # noqa: S608 - fixed column names
 # A duplicate moves its original's count, wherever the original is by now.
 _COUNT_DUPLICATE_SQL = {

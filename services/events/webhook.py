@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from services.whatsapp import phone_digits
+from services.whatsapp import phone_digits, written_numbers
 
 RUNNING_EVENT_NAMES = frozenset({"channel_status_running", "channel_running", "channel_live"})
 # The payload's data.status is the truth (contract section 5); these names imply `running` only when the
@@ -57,6 +57,8 @@ class WebhookEvent(ChannelFacts):
     payload: dict[str, Any]
     # An account alert's number, digits only: what it is matched to its channel by (None for other events).
     phone_digits: str | None = None
+    # The digits of the numbers the payload writes with separators, for the full-text index (migration m012).
+    numbers: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -150,6 +152,7 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
         raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
         payload=event,
         phone_digits=phone_digits(phone_number) if kind == "account_alert" else None,
+        numbers=written_numbers(event),
     )
 
 
