@@ -10,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.plain_text import escape_markdown
+from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
 from services.channels.attention import quality_drop
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
-from services.channels.workbench import ChannelLabel, QueueRow, ago
+from services.channels.workbench import ChannelLabel, QueueRow
 from services.keys.bulk import BulkSummary
 
 TABLE_COLUMNS = {
@@ -55,7 +56,7 @@ def queue_table(rows: list[QueueRow], *, key: str, on_select: Callable[[], None]
             "channel": row.label.text,
             "business": row.label.client_name or row.label.client_id or "",
             "detail": row.detail,
-            "since": ago(row.since),
+            "since": relative(row.since),
         }
         for row in rows
     ]
@@ -108,7 +109,8 @@ def timeline_table(entries: list[TimelineEntry]) -> None:
     if not entries:
         st.text("Nothing recorded for this channel yet.")
         return
-    st.dataframe(pd.DataFrame([asdict(entry) for entry in entries]), hide_index=True, width="stretch")
+    rows = [{**asdict(entry), "at": human(entry.at)} for entry in entries]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def sync_report(report: SyncReport) -> None:

@@ -255,8 +255,9 @@ def close_bulk() -> None:
 
 
 # -- actions ---------------------------------------------------------------------------------------------------
-sync_col, bulk_col, ready_col, export_col = st.columns(4)
-if sync_col.button("Sync all from the Partner API", width="stretch"):
+# Buttons as wide as their labels, wrapping onto a second line on a narrow screen rather than cutting them.
+actions = st.container(horizontal=True)
+if actions.button("Sync all from the Partner API"):
     bar = st.progress(0.0, text="Reading channels from the Partner API…")
     try:
         _, report = run_sync(
@@ -276,9 +277,8 @@ if sync_col.button("Sync all from the Partner API", width="stretch"):
         sync_report(report)
 
 eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
-if bulk_col.button(
+if actions.button(
     f"Generate keys for {plural(len(eligible), 'eligible channel')}",
-    width="stretch",
     disabled=not eligible and "bulk_summary" not in st.session_state,
     help="Running channels with no key yet; you confirm the list first",
     key="bulk-open",
@@ -290,9 +290,8 @@ if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
     )(eligible)
 
 waiting = unprepared_channel_ids(db)
-if ready_col.button(
+if actions.button(
     f"Make {plural(len(waiting), 'key')} ready to use" if waiting else "Every key is ready to use",
-    width="stretch",
     disabled=not waiting,
     key="make-keys-ready",
     help="For each active key not ready yet: check it, set its number's messaging webhook, read it back",
@@ -312,9 +311,7 @@ if ready_col.button(
 # -- filters, kept in the URL so a reload or a pasted link shows the same list ----------------------------------
 search_col, status_col, key_col, client_col = st.columns([3, 2, 2, 2])
 filters = ChannelFilter(
-    search=search_col.text_input(
-        "Search", key="q", placeholder="number (any format), name, business or id", bind="query-params"
-    ),
+    search=search_col.text_input("Search", key="q", placeholder="number, name or business", bind="query-params"),
     status=status_col.selectbox(
         "Status", [None, *FUNNEL_STAGES], format_func=lambda s: s or "All", key="status", bind="query-params"
     ),
@@ -324,12 +321,8 @@ filters = ChannelFilter(
     client_id=client_col.text_input("Client id", key="client", bind="query-params").strip() or None,
 )
 filtered = filters != ChannelFilter()
-export_col.download_button(
-    "Download this list (CSV)",
-    data=lambda: export_csv(filters),
-    file_name="channels.csv",
-    mime="text/csv",
-    width="stretch",
+actions.download_button(
+    "Download this list (CSV)", data=lambda: export_csv(filters), file_name="channels.csv", mime="text/csv"
 )
 live = st.toggle("Live", value=True, key="channels_live", help=f"Refresh every {REFRESH_SECONDS} s; off to pause")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
@@ -117,21 +116,3 @@ def channels_csv(db: Database, channel_filter: ChannelFilter, *, limit: int = CO
         [*params, limit],
     )
     return csv_text(list(EXPORT_COLUMNS), [{name: row.get(name) for name in EXPORT_COLUMNS} for row in rows])
-
-
-def ago(at: str | None, now: datetime | None = None) -> str:
-    """'just now', '5 min ago', '3 h ago', '2 d ago'; '' when unknown."""
-    if not at:
-        return ""
-    try:
-        then = datetime.fromisoformat(at)
-    except ValueError:
-        return ""
-    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"

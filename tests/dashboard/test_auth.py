@@ -82,6 +82,7 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
     assert at.session_state["operator"] == "alice"
     assert "Connect a WhatsApp number" in [title.value for title in at.title]
 
+    at.query_params["open"] = "chanCH"  # the channel's own view, as its link opens it
     at.switch_page("../pages/channels.py").run()
     api_keys_url = f"{env['D360_API_BASE_URL']}/partners/livePA/channels/chanCH/api_keys"
     with responses.RequestsMock() as mock:
@@ -90,7 +91,7 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
             json={"id": "k1", "address": "https://waba.test", "api_key": "K" * 40, "app_id": "app1"},
             status=201,
         )
-        next(button for button in at.button if button.label == "Generate API key").click().run()
+        next(button for button in at.button if button.label.startswith("Generate key for")).click().run()
     assert not at.exception
     close_session_db(at)
     rows = audit_rows(tmp_path)
