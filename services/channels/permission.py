@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from services import audit
 from services.channels.projection import upsert_channel
-from services.partner_api import PartnerApi
+from services.partner_api import PartnerApi, PartnerApiError
 from services.whatsapp import phone_digits
 
 LIST_NAMES = ("shared_client_numbers", "numbers", "phone_numbers", "shared_numbers", "channels", "data", "items")
@@ -125,3 +125,35 @@ def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, operat
 def record_refusal(db: Database, channel_id: str, message: str) -> None:
     """360dialog refused a key for this channel (403): no permission, in its own words."""
     upsert_channel(db, channel_id, {"permission": "denied", "permission_detail": message}, source="partner_api")
+
+
+UNSETTLED_CLIENTS_PER_RUN = 50
+
+
+def refresh_unsettled_permissions(
+    db: Database, api: PartnerApi, *, operator: str, limit: int = UNSETTLED_CLIENTS_PER_RUN
+) -> list[PermissionCheck]:
+    """For a Direct-Paid partner: ask 360dialog about the clients whose running channels have no settled
+    permission (found by a sync, say), longest waiting first, at most `limit` clients a run. A client whose
+    question fails is skipped until the next run; the others are still asked."""
+    rows = db.query(
+        """
+        select client_id, min(status_changed_at) as waiting_since from channels
+        where status = 'running' and client_id is not null and coalesce(permission, 'unknown') = 'unknown'
+        group by client_id order by waiting_since limit ?
+        """,
+        [limit],
+    )
+    checks = []
+    for row in list(rows):
+        try:
+            checks.append(refresh_permissions(db, api, row["client_id"], operator=operator))
+        except PartnerApiError as error:
+            audit.record(
+                db,
+                operator=operator,
+                action="check_permission",
+                outcome="failed",
+                detail=f"client {row['client_id']}: {error.message}",
+            )
+    return checks

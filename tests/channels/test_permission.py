@@ -9,7 +9,7 @@ import pytest
 import responses
 from cryptography.fernet import Fernet
 
-from services.channels.permission import read_shared_numbers, refresh_permissions
+from services.channels.permission import read_shared_numbers, refresh_permissions, refresh_unsettled_permissions
 from services.channels.projection import get_channel, upsert_channel
 from services.channels.sync import sync_channels
 from services.keys.generation import eligibility_problem, generate_key
@@ -124,3 +124,24 @@ def test_permission_from_the_sandbox_hub_after_a_sync(tmp_path, db) -> None:
         assert {get_channel(db, c)["permission"] for c in (first, second)} == {"unknown"}
         check = refresh_permissions(db, api, onboarded["client_id"], operator="ana")
     assert (check.granted, check.not_shared) == ([first], [second])
+
+
+@responses.activate
+def test_unsettled_clients_are_asked_and_a_failing_one_does_not_stop_the_others(db, api) -> None:
+    with db.atomic():
+        for channel_id, client_id, permission in (
+            ("chA1", "cliA", None),
+            ("chB1", "cliB", None),
+            ("chC1", "cliC", "granted"),  # settled: not asked
+        ):
+            changes = {"client_id": client_id, "status": "running", "phone_number": f"+49 151 {channel_id[2]}"}
+            upsert_channel(db, channel_id, {**changes, "permission": permission}, source="t")
+    responses.get(f"{BASE}/partners/pa/clients/cliA/shared_client_numbers", status=503)
+    responses.get(f"{BASE}/partners/pa/clients/cliB/shared_client_numbers", json={"shared_client_numbers": ["chB1"]})
+    checks = refresh_unsettled_permissions(db, api, operator="scheduler")
+    assert [check.client_id for check in checks] == ["cliB"]
+    assert get_channel(db, "chB1")["permission"] == "granted"
+    assert get_channel(db, "chA1")["permission"] == "unknown"
+    assert "cliC" not in " ".join(call.request.url for call in responses.calls)
+    failed = [row["detail"] for row in db.query("select detail from audit where outcome = 'failed'")]
+    assert [detail.split(":")[0] for detail in failed] == ["client cliA"]
