@@ -33,6 +33,7 @@ pages = [
     st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
     st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
     st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
+    st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:", url_path="audit"),
 ]
 if settings.demo_mode:
     pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))

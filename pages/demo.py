@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
+from services import audit
 from services.channels.projection import list_channels
 from services.demo.controls import (
     ACCOUNT_ALERT_EVENTS,
@@ -35,12 +36,16 @@ def sandbox_client() -> SandboxClient:
 sandbox = sandbox_client()
 
 
-def done(message: str, detail: str = "") -> None:
-    """Show the outcome after the rerun that follows an action."""
+def done(control: str, message: str, detail: str = "", channel_id: str | None = None) -> None:
+    """Audit the control as demo_<control>, and show the outcome after the rerun that follows it."""
+    audit.record(db, operator=operator(), action=f"demo_{control}", outcome="ok", channel_id=channel_id, detail=detail)
     st.session_state["demo_outcome"] = {"message": message, "detail": detail}
 
 
-def failed(error: Exception) -> None:
+def failed(control: str, error: Exception, channel_id: str | None = None) -> None:
+    audit.record(
+        db, operator=operator(), action=f"demo_{control}", outcome="failed", channel_id=channel_id, detail=str(error)
+    )
     st.session_state["demo_outcome"] = {"error": str(error)}
 
 
@@ -67,9 +72,10 @@ with left.container(border=True):
             try:
                 result = load_scenario(db, get_partner_api(), get_vault(), sandbox, operator=operator())
             except (SandboxError, PartnerApiError, InvalidRedirect) as error:
-                failed(error)
+                failed("load_scenario", error)
             else:
                 done(
+                    "load_scenario",
                     "Scenario loaded. Its webhooks are on their way to the receiver.",
                     f"{result.clients} clients, {result.channels} channels {result.by_status}, "
                     f"{result.keys_generated} keys, {result.events_queued} webhooks queued; "
@@ -84,9 +90,9 @@ with right.container(border=True):
         try:
             removed = reset_demo(db, sandbox)
         except SandboxError as error:
-            failed(error)
+            failed("reset", error)
         else:
-            done("Demo reset: the hub and the console start empty.", f"{removed} console rows removed")
+            done("reset", "Demo reset: the hub and the console start empty.", f"{removed} console rows removed")
         st.rerun()
 
 # -- one channel's story -----------------------------------------------------------------------------------
@@ -112,9 +118,14 @@ else:
             try:
                 sandbox.change_quality(channel_id, quality=rating, limit=limit)
             except SandboxError as error:
-                failed(error)
+                failed("quality_change", error, channel_id)
             else:
-                done("phone_number_quality_changed queued.", f"{channel_id}: {rating}, {limit}")
+                done(
+                    "quality_change",
+                    "phone_number_quality_changed queued.",
+                    f"{channel_id}: {rating}, {limit}",
+                    channel_id,
+                )
             st.rerun()
     with revoke_col.container(border=True):
         st.markdown("**Revocation** (the client)")
@@ -123,9 +134,14 @@ else:
             try:
                 stored = store_redirect_query(db, sandbox.revoke(channel_id), get_partner_api())
             except (SandboxError, InvalidRedirect) as error:
-                failed(error)
+                failed("revoke", error, channel_id)
             else:
-                done("Permission withdrawn; the redirect is stored.", f"{channel_id} revoked (redirect #{stored.id})")
+                done(
+                    "revoke",
+                    "Permission withdrawn; the redirect is stored.",
+                    f"{channel_id} revoked (redirect #{stored.id})",
+                    channel_id,
+                )
             st.rerun()
     with alert_col.container(border=True):
         st.markdown("**Account violation or restriction** (Meta)")
@@ -140,9 +156,9 @@ else:
                 try:
                     sent = send_account_alert(sandbox, channel_id, event)
                 except SandboxError as error:
-                    failed(error)
+                    failed(event, error, channel_id)
                 else:
-                    done(f"{event} queued.", sent)
+                    done(event, f"{event} queued.", sent, channel_id)
                 st.rerun()
     with template_col.container(border=True):
         st.markdown("**Template status change** (Meta)")
@@ -152,9 +168,9 @@ else:
             try:
                 sent = send_template_status(sandbox, channel_id, template_status)
             except SandboxError as error:
-                failed(error)
+                failed("template_status", error, channel_id)
             else:
-                done("waba_template_status_changed queued.", sent)
+                done("template_status", "waba_template_status_changed queued.", sent, channel_id)
             st.rerun()
 
 # -- a channel that never runs ----------------------------------------------------------------------------------
@@ -169,9 +185,9 @@ with st.container(border=True):
             onboarded = sandbox.onboard(business, [number], never_running=True)
             store_redirect_query(db, onboarded["redirect_query"], get_partner_api())
         except (SandboxError, InvalidRedirect) as error:
-            failed(error)
+            failed("onboard_stuck", error)
         else:
-            done("Onboarded; the channel will stay pending.", ", ".join(onboarded["channel_ids"]))
+            done("onboard_stuck", "Onboarded; the channel will stay pending.", ", ".join(onboarded["channel_ids"]))
         st.rerun()
 
 # -- the hub's outbox and its switches -------------------------------------------------------------------------
@@ -191,9 +207,9 @@ if (send_twice, out_of_order) != (switches["send_twice"], switches["out_of_order
     try:
         sandbox.set_switches(send_twice=send_twice, out_of_order=out_of_order)
     except SandboxError as error:
-        failed(error)
+        failed("switches", error)
     else:
-        done("Delivery switches saved.", f"send twice: {send_twice}, out of order: {out_of_order}")
+        done("switches", "Delivery switches saved.", f"send twice: {send_twice}, out of order: {out_of_order}")
     st.rerun()
 
 if not outbox:
@@ -207,7 +223,11 @@ else:
         try:
             copy_id = sandbox.resend(chosen)
         except SandboxError as error:
-            failed(error)
+            failed("resend", error)
         else:
-            done("Queued again, byte for byte: the receiver counts it as a duplicate.", f"#{chosen} as #{copy_id}")
+            done(
+                "resend",
+                "Queued again, byte for byte: the receiver counts it as a duplicate.",
+                f"#{chosen} as #{copy_id}",
+            )
         st.rerun()

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from services.channels.projection import upsert_channel
 from services.sandbox.server import create_app
 from tests.support.console import console_db, use_live
-from tests.support.pages import page_app
+from tests.support.pages import close_session_db, page_app
 from tests.support.sandbox_hub import RecordingReceiver, sandbox_settings
 from tests.support.servers import free_port, serving
 
@@ -94,3 +94,14 @@ def test_account_and_template_controls_say_what_they_act_on(data_dir: Path, monk
         next(button for button in app.button if button.label == "Send template status change").click().run()
         assert "waba_template_status_changed queued." in [element.value for element in app.success]
         assert f"template order_update rejected on WABA {channel_id}WA, the one behind {channel_id}" in _texts(app)
+
+
+def test_each_control_is_audited_with_its_outcome(monkeypatch: pytest.MonkeyPatch, db_path: Path) -> None:
+    _hub_at(monkeypatch, free_port(), free_port())
+    app = page_app("demo.py").run()
+    next(button for button in app.button if button.label == "Load realistic scenario").click().run()
+    assert not app.exception
+    close_session_db(app)
+    with console_db(db_path) as db:
+        rows = [(row["action"], row["outcome"]) for row in db["audit"].rows]
+    assert rows == [("demo_load_scenario", "failed")]
