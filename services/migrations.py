@@ -452,3 +452,16 @@ def m013_names_from_webhooks(db: Database) -> None:
     # A webhook's channel object names the number and the business: kept until listed, then projected.
     db["incoming_events"].add_column("phone_name", str)
     db["incoming_events"].add_column("client_name", str)
+
+
+@console_migrations()
+def m016_partial_channel_indexes(db: Database) -> None:
+    # Nearly every channel is unrevoked and has had no quality change: indexing only the ones that have makes
+    # each new channel two B-tree writes cheaper (a first sync writes thousands) and serves the same queries.
+    db.execute("drop index if exists idx_channels_revoked")
+    db.execute("create index idx_channels_revoked_updated_at on channels (updated_at) where revoked = 1")
+    db.execute("drop index if exists idx_channels_quality_changed_at")
+    db.execute(
+        "create index idx_channels_quality_changed_at on channels (quality_changed_at)"
+        " where quality_changed_at is not null"
+    )
