@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import get_db, require_settings
+from dashboard.times import exact, relative
 from services.channels.sync_runs import current_holder, last_run, recent_runs
 from services.receiver.stats import receiver_health
 from services.scheduler.status import scheduler_status
@@ -26,7 +27,11 @@ def health() -> None:
         st.error(f"The console database cannot be read right now ({type(error).__name__}); retrying in 5 s.")
         return
     last, accepted, duplicate, rejected = st.columns(4)
-    last.metric("Last event stored (UTC)", current.last_event_at or "none yet")
+    last.metric(
+        "Last event stored",
+        relative(current.last_event_at, empty="none yet"),
+        help=exact(current.last_event_at, empty="No event stored yet."),
+    )
     accepted.metric("Accepted events", current.accepted)
     duplicate.metric("Duplicate events", current.duplicate)
     rejected.metric("Rejected requests", current.rejected)
@@ -44,6 +49,7 @@ def health() -> None:
         st.info("No request has been refused.")
         return
     frame = pd.DataFrame(current.recent_rejections)[["at", "source", "status", "reason"]]
+    frame["at"] = [exact(at) for at in frame["at"]]
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
