@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.connect import hand_out_a_link
 from tests.support.stack import RunningStack, wait_until_running
 
 
@@ -25,7 +26,7 @@ def clipboard_page(browser, stack: RunningStack):
 
 def _onboard_one_number(page, stack: RunningStack) -> str:
     page.goto(f"{stack.public_url}/connect")
-    href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
+    href = hand_out_a_link(page)
     page.goto(href)
     page.fill("#business_name", "Key Shop")
     page.fill("#numbers", "+49 151 0000009")
@@ -38,14 +39,20 @@ def _onboard_one_number(page, stack: RunningStack) -> str:
     return re.findall(r"\w+CH", channels)[0]
 
 
-def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
-    page = clipboard_page
+def _new_key_in_its_channel_view(page, stack: RunningStack):
+    """Onboard one number, open its channel's view by its link, generate its key there; returns the view."""
     channel_id = _onboard_one_number(page, stack)
     wait_until_running(stack, channel_id)
     page.goto(f"{stack.public_url}/channels?open={channel_id}")
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Generate key for +49 151 0000009").click()
     expect(dialog.get_by_text("It is shown once")).to_be_visible()
+    return dialog
+
+
+def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
+    page = clipboard_page
+    dialog = _new_key_in_its_channel_view(page, stack)
 
     # Masked by default: only the last four characters show.
     masked = dialog.locator("code").first.inner_text().strip()
@@ -75,12 +82,7 @@ def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
 
 def test_leaving_before_the_key_is_stored_asks_first(stack: RunningStack, clipboard_page) -> None:
     page = clipboard_page
-    channel_id = _onboard_one_number(page, stack)
-    wait_until_running(stack, channel_id)
-    page.goto(f"{stack.public_url}/channels?open={channel_id}")
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_role("button", name="Generate key for +49 151 0000009").click()
-    expect(dialog.get_by_text("It is shown once")).to_be_visible()
+    dialog = _new_key_in_its_channel_view(page, stack)
     # The view holding the key has no close button: only "I have stored it" ends it.
     expect(dialog.get_by_role("button", name="Close")).to_have_count(0)
 
