@@ -1,18 +1,35 @@
-"""Widgets of the Connect and landing pages: the popup button, the QR code, the popup closer."""
+"""Widgets of the Connect and landing pages: the popup button, the QR code, the popup closer, a redirect's
+channels each linked to its own view."""
 
 from __future__ import annotations
 
 import html
 import json
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from dashboard.plain_text import escape_markdown
 from dashboard.qr_code import qr_png, qr_svg
+from dashboard.widgets import key_badge, status_badge
 
 # page_link resolves paths against the entry script's folder (dashboard/); an absolute path is unambiguous.
 CHANNELS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "channels.py")
 REDIRECTS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "redirects.py")
+CLIENTS_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "clients.py")
+# The URL parameter that opens one channel (/channels?open=<id>) or one client (/clients?open=<id>).
+OPEN = "open"
+REDIRECT_COLUMNS = {
+    "number": "number",
+    "name": "display name",
+    "status": "status",
+    "key": "key",
+    "permission": "permission",
+    "next": "next",
+    "channel": "channel id",
+}
 # The official button's popup size.
 POPUP_WIDTH = 600
 POPUP_HEIGHT = 920
@@ -32,8 +49,12 @@ document.getElementById("open-popup").addEventListener("click", () => {{
   const top = Math.max(0, (window.top.screen.height - h) / 2);
   const features = `toolbar=no,location=no,status=no,menubar=no,scrollbars=yes,resizable=yes,` +
     `width=${{w}},height=${{h}},left=${{left}},top=${{top}}`;
-  const popup = window.open(url, "{name}", features);
-  if (popup) {{ popup.focus(); }} else {{ window.open(url, "_blank"); }}
+  // Opened by the page itself, not by this frame: the frame goes once the client is back, and the popup's
+  // closer on the landing page needs its opener to be still open.
+  let host = window;
+  try {{ if (window.top.location.href) {{ host = window.top; }} }} catch (error) {{ host = window; }}
+  const popup = host.open(url, "{name}", features);
+  if (popup) {{ popup.focus(); }} else {{ host.open(url, "_blank"); }}
 }});
 </script></body></html>"""
 
@@ -94,3 +115,26 @@ def channels_page_link() -> None:
 
 def redirects_page_link(label: str = "Review it on the Redirects page") -> None:
     st.page_link(REDIRECTS_PAGE, label=label, icon="🔎")
+
+
+def channel_page_link(label: str, channel_id: str) -> None:
+    """Opens the channel in its own view on Channels and keys (/channels?open=<id>), in this session."""
+    st.page_link(CHANNELS_PAGE, label=escape_markdown(label), icon="📱", query_params={OPEN: channel_id})
+
+
+def client_page_link(label: str, client_id: str) -> None:
+    """Opens the client on the Clients page (/clients?open=<id>), in this session."""
+    st.page_link(CLIENTS_PAGE, label=escape_markdown(label), icon="🏢", query_params={OPEN: client_id})
+
+
+def redirect_channels(steps: list[dict[str, Any]]) -> None:
+    """A redirect's channels (services.onboarding.redirects.channel_next_steps): number, display name, status,
+    key and next step per channel, then a link to each."""
+    if not steps:
+        st.text("The redirect names no channel.")
+        return
+    shaped = [{**step, "status": status_badge(step["status"]), "key": key_badge(step["key"])} for step in steps]
+    frame = pd.DataFrame(shaped, columns=list(REDIRECT_COLUMNS)).rename(columns=REDIRECT_COLUMNS)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    for step in steps:
+        channel_page_link(f"{step['label']} · {step['status']}", step["channel"])

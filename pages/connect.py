@@ -1,13 +1,24 @@
-"""Connect: build an IO link for a client, hand it out, and see what became of it."""
+"""Connect: build an IO link for a client when asked, hand it out, and see what became of it.
+
+Loading the page makes no link: "New link" or the form does. Once the client is back through the current link,
+its hand-out gives way to the result (the client, its numbers, each opening in Channels and keys)."""
 
 import streamlit as st
 
 from dashboard.connect_snippet import connect_button_snippet
-from dashboard.connect_widgets import channels_page_link, duration_text, popup_button, qr_code, redirects_page_link
+from dashboard.connect_widgets import (
+    channels_page_link,
+    duration_text,
+    popup_button,
+    qr_code,
+    redirect_channels,
+    redirects_page_link,
+)
 from dashboard.context import get_db, operator, require_settings
 from dashboard.plain_text import escape_markdown
 from services.onboarding.io_link import InvalidLinkParameter
 from services.onboarding.links import (
+    HandedOutLink,
     LinkRequest,
     get_link,
     hand_out_link,
@@ -16,7 +27,7 @@ from services.onboarding.links import (
     link_status,
     sandbox_hub_url,
 )
-from services.onboarding.redirects import channel_next_steps, redirect_for_state
+from services.onboarding.redirects import RedirectView, channel_next_steps, client_label, redirect_for_state
 
 settings = require_settings()
 db = get_db()
@@ -48,6 +59,11 @@ def make_link(request: LinkRequest) -> None:
     st.session_state.pop("connect_error", None)
     st.session_state["connect_request"] = request
     st.session_state["connect_link"] = link
+
+
+def new_link() -> None:
+    """The next client's link, with the parameters of the last one (or the form's)."""
+    make_link(st.session_state.get("connect_request") or request_from_form())
 
 
 def request_from_form() -> LinkRequest:
@@ -112,33 +128,70 @@ with st.expander("Link parameters", expanded=False), st.form("link_form", border
         st.caption("IO Signature is on: every link gets a fresh io_signature and io_timestamp.")
     created = st.form_submit_button("Create a new link with these parameters", type="primary")
 
-if created or "connect_link" not in st.session_state:
+if created:
     make_link(request_from_form())
-
 if "connect_error" in st.session_state:
     st.error("The link cannot be built: " + escape_markdown(st.session_state["connect_error"]))
-link = st.session_state.get("connect_link")
-if link is None:
-    st.stop()
 
 
-@st.fragment(run_every=2)
-def link_state_and_result() -> None:
-    """Polls the database: the link's status and, once the client is back, the redirect (popup or not)."""
+def phase(link: HandedOutLink) -> str:
+    """open (hand it out), back (the client came back through it: show the result) or expired."""
+    if redirect_for_state(db, link.state) is not None:
+        return "back"
     row = get_link(db, link.state)
-    status = link_status(row) if row else "unknown"
+    return link_status(row) if row else "expired"
+
+
+def link_caption(link: HandedOutLink, status: str) -> None:
     when = link.created_at[:16].replace("T", " ")
     note = f"Link created {when} UTC by {escape_markdown(link.operator)} · status: **{status}**"
     if link.io_timestamp and status == "open":
-        note += f" · IO Signature valid for {duration_text(link_seconds_left(row))} more"
+        row = get_link(db, link.state)
+        note += f" · IO Signature valid for {duration_text(link_seconds_left(row) if row else 0)} more"
     st.caption(note)
-    if status == "expired":
-        st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
-    view = redirect_for_state(db, link.state)
-    if view is None:
-        if status == "open":
-            st.caption("Waiting for the client to come back through this link…")
+
+
+@st.fragment(run_every=2)
+def waiting_for_the_client(link: HandedOutLink) -> None:
+    """Polls the link: once the client is back (popup or not) or it expired, the whole page moves on."""
+    status = phase(link)
+    if status != "open":
+        st.rerun()
+    link_caption(link, status)
+    st.caption("Waiting for the client to come back through this link…")
+
+
+def hand_out(link: HandedOutLink) -> None:
+    st.subheader("Hand it out")
+    popup_col, tab_col = st.columns(2)
+    with popup_col:
+        popup_button(link.url)
+    tab_col.link_button("Open onboarding", link.url, type="secondary", help="Opens the link in a new tab")
+    st.code(link.url, language=None, wrap_lines=True)
+    qr_tab, snippet_tab = st.tabs(["QR code", "ConnectButton snippet"])
+    with qr_tab:
+        qr_code(link.url)
+    with snippet_tab:
+        request = st.session_state["connect_request"]
+        st.code(
+            connect_button_snippet(
+                settings.partner_id,
+                env=request.env,
+                version=request.version,
+                number=request.number,
+                params={**request.params, "state": link.state, **({"io_signature": "…"} if link.io_timestamp else {})},
+            ),
+            language="jsx",
+        )
+
+
+@st.fragment(run_every=3)
+def result(link: HandedOutLink) -> None:
+    """The client came back: who, which numbers, and each number's status as webhooks move it on."""
+    view: RedirectView | None = redirect_for_state(db, link.state)
+    if view is None:  # pragma: no cover - a redirect once stored stays
         return
+    link_caption(link, "redirected")
     if view.applied:
         st.success(f"The client came back through this link; the redirect was {view.verdict_label}.")
     else:
@@ -147,9 +200,8 @@ def link_state_and_result() -> None:
             + escape_markdown(view.verdict_reason or "not decided yet")
         )
         redirects_page_link()
-    st.info("This link has done its job. Press **New link** before handing one to the next client.")
-    st.text(f"Client: {view.client}")
-    st.dataframe(channel_next_steps(db, view), hide_index=True)
+    st.text(f"Client: {client_label(db, view.client)}")
+    redirect_channels(channel_next_steps(db, view))
     if view.revoked:
         st.warning(
             f"The client withdrew permission for {len(view.revoked)} channel(s); "
@@ -158,46 +210,43 @@ def link_state_and_result() -> None:
     channels_page_link()
 
 
-def renew_link() -> None:
-    make_link(st.session_state.get("connect_request") or request_from_form())
-
-
-link_state_and_result()
-st.button("New link", on_click=renew_link, help="A new state and, with IO Signature, a new signature")
-
-st.subheader("Hand it out")
-popup_col, tab_col = st.columns(2)
-with popup_col:
-    popup_button(link.url)
-tab_col.link_button("Open onboarding", link.url, type="secondary", help="Opens the link in a new tab")
-st.code(link.url, language=None, wrap_lines=True)
-
-qr_tab, snippet_tab = st.tabs(["QR code", "ConnectButton snippet"])
-with qr_tab:
-    qr_code(link.url)
-with snippet_tab:
-    request = st.session_state["connect_request"]
-    st.code(
-        connect_button_snippet(
-            settings.partner_id,
-            env=request.env,
-            version=request.version,
-            number=request.number,
-            params={**request.params, "state": link.state, **({"io_signature": "…"} if link.io_timestamp else {})},
-        ),
-        language="jsx",
-    )
+link = st.session_state.get("connect_link")
+if link is None:
+    st.info("No link yet. Each client gets a link of their own: make one when you are about to hand it out.")
+    st.button("New link", type="primary", on_click=new_link, key="new_link", help="A new state bound to you")
+else:
+    current = phase(link)
+    if current == "open":
+        waiting_for_the_client(link)
+        st.button(
+            "New link", on_click=new_link, key="new_link", help="A new state and, with IO Signature, a new signature"
+        )
+        hand_out(link)
+    else:
+        if current == "back":
+            result(link)
+            st.info("This link has done its job. The next client needs a new one.")
+        else:
+            link_caption(link, current)
+            st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
+        st.button("New link", type="primary", on_click=new_link, key="new_link", help="A new state bound to you")
 
 
 @st.fragment(run_every=5)
 def history() -> None:
     st.subheader("Links handed out")
     rows = link_history(db)
+    if not rows:
+        st.caption("None yet.")
+        return
     st.dataframe(
         rows,
         hide_index=True,
-        column_order=["created", "operator", "status", "client", "environment", "version", "parameters", "state"],
-    )
+        column_order=[
+            "created", "operator", "status", "business", "numbers", "client", "environment", "version", "parameters",
+            "state",
+        ],
+    )  # fmt: skip
 
 
 history()

@@ -2,17 +2,24 @@
 
 The one public page. The query is stored before anything is shown; a visitor who has not signed in then
 sees only the neutral page, and a signed-in operator the result: what was decided about the redirect
-(applied, or held for review and why) and what comes next per channel.
+(applied, or held for review and why), the client by its business name, and per channel its number, display
+name, status and next step, with a link to the channel's own view. Names are read only for an operator.
 """
 
 import streamlit as st
 
 from dashboard.auth import current_operator
-from dashboard.connect_widgets import channels_page_link, popup_closer, redirects_page_link
+from dashboard.connect_widgets import channels_page_link, popup_closer, redirect_channels, redirects_page_link
 from dashboard.context import get_db, get_partner_api, require_settings
 from dashboard.landing_views import neutral_landing
 from dashboard.plain_text import escape_markdown
-from services.onboarding.redirects import channel_next_steps, receive_redirect, recent_redirects, redirect_view
+from services.onboarding.redirects import (
+    channel_next_steps,
+    client_names,
+    receive_redirect,
+    recent_redirects,
+    redirect_view,
+)
 
 STATE_MATCH_NOTES = {
     "matched": "It came back through a link handed out by {operator}.",
@@ -63,7 +70,8 @@ else:
             f"Why: {escape_markdown(view.verdict_reason or 'not decided yet')}. {note}"
         )
         redirects_page_link()
-    st.text("Client")
+    business = client_names(db, [view.client]).get(view.client or "")
+    st.text(f"Client: {business}" if business else "Client")
     st.code(view.client, language=None)
     if view.revoked and view.applied:
         st.warning(
@@ -76,11 +84,7 @@ else:
     def next_steps() -> None:
         """Channel status and key status move on as webhooks arrive; refresh them here."""
         st.subheader(f"Channels granted ({len(view.channels)}) and revoked ({len(view.revoked)})")
-        steps = channel_next_steps(db, view)
-        if steps:
-            st.dataframe(steps, hide_index=True)
-        else:
-            st.text("The redirect names no channel.")
+        redirect_channels(channel_next_steps(db, view))
 
     next_steps()
     channels_page_link()

@@ -28,7 +28,7 @@ from services.keys.vault import KeyVault, VaultError
 from services.partner_api import PartnerApi, PartnerApiError
 from services.settings import SettingsError, load_settings
 from tests.support.console import console_db, live_env
-from tests.support.pages import close_session_db, console_app
+from tests.support.pages import close_session_db, console_app, new_link
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack, start_stack
 
@@ -210,8 +210,10 @@ def test_no_secret_leaks_anywhere(
     assert settings.partner_api_key == demo["partner_api_key"]
     rendered: list[str] = []
 
-    # The Connect page hands out the IO link; a client follows it through the sandbox.
-    connect = render("connect.py")
+    # The Connect page hands out the IO link when asked; a client follows it through the sandbox.
+    connect = console_app().run()
+    new_link(connect.switch_page("../pages/connect.py").run())
+    close_session_db(connect)
     rendered.append(all_rendered_text(connect))
     link = connect.code[0].value
     redirect = onboard_through_the_sandbox(link)

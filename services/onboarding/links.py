@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.workbench import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
 from services.store import utc_now
@@ -143,26 +144,71 @@ def _parameters_text(raw: str | None) -> str:
     return " ".join(f"{key}={value}" for key, value in params.items())
 
 
+def _params(raw: str | None) -> dict[str, Any]:
+    try:
+        params = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
+def _numbers(channel_ids: list[str], labels: Mapping[str, ChannelLabel]) -> str:
+    """The numbers a client shared through a link, with their display names once the console knows them."""
+    shown = []
+    for channel_id in channel_ids:
+        label = labels[channel_id]
+        number = label.phone_number or f"channel {channel_id}"
+        shown.append(f"{number} ({label.phone_name})" if label.phone_name else number)
+    return ", ".join(shown)
+
+
 def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Links handed out, newest first: who, when, parameters, and what became of each."""
-    rows = db.query(
-        """
-        select io_links.*, redirects.client_id as redirect_client
-        from io_links left join redirects on redirects.id = io_links.redirect_id
-        order by io_links.created_at desc limit ?
-        """,
-        [limit],
+    """Links handed out, newest first: who, when, parameters, and what became of each: the client (its business
+    name once known) and the numbers it shared; before that, the name and number the link asked for."""
+    rows = list(
+        db.query(
+            """
+            select io_links.*, redirects.client_id as redirect_client, redirects.channels as redirect_channels,
+                   clients.name as client_name
+            from io_links left join redirects on redirects.id = io_links.redirect_id
+                left join clients on clients.id = redirects.client_id
+            order by io_links.created_at desc limit ?
+            """,
+            [limit],
+        )
     )
-    return [
-        {
-            "created": row["created_at"],
-            "operator": row["operator"],
-            "environment": row["env"] or "",
-            "version": row["version"] or "",
-            "parameters": _parameters_text(row["params"]),
-            "status": link_status(row, now),
-            "client": row["redirect_client"] or "",
-            "state": row["state"],
-        }
-        for row in rows
-    ]
+    shared = {row["state"]: _channel_ids(row["redirect_channels"]) for row in rows}
+    labels = channel_labels(db, (channel_id for ids in shared.values() for channel_id in ids))
+    history = []
+    for row in rows:
+        params = _params(row["params"])
+        client, name = row["redirect_client"], row["client_name"]
+        if client:
+            business = name or ""
+            numbers = _numbers(shared[row["state"]], labels)
+        else:
+            business = str(params.get("name") or "")
+            numbers = str(params.get("number") or "")
+        history.append(
+            {
+                "created": row["created_at"],
+                "operator": row["operator"],
+                "environment": row["env"] or "",
+                "version": row["version"] or "",
+                "parameters": _parameters_text(row["params"]),
+                "status": link_status(row, now),
+                "business": business,
+                "numbers": numbers,
+                "client": client or "",
+                "state": row["state"],
+            }
+        )
+    return history
+
+
+def _channel_ids(raw: str | None) -> list[str]:
+    try:
+        ids = json.loads(raw or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [value for value in ids if isinstance(value, str)] if isinstance(ids, list) else []

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from services.channels.projection import get_channel
+from services.channels.workbench import ChannelLabel, channel_labels
 from services.keys.generation import key_status
 from services.onboarding.redirect import (
     MAX_QUERY_LENGTH,
@@ -181,17 +182,28 @@ def redirect_for_state(db: Database, state: str) -> RedirectView | None:
 _WAITING_FOR_REVIEW = "verdict = 'held' or (verdict is null and client_id is not null)"
 
 
-def recent_redirects(db: Database, limit: int = 20, *, waiting_for_review: bool = False) -> list[dict[str, Any]]:
-    """Redirects newest first, as the Redirects view lists them; optionally only those waiting for review."""
-    where = f"where {_WAITING_FOR_REVIEW}" if waiting_for_review else ""
-    rows = db.query(f"select * from redirects {where} order by id desc limit ?", [limit])  # noqa: S608
+def recent_redirects(
+    db: Database, limit: int = 20, *, waiting_for_review: bool = False, client_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Redirects newest first, as the Redirects view lists them, every id with the names the console knows for
+    it (client_names, labelled); optionally only those waiting for review, or only one client's."""
+    clauses, params = [], []
+    if waiting_for_review:
+        clauses.append(f"({_WAITING_FOR_REVIEW})")
+    if client_id is not None:
+        clauses.append("client_id = ?")
+        params.append(client_id)
+    where = ("where " + " and ".join(clauses)) if clauses else ""
+    rows = list(db.query(f"select * from redirects {where} order by id desc limit ?", [*params, limit]))  # noqa: S608
+    labels = channel_labels(db, (channel_id for row in rows for channel_id in _channel_ids(row)))
+    names = client_names(db, (row["client_id"] for row in rows))
     return [
         {
             "id": row["id"],
             "received": row["received_at"][:19].replace("T", " ") + " UTC",
-            "client": row["client_id"] or "",
-            "channels": ", ".join(_ids(row["channels"])),
-            "revoked": ", ".join(_ids(row["revoked"])),
+            "client": labelled_client(row["client_id"], names),
+            "channels": ", ".join(labelled(labels[channel_id]) for channel_id in _ids(row["channels"])),
+            "revoked": ", ".join(labelled(labels[channel_id]) for channel_id in _ids(row["revoked"])),
             "state": row["state_match"] or "",
             "verdict": VERDICT_LABELS.get(row["verdict"], row["verdict"] or ""),
             "why": row["verdict_reason"] or row["error"] or "",
@@ -201,29 +213,42 @@ def recent_redirects(db: Database, limit: int = 20, *, waiting_for_review: bool 
     ]
 
 
-def channel_label(db: Database, channel_id: str) -> str:
-    """A channel as people know it: its number and display name when the console has them, and its id."""
-    channel = get_channel(db, channel_id) or {}
-    known = [value for value in (channel.get("phone_number"), channel.get("phone_name")) if value]
-    return f"{channel_id} ({', '.join(known)})" if known else channel_id
+def _channel_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return (*_ids(row["channels"]), *_ids(row["revoked"]))
+
+
+def labelled(label: ChannelLabel) -> str:
+    """A channel id with its number and display name when the console has them: 'aCH (+34 600 111 222, Cafe)'."""
+    known = [value for value in (label.phone_number, label.phone_name) if value]
+    return f"{label.channel_id} ({', '.join(known)})" if known else label.channel_id
+
+
+def client_names(db: Database, client_ids: Iterable[str | None]) -> dict[str, str]:
+    """Business names of the clients that have one, in one query per 500 ids."""
+    ids = list(dict.fromkeys(client_id for client_id in client_ids if client_id))
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        query = f"select id, name from clients where id in ({marks}) and name is not null"  # noqa: S608
+        names.update((row["id"], row["name"]) for row in db.query(query, chunk))
+    return names
+
+
+def labelled_client(client_id: str | None, names: Mapping[str, str]) -> str:
+    """'Cafe Olé (aCL)', or the id alone while the business name is not known."""
+    if not client_id:
+        return ""
+    return f"{names[client_id]} ({client_id})" if client_id in names else client_id
 
 
 def client_label(db: Database, client_id: str | None) -> str:
-    if not client_id:
-        return ""
-    row = next(iter(db["clients"].rows_where("id = ?", [client_id])), None)
-    return f"{row['name']} ({client_id})" if row and row.get("name") else client_id
+    return labelled_client(client_id, client_names(db, [client_id]))
 
 
 def review_items(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """The redirects waiting for an operator, with their channels and client named as people know them."""
-    items = recent_redirects(db, limit, waiting_for_review=True)
-    for item in items:
-        row = db["redirects"].get(item["id"])
-        item["client"] = client_label(db, row["client_id"])
-        item["channels"] = ", ".join(channel_label(db, channel_id) for channel_id in _ids(row["channels"]))
-        item["revoked"] = ", ".join(channel_label(db, channel_id) for channel_id in _ids(row["revoked"]))
-    return items
+    return recent_redirects(db, limit, waiting_for_review=True)
 
 
 def held_count(db: Database) -> int:
@@ -248,14 +273,21 @@ def next_step(channel: Mapping[str, Any] | None, key: str) -> str:
 
 
 def channel_next_steps(db: Database, view: RedirectView) -> list[dict[str, str]]:
-    """Per channel of a redirect, granted then revoked: its status, its key, and what comes next."""
+    """Per channel of a redirect, granted then revoked: its number and display name (once known), its status,
+    its key, and what comes next; `label` is how the console names it ('+34 600 111 222 (Cafe Olé)')."""
+    channel_ids = (*view.channels, *view.revoked)
+    labels = channel_labels(db, channel_ids)
     steps = []
-    for channel_id in (*view.channels, *view.revoked):
+    for channel_id in channel_ids:
         channel = get_channel(db, channel_id)
         key = key_status(db, channel_id)
+        label = labels[channel_id]
         steps.append(
             {
                 "channel": channel_id,
+                "label": label.text,
+                "number": label.phone_number or "not known yet",
+                "name": label.phone_name or "",
                 "permission": "revoked" if channel_id in view.revoked else "granted",
                 "status": (channel or {}).get("status") or "not reported yet",
                 "key": key,

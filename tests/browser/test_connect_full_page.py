@@ -9,6 +9,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
+from tests.support.connect import hand_out_a_link
 from tests.support.stack import RunningStack
 
 
@@ -19,8 +20,8 @@ def redirects(stack: RunningStack) -> list[tuple]:
 
 def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStack, page) -> None:
     page.goto(f"{stack.public_url}/")
+    href = hand_out_a_link(page)
     link = page.get_by_role("link", name="Open onboarding")
-    href = link.get_attribute("href")
     before = len(redirects(stack))
 
     # "Open onboarding" opens a new tab that does not hold the Connect page as its opener.

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.demo.hub_client import SandboxClient
+from tests.support.connect import hand_out_a_link
 from tests.support.screens import screenshot
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack
@@ -84,7 +85,7 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     screenshot(page, "demo")
 
     page.goto(stack.public_url)
-    expect(page.get_by_role("link", name="Open onboarding")).to_be_visible()
+    hand_out_a_link(page)
     screenshot(page, "connect")
     page.goto(f"{stack.public_url}/events")
     expect(page.locator("[role=gridcell]").first).to_be_attached()

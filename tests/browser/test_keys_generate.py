@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.connect import hand_out_a_link
 from tests.support.stack import RunningStack, wait_until_running
 
 
@@ -24,8 +25,8 @@ def clipboard_page(browser, stack: RunningStack):
 
 
 def _onboard_one_number(page, stack: RunningStack) -> str:
-    page.goto(f"{stack.public_url}/connect")
-    href = page.get_by_role("link", name="Open onboarding").get_attribute("href")
+    page.goto(f"{stack.public_url}/")
+    href = hand_out_a_link(page)
     page.goto(href)
     page.fill("#business_name", "Key Shop")
     page.fill("#numbers", "+49 151 0000009")

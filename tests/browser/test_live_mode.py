@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.connect import hand_out_a_link
 from tests.support.console import live_env
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
@@ -84,7 +85,7 @@ def expect_neutral_page(page) -> None:
 def test_a_client_onboards_and_lands_without_signing_in(live: Live, browser) -> None:
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(operator, live.url)
-    href = operator.get_by_role("link", name="Open onboarding").get_attribute("href")
+    href = hand_out_a_link(operator)
     assert href.startswith(f"{live.hub.url}/dashboard/app/")
 
     # The client: a fresh browser, no console session at all.

@@ -11,7 +11,7 @@ import responses
 
 from services.sign_in import FREE_FAILURES
 from tests.support.console import OIDC_SECRETS, console_db, use_demo, use_live
-from tests.support.pages import close_session_db, console_app
+from tests.support.pages import close_session_db, console_app, new_link
 
 PASSWORD = "correct horse battery staple"
 
@@ -81,6 +81,7 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
     assert not at.exception
     assert at.session_state["operator"] == "alice"
     assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    new_link(at)
 
     at.query_params["open"] = "chanCH"  # the channel's own view, as its link opens it
     at.switch_page("../pages/channels.py").run()
@@ -99,7 +100,7 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
     assert ("alice", "generate_key", "ok") in rows
     with sqlite3.connect(tmp_path / "console.db") as conn:
         assert conn.execute("select operator from api_keys").fetchall() == [("alice",)]
-        # The Connect page recorded its link under the operator too.
+        # The link made on the Connect page is recorded under the operator too.
         assert {row[0] for row in conn.execute("select operator from io_links")} == {"alice"}
 
 
@@ -110,6 +111,7 @@ def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert not at.exception
     assert "Sign in" not in [title.value for title in at.title]
     assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    new_link(at)
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
         assert conn.execute("select operator from io_links").fetchall() == [("demo-ops",)]
@@ -130,6 +132,7 @@ def test_oidc_signed_in_user_is_the_operator(monkeypatch: pytest.MonkeyPatch, tm
     at.run()
     assert not at.exception
     assert "Connect a WhatsApp number" in [title.value for title in at.title]
+    new_link(at)
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
         assert conn.execute("select operator from io_links").fetchall() == [("carol@example.com",)]

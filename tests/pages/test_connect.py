@@ -1,5 +1,5 @@
-"""The Connect page (AppTest): links per session, every parameter, result without reload. Its widgets are
-tested in tests/dashboard."""
+"""The Connect page (AppTest): links on demand, one per client, every parameter, the result in place of the
+hand-out without a reload. Its widgets are tested in tests/dashboard."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.channels.projection import upsert_channel
+from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.redirects import receive_redirect
 from tests.support.console import live_env
-from tests.support.pages import console_app
+from tests.support.pages import console_app, new_link
 
 PAGE = "../pages/connect.py"
 OPERATOR_PASSWORD = "a long operator password"
@@ -44,8 +44,32 @@ def link_rows(db) -> list[dict]:
     return list(db["io_links"].rows_where(order_by="created_at"))
 
 
-def test_a_visit_hands_out_one_link_bound_to_the_operator(sessions, db) -> None:
+def new_link_button(app: AppTest):
+    (button,) = [button for button in app.button if button.label == "New link"]
+    return button
+
+
+def page_links(app: AppTest) -> list[tuple[str, str, str]]:
+    """(label, page, query) of each page link shown."""
+    return [(link.proto.label, link.proto.page, link.proto.query_string) for link in app.get("page_link")]
+
+
+def test_loading_the_page_makes_no_link(sessions, db) -> None:
+    # The old behaviour: every page load handed out a link, so most links in the history were never used.
     app = open_connect(sessions)
+    assert link_rows(db) == []
+    assert "No link yet." in app.info[0].value
+    assert new_link_button(app).proto.type == "primary"
+    assert not app.get("link_button")
+    assert not [code for code in app.code if code.value.startswith("http")]
+    app.run()
+    assert link_rows(db) == []
+    open_connect(sessions)
+    assert link_rows(db) == []
+
+
+def test_new_link_hands_out_one_link_bound_to_the_operator(sessions, db) -> None:
+    app = new_link(open_connect(sessions))
     rows = link_rows(db)
     assert len(rows) == 1
     url = shown_url(app)
@@ -54,19 +78,20 @@ def test_a_visit_hands_out_one_link_bound_to_the_operator(sessions, db) -> None:
     assert url.startswith("http://127.0.0.1:8503/dashboard/app/demoPA/permissions?redirect_url=")
     assert parse_qs(urlsplit(url).query)["state"] == [rows[0]["state"]]
     assert [button.url for button in app.get("link_button")] == [url]
+    assert new_link_button(app).proto.type == "secondary"
     app.run()
     assert len(link_rows(db)) == 1, "a rerun of the same session must not hand out another link"
 
 
 def test_links_are_never_shared_between_sessions(sessions, db) -> None:
-    first, second = open_connect(sessions), open_connect(sessions)
+    first, second = new_link(open_connect(sessions)), new_link(open_connect(sessions))
     assert shown_url(first) != shown_url(second)
     states = {row["state"] for row in link_rows(db)}
     assert len(states) == 2
 
 
 def test_demo_mode_signs_every_link_and_shows_the_time_left(sessions, db) -> None:
-    app = open_connect(sessions)
+    app = new_link(open_connect(sessions))
     query = parse_qs(urlsplit(shown_url(app)).query)
     assert len(query["io_signature"][0]) == 128
     assert int(query["io_timestamp"][0]) == link_rows(db)[0]["io_timestamp"]
@@ -76,10 +101,9 @@ def test_demo_mode_signs_every_link_and_shows_the_time_left(sessions, db) -> Non
 
 
 def test_new_link_is_one_click(sessions, db) -> None:
-    app = open_connect(sessions)
+    app = new_link(open_connect(sessions))
     before = shown_url(app)
-    next(button for button in app.button if button.label == "New link").click().run()
-    after = shown_url(app)
+    after = shown_url(new_link(app))
     assert after != before
     assert [row["url"] for row in link_rows(db)] == [before, after]
 
@@ -137,35 +161,81 @@ def test_a_bad_field_is_named_and_hands_out_nothing(sessions, db) -> None:
     app = open_connect(sessions)
     fill_and_submit(app, f_redirect_url="javascript:alert(1)")
     assert any("redirect\\_url must be an absolute http\\(s\\) URL" in error.value for error in app.error)
-    assert len(link_rows(db)) == 1
+    assert link_rows(db) == []
 
 
-def test_the_result_shows_up_without_a_reload(sessions, db) -> None:
-    app = open_connect(sessions)
+def come_back(db, state: str) -> None:
+    """The client onboards two numbers through the link; the console knows them from webhooks."""
+    ensure_client(db, "aCL", name="Cafe Olé")
+    upsert_channel(
+        db, "aCH", {"client_id": "aCL", "status": "running", "phone_number": "+34 600 111 222"}, source="webhook"
+    )
+    upsert_channel(db, "aCH", {"phone_name": "Cafe Olé Centro"}, source="partner_api")
+    upsert_channel(db, "bCH", {"client_id": "aCL"}, source="webhook")
+    receive_redirect(db, f"client=aCL&channels=[aCH,bCH]&state={state}")
+
+
+def test_the_result_replaces_the_hand_out_without_a_reload(sessions, db) -> None:
+    app = new_link(open_connect(sessions))
     state = link_rows(db)[0]["state"]
     assert not app.success
-    for channel_id in ("aCH", "bCH"):
-        upsert_channel(db, channel_id, {"client_id": "aCL"}, source="webhook")
-    receive_redirect(db, f"client=aCL&channels=[aCH,bCH]&state={state}")
+    assert app.get("link_button")
+    assert app.get("iframe")
+    assert app.get("image")
+    come_back(db, state)
     app.run()
     assert [s.value for s in app.success] == [
         "The client came back through this link; the redirect was applied (its state matched a link handed out here)."
     ]
-    assert "Client: aCL" in [text.value for text in app.text]
+    # The hand-out is gone: no popup, no link to open, no URL, no QR code, no snippet.
+    assert not app.get("link_button")
+    assert not app.get("iframe")
+    assert not app.get("image")
+    assert not [code for code in app.code if code.value.startswith("http") or "<ConnectButton" in code.value]
+    assert "Hand it out" not in [header.value for header in app.subheader]
+    # The client by its business name, its numbers by number, display name and status, each opening its channel.
+    assert "Client: Cafe Olé (aCL)" in [text.value for text in app.text]
     steps = app.dataframe[0].value
-    assert list(steps["channel"]) == ["aCH", "bCH"]
+    assert list(steps["channel id"]) == ["aCH", "bCH"]
+    assert list(steps["number"]) == ["+34 600 111 222", "not known yet"]
+    assert list(steps["display name"]) == ["Cafe Olé Centro", ""]
+    assert list(steps["status"]) == ["🟢 running", "not reported yet"]
+    links = [(page.rsplit("/", 1)[-1], query) for _, page, query in page_links(app)]
+    assert ("channels", "open=aCH") in links
+    assert ("channels", "open=bCH") in links
+    labels = " ".join(label for label, _, _ in page_links(app))
+    assert "\\+34 600 111 222 \\(Cafe Olé Centro\\) · running" in labels
+    assert "Cafe Olé \\(bCH\\) · not reported yet" in labels
+    # "New link" is the main action now; pressing it hands out the next client's link.
+    assert new_link_button(app).proto.type == "primary"
     history = app.dataframe[-1].value
     assert list(history["status"]) == ["redirected"]
     assert list(history["client"]) == ["aCL"]
+    new_link(app)
+    assert len(link_rows(db)) == 2
+    assert app.get("link_button")
+    assert not app.success
 
 
-def test_history_lists_who_when_and_status(sessions, db) -> None:
-    open_connect(sessions)
-    open_connect(sessions)
-    app = sessions[-1]
-    history = app.dataframe[-1].value
-    assert list(history["status"]) == ["open", "open"]
+def test_an_expired_link_gives_way_to_a_new_one(sessions, db) -> None:
+    app = new_link(open_connect(sessions))
+    with db.atomic():
+        db["io_links"].update(link_rows(db)[0]["state"], {"created_at": "2020-01-01T00:00:00+00:00"})
+    app.run()
+    assert any("older than 24 hours" in warning.value for warning in app.warning)
+    assert not app.get("link_button")
+    assert new_link_button(app).proto.type == "primary"
+
+
+def test_history_lists_who_when_status_and_names_where_known(sessions, db) -> None:
+    first = new_link(open_connect(sessions))
+    come_back(db, link_rows(db)[0]["state"])
+    fill_and_submit(open_connect(sessions), f_name="Bar Tapas", f_number="+34 600 999 000")
+    history = first.run().dataframe[-1].value
+    assert list(history["status"]) == ["open", "redirected"]
     assert list(history["operator"]) == ["ana", "ana"]
+    assert list(history["business"]) == ["Bar Tapas", "Cafe Olé"]
+    assert list(history["numbers"]) == ["+34 600 999 000", "+34 600 111 222 (Cafe Olé Centro), channel bCH"]
     assert all("redirect_url=http://localhost:8501/landing" in text for text in history["parameters"])
 
 
@@ -182,6 +252,7 @@ def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_di
     app.button[0].click().run()
     app.switch_page(PAGE).run()
     assert not app.exception, [e.value for e in app.exception]
+    new_link(app)
     assert "sandbox" not in app.selectbox(key="f_env").options
     assert app.selectbox(key="f_env").value == "prod"
     url = shown_url(app)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.channels.projection import upsert_channel
+from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
 from tests.support.console import use_live
 from tests.support.pages import console_app
@@ -67,7 +67,7 @@ def test_a_redirect_is_stored_shown_and_the_query_cleared(land, db) -> None:
     assert "oaY9LLfUCL" in [code.value for code in app.code]
     assert dict(app.query_params) == {}
     steps = app.dataframe[0].value
-    assert list(steps["channel"]) == ["tlbN64CH", "aCH"]
+    assert list(steps["channel id"]) == ["tlbN64CH", "aCH"]
     assert set(steps["next"]) == {"waiting for running (now: not reported yet)"}
     assert "handed out by ben" in rendered_markup(app)
 
@@ -154,7 +154,7 @@ def test_revoked_channels_and_their_keys_are_reported(land, db) -> None:
     warning = " ".join(w.value for w in app.warning)
     assert "withdrew permission for 1 channel(s)" in warning
     assert "1 stored key(s) of theirs are marked unusable" in warning
-    steps = app.dataframe[0].value.set_index("channel")
+    steps = app.dataframe[0].value.set_index("channel id")
     assert steps.loc["cCH", "permission"] == "revoked"
     assert steps.loc["cCH", "next"] == "permission withdrawn; its stored key is marked unusable"
 
@@ -163,9 +163,28 @@ def test_next_steps_follow_the_channel_status(land, db) -> None:
     upsert_channel(db, "aCH", {"client_id": "aCL", "status": "running"}, source="test")
     upsert_channel(db, "bCH", {"client_id": "aCL", "status": "ready"}, source="test")
     app = land(client="aCL", channels="[aCH,bCH]", state=link_by(db))
-    steps = app.dataframe[0].value.set_index("channel")
+    steps = app.dataframe[0].value.set_index("channel id")
     assert steps.loc["aCH", "next"] == "key can be generated"
     assert steps.loc["bCH", "next"] == "waiting for running (now: ready)"
+
+
+def test_the_operator_sees_numbers_names_and_a_link_to_each_channel(land, db) -> None:
+    # The old behaviour: ids only, and no way to the channel but the unfiltered Channels page.
+    ensure_client(db, "aCL", name="Cafe Olé")
+    known(db, "aCH", client_id="aCL", status="running", phone_number="+34 600 111 222")
+    upsert_channel(db, "aCH", {"phone_name": "Cafe Olé Centro"}, source="partner_api")
+    known(db, "bCH", client_id="aCL")
+    app = land(client="aCL", channels="[aCH, bCH]", state=link_by(db))
+    assert "Client: Cafe Olé" in [text.value for text in app.text]
+    steps = app.dataframe[0].value
+    assert list(steps["number"]) == ["+34 600 111 222", "not known yet"]
+    assert list(steps["display name"]) == ["Cafe Olé Centro", ""]
+    assert list(steps["status"]) == ["🟢 running", "not reported yet"]
+    links = {link.proto.query_string: link.proto for link in app.get("page_link") if link.proto.query_string}
+    assert set(links) == {"open=aCH", "open=bCH"}
+    assert links["open=aCH"].page.endswith("channels")
+    assert links["open=aCH"].label == "\\+34 600 111 222 \\(Cafe Olé Centro\\) · running"
+    assert links["open=bCH"].label == "Cafe Olé \\(bCH\\) · not reported yet"
 
 
 def test_nothing_landed_yet_shows_earlier_redirects(land, db) -> None:
@@ -203,16 +222,19 @@ def live(monkeypatch: pytest.MonkeyPatch, data_dir) -> dict[str, str]:
 
 def test_a_visitor_who_has_not_signed_in_sees_only_the_neutral_page(live, land, db) -> None:
     # The old behaviour: the client saw the operators' sign-in and the redirect was never stored.
-    known(db, "aCH", client_id="aCL")
+    known(db, "aCH", client_id="aCL", phone_number="+34 600 111 222")
+    ensure_client(db, "aCL", name="Cafe Olé")
     state = link_by(db)
     app = land(client="aCL", channels="[aCH]", state=state)
     assert [title.value for title in app.title] == ["Onboarding complete"]
     shown = rendered_markup(app) + " ".join(button.proto.label for button in app.get("link_button"))
     assert "Acme Messaging" in shown
     assert app.get("link_button")[0].proto.url == "https://acme.example/thanks"
-    for internal in ("aCL", "aCH", state, "Sign in", "Redirect", "Channels"):
+    for internal in ("aCL", "aCH", state, "Sign in", "Redirect", "Channels", "Cafe", "600 111 222"):
         assert internal not in shown
     assert not app.dataframe
+    assert not app.text
+    assert not app.get("page_link")
     assert not app.code
     assert not app.sidebar.children
     row = next(iter(db["redirects"].rows))

@@ -8,6 +8,7 @@
 - `sandbox_hub`: the sandbox hub on real HTTP with a recording receiver
 - `stack`: the real three-process stack, as the README's run command starts it
 - `servers`: free ports, waiting for a condition, serving an ASGI app with uvicorn in a thread
+- `connect`: the Connect page in a real browser, handing out a link
 """
 
 from __future__ import annotations

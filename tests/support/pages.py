@@ -25,3 +25,10 @@ def close_session_db(app: AppTest) -> None:
     """The pages keep one database connection per session; close it so the test leaves nothing open."""
     if "db" in app.session_state:
         app.session_state["db"].close()
+
+
+def new_link(app: AppTest) -> AppTest:
+    """On the Connect page: press "New link" (the page makes no link until asked) and run."""
+    next(button for button in app.button if button.label == "New link").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
