@@ -21,7 +21,9 @@ st.set_page_config(
     page_title="WhatsApp onboarding console" if operator else "Onboarding",
     page_icon=":material/smartphone:",
     layout="wide",
-    initial_sidebar_state="auto" if operator else "collapsed",
+    # Collapsed at first on every screen, so that a narrow one (800 px) gives the page its whole width; the
+    # arrow at the top left opens it, and the browser remembers an operator's choice.
+    initial_sidebar_state="collapsed",
 )
 
 PAGES = ROOT / "pages"

@@ -32,7 +32,7 @@ BUCKETS = {"Last hour": "minute", "Last 24 hours": "hour"}
 BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 BUCKET_FORMATS = {"minute": "%H:%M", "hour": "%H:%M", "day": "%b %d"}
 BUCKET_UNITS = {"minute": "utcyearmonthdatehoursminutes", "hour": "utcyearmonthdatehours", "day": "utcyearmonthdate"}
-CHART_HEIGHT = 240
+CHART_HEIGHT = 180
 
 
 def bucket_for(time_range: str) -> str:
@@ -80,6 +80,8 @@ def events_chart(rows: list[dict[str, Any]], bucket: str, since: str | None) -> 
     if not rows:
         return
     frame, (start, end) = chart_frame(rows, bucket, since)
+    longest = int(frame["event_type"].str.len().max())
+    columns = 3 if longest <= 20 else 2 if longest <= 30 else 1  # the whole legend within 800 px
     chart = (
         alt.Chart(frame)
         .mark_bar()
@@ -95,7 +97,9 @@ def events_chart(rows: list[dict[str, Any]], bucket: str, since: str | None) -> 
             color=alt.Color(
                 "event_type:N",
                 title=None,
-                legend=alt.Legend(orient="bottom", direction="horizontal", columns=3, labelLimit=0, symbolLimit=0),
+                legend=alt.Legend(
+                    orient="bottom", direction="horizontal", columns=columns, labelLimit=0, symbolLimit=0
+                ),
             ),
             tooltip=[
                 alt.Tooltip("time:T", timeUnit=BUCKET_UNITS[bucket], title=f"{bucket} (UTC)"),
@@ -103,7 +107,8 @@ def events_chart(rows: list[dict[str, Any]], bucket: str, since: str | None) -> 
                 alt.Tooltip("sum(events):Q", title="events"),
             ],
         )
-        .properties(height=CHART_HEIGHT)
+        # The plot keeps its height; the axis titles and the legend come on top of it, not out of it.
+        .properties(height=CHART_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
     )
     st.altair_chart(chart, width="stretch")
 

@@ -35,7 +35,7 @@ SEARCH_HELP = (
 st.title("Events")
 db = get_db()
 
-search_col, range_col, live_col = st.columns([3, 2, 1], vertical_alignment="bottom")
+search_col, range_col, live_col = st.columns([5, 3, 2], vertical_alignment="bottom")
 search = search_col.text_input(
     "Search in payloads", key="q", bind="query-params", placeholder="a word, an id, a phone number", help=SEARCH_HELP
 )

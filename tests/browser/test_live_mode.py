@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from tests.support.connect import hand_out_a_link
 from tests.support.console import live_env
+from tests.support.navigation import open_navigation
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
 from tests.support.stack import RunningStack, start_stack
@@ -111,6 +112,7 @@ def test_a_client_onboards_and_lands_without_signing_in(live: Live, browser) -> 
     # The operator sees it where they handed the link out, and on the Redirects page.
     expect(operator.get_by_text("The client came back through this link; the redirect was applied")).to_be_visible()
     # Within the session, as an operator moves about (a password sign-in lasts as long as the browser tab).
+    open_navigation(operator)  # the sidebar starts collapsed
     operator.get_by_role("link", name="Redirects", exact=True).click()
     expect(operator.get_by_text("No redirect is waiting for review.")).to_be_visible()
     expect(operator.locator("[role=gridcell]", has_text=client_id).first).to_be_attached()
@@ -137,6 +139,7 @@ def test_a_forged_redirect_is_held_and_changes_nothing(live: Live, browser) -> N
 
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(operator, live.url)
+    open_navigation(operator)  # the sidebar starts collapsed
     operator.get_by_role("link", name="Redirects", exact=True).click()
     expect(operator.get_by_text("Waiting for review (2)")).to_be_visible()
     screenshot(operator, "live-redirects-1280")
