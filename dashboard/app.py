@@ -34,6 +34,7 @@ pages = [
     st.Page(PAGES / "redirects.py", title="Redirects", icon=":material/fact_check:", url_path="redirects"),
     st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
     st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
+    st.Page(PAGES / "clients.py", title="Clients", icon=":material/storefront:", url_path="clients"),
     st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
     st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:", url_path="audit"),
 ]

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.connect_snippet import connect_button_snippet
 from dashboard.connect_widgets import (
     channels_page_link,
+    client_page_link,
     duration_text,
     popup_button,
     qr_code,
@@ -200,8 +201,11 @@ def result(link: HandedOutLink) -> None:
             + escape_markdown(view.verdict_reason or "not decided yet")
         )
         redirects_page_link()
-    st.text(f"Client: {client_label(db, view.client)}")
+    client = client_label(db, view.client)
+    st.text(f"Client: {client}")
     redirect_channels(channel_next_steps(db, view))
+    if view.client:
+        client_page_link(f"{client}: every number, redirect and event", view.client)
     if view.revoked:
         st.warning(
             f"The client withdrew permission for {len(view.revoked)} channel(s); "

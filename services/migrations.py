@@ -455,6 +455,14 @@ def m013_names_from_webhooks(db: Database) -> None:
 
 
 @console_migrations()
+def m014_clients_page(db: Database) -> None:
+    # The Clients page (services/channels/clients.py): clients newest first a page at a time, and one client's
+    # redirects, each read through an index however many clients there are.
+    db["clients"].create_index(["first_seen_at", "id"])
+    db["redirects"].create_index(["client_id", "id"])
+
+
+@console_migrations()
 def m016_partial_channel_indexes(db: Database) -> None:
     # Nearly every channel is unrevoked and has had no quality change: indexing only the ones that have makes
     # each new channel two B-tree writes cheaper (a first sync writes thousands) and serves the same queries.

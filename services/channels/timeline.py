@@ -20,7 +20,7 @@ class TimelineEntry:
     detail: str
 
 
-def _redirect_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+def _redirect_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
         select redirects.*, io_links.operator as link_operator, io_links.created_at as link_created_at
@@ -29,7 +29,7 @@ def _redirect_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
            or exists (select 1 from json_each(coalesce(redirects.revoked, '[]')) where value = :id)
         order by redirects.received_at limit :limit
         """,
-        {"id": channel_id, "limit": TIMELINE_LIMIT},
+        {"id": channel_id, "limit": limit},
     )
     entries = []
     for row in rows:
@@ -44,13 +44,13 @@ def _redirect_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
     return entries
 
 
-def _event_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+def _event_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
         select received_at, event_type, status, signature_verdict, duplicate_count from events
         where channel_id = ? order by received_at desc, id desc limit ?
         """,
-        [channel_id, TIMELINE_LIMIT],
+        [channel_id, limit],
     )
     entries = []
     for row in rows:
@@ -62,11 +62,11 @@ def _event_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
     return entries
 
 
-def _alert_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+def _alert_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     # Account violations and restrictions name the number only: they are found by the channel's digits.
     return [
         TimelineEntry(alert.received_at, alert.label, "360dialog", f"{alert.summary} (matched by phone number)")
-        for alert in channel_alerts(db, channel_id, TIMELINE_LIMIT)
+        for alert in channel_alerts(db, channel_id, limit)
     ]
 
 
@@ -87,7 +87,7 @@ def _sync_run(row: dict) -> str:
     return f"sync run {row['run_id']} by {by}: {row['run_outcome']}{took}"
 
 
-def _audit_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+def _audit_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
         select audit.*, sync_runs.id as run_id, sync_runs.trigger as run_trigger,
@@ -95,7 +95,7 @@ def _audit_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
         from audit left join sync_runs on sync_runs.id = audit.sync_run_id
         where audit.channel_id = ? order by audit.at desc, audit.id desc limit ?
         """,
-        [channel_id, TIMELINE_LIMIT],
+        [channel_id, limit],
     )
     return [
         TimelineEntry(
@@ -108,24 +108,27 @@ def _audit_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
     ]
 
 
-def _key_entries(db: Database, channel_id: str) -> list[TimelineEntry]:
+def _key_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     # Keys made unusable by a client's revocation leave no audit row of their own.
     rows = db.query(
         "select created_at, key_last4 from api_keys where channel_id = ? and status = 'unusable' limit ?",
-        [channel_id, TIMELINE_LIMIT],
+        [channel_id, limit],
     )
     return [
         TimelineEntry(row["created_at"], "key now unusable", "client", f"key ending {row['key_last4']}") for row in rows
     ]
 
 
-def channel_timeline(db: Database, channel_id: str) -> list[TimelineEntry]:
-    """Newest first; each source is bounded so a noisy channel cannot slow the page down."""
+def channel_timeline(
+    db: Database, channel_id: str, *, limit: int = TIMELINE_LIMIT, redirects: bool = True
+) -> list[TimelineEntry]:
+    """Newest first; each source is bounded (`limit` entries) so a noisy channel cannot slow the page down.
+    `redirects=False` leaves out the link and redirect entries (a client's timeline tells each redirect once)."""
     entries = [
-        *_redirect_entries(db, channel_id),
-        *_event_entries(db, channel_id),
-        *_alert_entries(db, channel_id),
-        *_audit_entries(db, channel_id),
-        *_key_entries(db, channel_id),
+        *(_redirect_entries(db, channel_id, limit) if redirects else []),
+        *_event_entries(db, channel_id, limit),
+        *_alert_entries(db, channel_id, limit),
+        *_audit_entries(db, channel_id, limit),
+        *_key_entries(db, channel_id, limit),
     ]
     return sorted(entries, key=lambda entry: entry.at, reverse=True)

@@ -203,6 +203,7 @@ def test_the_result_replaces_the_hand_out_without_a_reload(sessions, db) -> None
     links = [(page.rsplit("/", 1)[-1], query) for _, page, query in page_links(app)]
     assert ("channels", "open=aCH") in links
     assert ("channels", "open=bCH") in links
+    assert ("clients", "open=aCL") in links
     labels = " ".join(label for label, _, _ in page_links(app))
     assert "\\+34 600 111 222 \\(Cafe Olé Centro\\) · running" in labels
     assert "Cafe Olé \\(bCH\\) · not reported yet" in labels

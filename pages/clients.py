@@ -1,0 +1,115 @@
+"""Clients: every client with its numbers, searched and paged; one client at a time in its own view (linked as
+/clients?open=<client_id>) with its channels, its redirects and one timeline."""
+
+import streamlit as st
+
+from dashboard.client_views import client_channel_links, client_facts, clients_table, timeline_table
+from dashboard.context import get_db
+from dashboard.widgets import capped, plural
+from services.channels.clients import (
+    PAGE_SIZE,
+    TIMELINE_CHANNELS,
+    client_channels,
+    client_redirects,
+    client_summary,
+    client_timeline,
+    count_clients,
+    page_clients,
+)
+from services.channels.query import COUNT_CAP
+
+OPEN = "open"  # the URL parameter of the client in view
+OPEN_CLIENT = "open_client"  # its session key (the Channels page keeps its own channel under "open")
+
+st.title("Clients")
+st.caption(
+    "Each client with its numbers, as 360dialog's hub groups them. Open one for its channels, redirects and timeline."
+)
+db = get_db()
+
+
+def open_client(client_id: str) -> None:
+    st.session_state[OPEN_CLIENT] = client_id
+    st.query_params[OPEN] = client_id
+
+
+def close_client() -> None:
+    st.session_state.pop(OPEN_CLIENT, None)
+    st.query_params.pop(OPEN, None)
+    # A fresh table key drops the row selection that opened it, so the view does not open again by itself.
+    st.session_state["clients_round"] = st.session_state.get("clients_round", 0) + 1
+
+
+def clear_search() -> None:
+    st.session_state["q"] = ""
+
+
+def client_view(client_id: str) -> None:
+    client = client_summary(db, client_id)
+    if client is None:
+        st.info("This client is not known here (yet). Its first webhook, redirect or a sync will bring it.")
+        return
+    client_facts(client)
+    channels = client_channels(db, client_id)
+    redirects = client_redirects(db, client_id)
+    numbers_tab, redirects_tab, timeline_tab = st.tabs(
+        [f"Numbers ({client.channels:,})", f"Redirects ({len(redirects)})", "Timeline"]
+    )
+    with numbers_tab:
+        client_channel_links(channels, client_id, client.channels)
+    with redirects_tab:
+        if redirects:
+            st.dataframe(
+                redirects,
+                hide_index=True,
+                width="stretch",
+                column_order=["received", "verdict", "channels", "revoked", "state", "why", "decided by", "id"],
+            )
+        else:
+            st.text("No redirect has come back for this client.")
+    with timeline_tab:
+        if client.channels > TIMELINE_CHANNELS:
+            st.caption(f"The {TIMELINE_CHANNELS} most recently changed of its {client.channels:,} channels.")
+        timeline_table(client_timeline(db, client_id, channels))
+
+
+def show_client(client_id: str) -> None:
+    client = client_summary(db, client_id)
+    title = client.label if client else f"client {client_id}"
+    st.dialog(title, width="large", on_dismiss=close_client)(client_view)(client_id)
+
+
+search = st.text_input(
+    "Search", key="q", placeholder="business name, client id, number (any format)", bind="query-params"
+)
+total = count_clients(db, search)
+pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+if st.session_state.get("page", 1) > pages:
+    st.session_state["page"] = pages  # the search narrowed the list under the current page
+page = st.pagination(pages, key="page") if pages > 1 else 1
+rows = page_clients(db, search, limit=PAGE_SIZE, offset=(min(page, pages) - 1) * PAGE_SIZE)
+round_ = st.session_state.get("clients_round", 0)
+if not rows:
+    if search.strip():
+        st.info("No client matches this search.")
+        st.button("Clear the search", on_click=clear_search, key="clear-search")
+    else:
+        st.info("No client yet. Hand a client an onboarding link from the Connect page.")
+else:
+    count = plural(total, "client") if total < COUNT_CAP else capped(total, COUNT_CAP) + " clients"
+    st.caption(count + (f" · page {page} of {pages}" if pages > 1 else ""))
+    table_key = f"clients_table_{round_}"
+    # A selection indexes the rows as they were drawn: mapped through the ids drawn with them.
+    state = st.session_state.get(table_key)
+    selected = state["selection"]["rows"] if state is not None else []
+    drawn = st.session_state.get("client_ids", [])
+    if selected and selected[0] < len(drawn) and drawn[selected[0]] != st.session_state.get(OPEN_CLIENT):
+        open_client(drawn[selected[0]])
+    st.session_state["client_ids"] = [row.id for row in rows]
+    clients_table(rows, key=table_key, on_select="rerun")
+
+# The client in view follows the URL (a pasted link, a reload).
+opened = st.session_state.get(OPEN_CLIENT) or st.query_params.get(OPEN)
+if opened:
+    st.session_state[OPEN_CLIENT] = opened
+    show_client(opened)
