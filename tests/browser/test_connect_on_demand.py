@@ -55,6 +55,9 @@ def test_loading_the_page_makes_no_link_and_the_result_replaces_the_hand_out(sta
     client.check("#grant")
     client.click("#submit")
     client.wait_for_url(re.compile(r"/landing"))
+    # In demo mode every visitor is the operator: the landing names the client and links its number.
+    expect(client.get_by_role("link", name=re.compile(r"49 151 0000041"))).to_be_visible(timeout=30_000)
+    screenshot(client, "landing-operator-800")
     client_context.close()
 
     # No reload: the hand-out gives way to the result, and "New link" is the way on.
