@@ -1,8 +1,12 @@
-"""Page script run time and peak memory: Events with 1,000 vs 1,000,000 events, Channels with 100 vs 100,000.
+"""Page script run time and peak memory: Events with 1,000 vs 1,000,000 events (over 60 days), Channels with 100
+vs 100,000.
 
-Each size is seeded by one subprocess and measured by a fresh one (so its peak RSS is the page's alone): run the
-page once to warm up, time RUNS more runs with AppTest, then one more run under tracemalloc. The ratio uses the
-fastest run of each size, the least disturbed by other work on the machine; medians are printed too.
+The Events page is measured in three views, each opened as its link would open it: the default (last 24 hours),
+an "All time" search for a word only the oldest event holds (the run fails unless it is found), and an "All
+time" view of one channel. Each size is seeded once by one subprocess, and each view measured by a fresh one
+(so its peak RSS is the page's alone): run the page once to warm up, time RUNS more runs with AppTest, then one
+more run under tracemalloc. The ratio uses the fastest run of each size, the least disturbed by other work on
+the machine; medians are printed too.
 Run alone: `python -m bench pages`.
 """
 
@@ -19,8 +23,21 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from bench.seed import BENCH_CHANNEL, OLD_WORD
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 11
+# Each view is the page opened with these URL parameters (the widgets' keys).
+VIEWS = {
+    "events": {
+        "default": {},
+        "all-time search": {"range": "All time", "q": OLD_WORD},
+        "all-time channel": {"range": "All time", "channel": BENCH_CHANNEL},
+    },
+    "channels": {"default": {}},
+}
+# What each view must show, lest a fast page be a page that found nothing.
+EXPECTED_TEXT = {("events", "all-time search"): "1 matching events"}
 CASES = (("events", 1_000, 1_000_000), ("channels", 100, 100_000))
 TARGET_RATIO = 1.5
 
@@ -45,14 +62,18 @@ def _seed(page: str, size: int, folder: Path) -> dict[str, float]:
     return {"seed_s": seconds}
 
 
-def _run(page: str, folder: Path) -> dict[str, float]:
+def _run(page: str, view: str, folder: Path) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
     _use_folder(folder)
     app = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    app.query_params.update(VIEWS[page][view])
     app.run()
     if app.exception:
         raise SystemExit(f"{page} page failed: {app.exception}")
+    expected = EXPECTED_TEXT.get((page, view))
+    if expected and not any(expected in element.value for element in app.text):
+        raise SystemExit(f"{page} page, {view}: {expected!r} not shown")
     timings = []
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -78,35 +99,39 @@ def _subprocess(*args: str) -> dict[str, float]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _measure(page: str, size: int) -> dict[str, float]:
+def _measure(page: str, size: int) -> dict[str, dict[str, float]]:
+    """Per view, its numbers at this size (one seeding for every view)."""
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
-        return {**_subprocess("--seed", page, str(size), folder), **_subprocess("--run", page, folder)}
+        seeded = _subprocess("--seed", page, str(size), folder)
+        return {view: {**seeded, **_subprocess("--run", page, view, folder)} for view in VIEWS[page]}
 
 
 def main(argv: list[str] | None = None) -> int:
     for page, small, large in CASES:
         results = {size: _measure(page, size) for size in (small, large)}
-        for size, numbers in results.items():
+        for view in VIEWS[page]:
+            for size in (small, large):
+                numbers = results[size][view]
+                print(
+                    f"{page:8} {view:16} {size:>9,} rows: page run median {numbers['median_s'] * 1000:7.1f} ms "
+                    f"(min {numbers['min_s'] * 1000:.1f} ms over {RUNS} runs), page-run peak traced "
+                    f"{numbers['traced_peak_mb']:.1f} MB, process max RSS {numbers['max_rss_mb']:.0f} MB "
+                    f"(seeded in {numbers['seed_s']:.1f} s)"
+                )
+            ratio = results[large][view]["min_s"] / results[small][view]["min_s"]
+            verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
+            median_ratio = results[large][view]["median_s"] / results[small][view]["median_s"]
             print(
-                f"{page:8} {size:>9,} rows: page run median {numbers['median_s'] * 1000:7.1f} ms "
-                f"(min {numbers['min_s'] * 1000:.1f} ms over {RUNS} runs), page-run peak traced "
-                f"{numbers['traced_peak_mb']:.1f} MB, process max RSS {numbers['max_rss_mb']:.0f} MB "
-                f"(seeded in {numbers['seed_s']:.1f} s)"
+                f"{page:8} {view:16} ratio {large:,} / {small:,}: {ratio:.2f}x fastest runs "
+                f"(target <= {TARGET_RATIO}x) {verdict}; {median_ratio:.2f}x medians"
             )
-        ratio = results[large]["min_s"] / results[small]["min_s"]
-        verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
-        median_ratio = results[large]["median_s"] / results[small]["median_s"]
-        print(
-            f"{page:8} ratio {large:,} / {small:,}: {ratio:.2f}x fastest runs (target <= {TARGET_RATIO}x) {verdict}; "
-            f"{median_ratio:.2f}x medians"
-        )
     return 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--seed":
         print(json.dumps(_seed(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--run":
-        print(json.dumps(_run(sys.argv[2], Path(sys.argv[3]))))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--run":
+        print(json.dumps(_run(sys.argv[2], sys.argv[3], Path(sys.argv[4]))))
     else:
-        main()
+        sys.exit(main())
