@@ -378,8 +378,9 @@ def workbench() -> None:
 
 workbench()
 
-# The channel in view follows the URL (a pasted link, a reload) and closes when the filters hide it.
-opened = st.session_state.get(OPEN) or st.query_params.get(OPEN)
+# The channel in view is the one the URL names (a row chosen here, a pasted link, a reload), and closes when
+# the filters hide it. The session only remembers it to tell a newly chosen row from the one already open.
+opened = st.query_params.get(OPEN)
 if opened and (not filtered or matches_filter(db, filters, opened)):
     st.session_state[OPEN] = opened
     show_channel(opened)

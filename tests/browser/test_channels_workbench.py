@@ -13,7 +13,6 @@ from tests.support.screens import screenshot
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack
 
-
 ROW_HEIGHT = 35  # Streamlit's data grid: the header and each row
 
 

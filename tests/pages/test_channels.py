@@ -449,3 +449,16 @@ def test_the_list_downloads_as_csv_with_its_filters(db_path, app) -> None:
     app.run()
     app.selectbox(key="status").select("running").run()
     assert app.get("download_button")[0].proto.label == "Download this list (CSV)"
+
+
+def test_a_link_to_another_channel_opens_that_one(db_path, app) -> None:
+    _channels(
+        db_path,
+        {"id": "aCH", "status": "running", "phone_number": "+34 600 333 444"},
+        {"id": "bCH", "status": "running", "phone_number": "+34 600 111 222"},
+    )
+    _open(app, "aCH")
+    assert "Generate key for +34 600 333 444" in _labels(app)
+    _open(app, "bCH")  # a link pasted later, with the first channel still remembered by the session
+    assert "Generate key for +34 600 111 222" in _labels(app)
+    assert "Generate key for +34 600 333 444" not in _labels(app)
