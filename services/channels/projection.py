@@ -71,7 +71,9 @@ _PROJECT_CHANNEL_SQL = f"""
             case when :status is not null then :now end, 'unknown', 0, :now, :source)
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
-        phone_number = coalesce(excluded.phone_number, phone_number),
+        -- Many events write the number as bare digits: the same number keeps the spelling people know it by.
+        phone_number = case when excluded.phone_number is null or excluded.phone_number = phone_digits
+                            then phone_number else excluded.phone_number end,
         phone_name = coalesce(excluded.phone_name, phone_name),
         status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
         status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
