@@ -9,6 +9,7 @@
 - `stack`: the real three-process stack, as the README's run command starts it
 - `servers`: free ports, waiting for a condition, serving an ASGI app with uvicorn in a thread
 - `connect`: the Connect page in a real browser, handing out a link
+- `navigation`: the console's sidebar in a real browser, which starts collapsed
 """
 
 from __future__ import annotations
