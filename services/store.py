@@ -35,8 +35,15 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create `path` if needed, empty, readable and writable by this user only; an existing file is kept."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    """Create `path` if needed, empty, readable and writable by this user only; an existing file is kept.
+
+    An existing file is never opened here: closing any descriptor of a database file drops every POSIX lock
+    this process holds on it, so a second connection opened beside a live one (the scheduler's alert loop, each
+    dashboard session) would leave the first unlocked, and another process closing its own connection would then
+    take the WAL away from under it."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
     path.chmod(PRIVATE_FILE_MODE)
     return path
 

@@ -1,4 +1,6 @@
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -42,3 +44,34 @@ def test_timestamps_sort_as_text() -> None:
     second = utc_now()
     assert first <= second
     assert first.endswith("+00:00")
+
+
+def test_a_second_connection_in_the_same_process_keeps_the_first_ones_writes_visible(tmp_path: Path) -> None:
+    """Closing any descriptor of a database file drops the process's locks on it; if opening a connection did,
+    another process closing its own connection would take the WAL away from the first one, whose later writes
+    nobody else would see."""
+    path = tmp_path / "console.db"
+    first = open_console_db(path)
+    second = open_console_db(path)
+    try:
+        for expected in (1, 2):
+            with first.atomic():
+                first.execute(
+                    "insert into audit (at, operator, action, outcome) values (?, 'ops', 'test', 'ok')", [utc_now()]
+                )
+            reader = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    f"import sqlite3; print(sqlite3.connect({str(path)!r})"
+                    ".execute('select count(*) from audit').fetchone()[0])",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+            assert reader.stdout.strip() == str(expected)
+    finally:
+        second.close()
+        first.close()
