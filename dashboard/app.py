@@ -37,6 +37,7 @@ pages = [
     st.Page(PAGES / "clients.py", title="Clients", icon=":material/storefront:", url_path="clients"),
     st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
     st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:", url_path="audit"),
+    st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
 ]
 if settings.demo_mode:
     pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))

@@ -463,6 +463,75 @@ def m014_clients_page(db: Database) -> None:
 
 
 @console_migrations()
+def m015_alerts(db: Database) -> None:
+    # What the scheduler alerts on (services/alerts): one row per channel (or subject) and condition from the
+    # time it fires until it resolves; a new row when it fires again. Which message carried each notice.
+    db["alerts"].create(
+        {
+            "id": int,
+            "rule": str,
+            "subject": str,
+            "channel_id": str,
+            "state": str,
+            "detail": str,
+            "fired_at": str,
+            "resolved_at": str,
+            "fired_message_id": int,
+            "resolved_message_id": int,
+        },
+        pk="id",
+        not_null={"rule", "subject", "state", "fired_at"},
+    )
+    # One open alert per subject and condition, whatever runs the evaluation.
+    db.execute("create unique index alerts_one_open on alerts (rule, subject) where state = 'firing'")
+    db.execute(
+        "create index alerts_unsent on alerts (id)"
+        " where fired_message_id is null or (state = 'resolved' and resolved_message_id is null)"
+    )
+    db["alerts"].create_index(["fired_at"])
+    # What was composed to send: one alert, one resolution, a digest, a summary of what a cap held back, a test.
+    db["alert_messages"].create(
+        {
+            "id": int,
+            "kind": str,
+            "level": str,
+            "title": str,
+            "body": str,
+            "notices": int,
+            "operator": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"kind", "level", "title", "body", "created_at"},
+    )
+    db["alert_messages"].create_index(["created_at"])
+    # Each message to each destination: attempts, the last error in our words, when the next try is due.
+    # A destination is named by its scheme and host only, and known again by a digest of its URL.
+    db["alert_deliveries"].create(
+        {
+            "id": int,
+            "message_id": int,
+            "destination": str,
+            "destination_key": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "created_at": str,
+            "next_attempt_at": str,
+            "claimed_until": str,
+            "last_attempt_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"message_id", "destination", "destination_key", "status", "attempts", "created_at"},
+        defaults={"attempts": 0},
+        foreign_keys=[("message_id", "alert_messages", "id")],
+    )
+    db.execute("create index alert_deliveries_due on alert_deliveries (next_attempt_at) where status = 'pending'")
+    db["alert_deliveries"].create_index(["message_id"])
+
+
+@console_migrations()
 def m016_partial_channel_indexes(db: Database) -> None:
     # Nearly every channel is unrevoked and has had no quality change: indexing only the ones that have makes
     # each new channel two B-tree writes cheaper (a first sync writes thousands) and serves the same queries.

@@ -18,7 +18,7 @@ import secrets
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,6 +55,13 @@ MODES = ("demo", "live")
 # What each process is; in live mode each checks only what its own work needs.
 ROLES = ("console", "receiver", "sandbox", "scheduler")
 # Any of these present means a live console is being set up: the mode is then never guessed as demo.
+# Where alerts go when CONSOLE_ALERT_URLS is unset in demo mode: the hub's inbox, through apprise's JSON target.
+DEMO_ALERT_INBOX_PATH = "/sandbox/inbox"
+# Between two apprise URLs: commas or whitespace, but only before the next scheme (a URL may hold commas itself,
+# such as several e-mail recipients).
+ALERT_URL_SEPARATOR = re.compile(r"[\s,]+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+ALERT_URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+ALERTS_OFF = "off"
 LIVE_SETTINGS = (
     "D360_PARTNER_ID",
     "D360_PARTNER_API_KEY",
@@ -64,6 +71,39 @@ LIVE_SETTINGS = (
     "CONSOLE_ENCRYPTION_KEY",
     "D360_PLATFORM_SECRET",
 )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What the scheduler alerts on and where it sends alerts (services/alerts). Each rule can be turned off;
+    the thresholds are in minutes, hours or requests as named. No destination means no alerts at all."""
+
+    # apprise URLs; secrets (tokens, passwords) live inside them, so never printed whole.
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    check_seconds: float = 30.0
+    digest_minutes: float = 0.0
+    max_per_hour: int = 20
+    retry_seconds: float = 30.0
+    max_attempts: int = 8
+    quality_drop: bool = True
+    left_running: bool = True
+    stuck: bool = True
+    stuck_minutes: float = 60.0
+    no_key: bool = True
+    no_key_minutes: float = 60.0
+    revoked: bool = True
+    account: bool = True
+    key_chain: bool = True
+    rejections: bool = True
+    rejections_count: int = 20
+    rejections_minutes: float = 10.0
+    heartbeat: bool = True
+    heartbeat_hours: float = 6.0
+    sync_failed: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls)
 
 
 @dataclass(frozen=True)
@@ -116,6 +156,7 @@ class Settings:
     # Where each number's inbound messages go once its key is made (a URL template), and the headers sent.
     messaging_webhook_url: str | None = None
     messaging_webhook_headers: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def demo_mode(self) -> bool:
@@ -230,6 +271,53 @@ class _Source:
         if value not in choices:
             raise SettingsError(f"{key} must be one of {', '.join(sorted(choices))}")
         return value
+
+
+def alert_urls(raw: str | None) -> tuple[str, ...]:
+    """CONSOLE_ALERT_URLS: one or more apprise URLs, separated by commas or whitespace; "off" for none.
+
+    Only the shape is checked here (every process reads settings, and apprise is the scheduler's and the
+    console's alone); services.alerts checks at start that apprise can use each one."""
+    if not raw or raw.strip().lower() == ALERTS_OFF:
+        return ()
+    urls = tuple(part.strip().rstrip(",").strip() for part in ALERT_URL_SEPARATOR.split(raw.strip()))
+    for position, url in enumerate(urls, start=1):
+        if not ALERT_URL_PATTERN.match(url):
+            raise SettingsError(f"CONSOLE_ALERT_URLS: item {position} is not a URL of the form scheme://...")
+    return urls
+
+
+def demo_alert_url(sandbox_url: str) -> str:
+    """apprise's JSON target (json://, or jsons:// over https) at the sandbox hub's inbox."""
+    parts = urlsplit(sandbox_url)
+    scheme = "jsons" if parts.scheme == "https" else "json"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{DEMO_ALERT_INBOX_PATH}"
+
+
+def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes: float) -> AlertSettings:
+    return AlertSettings(
+        urls=alert_urls(source.text("CONSOLE_ALERT_URLS", default_urls)),
+        check_seconds=source.number("CONSOLE_ALERT_CHECK_SECONDS", 30.0, minimum=0.1),
+        digest_minutes=source.number("CONSOLE_ALERT_DIGEST_MINUTES", 0.0),
+        max_per_hour=int(source.number("CONSOLE_ALERT_MAX_PER_HOUR", 20, minimum=1)),
+        retry_seconds=source.number("CONSOLE_ALERT_RETRY_SECONDS", 30.0, minimum=0.01),
+        max_attempts=int(source.number("CONSOLE_ALERT_MAX_ATTEMPTS", 8, minimum=1)),
+        quality_drop=source.flag("CONSOLE_ALERT_QUALITY_DROP", True),
+        left_running=source.flag("CONSOLE_ALERT_LEFT_RUNNING", True),
+        stuck=source.flag("CONSOLE_ALERT_STUCK", True),
+        stuck_minutes=source.number("CONSOLE_ALERT_STUCK_MINUTES", stuck_minutes, minimum=0.01),
+        no_key=source.flag("CONSOLE_ALERT_NO_KEY", True),
+        no_key_minutes=source.number("CONSOLE_ALERT_NO_KEY_MINUTES", 60.0),
+        revoked=source.flag("CONSOLE_ALERT_REVOKED", True),
+        account=source.flag("CONSOLE_ALERT_ACCOUNT", True),
+        key_chain=source.flag("CONSOLE_ALERT_KEY_CHAIN", True),
+        rejections=source.flag("CONSOLE_ALERT_REJECTIONS", True),
+        rejections_count=int(source.number("CONSOLE_ALERT_REJECTIONS_COUNT", 20)),
+        rejections_minutes=source.number("CONSOLE_ALERT_REJECTIONS_MINUTES", 10.0, minimum=0.01),
+        heartbeat=source.flag("CONSOLE_ALERT_HEARTBEAT", True),
+        heartbeat_hours=source.number("CONSOLE_ALERT_HEARTBEAT_HOURS", 6.0, minimum=0.01),
+        sync_failed=source.flag("CONSOLE_ALERT_SYNC_FAILED", True),
+    )
 
 
 def load_demo_secrets(data_dir: Path) -> dict[str, str]:
@@ -363,6 +451,13 @@ def load_settings(
             "CONSOLE_BIND_ADDRESS: demo mode listens on loopback only (no sign-in, demo secrets); "
             "set CONSOLE_MODE=live with its settings to listen beyond this machine"
         )
+    stuck_after_minutes = source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1)
+    alerts = _alert_settings(
+        source, default_urls=demo_alert_url(sandbox_url) if demo_mode else None, stuck_minutes=stuck_after_minutes
+    )
+    if role in ("receiver", "sandbox"):
+        # Alert destinations are the scheduler's and the console's: the other processes never hold them.
+        alerts = replace(alerts, urls=())
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -399,7 +494,7 @@ def load_settings(
         log_level=log_level,
         secrets_path=Path(file_path),
         direct_paid=source.flag("D360_DIRECT_PAID", False),
-        stuck_after_minutes=source.number("CONSOLE_STUCK_AFTER_MINUTES", 60.0, minimum=1),
+        stuck_after_minutes=stuck_after_minutes,
         sync_minutes=source.number("CONSOLE_SYNC_MINUTES", 15.0, minimum=0),
         receiver_db_timeout_seconds=source.number("RECEIVER_DB_TIMEOUT_SECONDS", 3.0, minimum=0.1),
         receiver_body_timeout_seconds=source.number("RECEIVER_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
@@ -416,4 +511,5 @@ def load_settings(
             source.text("CONSOLE_MESSAGING_WEBHOOK_URL", DEMO_MESSAGING_WEBHOOK_URL if demo_mode else None)
         ),
         messaging_webhook_headers=check_messaging_webhook_headers(source.text("CONSOLE_MESSAGING_WEBHOOK_HEADERS")),
+        alerts=alerts,
     )

@@ -1,5 +1,5 @@
-"""Start the dashboard, the receiver, the scheduler (unless CONSOLE_SYNC_MINUTES is 0) and, in demo mode, the
-sandbox hub; Ctrl-C stops them all.
+"""Start the dashboard, the receiver, the scheduler (when it syncs or alerts) and, in demo mode, the sandbox hub;
+Ctrl-C stops them all.
 
 `python -m services.stack` (the README's run command calls it).
 """
@@ -36,6 +36,11 @@ class Service:
 def _port(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def scheduler_wanted(settings: Settings) -> bool:
+    """The scheduler runs when it has something to do: sync with the Partner API, or send alerts."""
+    return settings.sync_minutes > 0 or settings.alerts.enabled
 
 
 def services_for(settings: Settings, python: str = sys.executable) -> list[Service]:
@@ -94,7 +99,7 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
             f"{settings.public_url}/_stcore/health",
         ),
     ]
-    if settings.sync_minutes > 0:
+    if scheduler_wanted(settings):
         # After the receiver, before the dashboard; its first sync runs as soon as it has started.
         services.insert(1, Service("scheduler", [python, "-m", "services.scheduler"], None))
     if settings.demo_mode:
@@ -170,7 +175,7 @@ def main() -> int:
         settings = load_settings()
         # Checked here too, so that a live stack with the receiver's settings missing never half-starts.
         load_settings(role="receiver")
-        if settings.sync_minutes > 0:
+        if scheduler_wanted(settings):
             load_settings(role="scheduler")
     except SettingsError as error:
         print(f"console: {error}", file=sys.stderr)

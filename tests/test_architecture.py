@@ -55,6 +55,13 @@ def test_the_tree_keeps_every_contract() -> None:
         ("services/scheduler/status.py", "import pages.channels", "the scheduler runs without Streamlit"),
         ("services/scheduler/loop.py", "from services.keys import vault", "the scheduler runs without Streamlit"),
         ("services/settings.py", "from services.scheduler import status", "the shared core depends on no domain"),
+        ("services/receiver/stats.py", "from services.alerts import rules", "the receiver never sends alerts"),
+        ("services/receiver/server.py", "import apprise", "the receiver never sends alerts"),
+        (
+            "services/sandbox/inbox.py",
+            "from services.alerts import wording",
+            "the sandbox hub never imports the console",
+        ),
     ],
 )
 def test_crossing_a_boundary_breaks_its_contract(tree_copy: Path, module: str, line: str, contract: str) -> None:

@@ -94,6 +94,11 @@ class SandboxClient:
     def set_switches(self, **values: bool) -> dict[str, bool]:
         return {name: bool(value) for name, value in self._call("POST", "/switches", values).items()}
 
+    # -- the demo's alert inbox, where the console's alerts land in demo mode ---------------------------
+    def inbox(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest alerts the hub received, newest first: received_at, title, message, type."""
+        return list(self._call("GET", "/inbox", limit=limit)["messages"])
+
     # -- the whole demo ------------------------------------------------------------------------------
     def reset(self) -> None:
         self._call("POST", "/reset")

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from services.sandbox import admin, messaging_api, outbox, partner_api, state
+from services.sandbox import admin, inbox, messaging_api, outbox, partner_api, state
 from services.sandbox.hub import DELIVERY_BATCH, SandboxHub
 from services.sandbox.partner_api import api_error
 from services.settings import Settings, SettingsError, load_settings
@@ -175,6 +175,7 @@ def create_app(settings: Settings) -> Starlette:
             *partner_api.routes(hub),
             *messaging_api.routes(hub),
             *admin.routes(hub),
+            *inbox.routes(hub),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={404: not_routed, 405: not_routed},

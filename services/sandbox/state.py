@@ -79,6 +79,16 @@ def m003_messaging_webhooks(db: Database) -> None:
     db["messaging_webhooks"].create({"channel_id": str, "url": str, "headers": str, "updated_at": str}, pk="channel_id")
 
 
+@sandbox_migrations()
+def m004_alert_inbox(db: Database) -> None:
+    # The console's alerts as a demo receives them (services/sandbox/inbox.py): not part of 360dialog.
+    db["alert_inbox"].create(
+        {"id": int, "received_at": str, "title": str, "message": str, "type": str},
+        pk="id",
+        not_null={"received_at"},
+    )
+
+
 class NotFound(LookupError):
     """An id the sandbox does not know."""
 
@@ -394,5 +404,6 @@ def reset(db: Database) -> None:
             "tokens",
             "switches",
             "messaging_webhooks",
+            "alert_inbox",
         ):
             db.execute(f"delete from {table}")  # noqa: S608 - fixed names

@@ -1,10 +1,13 @@
-"""The scheduler process: a sync with the Partner API at start, then every CONSOLE_SYNC_MINUTES.
+"""The scheduler process: a sync with the Partner API at start, then every CONSOLE_SYNC_MINUTES; and, when
+CONSOLE_ALERT_URLS names a destination, an alert round every CONSOLE_ALERT_CHECK_SECONDS in a second loop
+(services.scheduler.alerting).
 
 Runs go through services.channels.sync_runs, so they never overlap with an operator's sync (a busy lease
 skips this turn) and each is recorded. A failure (timeout, 4xx, 5xx, 429) is the run's recorded outcome and
 the loop goes on: the next run comes at the next interval, or later when a 429 asked for a longer wait.
 SIGTERM or SIGINT stops it cleanly: while it waits, at once; during a sync, the page under way is rolled back,
-the run is recorded as interrupted and the lease released. With CONSOLE_SYNC_MINUTES = 0 it exits at once.
+the run is recorded as interrupted and the lease released, and the alert loop finishes the send under way. With
+CONSOLE_SYNC_MINUTES = 0 it only alerts, and with no alert destination either it exits at once.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from types import FrameType
 
 from sqlite_utils import Database
 
+from services.alerts.destinations import check_usable, destinations
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
 from services.scheduler import status
+from services.scheduler.alerting import AlertLoop
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
@@ -103,6 +108,14 @@ class Scheduler:
         except Stop:
             log.info("stopping")
 
+    def idle(self) -> None:
+        """Wait for a signal, doing nothing (automatic sync is off; the alert loop runs on its own)."""
+        try:
+            while not self.stopping:
+                self._interruptibly(self._sleep, 3600.0)
+        except Stop:
+            log.info("stopping")
+
 
 def main() -> int:
     try:
@@ -111,9 +124,19 @@ def main() -> int:
         print(f"scheduler: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
-    if settings.sync_minutes <= 0:
-        print("scheduler: automatic sync is off (CONSOLE_SYNC_MINUTES = 0); nothing to do", flush=True)
+    if settings.sync_minutes <= 0 and not settings.alerts.enabled:
+        print(
+            "scheduler: automatic sync is off (CONSOLE_SYNC_MINUTES = 0) and no alert destination is set;"
+            " nothing to do",
+            flush=True,
+        )
         return 0
+    found = destinations(settings.alerts.urls)
+    try:
+        check_usable(found)
+    except SettingsError as error:
+        print(f"scheduler: {error}", file=sys.stderr)
+        return 2
     return run(settings)
 
 
@@ -121,17 +144,31 @@ def run(settings: Settings) -> int:
     db = open_console_db(settings.console_db_path)
     api = PartnerApi.from_settings(settings)
     scheduler = Scheduler(db, api, interval_seconds=settings.sync_minutes * 60)
+    alerts = None
+    if settings.alerts.enabled:
+        found = destinations(settings.alerts.urls)
+        alerts = AlertLoop(settings.console_db_path, settings.alerts, found, settings.public_url)
     # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
     signal.signal(signal.SIGTERM, scheduler.on_signal)
     signal.signal(signal.SIGINT, scheduler.on_signal)
     try:
         status.mark_started(db, interval_minutes=settings.sync_minutes)
-        log.info("syncing with the Partner API every %g min", settings.sync_minutes)
-        scheduler.serve()
+        if alerts is not None:
+            labels = ", ".join(destination.label for destination in alerts.destinations)
+            log.info("alerting every %g s to %s", settings.alerts.check_seconds, labels)
+            alerts.start()
+        if settings.sync_minutes > 0:
+            log.info("syncing with the Partner API every %g min", settings.sync_minutes)
+            scheduler.serve()
+        else:
+            log.info("automatic sync is off (CONSOLE_SYNC_MINUTES = 0)")
+            scheduler.idle()
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if alerts is not None:
+            alerts.stop()
         status.mark_stopped(db)
         api.close()
         db.close()

@@ -167,7 +167,7 @@ def test_an_unexpected_error_is_recorded_and_survived(db, scheduler, fake_time, 
 
 
 def test_zero_minutes_turns_it_off_and_it_exits_at_once(monkeypatch, data_dir, capsys) -> None:
-    use_demo(monkeypatch, data_dir, CONSOLE_SYNC_MINUTES="0")
+    use_demo(monkeypatch, data_dir, CONSOLE_SYNC_MINUTES="0", CONSOLE_ALERT_URLS="off")
     assert loop.main() == 0
     assert "automatic sync is off (CONSOLE_SYNC_MINUTES = 0)" in capsys.readouterr().out
     assert not (data_dir / "console.db").exists()

@@ -128,6 +128,6 @@ def test_sigterm_in_the_middle_of_a_sync_records_it_as_interrupted(data_dir: Pat
 
 
 def test_with_sync_off_it_exits_at_once(data_dir: Path) -> None:
-    process = start_scheduler(data_dir, "http://127.0.0.1:9", CONSOLE_SYNC_MINUTES="0")
+    process = start_scheduler(data_dir, "http://127.0.0.1:9", CONSOLE_SYNC_MINUTES="0", CONSOLE_ALERT_URLS="off")
     assert process.wait(timeout=60) == 0
     assert "automatic sync is off" in (data_dir / "scheduler.log").read_text()

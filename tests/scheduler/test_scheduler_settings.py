@@ -51,11 +51,14 @@ def test_in_live_mode_it_needs_the_partner_and_its_credentials_only(tmp_path: Pa
     assert "D360_API_BASE_URL" in message
 
 
-def test_the_stack_runs_it_unless_sync_is_off(tmp_path: Path) -> None:
+def test_the_stack_runs_it_unless_sync_and_alerts_are_off(tmp_path: Path) -> None:
     names = [service.name for service in services_for(load_settings(_demo(tmp_path)))]
     assert names == ["sandbox", "receiver", "scheduler", "dashboard"]
     [scheduler] = [service for service in services_for(load_settings(_demo(tmp_path))) if service.name == "scheduler"]
     assert scheduler.command[1:] == ["-m", "services.scheduler"]
     assert scheduler.health_url is None
-    off = services_for(load_settings(_demo(tmp_path, CONSOLE_SYNC_MINUTES="0")))
+    off = services_for(load_settings(_demo(tmp_path, CONSOLE_SYNC_MINUTES="0", CONSOLE_ALERT_URLS="off")))
     assert "scheduler" not in [service.name for service in off]
+    # Demo mode alerts to the hub's inbox: with sync off the scheduler still runs, for the alerts.
+    alerting = services_for(load_settings(_demo(tmp_path, CONSOLE_SYNC_MINUTES="0")))
+    assert "scheduler" in [service.name for service in alerting]

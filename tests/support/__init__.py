@@ -8,6 +8,8 @@
 - `sandbox_hub`: the sandbox hub on real HTTP with a recording receiver
 - `stack`: the real three-process stack, as the README's run command starts it
 - `servers`: free ports, waiting for a condition, serving an ASGI app with uvicorn in a thread
+- `alert_sinks`: where alerts land: an HTTP sink for apprise's JSON target and a local SMTP server
+- `alert_conditions`: each alert rule's condition made and cleared, a clock moved by hand, alert settings
 - `connect`: the Connect page in a real browser, handing out a link
 - `navigation`: the console's sidebar in a real browser, which starts collapsed
 """

@@ -42,6 +42,7 @@ LIVE_ENV_KEYS = (
     "RECEIVER_AUTH_HEADER_VALUE",
     "CONSOLE_MESSAGING_WEBHOOK_URL",
     "CONSOLE_MESSAGING_WEBHOOK_HEADERS",
+    "CONSOLE_ALERT_URLS",
 )
 # A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password.
 OIDC_SECRETS = (

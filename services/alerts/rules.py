@@ -1,0 +1,470 @@
+"""The alert rules: each names a condition the console already shows somewhere, finds it in the database, says
+what to do about it and where to look, and is turned on or off (with its threshold) by a setting.
+
+The scheduler runs these without the key vault (its import contract), so the few facts the Channels page reads
+through services.channels.attention and services.keys are read here straight from their tables; tests hold the
+two readings to the same answers. A rule that finds more than SCAN_LIMIT subjects alerts on the first ones and
+resolves nothing that round, since what it did not read may still hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from services.channels.account_alerts import recent_channel_alerts
+from services.settings import AlertSettings
+from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
+
+SCAN_LIMIT = 5000
+UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
+# The key chain's steps in order and as the Channels page names them (services.keys.readiness).
+KEY_STEP_LABELS = {"check_key": "key checked", "set_webhook": "messaging webhook set", "read_back": "webhook read back"}
+FAILED_SYNC_OUTCOMES = ("failed", "abandoned")
+RECEIVER_PAGE = "/receiver"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A condition that holds now: `subject` is what it is about (a channel id, or the receiver's refusal
+    reason...), one open alert each; `detail` says what happened, in our words."""
+
+    rule: str
+    subject: str
+    detail: str
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    findings: list[Finding]
+    # False when the rule read only its first SCAN_LIMIT subjects: nothing it found absent may be resolved.
+    complete: bool = True
+
+
+Finder = Callable[[Database, AlertSettings, datetime], Scan]
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    title: str
+    todo: str
+    # The setting that turns it on or off, and those that set its threshold.
+    setting: str
+    threshold_settings: tuple[str, ...]
+    find: Finder
+    is_on: Callable[[AlertSettings], bool]
+    threshold: Callable[[AlertSettings], str]
+    # Where to look when the alert is not about one channel.
+    page: str = RECEIVER_PAGE
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _when(moment: str | None) -> str:
+    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "an unknown time"
+
+
+def _rank_sql(column: str, order: tuple[str, ...]) -> str:
+    """The position of the column's value in `order` (worst first), or null for a value Meta does not use."""
+    listed = "|" + "|".join(order) + "|"
+    return f"nullif(instr('{listed}', '|' || upper(trim({column})) || '|'), 0)"
+
+
+def _bounded(rows: list[dict[str, Any]], make: Callable[[dict[str, Any]], Finding]) -> Scan:
+    return Scan([make(row) for row in rows[:SCAN_LIMIT]], complete=len(rows) <= SCAN_LIMIT)
+
+
+def _query(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    return list(db.query(sql, [*params, SCAN_LIMIT + 1]))
+
+
+# -- channel conditions ----------------------------------------------------------------------------------------
+
+
+def quality_drop_detail(row: dict[str, Any]) -> str:
+    """The same sentence as the Channels page's attention list (services.channels.attention.quality_drop)."""
+    drops = []
+    ratings, limits = QUALITY_RATINGS, MESSAGING_LIMITS
+    old_q, new_q = row.get("previous_quality_rating"), row.get("quality_rating")
+    old_l, new_l = row.get("previous_messaging_limit"), row.get("messaging_limit")
+    if _fell(old_q, new_q, ratings):
+        drops.append(f"quality fell from {old_q} to {new_q}")
+    if _fell(old_l, new_l, limits):
+        drops.append(f"messaging limit fell from {old_l} to {new_l}")
+    return "; ".join(drops)
+
+
+def _fell(old: str | None, new: str | None, order: tuple[str, ...]) -> bool:
+    def rank(value: str | None) -> int | None:
+        normalised = (value or "").strip().upper()
+        return order.index(normalised) if normalised in order else None
+
+    old_rank, new_rank = rank(old), rank(new)
+    return old_rank is not None and new_rank is not None and new_rank < old_rank
+
+
+def find_quality_drops(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    quality, previous_quality = (
+        _rank_sql("quality_rating", QUALITY_RATINGS),
+        _rank_sql("previous_quality_rating", QUALITY_RATINGS),
+    )
+    limit, previous_limit = (
+        _rank_sql("messaging_limit", MESSAGING_LIMITS),
+        _rank_sql("previous_messaging_limit", MESSAGING_LIMITS),
+    )
+    rows = _query(
+        db,
+        f"""
+        select id, quality_rating, previous_quality_rating, messaging_limit, previous_messaging_limit,
+               quality_changed_at
+        from channels
+        where quality_changed_at is not null
+          and ({quality} < {previous_quality} or {limit} < {previous_limit})
+        order by quality_changed_at desc limit ?
+        """,  # noqa: S608 - fixed fragments
+        [],
+    )
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "quality_drop",
+            row["id"],
+            f"{quality_drop_detail(row)} (at {_when(row['quality_changed_at'])})",
+            row["id"],
+        ),
+    )
+
+
+def find_left_running(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    rows = _query(
+        db,
+        """
+        select id, status, left_running_at, left_running_to from channels
+        where left_running_at is not null and status is not 'running'
+        order by left_running_at desc limit ?
+        """,
+        [],
+    )
+
+    def finding(row: dict[str, Any]) -> Finding:
+        went_to = row["left_running_to"] or "not running"
+        detail = f"the Partner API reports it {went_to} since {_when(row['left_running_at'])}"
+        if row["status"] != row["left_running_to"]:
+            detail += f"; {row['status'] or 'no status'} now"
+        return Finding("left_running", row["id"], detail, row["id"])
+
+    return _bounded(rows, finding)
+
+
+def find_stuck(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    cutoff = _iso(now - timedelta(minutes=settings.stuck_minutes))
+    rows: list[dict[str, Any]] = []
+    # One indexed range per stage, as the attention list reads them.
+    for stage in UNFINISHED_STAGES:
+        rows.extend(
+            _query(
+                db,
+                """
+                select id, status, status_changed_at from channels
+                where status = ? and status_changed_at < ? and +revoked = 0
+                order by status_changed_at limit ?
+                """,
+                [stage, cutoff],
+            )
+        )
+    rows.sort(key=lambda row: row["status_changed_at"])
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "stuck",
+            row["id"],
+            f"{row['status']} for over {settings.stuck_minutes:g} min (since {_when(row['status_changed_at'])})",
+            row["id"],
+        ),
+    )
+
+
+# A channel's key status as services.keys.generation.key_status_sql reads it: the newest attempt that did not
+# plainly fail decides it.
+KEY_STATUS_SQL = """
+    coalesce((
+        select case when k.outcome in ('unknown', 'pending') then k.outcome else coalesce(k.status, 'none') end
+        from api_keys k where k.channel_id = channels.id and k.outcome != 'failed'
+        order by k.id desc limit 1
+    ), 'none')
+"""
+
+
+def find_running_without_key(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    cutoff = _iso(now - timedelta(minutes=settings.no_key_minutes))
+    rows = _query(
+        db,
+        f"""
+        select id, status_changed_at from channels
+        where status = 'running' and +revoked = 0 and status_changed_at <= ? and {KEY_STATUS_SQL} in ('none', 'revoked')
+        order by status_changed_at limit ?
+        """,  # noqa: S608 - fixed SQL
+        [cutoff],
+    )
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "no_key",
+            row["id"],
+            f"running since {_when(row['status_changed_at'])} with no usable Messaging API key",
+            row["id"],
+        ),
+    )
+
+
+def find_revoked(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    rows = _query(db, "select id, updated_at from channels where revoked = 1 order by updated_at desc limit ?", [])
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "revoked",
+            row["id"],
+            f"the client withdrew the partner's permission (seen {_when(row['updated_at'])})",
+            row["id"],
+        ),
+    )
+
+
+def find_account_alerts(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    alerts = recent_channel_alerts(db, SCAN_LIMIT + 1, now=now)
+    findings = [
+        Finding(
+            "account",
+            f"{alert.channel_id}/{alert.event_type}",
+            f"{alert.label}: {alert.summary} (received {_when(alert.received_at)})",
+            alert.channel_id,
+        )
+        for alert in alerts[:SCAN_LIMIT]
+    ]
+    return Scan(findings, complete=len(alerts) <= SCAN_LIMIT)
+
+
+def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    order = " ".join(f"when '{step}' then {index}" for index, step in enumerate(KEY_STEP_LABELS))
+    rows = _query(
+        db,
+        f"""
+        select k.channel_id, s.step, s.detail, s.at from api_keys k
+        join channels c on c.id = k.channel_id and c.revoked = 0
+        join key_steps s on s.key_id = k.id and s.status = 'failed'
+        where k.status = 'active'
+        order by k.channel_id, case s.step {order} end limit ?
+        """,  # noqa: S608 - fixed fragments
+        [],
+    )
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["channel_id"], row)
+    return Scan(
+        [
+            Finding(
+                "key_chain",
+                channel_id,
+                f"{KEY_STEP_LABELS.get(row['step'], row['step'])} failed at {_when(row['at'])}: "
+                + (row["detail"] or "no detail"),
+                channel_id,
+            )
+            for channel_id, row in first.items()
+        ],
+        complete=len(rows) <= SCAN_LIMIT,
+    )
+
+
+# -- the receiver, the partner's webhooks, the sync ---------------------------------------------------------------
+
+
+def find_refusals(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """More than the threshold of refused requests in the window, per reason (the receiver's refusal log, which
+    keeps at most 20 per source: a flood from one address counts as 20)."""
+    since = _iso(now - timedelta(minutes=settings.rejections_minutes))
+    rows = list(
+        db.query(
+            "select reason, count(*) as refused, max(at) as last from receiver_rejections where at >= ?"
+            " group by reason having count(*) > ? order by refused desc",
+            [since, settings.rejections_count],
+        )
+    )
+    return Scan(
+        [
+            Finding(
+                "rejections",
+                f"receiver/{row['reason']}",
+                f"{row['refused']} requests refused in the last {settings.rejections_minutes:g} min"
+                f" ({row['reason']}), the last at {_when(row['last'])}",
+            )
+            for row in rows
+        ]
+    )
+
+
+def last_event_at(db: Database) -> str | None:
+    """When the newest partner event was received, listed or still incoming (as Receiver health reads it)."""
+    return db.execute(
+        "select max(at) from (select max(received_at) as at from events"
+        " union all select max(received_at) from incoming_events)"
+    ).fetchone()[0]
+
+
+def find_silence(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    marks = ", ".join("?" for _ in UNFINISHED_STAGES)
+    onboarding = db.execute(
+        f"select count(*) from channels where status in ({marks}) and +revoked = 0",  # noqa: S608 - placeholders
+        list(UNFINISHED_STAGES),
+    ).fetchone()[0]
+    if not onboarding:
+        return Scan([])
+    last = last_event_at(db)
+    if last is not None and last >= _iso(now - timedelta(hours=settings.heartbeat_hours)):
+        return Scan([])
+    since = f"since {_when(last)}" if last else "ever"
+    channels = "channel is" if onboarding == 1 else "channels are"
+    return Scan(
+        [
+            Finding(
+                "heartbeat",
+                "partner webhooks",
+                f"no partner event {since} (over {settings.heartbeat_hours:g} h)"
+                f" while {onboarding} {channels} onboarding",
+            )
+        ]
+    )
+
+
+def find_failed_sync(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    rows = list(db.query("select * from sync_runs where outcome != 'running' order by id desc limit 1"))
+    if not rows or rows[0]["outcome"] not in FAILED_SYNC_OUTCOMES:
+        return Scan([])
+    run = rows[0]
+    by = "the scheduler" if run["trigger"] == "scheduler" else run["operator"]
+    detail = f"sync run #{run['id']} by {by} {run['outcome']} at {_when(run['finished_at'])}"
+    return Scan([Finding("sync_failed", "partner api sync", detail + (f": {run['error']}" if run["error"] else ""))])
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "quality_drop",
+        "Quality or messaging limit dropped",
+        "Look at what this number sent lately (templates, opt-outs, blocks): Meta lowers quality and limits after "
+        "negative feedback. Hold campaigns on it until its quality recovers.",
+        "CONSOLE_ALERT_QUALITY_DROP",
+        (),
+        find_quality_drops,
+        lambda s: s.quality_drop,
+        lambda s: "any drop",
+    ),
+    Rule(
+        "left_running",
+        "Channel left running",
+        "The Partner API no longer reports it running: check it in the 360dialog hub (disabled, flagged, billing) "
+        "and talk to the client.",
+        "CONSOLE_ALERT_LEFT_RUNNING",
+        (),
+        find_left_running,
+        lambda s: s.left_running,
+        lambda s: "as soon as a sync sees it",
+    ),
+    Rule(
+        "stuck",
+        "Stuck in onboarding",
+        "The client may not have finished signing up or verifying the number: contact them, or check the channel "
+        "in the 360dialog hub.",
+        "CONSOLE_ALERT_STUCK",
+        ("CONSOLE_ALERT_STUCK_MINUTES",),
+        find_stuck,
+        lambda s: s.stuck,
+        lambda s: f"one stage for over {s.stuck_minutes:g} min",
+    ),
+    Rule(
+        "no_key",
+        "Running without a key",
+        "Generate its Messaging API key on the channel's page; the console then makes it ready to use.",
+        "CONSOLE_ALERT_NO_KEY",
+        ("CONSOLE_ALERT_NO_KEY_MINUTES",),
+        find_running_without_key,
+        lambda s: s.no_key,
+        lambda s: f"running for {s.no_key_minutes:g} min with no key",
+    ),
+    Rule(
+        "revoked",
+        "Permission revoked",
+        "The client withdrew the partner's permission and its key no longer works: talk to the client; a new IO "
+        "link gives it back.",
+        "CONSOLE_ALERT_REVOKED",
+        (),
+        find_revoked,
+        lambda s: s.revoked,
+        lambda s: "as soon as it is known",
+    ),
+    Rule(
+        "account",
+        "Account violation or restriction",
+        "Read Meta's notice in the WhatsApp Manager and act before the number is limited further; the event is in "
+        "the channel's timeline.",
+        "CONSOLE_ALERT_ACCOUNT",
+        (),
+        find_account_alerts,
+        lambda s: s.account,
+        lambda s: "each channel's newest of the last 30 days",
+    ),
+    Rule(
+        "key_chain",
+        "Key not ready: a step failed",
+        "Open the channel and run the failed step again: its detail says what 360dialog answered.",
+        "CONSOLE_ALERT_KEY_CHAIN",
+        (),
+        find_failed_key_steps,
+        lambda s: s.key_chain,
+        lambda s: "any failed step of the active key",
+    ),
+    Rule(
+        "rejections",
+        "Receiver refusing requests",
+        "If these are 360dialog's webhooks, check D360_PLATFORM_SECRET and the custom header; if not, see their "
+        "sources on Receiver health.",
+        "CONSOLE_ALERT_REJECTIONS",
+        ("CONSOLE_ALERT_REJECTIONS_COUNT", "CONSOLE_ALERT_REJECTIONS_MINUTES"),
+        find_refusals,
+        lambda s: s.rejections,
+        lambda s: f"more than {s.rejections_count} in {s.rejections_minutes:g} min, per reason",
+    ),
+    Rule(
+        "heartbeat",
+        "No partner event",
+        "Check that 360dialog can reach the receiver (proxy, DNS, TLS) and that the webhook URL is registered "
+        "(python -m services.partner_setup).",
+        "CONSOLE_ALERT_HEARTBEAT",
+        ("CONSOLE_ALERT_HEARTBEAT_HOURS",),
+        find_silence,
+        lambda s: s.heartbeat,
+        lambda s: f"none for {s.heartbeat_hours:g} h while channels onboard",
+    ),
+    Rule(
+        "sync_failed",
+        "Partner API sync failed",
+        "See the run on Receiver health and check the Partner API credentials; the next sync runs on schedule.",
+        "CONSOLE_ALERT_SYNC_FAILED",
+        (),
+        find_failed_sync,
+        lambda s: s.sync_failed,
+        lambda s: "the last run failed",
+    ),
+)
+RULES_BY_KEY = {rule.key: rule for rule in RULES}
+
+
+def scan_rules(db: Database, settings: AlertSettings, now: datetime) -> dict[str, Scan]:
+    """Every rule that is on, read from the database as it is now."""
+    return {rule.key: rule.find(db, settings, now) for rule in RULES if rule.is_on(settings)}

@@ -1,0 +1,183 @@
+"""What an alert says: the channel by business and number, what happened, what to do, and the link to look.
+
+Plain text: apprise turns it into each service's own format (an e-mail, a Slack message, a JSON body).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlite_utils import Database
+
+from services.alerts.rules import RULES_BY_KEY, Rule
+
+# A digest or a summary names this many alerts one by one, and counts the rest.
+MAX_LISTED = 20
+MAX_DETAIL = 300
+
+
+@dataclass(frozen=True)
+class Label:
+    """A channel as people know it (as services.channels.workbench.ChannelLabel names it)."""
+
+    channel_id: str
+    phone_number: str | None
+    phone_name: str | None
+    client_name: str | None
+
+    @property
+    def text(self) -> str:
+        """'+34 600 111 222 (Cafe Olé)'; the id only while neither number nor name is known."""
+        name = self.phone_name or self.client_name
+        if self.phone_number:
+            return f"{self.phone_number} ({name})" if name else self.phone_number
+        return f"{name} ({self.channel_id})" if name else f"channel {self.channel_id}"
+
+    @property
+    def business(self) -> str:
+        return self.client_name or self.phone_name or "business not known yet"
+
+
+def channel_labels(db: Database, channel_ids: Iterable[str]) -> dict[str, Label]:
+    ids = list(dict.fromkeys(channel_ids))
+    found: dict[str, Label] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = db.query(
+            f"""
+            select channels.id, channels.phone_number, channels.phone_name, clients.name as client_name
+            from channels left join clients on clients.id = channels.client_id
+            where channels.id in ({marks})
+            """,  # noqa: S608 - placeholders only
+            chunk,
+        )
+        for row in rows:
+            found[row["id"]] = Label(row["id"], row["phone_number"], row["phone_name"], row["client_name"])
+    return {channel_id: found.get(channel_id) or Label(channel_id, None, None, None) for channel_id in ids}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert's news not yet sent: it fired, it resolved, or both since the last message."""
+
+    alert_id: int
+    rule: str
+    subject: str
+    channel_id: str | None
+    detail: str
+    fired_at: str
+    resolved_at: str | None
+    fired: bool
+    resolved: bool
+
+    @property
+    def at(self) -> str:
+        return self.fired_at if self.fired else self.resolved_at or self.fired_at
+
+    @property
+    def kind(self) -> str:
+        if self.fired and self.resolved:
+            return "fired and resolved"
+        return "fired" if self.fired else "resolved"
+
+
+@dataclass(frozen=True)
+class Text:
+    kind: str
+    level: str
+    title: str
+    body: str
+
+
+def _when(moment: str | None) -> str:
+    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "now"
+
+
+def link(public_url: str, notice: Notice, rule: Rule) -> str:
+    if notice.channel_id:
+        return f"{public_url}/channels?open={quote(notice.channel_id, safe='')}"
+    return f"{public_url}{rule.page}"
+
+
+def _about(notice: Notice, labels: dict[str, Label]) -> str:
+    """The channel by business and number; for the receiver's refusals, the reason; else nothing more."""
+    if notice.channel_id:
+        label = labels[notice.channel_id]
+        return f"{label.business}, {label.phone_number or 'number not known yet'}"
+    return notice.subject.split("/", 1)[1] if "/" in notice.subject else ""
+
+
+def _headline(notice: Notice, labels: dict[str, Label]) -> str:
+    rule = RULES_BY_KEY[notice.rule]
+    prefix = {"fired": "", "resolved": "Resolved: ", "fired and resolved": "Fired and resolved: "}[notice.kind]
+    about = _about(notice, labels)
+    return f"{prefix}{rule.title}: {about}" if about else f"{prefix}{rule.title}"
+
+
+def single(notice: Notice, labels: dict[str, Label], public_url: str) -> Text:
+    rule = RULES_BY_KEY[notice.rule]
+    lines = []
+    if notice.channel_id:
+        label = labels[notice.channel_id]
+        shown_as = f", shown as {label.phone_name}" if label.phone_name and label.phone_name != label.business else ""
+        lines.append(f"Channel: {_about(notice, labels)}{shown_as} (channel id {notice.channel_id})")
+    lines.append(f"What happened: {notice.detail[:MAX_DETAIL]}.")
+    if notice.resolved:
+        began = _when(notice.fired_at)
+        lines.append(f"Resolved at {_when(notice.resolved_at)}: the condition no longer holds (it began {began}).")
+    else:
+        lines.append(f"What to do: {rule.todo}")
+    lines.append(f"Open: {link(public_url, notice, rule)}")
+    level = "warning" if notice.kind == "fired" else "success"
+    return Text("alert" if notice.fired else "resolved", level, _headline(notice, labels), "\n".join(lines))
+
+
+def _line(notice: Notice, labels: dict[str, Label], public_url: str) -> str:
+    rule = RULES_BY_KEY[notice.rule]
+    return f"- {_headline(notice, labels)}: {notice.detail[:MAX_DETAIL]} ({link(public_url, notice, rule)})"
+
+
+def _counts(notices: Sequence[Notice]) -> str:
+    counted = Counter((RULES_BY_KEY[notice.rule].title.lower(), notice.kind) for notice in notices)
+    return ", ".join(f"{count} {title} ({kind})" for (title, kind), count in counted.most_common())
+
+
+def _listed(notices: Sequence[Notice], labels: dict[str, Label], public_url: str) -> list[str]:
+    lines = [_line(notice, labels, public_url) for notice in notices[:MAX_LISTED]]
+    if len(notices) > MAX_LISTED:
+        lines.append(f"- and {len(notices) - MAX_LISTED} more")
+    return lines
+
+
+def digest(notices: Sequence[Notice], labels: dict[str, Label], public_url: str, minutes: float) -> Text:
+    title = f"{len(notices)} alerts in the last {minutes:g} min"
+    body = [f"In short: {_counts(notices)}.", "", *_listed(notices, labels, public_url), ""]
+    body.append(f"Every open alert: {public_url}/alerts")
+    return Text("digest", "warning", title, "\n".join(body))
+
+
+def summary(notices: Sequence[Notice], labels: dict[str, Label], public_url: str, cap: int) -> Text:
+    title = f"{len(notices)} more alerts held back (at most {cap} messages an hour)"
+    body = [
+        f"These came while the console had sent its {cap} messages of the hour: {_counts(notices)}.",
+        "",
+        *_listed(notices, labels, public_url),
+        "",
+        f"Every open alert: {public_url}/alerts (CONSOLE_ALERT_MAX_PER_HOUR sets the cap)",
+    ]
+    return Text("summary", "warning", title, "\n".join(body))
+
+
+def test_message(operator: str, public_url: str, at: str) -> Text:
+    return Text(
+        "test",
+        "info",
+        "Test alert from the onboarding console",
+        f"Sent by {operator} from the Alerts page at {_when(at)}.\n"
+        "If you read this, alerts reach this destination.\n"
+        f"Open: {public_url}/alerts",
+    )
