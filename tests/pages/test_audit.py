@@ -10,8 +10,6 @@ import pytest
 from tests.support.console import console_db
 from tests.support.pages import close_session_db, console_app, page_app
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
 def app():
@@ -21,11 +19,12 @@ def app():
 
 
 def _seed(db_path, rows: list[tuple[timedelta, str, str, str | None, str]]) -> None:
+    now = datetime.now(UTC)  # when the test runs, not when the suite was collected minutes before
     with console_db(db_path) as db, db.atomic():
         db["audit"].insert_all(
             [
                 {
-                    "at": (NOW - ago).isoformat(timespec="microseconds"),
+                    "at": (now - ago).isoformat(timespec="microseconds"),
                     "operator": operator,
                     "action": action,
                     "channel_id": channel_id,
