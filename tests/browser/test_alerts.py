@@ -1,0 +1,106 @@
+"""The Alerts page in a real browser against the real stack in demo mode: its test button reaches the sandbox
+hub's inbox, which the page shows; and the demo's stories (a channel that never runs, a quality drop, a
+revocation) raise their alerts there through the scheduler, with no real Slack or mailbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from services.demo.controls import store_redirect_query
+from services.demo.hub_client import SandboxClient
+from services.partner_api import PartnerApi
+from tests.support.console import console_db
+from tests.support.servers import wait_for
+from tests.support.stack import RunningStack, start_stack, wait_until_running
+
+TEST_TITLE = "Test alert from the onboarding console"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    # Rounds every second, and a channel counts as stuck after three seconds, so that a story shows at once.
+    running = start_stack(
+        tmp_path_factory.mktemp("alerts"),
+        {"CONSOLE_ALERT_CHECK_SECONDS": "1", "CONSOLE_ALERT_STUCK_MINUTES": "0.05"},
+    )
+    yield running
+    assert running.stop() == 0, running.log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def sandbox(stack: RunningStack) -> Iterator[SandboxClient]:
+    secrets = json.loads((stack.data_dir / "demo-secrets.json").read_text())
+    client = SandboxClient(stack.sandbox_url, secrets["partner_api_key"])
+    yield client
+    client.close()
+
+
+def inbox_titles(sandbox: SandboxClient) -> list[str]:
+    return [message["title"] for message in sandbox.inbox(limit=100)]
+
+
+def test_the_test_button_reaches_the_demo_inbox_shown_on_the_page(stack: RunningStack, page) -> None:
+    page.goto(f"{stack.public_url}/alerts")
+    expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
+    hub_port = stack.sandbox_url.rsplit(":", 1)[1]
+    expect(page.get_by_text(f"json://127.0.0.1:{hub_port}").first).to_be_visible()
+    page.get_by_role("button", name="Send a test alert").click()
+    expect(page.get_by_text(re.compile(rf"Test alert sent to json://127\.0\.0\.1:{hub_port}\."))).to_be_visible()
+    expect(page.get_by_text(TEST_TITLE).first).to_be_visible()
+    with console_db(stack.data_dir / "console.db") as db:
+        assert db.execute(
+            "select m.kind, d.status, d.attempts from alert_deliveries d join alert_messages m on m.id = d.message_id"
+            " where m.kind = 'test'"
+        ).fetchall() == [("test", "sent", 1)]
+
+
+def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, sandbox: SandboxClient, page) -> None:
+    stuck = sandbox.onboard("Stuck Studio", ["+49 151 4040404"], never_running=True)
+    dropped = sandbox.onboard("Quality Cafe", ["+49 151 5550002"])
+    [dropped_id] = dropped["channel_ids"]
+    wait_until_running(stack, dropped_id)
+    # From a known rating down: Meta reports each change, the console alerts on a drop.
+    sandbox.change_quality(dropped_id, quality="GREEN", limit="TIER_1K")
+    with console_db(stack.data_dir / "console.db") as db:
+        wait_for(lambda: db.execute("select quality_rating from channels where id = ?", [dropped_id]).fetchone()[0])
+    sandbox.change_quality(dropped_id, quality="RED", limit="TIER_50")
+    wait_for(
+        lambda: any(
+            title.startswith("Quality or messaging limit dropped: Quality Cafe") for title in inbox_titles(sandbox)
+        ),
+        timeout=60,
+    )
+
+    secrets = json.loads((stack.data_dir / "demo-secrets.json").read_text())
+    api = PartnerApi(f"{stack.sandbox_url}/api/v2", "demoPA", api_key=secrets["partner_api_key"], timeout=10)
+    try:
+        with console_db(stack.data_dir / "console.db") as db:
+            store_redirect_query(db, sandbox.revoke(dropped_id), api)
+    finally:
+        api.close()
+
+    stuck_id = stuck["channel_ids"][0]
+    with console_db(stack.data_dir / "console.db") as db:
+        # As the console keeps it: the spelling of the number its webhooks gave.
+        [(stuck_number,)] = db.execute("select phone_number from channels where id = ?", [stuck_id]).fetchall()
+    stuck_title = f"Stuck in onboarding: Stuck Studio, {stuck_number}"
+    wanted = {
+        stuck_title,
+        "Permission revoked: Quality Cafe, +49 151 5550002",
+        "Quality or messaging limit dropped: Quality Cafe, +49 151 5550002",
+    }
+    wait_for(lambda: wanted <= set(inbox_titles(sandbox)), timeout=60)
+    messages = {message["title"]: message["message"] for message in sandbox.inbox(limit=100)}
+    assert f"{stack.public_url}/channels?open={stuck_id}" in messages[stuck_title]
+    # Each story once, however many rounds ran.
+    titles = inbox_titles(sandbox)
+    assert all(titles.count(title) == 1 for title in wanted)
+
+    page.goto(f"{stack.public_url}/alerts")
+    expect(page.get_by_role("heading", name="Demo inbox")).to_be_visible()
+    expect(page.get_by_text("Permission revoked: Quality Cafe, +49 151 5550002").first).to_be_visible()
