@@ -23,6 +23,7 @@ from types import FrameType
 from sqlite_utils import Database
 
 from services.alerts.destinations import check_usable, destinations
+from services.channels.permission import refresh_unsettled_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
 from services.scheduler import status
@@ -45,12 +46,15 @@ class Scheduler:
         api: PartnerApi,
         *,
         interval_seconds: float,
+        direct_paid: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.db = db
         self.api = api
         self.interval_seconds = interval_seconds
+        # A Direct-Paid partner's channels found by a sync need 360dialog's word on their key permission.
+        self.direct_paid = direct_paid
         self._clock = clock
         self._sleep = sleep
         self.stopping = False
@@ -72,6 +76,10 @@ class Scheduler:
             log.error("sync failed: %s", type(error).__name__)
             return 0.0
         log.info("sync %s in %.1f s: %s", run.outcome, run.duration_seconds or 0.0, run.counts())
+        if self.direct_paid:
+            checks = refresh_unsettled_permissions(self.db, self.api, operator=SCHEDULER)
+            if checks:
+                log.info("key permission asked of 360dialog for %d client(s)", len(checks))
         return 0.0
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -143,7 +151,7 @@ def main() -> int:
 def run(settings: Settings) -> int:
     db = open_console_db(settings.console_db_path)
     api = PartnerApi.from_settings(settings)
-    scheduler = Scheduler(db, api, interval_seconds=settings.sync_minutes * 60)
+    scheduler = Scheduler(db, api, interval_seconds=settings.sync_minutes * 60, direct_paid=settings.direct_paid)
     alerts = None
     if settings.alerts.enabled:
         found = destinations(settings.alerts.urls)

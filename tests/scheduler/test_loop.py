@@ -205,3 +205,23 @@ def test_a_next_run_long_past_is_overdue(db) -> None:
     assert status.scheduler_status(db).overdue(now)
     status.mark_stopped(db)
     assert not status.scheduler_status(db).overdue(now)
+
+
+@pytest.mark.parametrize("direct_paid", [True, False])
+def test_a_direct_paid_partner_asks_360dialog_about_channels_a_sync_found(db, api, fake_time, direct_paid) -> None:
+    scheduler = Scheduler(
+        db, api, interval_seconds=INTERVAL, direct_paid=direct_paid, clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    shared = f"{CHANNELS.rsplit('/channels', 1)[0]}/clients/clCL/shared_client_numbers"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.add_callback(responses.GET, CHANNELS, callback=paged([remote_channel(1), remote_channel(2)]))
+        mocked.get(shared, json={"shared_client_numbers": [{"channel_id": "ch1"}]})
+        scheduler.run_once()
+        asked = [call for call in mocked.calls if call.request.url.startswith(shared)]
+    permissions = {row["id"]: row["permission"] for row in db.query("select id, permission from channels")}
+    if direct_paid:
+        assert len(asked) == 1
+        assert permissions == {"ch1": "granted", "ch2": "not_shared"}
+    else:
+        assert asked == []
+        assert permissions == {"ch1": "unknown", "ch2": "unknown"}
