@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlite_utils import Database
 from tenacity import (
@@ -232,13 +231,3 @@ def send_test_alert(
     by_key = {destination.key: destination for destination in known}
     policy = retry_policy(settings)
     return [_attempt(db, item, by_key, policy, clock) for item in claimed]
-
-
-def pending_count(db: Database) -> int:
-    return db.execute("select count(*) from alert_deliveries where status = 'pending'").fetchone()[0]
-
-
-def delivery_counts(db: Database) -> dict[str, Any]:
-    return {
-        row["status"]: row["n"] for row in db.query("select status, count(*) as n from alert_deliveries group by 1")
-    }

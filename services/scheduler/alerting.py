@@ -30,7 +30,6 @@ class AlertLoop:
         self.public_url = public_url
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-        self.rounds = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -60,7 +59,6 @@ class AlertLoop:
                             report.sent,
                             report.failed,
                         )
-                self.rounds += 1
                 self._stop.wait(self.settings.check_seconds)
         finally:
             db.close()

@@ -173,6 +173,17 @@ def test_zero_minutes_turns_it_off_and_it_exits_at_once(monkeypatch, data_dir, c
     assert not (data_dir / "console.db").exists()
 
 
+def test_an_alert_url_apprise_cannot_use_stops_it_naming_its_position_not_its_value(
+    monkeypatch, data_dir, capsys
+) -> None:
+    use_demo(monkeypatch, data_dir, CONSOLE_ALERT_URLS="json://127.0.0.1:9/hook nosuchservice://s3cret-token")
+    assert loop.main() == 2
+    err = capsys.readouterr().err
+    assert "CONSOLE_ALERT_URLS: apprise cannot use item 2 (nosuchservice://" in err
+    assert "s3cret" not in err
+    assert not (data_dir / "console.db").exists()
+
+
 def test_a_wrong_setting_stops_it_with_its_name(monkeypatch, data_dir, capsys) -> None:
     use_demo(monkeypatch, data_dir, CONSOLE_SYNC_MINUTES="-5")
     assert loop.main() == 2
