@@ -13,9 +13,10 @@ from dashboard.plain_text import escape_markdown
 from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
 from services.channels.attention import quality_drop
+from services.channels.labels import ChannelLabel
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
-from services.channels.workbench import ChannelLabel, QueueRow
+from services.channels.workbench import QueueRow
 from services.keys.bulk import BulkSummary
 
 TABLE_COLUMNS = {

@@ -32,6 +32,7 @@ from dashboard.key_views import (
 )
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, key_badge, plural, show_partner_error
+from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
 from services.channels.query import (
@@ -47,8 +48,6 @@ from services.channels.sync import sync_one_channel
 from services.channels.sync_runs import SyncBusy, run_sync
 from services.channels.timeline import channel_timeline
 from services.channels.workbench import (
-    channel_label,
-    channel_labels,
     channels_csv,
     matches_filter,
     reason_counts,

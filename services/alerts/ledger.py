@@ -20,6 +20,7 @@ from services.alerts import wording
 from services.alerts.destinations import Destination
 from services.alerts.rules import RULES, Scan
 from services.alerts.wording import Notice, Text
+from services.channels.labels import channel_labels
 from services.settings import AlertSettings
 
 # Messages the cap counts: all but test alerts.
@@ -151,7 +152,7 @@ def compose(
         room = settings.max_per_hour - _sent_in_the_last_hour(db, now)
         if room <= 0:
             return []
-        labels = wording.channel_labels(db, (notice.channel_id for notice in notices if notice.channel_id))
+        labels = channel_labels(db, (notice.channel_id for notice in notices if notice.channel_id))
         groups = (
             [list(notices)] if settings.digest_minutes > 0 and len(notices) > 1 else [[notice] for notice in notices]
         )
@@ -229,7 +230,7 @@ def open_alerts(db: Database, public_url: str, limit: int = 200) -> list[OpenAle
     rows = list(
         db.query("select * from alerts where state = 'firing' order by fired_at desc, id desc limit ?", [limit])
     )
-    labels = wording.channel_labels(db, (row["channel_id"] for row in rows if row["channel_id"]))
+    labels = channel_labels(db, (row["channel_id"] for row in rows if row["channel_id"]))
     found = []
     for row in rows:
         rule = wording.RULES_BY_KEY.get(row["rule"])

@@ -6,58 +6,16 @@ Plain text: apprise turns it into each service's own format (an e-mail, a Slack 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from sqlite_utils import Database
-
 from services.alerts.rules import RULES_BY_KEY, Rule
+from services.channels.labels import ChannelLabel
 
 # A digest or a summary names this many alerts one by one, and counts the rest.
 MAX_LISTED = 20
 MAX_DETAIL = 300
-
-
-@dataclass(frozen=True)
-class Label:
-    """A channel as people know it (as services.channels.workbench.ChannelLabel names it)."""
-
-    channel_id: str
-    phone_number: str | None
-    phone_name: str | None
-    client_name: str | None
-
-    @property
-    def text(self) -> str:
-        """'+34 600 111 222 (Cafe Olé)'; the id only while neither number nor name is known."""
-        name = self.phone_name or self.client_name
-        if self.phone_number:
-            return f"{self.phone_number} ({name})" if name else self.phone_number
-        return f"{name} ({self.channel_id})" if name else f"channel {self.channel_id}"
-
-    @property
-    def business(self) -> str:
-        return self.client_name or self.phone_name or "business not known yet"
-
-
-def channel_labels(db: Database, channel_ids: Iterable[str]) -> dict[str, Label]:
-    ids = list(dict.fromkeys(channel_ids))
-    found: dict[str, Label] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = db.query(
-            f"""
-            select channels.id, channels.phone_number, channels.phone_name, clients.name as client_name
-            from channels left join clients on clients.id = channels.client_id
-            where channels.id in ({marks})
-            """,  # noqa: S608 - placeholders only
-            chunk,
-        )
-        for row in rows:
-            found[row["id"]] = Label(row["id"], row["phone_number"], row["phone_name"], row["client_name"])
-    return {channel_id: found.get(channel_id) or Label(channel_id, None, None, None) for channel_id in ids}
 
 
 @dataclass(frozen=True)
@@ -103,7 +61,7 @@ def link(public_url: str, notice: Notice, rule: Rule) -> str:
     return f"{public_url}{rule.page}"
 
 
-def _about(notice: Notice, labels: dict[str, Label]) -> str:
+def _about(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     """The channel by business and number; for the receiver's refusals, the reason; else nothing more."""
     if notice.channel_id:
         label = labels[notice.channel_id]
@@ -111,14 +69,14 @@ def _about(notice: Notice, labels: dict[str, Label]) -> str:
     return notice.subject.split("/", 1)[1] if "/" in notice.subject else ""
 
 
-def _headline(notice: Notice, labels: dict[str, Label]) -> str:
+def _headline(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     rule = RULES_BY_KEY[notice.rule]
     prefix = {"fired": "", "resolved": "Resolved: ", "fired and resolved": "Fired and resolved: "}[notice.kind]
     about = _about(notice, labels)
     return f"{prefix}{rule.title}: {about}" if about else f"{prefix}{rule.title}"
 
 
-def single(notice: Notice, labels: dict[str, Label], public_url: str) -> Text:
+def single(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> Text:
     rule = RULES_BY_KEY[notice.rule]
     lines = []
     if notice.channel_id:
@@ -136,7 +94,7 @@ def single(notice: Notice, labels: dict[str, Label], public_url: str) -> Text:
     return Text("alert" if notice.fired else "resolved", level, _headline(notice, labels), "\n".join(lines))
 
 
-def _line(notice: Notice, labels: dict[str, Label], public_url: str) -> str:
+def _line(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> str:
     rule = RULES_BY_KEY[notice.rule]
     return f"- {_headline(notice, labels)}: {notice.detail[:MAX_DETAIL]} ({link(public_url, notice, rule)})"
 
@@ -146,21 +104,21 @@ def _counts(notices: Sequence[Notice]) -> str:
     return ", ".join(f"{count} {title} ({kind})" for (title, kind), count in counted.most_common())
 
 
-def _listed(notices: Sequence[Notice], labels: dict[str, Label], public_url: str) -> list[str]:
+def _listed(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str) -> list[str]:
     lines = [_line(notice, labels, public_url) for notice in notices[:MAX_LISTED]]
     if len(notices) > MAX_LISTED:
         lines.append(f"- and {len(notices) - MAX_LISTED} more")
     return lines
 
 
-def digest(notices: Sequence[Notice], labels: dict[str, Label], public_url: str, minutes: float) -> Text:
+def digest(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str, minutes: float) -> Text:
     title = f"{len(notices)} alerts in the last {minutes:g} min"
     body = [f"In short: {_counts(notices)}.", "", *_listed(notices, labels, public_url), ""]
     body.append(f"Every open alert: {public_url}/alerts")
     return Text("digest", "warning", title, "\n".join(body))
 
 
-def summary(notices: Sequence[Notice], labels: dict[str, Label], public_url: str, cap: int) -> Text:
+def summary(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str, cap: int) -> Text:
     title = f"{len(notices)} more alerts held back (at most {cap} messages an hour)"
     body = [
         f"These came while the console had sent its {cap} messages of the hour: {_counts(notices)}.",

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.query import (
     COUNT_CAP,
     FUNNEL_STAGES,
@@ -25,7 +26,6 @@ from services.channels.query import (
     SEARCH_MAX_LENGTH,
 )
 from services.channels.timeline import TimelineEntry, channel_timeline
-from services.channels.workbench import ChannelLabel, channel_labels
 from services.onboarding.redirects import recent_redirects
 from services.store import like_pattern
 from services.whatsapp import phone_digits

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from services.channels.attention import AttentionItem, needs_attention
+from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.query import COUNT_CAP, KEY_STATUS_SQL, ChannelFilter, where_clause
 from services.spreadsheet import csv_text
 
@@ -31,56 +32,12 @@ EXPORT_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ChannelLabel:
-    channel_id: str
-    phone_number: str | None
-    phone_name: str | None
-    client_id: str | None
-    client_name: str | None
-
-    @property
-    def text(self) -> str:
-        """'+34 600 111 222 (Cafe Olé)'; the id only while neither number nor name is known."""
-        name = self.phone_name or self.client_name
-        if self.phone_number:
-            return f"{self.phone_number} ({name})" if name else self.phone_number
-        return f"{name} ({self.channel_id})" if name else f"channel {self.channel_id}"
-
-
-@dataclass(frozen=True)
 class QueueRow:
     channel_id: str
     reason: str
     detail: str
     since: str | None
     label: ChannelLabel
-
-
-def channel_labels(db: Database, channel_ids: Iterable[str]) -> dict[str, ChannelLabel]:
-    """Number, display name and business of each channel, in one query; unknown ids get an id-only label."""
-    ids = list(dict.fromkeys(channel_ids))
-    found: dict[str, ChannelLabel] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = db.query(
-            f"""
-            select channels.id, channels.phone_number, channels.phone_name, channels.client_id,
-                   clients.name as client_name
-            from channels left join clients on clients.id = channels.client_id
-            where channels.id in ({marks})
-            """,  # noqa: S608 - placeholders only
-            chunk,
-        )
-        for row in rows:
-            found[row["id"]] = ChannelLabel(
-                row["id"], row["phone_number"], row["phone_name"], row["client_id"], row["client_name"]
-            )
-    return {channel_id: found.get(channel_id) or ChannelLabel(channel_id, None, None, None, None) for channel_id in ids}
-
-
-def channel_label(db: Database, channel_id: str) -> ChannelLabel:
-    return channel_labels(db, [channel_id])[channel_id]
 
 
 def work_queue(db: Database, *, stuck_after_minutes: float) -> list[QueueRow]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.channels.workbench import ChannelLabel, channel_labels
+from services.channels.labels import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
 from services.store import utc_now

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.projection import get_channel
-from services.channels.workbench import ChannelLabel, channel_labels
 from services.keys.generation import key_status
 from services.onboarding.redirect import (
     MAX_QUERY_LENGTH,
