@@ -59,3 +59,13 @@ def capped(count: int, cap: int) -> str:
 def plural(count: int, noun: str) -> str:
     """'1 key', '3 keys', '1,200 channels'."""
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def pager(total: int, page_size: int, *, cap: int, key: str = "page") -> tuple[int, int]:
+    """Streamlit's pager when there is more than one page; (page, pages). A filter that narrows the list under
+    the current page moves it to the last page there is."""
+    pages = max(1, -(-min(total, cap) // page_size))
+    if st.session_state.get(key, 1) > pages:
+        st.session_state[key] = pages
+    page = st.pagination(pages, key=key) if pages > 1 else 1
+    return min(page, pages), pages

@@ -30,8 +30,9 @@ from dashboard.key_views import (
     remember_new_key,
     shown_once_key,
 )
+from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import capped, key_badge, plural, show_partner_error
+from dashboard.widgets import capped, key_badge, pager, plural, show_partner_error
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
@@ -61,7 +62,7 @@ from services.store import open_console_db
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 3
-OPEN = "open"  # the URL parameter, and the session key, of the channel shown in its own view
+view = LinkedView("channel")  # the channel shown in its own view: /channels?open=<id>
 
 settings = require_settings()
 st.title("Channels and keys")
@@ -82,18 +83,6 @@ def export_csv(channel_filter: ChannelFilter) -> str:
 
 
 # -- one channel at a time ----------------------------------------------------------------------------------
-def open_channel(channel_id: str) -> None:
-    st.session_state[OPEN] = channel_id
-    st.query_params[OPEN] = channel_id
-
-
-def close_channel() -> None:
-    st.session_state.pop(OPEN, None)
-    st.query_params.pop(OPEN, None)
-    # A fresh table key drops the row selection that opened it, so the view does not open again by itself.
-    st.session_state["selection_round"] = st.session_state.get("selection_round", 0) + 1
-
-
 def generate(channel: dict, label: str, replace_existing: bool) -> None:
     try:
         result = generate_key(
@@ -199,7 +188,7 @@ def channel_view(channel_id: str) -> None:
 def show_channel(channel_id: str) -> None:
     # A key shown once cannot be dismissed by a stray click outside: only "I have stored it" closes it.
     title = channel_label(db, channel_id).text
-    st.dialog(title, width="large", dismissible=not has_unstored_keys(), on_dismiss=close_channel)(channel_view)(
+    st.dialog(title, width="large", dismissible=not has_unstored_keys(), on_dismiss=view.close)(channel_view)(
         channel_id
     )
 
@@ -343,7 +332,7 @@ def selected_id(table_key: str, ids_key: str) -> str | None:
 def workbench() -> None:
     """Funnel, work queue and list together, so one refresh moves them all."""
     funnel_metrics(funnel(db))
-    round_ = st.session_state.get("selection_round", 0)
+    round_ = view.selection_round
     queue = work_queue(db, stuck_after_minutes=settings.stuck_after_minutes)
     if queue:
         st.subheader(f"Needs attention ({len(queue):,})")
@@ -353,11 +342,8 @@ def workbench() -> None:
         queue_table(shown, key=f"queue_table_{round_}", on_select="rerun")
     st.subheader("All channels" if not filtered else "Channels matching the filters")
     total = count_channels(db, filters)
-    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
-    if st.session_state.get("page", 1) > pages:
-        st.session_state["page"] = pages  # the filters narrowed the list under the current page
-    page = st.pagination(pages, key="page") if pages > 1 else 1
-    rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(min(page, pages) - 1) * PAGE_SIZE)
+    page, pages = pager(total, PAGE_SIZE, cap=COUNT_CAP)
+    rows = page_channels(db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     if not rows:
         if filtered:
             st.info("No channel matches these filters.")
@@ -370,8 +356,7 @@ def workbench() -> None:
         st.session_state["table_ids"] = [row["id"] for row in rows]
         channels_table(rows, key=f"channels_table_{round_}", on_select="rerun")
     chosen = selected_id(f"queue_table_{round_}", "queue_ids") or selected_id(f"channels_table_{round_}", "table_ids")
-    if chosen and chosen != st.session_state.get(OPEN):
-        open_channel(chosen)
+    if view.choose(chosen):
         st.rerun()
 
 
@@ -379,11 +364,11 @@ workbench()
 
 # The channel in view is the one the URL names (a row chosen here, a pasted link, a reload), and closes when
 # the filters hide it. The session only remembers it to tell a newly chosen row from the one already open.
-opened = st.query_params.get(OPEN)
+opened = view.current
 if opened and (not filtered or matches_filter(db, filters, opened)):
-    st.session_state[OPEN] = opened
+    view.remember(opened)
     show_channel(opened)
 elif opened:
-    close_channel()
+    view.close()
 if st.session_state.get("new_key") and not opened:
     shown_once_key(db, operator())

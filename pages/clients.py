@@ -5,7 +5,8 @@ import streamlit as st
 
 from dashboard.client_views import client_channel_links, client_facts, clients_table, timeline_table
 from dashboard.context import get_db
-from dashboard.widgets import capped, plural
+from dashboard.linked_view import LinkedView
+from dashboard.widgets import capped, pager, plural
 from services.channels.clients import (
     PAGE_SIZE,
     TIMELINE_CHANNELS,
@@ -18,26 +19,13 @@ from services.channels.clients import (
 )
 from services.channels.query import COUNT_CAP
 
-OPEN = "open"  # the URL parameter of the client in view
-OPEN_CLIENT = "open_client"  # its session key (the Channels page keeps its own channel under "open")
+view = LinkedView("client")  # the client shown in its own view: /clients?open=<id>
 
 st.title("Clients")
 st.caption(
     "Each client with its numbers, as 360dialog's hub groups them. Open one for its channels, redirects and timeline."
 )
 db = get_db()
-
-
-def open_client(client_id: str) -> None:
-    st.session_state[OPEN_CLIENT] = client_id
-    st.query_params[OPEN] = client_id
-
-
-def close_client() -> None:
-    st.session_state.pop(OPEN_CLIENT, None)
-    st.query_params.pop(OPEN, None)
-    # A fresh table key drops the row selection that opened it, so the view does not open again by itself.
-    st.session_state["clients_round"] = st.session_state.get("clients_round", 0) + 1
 
 
 def clear_search() -> None:
@@ -76,19 +64,16 @@ def client_view(client_id: str) -> None:
 def show_client(client_id: str) -> None:
     client = client_summary(db, client_id)
     title = client.label if client else f"client {client_id}"
-    st.dialog(title, width="large", on_dismiss=close_client)(client_view)(client_id)
+    st.dialog(title, width="large", on_dismiss=view.close)(client_view)(client_id)
 
 
 search = st.text_input(
     "Search", key="q", placeholder="business name, client id, number (any format)", bind="query-params"
 )
 total = count_clients(db, search)
-pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
-if st.session_state.get("page", 1) > pages:
-    st.session_state["page"] = pages  # the search narrowed the list under the current page
-page = st.pagination(pages, key="page") if pages > 1 else 1
-rows = page_clients(db, search, limit=PAGE_SIZE, offset=(min(page, pages) - 1) * PAGE_SIZE)
-round_ = st.session_state.get("clients_round", 0)
+page, pages = pager(total, PAGE_SIZE, cap=COUNT_CAP)
+rows = page_clients(db, search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+round_ = view.selection_round
 if not rows:
     if search.strip():
         st.info("No client matches this search.")
@@ -103,13 +88,13 @@ else:
     state = st.session_state.get(table_key)
     selected = state["selection"]["rows"] if state is not None else []
     drawn = st.session_state.get("client_ids", [])
-    if selected and selected[0] < len(drawn) and drawn[selected[0]] != st.session_state.get(OPEN_CLIENT):
-        open_client(drawn[selected[0]])
+    if selected and selected[0] < len(drawn):
+        view.choose(drawn[selected[0]])
     st.session_state["client_ids"] = [row.id for row in rows]
     clients_table(rows, key=table_key, on_select="rerun")
 
-# The client in view follows the URL (a pasted link, a reload).
-opened = st.session_state.get(OPEN_CLIENT) or st.query_params.get(OPEN)
+# The client in view is the one the URL names (a row chosen here, a pasted link, a reload).
+opened = view.current
 if opened:
-    st.session_state[OPEN_CLIENT] = opened
+    view.remember(opened)
     show_client(opened)

@@ -174,7 +174,7 @@ def test_a_filter_that_hides_the_open_channel_closes_it(db_path, app) -> None:
     app.text_input(key="q").input("600 111 222").run()
     assert _table(app) == ["bCH"]
     assert not [label for label in _labels(app) if label.startswith("Generate key for")]
-    assert "open" not in app.session_state
+    assert "channel_open" not in app.session_state
 
 
 def test_generate_reveal_and_replace(db_path, app, mocked) -> None:

@@ -136,7 +136,7 @@ def test_a_deep_link_opens_the_client_with_its_numbers_redirects_and_timeline(ap
     assert list(redirects["channels"]) == ["c0CH (+34 600 111 222, Cafe Olé Centro), c1CH (+34 600 333 444)"]
     assert "redirect: permission granted" in set(timeline["what"])
     assert "onboarding link handed out" in set(timeline["what"])
-    assert app.session_state["open_client"] == "cafeCL"
+    assert app.session_state["client_open"] == "cafeCL"
 
 
 def test_an_unknown_client_says_so(app, db) -> None:
@@ -149,6 +149,14 @@ def test_choosing_a_row_opens_that_client(app, db) -> None:
     run(app)
     app.session_state["clients_table_0"] = {"selection": {"rows": [1], "columns": []}}
     run(app)
-    assert app.session_state["open_client"] == "cafeCL"
+    assert app.session_state["client_open"] == "cafeCL"
     assert app.query_params["open"] == "cafeCL"
     assert "open=c0CH" in page_links(app)
+
+
+def test_a_link_to_another_client_opens_that_one(app, db) -> None:
+    seed(db)
+    open_client(app, "cafeCL")
+    assert app.session_state["client_open"] == "cafeCL"
+    open_client(app, "barCL")  # pasted later, with the first client still remembered by the session
+    assert app.session_state["client_open"] == "barCL"
