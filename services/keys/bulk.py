@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
 from services.keys.readiness import KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
-from services.store import is_busy
+from services.store import DatabaseError, is_busy
 
 DEFAULT_WORKERS = 8
 log = logging.getLogger(__name__)
@@ -114,8 +115,10 @@ def _run_each(
         try:
             return work(connections.get(), channel_id)
         except Exception as error:  # noqa: BLE001 - one broken channel must not abort the others
-            # Our own errors carry no secret (keys travel in headers, never in messages), so the cause is logged.
-            log.warning("bulk key run: channel %s failed: %s: %s", channel_id, type(error).__name__, error)
+            # SQLite's messages are its own ("database is locked") and are logged whole; any other exception
+            # might quote a value it was given, so only its type and where it was raised are.
+            cause = str(error) if isinstance(error, DatabaseError) else _raised_at(error)
+            log.warning("bulk key run: channel %s failed: %s: %s", channel_id, type(error).__name__, cause)
             if is_busy(error):
                 return BulkOutcome(channel_id, kind="busy", error="the console database stayed busy; retry it")
             return BulkOutcome(channel_id, kind="error", error=f"unexpected {type(error).__name__}: see the log")
@@ -132,6 +135,12 @@ def _run_each(
     finally:
         connections.close()
     return summary
+
+
+def _raised_at(error: BaseException) -> str:
+    """Where an exception was raised, as file:line in function, innermost first; no source text, no values."""
+    frames = reversed(traceback.extract_tb(error.__traceback__))
+    return " < ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}" for frame in frames)
 
 
 def generate_many(

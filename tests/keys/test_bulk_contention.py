@@ -64,3 +64,21 @@ def test_bulk_keys_are_stored_while_other_writers_commit_back_to_back(db_path) -
     assert [(outcome.channel_id, outcome.error) for outcome in summary.failed] == []
     with console_db(db_path) as db:
         assert {key_status(db, channel_id) for channel_id in CHANNELS} == {"active"}
+
+
+def test_an_unexpected_failure_is_logged_by_type_and_place_never_by_its_message(db_path, monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise ValueError("Zq7-a-value-that-must-not-be-logged")
+
+    monkeypatch.setattr("services.keys.bulk.generate_key", broken)
+    summary = generate_many(
+        lambda: open_console_db(db_path),
+        mocked_hub_client(),
+        KeyVault(Fernet.generate_key().decode()),
+        ["oneCH"],
+        operator="ana",
+    )
+    assert [outcome.error for outcome in summary.failed] == ["unexpected ValueError: see the log"]
+    assert "ValueError" in caplog.text
+    assert "broken" in caplog.text  # where it was raised
+    assert "Zq7" not in caplog.text
