@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from dashboard.context import OPERATOR_KEY, get_db, require_settings
+from dashboard.context import OPERATOR_KEY, get_db, require_settings, source_address
 from services import audit
 from services.password_hash import InvalidPasswordHash, verify_password
 from services.settings import Settings
@@ -54,7 +54,7 @@ def _password_gate(settings: Settings) -> None:
         st.error(problem)
         return
     db = get_db()
-    source = _source_address()
+    source = source_address()
     reservation = reserve_attempt(db, source, name)
     if not reservation.allowed:
         st.error(f"Too many failed sign-ins from here. Try again in {max(1, round(reservation.wait_seconds))} s.")
@@ -70,13 +70,6 @@ def _password_gate(settings: Settings) -> None:
     st.session_state[OPERATOR_KEY] = name
     audit.record(db, operator=name, action="login", outcome="ok", detail=f"from {source}")
     st.rerun()
-
-
-def _source_address() -> str:
-    # Behind a reverse proxy this is the proxy; docs/deployment.md has the proxy rate-limit the sign-in too.
-    address = st.context.ip_address
-    # None when the browser is on this machine; anything but text (a test harness's stand-in) counts as local.
-    return address if isinstance(address, str) and address else "local"
 
 
 def _oidc_gate(settings: Settings) -> None:

@@ -67,3 +67,11 @@ def operator() -> str:
         st.error("Sign in first.")
         st.stop()
     return name
+
+
+def source_address() -> str:
+    """Where this browser session's requests come from, as the sign-in throttle and the landing's limits count
+    it. Behind a reverse proxy this is the proxy unless Streamlit is told to read its header."""
+    address = st.context.ip_address
+    # None when the browser is on this machine; anything but text (a test harness's stand-in) counts as local.
+    return address if isinstance(address, str) and address else "local"

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from services.addresses import InvalidProxyList, Network, parse_trusted_proxies
 from services.settings_rules import (
     SettingsError,
     check_bind_address,
@@ -157,6 +158,10 @@ class Settings:
     messaging_webhook_url: str | None = None
     messaging_webhook_headers: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # Proxies whose X-Forwarded-For is read (services.addresses); none by default.
+    trusted_proxies: tuple[Network, ...] = ()
+    # Hosts a key's Messaging API address may name (shell-style patterns); loopback is added in demo mode.
+    messaging_api_hosts: tuple[str, ...] = ("*.360dialog.io",)
 
     @property
     def demo_mode(self) -> bool:
@@ -318,6 +323,21 @@ def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes:
         heartbeat_hours=source.number("CONSOLE_ALERT_HEARTBEAT_HOURS", 6.0, minimum=0.01),
         sync_failed=source.flag("CONSOLE_ALERT_SYNC_FAILED", True),
     )
+
+
+def _trusted_proxies(source: _Source) -> tuple[Network, ...]:
+    try:
+        return parse_trusted_proxies(source.text("CONSOLE_TRUSTED_PROXIES"))
+    except InvalidProxyList as error:
+        raise SettingsError(f"CONSOLE_TRUSTED_PROXIES: {error}") from None
+
+
+def _messaging_api_hosts(source: _Source, demo_mode: bool) -> tuple[str, ...]:
+    raw = source.text("CONSOLE_MESSAGING_API_HOSTS", "*.360dialog.io") or ""
+    hosts = tuple(host.lower() for host in raw.replace(",", " ").split())
+    if not hosts:
+        raise SettingsError("CONSOLE_MESSAGING_API_HOSTS must name at least one host pattern")
+    return (*hosts, "127.0.0.1", "localhost", "::1") if demo_mode else hosts
 
 
 def load_demo_secrets(data_dir: Path) -> dict[str, str]:
@@ -512,4 +532,6 @@ def load_settings(
         ),
         messaging_webhook_headers=check_messaging_webhook_headers(source.text("CONSOLE_MESSAGING_WEBHOOK_HEADERS")),
         alerts=alerts,
+        trusted_proxies=_trusted_proxies(source),
+        messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
     )
