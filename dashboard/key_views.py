@@ -9,6 +9,7 @@ from dashboard.plain_text import escape_markdown
 from services.audit import record as audit_record
 from services.keys.generation import KeyResult, record_reveal
 from services.keys.readiness import NOT_RUN, STEP_LABELS, StepState, first_unfinished_step
+from services.messaging_api import redacted_url
 from services.spreadsheet import csv_text
 
 MASK = "•" * 24
@@ -65,7 +66,7 @@ def shown_once_key(db: Database, operator: str) -> None:
             st.code(shown["api_key"], language=None)
         else:
             st.code(masked(shown["last4"]), language=None)
-        st.text(f"Messaging API address: {shown['address']}")
+        st.text(f"Messaging API address: {redacted_url(shown['address'])}")
         reveal, done = st.columns(2)
         if shown["revealed"]:
             reveal.button("Hide key", on_click=_hide, width="stretch", key="hide-new-key")

@@ -1,15 +1,22 @@
 """Client for the Messaging API a generated key opens (contract section 6): check the key, set and read back
 the number's webhook.
 
-The key travels only in the `D360-API-KEY` header of these calls; it is never part of a message, a log line
-or an exception. Reads are retried like the Partner API's; the webhook POST is not (it is idempotent, but an
-operator retries it visibly)."""
+The key travels only in the `D360-API-KEY` header of these calls, and only to an address on a host
+CONSOLE_MESSAGING_API_HOSTS allows (`destination_problem`): the key answer that names the address is not
+trusted to choose where the key goes. It is never part of a message, a log line or an exception. Reads are
+retried like the Partner API's; the webhook POST is not (it is idempotent, but an operator retries it visibly).
+
+The messaging webhook URL may carry a token (in its query or as credentials): `redacted_url` is what the
+console shows and stores of it; the whole URL goes to 360dialog only."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -20,11 +27,18 @@ from services.settings_rules import is_loopback
 # Meta's messaging health values, best first (WhatsApp Cloud API "health status").
 CAN_SEND_VALUES = ("AVAILABLE", "LIMITED", "BLOCKED")
 ENTITY_LABELS = {"PHONE_NUMBER": "phone number", "WABA": "WABA", "BUSINESS": "business", "APP": "app"}
+# Where a key may go unless CONSOLE_MESSAGING_API_HOSTS says otherwise (contract section 6).
+DEFAULT_MESSAGING_API_HOSTS = ("*.360dialog.io",)
+# A host name as DNS spells it: ASCII labels of letters, digits and inner hyphens, no empty label, no
+# trailing dot. Anything else (an IDN, '%2e', a backslash, '_') is refused rather than normalised.
+HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+PATTERN_PORT = re.compile(r"^(?P<host>[^:\[\]]+):(?P<port>[0-9]{1,5})$")
+DEFAULT_HTTPS_PORT = 443
 
 
 class MessagingApiError(Exception):
     """A failed Messaging API call. `kind`: timeout, unreachable, refused_key, forbidden, not_found,
-    rate_limited, server_error, bad_response, redirected, http_error, insecure."""
+    rate_limited, server_error, bad_response, redirected, http_error, refused_host (the key was not sent)."""
 
     def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -121,14 +135,98 @@ def _error_for_response(response: requests.Response) -> MessagingApiError:
     return MessagingApiError("http_error", f"Unexpected answer from the Messaging API ({status})", status=status)
 
 
-class MessagingApi:
-    def __init__(self, address: str, api_key: str, *, timeout: float = 10.0, require_https: bool = True) -> None:
+def redacted_url(url: str) -> str:
+    """A URL as the console may show, store, log or alert it: credentials and the query (where a token lives)
+    replaced by a note, the fragment dropped; scheme, host, port and path kept so an operator can recognise it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an address that is not a URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "[credentials hidden]@" + netloc.rpartition("@")[2]
+    prefix = f"{parts.scheme}://" if parts.scheme else ""
+    query = "?[query hidden]" if parts.query else ""
+    return f"{prefix}{netloc}{parts.path}{query}"
+
+
+def _is_plain_host(host: str) -> bool:
+    labels = host.split(".")
+    return len(host) <= 253 and len(labels) >= 2 and all(HOST_LABEL.match(label) for label in labels)
+
+
+def _pattern_parts(pattern: str) -> tuple[str, int]:
+    """'host-pattern' or 'host-pattern:port'; without a port, https's own."""
+    match = PATTERN_PORT.match(pattern)
+    if match:
+        return match["host"].lower(), int(match["port"])
+    return pattern.lower(), DEFAULT_HTTPS_PORT
+
+
+def host_allowed(host: str, port: int | None, allowed_hosts: Iterable[str]) -> bool:
+    """Whether `host` (already lowercased and plain) on `port` matches one of the shell-style patterns.
+
+    `*` stands for one or more whole labels: "*.360dialog.io" matches "waba-v2.360dialog.io" and
+    "a.b.360dialog.io", never "360dialog.io" itself (list it to allow it). A port other than 443 only when a
+    pattern names it ("api.example.com:8443")."""
+    port = DEFAULT_HTTPS_PORT if port is None else port
+    for pattern in allowed_hosts:
+        name, wanted_port = _pattern_parts(pattern)
+        if port == wanted_port and fnmatchcase(host, name):
+            return True
+    return False
+
+
+def _split(address: str) -> SplitResult | None:
+    # One spelling only: the URL parser, requests and DNS must all read the same host. Anything a parser
+    # might normalise differently (non-ASCII, '%', a backslash, whitespace or control characters) is refused.
+    if not address.isascii() or not address.isprintable() or any(char in address for char in " %\\"):
+        return None
+    try:
         parts = urlsplit(address)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise MessagingApiError("insecure", "The key's Messaging API address is not an http(s) URL")
-        # The key would cross the network in clear; only this machine (the sandbox) is exempt.
-        if require_https and parts.scheme != "https" and not is_loopback(parts.hostname):
-            raise MessagingApiError("insecure", f"The key's Messaging API address {parts.hostname} is not https")
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return None
+    return parts
+
+
+def destination_problem(address: object, allowed_hosts: Iterable[str], *, demo_mode: bool) -> str | None:
+    """None when a key may be sent to `address`, else why not, in words that name the host (a host is not a
+    secret; the key is never named). https on an allowed host; this machine (http allowed) in demo mode only."""
+    parts = _split(address) if isinstance(address, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return "its Messaging API address is not a plain http(s) URL"
+    if "@" in parts.netloc:
+        return "its Messaging API address carries credentials (user@host)"
+    if parts.query or parts.fragment or "?" in address or "#" in address:
+        return "its Messaging API address carries a query or a fragment"
+    host = parts.hostname
+    if is_loopback(host):
+        return None if demo_mode else f"its Messaging API address names this machine ({host}): demo mode only"
+    if not _is_plain_host(host):
+        return "its Messaging API address names something that is not a plain host name"
+    if parts.scheme != "https":
+        return f"its Messaging API address on {host} is not https: the key would cross the network in clear"
+    if not host_allowed(host, parts.port, allowed_hosts):
+        where = host if parts.port is None else f"{host}:{parts.port}"
+        return f"its Messaging API address names {where}, a host CONSOLE_MESSAGING_API_HOSTS does not allow"
+    return None
+
+
+class MessagingApi:
+    def __init__(
+        self,
+        address: str,
+        api_key: str,
+        *,
+        allowed_hosts: Iterable[str] = DEFAULT_MESSAGING_API_HOSTS,
+        demo_mode: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        """Refuses (kind `refused_host`) before anything is sent when the key may not go to `address`."""
+        problem = destination_problem(address, allowed_hosts, demo_mode=demo_mode)
+        if problem:
+            raise MessagingApiError("refused_host", f"The key was not sent: {problem}")
         self.address = address.rstrip("/")
         self.timeout = timeout
         self._api_key = api_key

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from services import audit
 from services.channels.projection import get_channel
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import MessagingApi, MessagingApiError
+from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
 from services.settings import Settings
 from services.store import utc_now
 
@@ -38,7 +38,9 @@ class ReadinessConfig:
     webhook_template: str | None
     webhook_headers: dict[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 10.0
-    require_https: bool = True
+    # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.
+    allowed_hosts: tuple[str, ...] = DEFAULT_MESSAGING_API_HOSTS
+    demo_mode: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadinessConfig:
@@ -46,7 +48,8 @@ class ReadinessConfig:
             settings.messaging_webhook_url,
             dict(settings.messaging_webhook_headers),
             settings.http_timeout_seconds,
-            require_https=not settings.demo_mode,
+            allowed_hosts=settings.messaging_api_hosts,
+            demo_mode=settings.demo_mode,
         )
 
 
@@ -102,7 +105,7 @@ def _set_webhook(api: MessagingApi, url: str | None, headers: dict[str, str]) ->
         return "skipped", UNSET_WEBHOOK
     api.set_webhook(url, headers)
     names = f" with headers {', '.join(sorted(headers))}" if headers else ""
-    return "ok", f"messages go to {url}{names}"
+    return "ok", f"messages go to {redacted_url(url)}{names}"
 
 
 def _read_back(api: MessagingApi, url: str | None, headers: dict[str, str]) -> tuple[str, str]:
@@ -110,11 +113,14 @@ def _read_back(api: MessagingApi, url: str | None, headers: dict[str, str]) -> t
         return "skipped", UNSET_WEBHOOK
     config = api.webhook()
     if config.url != url:
-        return "failed", f"360dialog reads back {config.url or 'no webhook'} instead of {url}"
+        held = redacted_url(config.url) if config.url else "no webhook"
+        if held == redacted_url(url):
+            held = "another token or other credentials on the same address"
+        return "failed", f"360dialog reads back {held} instead of {redacted_url(url)}"
     missing = sorted(set(headers) - set(config.header_names)) if config.header_names else []
     if missing:
         return "failed", f"360dialog reads back the webhook without the headers {', '.join(missing)}"
-    return "ok", f"360dialog confirms messages go to {url}"
+    return "ok", f"360dialog confirms messages go to {redacted_url(url)}"
 
 
 def prepare_key(
@@ -146,7 +152,11 @@ def prepare_key(
     }
     try:
         api = MessagingApi(
-            key["address"], vault.open(key["key_encrypted"]), timeout=config.timeout, require_https=config.require_https
+            key["address"],
+            vault.open(key["key_encrypted"]),
+            allowed_hosts=config.allowed_hosts,
+            demo_mode=config.demo_mode,
+            timeout=config.timeout,
         )
     except (VaultError, MessagingApiError) as error:
         _record(db, key["id"], channel_id, start_at, "failed", str(error), operator)

@@ -88,7 +88,7 @@ def test_the_whole_chain_on_the_sandbox_hub(tmp_path, db, vault) -> None:
         with db.atomic():
             upsert_channel(db, channel_id, {"status": "running", "phone_number": "+49 151 7654321"}, source="test")
         key = generate_key(db, api, vault, channel_id, operator="ana")
-        config = ReadinessConfig(TEMPLATE, {"X-Hook-Token": "hook-token-value"}, require_https=False)
+        config = ReadinessConfig(TEMPLATE, {"X-Hook-Token": "hook-token-value"}, demo_mode=True)
 
         states = prepare_key(db, vault, channel_id, config, operator="ana")
 
@@ -227,7 +227,7 @@ def test_bulk_generation_makes_every_new_key_ready_on_the_sandbox_hub(tmp_path, 
         with console_db(db_path) as db, db.atomic():
             for channel_id in channel_ids:
                 upsert_channel(db, channel_id, {"status": "running"}, source="test")
-        config = ReadinessConfig(TEMPLATE, require_https=False)
+        config = ReadinessConfig(TEMPLATE, demo_mode=True)
 
         summary = generate_many(
             lambda: open_console_db(db_path), api, vault, channel_ids, operator="ana", readiness=config
