@@ -155,7 +155,8 @@ class Settings:
     partner_display_name: str = "the team that sent you the link"
     landing_continue_url: str | None = None
     # Where each number's inbound messages go once its key is made (a URL template), and the headers sent.
-    messaging_webhook_url: str | None = None
+    # May hold a token (query or credentials): never printed; shown and stored only through redacted_url.
+    messaging_webhook_url: str | None = field(default=None, repr=False)
     messaging_webhook_headers: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     # Proxies whose X-Forwarded-For is read (services.addresses); none by default.

@@ -35,7 +35,7 @@ class KeyNotReady(Exception):
 
 @dataclass(frozen=True)
 class ReadinessConfig:
-    webhook_template: str | None
+    webhook_template: str | None = field(repr=False)  # may hold a token
     webhook_headers: dict[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 10.0
     # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.

@@ -23,8 +23,9 @@ CHANNELS = f"{BASE}/partners/demoPA/channels"
 
 @pytest.fixture(autouse=True)
 def mocked_hub(demo_mode: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The console talks to the hub that `mocked` answers for."""
+    """The console talks to the hub that `mocked` answers for, and sends keys to the address its answers name."""
     monkeypatch.setenv("D360_API_BASE_URL", BASE)
+    monkeypatch.setenv("CONSOLE_MESSAGING_API_HOSTS", "*.360dialog.io waba.test")
 
 
 @pytest.fixture
