@@ -29,6 +29,7 @@ from services.settings_rules import (
     SettingsError,
     check_bind_address,
     check_encryption_key,
+    check_messaging_api_hosts,
     check_messaging_webhook_headers,
     check_messaging_webhook_template,
     check_password_hash,
@@ -335,9 +336,7 @@ def _trusted_proxies(source: _Source) -> tuple[Network, ...]:
 
 def _messaging_api_hosts(source: _Source, demo_mode: bool) -> tuple[str, ...]:
     raw = source.text("CONSOLE_MESSAGING_API_HOSTS", "*.360dialog.io") or ""
-    hosts = tuple(host.lower() for host in raw.replace(",", " ").split())
-    if not hosts:
-        raise SettingsError("CONSOLE_MESSAGING_API_HOSTS must name at least one host pattern")
+    hosts = check_messaging_api_hosts(tuple(host.lower() for host in raw.replace(",", " ").split()))
     return (*hosts, "127.0.0.1", "localhost", "::1") if demo_mode else hosts
 
 

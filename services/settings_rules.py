@@ -170,3 +170,23 @@ def check_messaging_webhook_headers(value: str | None) -> dict[str, str]:
     ):
         raise SettingsError(f"{key} must be a JSON object of header names to text values")
     return headers
+
+
+# A Messaging API host pattern: a host name with shell wildcards, optionally ':port'.
+HOST_PATTERN = re.compile(r"^(?P<name>[a-z0-9*?.-]{1,253})(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def check_messaging_api_hosts(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """CONSOLE_MESSAGING_API_HOSTS: where a generated key may be sent. A wildcard must be followed by at least
+    two fixed labels ("*.360dialog.io"), so no pattern opens a whole top-level domain or every host."""
+    key = "CONSOLE_MESSAGING_API_HOSTS"
+    if not patterns:
+        raise SettingsError(f"{key} must name at least one host pattern")
+    for position, pattern in enumerate(patterns, start=1):
+        match = HOST_PATTERN.match(pattern)
+        if not match or not 0 < int(match["port"] or 443) < 65536:
+            raise SettingsError(f"{key}: item {position} is not a host name pattern (letters, digits, . - * ?, :port)")
+        fixed_end = re.split(r"[*?]", match["name"])[-1]
+        if fixed_end != match["name"] and len([label for label in fixed_end.split(".") if label]) < 2:
+            raise SettingsError(f"{key}: item {position} needs two fixed labels after a wildcard (*.360dialog.io)")
+    return patterns

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
 import responses
 
+from services.keys.readiness import ReadinessConfig
 from services.messaging_api import (
     DEFAULT_MESSAGING_API_HOSTS,
     MessagingApi,
@@ -17,7 +19,9 @@ from services.messaging_api import (
     read_health,
     redacted_url,
 )
+from services.settings import Settings, SettingsError, load_settings
 from tests.support import FIXTURES
+from tests.support.console import live_env
 
 RECORDED = json.loads((FIXTURES / "360dialog" / "messaging_answers.json").read_text())
 ADDRESS = "https://waba-v2.360dialog.io"
@@ -238,3 +242,38 @@ def test_host_patterns_name_hosts_and_ports(host: str, port: int | None, pattern
 def test_a_url_is_shown_without_its_credentials_or_query(url: str, shown: str) -> None:
     assert redacted_url(url) == shown
     assert "SECRET" not in redacted_url(url)
+
+
+def _settings(tmp_path, mode: str, **extra: str) -> Settings:
+    env = live_env(tmp_path, "a-password-for-the-test") if mode == "live" else {"CONSOLE_DATA_DIR": str(tmp_path)}
+    env.setdefault("CONSOLE_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    return load_settings(env={**env, **extra})
+
+
+def test_keys_go_to_360dialog_hosts_in_live_mode_and_to_this_machine_in_demo_mode_too(tmp_path) -> None:
+    live = ReadinessConfig.from_settings(_settings(tmp_path / "live", "live"))
+    assert (live.allowed_hosts, live.demo_mode) == (("*.360dialog.io",), False)
+    demo = ReadinessConfig.from_settings(_settings(tmp_path / "demo", "demo"))
+    assert demo.demo_mode
+    assert destination_problem("http://127.0.0.1:8503", demo.allowed_hosts, demo_mode=demo.demo_mode) is None
+    listed = _settings(
+        tmp_path / "listed", "live", CONSOLE_MESSAGING_API_HOSTS="*.360dialog.io, API.Proxy.example:8443"
+    )
+    assert listed.messaging_api_hosts == ("*.360dialog.io", "api.proxy.example:8443")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("*", "item 1 needs two fixed labels"),
+        ("*.360dialog.io *.io", "item 2 needs two fixed labels"),
+        ("waba.*", "item 1 needs two fixed labels"),
+        ("https://waba.360dialog.io", "item 1 is not a host name pattern"),
+        ("user@waba.360dialog.io", "item 1 is not a host name pattern"),
+        ("waba.360dialog.io:99999", "item 1 is not a host name pattern"),
+        (" , ", "must name at least one host pattern"),
+    ],
+)
+def test_a_host_pattern_that_would_open_too_much_stops_the_start(tmp_path, value: str, words: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(words)):
+        _settings(tmp_path, "live", CONSOLE_MESSAGING_API_HOSTS=value)
