@@ -11,14 +11,14 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import responses
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from services.channels.projection import upsert_channel
@@ -242,3 +242,24 @@ def test_the_sandbox_address_still_works_in_demo_mode(tmp_path, db, vault) -> No
     assert key.address.startswith("http://127.0.0.1:")
     assert config.demo_mode
     assert [state.status for state in states] == ["ok", "ok", "ok"]
+
+
+def test_a_redirect_from_an_allowed_address_is_not_followed_with_the_key(db, rig, vault) -> None:
+    """Demo mode, so this machine is allowed: the address answers 307 to the recorder, which gets nothing."""
+
+    async def redirect(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{rig.recorder_url}/steal{request.url.path}", status_code=307)
+
+    redirector = Starlette(routes=[Route("/{path:path}", redirect, methods=["GET", "POST"])])
+    with serving(redirector, free_port()) as redirector_url:
+        rig.answers.address = redirector_url
+        _running(db, "chRedirected")
+        generate_key(db, rig.partner_api, vault, "chRedirected", operator="ana")
+        config = replace(LIVE, demo_mode=True)
+        states = prepare_key(db, vault, "chRedirected", config, operator="ana")
+        prepare_key(db, vault, "chRedirected", config, operator="ana", start_at="set_webhook")
+
+    assert states[0].status == "failed"
+    assert "not followed with the key" in states[0].detail
+    assert _steps(db, "chRedirected")["set_webhook"][0] == "failed"
+    _assert_nothing_leaked(db, rig)
