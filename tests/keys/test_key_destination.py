@@ -29,6 +29,8 @@ from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.store import open_console_db
 from tests.support.console import console_db
+from tests.support.mocked_hub import BASE
+from tests.support.pages import close_session_db, page_app
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import free_port, serving, wait_for
 
@@ -263,3 +265,29 @@ def test_a_redirect_from_an_allowed_address_is_not_followed_with_the_key(db, rig
     assert "not followed with the key" in states[0].detail
     assert _steps(db, "chRedirected")["set_webhook"][0] == "failed"
     _assert_nothing_leaked(db, rig)
+
+
+def test_the_channel_view_shows_the_key_made_and_the_host_refused(demo, db_path, monkeypatch) -> None:
+    monkeypatch.setenv("D360_API_BASE_URL", BASE)
+    with console_db(db_path) as db, db.atomic():
+        upsert_channel(db, "viewCH", {"status": "running", "phone_number": "+49 151 3"}, source="test")
+    app = page_app("channels.py")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        answer = {"api_key": f"{KEY}view", "address": "https://waba-v2.360dialog.io.evil.example"}
+        mocked.add(
+            responses.POST, re.compile(rf"{BASE}/partners/demoPA/channels/viewCH/api_keys"), json=answer, status=201
+        )
+        app.query_params["open"] = "viewCH"
+        app.run()
+        app.button(key="generate-viewCH").click().run()
+        assert [call.request.url for call in mocked.calls if "evil" in call.request.url] == []
+    close_session_db(app)
+
+    assert not app.exception
+    assert app.code[0].value == "•" * 24 + "view"  # shown once, masked: the key was made and kept
+    texts = [element.value for element in app.text]
+    assert (
+        "❌ key checked: failed — The key was not sent: its Messaging API address names "
+        "waba-v2.360dialog.io.evil.example, a host CONSOLE_MESSAGING_API_HOSTS does not allow"
+    ) in texts
+    assert "⏳ messaging webhook set: not run" in texts
