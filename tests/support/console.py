@@ -43,6 +43,8 @@ LIVE_ENV_KEYS = (
     "CONSOLE_MESSAGING_WEBHOOK_URL",
     "CONSOLE_MESSAGING_WEBHOOK_HEADERS",
     "CONSOLE_ALERT_URLS",
+    "CONSOLE_MESSAGING_API_HOSTS",
+    "CONSOLE_TRUSTED_PROXIES",
 )
 # A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password.
 OIDC_SECRETS = (
