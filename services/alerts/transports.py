@@ -30,6 +30,12 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import apprise
+from apprise.plugins.discord import NotifyDiscord
+from apprise.plugins.email import NotifyEmail
+from apprise.plugins.slack import NotifySlack
+from apprise.plugins.workflows import NotifyWorkflows
+
 ZERO_WIDTH_SPACE = "\u200b"
 # Discord's webhook body: our text as its content, and no mention of anyone, whatever the text says.
 DISCORD_TEMPLATE = Path(__file__).with_name("discord_template.json")
@@ -82,18 +88,20 @@ DISCORD = Transport("discord", _for_discord, (("format", "text"), ("template", s
 TEAMS = Transport("teams", _for_markdown_or_html, (("format", "text"),))
 EMAIL = Transport("e-mail", defang)
 OTHER = Transport("other", _for_markdown_or_html)
-BY_SCHEME = {
-    "slack": SLACK,
-    "discord": DISCORD,
-    "workflow": TEAMS,
-    "workflows": TEAMS,
-    "mailto": EMAIL,
-    "mailtos": EMAIL,
-}
+# By the apprise plugin that takes the URL: a service's own https address (a Discord or Slack webhook as the
+# service shows it) is the same transport as its apprise scheme.
+BY_PLUGIN: tuple[tuple[type, Transport], ...] = (
+    (NotifySlack, SLACK),
+    (NotifyDiscord, DISCORD),
+    (NotifyWorkflows, TEAMS),
+    (NotifyEmail, EMAIL),
+)
 
 
+@cache
 def transport_for(url: str) -> Transport:
-    return BY_SCHEME.get(url.split("://", 1)[0].lower(), OTHER)
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    return next((transport for kind, transport in BY_PLUGIN if isinstance(plugin, kind)), OTHER)
 
 
 def prepared_url(url: str, transport: Transport) -> str:

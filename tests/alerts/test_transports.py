@@ -9,6 +9,7 @@ import html
 import re
 from collections.abc import Iterator
 
+import apprise
 import pytest
 from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack
@@ -206,13 +207,24 @@ def test_without_a_public_url_nothing_is_a_link() -> None:
     assert inert("see https://a.example/x", OTHER, "") == "see https[:]//a[.]example/x"
 
 
-def test_each_scheme_has_its_transport() -> None:
-    assert transport_for("slack://a/b/c") is SLACK
-    assert transport_for("Discord://1/t") is DISCORD
-    assert transport_for("workflows://h/w/s") is TEAMS
-    assert transport_for("mailtos://u:p@h") is EMAIL
-    assert transport_for("json://h/x") is OTHER
-    assert transport_for("tgram://bot/chat") is OTHER
+def test_each_destination_has_its_transport_whether_named_by_scheme_or_by_the_services_own_address() -> None:
+    assert transport_for(f"slack://{SLACK_TOKENS}") is SLACK
+    assert transport_for(f"https://hooks.slack.com/services/{SLACK_TOKENS}") is SLACK
+    assert transport_for("Discord://111/tok") is DISCORD
+    assert transport_for("https://discord.com/api/webhooks/111222/tok-en") is DISCORD
+    assert transport_for("workflows://teams.example/wf/sig") is TEAMS
+    assert transport_for("mailtos://ops:pw@smtp.example.com") is EMAIL
+    assert transport_for("json://127.0.0.1/x") is OTHER
+    assert transport_for("nosuchservice://x") is OTHER
+
+
+@pytest.mark.parametrize(
+    "url", ["discord://111222/tok-en?format=markdown", "https://discord.com/api/webhooks/111222/tok-en?format=markdown"]
+)
+def test_apprise_reads_the_pinned_template_and_format_from_the_prepared_url(url) -> None:
+    plugin = apprise.Apprise.instantiate(prepared_url(url, DISCORD))
+    assert plugin.template[0].path == str(DISCORD_TEMPLATE)
+    assert "format=text" in plugin.url(privacy=True)
 
 
 def test_the_consoles_discord_template_and_plain_text_replace_the_operators() -> None:
