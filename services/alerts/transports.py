@@ -40,18 +40,23 @@ ZERO_WIDTH_SPACE = "\u200b"
 # Discord's webhook body: our text as its content, and no mention of anyone, whatever the text says.
 DISCORD_TEMPLATE = Path(__file__).with_name("discord_template.json")
 
-_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^\s/?#\\<>\"'()\[\]]*)", re.IGNORECASE)
-_WWW = re.compile(r"\bwww\.", re.IGNORECASE)
+# Whatever precedes it ("xhttps://" is linked too): the "://" and the host that follows it.
+_URL = re.compile(r"://([^\s/?#\\<>\"'()\[\]]*)")
+_WWW = re.compile(r"\bwww\.([^\s/?#\\<>\"'()\[\]]*)", re.IGNORECASE)
 _BROADCAST = re.compile(r"@(?=(?:everyone|here|channel|all)\b)", re.IGNORECASE)
 _OPENING = re.compile(r"<")
-_LINK_JOIN = re.compile(r"\](?=\s*\()")
+_LINK_JOIN = re.compile(r"\](?=[ \t]{0,3}\()")
 _DISCORD_MARKUP = re.compile(r"([\\`*_~|\[\]<>#])")
 
 
 def defang(text: str) -> str:
     """Every URL readable but not a link: `https://evil.example/x` becomes `https[:]//evil[.]example/x`."""
-    text = _URL.sub(lambda found: f"{found[1]}[:]//{found[2].replace('.', '[.]')}", text)
-    return _WWW.sub("www[.]", text)
+    text = _URL.sub(lambda found: f"[:]//{_dots(found[1])}", text)
+    return _WWW.sub(lambda found: f"{found[0][:3]}[.]{_dots(found[1])}", text)
+
+
+def _dots(host: str) -> str:
+    return host.replace(".", "[.]")
 
 
 def break_broadcasts(text: str) -> str:

@@ -205,6 +205,8 @@ def test_only_the_consoles_own_links_stay_links(transport) -> None:
 
 def test_without_a_public_url_nothing_is_a_link() -> None:
     assert inert("see https://a.example/x", OTHER, "") == "see https[:]//a[.]example/x"
+    glued = "x" * 40 + "https://a.example/x and www.b.example"
+    assert inert(glued, EMAIL, "") == "x" * 40 + "https[:]//a[.]example/x and www[.]b[.]example"
 
 
 def test_each_destination_has_its_transport_whether_named_by_scheme_or_by_the_services_own_address() -> None:
