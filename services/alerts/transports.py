@@ -8,7 +8,7 @@ everything in it but the console's own links (under CONSOLE_PUBLIC_URL, which on
 inert for the transport it goes to, here and nowhere else:
 
 - Slack: apprise is held to plain text, where it escapes &, < and > as Slack asks (no <!channel>, no <url|text>);
-  broadcast words are broken and URLs defanged.
+  every `<` and broadcast word is broken too, and URLs defanged.
 - Discord: sent through the template below, whose `allowed_mentions` is empty (apprise sets no such field
   itself), in plain text; Markdown punctuation is escaped with a backslash (Discord shows the character), and
   broadcast words are broken and URLs defanged.
@@ -63,9 +63,15 @@ def break_broadcasts(text: str) -> str:
     return _BROADCAST.sub("@" + ZERO_WIDTH_SPACE, text)
 
 
+def break_openings(text: str) -> str:
+    """No `<` opens anything: a tag, an autolink, a Slack or Discord mention, a Teams <at>."""
+    return _OPENING.sub("<" + ZERO_WIDTH_SPACE, text)
+
+
 def _for_slack(text: str) -> str:
     # apprise escapes &, < and > in plain text (Slack's own rule); escaping them here too would show "&amp;lt;".
-    return break_broadcasts(defang(text))
+    # The `<` is broken as well, for the one Slack mode (Workflow Builder) where apprise passes the title as is.
+    return break_broadcasts(break_openings(defang(text)))
 
 
 def _for_discord(text: str) -> str:
@@ -73,8 +79,7 @@ def _for_discord(text: str) -> str:
 
 
 def _for_markdown_or_html(text: str) -> str:
-    text = defang(text)
-    text = _OPENING.sub("<" + ZERO_WIDTH_SPACE, text)
+    text = break_openings(defang(text))
     return break_broadcasts(_LINK_JOIN.sub("]" + ZERO_WIDTH_SPACE, text))
 
 
