@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import apprise
 from apprise.plugins.discord import NotifyDiscord
@@ -115,15 +115,16 @@ def transport_for(url: str) -> Transport:
 
 
 def prepared_url(url: str, transport: Transport) -> str:
-    """The URL with the transport's pinned parameters in place of any the operator set. The query is edited
-    piece by piece: apprise's own parameters (`+Header=`, `:token=`) would not survive a parse and re-encode."""
+    """The URL with the transport's pinned parameters in place of any the operator set. Split as apprise splits
+    it, at the first `?` (a `#channel` before it is a path, not a fragment), and edited piece by piece: apprise's
+    own parameters (`+Header=`, `:token=`) would not survive a parse and re-encode."""
     if not transport.pinned:
         return url
-    parts = urlsplit(url)
+    base, _, query = url.partition("?")
     names = {name for name, _ in transport.pinned}
-    kept = [piece for piece in parts.query.split("&") if piece and unquote(piece.split("=", 1)[0]) not in names]
+    kept = [piece for piece in query.split("&") if piece and unquote(piece.split("=", 1)[0]) not in names]
     pinned = [f"{name}={quote(value, safe='/')}" for name, value in transport.pinned]
-    return urlunsplit(parts._replace(query="&".join([*kept, *pinned])))
+    return f"{base}?{'&'.join([*kept, *pinned])}"
 
 
 @cache

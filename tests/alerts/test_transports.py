@@ -241,6 +241,21 @@ def test_the_consoles_discord_template_and_plain_text_replace_the_operators() ->
     assert prepared_url("json://h/x?+A=b", OTHER) == "json://h/x?+A=b"
 
 
+@pytest.mark.parametrize(
+    ("url", "channels"),
+    [
+        (f"slack://{SLACK_TOKENS}/#ops", ["#ops"]),
+        ("slack://xoxb-1234-1234-abc124/#general/#other?footer=no", ["#general", "#other"]),
+    ],
+)
+def test_a_slack_channel_after_a_hash_is_kept_when_plain_text_is_pinned(url, channels) -> None:
+    prepared = prepared_url(url, SLACK)
+    plugin = apprise.Apprise.instantiate(prepared)
+    assert plugin.channels == channels
+    assert "format=text" in plugin.url(privacy=True)
+    assert prepared.endswith("?footer=no&format=text") or prepared.endswith("?format=text")
+
+
 def test_a_value_someone_else_wrote_never_starts_a_line_of_its_own() -> None:
     assert one_line("Cafe\n# Urgent\r\n> quote\u2028- item\x00") == "Cafe # Urgent > quote - item"
 
