@@ -89,7 +89,9 @@ def describe(url: str) -> Destination:
         label = f"{scheme}://{_hostname(url)}"
     else:
         label = f"{scheme}:// ({getattr(plugin, 'service_name', scheme)})"
-    return Destination(url, label, url_key(url), usable=True)
+    # What is sent is the URL with its transport's pinned parameters: that one must be usable too.
+    prepared = transports.prepared_url(url, transports.transport_for(url))
+    return Destination(url, label, url_key(url), usable=_plugin(prepared) is not None)
 
 
 def destinations(urls: Iterable[str]) -> list[Destination]:
