@@ -160,13 +160,18 @@ def _release(db: Database, claimed: Sequence[Claimed]) -> None:
 
 
 def _attempt(
-    db: Database, claimed: Claimed, known: Mapping[str, Destination], policy: Retrying, clock: Callable[[], datetime]
+    db: Database,
+    claimed: Claimed,
+    known: Mapping[str, Destination],
+    policy: Retrying,
+    clock: Callable[[], datetime],
+    public_url: str,
 ) -> Outcome:
     destination = known.get(claimed.destination_key)
     if destination is None:
         error, retry_in = GONE, None
     else:
-        error = sending.send(destination, claimed.title, claimed.body, claimed.level)
+        error = sending.send(destination, claimed.title, claimed.body, claimed.level, public_url=public_url)
         retry_in = None if error is None else next_try_in(policy, claimed.attempts + 1)
     now = clock()
     _record(db, claimed, error, retry_in, now)
@@ -195,11 +200,13 @@ def deliver_due(
     known: Sequence[Destination],
     settings: AlertSettings,
     *,
+    public_url: str,
     clock: Callable[[], datetime] = now_utc,
     should_stop: Callable[[], bool] = lambda: False,
     limit: int = DELIVERIES_PER_ROUND,
 ) -> list[Outcome]:
-    """Send every delivery whose time has come (at most `limit`); stop between two sends when asked."""
+    """Send every delivery whose time has come (at most `limit`); stop between two sends when asked. Links under
+    `public_url` stay links; everything else in a message is made inert for its destination."""
     claimed = _claim(db, clock(), limit=limit)
     by_key = {destination.key: destination for destination in known}
     policy = retry_policy(settings)
@@ -208,7 +215,7 @@ def deliver_due(
         if should_stop():
             _release(db, claimed[index:])
             break
-        outcomes.append(_attempt(db, item, by_key, policy, clock))
+        outcomes.append(_attempt(db, item, by_key, policy, clock, public_url))
     return outcomes
 
 
@@ -230,4 +237,4 @@ def send_test_alert(
     claimed = _claim(db, now, ids=delivery_ids, limit=len(delivery_ids))
     by_key = {destination.key: destination for destination in known}
     policy = retry_policy(settings)
-    return [_attempt(db, item, by_key, policy, clock) for item in claimed]
+    return [_attempt(db, item, by_key, policy, clock, public_url) for item in claimed]

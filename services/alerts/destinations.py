@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 
+from services.alerts import transports
 from services.settings_rules import SettingsError
 
 # apprise's own per-service timeouts apply too; this bounds one whole send.
@@ -88,7 +89,9 @@ def describe(url: str) -> Destination:
         label = f"{scheme}://{_hostname(url)}"
     else:
         label = f"{scheme}:// ({getattr(plugin, 'service_name', scheme)})"
-    return Destination(url, label, url_key(url), usable=True)
+    # What is sent is the URL with its transport's pinned parameters: that one must be usable too.
+    prepared = transports.prepared_url(url, transports.transport_for(url))
+    return Destination(url, label, url_key(url), usable=_plugin(prepared) is not None)
 
 
 def destinations(urls: Iterable[str]) -> list[Destination]:
@@ -133,18 +136,21 @@ def redact(text: str, url: str) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-def send(destination: Destination, title: str, body: str, level: str = "info") -> str | None:
-    """Send one message to one destination; None when apprise says it arrived, else why not (redacted)."""
+def send(destination: Destination, title: str, body: str, level: str = "info", *, public_url: str = "") -> str | None:
+    """Send one message to one destination, made inert for its transport (services.alerts.transports) but for
+    the console's own links under `public_url` (without one, no link stays a link); None when apprise says it
+    arrived, else why not (redacted)."""
     quiet_libraries()
     if not destination.usable:
         return "apprise does not understand this URL"
+    transport = transports.transport_for(destination.url)
     notifier = apprise.Apprise()
-    if not notifier.add(destination.url):
+    if not notifier.add(transports.prepared_url(destination.url, transport)):
         return "apprise does not understand this URL"
     try:
         result = notifier.notify(
-            body=body,
-            title=title,
+            body=transports.inert(body, transport, public_url),
+            title=transports.inert(title, transport, public_url),
             notify_type=LEVELS.get(level, apprise.NotifyType.INFO),
             body_format=apprise.NotifyFormat.TEXT,
             timeout=SEND_TIMEOUT_SECONDS,
@@ -154,4 +160,5 @@ def send(destination: Destination, title: str, body: str, level: str = "info") -
     if result:
         return None
     reasons = " ".join(dict.fromkeys(entry.message for entry in result.logs() if entry.message))
+    reasons = reasons.replace(str(transports.DISCORD_TEMPLATE), transports.DISCORD_TEMPLATE.name)
     return redact(reasons or f"apprise reports {result.status.name.lower()}", destination.url)

@@ -46,4 +46,6 @@ def alert_round(
     messages = ledger.compose(db, settings, known, public_url, now)
     if should_stop():
         return RoundReport(changes, messages)
-    return RoundReport(changes, messages, deliver_due(db, known, settings, clock=clock, should_stop=should_stop))
+    return RoundReport(
+        changes, messages, deliver_due(db, known, settings, public_url=public_url, clock=clock, should_stop=should_stop)
+    )

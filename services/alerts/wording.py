@@ -1,10 +1,14 @@
 """What an alert says: the channel by business and number, what happened, what to do, and the link to look.
 
-Plain text: apprise turns it into each service's own format (an e-mail, a Slack message, a JSON body).
+Plain text, stored as composed: apprise turns it into each service's own format (an e-mail, a Slack message, a JSON
+body), and services.alerts.transports makes what others wrote inert for each on the way out. Here, a value the
+console did not write (a name, an event field, an answer) is kept to one line, so it can never start a line of
+its own (a Markdown heading or quote, a list item that looks like ours).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from services.channels.labels import ChannelLabel
 # A digest or a summary names this many alerts one by one, and counts the rest.
 MAX_LISTED = 20
 MAX_DETAIL = 300
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class Text:
     body: str
 
 
+def one_line(value: str | None) -> str:
+    """A value someone else wrote, with its line breaks and other control characters turned into spaces."""
+    return _BREAKS.sub(" ", value or "").strip()
+
+
 def _when(moment: str | None) -> str:
     return f"{moment[:19].replace('T', ' ')} UTC" if moment else "now"
 
@@ -65,8 +75,8 @@ def _about(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     """The channel by business and number; for the receiver's refusals, the reason; else nothing more."""
     if notice.channel_id:
         label = labels[notice.channel_id]
-        return f"{label.business}, {label.phone_number or 'number not known yet'}"
-    return notice.subject.split("/", 1)[1] if "/" in notice.subject else ""
+        return f"{one_line(label.business)}, {one_line(label.phone_number) or 'number not known yet'}"
+    return one_line(notice.subject.split("/", 1)[1]) if "/" in notice.subject else ""
 
 
 def _headline(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
@@ -81,9 +91,10 @@ def single(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> 
     lines = []
     if notice.channel_id:
         label = labels[notice.channel_id]
-        shown_as = f", shown as {label.phone_name}" if label.phone_name and label.phone_name != label.business else ""
-        lines.append(f"Channel: {_about(notice, labels)}{shown_as} (channel id {notice.channel_id})")
-    lines.append(f"What happened: {notice.detail[:MAX_DETAIL]}.")
+        shown = label.phone_name if label.phone_name and label.phone_name != label.business else ""
+        shown_as = f", shown as {one_line(shown)}" if shown else ""
+        lines.append(f"Channel: {_about(notice, labels)}{shown_as} (channel id {one_line(notice.channel_id)})")
+    lines.append(f"What happened: {one_line(notice.detail[:MAX_DETAIL])}.")
     if notice.resolved:
         began = _when(notice.fired_at)
         lines.append(f"Resolved at {_when(notice.resolved_at)}: the condition no longer holds (it began {began}).")
@@ -96,7 +107,7 @@ def single(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> 
 
 def _line(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> str:
     rule = RULES_BY_KEY[notice.rule]
-    return f"- {_headline(notice, labels)}: {notice.detail[:MAX_DETAIL]} ({link(public_url, notice, rule)})"
+    return f"- {_headline(notice, labels)}: {one_line(notice.detail[:MAX_DETAIL])} ({link(public_url, notice, rule)})"
 
 
 def _counts(notices: Sequence[Notice]) -> str:
@@ -135,7 +146,7 @@ def test_message(operator: str, public_url: str, at: str) -> Text:
         "test",
         "info",
         "Test alert from the onboarding console",
-        f"Sent by {operator} from the Alerts page at {_when(at)}.\n"
+        f"Sent by {one_line(operator)} from the Alerts page at {_when(at)}.\n"
         "If you read this, alerts reach this destination.\n"
         f"Open: {public_url}/alerts",
     )
