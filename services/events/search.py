@@ -26,7 +26,7 @@ MAX_DIGITS = 20
 # index on each refresh, "cha*" a small part of it. A shorter prefix is searched as the whole word.
 MIN_PREFIX = 3
 _WORD_CHARACTER = re.compile(r"[^\W_]")
-_LAST_WORD = re.compile(r"[^\W_]+$")
+_WORD = re.compile(r"[^\W_]+")
 # C0 and C1 controls and DEL, and lone surrogates (which no UTF-8 query can carry).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -51,8 +51,8 @@ def _split_prefix(text: str) -> tuple[str, bool]:
     words = text.rstrip("*").strip()
     if words == text:
         return text, False
-    last = _LAST_WORD.search(words)
-    return words, last is not None and len(last.group()) >= MIN_PREFIX
+    found = _WORD.findall(words)
+    return words, bool(found) and len(found[-1]) >= MIN_PREFIX
 
 
 def is_short_prefix(text: str) -> bool:

@@ -138,6 +138,7 @@ def test_a_prefix_needs_three_letters_or_digits(db) -> None:
     assert [row["id"] for row in page_events(db, EventFilter(search="marker-7*"))] == [3]
     assert fts_query("marker-7*") == '"marker-7"'
     assert fts_query("marker-777*") == '"marker-777" *'
+    assert fts_query("cab-*") == '"cab-" *', "punctuation after the last word leaves it a prefix"
 
 
 def test_a_prefix_counts_and_charts_no_further_than_its_cap(db) -> None:
