@@ -7,11 +7,13 @@ time" view of one channel. Each size is seeded once by one subprocess, and each 
 (so its peak RSS is the page's alone): run the page once to warm up, time RUNS more runs with AppTest, then one
 more run under tracemalloc. The ratio uses the fastest run of each size, the least disturbed by other work on
 the machine; medians are printed too.
-Run alone: `python -m bench pages`.
+Run alone: `python -m bench pages`; `python -m bench pages --events 1000 100000 --views "all-time prefix"` measures
+other sizes of the Events page, or some of its views.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -33,6 +35,10 @@ VIEWS = {
         "default": {},
         "all-time search": {"range": "All time", "q": OLD_WORD},
         "all-time channel": {"range": "All time", "channel": BENCH_CHANNEL},
+        # Four event types in seven start with "channel": a prefix with many matches, at every size.
+        "all-time prefix": {"range": "All time", "q": "cha*"},
+        # Too short a prefix: the page searches the whole word "c" (it used to read every word starting so).
+        "short prefix": {"q": "c*"},
     },
     "channels": {"default": {}},
 }
@@ -99,17 +105,33 @@ def _subprocess(*args: str) -> dict[str, float]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _measure(page: str, size: int) -> dict[str, dict[str, float]]:
+def _measure(page: str, size: int, views: list[str]) -> dict[str, dict[str, float]]:
     """Per view, its numbers at this size (one seeding for every view)."""
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
         seeded = _subprocess("--seed", page, str(size), folder)
-        return {view: {**seeded, **_subprocess("--run", page, view, folder)} for view in VIEWS[page]}
+        return {view: {**seeded, **_subprocess("--run", page, view, folder)} for view in views}
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench pages")
+    parser.add_argument("--events", nargs=2, type=int, metavar=("SMALL", "LARGE"), help="Events page sizes")
+    parser.add_argument("--views", nargs="+", help="Events page views (all by default)")
+    return parser.parse_args(argv or [])
 
 
 def main(argv: list[str] | None = None) -> int:
-    for page, small, large in CASES:
-        results = {size: _measure(page, size) for size in (small, large)}
-        for view in VIEWS[page]:
+    arguments = _arguments(argv)
+    cases = CASES
+    if arguments.events or arguments.views:
+        small, large = arguments.events or CASES[0][1:]
+        cases = (("events", small, large),)
+    for page, small, large in cases:
+        views = arguments.views if page == "events" and arguments.views else list(VIEWS[page])
+        unknown = set(views) - set(VIEWS[page])
+        if unknown:
+            raise SystemExit(f"no such view: {', '.join(sorted(unknown))}; known: {', '.join(VIEWS[page])}")
+        results = {size: _measure(page, size, views) for size in (small, large)}
+        for view in views:
             for size in (small, large):
                 numbers = results[size][view]
                 print(

@@ -10,11 +10,11 @@ from dashboard.context import get_db
 from dashboard.event_views import bucket_for, event_detail, events_chart, events_table
 from dashboard.widgets import TIME_RANGES, capped, since_for
 from services.channels.account_alerts import alert_notes
-from services.events.search import has_words
+from services.events.search import MIN_PREFIX, has_words, is_short_prefix
 from services.events.store import (
-    COUNT_CAP,
     EXPORT_MAX_ROWS,
     EventFilter,
+    SearchFailed,
     count_events,
     event_types,
     events_csv,
@@ -28,8 +28,8 @@ PAGE_SIZE = 50
 REFRESH_SECONDS = 2
 ANY = "All"
 SEARCH_HELP = (
-    "Searches every stored event: whole words in the order typed (end with * for words that start so), "
-    "and a phone number in any spelling, by its digits."
+    "Searches every stored event: whole words in the order typed (end with * for words that start so, after "
+    f"at least {MIN_PREFIX} letters or digits), and a phone number in any spelling, by its digits."
 )
 
 st.title("Events")
@@ -58,6 +58,11 @@ filters = EventFilter(
 )
 if filters.search_text and not has_words(filters.search_text):
     st.caption("The search finds words and numbers: type at least one letter or digit.")
+elif is_short_prefix(filters.search_text):
+    st.caption(
+        f"A word ending in * finds the words that start so once it has {MIN_PREFIX} letters or digits; "
+        "until then the search finds the whole word."
+    )
 
 # Keyset paging: a stack of cursors, one per page already seen; new filters start at the newest page.
 # The time range's start moves with the clock, so the choice (not the computed time) identifies the view.
@@ -95,10 +100,15 @@ def close_event() -> None:
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def live_events() -> None:
     cursors = st.session_state["events_cursors"]
-    rows = page_events(db, filters, limit=PAGE_SIZE, before=cursors[-1] if cursors else None)
-    total = count_events(db, filters)
-    events_chart(events_over_time(db, filters, bucket_for(time_range)), bucket_for(time_range), filters.since)
-    st.text(f"{capped(total, COUNT_CAP)} matching events · page {len(cursors) + 1}, newest first")
+    try:
+        rows = page_events(db, filters, limit=PAGE_SIZE, before=cursors[-1] if cursors else None)
+        total = count_events(db, filters)
+        chart = events_over_time(db, filters, bucket_for(time_range))
+    except SearchFailed as failed:
+        st.warning(str(failed))  # our own sentence: it quotes nothing typed
+        return
+    events_chart(chart, bucket_for(time_range), filters.since)
+    st.text(f"{capped(total, filters.count_cap)} matching events · page {len(cursors) + 1}, newest first")
     if not rows:
         st.info("No webhook matches." if types else "No webhook has arrived yet.")
     else:

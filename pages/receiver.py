@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import get_db, require_settings
+from dashboard.plain_text import escape_markdown
 from dashboard.times import exact, relative
 from services.channels.sync_runs import current_holder, last_run, recent_runs
 from services.receiver.stats import receiver_health
@@ -87,7 +88,10 @@ def sync_health() -> None:
     st.subheader("Partner API sync")
     st.caption(scheduler)
     if holder is not None:
-        st.caption(f"A sync is running now, started by {holder.holder} at {_when(holder.since)} (UTC).")
+        # The holder is an operator's name, typed at sign-in: text, never Markdown.
+        st.caption(
+            f"A sync is running now, started by {escape_markdown(holder.holder)} at {_when(holder.since)} (UTC)."
+        )
     if last is None:
         st.text("No sync has run yet.")
         return

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from services.channels.projection import apply_webhook_event
-from services.events.search import MAX_LENGTH as SEARCH_MAX_LENGTH
-from services.events.search import fts_query
+from services.events.search import clean as clean_search
+from services.events.search import fts_query, is_prefix
 from services.events.webhook import WebhookEvent
 from services.spreadsheet import csv_text
 from services.store import utc_now
@@ -81,6 +83,9 @@ def save_events(db: Database, events: Iterable[WebhookEvent], *, headers: dict[s
 
 COUNT_CAP = 10_000
 CHART_WINDOW = 50_000
+# A prefix stands for every word that starts so, each of whose index entries FTS5 reads and merges: its count
+# and its chart stop at the newest PREFIX_CAP matches.
+PREFIX_CAP = 1_000
 EXPORT_MAX_ROWS = 10_000
 LIST_COLUMNS = (
     "id",
@@ -127,12 +132,44 @@ class EventFilter:
 
     @property
     def search_text(self) -> str:
-        return self.search.strip()[:SEARCH_MAX_LENGTH]
+        """The search as it is run: control characters out, trimmed and cut (services.events.search.clean)."""
+        return clean_search(self.search)
 
     @property
     def match(self) -> str | None:
         """The full-text query for the search, None without one (services.events.search)."""
         return fts_query(self.search_text) if self.search_text else None
+
+    @property
+    def count_cap(self) -> int:
+        """Where counting these events stops (and the page shows "cap+")."""
+        return PREFIX_CAP if is_prefix(self.search_text) else COUNT_CAP
+
+    @property
+    def chart_window(self) -> int:
+        """How many of the newest matching events a chart that must scan them counts."""
+        return PREFIX_CAP if is_prefix(self.search_text) else CHART_WINDOW
+
+
+class SearchFailed(Exception):
+    """The full-text index could not answer a search (a damaged index, or a query it refused)."""
+
+    def __init__(self, error: sqlite3.Error) -> None:
+        super().__init__(
+            f"The search could not run ({type(error).__name__} from the full-text index). "
+            "Try other words, or clear the search: the other filters work without it."
+        )
+
+
+@contextmanager
+def _searching(event_filter: EventFilter) -> Iterator[None]:
+    """A database error while a search runs is the search's (SearchFailed); without one it stays what it is."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        if event_filter.match is None:
+            raise
+        raise SearchFailed(error) from None
 
 
 def _columns(names: Iterable[str]) -> str:
@@ -207,13 +244,16 @@ def page_events(
 ) -> list[dict[str, Any]]:
     """One page, newest first. `before` is the (received_at, id) of the last row of the previous page."""
     sql, params = _matching(event_filter, _columns(LIST_COLUMNS), limit=limit, before=before)
-    return list(db.query(sql, params))
+    with _searching(event_filter):
+        return list(db.query(sql, params))
 
 
-def count_events(db: Database, event_filter: EventFilter, *, cap: int = COUNT_CAP) -> int:
-    """Matching events, counted no further than `cap` (shown as "cap+"): a refresh never counts a million rows."""
-    sql, params = _matching(event_filter, "1", limit=cap)
-    return int(db.execute(f"select count(*) from ({sql})", params).fetchone()[0])  # noqa: S608
+def count_events(db: Database, event_filter: EventFilter, *, cap: int | None = None) -> int:
+    """Matching events, counted no further than `cap` (shown as "cap+"; by default the filter's count_cap): a
+    refresh never counts a million rows."""
+    sql, params = _matching(event_filter, "1", limit=cap or event_filter.count_cap)
+    with _searching(event_filter):
+        return int(db.execute(f"select count(*) from ({sql})", params).fetchone()[0])  # noqa: S608
 
 
 def event_detail(db: Database, event_id: int) -> dict[str, Any] | None:
@@ -236,7 +276,7 @@ def event_detail(db: Database, event_id: int) -> dict[str, Any] | None:
 def events_over_time(db: Database, event_filter: EventFilter, bucket: str = "hour") -> list[dict[str, Any]]:
     """Events per bucket ("minute", "hour" or "day": the received_at prefix "2026-11-20T01:02", "2026-11-20T01",
     "2026-11-20") and type, oldest first. Hours and days under type and time filters add up the hourly counts the
-    insert trigger keeps; anything else counts the newest CHART_WINDOW matching events."""
+    insert trigger keeps; anything else counts the newest matching events, up to the filter's chart_window."""
     length = BUCKET_LENGTHS[bucket]
     if not event_filter.needs_scan and bucket != "minute":
         clauses, params = [], []
@@ -255,16 +295,17 @@ def events_over_time(db: Database, event_filter: EventFilter, bucket: str = "hou
             from event_hours{where} group by 1, 2 order by 1, 2
         """  # noqa: S608 - a fixed length and fixed fragments
         return list(db.query(sql, params))
-    sql, params = _matching(event_filter, "e.received_at, e.event_type", limit=CHART_WINDOW)
-    return list(
-        db.query(
-            f"""
-            select substr(received_at, 1, {length}) as bucket, event_type, count(*) as events
-            from ({sql}) group by 1, 2 order by 1, 2
-            """,  # noqa: S608 - a fixed length and fixed fragments
-            params,
+    sql, params = _matching(event_filter, "e.received_at, e.event_type", limit=event_filter.chart_window)
+    with _searching(event_filter):
+        return list(
+            db.query(
+                f"""
+                select substr(received_at, 1, {length}) as bucket, event_type, count(*) as events
+                from ({sql}) group by 1, 2 order by 1, 2
+                """,  # noqa: S608 - a fixed length and fixed fragments
+                params,
+            )
         )
-    )
 
 
 # The distinct values of an indexed column, each found by one seek in its index: a handful of seeks, not a scan
@@ -291,10 +332,11 @@ def signature_verdicts(db: Database) -> list[str]:
 def events_csv(db: Database, event_filter: EventFilter, *, max_rows: int = EXPORT_MAX_ROWS) -> str:
     """The filtered view as CSV, newest first, at most `max_rows` rows."""
     sql, params = _matching(event_filter, "e.id", limit=max_rows)
-    rows = db.query(
-        f"""
-        select {", ".join(EXPORT_COLUMNS)} from events where id in ({sql}) order by received_at desc, id desc
-        """,  # noqa: S608 - fixed column names and fragments
-        params,
-    )
-    return csv_text(EXPORT_COLUMNS, rows)
+    with _searching(event_filter):
+        rows = db.query(
+            f"""
+            select {", ".join(EXPORT_COLUMNS)} from events where id in ({sql}) order by received_at desc, id desc
+            """,  # noqa: S608 - fixed column names and fragments
+            params,
+        )
+        return csv_text(EXPORT_COLUMNS, rows)

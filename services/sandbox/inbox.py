@@ -5,12 +5,18 @@ real Slack or mailbox. Not part of 360dialog.
 console's default CONSOLE_ALERT_URLS in demo mode points there (`json://<hub>/sandbox/inbox`). The hub listens on
 this machine only, so the inbox asks for no credentials; it keeps the newest INBOX_KEEP messages, each cut to a
 bounded size. `GET /sandbox/admin/inbox` lists them, with the demo partner API key like every demo control.
+
+Any web page open in a browser on this machine can reach loopback too, so the inbox takes only
+`Content-Type: application/json` (a page may post text/plain or a form to another origin without asking; JSON
+needs a CORS preflight, which the hub never grants) and refuses a request whose `Origin` is not the hub's own
+(SANDBOX_URL). apprise, the one legitimate sender, sends JSON and no Origin.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 from starlette.concurrency import run_in_threadpool
@@ -57,8 +63,30 @@ def messages(db: Database, limit: int) -> list[dict[str, Any]]:
     )
 
 
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` as a browser writes it in an Origin header."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def sender_problem(headers: Any, own_origin: str) -> tuple[int, str] | None:
+    """Why a post to the inbox is refused (status and message), or None: JSON only, from no origin or our own."""
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return 415, "An alert must be sent as Content-Type: application/json"
+    origin = headers.get("origin")
+    if origin is not None and origin.lower() != own_origin:
+        return 403, "Alerts are not taken from other web pages"
+    return None
+
+
 def routes(hub: SandboxHub) -> list[Route]:
+    own_origin = origin_of(hub.settings.sandbox_url)
+
     async def receive(request: Request) -> Response:
+        problem = sender_problem(request.headers, own_origin)
+        if problem is not None:
+            return api_error(*problem)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return api_error(413, f"An alert may be at most {MAX_BODY_BYTES} bytes")

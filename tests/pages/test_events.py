@@ -222,3 +222,62 @@ def test_a_link_to_an_event_that_is_not_stored_says_so(db_path, app) -> None:
     app.run()
     assert not app.exception
     assert app.error[0].value == "No event #999 is stored."
+
+
+@pytest.mark.parametrize("typed", ["a\x00b", "marker\x00-77", '"NEAR(', "body:marker", "\x1b[31m", "x" * 5_000])
+def test_a_hostile_search_in_the_url_is_searched_never_a_crash(db_path, app, caplog, typed: str) -> None:
+    _seed(db_path, 3)
+    app.query_params["q"] = typed
+    app.run()
+    assert not app.exception, [element.value for element in app.exception]
+    assert any("matching events" in text for text in _texts(app))
+    app.run()  # the live refresh: the same again, nothing logged
+    assert not app.exception
+    assert not [record for record in caplog.records if record.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_nul_in_the_search_is_dropped(db_path, app) -> None:
+    _seed(db_path, 120)
+    app.query_params["q"] = "marker\x00-77"
+    app.run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["id"]) == [78]
+
+
+def test_a_search_the_index_cannot_answer_is_a_message_and_the_page_stays(db_path, app) -> None:
+    _seed(db_path, 3)
+    with console_db(db_path) as db:
+        db.execute("drop table events_fts")
+    app.query_params["q"] = "marker"
+    app.run()
+    assert not app.exception
+    assert [element.value for element in app.warning] == [
+        "The search could not run (OperationalError from the full-text index). "
+        "Try other words, or clear the search: the other filters work without it."
+    ]
+    app.text_input(key="q").input("").run()
+    assert not app.exception
+    assert not app.warning
+    assert "3 matching events · page 1, newest first" in _texts(app)
+
+
+def test_a_short_prefix_is_a_whole_word_and_the_page_says_so(db_path, app) -> None:
+    _seed(db_path, 3)
+    app.query_params["q"] = "c*"
+    app.run()
+    assert not app.exception
+    assert "3 letters or digits" in app.caption[0].value
+    assert "0 matching events · page 1, newest first" in _texts(app)
+    app.text_input(key="q").input("mar*").run()
+    assert not app.caption
+    assert "3 matching events · page 1, newest first" in _texts(app)
+
+
+def test_a_prefix_count_stops_at_its_cap(db_path, app) -> None:
+    _seed_bulk(db_path, 1_200, old_word="quokka")
+    app.query_params.update({"q": "fil*", "range": "All time"})
+    app.run()
+    assert not app.exception
+    assert "1,000+ matching events · page 1, newest first" in _texts(app)
+    app.text_input(key="q").input("filler").run()
+    assert "1,199 matching events · page 1, newest first" in _texts(app)

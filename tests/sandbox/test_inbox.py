@@ -39,7 +39,10 @@ def test_apprise_json_target_reaches_the_inbox_the_console_reads(data_dir: Path)
         assert (received["message"], received["type"]) == ("What happened: ...", "warning")
 
         assert requests.get(f"{hub.url}/sandbox/admin/inbox", timeout=10).status_code == 401
-        assert requests.post(f"{hub.url}/sandbox/inbox", data=b"{not json", timeout=10).status_code == 400
+        not_json = requests.post(
+            f"{hub.url}/sandbox/inbox", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10
+        )
+        assert not_json.status_code == 400
         assert requests.post(f"{hub.url}/sandbox/inbox", json=["a list"], timeout=10).status_code == 400
         too_big = {"title": "x", "message": "y" * (inbox.MAX_BODY_BYTES + 1)}
         assert requests.post(f"{hub.url}/sandbox/inbox", json=too_big, timeout=10).status_code == 413
@@ -51,3 +54,52 @@ def test_apprise_json_target_reaches_the_inbox_the_console_reads(data_dir: Path)
         stack.callback(stranger.close)
         with pytest.raises(SandboxError, match="refused"):
             stranger.inbox()
+
+
+@pytest.mark.processes
+def test_only_json_from_no_origin_or_the_hubs_own_reaches_the_inbox(data_dir: Path) -> None:
+    with ExitStack() as stack:
+        hub = start_hub(stack, data_dir)
+        inbox_url = f"{hub.url}/sandbox/inbox"
+        fake = '{"title": "Permission revoked", "message": "fake", "type": "warning"}'
+        # What any web page may send to another origin without a preflight: text/plain, a form.
+        refused = [
+            requests.post(inbox_url, data=fake, headers={"Content-Type": "text/plain"}, timeout=10),
+            requests.post(
+                inbox_url,
+                data=fake,
+                headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://evil.example"},
+                timeout=10,
+            ),
+            requests.post(inbox_url, data={"title": "x"}, timeout=10),
+            requests.post(
+                inbox_url, data=fake, headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=10
+            ),
+            requests.post(inbox_url, data=fake, timeout=10),  # no Content-Type at all
+        ]
+        assert [response.status_code for response in refused] == [415] * 5
+        # JSON from another origin (a page that got past a preflight, or one on another port of this machine).
+        for origin in ("https://evil.example", "http://127.0.0.1:1", "null", hub.url.replace("127.0.0.1", "localhost")):
+            response = requests.post(inbox_url, json={"title": "x"}, headers={"Origin": origin}, timeout=10)
+            assert response.status_code == 403, origin
+        # The browser's preflight gets no CORS grant.
+        preflight = requests.options(
+            inbox_url,
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+            timeout=10,
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+        assert hub.sandbox.inbox() == []
+
+        accepted = [
+            requests.post(inbox_url, json={"title": "no origin"}, timeout=10),
+            requests.post(inbox_url, json={"title": "own origin"}, headers={"Origin": hub.url}, timeout=10),
+            requests.post(
+                inbox_url,
+                data=b'{"title": "with a charset"}',
+                headers={"Content-Type": "Application/JSON; charset=utf-8"},
+                timeout=10,
+            ),
+        ]
+        assert [response.status_code for response in accepted] == [200] * 3
+        assert [row["title"] for row in hub.sandbox.inbox()] == ["with a charset", "own origin", "no origin"]
