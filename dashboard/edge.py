@@ -12,12 +12,15 @@ instead:
   browser) and the script health check answer 404.
 - what the first message of a session says: no absolute path of the script and no Streamlit or Python
   version (the page list is the navigation's business: dashboard/app.py gives a visitor only the landing).
+- the host configuration the browser reads: no outside origin (Streamlit's list names its cloud's domains) may
+  drive a framed console through postMessage.
 - a few response headers: no MIME sniffing, no referrer leaving the console, and framing only by the
   console itself, except on the landing page.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -36,6 +39,7 @@ CLOSED_PREFIXES = ("/_stcore/agent/",)
 # Headers a client may write to claim another address; only the source computed here travels on.
 ADDRESS_HEADERS = frozenset({b"x-forwarded-for", b"x-real-ip", b"forwarded"})
 LANDING_PREFIX = "/landing"
+HOST_CONFIG_PATH = "/_stcore/host-config"
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -93,6 +97,18 @@ def response_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tupl
     return [*headers, *added]
 
 
+def without_outside_origins(body: bytes) -> bytes:
+    """Streamlit's host configuration with no origin allowed to message the console from a parent frame."""
+    try:
+        host_config = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(host_config, dict):
+        return body
+    host_config["allowedOrigins"] = []
+    return json.dumps(host_config).encode()
+
+
 class ConsoleEdge:
     """Pure ASGI middleware (it must see websockets too, which Starlette's BaseHTTPMiddleware does not)."""
 
@@ -109,7 +125,11 @@ class ConsoleEdge:
             return
         scope = with_source(scope, self.trusted_proxies)
         if scope["type"] == "http":
-            await self.app(scope, receive, self._http_sender(scope.get("path", ""), send))
+            path = scope.get("path", "")
+            sender = self._http_sender(path, send)
+            if path.rstrip("/") == HOST_CONFIG_PATH:
+                sender = self._rewriting_sender(sender, without_outside_origins)
+            await self.app(scope, receive, sender)
         else:
             await self.app(scope, receive, self._websocket_sender(send))
 
@@ -128,6 +148,30 @@ class ConsoleEdge:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": response_headers(path, list(message.get("headers", [])))}
             await send(message)
+
+        return sender
+
+    @staticmethod
+    def _rewriting_sender(send: Send, rewrite: Callable[[bytes], bytes]) -> Send:
+        """Holds a response until its body is complete, then sends it rewritten, with its length corrected."""
+        held: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def sender(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                held["start"] = message
+                return
+            if message["type"] != "http.response.body" or "start" not in held:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = rewrite(b"".join(chunks))
+            start = held.pop("start")
+            headers = [(name, value) for name, value in start.get("headers", []) if name.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
         return sender
 

@@ -92,6 +92,12 @@ def test_pages_carry_security_headers_and_only_the_landing_may_be_framed_elsewhe
     assert requests.get(f"{url}/_stcore/health", timeout=10).status_code == 200
 
 
+def test_no_outside_origin_may_message_a_framed_console(console: tuple[str, Path]) -> None:
+    url, _ = console
+    host_config = requests.get(f"{url}/_stcore/host-config", timeout=10).json()
+    assert host_config["allowedOrigins"] == []
+
+
 @pytest.mark.parametrize("path", ["landing", "", "channels", "audit"])
 def test_an_anonymous_session_learns_no_path_page_or_version(console: tuple[str, Path], path: str) -> None:
     url, _ = console
