@@ -74,7 +74,11 @@ def operator() -> str:
 def source_address() -> str:
     """Where this browser session's requests come from, as the sign-in throttle and the landing's limits count
     it: always an IP address. The console's edge (dashboard/edge.py) made it the socket's peer, or the last hop
-    of X-Forwarded-For when the peer is one of CONSOLE_TRUSTED_PROXIES; Streamlit says None for loopback."""
+    of X-Forwarded-For when the peer is one of CONSOLE_TRUSTED_PROXIES, and removed the header."""
+    if st.context.headers.get("X-Forwarded-For") is not None:
+        # The header is still here, so the edge is not (`streamlit run dashboard/app.py`): Streamlit's uvicorn
+        # then takes a loopback peer's header as the address, so the only address known for sure is loopback.
+        return LOOPBACK_SOURCE
     address = st.context.ip_address
-    # Anything but text (a test harness's stand-in) is this machine too.
+    # Streamlit says None for loopback; anything but text (a test harness's stand-in) is this machine too.
     return address if isinstance(address, str) and address else LOOPBACK_SOURCE

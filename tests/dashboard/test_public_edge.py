@@ -9,8 +9,11 @@ as an attacker would: plain HTTP and a bare websocket whose ForwardMsgs are deco
 
 from __future__ import annotations
 
+import os
 import platform
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +67,30 @@ def test_only_a_trusted_proxy_names_the_source_and_only_by_its_own_hop(tmp_path:
         "source:203.0.113.77",
         "source:127.0.0.1",
     }
+
+
+def test_without_the_edge_a_forwarded_for_still_counts_as_this_machine(tmp_path: Path) -> None:
+    # Started as a plain Streamlit script, Streamlit's uvicorn believes a loopback peer's header; the console
+    # then counts such a session as loopback rather than as the address it claims.
+    with console_process(tmp_path, live_env(tmp_path, PASSWORD), ("-m", "streamlit", "run", "dashboard/app.py")) as url:
+        sign_in_over_websocket(url, "ana", "guess", {"X-Forwarded-For": "203.0.113.5"})
+    assert {key for key in throttle_keys(tmp_path) if key.startswith("source:")} == {"source:127.0.0.1"}
+
+
+def test_the_edge_will_not_be_served_with_uvicorn_believing_forwarded_headers(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "FORWARDED_ALLOW_IPS"}
+    env.update(live_env(tmp_path, PASSWORD))
+    result = subprocess.run(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "python -m dashboard.server" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,14 @@ from tests.support import ROOT
 from tests.support.console import LIVE_ENV_KEYS
 from tests.support.servers import free_port, wait_for
 
+# How the stack starts the console's web process.
+CONSOLE_COMMAND = ("-m", "dashboard.server")
+
 
 @contextmanager
-def console_process(data_dir: Path, settings: dict[str, str]) -> Iterator[str]:
+def console_process(
+    data_dir: Path, settings: dict[str, str], command: tuple[str, ...] = CONSOLE_COMMAND
+) -> Iterator[str]:
     """The console listening on a free loopback port with `settings` alone; yields its base URL."""
     port = free_port()
     inherited = {key: value for key, value in os.environ.items() if key not in LIVE_ENV_KEYS}
@@ -31,7 +36,7 @@ def console_process(data_dir: Path, settings: dict[str, str]) -> Iterator[str]:
     log_path = data_dir / "console.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.server", "--server.port", str(port), "--server.address", "127.0.0.1"],
+            [sys.executable, *command, "--server.port", str(port), "--server.address", "127.0.0.1"],
             cwd=ROOT,
             env=env,
             stdout=log,
