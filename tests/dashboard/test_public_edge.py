@@ -2,8 +2,10 @@
 as an attacker would: plain HTTP and a bare websocket whose ForwardMsgs are decoded with Streamlit's protos.
 
 - A source is the socket's peer, or the last hop a trusted proxy added: a forged X-Forwarded-For changes
-  nothing (it used to pick the address of every sign-in attempt).
-- Streamlit's metrics, agent API and script health check are closed.
+  nothing (it used to pick the address of every sign-in attempt), even when the console is started without
+  its edge; and the edge refuses to be served by a uvicorn that believes the header itself.
+- Streamlit's metrics, agent API and script health check are closed; no outside origin may message a framed
+  console; responses carry security headers.
 - An anonymous session learns no path of the server, no other page, no Streamlit or Python version.
 """
 
