@@ -1,4 +1,4 @@
-"""Entry script: `streamlit run dashboard/app.py`. It only declares the pages and runs the navigation."""
+"""The pages and the navigation (served by dashboard/server.py). It only declares the pages and runs the navigation."""
 
 import sys
 from pathlib import Path
@@ -10,7 +10,13 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.auth import current_operator, require_operator, resume_requested_page, sign_out_button  # noqa: E402
+from dashboard.auth import (  # noqa: E402
+    current_operator,
+    requested_page_path,
+    require_operator,
+    resume_requested_page,
+    sign_out_button,
+)
 from dashboard.context import LANDING_PATH, require_settings  # noqa: E402
 
 settings = require_settings()
@@ -27,25 +33,50 @@ st.set_page_config(
 )
 
 PAGES = ROOT / "pages"
-pages = [
-    # The default page is served at the root; a url_path of its own would only show "Page not found".
-    st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", default=True),
-    st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path=LANDING_PATH),
-    st.Page(PAGES / "redirects.py", title="Redirects", icon=":material/fact_check:", url_path="redirects"),
-    st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
-    st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
-    st.Page(PAGES / "clients.py", title="Clients", icon=":material/storefront:", url_path="clients"),
-    st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
-    st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:", url_path="audit"),
-    st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
-]
-if settings.demo_mode:
-    pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))
-navigation = st.navigation(pages, position="sidebar" if operator else "hidden")
-if operator is None and navigation.url_path != LANDING_PATH:
-    # Without a sign-in no other page script runs at all.
+
+
+def operator_pages() -> list[st.Page]:
+    pages = [
+        # The default page is served at the root; a url_path of its own would only show "Page not found".
+        st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", default=True),
+        st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path=LANDING_PATH),
+        st.Page(PAGES / "redirects.py", title="Redirects", icon=":material/fact_check:", url_path="redirects"),
+        st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),
+        st.Page(PAGES / "channels.py", title="Channels and keys", icon=":material/smartphone:", url_path="channels"),
+        st.Page(PAGES / "clients.py", title="Clients", icon=":material/storefront:", url_path="clients"),
+        st.Page(PAGES / "receiver.py", title="Receiver health", icon=":material/monitor_heart:", url_path="receiver"),
+        st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:", url_path="audit"),
+        st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    ]
+    if settings.demo_mode:
+        pages.append(st.Page(PAGES / "demo.py", title="Demo controls", icon=":material/movie:", url_path="demo"))
+    return pages
+
+
+def sign_in() -> None:
     require_operator()
-if operator is not None:
+
+
+def visitor_pages() -> list[st.Page]:
+    """What a visitor who has not signed in may learn of the console: the landing, and the sign-in. The
+    navigation is sent to the browser, so no other page's name or path is in it: the sign-in answers at the
+    path the browser asked for, whatever it is (so it says nothing of which paths exist), and the page there
+    after sign-in is the operator's."""
+    pages = [
+        st.Page(sign_in, title="Sign in", default=True),
+        st.Page(PAGES / "landing.py", title="Onboarding", url_path=LANDING_PATH),
+    ]
+    asked_for = requested_page_path()
+    if asked_for and asked_for not in {LANDING_PATH, "sign_in"}:
+        pages.append(st.Page(sign_in, title="Sign in", url_path=asked_for))
+    return pages
+
+
+if operator is None:
+    navigation = st.navigation(visitor_pages(), position="hidden")
+else:
+    pages = operator_pages()
+    navigation = st.navigation(pages, position="sidebar")
     resume_requested_page(pages, navigation)
     if settings.demo_mode:
         st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon=":material/science:")

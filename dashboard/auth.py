@@ -6,6 +6,7 @@ only as a hash (CONSOLE_PASSWORD_HASH) plus the operator's name, which the audit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -16,10 +17,12 @@ from dashboard.context import OPERATOR_KEY, get_db, require_settings, source_add
 from services import audit
 from services.password_hash import InvalidPasswordHash, verify_password
 from services.settings import Settings
-from services.sign_in import attempt_succeeded, reserve_attempt
+from services.sign_in import attempt_succeeded, reserve_attempt, wait_for_turn
 
 MAX_OPERATOR_NAME = 64
 REQUESTED_KEY = "requested_before_sign_in"
+# What a page's url_path may be: the sign-in answers at such a path, never at anything a URL could smuggle in.
+PAGE_PATH = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 def operator_name_problem(name: str) -> str | None:
@@ -57,8 +60,15 @@ def _password_gate(settings: Settings) -> None:
     source = source_address()
     reservation = reserve_attempt(db, source, name)
     if not reservation.allowed:
-        st.error(f"Too many failed sign-ins from here. Try again in {max(1, round(reservation.wait_seconds))} s.")
+        st.error(
+            f"Too many failed sign-ins for this name from here. "
+            f"Try again in {max(1, round(reservation.wait_seconds))} s."
+        )
         return
+    # Many failed sign-ins from this address: each attempt waits its turn (services/sign_in.py).
+    if reservation.wait_seconds > 0:
+        with st.spinner("Many sign-ins from this address: waiting for its turn…", show_time=True):
+            wait_for_turn(reservation)
     if not _password_matches(settings, password):
         # The typed name is not recorded: people type passwords into name fields.
         audit.record(
@@ -94,13 +104,20 @@ def _oidc_operator() -> str | None:
     return "single sign-on user"
 
 
+def requested_page_path() -> str:
+    """The page path the browser asked for ('' for the root), when it could be one; '' for anything else."""
+    if REQUESTED_KEY in st.session_state:
+        return st.session_state[REQUESTED_KEY]["path"]
+    path = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    return path if PAGE_PATH.fullmatch(path) else ""
+
+
 def _remember_request() -> None:
     """Note the page and query the browser asked for, so sign-in can return there (a redirect must not be lost)."""
     if REQUESTED_KEY in st.session_state:
         return
-    path = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
     query = {key: st.query_params.get_all(key) for key in st.query_params}
-    st.session_state[REQUESTED_KEY] = {"path": path, "query": query}
+    st.session_state[REQUESTED_KEY] = {"path": requested_page_path(), "query": query}
 
 
 def current_operator() -> str | None:

@@ -15,6 +15,8 @@ from services.store import open_console_db
 OPERATOR_KEY = "operator"
 # The one page a visitor who has not signed in may open: where clients come back from 360dialog.
 LANDING_PATH = "landing"
+# The source of a browser on this machine, or behind a proxy on it that the settings do not trust.
+LOOPBACK_SOURCE = "127.0.0.1"
 
 
 @st.cache_resource
@@ -71,7 +73,12 @@ def operator() -> str:
 
 def source_address() -> str:
     """Where this browser session's requests come from, as the sign-in throttle and the landing's limits count
-    it. Behind a reverse proxy this is the proxy unless Streamlit is told to read its header."""
+    it: always an IP address. The console's edge (dashboard/edge.py) made it the socket's peer, or the last hop
+    of X-Forwarded-For when the peer is one of CONSOLE_TRUSTED_PROXIES, and removed the header."""
+    if st.context.headers.get("X-Forwarded-For") is not None:
+        # The header is still here, so the edge is not (`streamlit run dashboard/app.py`): Streamlit's uvicorn
+        # then takes a loopback peer's header as the address, so the only address known for sure is loopback.
+        return LOOPBACK_SOURCE
     address = st.context.ip_address
-    # None when the browser is on this machine; anything but text (a test harness's stand-in) counts as local.
-    return address if isinstance(address, str) and address else "local"
+    # Streamlit says None for loopback; anything but text (a test harness's stand-in) is this machine too.
+    return address if isinstance(address, str) and address else LOOPBACK_SOURCE

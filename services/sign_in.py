@@ -1,9 +1,22 @@
-"""Throttling password sign-ins: per source address, and per name from that address, with growing delays.
+"""Throttling password sign-ins so that guessing is slow and nobody who knows the password is locked out.
 
-Every attempt is reserved before its password is checked: in one write transaction it is refused when a
-key is still blocked, or else counted as a failure and the next delay set; a correct password then clears
-its keys. So ten tabs at once cannot slip guesses past the limit, and the counters live in SQLite, shared
-by every dashboard process. Keys are per source, so a flood from one address never locks out another.
+Two counters, both kept in SQLite (shared by every dashboard process) and both reserved in one write
+transaction before a password is checked, so ten tabs at once cannot slip guesses past them:
+
+- per name from a source (`name:<name>@<source>`): it blocks. After a few free failures each further one
+  makes that name wait 2 s, 4 s, 8 s ... up to five minutes from that source; a correct password clears it.
+- per source (`source:<source>`): it never blocks, it queues. A source may be shared by many people (every
+  operator is one address behind a proxy that is not trusted, or on this machine), so refusing a source
+  would let one attacker lock every colleague out. Instead each attempt from a source takes the next turn
+  of that source, and after many recent failures the turns are spaced out (up to a few seconds apart); the
+  attempt waits for its turn, server-side, before its password is checked. Changing the name, or opening
+  more tabs, does not buy an attacker more than one check per turn, so the source's guess rate stays
+  bounded, while a colleague's right password waits behind at most the attempts already queued and is then
+  accepted.
+
+A success takes its own attempt off the source's count but leaves the other failures there, so a colleague
+signing in does not give an attacker at the same address a fresh start. Issue 23's per-person accounts keep
+the same keys (name, source).
 """
 
 from __future__ import annotations
@@ -16,12 +29,20 @@ from sqlite_utils import Database
 FREE_FAILURES = 3
 FIRST_DELAY_SECONDS = 2.0
 MAX_DELAY_SECONDS = 300.0
-# A source that has been quiet this long starts again from no failures.
+# A team behind one address makes typos: this many recent failures cost the source nothing.
+SOURCE_FREE_FAILURES = 10
+SOURCE_FIRST_SPACING_SECONDS = 0.25
+# At most one password check per this long from one busy source: 900 an hour, whatever the names or tabs.
+SOURCE_MAX_SPACING_SECONDS = 4.0
+# A key that has been quiet this long starts again from no failures.
 FORGET_AFTER_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
 class Reservation:
+    """`allowed`: the password may be checked, after waiting `wait_seconds` (the source's turn); refused,
+    `wait_seconds` is how long the name stays blocked from this source."""
+
     allowed: bool
     wait_seconds: float
     keys: tuple[str, ...]
@@ -32,37 +53,74 @@ def throttle_keys(source: str, name: str) -> tuple[str, ...]:
 
 
 def delay_after(failures: int) -> float:
-    """No wait for the first few failures, then 2 s, 4 s, 8 s ... up to five minutes."""
+    """A name from one source: no wait for the first few failures, then 2 s, 4 s, 8 s ... up to five minutes."""
     if failures <= FREE_FAILURES:
         return 0.0
     return min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (failures - FREE_FAILURES - 1))
 
 
+def source_spacing_after(failures: int) -> float:
+    """Time between two turns of one source: none at first, then 0.25 s, 0.5 s ... up to a few seconds."""
+    if failures <= SOURCE_FREE_FAILURES:
+        return 0.0
+    return min(SOURCE_MAX_SPACING_SECONDS, SOURCE_FIRST_SPACING_SECONDS * 2 ** (failures - SOURCE_FREE_FAILURES - 1))
+
+
+def _recent_failures(row: dict | None, moment: float) -> int:
+    if row is None or moment - (row["last_failure_at"] or 0) > FORGET_AFTER_SECONDS:
+        return 0
+    return row["failures"]
+
+
 def reserve_attempt(db: Database, source: str, name: str, *, now: float | None = None) -> Reservation:
-    """Refuse while blocked; otherwise count this attempt as a failure until `attempt_succeeded` says not."""
+    """Refuse while the name is blocked from this source; otherwise take the source's next turn and count the
+    attempt as a failure until `attempt_succeeded` says not. The caller waits `wait_seconds`, then checks."""
     moment = time.time() if now is None else now
-    keys = throttle_keys(source, name)
+    source_key, name_key = keys = throttle_keys(source, name)
     with db.atomic():
         rows = {row["key"]: row for row in db["sign_in_throttle"].rows_where("key in (?, ?)", list(keys))}
-        blocked = [row["blocked_until"] - moment for row in rows.values() if row["blocked_until"] > moment]
-        if blocked:
-            return Reservation(False, max(blocked), keys)
-        for key in keys:
-            row = rows.get(key)
-            stale = row is None or moment - (row["last_failure_at"] or 0) > FORGET_AFTER_SECONDS
-            failures = 1 if stale else row["failures"] + 1
-            db["sign_in_throttle"].upsert(
-                {
-                    "key": key,
-                    "failures": failures,
-                    "blocked_until": moment + delay_after(failures),
-                    "last_failure_at": moment,
-                },
-                pk="key",
-            )
-    return Reservation(True, 0.0, keys)
+        name_row = rows.get(name_key)
+        if name_row and name_row["blocked_until"] > moment:
+            return Reservation(False, name_row["blocked_until"] - moment, keys)
+        source_row = rows.get(source_key)
+        source_failures = _recent_failures(source_row, moment) + 1
+        # For a source key, blocked_until is when its next turn starts.
+        turn = max(moment, source_row["blocked_until"]) if source_row else moment
+        name_failures = _recent_failures(name_row, moment) + 1
+        table = db["sign_in_throttle"]
+        table.upsert(
+            {
+                "key": source_key,
+                "failures": source_failures,
+                "blocked_until": turn + source_spacing_after(source_failures),
+                "last_failure_at": moment,
+            },
+            pk="key",
+        )
+        table.upsert(
+            {
+                "key": name_key,
+                "failures": name_failures,
+                "blocked_until": turn + delay_after(name_failures),
+                "last_failure_at": moment,
+            },
+            pk="key",
+        )
+    return Reservation(True, turn - moment, keys)
 
 
 def attempt_succeeded(db: Database, reservation: Reservation) -> None:
+    """The name starts afresh; the source keeps every failure but this attempt's own."""
+    source_key, name_key = reservation.keys
     with db.atomic():
-        db.execute("delete from sign_in_throttle where key in (?, ?)", list(reservation.keys))
+        db.execute("delete from sign_in_throttle where key = ?", [name_key])
+        db.execute(
+            "update sign_in_throttle set failures = max(failures - 1, 0) where key = ?",
+            [source_key],
+        )
+
+
+def wait_for_turn(reservation: Reservation) -> None:
+    """Wait, in this request, until the source's turn: the delay is served before the password is checked."""
+    if reservation.allowed and reservation.wait_seconds > 0:
+        time.sleep(reservation.wait_seconds)

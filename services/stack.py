@@ -79,9 +79,8 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
             [
                 python,
                 "-m",
-                "streamlit",
-                "run",
-                "dashboard/app.py",
+                # Streamlit's app inside the console's edge: sources, closed routes, headers (dashboard/server.py).
+                "dashboard.server",
                 "--server.port",
                 str(_port(settings.public_url)),
                 "--server.address",
