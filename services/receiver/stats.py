@@ -71,9 +71,11 @@ def record_rejections(
         """,
         [per_source],
     )
+    # By rows, not by ids: the rows a flood lost to its per-source cap still used up ids.
     db.execute(
-        "delete from receiver_rejections where id <= (select max(id) from receiver_rejections) - ?",
-        [keep],
+        "delete from receiver_rejections where id < "
+        "(select id from receiver_rejections order by id desc limit 1 offset ?)",
+        [keep - 1],
     )
 
 
