@@ -46,16 +46,13 @@ class WaitingConnections:
         if not waiting:
             del self._by_address[address]
 
-    def count(self, address: str) -> int:
-        return len(self._by_address.get(address, ()))
-
     def oldest_of_busiest_address(self, spare: GuardedProtocol) -> GuardedProtocol | None:
         """The longest-waiting connection of the address that holds the most, never `spare`."""
-        for _, waiting in sorted(self._by_address.items(), key=lambda item: len(item[1]), reverse=True):
-            for connection in waiting:
-                if connection is not spare:
-                    return connection
-        return None
+        counted = ((len(waiting) - (spare in waiting), waiting) for waiting in self._by_address.values())
+        count, waiting = max(counted, key=lambda item: item[0], default=(0, {}))
+        if not count:
+            return None
+        return next(connection for connection in waiting if connection is not spare)
 
 
 # One registry per uvicorn server (a test process may run several); gone with the server.
