@@ -54,6 +54,8 @@ PARTNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 MODES = ("demo", "live")
+# Where every process listens unless CONSOLE_BIND_ADDRESS says otherwise, in either mode.
+DEFAULT_BIND_ADDRESS = "127.0.0.1"
 # What each process is; in live mode each checks only what its own work needs.
 ROLES = ("console", "receiver", "sandbox", "scheduler")
 # Any of these present means a live console is being set up: the mode is then never guessed as demo.
@@ -137,7 +139,7 @@ class Settings:
     password_hash: str | None = field(default=None, repr=False)
     oidc_configured: bool = False
     oidc_provider: str | None = None
-    bind_address: str = "127.0.0.1"
+    bind_address: str = DEFAULT_BIND_ADDRESS
     log_level: str = "INFO"
     secrets_path: Path = DEFAULT_SECRETS_PATH
     direct_paid: bool = False
@@ -463,9 +465,9 @@ def load_settings(
 
     if partner_id and not PARTNER_ID_PATTERN.match(partner_id):
         raise SettingsError("D360_PARTNER_ID may hold only letters, digits, '-' and '_'")
-    # Demo mode listens on this machine only; live mode must be reachable.
-    bind_default = "127.0.0.1" if demo_mode else "0.0.0.0"  # noqa: S104
-    bind_address = check_bind_address(source.text("CONSOLE_BIND_ADDRESS", bind_default) or bind_default)
+    # Every process listens on this machine only unless told otherwise: in live mode the TLS proxy in front
+    # is what the internet reaches (docs/deployment.md).
+    bind_address = check_bind_address(source.text("CONSOLE_BIND_ADDRESS", DEFAULT_BIND_ADDRESS) or DEFAULT_BIND_ADDRESS)
     if demo_mode and not is_loopback(bind_address):
         raise SettingsError(
             "CONSOLE_BIND_ADDRESS: demo mode listens on loopback only (no sign-in, demo secrets); "

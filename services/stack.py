@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from services.addresses import Network
 from services.scheduler import status as scheduler_status
 from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from services.store import open_console_db
@@ -23,6 +24,19 @@ STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
 RECEIVER_KEEP_ALIVE_SECONDS = 5
 RECEIVER_MAX_CONNECTIONS = 256
+RECEIVER_PROTOCOL = "services.receiver.connections:GuardedProtocol"
+RECEIVER_SERVER_FLAGS = (
+    # A request head must arrive within RECEIVER_KEEP_ALIVE_SECONDS of connecting or of the previous answer,
+    # and idle connections give way to new ones once the server is full (services/receiver/connections.py).
+    "--http",
+    RECEIVER_PROTOCOL,
+    "--timeout-keep-alive",
+    str(RECEIVER_KEEP_ALIVE_SECONDS),
+    "--limit-concurrency",
+    str(RECEIVER_MAX_CONNECTIONS),
+    # The receiver reads X-Forwarded-For itself, from CONSOLE_TRUSTED_PROXIES only (services/addresses.py).
+    "--no-proxy-headers",
+)
 
 
 @dataclass(frozen=True)
@@ -43,10 +57,8 @@ def scheduler_wanted(settings: Settings) -> bool:
     return settings.sync_minutes > 0 or settings.alerts.enabled
 
 
-def services_for(settings: Settings, python: str = sys.executable) -> list[Service]:
-    """The processes to run, all listening on CONSOLE_BIND_ADDRESS (this machine only in demo mode by default)."""
-    host = settings.bind_address
-    uvicorn = [
+def _uvicorn(settings: Settings, python: str) -> list[str]:
+    return [
         python,
         "-m",
         "uvicorn",
@@ -56,24 +68,34 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
         "--log-level",
         settings.log_level.lower(),
     ]
+
+
+def uvicorn_proxy_flags(trusted_proxies: tuple[Network, ...]) -> list[str]:
+    """uvicorn reads X-Forwarded-For from CONSOLE_TRUSTED_PROXIES only: with none, never (its own default
+    trusts any loopback peer)."""
+    if not trusted_proxies:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(str(network) for network in trusted_proxies)]
+
+
+def receiver_command(settings: Settings, python: str = sys.executable) -> list[str]:
+    """The receiver as `make run` starts it; docs/deployment.md gives the same flags."""
+    return [
+        *_uvicorn(settings, python),
+        "services.receiver:app",
+        "--host",
+        settings.bind_address,
+        "--port",
+        str(_port(settings.receiver_url)),
+        *RECEIVER_SERVER_FLAGS,
+    ]
+
+
+def services_for(settings: Settings, python: str = sys.executable) -> list[Service]:
+    """The processes to run, all listening on CONSOLE_BIND_ADDRESS (this machine only unless it says otherwise)."""
+    host = settings.bind_address
     services = [
-        Service(
-            "receiver",
-            [
-                *uvicorn,
-                "services.receiver:app",
-                "--host",
-                host,
-                "--port",
-                str(_port(settings.receiver_url)),
-                # Idle keep-alive connections go after a few seconds; past this many at once, new ones get 503.
-                "--timeout-keep-alive",
-                str(RECEIVER_KEEP_ALIVE_SECONDS),
-                "--limit-concurrency",
-                str(RECEIVER_MAX_CONNECTIONS),
-            ],
-            f"{settings.receiver_url}/healthz",
-        ),
+        Service("receiver", receiver_command(settings, python), f"{settings.receiver_url}/healthz"),
         Service(
             "dashboard",
             [
@@ -107,7 +129,15 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
             0,
             Service(
                 "sandbox",
-                [*uvicorn, "services.sandbox:app", "--host", host, "--port", str(_port(settings.sandbox_url))],
+                [
+                    *_uvicorn(settings, python),
+                    "services.sandbox:app",
+                    *uvicorn_proxy_flags(settings.trusted_proxies),
+                    "--host",
+                    host,
+                    "--port",
+                    str(_port(settings.sandbox_url)),
+                ],
                 f"{settings.sandbox_url}/healthz",
             ),
         )

@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import sqlite3
+import stat
 import subprocess
 import sys
 from contextlib import ExitStack, closing
@@ -15,6 +16,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from services.stack import RECEIVER_SERVER_FLAGS
 from tests.support import ROOT
 from tests.support.receiver import SECRET, event_body, signed_headers
 from tests.support.sandbox_hub import start_hub
@@ -55,7 +57,7 @@ def test_every_command_in_the_guide_is_one_this_test_runs() -> None:
         ".venv/bin/uvicorn services.receiver:app",
         ".venv/bin/streamlit run dashboard/app.py",
         ".venv/bin/python -m services.partner_setup",
-        '.venv/bin/python -c "import sqlite3',
+        '.venv/bin/python -c "import os, sqlite3',
     )
     for command in guide_commands():
         assert command.startswith(prefixes), f"docs/deployment.md has a command no test runs: {command}"
@@ -85,6 +87,7 @@ def test_the_receiver_runs_in_live_mode_with_the_guides_flags(tmp_path: Path) ->
     command[command.index("--port") + 1] = str(port)
     env = clean_env(CONSOLE_MODE="live", D360_PLATFORM_SECRET=SECRET, CONSOLE_DATA_DIR=str(tmp_path / "data"))
     env["CONSOLE_SECRETS_FILE"] = str(tmp_path / "none.toml")
+    env["CONSOLE_TRUSTED_PROXIES"] = "127.0.0.1"  # the guide's proxy, on this host
     with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
         try:
             url = f"http://127.0.0.1:{port}"
@@ -92,6 +95,11 @@ def test_the_receiver_runs_in_live_mode_with_the_guides_flags(tmp_path: Path) ->
             body = event_body("evt-guide")
             answer = requests.post(f"{url}/webhooks/360dialog", data=body, headers=signed_headers(body), timeout=10)
             assert answer.status_code == 200
+            # As the guide's nginx forwards a stranger's unsigned request: the header holds what it saw.
+            forwarded = {"content-type": "application/json", "x-forwarded-for": "203.0.113.9"}
+            refused = requests.post(f"{url}/webhooks/360dialog", data=body, headers=forwarded, timeout=10)
+            assert refused.status_code == 401
+            assert wait_for(lambda: _refusal_sources(tmp_path / "data" / "console.db"), timeout=10) == ["203.0.113.9"]
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -142,9 +150,58 @@ def test_the_backup_command_copies_a_database_in_use(tmp_path: Path) -> None:
         db.execute("create table t (x)")
         db.execute("insert into t values (42)")
         db.commit()
-        subprocess.run(command_starting('.venv/bin/python -c "import sqlite3'), cwd=tmp_path, check=True)
+        subprocess.run(command_starting('.venv/bin/python -c "import os, sqlite3'), cwd=tmp_path, check=True)
     with closing(sqlite3.connect(tmp_path / "backup.db")) as backup:
         assert backup.execute("select x from t").fetchall() == [(42,)]
+
+
+@pytest.mark.parametrize("earlier_backup_mode", [None, 0o644])
+def test_the_backup_is_readable_by_its_owner_only(tmp_path: Path, earlier_backup_mode: int | None) -> None:
+    (tmp_path / "data").mkdir()
+    with closing(sqlite3.connect(tmp_path / "data" / "console.db")) as db:
+        db.execute("create table audit (what)")
+        db.commit()
+    if earlier_backup_mode is not None:
+        (tmp_path / "backup.db").touch(mode=earlier_backup_mode)
+        (tmp_path / "backup.db").chmod(earlier_backup_mode)
+    previous = os.umask(0o022)  # as a login shell has it
+    try:
+        subprocess.run(command_starting('.venv/bin/python -c "import os, sqlite3'), cwd=tmp_path, check=True)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
+
+
+def test_the_proxy_overwrites_the_forwarded_header_wherever_it_proxies() -> None:
+    [config] = re.findall(r"```nginx\n(.*?)```", GUIDE, flags=re.S)
+    assert "$proxy_add_x_forwarded_for" not in config
+    overwrite = re.compile(r"^\s*proxy_set_header X-Forwarded-For \$remote_addr;", flags=re.M)
+    servers = config.split("server {")[1:]
+    assert len(servers) == 2
+    for server in servers:
+        assert overwrite.search(server), server
+        # nginx drops a server's proxy_set_header in a location that sets any of its own.
+        for location in re.findall(r"location[^{]*\{(?:[^{}])*\}", server):
+            if "proxy_set_header" in location:
+                assert overwrite.search(location), location
+        for target in re.findall(r"proxy_pass (\S+);", server):
+            assert target.startswith("http://127.0.0.1:"), target
+
+
+def test_the_proxy_answers_nothing_for_streamlits_metrics() -> None:
+    assert "location = /_stcore/metrics { return 404; }" in GUIDE
+
+
+def test_the_guides_receiver_flags_are_the_ones_make_run_passes() -> None:
+    command = command_starting(".venv/bin/uvicorn services.receiver:app")
+    flags = command[command.index("--port") + 2 :]
+    assert flags == list(RECEIVER_SERVER_FLAGS)
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+
+
+def _refusal_sources(db_path: Path) -> list[str]:
+    with closing(sqlite3.connect(db_path)) as db:
+        return [source for (source,) in db.execute("select source from receiver_rejections order by id")]
 
 
 def _answers(url: str) -> bool:

@@ -249,12 +249,13 @@ def test_weak_receiver_auth_header_is_refused_in_live_mode(tmp_path: Path) -> No
         load_settings(env)
 
 
-def test_demo_mode_binds_to_localhost_unless_told(tmp_path: Path) -> None:
+def test_every_mode_binds_to_localhost_unless_told(tmp_path: Path) -> None:
     env = {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml")}
     assert load_settings(env).bind_address == "127.0.0.1"
     with pytest.raises(SettingsError, match="loopback only"):
         load_settings({**env, "CONSOLE_BIND_ADDRESS": "0.0.0.0"})
-    assert load_settings(live_env(tmp_path, PASSWORD)).bind_address == "0.0.0.0"
+    assert load_settings(live_env(tmp_path, PASSWORD)).bind_address == "127.0.0.1"
+    assert load_settings({**live_env(tmp_path, PASSWORD), "CONSOLE_BIND_ADDRESS": "0.0.0.0"}).bind_address == "0.0.0.0"
 
 
 def test_the_stack_passes_bind_address_and_log_level(tmp_path: Path) -> None:

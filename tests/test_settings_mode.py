@@ -70,7 +70,7 @@ def test_a_complete_live_console_starts(tmp_path: Path) -> None:
     settings = load_settings(env=_live_console(tmp_path))
     assert settings.mode == "live"
     assert settings.login_required
-    assert settings.bind_address == "0.0.0.0"
+    assert settings.bind_address == "127.0.0.1"
 
 
 @pytest.mark.parametrize("value", ["production", "Demo mode", "1"])

@@ -12,8 +12,10 @@ import requests
 
 from services.channels.sync_runs import last_run
 from services.scheduler.status import scheduler_status
+from services.settings import load_settings
+from services.stack import Service, services_for
 from tests.support import ROOT
-from tests.support.console import console_db
+from tests.support.console import console_db, live_env
 from tests.support.servers import wait_for
 from tests.support.stack import start_stack
 
@@ -63,3 +65,37 @@ def test_a_wrong_setting_stops_each_process_with_its_name(tmp_path: Path, comman
     assert result.returncode != 0
     assert "D360_API_BASE_URL must be an http(s) URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _listens_on(service: Service) -> str:
+    flag = "--server.address" if service.name == "dashboard" else "--host"
+    return service.command[service.command.index(flag) + 1]
+
+
+def test_in_live_mode_every_process_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    env = live_env(tmp_path, "a long enough password")
+    listening = [service for service in services_for(load_settings(env)) if service.health_url]
+    assert {service.name: _listens_on(service) for service in listening} == {
+        "receiver": "127.0.0.1",
+        "dashboard": "127.0.0.1",
+    }
+    told = services_for(load_settings({**env, "CONSOLE_BIND_ADDRESS": "0.0.0.0"}))
+    assert {_listens_on(service) for service in told if service.health_url} == {"0.0.0.0"}
+
+
+def _uvicorn_commands(**env: str) -> dict[str, list[str]]:
+    settings = load_settings(env)
+    return {service.name: service.command for service in services_for(settings) if "uvicorn" in service.command}
+
+
+def test_uvicorn_reads_forwarded_headers_only_from_the_trusted_proxies(tmp_path: Path) -> None:
+    demo = {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_SECRETS_FILE": str(tmp_path / "none.toml")}
+    # uvicorn's own default trusts X-Forwarded-For from any loopback peer: never left to it.
+    for command in _uvicorn_commands(**demo).values():
+        assert "--no-proxy-headers" in command
+        assert "--proxy-headers" not in command
+    behind_proxy = _uvicorn_commands(**demo, CONSOLE_TRUSTED_PROXIES="127.0.0.1")
+    sandbox = behind_proxy["sandbox"]
+    assert sandbox[sandbox.index("--forwarded-allow-ips") + 1] == "127.0.0.1/32"
+    # The receiver reads the header itself (services/addresses.py), so uvicorn never rewrites its peer.
+    assert "--no-proxy-headers" in behind_proxy["receiver"]

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from services.addresses import UNKNOWN_SOURCE, Network, client_address, is_trusted_proxy
 from services.events.signature import PLAIN_FORM, SIGNATURE_HEADER, check_signature, verify_shared_token
 from services.events.webhook import MalformedWebhook
 from services.receiver.group_commit import DeliveryNotStored, StorageUnavailable
@@ -151,7 +152,21 @@ async def receive_webhook(
     )
 
 
-def _log_line(outcome: Answer, started: float, source: str | None) -> str:
+def request_source(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str:
+    """Where the request came from, always an IP address: the socket's peer, or the hop a proxy named in
+    CONSOLE_TRUSTED_PROXIES added. uvicorn runs with --no-proxy-headers, so `client` is the socket's peer."""
+    client = scope.get("client")
+    peer = client[0] if client else None
+    forwarded_for = None
+    if is_trusted_proxy(peer, trusted_proxies):
+        # Several X-Forwarded-For headers read as one list; only its last entry is the proxy's own.
+        forwarded_for = ",".join(
+            value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"
+        )
+    return client_address(peer, forwarded_for, trusted_proxies)
+
+
+def _log_line(outcome: Answer, started: float, source: str) -> str:
     latency_ms = (time.perf_counter() - started) * 1000
     if outcome.reason:
         return format_request(
@@ -173,9 +188,9 @@ class WebhookEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        client = scope.get("client")
-        source = client[0] if client else None
         outcome = await receive_webhook(self._settings, self._writer, scope, receive, self._header_names)
+        # Only a refusal or a failure names its source; a stored delivery's line does not need it.
+        source = request_source(scope, self._settings.trusted_proxies) if outcome.reason else UNKNOWN_SOURCE
         if outcome.status in REJECTION_STATUSES and outcome.reason:
             self._writer.reject(Rejection(utc_now(), source, outcome.status, outcome.reason))
         self._request_log.add(_log_line(outcome, started, source))

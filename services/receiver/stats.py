@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +11,8 @@ from sqlite_utils import Database
 
 from services.events.incoming import incoming_count
 
-# The refusal log: at most this many rows, and at most KEPT_PER_SOURCE of them from any one address.
+# The refusal log: at most this many rows, and at most KEPT_PER_SOURCE of them from any one sender (an
+# address, or an IPv6 /64: one host is often given a whole /64, and could rotate through it).
 KEPT_REJECTIONS = 1000
 KEPT_PER_SOURCE = 20
 COUNTER_NAMES = ("accepted", "duplicate", "rejected")
@@ -49,31 +52,47 @@ def add_to_counters(db: Database, changes: dict[str, int]) -> None:
             )
 
 
+# Called for every row of the log at each write that adds refusals; most rows come from a few addresses.
+@functools.lru_cache(maxsize=4096)
+def sender(source: str | None) -> str | None:
+    """Whose share of the refusal log a source counts against: its IPv4 address, or its IPv6 /64."""
+    try:
+        address = ipaddress.ip_address(source or "")
+    except ValueError:
+        return source
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return source
+
+
 def record_rejections(
     db: Database, rejections: list[Rejection], keep: int = KEPT_REJECTIONS, per_source: int = KEPT_PER_SOURCE
 ) -> None:
-    """Append to the rejection log, keeping the newest `per_source` rows of each source and `keep` in all, so
-    that a flood from one address cannot push the others out; call inside a transaction."""
+    """Append to the rejection log, keeping the newest `per_source` rows of each sender and `keep` in all, so
+    that a flood from one address (or one IPv6 /64) cannot push the others out; call inside a transaction."""
     if not rejections:
         return
     db.conn.executemany(
         "insert into receiver_rejections (at, source, status, reason) values (?, ?, ?, ?)",
         [(item.at, item.source, item.status, item.reason) for item in rejections],
     )
+    db.conn.create_function("sender", 1, sender, deterministic=True)
     db.execute(
         """
         delete from receiver_rejections where id in (
             select id from (
-                select id, row_number() over (partition by source order by id desc) as newest
+                select id, row_number() over (partition by sender(source) order by id desc) as newest
                 from receiver_rejections
             ) where newest > ?
         )
         """,
         [per_source],
     )
+    # By rows, not by ids: the rows a flood lost to its per-source cap still used up ids.
     db.execute(
-        "delete from receiver_rejections where id <= (select max(id) from receiver_rejections) - ?",
-        [keep],
+        "delete from receiver_rejections where id < "
+        "(select id from receiver_rejections order by id desc limit 1 offset ?)",
+        [keep - 1],
     )
 
 
