@@ -55,7 +55,7 @@ def test_every_command_in_the_guide_is_one_this_test_runs() -> None:
         ".venv/bin/python -m services.password_hash",
         '.venv/bin/python -c "from cryptography.fernet',
         ".venv/bin/uvicorn services.receiver:app",
-        ".venv/bin/streamlit run dashboard/app.py",
+        ".venv/bin/python -m dashboard.server",
         ".venv/bin/python -m services.partner_setup",
         '.venv/bin/python -c "import os, sqlite3',
     )
@@ -107,13 +107,15 @@ def test_the_receiver_runs_in_live_mode_with_the_guides_flags(tmp_path: Path) ->
 
 def test_the_dashboard_runs_with_the_guides_flags(tmp_path: Path) -> None:
     port = free_port()
-    command = command_starting(".venv/bin/streamlit run dashboard/app.py")
+    command = command_starting(".venv/bin/python -m dashboard.server")
     command[command.index("--server.port") + 1] = str(port)
     command += ["--server.headless", "true"]
     env = clean_env(CONSOLE_DATA_DIR=str(tmp_path / "data"), CONSOLE_SECRETS_FILE=str(tmp_path / "none.toml"))
     with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
         try:
             wait_for(lambda: _answers(f"http://127.0.0.1:{port}/_stcore/health"), timeout=60)
+            # Started as the guide says, the console's edge is in front: Streamlit's metrics are closed.
+            assert requests.get(f"http://127.0.0.1:{port}/_stcore/metrics", timeout=10).status_code == 404
         finally:
             process.terminate()
             process.wait(timeout=30)
