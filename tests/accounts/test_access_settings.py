@@ -1,5 +1,5 @@
-"""The team-access settings: each parsed or refused by name (never by value), and single sign-on in live mode
-refusing to start without a list of who may sign in."""
+"""The team-access settings: each parsed or refused by name (never by value); the accounts command's own
+process role."""
 
 from __future__ import annotations
 
@@ -12,28 +12,12 @@ from services.settings import AccessSettings, SettingsError, load_settings
 from tests.support.console import live_env
 
 PASSWORD = "correct horse battery staple"
-AUTH_TABLE = (
-    "[auth]\n"
-    'redirect_uri = "https://console.example.com/oauth2callback"\n'
-    'cookie_secret = "3vQm9x0Pk2LwZr7TfYc8HbNd"\n'
-    'client_id = "console"\n'
-    'client_secret = "s3cr3t-from-the-idp"\n'
-    'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n'
-)
 
 
 def demo_settings(tmp_path: Path, **env: str):
     return load_settings(
         {"CONSOLE_MODE": "demo", "CONSOLE_DATA_DIR": str(tmp_path), **env}, secrets_path=tmp_path / "none.toml"
     )
-
-
-def sso_env(tmp_path: Path, **env: str) -> dict[str, str]:
-    secrets_file = tmp_path / "secrets.toml"
-    secrets_file.write_text(AUTH_TABLE)
-    live = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
-    del live["CONSOLE_PASSWORD_HASH"]
-    return {**live, **env}
 
 
 def test_the_defaults_let_nobody_in_by_list_and_make_viewers(tmp_path: Path) -> None:
@@ -94,29 +78,6 @@ def test_a_wrong_setting_is_named_and_its_value_is_not(tmp_path: Path, key: str,
 def test_the_role_claim_and_the_role_mapping_are_one_or_the_other(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="CONSOLE_ROLE_CLAIM and CONSOLE_ROLES cannot both be set"):
         demo_settings(tmp_path, CONSOLE_ROLE_CLAIM="groups", CONSOLE_ROLES="admin=ana@example.com")
-
-
-def test_live_single_sign_on_without_a_list_refuses_to_start_naming_the_settings(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError) as caught:
-        load_settings(sso_env(tmp_path))
-    message = str(caught.value)
-    assert message.startswith("live mode: the console cannot start")
-    assert "CONSOLE_ALLOWED_EMAILS or CONSOLE_ALLOWED_DOMAINS" in message
-
-
-@pytest.mark.parametrize(
-    "allowed", [{"CONSOLE_ALLOWED_EMAILS": "ana@example.com"}, {"CONSOLE_ALLOWED_DOMAINS": "example.com"}]
-)
-def test_live_single_sign_on_starts_with_either_list(tmp_path: Path, allowed: dict[str, str]) -> None:
-    settings = load_settings(sso_env(tmp_path, **allowed))
-    assert settings.oidc_configured
-
-
-def test_the_list_is_not_asked_of_a_password_console_or_of_other_processes(tmp_path: Path) -> None:
-    assert not load_settings(live_env(tmp_path, PASSWORD)).oidc_configured
-    env = sso_env(tmp_path)
-    assert load_settings(env, role="scheduler").oidc_configured
-    assert load_settings(env, role="receiver").oidc_configured
 
 
 def test_the_accounts_command_needs_no_secret_in_live_mode_and_holds_none(tmp_path: Path) -> None:
