@@ -503,11 +503,6 @@ def load_settings(
             collect(problems, lambda: require_https("D360_API_BASE_URL", api_base_url))
             # It only calls the Partner API: it holds neither the Platform Secret nor the key-encryption key.
             platform_secret = encryption_key = ""
-        elif role == "accounts":
-            # `python -m services.accounts` only reaches the accounts in the console database: it holds no secret,
-            # and it must run before the first account exists.
-            api_key = username = password = None
-            platform_secret = encryption_key = ""
         if auth_header_value:
             collect(problems, lambda: require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
         if problems:
@@ -527,14 +522,14 @@ def load_settings(
     alerts = _alert_settings(
         source, default_urls=demo_alert_url(sandbox_url) if demo_mode else None, stuck_minutes=stuck_after_minutes
     )
-    if role in ("receiver", "sandbox"):
+    if role in ("receiver", "sandbox", "accounts"):
         # Alert destinations are the scheduler's and the console's: the other processes never hold them.
         alerts = replace(alerts, urls=())
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
-    return Settings(
+    settings = Settings(
         mode=mode,
         partner_id=partner_id,
         partner_api_key=api_key,
@@ -587,4 +582,22 @@ def load_settings(
         trusted_proxies=_trusted_proxies(source),
         messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
         access=access,
+    )
+    return _without_secrets(settings) if role == "accounts" else settings
+
+
+def _without_secrets(settings: Settings) -> Settings:
+    """`python -m services.accounts` only reaches the accounts in the console database: it needs no secret, so it
+    runs before the first account exists, and holds none."""
+    return replace(
+        settings,
+        partner_api_key=None,
+        username=None,
+        password=None,
+        platform_secret="",
+        encryption_key="",
+        receiver_auth_header_value=None,
+        password_hash=None,
+        messaging_webhook_url=None,
+        messaging_webhook_headers={},
     )

@@ -75,10 +75,18 @@ def _list(db: Database, out: TextIO) -> None:
         )
 
 
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No login name in the environment and no password-database entry (some containers).
+        return "unknown user"
+
+
 def _audit(db: Database, command: str, detail: str) -> None:
     # Whoever runs this has the server's shell: the audit names the system user, as the console cannot know more.
     audit.record(
-        db, operator=f"command line ({getpass.getuser()})", action=f"account_{command}", outcome="ok", detail=detail
+        db, operator=f"command line ({_system_user()})", action=f"account_{command}", outcome="ok", detail=detail
     )
 
 

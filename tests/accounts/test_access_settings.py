@@ -84,5 +84,21 @@ def test_the_accounts_command_needs_no_secret_in_live_mode_and_holds_none(tmp_pa
     bare = {"CONSOLE_MODE": "live", "CONSOLE_DATA_DIR": str(tmp_path)}
     settings = load_settings(bare, secrets_path=tmp_path / "none.toml", role="accounts")
     assert settings.console_db_path == tmp_path / "console.db"
-    full = load_settings(live_env(tmp_path, PASSWORD), role="accounts")
-    assert (full.partner_api_key, full.password, full.platform_secret, full.encryption_key) == (None, None, "", "")
+    env = {
+        **live_env(tmp_path, PASSWORD),
+        "CONSOLE_ALERT_URLS": "json://alerts.example.com/hook?token=secret",
+        "CONSOLE_MESSAGING_WEBHOOK_URL": "https://inbox.example.com/wa/{channel_id}?token=secret",
+        "CONSOLE_MESSAGING_WEBHOOK_HEADERS": '{"X-Token": "secret"}',
+        "RECEIVER_AUTH_HEADER_NAME": "x-partner-token",
+        "RECEIVER_AUTH_HEADER_VALUE": "a-strong-shared-token-Zq81",
+    }
+    full = load_settings(env, role="accounts")
+    assert (full.partner_api_key, full.username, full.password, full.password_hash) == (None, None, None, None)
+    assert (full.platform_secret, full.encryption_key, full.receiver_auth_header_value) == ("", "", None)
+    assert (full.alerts.urls, full.messaging_webhook_url, full.messaging_webhook_headers) == ((), None, {})
+    demo = load_settings(
+        {"CONSOLE_MODE": "demo", "CONSOLE_DATA_DIR": str(tmp_path)},
+        secrets_path=tmp_path / "none.toml",
+        role="accounts",
+    )
+    assert (demo.partner_api_key, demo.encryption_key) == (None, "")
