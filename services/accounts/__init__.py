@@ -7,14 +7,17 @@ Plain Python, no Streamlit: the dashboard's sign-in and every action's service f
   ACTIONS, each action of the console with the least role that may do it. `may(person, action) -> bool`,
   `refusal(person, action) -> str | None` (the reason, fit to show: "Viewers cannot generate keys (...): ask an
   operator or an admin"), `require(person, action)` raising `NotAllowed(PermissionError)` with that reason,
-  `demo_person()` (an admin named "demo"), `audit_fields(person)` (the audit row's operator and role) and
+  `demo_person()` (an admin named "demo"), `command_line_person(system_user)` (whoever runs the accounts
+  command on the server: an admin), `audit_fields(person)` (the audit row's operator and role) and
   `audit_identity(person)` ("ana@example.com (operator)").
 - `admission`: `admit(claims, AdmissionPolicy.from_settings(settings), now, session_started=None)` ->
   `Person | Refusal`, over the claims st.user exposes; a `Refusal` has the `reason` to show, the `email` to
   audit and `sign_in_again` for an expired sign-in.
-- `password_accounts`: `add_account`, `list_accounts`, `get_account`, `reset_password`, `remove_account`,
-  `set_role`, `has_accounts(db)`, and `authenticate(db, name, password) -> Person | None` (as slow for an
-  unknown name as for a wrong password). `AccountError` says what is wrong with a request.
+- `password_accounts`: `add_account(db, actor, name, password, role)`, `reset_password(db, actor, name,
+  password)`, `remove_account(db, actor, name)`, `set_role(db, actor, name, role)` (each refused unless the
+  acting person may `manage_accounts`, and audited), `list_accounts`, `get_account`, `has_accounts(db)`, and
+  `authenticate(db, name, password) -> Person | None` (as slow for an unknown name as for a wrong password).
+  `AccountError` says what is wrong with a request.
 - `sessions`: `start_session(db, person, hours) -> token`, `resume_session(db, token) -> Person | None` (the
   role read fresh from the account), `end_session(db, token)`, `end_sessions_of(db, account)`; the cookie's
   value `sign_token(token, secret)` / `unsign_token(value, secret, max_age_seconds) -> str | None`, with
@@ -45,6 +48,7 @@ from services.accounts.roles import (
     SignInMethod,
     audit_fields,
     audit_identity,
+    command_line_person,
     demo_person,
     may,
     refusal,
@@ -77,6 +81,7 @@ __all__ = [
     "audit_fields",
     "audit_identity",
     "authenticate",
+    "command_line_person",
     "cookie_secret",
     "demo_person",
     "end_session",

@@ -14,7 +14,6 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
-from services import audit
 from services.accounts.password_accounts import (
     AccountError,
     add_account,
@@ -23,6 +22,7 @@ from services.accounts.password_accounts import (
     reset_password,
     set_role,
 )
+from services.accounts.roles import NotAllowed, Person, command_line_person
 from services.settings import load_settings
 from services.settings_rules import ACCESS_ROLES, SettingsError
 from services.store import open_console_db
@@ -83,33 +83,22 @@ def _system_user() -> str:
         return "unknown user"
 
 
-def _audit(db: Database, command: str, detail: str) -> None:
-    # Whoever runs this has the server's shell: the audit names the system user, as the console cannot know more.
-    audit.record(
-        db, operator=f"command line ({_system_user()})", action=f"account_{command}", outcome="ok", detail=detail
-    )
-
-
-def run(db: Database, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> None:
+def run(db: Database, actor: Person, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> None:
+    name = args.name.strip().lower() if hasattr(args, "name") else ""
     if args.command == "list":
         _list(db, out)
-        return
-    if args.command == "add":
-        account = add_account(db, args.name, read_password(stdin), args.role, args.display_name)
-        said, detail = f"Added {account.name} ({account.role}).", f"{account.name} as {account.role}"
+    elif args.command == "add":
+        account = add_account(db, actor, args.name, read_password(stdin), args.role, args.display_name)
+        print(f"Added {account.name} ({account.role}).", file=out)
     elif args.command == "reset":
-        ended = reset_password(db, args.name, read_password(stdin))
-        name = args.name.strip().lower()
-        said, detail = f"New password set for {name}; {ended} session(s) ended.", name
+        ended = reset_password(db, actor, args.name, read_password(stdin))
+        print(f"New password set for {name}; {ended} session(s) ended.", file=out)
     elif args.command == "remove":
-        ended = remove_account(db, args.name)
-        name = args.name.strip().lower()
-        said, detail = f"Removed {name}; {ended} session(s) ended.", name
+        ended = remove_account(db, actor, args.name)
+        print(f"Removed {name}; {ended} session(s) ended.", file=out)
     else:
-        account = set_role(db, args.name, args.role)
-        said, detail = f"{account.name} is now {account.role}.", f"{account.name} to {account.role}"
-    _audit(db, args.command, detail)
-    print(said, file=out)
+        account = set_role(db, actor, args.name, args.role)
+        print(f"{account.name} is now {account.role}.", file=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     db = open_console_db(settings.console_db_path)
     try:
-        run(db, args, sys.stdin, sys.stdout)
-    except AccountError as error:
+        run(db, command_line_person(_system_user()), args, sys.stdin, sys.stdout)
+    except (AccountError, NotAllowed) as error:
         print(f"accounts: {error}", file=sys.stderr)
         return 1
     finally:

@@ -2,7 +2,8 @@
 
 The password is kept only as a scrypt hash (services/password_hash.py). Names are lower case, one account per
 name at a time; a removed account keeps its row, so the audit still names it, and its sessions end. Resetting a
-password ends the account's sessions too.
+password ends the account's sessions too. Adding, resetting, removing and changing a role are the
+`manage_accounts` action: each takes the acting person, refuses unless they are an admin, and is audited.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.accounts.roles import Person, SignInMethod, check_role
+from services import audit
+from services.accounts.roles import Person, SignInMethod, audit_fields, check_role, require
 from services.password_hash import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from services.store import utc_now
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MAX_DISPLAY_NAME = 64
 ACTIVE = "removed_at is null"
+MANAGE = "manage_accounts"
 
 
 class AccountError(ValueError):
@@ -77,7 +80,14 @@ def _require(db: Database, name: str) -> dict[str, Any]:
     return row
 
 
-def add_account(db: Database, name: str, password: str, role: str, display_name: str | None = None) -> Account:
+def _audit(db: Database, actor: Person, command: str, detail: str) -> None:
+    audit.record(db, **audit_fields(actor), action=f"account_{command}", outcome="ok", detail=detail)
+
+
+def add_account(
+    db: Database, actor: Person, name: str, password: str, role: str, display_name: str | None = None
+) -> Account:
+    require(actor, MANAGE)
     normalised = check_name(name)
     check_role(role)
     hashed = hash_password(check_password(password))
@@ -95,6 +105,7 @@ def add_account(db: Database, name: str, password: str, role: str, display_name:
                 "password_changed_at": now,
             }
         )
+        _audit(db, actor, "add", f"{normalised} as {role}")
     return get_account(db, normalised)
 
 
@@ -112,29 +123,37 @@ def has_accounts(db: Database) -> bool:
     return bool(db.execute(f"select exists (select 1 from accounts where {ACTIVE})").fetchone()[0])  # noqa: S608 - a constant
 
 
-def reset_password(db: Database, name: str, password: str) -> int:
+def reset_password(db: Database, actor: Person, name: str, password: str) -> int:
     """Set a new password; the account's sessions end. Returns how many ended."""
+    require(actor, MANAGE)
     hashed = hash_password(check_password(password))
     with db.atomic():
         row = _require(db, name)
         db["accounts"].update(row["id"], {"password_hash": hashed, "password_changed_at": utc_now()})
-        return _end_sessions(db, row["id"])
+        ended = _end_sessions(db, row["id"])
+        _audit(db, actor, "reset", f"{row['name']}; {ended} session(s) ended")
+    return ended
 
 
-def remove_account(db: Database, name: str) -> int:
+def remove_account(db: Database, actor: Person, name: str) -> int:
     """Remove the account and end its sessions; returns how many ended."""
+    require(actor, MANAGE)
     with db.atomic():
         row = _require(db, name)
         db["accounts"].update(row["id"], {"removed_at": utc_now()})
-        return _end_sessions(db, row["id"])
+        ended = _end_sessions(db, row["id"])
+        _audit(db, actor, "remove", f"{row['name']}; {ended} session(s) ended")
+    return ended
 
 
-def set_role(db: Database, name: str, role: str) -> Account:
+def set_role(db: Database, actor: Person, name: str, role: str) -> Account:
     """Change the role; open sessions act in the new role from their next request."""
+    require(actor, MANAGE)
     check_role(role)
     with db.atomic():
         row = _require(db, name)
         db["accounts"].update(row["id"], {"role": role})
+        _audit(db, actor, "role", f"{row['name']} from {row['role']} to {role}")
     return get_account(db, name)
 
 

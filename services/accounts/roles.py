@@ -22,6 +22,8 @@ class SignInMethod(StrEnum):
     SSO = "sso"
     PASSWORD = "password"  # noqa: S105 - a sign-in method, not a password
     DEMO = "demo"
+    # `python -m services.accounts`, run on the server by someone with its shell.
+    COMMAND_LINE = "command_line"
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,13 @@ def require(person: Person, action_name: str) -> None:
 def demo_person() -> Person:
     """Demo mode has no sign-in: everyone acts as an admin named "demo"."""
     return Person(id=DEMO_NAME, display_name=DEMO_NAME, role=ADMIN, method=SignInMethod.DEMO)
+
+
+def command_line_person(system_user: str) -> Person:
+    """Whoever runs `python -m services.accounts` has the server's shell, so acts as an admin; the audit names
+    the system user, as the console cannot know more."""
+    name = f"command line ({system_user})"
+    return Person(id=name, display_name=name, role=ADMIN, method=SignInMethod.COMMAND_LINE)
 
 
 def audit_identity(person: Person) -> str:

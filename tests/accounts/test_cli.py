@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sqlite3
 import subprocess
@@ -86,13 +87,15 @@ def test_the_accounts_life_through_the_command_line(data_dir: Path) -> None:
     assert NEW_PASSWORD.encode() not in stored
     with console_db(data_dir / "console.db") as db:
         audited = [(row["action"], row["detail"]) for row in db.query("select * from audit order by id")]
+        who = {(row["operator"], row["role"]) for row in db.query("select * from audit")}
     assert audited == [
         ("account_add", "ana as operator"),
         ("account_add", "bob as viewer"),
-        ("account_role", "ana to admin"),
-        ("account_reset", "ana"),
-        ("account_remove", "bob"),
+        ("account_role", "ana from operator to admin"),
+        ("account_reset", "ana; 0 session(s) ended"),
+        ("account_remove", "bob; 0 session(s) ended"),
     ]
+    assert who == {(f"command line ({getpass.getuser()})", "admin")}
 
 
 def test_a_wrong_request_is_said_plainly_and_changes_nothing(data_dir: Path) -> None:

@@ -14,6 +14,7 @@ from services.accounts import (
     ADMIN,
     OPERATOR,
     VIEWER,
+    Person,
     SignInMethod,
     add_account,
     authenticate,
@@ -34,11 +35,12 @@ from services.store import open_console_db
 
 PASSWORD = "correct horse battery staple"
 SECRET = cookie_secret(Fernet.generate_key().decode())
+BOSS = Person(id="boss@example.com", display_name="Boss", role=ADMIN, method=SignInMethod.SSO)
 
 
 @pytest.fixture
 def ana(db):
-    add_account(db, "ana", PASSWORD, OPERATOR, "Ana Lopez")
+    add_account(db, BOSS, "ana", PASSWORD, OPERATOR, "Ana Lopez")
     person = authenticate(db, "ana", PASSWORD)
     assert person is not None
     return person
@@ -84,21 +86,21 @@ def test_a_session_expires_after_its_hours(db, ana) -> None:
 
 def test_removing_the_account_ends_its_sessions(db, ana) -> None:
     token = start_session(db, ana, hours=12)
-    assert remove_account(db, "ana") == 1
+    assert remove_account(db, BOSS, "ana") == 1
     assert resume_session(db, token) is None
     # A new account under the same name does not inherit them.
-    add_account(db, "ana", PASSWORD, ADMIN)
+    add_account(db, BOSS, "ana", PASSWORD, ADMIN)
     assert resume_session(db, token) is None
 
 
 def test_a_password_reset_ends_the_sessions(db, ana) -> None:
     token = start_session(db, ana, hours=12)
-    assert reset_password(db, "ana", "a brand new password") == 1
+    assert reset_password(db, BOSS, "ana", "a brand new password") == 1
     assert resume_session(db, token) is None
 
 
 def test_ending_every_session_of_an_account(db, ana) -> None:
-    add_account(db, "bob", PASSWORD, VIEWER)
+    add_account(db, BOSS, "bob", PASSWORD, VIEWER)
     bob = authenticate(db, "bob", PASSWORD)
     tokens = [start_session(db, ana, hours=12) for _ in range(3)]
     kept = start_session(db, bob, hours=12)  # type: ignore[arg-type]
@@ -109,7 +111,7 @@ def test_ending_every_session_of_an_account(db, ana) -> None:
 
 def test_a_role_change_applies_to_an_open_session(db, ana) -> None:
     token = start_session(db, ana, hours=12)
-    set_role(db, "ana", VIEWER)
+    set_role(db, BOSS, "ana", VIEWER)
     resumed = resume_session(db, token)
     assert resumed is not None
     assert (resumed.role, resumed.method) == (VIEWER, SignInMethod.PASSWORD)
@@ -131,7 +133,7 @@ def test_last_seen_is_written_at_most_once_a_minute(db, ana) -> None:
 def test_only_a_password_account_gets_a_console_session(db, ana) -> None:
     with pytest.raises(NoSessionForThisPerson):
         start_session(db, demo_person(), hours=12)
-    remove_account(db, "ana")
+    remove_account(db, BOSS, "ana")
     with pytest.raises(NoSessionForThisPerson):
         start_session(db, ana, hours=12)
 
