@@ -12,13 +12,23 @@ from services.store import utc_now
 
 
 def record(
-    db: Database, *, operator: str, action: str, outcome: str, channel_id: str | None = None, detail: str = ""
+    db: Database,
+    *,
+    operator: str,
+    action: str,
+    outcome: str,
+    channel_id: str | None = None,
+    detail: str = "",
+    role: str | None = None,
 ) -> int:
+    """One audit row. `operator` is who acted (a person's stable id, or a process such as the scheduler) and
+    `role` the role they acted in (services/accounts: `audit_fields(person)` gives both)."""
     with db.atomic():
         table = db["audit"].insert(
             {
                 "at": utc_now(),
                 "operator": operator,
+                "role": role,
                 "action": action,
                 "channel_id": channel_id,
                 "outcome": outcome,
@@ -37,11 +47,13 @@ def entry(
     channel_id: str | None = None,
     detail: str = "",
     run_id: int | None = None,
+    role: str | None = None,
 ) -> dict[str, Any]:
     """One audit row for record_many; `run_id` names the sync run that wrote it, if any."""
     return {
         "at": at,
         "operator": operator,
+        "role": role,
         "action": action,
         "channel_id": channel_id,
         "outcome": outcome,
@@ -54,9 +66,9 @@ def record_many(db: Database, rows: list[dict[str, Any]]) -> None:
     """Audit rows made by `entry`, in one prepared statement; call inside the transaction of what they record."""
     if rows:
         db.conn.executemany(
-            "insert into audit (at, operator, action, channel_id, outcome, detail, sync_run_id) "
-            "values (:at, :operator, :action, :channel_id, :outcome, :detail, :sync_run_id)",
-            rows,
+            "insert into audit (at, operator, role, action, channel_id, outcome, detail, sync_run_id) "
+            "values (:at, :operator, :role, :action, :channel_id, :outcome, :detail, :sync_run_id)",
+            [{"role": None, **row} for row in rows],
         )
 
 
@@ -77,12 +89,12 @@ LINK_ACTION = "hand_out_link"
 COUNT_CAP = 10_000
 EXPORT_MAX_ROWS = 10_000
 RECENT_OPERATORS_WINDOW = 10_000
-COLUMNS = ("at", "operator", "action", "channel_id", "outcome", "detail")
+COLUMNS = ("at", "operator", "role", "action", "channel_id", "outcome", "detail")
 # Every action with who, when, what and the outcome: the audit rows, and the IO links handed out.
 _ENTRIES = f"""
-    select at, operator, action, channel_id, outcome, detail from audit
+    select at, operator, role, action, channel_id, outcome, detail from audit
     union all
-    select created_at, operator, '{LINK_ACTION}', null,
+    select created_at, operator, null, '{LINK_ACTION}', null,
            case when redirect_id is not null then 'redirected' when used_at is not null then 'used' else 'ok' end,
            'IO link (' || coalesce(env, '?') || ', hub ' || coalesce(version, '?') || ')'
            || coalesce(', redirect #' || redirect_id, '')

@@ -542,3 +542,47 @@ def m016_partial_channel_indexes(db: Database) -> None:
         "create index idx_channels_quality_changed_at on channels (quality_changed_at)"
         " where quality_changed_at is not null"
     )
+
+
+@console_migrations()
+def m024_accounts_and_sessions(db: Database) -> None:
+    # Password accounts for teams without single sign-on (services/accounts): one per person, the password kept
+    # only as a scrypt hash. A removed account keeps its row (the audit names it); its name may be taken again.
+    db["accounts"].create(
+        {
+            "id": int,
+            "name": str,
+            "display_name": str,
+            "role": str,
+            "password_hash": str,
+            "created_at": str,
+            "password_changed_at": str,
+            "last_sign_in_at": str,
+            "removed_at": str,
+        },
+        pk="id",
+        not_null={"name", "display_name", "role", "password_hash", "created_at", "password_changed_at"},
+    )
+    db.execute("create unique index accounts_current_name on accounts (name collate nocase) where removed_at is null")
+    # A signed-in browser's session: only a digest of its token is kept, so this table opens no session.
+    db["sessions"].create(
+        {
+            "id": str,
+            "account_id": int,
+            "role": str,
+            "created_at": str,
+            "expires_at": str,
+            "ended_at": str,
+            "last_seen_at": str,
+        },
+        pk="id",
+        not_null={"account_id", "role", "created_at", "expires_at"},
+        foreign_keys=[("account_id", "accounts", "id")],
+    )
+    db.execute("create index sessions_open_by_account on sessions (account_id) where ended_at is null")
+
+
+@console_migrations()
+def m025_audit_role(db: Database) -> None:
+    # The role the person acted in, beside who they are (null for rows before, and for the scheduler and rules).
+    db["audit"].add_column("role", str)

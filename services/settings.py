@@ -27,12 +27,18 @@ from cryptography.fernet import Fernet
 from services.addresses import InvalidProxyList, Network, parse_trusted_proxies
 from services.settings_rules import (
     SettingsError,
+    check_access_role,
+    check_allowed_domains,
+    check_allowed_emails,
     check_bind_address,
+    check_claim_name,
     check_encryption_key,
     check_messaging_api_hosts,
     check_messaging_webhook_headers,
     check_messaging_webhook_template,
     check_password_hash,
+    check_role_map,
+    check_role_source,
     collect,
     is_loopback,
     require_encryption_key,
@@ -42,6 +48,7 @@ from services.settings_rules import (
     require_sign_in,
     require_strong,
     require_strong_fernet_key,
+    require_team_allowlist,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +64,9 @@ MODES = ("demo", "live")
 # Where every process listens unless CONSOLE_BIND_ADDRESS says otherwise, in either mode.
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
 # What each process is; in live mode each checks only what its own work needs.
-ROLES = ("console", "receiver", "sandbox", "scheduler")
+ROLES = ("console", "receiver", "sandbox", "scheduler", "accounts")
+# How long a sign-in lasts at most (CONSOLE_SESSION_HOURS): bounded, so a stolen cookie does not last forever.
+MAX_SESSION_HOURS = 24 * 30
 # Any of these present means a live console is being set up: the mode is then never guessed as demo.
 # Where alerts go when CONSOLE_ALERT_URLS is unset in demo mode: the hub's inbox, through apprise's JSON target.
 DEMO_ALERT_INBOX_PATH = "/sandbox/inbox"
@@ -108,6 +117,21 @@ class AlertSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.urls)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Who may sign in and with which role (services/accounts): CONSOLE_ALLOWED_EMAILS, CONSOLE_ALLOWED_DOMAINS,
+    CONSOLE_ROLES, CONSOLE_DEFAULT_ROLE, CONSOLE_ROLE_CLAIM, CONSOLE_SESSION_HOURS. Lower case throughout."""
+
+    allowed_emails: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    # (e-mail or domain, role) pairs; an e-mail's own pair wins over its domain's.
+    role_map: tuple[tuple[str, str], ...] = ()
+    default_role: str = "viewer"
+    # An identity-provider claim that names the role; when set it decides, and role_map is empty.
+    role_claim: str | None = None
+    session_hours: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +190,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # Hosts a key's Messaging API address may name (shell-style patterns); loopback is added in demo mode.
     messaging_api_hosts: tuple[str, ...] = ("*.360dialog.io",)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def demo_mode(self) -> bool:
@@ -342,6 +367,23 @@ def _messaging_api_hosts(source: _Source, demo_mode: bool) -> tuple[str, ...]:
     return (*hosts, "127.0.0.1", "localhost", "::1") if demo_mode else hosts
 
 
+def _access_settings(source: _Source) -> AccessSettings:
+    role_map = check_role_map(source.text("CONSOLE_ROLES"))
+    role_claim = check_claim_name(source.text("CONSOLE_ROLE_CLAIM"))
+    check_role_source(role_claim, role_map)
+    session_hours = source.number("CONSOLE_SESSION_HOURS", 12.0, minimum=0.01)
+    if session_hours > MAX_SESSION_HOURS:
+        raise SettingsError(f"CONSOLE_SESSION_HOURS must be at most {MAX_SESSION_HOURS}")
+    return AccessSettings(
+        allowed_emails=check_allowed_emails(source.text("CONSOLE_ALLOWED_EMAILS")),
+        allowed_domains=check_allowed_domains(source.text("CONSOLE_ALLOWED_DOMAINS")),
+        role_map=role_map,
+        default_role=check_access_role("CONSOLE_DEFAULT_ROLE", source.text("CONSOLE_DEFAULT_ROLE", "viewer") or ""),
+        role_claim=role_claim,
+        session_hours=session_hours,
+    )
+
+
 def load_demo_secrets(data_dir: Path) -> dict[str, str]:
     """Create the demo secrets once (atomically, all processes may race here) and return them."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -418,6 +460,7 @@ def load_settings(
     if not verify_signature and not auth_header_name:
         raise SettingsError("RECEIVER_VERIFY_SIGNATURE may be off only with RECEIVER_AUTH_HEADER_NAME/VALUE set")
     password_hash = check_password_hash(source.text("CONSOLE_PASSWORD_HASH"))
+    access = _access_settings(source)
 
     if demo_mode:
         demo = load_demo_secrets(data_dir)
@@ -444,6 +487,10 @@ def load_settings(
             collect(problems, lambda: require_partner_credentials(api_key, username))
             collect(problems, lambda: require_strong_fernet_key(require_encryption_key(encryption_key)))
             collect(problems, lambda: require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
+            collect(
+                problems,
+                lambda: require_team_allowlist(oidc_configured, access.allowed_emails, access.allowed_domains),
+            )
             collect(problems, lambda: require_https("D360_API_BASE_URL", api_base_url))
             if io_signature_enabled:
                 collect(problems, lambda: require_strong("D360_PLATFORM_SECRET", platform_secret))
@@ -477,14 +524,14 @@ def load_settings(
     alerts = _alert_settings(
         source, default_urls=demo_alert_url(sandbox_url) if demo_mode else None, stuck_minutes=stuck_after_minutes
     )
-    if role in ("receiver", "sandbox"):
+    if role in ("receiver", "sandbox", "accounts"):
         # Alert destinations are the scheduler's and the console's: the other processes never hold them.
         alerts = replace(alerts, urls=())
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"CONSOLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
-    return Settings(
+    settings = Settings(
         mode=mode,
         partner_id=partner_id,
         partner_api_key=api_key,
@@ -536,4 +583,23 @@ def load_settings(
         alerts=alerts,
         trusted_proxies=_trusted_proxies(source),
         messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
+        access=access,
+    )
+    return _without_secrets(settings) if role == "accounts" else settings
+
+
+def _without_secrets(settings: Settings) -> Settings:
+    """`python -m services.accounts` only reaches the accounts in the console database: it needs no secret, so it
+    runs before the first account exists, and holds none."""
+    return replace(
+        settings,
+        partner_api_key=None,
+        username=None,
+        password=None,
+        platform_secret="",
+        encryption_key="",
+        receiver_auth_header_value=None,
+        password_hash=None,
+        messaging_webhook_url=None,
+        messaging_webhook_headers={},
     )

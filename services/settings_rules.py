@@ -190,3 +190,91 @@ def check_messaging_api_hosts(patterns: tuple[str, ...]) -> tuple[str, ...]:
         if fixed_end != match["name"] and len([label for label in fixed_end.split(".") if label]) < 2:
             raise SettingsError(f"{key}: item {position} needs two fixed labels after a wildcard (*.360dialog.io)")
     return patterns
+
+
+# -- team access (services/accounts) -------------------------------------------------------------------------
+
+# A person's role, least to most: what each may do is services/accounts/roles.py.
+ACCESS_ROLES = ("viewer", "operator", "admin")
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s,;=]+@(?P<domain>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)$"
+)
+DOMAIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+CLAIM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
+LIST_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def _items(raw: str | None) -> list[str]:
+    return [item for item in LIST_SEPARATORS.split((raw or "").strip().lower()) if item]
+
+
+def check_allowed_emails(raw: str | None) -> tuple[str, ...]:
+    """CONSOLE_ALLOWED_EMAILS: e-mail addresses, comma or space separated, compared without regard to case."""
+    emails = _items(raw)
+    for position, email in enumerate(emails, start=1):
+        if not EMAIL_PATTERN.fullmatch(email):
+            raise SettingsError(f"CONSOLE_ALLOWED_EMAILS: item {position} is not an e-mail address")
+    return tuple(dict.fromkeys(emails))
+
+
+def check_allowed_domains(raw: str | None) -> tuple[str, ...]:
+    """CONSOLE_ALLOWED_DOMAINS: e-mail domains, each matched exactly (a subdomain is a domain of its own)."""
+    domains = [item.removeprefix("@") for item in _items(raw)]
+    for position, domain in enumerate(domains, start=1):
+        if "*" in domain:
+            raise SettingsError(
+                f"CONSOLE_ALLOWED_DOMAINS: item {position} has a wildcard; list each domain exactly, subdomains too"
+            )
+        if not DOMAIN_PATTERN.fullmatch(domain):
+            raise SettingsError(f"CONSOLE_ALLOWED_DOMAINS: item {position} is not a domain name (example.com)")
+    return tuple(dict.fromkeys(domains))
+
+
+def check_access_role(key: str, value: str) -> str:
+    role = value.strip().lower()
+    if role not in ACCESS_ROLES:
+        raise SettingsError(f"{key} must be one of {', '.join(ACCESS_ROLES)}")
+    return role
+
+
+def check_role_map(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """CONSOLE_ROLES: `role=who who; role=who`, where each `who` is an e-mail address or a domain.
+
+    Returns (who, role) pairs; one address or domain may have one role only."""
+    key = "CONSOLE_ROLES"
+    pairs: dict[str, str] = {}
+    for position, group in enumerate((part for part in (raw or "").split(";") if part.strip()), start=1):
+        role_name, equals, who_list = group.partition("=")
+        if not equals:
+            raise SettingsError(f"{key}: group {position} is not of the form role=who (admin=ana@example.com)")
+        role = check_access_role(f"{key}: group {position}'s role", role_name)
+        for who in _items(who_list):
+            who = who.removeprefix("@")
+            if not (EMAIL_PATTERN.fullmatch(who) or DOMAIN_PATTERN.fullmatch(who)):
+                raise SettingsError(f"{key}: group {position} names something that is not an e-mail or a domain")
+            if pairs.get(who, role) != role:
+                raise SettingsError(f"{key}: one address or domain is given two roles")
+            pairs[who] = role
+    return tuple(pairs.items())
+
+
+def check_claim_name(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not CLAIM_NAME_PATTERN.match(value):
+        raise SettingsError("CONSOLE_ROLE_CLAIM must be a claim name (letters, digits, _ : . / -)")
+    return value
+
+
+def require_team_allowlist(oidc_configured: bool, emails: tuple[str, ...], domains: tuple[str, ...]) -> None:
+    """Single sign-on alone would let in every account of the identity provider (every Google account)."""
+    if oidc_configured and not (emails or domains):
+        raise SettingsError(
+            "single sign-on needs CONSOLE_ALLOWED_EMAILS or CONSOLE_ALLOWED_DOMAINS: "
+            "without them every account of the identity provider could sign in"
+        )
+
+
+def check_role_source(role_claim: str | None, role_map: tuple[tuple[str, str], ...]) -> None:
+    if role_claim and role_map:
+        raise SettingsError("CONSOLE_ROLE_CLAIM and CONSOLE_ROLES cannot both be set: with the claim, the IdP decides")

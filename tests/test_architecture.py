@@ -62,6 +62,12 @@ def test_the_tree_keeps_every_contract() -> None:
             "from services.alerts import wording",
             "the sandbox hub never imports the console",
         ),
+        ("services/accounts/roles.py", "import streamlit", "team access is a domain of its own"),
+        ("services/accounts/sessions.py", "import dashboard.context", "team access is a domain of its own"),
+        ("services/accounts/admission.py", "from services.receiver import stats", "team access is a domain of its own"),
+        ("services/receiver/stats.py", "from services.accounts import roles", "the receiver imports nothing from the"),
+        ("services/sandbox/hub.py", "from services.accounts import roles", "the sandbox hub never imports the console"),
+        ("services/settings.py", "from services.accounts import roles", "the shared core depends on no domain"),
     ],
 )
 def test_crossing_a_boundary_breaks_its_contract(tree_copy: Path, module: str, line: str, contract: str) -> None:

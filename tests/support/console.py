@@ -45,9 +45,17 @@ LIVE_ENV_KEYS = (
     "CONSOLE_ALERT_URLS",
     "CONSOLE_MESSAGING_API_HOSTS",
     "CONSOLE_TRUSTED_PROXIES",
+    "CONSOLE_ALLOWED_EMAILS",
+    "CONSOLE_ALLOWED_DOMAINS",
+    "CONSOLE_ROLES",
+    "CONSOLE_DEFAULT_ROLE",
+    "CONSOLE_ROLE_CLAIM",
+    "CONSOLE_SESSION_HOURS",
 )
-# A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password.
+# A secrets file that sets up single sign-on (Streamlit's [auth] table) in place of the password, for the
+# team at example.com (a flat key comes before the first table).
 OIDC_SECRETS = (
+    'CONSOLE_ALLOWED_DOMAINS = "example.com"\n'
     "[auth]\n"
     'redirect_uri = "http://localhost:8501/oauth2callback"\n'
     'cookie_secret = "3vQm9x0Pk2LwZr7TfYc8HbNd"\n'

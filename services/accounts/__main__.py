@@ -1,0 +1,5 @@
+import sys
+
+from services.accounts.cli import main
+
+sys.exit(main())
