@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlite_utils import Database
 
+from services.accounts import ADMIN, Person, SignInMethod, demo_person
 from services.keys.generation import recover_abandoned_attempts
 from services.keys.readiness import ReadinessConfig
 from services.keys.vault import KeyVault
@@ -69,6 +70,20 @@ def operator() -> str:
         st.error("Sign in first.")
         st.stop()
     return name
+
+
+def current_person() -> Person:
+    """Who is acting: the signed-in person with their role, or the demo admin in demo mode. Pages pass it to
+    every action's service function, which checks the role (services.accounts.require)."""
+    settings = require_settings()
+    if not settings.login_required:
+        return demo_person()
+    name = st.session_state.get(OPERATOR_KEY)
+    if not name:
+        st.error("Sign in first.")
+        st.stop()
+    # The shared password admits everyone as an admin until each person signs in with their own account.
+    return Person(id=name, display_name=name, role=ADMIN, method=SignInMethod.PASSWORD)
 
 
 def source_address() -> str:
