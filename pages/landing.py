@@ -1,6 +1,7 @@
 """Redirect landing: where 360dialog sends the client's browser back when onboarding ends (full page or popup).
 
-The one public page. The query is stored before anything is shown; a visitor who has not signed in then
+The one public page. The query is stored before anything is shown (within the limits on what one session and
+one source may store; it asks 360dialog nothing); a visitor who has not signed in then
 sees only the neutral page, and a signed-in operator the result: what was decided about the redirect
 (applied, or held for review and why), the client by its business name, and per channel its number, display
 name, status and next step, with a link to the channel's own view. Names are read only for an operator.
@@ -10,13 +11,12 @@ import streamlit as st
 
 from dashboard.auth import current_operator
 from dashboard.connect_widgets import channels_page_link, popup_closer, redirect_channels, redirects_page_link
-from dashboard.context import get_db, get_partner_api, require_settings
-from dashboard.landing_views import neutral_landing
+from dashboard.context import get_db, require_settings
+from dashboard.landing_views import neutral_landing, store_landing_redirect
 from dashboard.plain_text import escape_markdown
 from services.onboarding.redirects import (
     channel_next_steps,
     client_names,
-    receive_redirect,
     recent_redirects,
     redirect_view,
 )
@@ -32,9 +32,10 @@ STATE_MATCH_NOTES = {
 db = get_db()
 params = {key: st.query_params.get_all(key) for key in st.query_params}
 if params:
-    # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing.
-    stored = receive_redirect(db, params, get_partner_api())
-    st.session_state["landing"] = stored.id
+    # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing. Nothing
+    # here asks 360dialog: whatever needs its word waits for the scheduler or an operator.
+    stored = store_landing_redirect(db, params, require_settings())
+    st.session_state["landing"] = stored.id if stored is not None else None
     st.query_params.clear()
 
 if current_operator() is None:
