@@ -118,6 +118,8 @@ class RedirectLimits:
     # New redirects one browser session may store (Streamlit reruns a page over its websocket, unseen by a proxy).
     per_session: int = 5
     confirmations_per_run: int = 20
+    # How often the scheduler looks for redirects waiting for 360dialog between syncs.
+    check_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,7 @@ def _redirect_limits(source: _Source) -> RedirectLimits:
         confirmations_per_run=int(
             source.number("CONSOLE_REDIRECT_CONFIRMATIONS_PER_RUN", RedirectLimits.confirmations_per_run, minimum=0)
         ),
+        check_seconds=source.number("CONSOLE_REDIRECT_CHECK_SECONDS", RedirectLimits.check_seconds, minimum=1),
     )
 
 

@@ -49,6 +49,7 @@ class Scheduler:
         interval_seconds: float,
         direct_paid: bool = False,
         redirect_budget: int = 0,
+        redirect_check_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -59,6 +60,9 @@ class Scheduler:
         self.direct_paid = direct_paid
         # Redirects waiting for 360dialog's word: at most this many are asked about a run (0: none).
         self.redirect_budget = redirect_budget
+        # Between syncs, how often to look for waiting redirects (0: only with each sync): a client who just
+        # came back should not wait a whole sync interval.
+        self.redirect_check_seconds = redirect_check_seconds
         self._clock = clock
         self._sleep = sleep
         self.stopping = False
@@ -131,7 +135,10 @@ class Scheduler:
             while not self.stopping and (runs is None or done < runs):
                 wait = next_at - self._clock()
                 if wait > 0:
-                    self._interruptibly(self._sleep, wait)
+                    self._interruptibly(self._sleep, self._nap(wait))
+                    if self._clock() < next_at:
+                        self._interruptibly(self._confirm_redirects)
+                        continue
                 started = self._clock()
                 delay = self._interruptibly(self.run_once) or 0.0
                 done += 1
@@ -141,11 +148,18 @@ class Scheduler:
         except Stop:
             log.info("stopping")
 
+    def _nap(self, wait: float) -> float:
+        if self.redirect_budget > 0 and self.redirect_check_seconds > 0:
+            return min(wait, self.redirect_check_seconds)
+        return wait
+
     def idle(self) -> None:
-        """Wait for a signal, doing nothing (automatic sync is off; the alert loop runs on its own)."""
+        """Wait for a signal, only confirming waiting redirects (automatic sync is off; the alert loop runs on
+        its own)."""
         try:
             while not self.stopping:
-                self._interruptibly(self._sleep, 3600.0)
+                self._interruptibly(self._sleep, self._nap(3600.0))
+                self._interruptibly(self._confirm_redirects)
         except Stop:
             log.info("stopping")
 
@@ -182,6 +196,7 @@ def run(settings: Settings) -> int:
         interval_seconds=settings.sync_minutes * 60,
         direct_paid=settings.direct_paid,
         redirect_budget=settings.redirect_limits.confirmations_per_run,
+        redirect_check_seconds=settings.redirect_limits.check_seconds,
     )
     alerts = None
     if settings.alerts.enabled:

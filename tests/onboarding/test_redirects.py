@@ -4,15 +4,18 @@ redirects kept with their reason, revocations, and the next step per channel."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import responses
+from sqlite_utils import Database
 
 from services.channels.projection import get_channel, upsert_channel
 from services.keys.generation import key_status
+from services.migrations import console_migrations
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_history
 from services.onboarding.redirect import MAX_QUERY_LENGTH
 from services.onboarding.redirect_trust import confirm_waiting_redirects, discard_unreviewed
@@ -279,3 +282,22 @@ def test_the_held_count_is_every_waiting_row_and_pages_reach_them_all(db) -> Non
     assert held_count(db) == 120
     seen = [row["id"] for offset in range(0, 120, 50) for row in review_items(db, 50, offset=offset)]
     assert sorted(seen) == list(range(1, 121))
+
+
+def test_redirects_stored_before_m017_are_found_by_their_hash_and_their_links_stay_bound(tmp_path) -> None:
+    db = Database(sqlite3.connect(str(tmp_path / "old.db")))
+    try:
+        console_migrations.apply(db, stop_before="m017_redirects_stored_once_and_bounded")
+        with db.atomic():
+            db["io_links"].insert({"state": "s1", "operator": "ana", "created_at": "2026-01-01", "redirect_id": 1})
+            db["redirects"].insert(
+                {"id": 1, "raw_query": "client=aCL&channels=[aCH]&state=s1", "client_id": "aCL", "received_at": "x"}
+            )
+        console_migrations.apply(db)
+        assert receive_redirect(db, "client=aCL&channels=[aCH]&state=s1").id == 1
+        assert db["io_links"].get("s1")["client_id"] == "aCL"
+        indexes = {index.name: index.columns for index in db["redirects"].indexes}
+        assert ["raw_query"] not in indexes.values()
+        assert indexes["idx_redirects_query_hash"] == ["query_hash"]
+    finally:
+        db.close()
