@@ -61,33 +61,37 @@ if view.error:
     st.text("As received:")
     st.code(view.raw_query, language=None, wrap_lines=True)
 else:
-    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
-    if view.applied:
-        st.success(f"Onboarding finished and the redirect was {view.verdict_label}.")
-        st.caption(note)
-    else:
-        st.warning(
-            f"Redirect #{view.id} is {view.verdict_label}: nothing was changed. "
-            f"Why: {escape_markdown(view.verdict_reason or 'not decided yet')}. {note}"
-        )
-        redirects_page_link()
-    business = client_names(db, [view.client]).get(view.client or "")
-    st.text(f"Client: {business}" if business else "Client")
-    st.code(view.client, language=None)
-    if view.revoked and view.applied:
-        st.warning(
-            f"The client withdrew permission for {len(view.revoked)} channel(s): they are marked revoked, and "
-            f"{view.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be generated "
-            "for them until the client grants permission again."
-        )
 
     @st.fragment(run_every=3)
-    def next_steps() -> None:
-        """Channel status and key status move on as webhooks arrive; refresh them here."""
-        st.subheader(f"Channels granted ({len(view.channels)}) and revoked ({len(view.revoked)})")
-        redirect_channels(channel_next_steps(db, view))
+    def result() -> None:
+        """The verdict moves on when the scheduler has 360dialog's word, and channel and key status as webhooks
+        arrive: read them again here."""
+        current = redirect_view(db, view.id) or view
+        note = STATE_MATCH_NOTES.get(current.state_match or "", "").format(
+            operator=escape_markdown(current.link_operator or "?")
+        )
+        if current.applied:
+            st.success(f"Onboarding finished and the redirect was {current.verdict_label}.")
+            st.caption(note)
+        else:
+            st.warning(
+                f"Redirect #{current.id} is {current.verdict_label}: nothing was changed. "
+                f"Why: {escape_markdown(current.verdict_reason or 'not decided yet')}. {note}"
+            )
+            redirects_page_link()
+        business = client_names(db, [current.client]).get(current.client or "")
+        st.text(f"Client: {business}" if business else "Client")
+        st.code(current.client, language=None)
+        if current.revoked and current.applied:
+            st.warning(
+                f"The client withdrew permission for {len(current.revoked)} channel(s): they are marked revoked, and "
+                f"{current.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be "
+                "generated for them until the client grants permission again."
+            )
+        st.subheader(f"Channels granted ({len(current.channels)}) and revoked ({len(current.revoked)})")
+        redirect_channels(channel_next_steps(db, current))
 
-    next_steps()
+    result()
     channels_page_link()
 
 popup_closer()

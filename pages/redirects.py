@@ -59,16 +59,50 @@ def waiting_row(row: dict) -> None:
             f"From: {row['source'] or 'not recorded'}"
         )
         st.caption("Why it waits: " + escape_markdown(row["why"] or "not decided yet"))
-        left, right = st.columns(2)
-        if left.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
+        if st.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
             apply_one(row["id"])
-        if right.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
+        if st.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
             discard(db, row["id"], operator=operator())
             st.rerun()
 
 
+def bulk_discard() -> None:
+    """Every unreviewed redirect (waiting, or unreadable), or one source's, discarded in one audited action."""
+    sources = unreviewed_sources(db)
+    if not sources:
+        return
+    total = unreviewed_count(db)
+    choices = {f"{EVERY_SOURCE} ({total})": None}
+    choices.update({f"{row['source']} ({row['unreviewed']})": row["source"] for row in sources})
+    chosen = choices[st.selectbox("Discard in bulk, from", list(choices))]
+    count = total if chosen is None else next(row["unreviewed"] for row in sources if row["source"] == chosen)
+    scope = "from every source" if chosen is None else f"from {chosen}"
+    st.caption(
+        "Counts every redirect stored and never applied or dismissed, unreadable ones included. A discard changes "
+        "no channel; the audit log records who did it and how many."
+    )
+    if st.button(f"Discard the {count} unreviewed redirect(s) {scope}", type="primary"):
+        discarded = discard_unreviewed(db, operator=operator(), source=chosen)
+        st.toast(f"{discarded} redirect(s) discarded.")
+        st.rerun()
+
+
+def dropped() -> None:
+    drops = dropped_redirects(db)
+    if not drops:
+        return
+    st.subheader(f"Not stored: caps reached ({sum(row['dropped'] for row in drops)})")
+    st.caption(
+        "Redirects the landing page did not keep because one browser session, one source or all sources together "
+        "had as many unreviewed redirects as the settings allow. Discard or review the waiting ones to make room."
+    )
+    st.dataframe(drops, hide_index=True, width="stretch")
+
+
 waiting_total = held_count(db)
 st.subheader(f"Waiting for review ({waiting_total})")
+bulk_discard()
+dropped()
 if not waiting_total:
     st.info("No redirect is waiting for review.")
 else:
@@ -79,32 +113,6 @@ else:
     st.caption(f"Showing {first}–{first + len(rows) - 1} of {waiting_total}, newest first.")
     for row in rows:
         waiting_row(row)
-
-sources = unreviewed_sources(db)
-if sources:
-    st.subheader("Discard in bulk")
-    st.caption(
-        "Discards every redirect stored and never applied or dismissed (waiting, or unreadable) from the source "
-        "you choose. It changes no channel, and the audit log records who did it and how many."
-    )
-    choices = {f"{EVERY_SOURCE} ({unreviewed_count(db)})": None}
-    choices.update({f"{row['source']} ({row['unreviewed']})": row["source"] for row in sources})
-    chosen = choices[st.selectbox("From", list(choices))]
-    count = unreviewed_count(db) if chosen is None else next(r["unreviewed"] for r in sources if r["source"] == chosen)
-    scope = "from every source" if chosen is None else f"from {chosen}"
-    if st.button(f"Discard the {count} unreviewed redirect(s) {scope}", type="primary"):
-        discarded = discard_unreviewed(db, operator=operator(), source=chosen)
-        st.toast(f"{discarded} redirect(s) discarded.")
-        st.rerun()
-
-drops = dropped_redirects(db)
-if drops:
-    st.subheader(f"Not stored: caps reached ({sum(row['dropped'] for row in drops)})")
-    st.caption(
-        "Redirects the landing page did not keep because one browser session, one source or all sources together "
-        "had as many unreviewed redirects as the settings allow. Review or discard the waiting ones to make room."
-    )
-    st.dataframe(drops, hide_index=True, width="stretch")
 
 st.subheader("Every redirect")
 history = recent_redirects(db, HISTORY_LIMIT)

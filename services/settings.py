@@ -118,8 +118,8 @@ class RedirectLimits:
     # New redirects one browser session may store (Streamlit reruns a page over its websocket, unseen by a proxy).
     per_session: int = 5
     confirmations_per_run: int = 20
-    # How often the scheduler looks for redirects waiting for 360dialog between syncs.
-    check_seconds: float = 30.0
+    # How often the scheduler looks for redirects waiting for 360dialog between syncs (one query when none).
+    check_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
