@@ -253,7 +253,8 @@ def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, dir
     for all of it. Asks 360dialog nothing."""
     with db.atomic():
         match, link = state_match(db, redirect)
-        if match == "matched" and _ids(redirect) and not _bind_link(db, redirect_id, redirect):
+        # Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
+        if match == "matched" and _never(db, redirect) is None and not _bind_link(db, redirect_id, redirect):
             match = "already used"
         since = link["created_at"] if match == "matched" and link is not None else None
         decision = decide_on_arrival(db, redirect, vouched_since=since, direct_paid=direct_paid)

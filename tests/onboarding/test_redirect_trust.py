@@ -321,3 +321,13 @@ def test_an_operator_discards_a_held_redirect(db) -> None:
     assert redirect_view(db, stored.id).decided_by == "ana"
     with pytest.raises(ValueError, match="not waiting for review"):
         discard(db, stored.id, operator="ana")
+
+
+def test_a_redirect_that_can_never_apply_does_not_use_up_the_link(db) -> None:
+    upsert_channel(db, "chOther", {"client_id": "cliOther"}, source="webhook")
+    upsert_channel(db, "chNew", {}, source="webhook")
+    state = _link(db)
+    receive_redirect(db, f"client=cliEvil&channels=[chOther]&state={state}")
+    receive_redirect(db, f"client=cliEvil2&channels=[]&state={state}")
+    assert get_link(db, state)["client_id"] is None
+    assert receive_redirect(db, f"client=cliX&channels=[chNew]&state={state}").verdict == APPLIED_BY_STATE
