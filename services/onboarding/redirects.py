@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -23,6 +23,8 @@ from services.onboarding.redirect import (
 )
 from services.onboarding.redirect_trust import (
     APPLIED_VERDICTS,
+    HELD,
+    PENDING,
     REFUSED,
     UNREVIEWED_SQL,
     VERDICT_LABELS,
@@ -134,9 +136,9 @@ def save_redirect(
     if not claimed:
         return _as_found(db, redirect_id)
     decision = settle_on_arrival(db, redirect_id, redirect, direct_paid=direct_paid)
-    if api is not None and operator is not None and decision.verdict in ("held", "pending"):
+    if api is not None and operator is not None and decision.verdict in (HELD, PENDING):
         applied = apply_after_review(db, api, redirect_id, operator=operator, direct_paid=direct_paid)
-        decision = type(decision)(applied.verdict, applied.reason, applied.keys_marked_unusable, decision.state_match)
+        decision = replace(applied, state_match=decision.state_match)
     return StoredRedirect(
         redirect_id,
         True,
