@@ -62,6 +62,8 @@ WAITING_SQL = "(verdict in ('held', 'pending') or (verdict is null and client_id
 # Stored and never applied or dismissed: what the caps on a stranger's redirects count (services.onboarding.
 # redirects). The same expression as the partial index of migration m017, so that counting reads the index.
 UNREVIEWED_SQL = "(verdict is null or verdict in ('pending', 'held', 'refused'))"
+# Redirects stored before sources were recorded (migration m017) are listed, and discarded, under this name.
+SOURCE_NOT_RECORDED = "not recorded"
 
 
 @dataclass(frozen=True)
@@ -399,8 +401,8 @@ def discard_unreviewed(db: Database, *, operator: str, source: str | None = None
     review, or unreadable), or only those from one source; audited with how many. Returns how many."""
     where, params = UNREVIEWED_SQL, []
     if source is not None:
-        where += " and source = ?"
-        params.append(source)
+        where += " and coalesce(source, ?) = ?"
+        params.extend([SOURCE_NOT_RECORDED, source])
     scope = f"from {source}" if source is not None else "from every source"
     with db.atomic():
         count = db.execute(

@@ -26,6 +26,7 @@ from services.onboarding.redirect_trust import (
     HELD,
     PENDING,
     REFUSED,
+    SOURCE_NOT_RECORDED,
     UNREVIEWED_SQL,
     VERDICT_LABELS,
     WAITING_SQL,
@@ -376,7 +377,7 @@ def unreviewed_sources(db: Database) -> list[dict[str, Any]]:
     rows = db.query(
         f"select coalesce(source, ?) as source, count(*) as unreviewed from redirects where {UNREVIEWED_SQL} "  # noqa: S608
         "group by 1 order by unreviewed desc, source",
-        [LOCAL_SOURCE],
+        [SOURCE_NOT_RECORDED],
     )
     return [dict(row) for row in rows]
 

@@ -301,3 +301,11 @@ def test_redirects_stored_before_m017_are_found_by_their_hash_and_their_links_st
         assert indexes["idx_redirects_query_hash"] == ["query_hash"]
     finally:
         db.close()
+
+
+def test_redirects_from_before_sources_were_recorded_are_listed_and_discarded_together(db) -> None:
+    receive_redirect(db, "client=aCL&channels=[]")
+    with db.atomic():
+        db.execute("update redirects set source = null")
+    assert unreviewed_sources(db) == [{"source": "not recorded", "unreviewed": 1}]
+    assert discard_unreviewed(db, operator="ana", source="not recorded") == 1
