@@ -36,6 +36,7 @@ if params:
     # here asks 360dialog: whatever needs its word waits for the scheduler or an operator.
     stored = store_landing_redirect(db, params, require_settings())
     st.session_state["landing"] = stored.id if stored is not None else None
+    st.session_state["landing_dropped"] = stored is None
     st.query_params.clear()
 
 if current_operator() is None:
@@ -47,7 +48,14 @@ st.title("Onboarding result")
 redirect_id = st.session_state.get("landing")
 view = redirect_view(db, redirect_id) if redirect_id is not None else None
 if view is None:
-    st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back to this page.")
+    if st.session_state.get("landing_dropped"):
+        st.warning(
+            "This redirect was not stored: a limit on unreviewed redirects was reached. The Redirects page counts "
+            "it by source; discarding the waiting ones makes room."
+        )
+        redirects_page_link()
+    else:
+        st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back here.")
     earlier = recent_redirects(db)
     if earlier:
         st.subheader("Earlier redirects")

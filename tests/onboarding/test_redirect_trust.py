@@ -331,3 +331,25 @@ def test_a_redirect_that_can_never_apply_does_not_use_up_the_link(db) -> None:
     receive_redirect(db, f"client=cliEvil2&channels=[]&state={state}")
     assert get_link(db, state)["client_id"] is None
     assert receive_redirect(db, f"client=cliX&channels=[chNew]&state={state}").verdict == APPLIED_BY_STATE
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict"),
+    [
+        ({"shared_client_numbers": [{"channel_id": "chA", "shared": False}]}, APPLIED_CONFIRMED),
+        ({"shared_client_numbers": []}, APPLIED_CONFIRMED),
+        ({"something": "else"}, HELD),  # a shape not recognised confirms nothing
+        ({"shared_client_numbers": [{"channel_id": "chA"}]}, HELD),  # still shared
+    ],
+)
+@responses.activate
+def test_a_direct_paid_revocation_is_confirmed_only_by_what_shared_client_numbers_says(
+    db, api, answer, verdict
+) -> None:
+    upsert_channel(db, "chA", {"client_id": "cliX", "status": "running"}, source="webhook")
+    receive_redirect(db, "client=cliX&channels=[]&revoked=[chA]", direct_paid=True)
+    _lists(api, "cliX", "chA")
+    responses.get(_shared_url(api, "cliX"), json=answer)
+    [decision] = _confirm(db, api, direct_paid=True)
+    assert decision.verdict == verdict
+    assert get_channel(db, "chA")["revoked"] == (1 if verdict == APPLIED_CONFIRMED else 0)

@@ -336,3 +336,4 @@ def test_one_session_rerunning_the_landing_stores_only_its_share(land, db, partn
     assert db["redirects"].count == 5
     assert [row["dropped"] for row in dropped_redirects(db)] == [4]
     assert partner_api.calls == []
+    assert any("was not stored: a limit on unreviewed redirects" in warning.value for warning in app.warning)
