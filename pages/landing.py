@@ -1,6 +1,7 @@
 """Redirect landing: where 360dialog sends the client's browser back when onboarding ends (full page or popup).
 
-The one public page. The query is stored before anything is shown; a visitor who has not signed in then
+The one public page. The query is stored before anything is shown (within the limits on what one session and
+one source may store; it asks 360dialog nothing); a visitor who has not signed in then
 sees only the neutral page, and a signed-in operator the result: what was decided about the redirect
 (applied, or held for review and why), the client by its business name, and per channel its number, display
 name, status and next step, with a link to the channel's own view. Names are read only for an operator.
@@ -10,13 +11,12 @@ import streamlit as st
 
 from dashboard.auth import current_operator
 from dashboard.connect_widgets import channels_page_link, popup_closer, redirect_channels, redirects_page_link
-from dashboard.context import get_db, get_partner_api, require_settings
-from dashboard.landing_views import neutral_landing
+from dashboard.context import get_db, require_settings
+from dashboard.landing_views import neutral_landing, store_landing_redirect
 from dashboard.plain_text import escape_markdown
 from services.onboarding.redirects import (
     channel_next_steps,
     client_names,
-    receive_redirect,
     recent_redirects,
     redirect_view,
 )
@@ -32,9 +32,11 @@ STATE_MATCH_NOTES = {
 db = get_db()
 params = {key: st.query_params.get_all(key) for key in st.query_params}
 if params:
-    # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing.
-    stored = receive_redirect(db, params, get_partner_api())
-    st.session_state["landing"] = stored.id
+    # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing. Nothing
+    # here asks 360dialog: whatever needs its word waits for the scheduler or an operator.
+    stored = store_landing_redirect(db, params, require_settings())
+    st.session_state["landing"] = stored.id if stored is not None else None
+    st.session_state["landing_dropped"] = stored is None
     st.query_params.clear()
 
 if current_operator() is None:
@@ -46,7 +48,14 @@ st.title("Onboarding result")
 redirect_id = st.session_state.get("landing")
 view = redirect_view(db, redirect_id) if redirect_id is not None else None
 if view is None:
-    st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back to this page.")
+    if st.session_state.get("landing_dropped"):
+        st.warning(
+            "This redirect was not stored: a limit on unreviewed redirects was reached. The Redirects page counts "
+            "it by source; discarding the waiting ones makes room."
+        )
+        redirects_page_link()
+    else:
+        st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back here.")
     earlier = recent_redirects(db)
     if earlier:
         st.subheader("Earlier redirects")
@@ -60,33 +69,37 @@ if view.error:
     st.text("As received:")
     st.code(view.raw_query, language=None, wrap_lines=True)
 else:
-    note = STATE_MATCH_NOTES.get(view.state_match or "", "").format(operator=escape_markdown(view.link_operator or "?"))
-    if view.applied:
-        st.success(f"Onboarding finished and the redirect was {view.verdict_label}.")
-        st.caption(note)
-    else:
-        st.warning(
-            f"Redirect #{view.id} is {view.verdict_label}: nothing was changed. "
-            f"Why: {escape_markdown(view.verdict_reason or 'not decided yet')}. {note}"
-        )
-        redirects_page_link()
-    business = client_names(db, [view.client]).get(view.client or "")
-    st.text(f"Client: {business}" if business else "Client")
-    st.code(view.client, language=None)
-    if view.revoked and view.applied:
-        st.warning(
-            f"The client withdrew permission for {len(view.revoked)} channel(s): they are marked revoked, and "
-            f"{view.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be generated "
-            "for them until the client grants permission again."
-        )
 
     @st.fragment(run_every=3)
-    def next_steps() -> None:
-        """Channel status and key status move on as webhooks arrive; refresh them here."""
-        st.subheader(f"Channels granted ({len(view.channels)}) and revoked ({len(view.revoked)})")
-        redirect_channels(channel_next_steps(db, view))
+    def result() -> None:
+        """The verdict moves on when the scheduler has 360dialog's word, and channel and key status as webhooks
+        arrive: read them again here."""
+        current = redirect_view(db, view.id) or view
+        note = STATE_MATCH_NOTES.get(current.state_match or "", "").format(
+            operator=escape_markdown(current.link_operator or "?")
+        )
+        if current.applied:
+            st.success(f"Onboarding finished and the redirect was {current.verdict_label}.")
+            st.caption(note)
+        else:
+            st.warning(
+                f"Redirect #{current.id} is {current.verdict_label}: nothing was changed. "
+                f"Why: {escape_markdown(current.verdict_reason or 'not decided yet')}. {note}"
+            )
+            redirects_page_link()
+        business = client_names(db, [current.client]).get(current.client or "")
+        st.text(f"Client: {business}" if business else "Client")
+        st.code(current.client, language=None)
+        if current.revoked and current.applied:
+            st.warning(
+                f"The client withdrew permission for {len(current.revoked)} channel(s): they are marked revoked, and "
+                f"{current.keys_marked_unusable} stored key(s) of theirs are marked unusable. No key can be "
+                "generated for them until the client grants permission again."
+            )
+        st.subheader(f"Channels granted ({len(current.channels)}) and revoked ({len(current.revoked)})")
+        redirect_channels(channel_next_steps(db, current))
 
-    next_steps()
+    result()
     channels_page_link()
 
 popup_closer()

@@ -1,48 +1,118 @@
-"""Redirects: every redirect received, what was decided about it, and the ones waiting for an operator."""
+"""Redirects: every redirect received, what was decided about it, the ones waiting for an operator (all of
+them, a page at a time), a discard in bulk, and what the caps kept out."""
+
+import math
 
 import streamlit as st
 
-from dashboard.context import get_db, get_partner_api, operator
+from dashboard.context import get_db, get_partner_api, operator, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import show_partner_error
-from services.onboarding.redirect_trust import apply_after_review, discard
-from services.onboarding.redirects import recent_redirects, review_items
+from services.onboarding.redirect_trust import HELD, apply_after_review, discard, discard_unreviewed
+from services.onboarding.redirects import (
+    dropped_redirects,
+    held_count,
+    recent_redirects,
+    review_items,
+    unreviewed_count,
+    unreviewed_sources,
+)
 from services.partner_api import PartnerApiError
 
-REVIEW_LIMIT = 50
+PAGE_SIZE = 20
 HISTORY_LIMIT = 500
+EVERY_SOURCE = "every source"
 
 st.title("Redirects")
 st.caption(
-    "A redirect from 360dialog is a claim: it is applied by itself only when it came back through a link "
-    "handed out here or 360dialog confirms its channels. Anything else waits here, and changes nothing until "
-    "you apply it (after the same check with 360dialog) or discard it."
+    "A redirect from 360dialog is a claim anyone can send. It changes a channel only when it came back through "
+    "a link handed out here (for new channels) or 360dialog confirms that very change; the landing page never "
+    "asks 360dialog itself. Anything else waits here and changes nothing until you apply it (after a check "
+    "with 360dialog) or discard it."
 )
 db = get_db()
+settings = require_settings()
 
-waiting = review_items(db, REVIEW_LIMIT)
-st.subheader(f"Waiting for review ({len(waiting)})")
-if not waiting:
-    st.info("No redirect is waiting for review.")
-for row in waiting:
+
+def apply_one(redirect_id: int) -> None:
+    try:
+        decision = apply_after_review(
+            db, get_partner_api(), redirect_id, operator=operator(), direct_paid=settings.direct_paid
+        )
+    except PartnerApiError as error:
+        show_partner_error(error)
+    except ValueError as error:
+        st.warning(str(error))
+    else:
+        if decision.verdict == HELD:
+            st.error("Still held: " + escape_markdown(decision.reason))
+        else:
+            st.success(f"Redirect #{redirect_id} applied.")
+            st.rerun()
+
+
+def waiting_row(row: dict) -> None:
     with st.container(border=True):
-        st.markdown(f"**Redirect #{row['id']}** · received {row['received']}")
-        st.text(f"Client: {row['client']}\nGrants: {row['channels'] or 'none'}\nRevokes: {row['revoked'] or 'none'}")
-        st.caption("Why it is held: " + escape_markdown(row["why"] or "not decided yet"))
+        st.markdown(f"**Redirect #{row['id']}** · received {row['received']} · {row['verdict']}")
+        st.text(
+            f"Client: {row['client']}\nGrants: {row['channels'] or 'none'}\nRevokes: {row['revoked'] or 'none'}\n"
+            f"From: {row['source'] or 'not recorded'}"
+        )
+        st.caption("Why it waits: " + escape_markdown(row["why"] or "not decided yet"))
         if st.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
-            try:
-                decision = apply_after_review(db, get_partner_api(), row["id"], operator=operator())
-            except PartnerApiError as error:
-                show_partner_error(error)
-            else:
-                if decision.verdict == "held":
-                    st.error("Still held: " + escape_markdown(decision.reason))
-                else:
-                    st.success(f"Redirect #{row['id']} applied.")
-                    st.rerun()
+            apply_one(row["id"])
         if st.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
             discard(db, row["id"], operator=operator())
             st.rerun()
+
+
+def bulk_discard() -> None:
+    """Every unreviewed redirect (waiting, or unreadable), or one source's, discarded in one audited action."""
+    sources = unreviewed_sources(db)
+    if not sources:
+        return
+    total = unreviewed_count(db)
+    choices = {f"{EVERY_SOURCE} ({total})": None}
+    choices.update({f"{row['source']} ({row['unreviewed']})": row["source"] for row in sources})
+    chosen = choices[st.selectbox("Discard in bulk, from", list(choices))]
+    count = total if chosen is None else next(row["unreviewed"] for row in sources if row["source"] == chosen)
+    scope = "from every source" if chosen is None else f"from {chosen}"
+    st.caption(
+        "Counts every redirect stored and never applied or dismissed, unreadable ones included. A discard changes "
+        "no channel; the audit log records who did it and how many."
+    )
+    if st.button(f"Discard the {count} unreviewed redirect(s) {scope}", type="primary"):
+        discarded = discard_unreviewed(db, operator=operator(), source=chosen)
+        st.toast(f"{discarded} redirect(s) discarded.")
+        st.rerun()
+
+
+def dropped() -> None:
+    drops = dropped_redirects(db)
+    if not drops:
+        return
+    st.subheader(f"Not stored: caps reached ({sum(row['dropped'] for row in drops)})")
+    st.caption(
+        "Redirects the landing page did not keep because one browser session, one source or all sources together "
+        "had as many unreviewed redirects as the settings allow. Discard or review the waiting ones to make room."
+    )
+    st.dataframe(drops, hide_index=True, width="stretch")
+
+
+waiting_total = held_count(db)
+st.subheader(f"Waiting for review ({waiting_total})")
+bulk_discard()
+dropped()
+if not waiting_total:
+    st.info("No redirect is waiting for review.")
+else:
+    pages = math.ceil(waiting_total / PAGE_SIZE)
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1) if pages > 1 else 1
+    rows = review_items(db, PAGE_SIZE, offset=(int(page) - 1) * PAGE_SIZE)
+    first = (int(page) - 1) * PAGE_SIZE + 1
+    st.caption(f"Showing {first}–{first + len(rows) - 1} of {waiting_total}, newest first.")
+    for row in rows:
+        waiting_row(row)
 
 st.subheader("Every redirect")
 history = recent_redirects(db, HISTORY_LIMIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlite_utils import Database, Migrations
@@ -541,6 +542,40 @@ def m016_partial_channel_indexes(db: Database) -> None:
     db.execute(
         "create index idx_channels_quality_changed_at on channels (quality_changed_at)"
         " where quality_changed_at is not null"
+    )
+
+
+def query_hash(raw_query: str) -> str:
+    """What finds a stored redirect's query: its SHA-256, so the query itself is stored once, not in an index too."""
+    return hashlib.sha256(raw_query.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@console_migrations()
+def m017_redirects_stored_once_and_bounded(db: Database) -> None:
+    # A redirect is found by its query's hash: the unique index on the query stored every query twice.
+    db["redirects"].add_column("query_hash", str)
+    rows = db.execute("select id, raw_query from redirects").fetchall()
+    db.conn.executemany("update redirects set query_hash = ? where id = ?", [(query_hash(q), i) for i, q in rows])
+    db.execute("drop index if exists idx_redirects_raw_query")
+    db.execute("create unique index idx_redirects_query_hash on redirects (query_hash)")
+    # Where each came from (the caps count per source), and when the scheduler last asked 360dialog about it.
+    db["redirects"].add_column("source", str)
+    db["redirects"].add_column("checked_at", str)
+    db.execute(
+        "create index redirects_unreviewed_source on redirects (source)"
+        " where verdict is null or verdict in ('pending', 'held', 'refused')"
+    )
+    db.execute("create index redirects_pending on redirects (checked_at, id) where verdict = 'pending'")
+    # A link vouches for one client: the first redirect that used it.
+    db["io_links"].add_column("client_id", str)
+    db.execute(
+        "update io_links set client_id = (select client_id from redirects where redirects.id = io_links.redirect_id)"
+        " where redirect_id is not null"
+    )
+    # Redirects not stored because a cap was reached: how many, per source, and when.
+    db["redirect_drops"].create(
+        {"source": str, "dropped": int, "first_dropped_at": str, "last_dropped_at": str, "last_reason": str},
+        pk="source",
     )
 
 

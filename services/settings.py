@@ -135,6 +135,21 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class RedirectLimits:
+    """What strangers' redirects may cost: the landing page stores at most this many, and the scheduler asks
+    360dialog about at most `confirmations_per_run` of them a run (services.onboarding)."""
+
+    # Stored and never applied or dismissed, from one source address, and from all of them.
+    per_source: int = 50
+    total: int = 1000
+    # New redirects one browser session may store (Streamlit reruns a page over its websocket, unseen by a proxy).
+    per_session: int = 5
+    confirmations_per_run: int = 20
+    # How often the scheduler looks for redirects waiting for 360dialog between syncs (one query when none).
+    check_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     partner_id: str
@@ -191,6 +206,7 @@ class Settings:
     # Hosts a key's Messaging API address may name (shell-style patterns); loopback is added in demo mode.
     messaging_api_hosts: tuple[str, ...] = ("*.360dialog.io",)
     access: AccessSettings = field(default_factory=AccessSettings)
+    redirect_limits: RedirectLimits = field(default_factory=RedirectLimits)
 
     @property
     def demo_mode(self) -> bool:
@@ -423,6 +439,18 @@ def _mode(source: _Source, auth_table: object) -> str:
     return "live" if present or isinstance(auth_table, dict) else "demo"
 
 
+def _redirect_limits(source: _Source) -> RedirectLimits:
+    return RedirectLimits(
+        per_source=int(source.number("CONSOLE_REDIRECTS_PER_SOURCE", RedirectLimits.per_source, minimum=1)),
+        total=int(source.number("CONSOLE_REDIRECTS_TOTAL", RedirectLimits.total, minimum=1)),
+        per_session=int(source.number("CONSOLE_LANDING_REDIRECTS_PER_SESSION", RedirectLimits.per_session, minimum=1)),
+        confirmations_per_run=int(
+            source.number("CONSOLE_REDIRECT_CONFIRMATIONS_PER_RUN", RedirectLimits.confirmations_per_run, minimum=0)
+        ),
+        check_seconds=source.number("CONSOLE_REDIRECT_CHECK_SECONDS", RedirectLimits.check_seconds, minimum=1),
+    )
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, secrets_path: Path | None = None, *, role: str = "console"
 ) -> Settings:
@@ -583,6 +611,7 @@ def load_settings(
         alerts=alerts,
         trusted_proxies=_trusted_proxies(source),
         messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
+        redirect_limits=_redirect_limits(source),
         access=access,
     )
     return _without_secrets(settings) if role == "accounts" else settings

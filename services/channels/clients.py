@@ -26,6 +26,7 @@ from services.channels.query import (
     SEARCH_MAX_LENGTH,
 )
 from services.channels.timeline import TimelineEntry, channel_timeline
+from services.onboarding.redirect_trust import APPLIED_VERDICTS
 from services.onboarding.redirects import recent_redirects
 from services.store import like_pattern
 from services.whatsapp import phone_digits
@@ -200,6 +201,7 @@ def _redirect_entries(db: Database, client_id: str, limit: int) -> list[ClientTi
         db.query(
             """
             select redirects.received_at, redirects.channels, redirects.revoked, redirects.state_match,
+                   redirects.verdict,
                    io_links.operator as link_operator, io_links.created_at as link_created_at
             from redirects left join io_links on io_links.state = redirects.state
             where redirects.client_id = ? order by redirects.id desc limit ?
@@ -216,15 +218,17 @@ def _redirect_entries(db: Database, client_id: str, limit: int) -> list[ClientTi
                 ClientTimelineEntry(row["link_created_at"], "", "onboarding link handed out", row["link_operator"], "")
             )
         state = f"state {row['state_match'] or 'not checked'}"
+        # A redirect is a claim: only an applied one changed anything.
+        said = "redirect" if row["verdict"] in APPLIED_VERDICTS else "redirect (not applied) claims"
         if granted:
             names = ", ".join(labels[channel_id].text for channel_id in granted)
             entries.append(
-                ClientTimelineEntry(row["received_at"], names, "redirect: permission granted", "client", state)
+                ClientTimelineEntry(row["received_at"], names, f"{said}: permission granted", "client", state)
             )
         if revoked:
             names = ", ".join(labels[channel_id].text for channel_id in revoked)
             entries.append(
-                ClientTimelineEntry(row["received_at"], names, "redirect: permission withdrawn", "client", state)
+                ClientTimelineEntry(row["received_at"], names, f"{said}: permission withdrawn", "client", state)
             )
     return entries
 

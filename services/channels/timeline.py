@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from services.channels.account_alerts import channel_alerts
+from services.onboarding.redirect_trust import APPLIED_VERDICTS
 
 TIMELINE_LIMIT = 500
 
@@ -38,7 +39,9 @@ def _redirect_entries(db: Database, channel_id: str, limit: int) -> list[Timelin
                 TimelineEntry(row["link_created_at"], "onboarding link handed out", row["link_operator"] or "", "")
             )
         revoked = channel_id in json.loads(row["revoked"] or "[]")
-        what = "redirect: permission withdrawn" if revoked else "redirect: permission granted"
+        what = "permission withdrawn" if revoked else "permission granted"
+        # A redirect is a claim: only an applied one changed anything.
+        what = f"redirect: {what}" if row["verdict"] in APPLIED_VERDICTS else f"redirect (not applied) claims: {what}"
         detail = f"client {row['client_id']}, state {row['state_match'] or 'not checked'}"
         entries.append(TimelineEntry(row["received_at"], what, "client", detail))
     return entries

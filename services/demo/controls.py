@@ -11,17 +11,19 @@ from services.partner_api import PartnerApi
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
 ACCOUNT_ALERT_EVENTS = ("account_violation", "account_restriction")
+DEMO_ACTOR = "demo controls"
 
 
 def store_redirect_query(db: Database, query: str, api: PartnerApi) -> StoredRedirect:
     """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed, then
-    applied only once the Partner API confirms it (it carries no state).
+    applied once the Partner API lists its channels under the client.
 
     In real life a revocation reaches the console through the client's browser; in the demo the hub hands
     the query over directly. Raises services.onboarding.redirect.InvalidRedirect when it cannot be read.
     """
     save_raw_redirect(db, query)
-    return save_redirect(db, query, parse_redirect(query), api)
+    # The demo controls are an operator's own action: 360dialog is asked at once and the operator's word counts.
+    return save_redirect(db, query, parse_redirect(query), api, operator=DEMO_ACTOR)
 
 
 def send_account_alert(sandbox: SandboxClient, channel_id: str, event: str) -> str:

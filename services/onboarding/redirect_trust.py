@@ -1,21 +1,35 @@
 """Whether a redirect may change anything, and applying it when it may (contract section 2, design: Trust).
 
-A redirect is a claim anyone can craft. It is applied only when its `state` matches an unused, unexpired
-link this console handed out, or when the Partner API confirms it: the client's channels, listed with a
-`client_id` filter, hold every granted and revoked id. Otherwise it is held for an operator, who applies it
-(after the same Partner API check) or discards it. Applying never moves a channel that belongs to another
-client, and never creates a channel row 360dialog has not confirmed.
+A redirect is a claim anyone can craft, and ownership is not consent: that 360dialog lists a channel under the
+client says nothing about whether the client granted or withdrew anything. So:
+
+- A change to a channel a client already has is applied only when 360dialog confirms that very change: for
+  a Direct-Paid partner, `shared_client_numbers` lists the channel (a grant) or no longer does (a
+  revocation); for any other partner 360dialog has no word on it, so the redirect waits for an operator.
+- A matched `state` (a link handed out here, unexpired) vouches only for channels no client had when the link
+  was handed out (unknown here, known without a client, or of a client first seen here since: the webhooks
+  of this very onboarding), and only for one client: the first redirect that uses it binds the link to it.
+- Every channel 360dialog lists for the redirect must carry the redirect's client id; a channel known here
+  under another client is never moved; a channel 360dialog does not list is never created.
+- An empty redirect (no channel granted or revoked) confirms nothing and creates no client.
+
+The landing page decides with what the database holds and asks 360dialog nothing: a stranger's redirect
+costs no Partner API call. What needs 360dialog's word waits (`pending`) for the scheduler, which asks under
+a budget per run, or for an operator's click. Nothing is written to a channel, a key or a client, and so no
+alert can fire, before a redirect is applied.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from services import audit
+from services.channels.permission import SharedNumbers, read_shared_numbers
 from services.channels.projection import apply_api_channel, get_channel, record_granted
 from services.onboarding.links import get_link, link_status
 from services.onboarding.redirect import Redirect
@@ -23,23 +37,33 @@ from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
 
 REDIRECT_ACTOR = "client (redirect)"
+CONFIRMATION_ACTOR = "scheduler (redirect check)"
 APPLIED_BY_STATE = "applied_state"
 APPLIED_CONFIRMED = "applied_confirmed"
 APPLIED_BY_OPERATOR = "applied_operator"
+PENDING = "pending"
 HELD = "held"
 REFUSED = "refused"
 DISCARDED = "discarded"
 APPLIED_VERDICTS = frozenset({APPLIED_BY_STATE, APPLIED_CONFIRMED, APPLIED_BY_OPERATOR, "applied_unchecked"})
 VERDICT_LABELS = {
     APPLIED_BY_STATE: "applied (its state matched a link handed out here)",
-    APPLIED_CONFIRMED: "applied (360dialog confirmed the channels)",
-    APPLIED_BY_OPERATOR: "applied by an operator after 360dialog confirmed it",
+    APPLIED_CONFIRMED: "applied (360dialog confirmed the change)",
+    APPLIED_BY_OPERATOR: "applied by an operator after checking with 360dialog",
     "applied_unchecked": "applied before redirects were checked",
+    PENDING: "waiting for 360dialog's confirmation",
     HELD: "held for review",
     REFUSED: "refused (it cannot be read)",
     DISCARDED: "discarded by an operator",
     None: "not decided yet",
 }
+# Waiting for a decision: held, pending, or claimed and never decided (the process stopped between the two).
+WAITING_SQL = "(verdict in ('held', 'pending') or (verdict is null and client_id is not null))"
+# Stored and never applied or dismissed: what the caps on a stranger's redirects count (services.onboarding.
+# redirects). The same expression as the partial index of migration m017, so that counting reads the index.
+UNREVIEWED_SQL = "(verdict is null or verdict in ('pending', 'held', 'refused'))"
+# Redirects stored before sources were recorded (migration m017) are listed, and discarded, under this name.
+SOURCE_NOT_RECORDED = "not recorded"
 
 
 @dataclass(frozen=True)
@@ -51,14 +75,14 @@ class Decision:
     state_match: str | None = None
 
 
-def state_match(db: Database, redirect_id: int, state: str | None) -> tuple[str, dict[str, Any] | None]:
-    """How the redirect's `state` relates to the links handed out: only 'matched' vouches for it."""
-    if state is None:
+def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] | None]:
+    """How the redirect's `state` relates to the links handed out: only 'matched' vouches for anything."""
+    if redirect.state is None:
         return "no state", None
-    link = get_link(db, state)
+    link = get_link(db, redirect.state)
     if link is None:
         return "unknown state", None
-    if link["used_at"] and link["redirect_id"] not in (None, redirect_id):
+    if link.get("client_id") not in (None, redirect.client):
         return "already used", link
     if link_status({**link, "used_at": None}) == "expired":
         return "expired link", link
@@ -69,74 +93,181 @@ def _ids(redirect: Redirect) -> tuple[str, ...]:
     return (*redirect.channels, *redirect.revoked)
 
 
-def _other_clients(db: Database, redirect: Redirect) -> list[str]:
-    """Channels the redirect names that this console knows under another client."""
-    conflicts = []
+def _bind_link(db: Database, redirect_id: int, redirect: Redirect) -> bool:
+    """The first redirect that uses a link binds it to its client; False when another client got there first.
+    Call inside a transaction."""
+    return bool(
+        db.execute(
+            "update io_links set used_at = coalesce(used_at, ?), redirect_id = coalesce(redirect_id, ?), client_id = ? "
+            "where state = ? and (client_id is null or client_id = ?)",
+            [utc_now(), redirect_id, redirect.client, redirect.state, redirect.client],
+        ).rowcount
+    )
+
+
+def _never(db: Database, redirect: Redirect) -> str | None:
+    """Why no one may apply this redirect, whatever 360dialog says; None when someone may."""
+    if not _ids(redirect):
+        return "it names no channel, so it confirms nothing (and creates no client)"
+    others = []
     for channel_id in _ids(redirect):
         channel = get_channel(db, channel_id)
         if channel and channel.get("client_id") and channel["client_id"] != redirect.client:
-            conflicts.append(channel_id)
-    return conflicts
+            others.append(channel_id)
+    if others:
+        return f"{', '.join(others)} belong(s) to another client here; a redirect never moves a channel"
+    return None
 
 
-def _unknown(db: Database, redirect: Redirect) -> list[str]:
-    return [channel_id for channel_id in _ids(redirect) if get_channel(db, channel_id) is None]
+def _new_since(db: Database, channel: Mapping[str, Any] | None, since: str | None) -> bool:
+    """Whether no client had the channel when the link was handed out (at `since`; None: no link vouches)."""
+    if since is None:
+        return False
+    if not channel or not channel.get("client_id"):
+        return True
+    row = db.execute("select first_seen_at from clients where id = ?", [channel["client_id"]]).fetchone()
+    return bool(row and row[0] and row[0] >= since)
 
 
-def confirm_with_partner_api(api: PartnerApi, redirect: Redirect) -> tuple[list[dict[str, Any]] | None, str]:
-    """The client's channels as 360dialog lists them when they hold every id of the redirect, else None and
-    why. Raises PartnerApiError when 360dialog cannot be asked."""
-    listed = [channel for channel, _total in api.iter_channels(filters={"client_id": redirect.client})]
-    known = {channel.get("id") for channel in listed}
-    missing = [channel_id for channel_id in _ids(redirect) if channel_id not in known]
+def decide_on_arrival(db: Database, redirect: Redirect, *, vouched_since: str | None, direct_paid: bool) -> Decision:
+    """What the landing page may decide with no word from 360dialog: apply what a matched state (of a link
+    handed out at `vouched_since`) vouches for, when every channel is known here; hold what can never apply or
+    only an operator can confirm; leave the rest pending for the scheduler to confirm with 360dialog."""
+    never = _never(db, redirect)
+    if never:
+        return Decision(HELD, never)
+    known = {channel_id: get_channel(db, channel_id) for channel_id in _ids(redirect)}
+    needs_consent = [channel_id for channel_id, channel in known.items() if not _new_since(db, channel, vouched_since)]
+    not_known = [channel_id for channel_id, channel in known.items() if channel is None]
+    if not needs_consent and not not_known:
+        return Decision(APPLIED_BY_STATE, VERDICT_LABELS[APPLIED_BY_STATE])
+    if needs_consent and not direct_paid:
+        return Decision(HELD, _operator_only(needs_consent, vouched_since is not None))
+    return Decision(PENDING, "360dialog has not been asked yet; the scheduler asks within its next run")
+
+
+def _operator_only(channel_ids: list[str], vouched: bool) -> str:
+    what = "had a client before the link was handed out" if vouched else "are not vouched for by a link handed out here"
+    return (
+        f"{', '.join(channel_ids)} {what}; for a partner that is not Direct-Paid 360dialog cannot confirm a "
+        "grant or a revocation, so an operator decides"
+    )
+
+
+def _listed_client(channel: Mapping[str, Any]) -> str | None:
+    client = channel.get("client")
+    return channel.get("client_id") or (client.get("id") if isinstance(client, dict) else None)
+
+
+def list_client_channels(api: PartnerApi, client_id: str) -> dict[str, dict[str, Any]]:
+    """The client's channels as 360dialog lists them (a `client_id` filter), by id. Raises PartnerApiError."""
+    return {str(channel.get("id")): channel for channel, _total in api.iter_channels(filters={"client_id": client_id})}
+
+
+def _listing_problem(redirect: Redirect, listed: Mapping[str, Mapping[str, Any]]) -> str | None:
+    missing = [channel_id for channel_id in _ids(redirect) if channel_id not in listed]
     if missing:
-        return None, f"360dialog does not list {', '.join(missing)} among client {redirect.client}'s channels"
-    return listed, f"360dialog lists every channel of the redirect under client {redirect.client}"
+        return f"360dialog does not list {', '.join(missing)} among client {redirect.client}'s channels"
+    elsewhere = [channel_id for channel_id in _ids(redirect) if _listed_client(listed[channel_id]) != redirect.client]
+    if elsewhere:
+        return f"360dialog lists {', '.join(elsewhere)} under another client (or none), not {redirect.client}"
+    return None
 
 
-def _check(db: Database, api: PartnerApi | None, redirect: Redirect, vouched: bool) -> tuple[str | None, list]:
-    """(None, channels to bring in) when the redirect may be applied, else (why not, [])."""
-    conflicts = _other_clients(db, redirect)
-    if conflicts:
-        return f"{', '.join(conflicts)} belong(s) to another client here; a redirect never moves a channel", []
-    unknown = _unknown(db, redirect)
-    if vouched and not unknown:
-        return None, []
-    if api is None:
-        return "not confirmed: the Partner API was not asked", []
-    try:
-        listed, why = confirm_with_partner_api(api, redirect)
-    except PartnerApiError as error:
-        return f"not confirmed: the Partner API could not be asked ({error.kind})", []
-    if listed is None:
-        return why, []
-    return None, [channel for channel in listed if channel.get("id") in unknown]
+def _shared_covers(
+    shared: SharedNumbers, channel_id: str, listed: Mapping[str, Any], known: Mapping[str, Any] | None
+) -> bool:
+    number = (listed.get("setup_info") or {}).get("phone_number") or (known or {}).get("phone_number")
+    return shared.covers({"id": channel_id, "phone_number": number})
 
 
-def settle(db: Database, redirect_id: int, redirect: Redirect, api: PartnerApi | None) -> Decision:
-    """Decide a newly claimed redirect and apply it when trusted; the Partner API is asked outside any
-    transaction. Held redirects change nothing."""
-    match, link = state_match(db, redirect_id, redirect.state)
-    vouched = match == "matched"
-    problem, confirmed = _check(db, api, redirect, vouched)
+def _consent_problem(
+    db: Database,
+    redirect: Redirect,
+    listed: Mapping[str, Mapping[str, Any]],
+    *,
+    vouched_since: str | None,
+    shared: SharedNumbers | None,
+    by_operator: bool,
+    direct_paid: bool,
+) -> str | None:
+    """Why a change the redirect claims is not confirmed; None when every one is."""
+    unconfirmed = []
+    for channel_id in _ids(redirect):
+        known = get_channel(db, channel_id)
+        if _new_since(db, known, vouched_since):
+            continue  # a new channel, and the link handed out for this onboarding vouches for it
+        if direct_paid:
+            # Listed as shared confirms a grant; not listed (or shared: false) confirms a revocation.
+            shared_now = shared is not None and _shared_covers(shared, channel_id, listed[channel_id], known)
+            if shared is None or shared_now != (channel_id in redirect.channels):
+                unconfirmed.append(channel_id)
+        elif not by_operator:
+            unconfirmed.append(channel_id)
+    if not unconfirmed:
+        return None
+    if direct_paid and shared is None:
+        return f"360dialog's shared numbers could not be read, so nothing confirms {', '.join(unconfirmed)}"
+    if direct_paid:
+        return f"360dialog's shared numbers do not show the change the redirect claims for {', '.join(unconfirmed)}"
+    return _operator_only(unconfirmed, vouched_since is not None)
+
+
+def _ask_shared(api: PartnerApi, redirect: Redirect) -> SharedNumbers | None:
+    return read_shared_numbers(api.shared_client_numbers(redirect.client))
+
+
+def confirm_with_360dialog(
+    db: Database,
+    api: PartnerApi,
+    redirect: Redirect,
+    *,
+    vouched_since: str | None,
+    direct_paid: bool,
+    by_operator: bool,
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """(None, channels to bring in) when 360dialog confirms every change the redirect claims, else (why not,
+    []). Asked outside any transaction; raises PartnerApiError when 360dialog cannot be asked."""
+    never = _never(db, redirect)
+    if never:
+        return never, []
+    listed = list_client_channels(api, redirect.client)
+    problem = _listing_problem(redirect, listed)
+    if problem:
+        return problem, []
+    shared = _ask_shared(api, redirect) if direct_paid else None
+    problem = _consent_problem(
+        db,
+        redirect,
+        listed,
+        vouched_since=vouched_since,
+        shared=shared,
+        by_operator=by_operator,
+        direct_paid=direct_paid,
+    )
+    if problem:
+        return problem, []
+    return None, [listed[channel_id] for channel_id in _ids(redirect) if get_channel(db, channel_id) is None]
+
+
+def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, direct_paid: bool = False) -> Decision:
+    """Decide a newly claimed redirect with what the database holds, and apply it when a matched state vouches
+    for all of it. Asks 360dialog nothing."""
     with db.atomic():
-        if problem is not None:
-            decision = Decision(HELD, problem, state_match=match)
-        else:
-            if vouched and link is not None and not link["used_at"]:
-                db.execute(
-                    "update io_links set used_at = ?, redirect_id = ? where state = ?",
-                    [utc_now(), redirect_id, link["state"]],
-                )
-            verdict = APPLIED_BY_STATE if vouched else APPLIED_CONFIRMED
-            decision = _apply(db, redirect, confirmed, verdict, state_match=match)
+        match, link = state_match(db, redirect)
+        # Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
+        if match == "matched" and _never(db, redirect) is None and not _bind_link(db, redirect_id, redirect):
+            match = "already used"
+        since = link["created_at"] if match == "matched" and link is not None else None
+        decision = decide_on_arrival(db, redirect, vouched_since=since, direct_paid=direct_paid)
+        if decision.verdict == APPLIED_BY_STATE:
+            decision = _apply(db, redirect, [], APPLIED_BY_STATE)
+        decision = Decision(decision.verdict, decision.reason, decision.keys_marked_unusable, match)
         _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
     return decision
 
 
-def _apply(
-    db: Database, redirect: Redirect, confirmed: list[dict[str, Any]], verdict: str, state_match: str | None = None
-) -> Decision:
+def _apply(db: Database, redirect: Redirect, confirmed: list[dict[str, Any]], verdict: str) -> Decision:
     """Bring in the channels 360dialog confirmed, then grant and revoke; the decision, with how many stored
     keys became unusable. Call inside a transaction."""
     for channel in confirmed:
@@ -151,7 +282,7 @@ def _apply(
             outcome="ok",
             detail=f"{count} stored key(s) marked unusable",
         )
-    return Decision(verdict, VERDICT_LABELS[verdict], sum(unusable.values()), state_match)
+    return Decision(verdict, VERDICT_LABELS[verdict], sum(unusable.values()))
 
 
 def _record(db: Database, redirect_id: int, decision: Decision, *, decided_by: str) -> None:
@@ -169,9 +300,9 @@ def _record(db: Database, redirect_id: int, decision: Decision, *, decided_by: s
     db.execute(f"update redirects set {assignments} where id = ?", [*changes.values(), redirect_id])  # noqa: S608
 
 
-def _held(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
+def _waiting(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
     row = db["redirects"].get(redirect_id)
-    if row["verdict"] not in (HELD, None) or not row["client_id"]:
+    if row["verdict"] not in (HELD, PENDING, None) or not row["client_id"]:
         raise ValueError(f"redirect {redirect_id} is not waiting for review")
     redirect = Redirect(
         client=row["client_id"],
@@ -182,11 +313,32 @@ def _held(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
     return row, redirect
 
 
-def apply_after_review(db: Database, api: PartnerApi, redirect_id: int, *, operator: str) -> Decision:
-    """An operator applies a held redirect: only once 360dialog confirms it; otherwise it stays held."""
-    _, redirect = _held(db, redirect_id)
-    problem, confirmed = _check(db, api, redirect, vouched=False)
+def _still_waiting(db: Database, redirect_id: int) -> bool:
+    """Nobody decided it in the meantime (an operator and the scheduler may check the same redirect)."""
+    return db.execute(f"select 1 from redirects where id = ? and {WAITING_SQL}", [redirect_id]).fetchone() is not None  # noqa: S608
+
+
+def _vouched_since(db: Database, row: Mapping[str, Any]) -> str | None:
+    """When the link that vouches for a stored redirect was handed out; None when no link vouches for it."""
+    if row["state_match"] != "matched" or not row["state"]:
+        return None
+    link = get_link(db, row["state"])
+    return link["created_at"] if link is not None and link.get("client_id") == row["client_id"] else None
+
+
+def apply_after_review(
+    db: Database, api: PartnerApi, redirect_id: int, *, operator: str, direct_paid: bool = False
+) -> Decision:
+    """An operator applies a waiting redirect after 360dialog is asked: the operator's word confirms a grant or
+    revocation 360dialog cannot speak to (not Direct-Paid), never one 360dialog contradicts. Otherwise it stays
+    held, with the reason. Raises PartnerApiError when 360dialog cannot be asked (nothing changes)."""
+    row, redirect = _waiting(db, redirect_id)
+    problem, confirmed = confirm_with_360dialog(
+        db, api, redirect, vouched_since=_vouched_since(db, row), direct_paid=direct_paid, by_operator=True
+    )
     with db.atomic():
+        if not _still_waiting(db, redirect_id):
+            raise ValueError(f"redirect {redirect_id} was decided in the meantime")
         if problem is not None:
             decision = Decision(HELD, problem)
             _record(db, redirect_id, decision, decided_by=operator)
@@ -198,11 +350,70 @@ def apply_after_review(db: Database, api: PartnerApi, redirect_id: int, *, opera
     return decision
 
 
+def confirm_pending(db: Database, api: PartnerApi, redirect_id: int, *, direct_paid: bool) -> Decision:
+    """The scheduler asks 360dialog about one pending redirect: applied when 360dialog confirms every change,
+    held (for an operator) when it does not; when 360dialog cannot be asked it stays pending for the next run."""
+    row, redirect = _waiting(db, redirect_id)
+    try:
+        problem, confirmed = confirm_with_360dialog(
+            db, api, redirect, vouched_since=_vouched_since(db, row), direct_paid=direct_paid, by_operator=False
+        )
+    except PartnerApiError as error:
+        problem, confirmed = None, None
+        reason = f"360dialog could not be asked ({error.kind}); asked again on the next run"
+    with db.atomic():
+        if not _still_waiting(db, redirect_id):
+            return Decision(row["verdict"] or HELD, "decided in the meantime")
+        db.execute("update redirects set checked_at = ? where id = ?", [utc_now(), redirect_id])
+        if confirmed is None:
+            decision = Decision(PENDING, reason)
+        elif problem is not None:
+            decision = Decision(HELD, problem)
+        else:
+            verdict = APPLIED_BY_STATE if _vouched_since(db, row) and not direct_paid else APPLIED_CONFIRMED
+            decision = _apply(db, redirect, confirmed, verdict)
+        _record(db, redirect_id, decision, decided_by=CONFIRMATION_ACTOR)
+    return decision
+
+
+def confirm_waiting_redirects(db: Database, api: PartnerApi, *, direct_paid: bool, budget: int) -> list[Decision]:
+    """One scheduler run's confirmations: at most `budget` pending redirects, those checked least recently
+    first, each costing one or two Partner API calls."""
+    rows = db.execute(
+        "select id from redirects where verdict = 'pending' order by checked_at is not null, checked_at, id limit ?",
+        [budget],
+    ).fetchall()
+    return [confirm_pending(db, api, redirect_id, direct_paid=direct_paid) for (redirect_id,) in rows]
+
+
 def discard(db: Database, redirect_id: int, *, operator: str) -> Decision:
-    """An operator decides a held redirect changes nothing."""
-    _held(db, redirect_id)
+    """An operator decides a waiting redirect changes nothing."""
+    _waiting(db, redirect_id)
     decision = Decision(DISCARDED, f"discarded by {operator}")
     with db.atomic():
         _record(db, redirect_id, decision, decided_by=operator)
         audit.record(db, operator=operator, action="redirect_discard", outcome="ok", detail=f"redirect #{redirect_id}")
     return decision
+
+
+def discard_unreviewed(db: Database, *, operator: str, source: str | None = None) -> int:
+    """An operator discards, in one action, every redirect stored and never applied or dismissed (waiting for
+    review, or unreadable), or only those from one source; audited with how many. Returns how many."""
+    where, params = UNREVIEWED_SQL, []
+    if source is not None:
+        where += " and coalesce(source, ?) = ?"
+        params.extend([SOURCE_NOT_RECORDED, source])
+    scope = f"from {source}" if source is not None else "from every source"
+    with db.atomic():
+        count = db.execute(
+            f"update redirects set verdict = ?, verdict_reason = ?, decided_by = ?, decided_at = ? where {where}",  # noqa: S608
+            [DISCARDED, f"discarded in bulk by {operator}", operator, utc_now(), *params],
+        ).rowcount
+        audit.record(
+            db,
+            operator=operator,
+            action="redirect_discard_bulk",
+            outcome="ok",
+            detail=f"{count} unreviewed redirect(s) {scope} discarded",
+        )
+    return count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.projection import get_channel
 from services.keys.generation import key_status
+from services.migrations import query_hash
 from services.onboarding.redirect import (
     MAX_QUERY_LENGTH,
     InvalidRedirect,
@@ -20,35 +21,105 @@ from services.onboarding.redirect import (
     parse_redirect,
     split_query,
 )
-from services.onboarding.redirect_trust import APPLIED_VERDICTS, REFUSED, VERDICT_LABELS, settle
+from services.onboarding.redirect_trust import (
+    APPLIED_VERDICTS,
+    HELD,
+    PENDING,
+    REFUSED,
+    SOURCE_NOT_RECORDED,
+    UNREVIEWED_SQL,
+    VERDICT_LABELS,
+    WAITING_SQL,
+    apply_after_review,
+    settle_on_arrival,
+)
 from services.partner_api import PartnerApi
+from services.settings import RedirectLimits
 from services.store import utc_now
+
+LOCAL_SOURCE = "local"
 
 
 @dataclass(frozen=True)
 class StoredRedirect:
-    id: int
+    id: int | None
     is_new: bool
     state_match: str | None
     error: str | None = None
     keys_marked_unusable: int = 0
     verdict: str | None = None
+    # Not stored: a cap on unreviewed redirects was reached (counted in redirect_drops).
+    dropped: bool = False
 
 
-def save_raw_redirect(db: Database, raw_query: str) -> int:
-    """Keep the query exactly as it came, before it is parsed, so nothing is lost if parsing fails."""
+DROPPED = StoredRedirect(None, False, None, dropped=True)
+
+
+def _stored_id(db: Database, raw_query: str) -> int | None:
+    row = db.execute("select id from redirects where query_hash = ?", [query_hash(raw_query)]).fetchone()
+    return row[0] if row else None
+
+
+def _over_cap(db: Database, source: str, limits: RedirectLimits) -> str | None:
+    """Which cap a new redirect from `source` would pass, or None. Call inside the storing transaction."""
+    from_source = db.execute(
+        f"select count(*) from redirects where source = ? and {UNREVIEWED_SQL}",  # noqa: S608
+        [source],
+    ).fetchone()[0]
+    if from_source >= limits.per_source:
+        return f"{limits.per_source} unreviewed redirects from this source"
+    total = db.execute(f"select count(*) from redirects where {UNREVIEWED_SQL}").fetchone()[0]  # noqa: S608
+    if total >= limits.total:
+        return f"{limits.total} unreviewed redirects in all"
+    return None
+
+
+def record_drop(db: Database, source: str, reason: str) -> None:
+    """Count a redirect that was not stored, per source, with when and why. Call inside a transaction or not."""
+    now = utc_now()
     with db.atomic():
         db.execute(
-            "insert into redirects (raw_query, received_at) values (?, ?) on conflict (raw_query) do nothing",
-            [raw_query, utc_now()],
+            "insert into redirect_drops (source, dropped, first_dropped_at, last_dropped_at, last_reason) "
+            "values (?, 1, ?, ?, ?) on conflict (source) do update set dropped = dropped + 1, "
+            "last_dropped_at = excluded.last_dropped_at, last_reason = excluded.last_reason",
+            [source, now, now, reason],
         )
-    return int(next(db.query("select id from redirects where raw_query = ?", [raw_query]))["id"])
 
 
-def save_redirect(db: Database, raw_query: str, redirect: Redirect, api: PartnerApi | None = None) -> StoredRedirect:
-    """Store a parsed redirect once (a reload finds the same row), then decide whether it may change anything
-    and apply it when it may (services.onboarding.redirect_trust). Without `api`, only a redirect vouched for
-    by its state can be applied; the rest is held for review."""
+def save_raw_redirect(
+    db: Database, raw_query: str, *, source: str = LOCAL_SOURCE, limits: RedirectLimits | None = None
+) -> int | None:
+    """Keep the query exactly as it came, before it is parsed, so nothing is lost if parsing fails. The same
+    query again finds its row; a new one past a cap is not stored but counted (None)."""
+    existing = _stored_id(db, raw_query)
+    if existing is not None:
+        return existing
+    with db.atomic():
+        over = _over_cap(db, source, limits) if limits is not None else None
+        if over is None:
+            db.execute(
+                "insert into redirects (raw_query, query_hash, source, received_at) values (?, ?, ?, ?) "
+                "on conflict (query_hash) do nothing",
+                [raw_query, query_hash(raw_query), source, utc_now()],
+            )
+        else:
+            record_drop(db, source, f"cap reached: {over}")
+    return _stored_id(db, raw_query)
+
+
+def save_redirect(
+    db: Database,
+    raw_query: str,
+    redirect: Redirect,
+    api: PartnerApi | None = None,
+    *,
+    operator: str | None = None,
+    direct_paid: bool = False,
+) -> StoredRedirect:
+    """Store a parsed redirect once (a reload finds the same row), then decide it with what the database holds
+    (services.onboarding.redirect_trust). With `api` and `operator` (an operator's own action, as the demo
+    controls are), 360dialog is asked at once and the operator's word counts; otherwise anything that needs
+    360dialog's word waits for the scheduler or an operator."""
     redirect_id = save_raw_redirect(db, raw_query)
     with db.atomic():
         # The conditional update takes the write lock first, so two tabs landing together decide it once.
@@ -64,21 +135,29 @@ def save_redirect(db: Database, raw_query: str, redirect: Redirect, api: Partner
             ],
         ).rowcount
     if not claimed:
-        row = db["redirects"].get(redirect_id)
-        return StoredRedirect(
-            redirect_id,
-            False,
-            row["state_match"],
-            verdict=row["verdict"],
-            keys_marked_unusable=row["keys_marked_unusable"] or 0,
-        )
-    decision = settle(db, redirect_id, redirect, api)
+        return _as_found(db, redirect_id)
+    decision = settle_on_arrival(db, redirect_id, redirect, direct_paid=direct_paid)
+    if api is not None and operator is not None and decision.verdict in (HELD, PENDING):
+        applied = apply_after_review(db, api, redirect_id, operator=operator, direct_paid=direct_paid)
+        decision = replace(applied, state_match=decision.state_match)
     return StoredRedirect(
         redirect_id,
         True,
         decision.state_match,
         verdict=decision.verdict,
         keys_marked_unusable=decision.keys_marked_unusable,
+    )
+
+
+def _as_found(db: Database, redirect_id: int) -> StoredRedirect:
+    row = db["redirects"].get(redirect_id)
+    return StoredRedirect(
+        redirect_id,
+        False,
+        row["state_match"],
+        error=row["error"],
+        verdict=row["verdict"],
+        keys_marked_unusable=row["keys_marked_unusable"] or 0,
     )
 
 
@@ -90,24 +169,42 @@ def record_redirect_error(db: Database, redirect_id: int, error: str) -> None:
         )
 
 
+def stored_query(query: str | Mapping[str, str | list[str]]) -> str:
+    """The query as it is kept: as received, or written back from st.query_params, capped at one character
+    past the limit, so that reading the stored text still says it is too long."""
+    raw_query = query.removeprefix("?") if isinstance(query, str) else canonical_query(split_query(query))
+    return raw_query[: MAX_QUERY_LENGTH + 1]
+
+
+def is_stored(db: Database, query: str | Mapping[str, str | list[str]]) -> bool:
+    """Whether this very query is stored already (a reload of the landing page)."""
+    return _stored_id(db, stored_query(query)) is not None
+
+
 def receive_redirect(
-    db: Database, query: str | Mapping[str, str | list[str]], api: PartnerApi | None = None
+    db: Database,
+    query: str | Mapping[str, str | list[str]],
+    *,
+    source: str = LOCAL_SOURCE,
+    limits: RedirectLimits | None = None,
+    direct_paid: bool = False,
 ) -> StoredRedirect:
-    """The landing page's one call: store the query as received, then read it and apply it.
+    """The landing page's one call: store the query as received (within the caps), then read it and decide it
+    with what the database holds. Asks 360dialog nothing: a stranger's request costs no Partner API call.
 
     A query that cannot be read stays stored with the reason; the same query again finds the same row.
     """
-    raw_query = query.removeprefix("?") if isinstance(query, str) else canonical_query(split_query(query))
-    # One character past the limit is kept, so that reading the stored text still says it is too long.
-    raw_query = raw_query[: MAX_QUERY_LENGTH + 1]
-    redirect_id = save_raw_redirect(db, raw_query)
+    raw_query = stored_query(query)
+    redirect_id = save_raw_redirect(db, raw_query, source=source, limits=limits or RedirectLimits())
+    if redirect_id is None:
+        return DROPPED
     try:
         # Read from the stored text, so that what is applied is exactly what is kept (length limit included).
         redirect = parse_redirect(raw_query)
     except InvalidRedirect as error:
         record_redirect_error(db, redirect_id, str(error))
         return StoredRedirect(redirect_id, False, None, error=str(error), verdict=REFUSED)
-    return save_redirect(db, raw_query, redirect, api)
+    return save_redirect(db, raw_query, redirect, direct_paid=direct_paid)
 
 
 @dataclass(frozen=True)
@@ -178,23 +275,34 @@ def redirect_for_state(db: Database, state: str) -> RedirectView | None:
     return redirect_view(db, rows[0]["id"]) if rows else None
 
 
-# Held, or claimed and never decided (the process stopped between the two): an operator decides.
-_WAITING_FOR_REVIEW = "verdict = 'held' or (verdict is null and client_id is not null)"
-
-
 def recent_redirects(
-    db: Database, limit: int = 20, *, waiting_for_review: bool = False, client_id: str | None = None
+    db: Database,
+    limit: int = 20,
+    *,
+    waiting_for_review: bool = False,
+    client_id: str | None = None,
+    source: str | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Redirects newest first, as the Redirects view lists them, every id with the names the console knows for
-    it (client_names, labelled); optionally only those waiting for review, or only one client's."""
+    it (client_names, labelled); optionally only those waiting for review, one client's or one source's, and
+    from `offset` on (a page of them)."""
     clauses, params = [], []
     if waiting_for_review:
-        clauses.append(f"({_WAITING_FOR_REVIEW})")
+        clauses.append(WAITING_SQL)
     if client_id is not None:
         clauses.append("client_id = ?")
         params.append(client_id)
+    if source is not None:
+        clauses.append("source = ?")
+        params.append(source)
     where = ("where " + " and ".join(clauses)) if clauses else ""
-    rows = list(db.query(f"select * from redirects {where} order by id desc limit ?", [*params, limit]))  # noqa: S608
+    rows = list(
+        db.query(
+            f"select * from redirects {where} order by id desc limit ? offset ?",  # noqa: S608 - fixed clauses
+            [*params, limit, offset],
+        )
+    )
     labels = channel_labels(db, (channel_id for row in rows for channel_id in _channel_ids(row)))
     names = client_names(db, (row["client_id"] for row in rows))
     return [
@@ -208,6 +316,7 @@ def recent_redirects(
             "verdict": VERDICT_LABELS.get(row["verdict"], row["verdict"] or ""),
             "why": row["verdict_reason"] or row["error"] or "",
             "decided by": row["decided_by"] or "",
+            "source": row["source"] or "",
         }
         for row in rows
     ]
@@ -246,14 +355,49 @@ def client_label(db: Database, client_id: str | None) -> str:
     return labelled_client(client_id, client_names(db, [client_id]))
 
 
-def review_items(db: Database, limit: int = 50) -> list[dict[str, Any]]:
-    """The redirects waiting for an operator, with their channels and client named as people know them."""
-    return recent_redirects(db, limit, waiting_for_review=True)
+def review_items(db: Database, limit: int = 50, *, offset: int = 0, source: str | None = None) -> list[dict[str, Any]]:
+    """The redirects waiting for a decision, newest first, a page at a time, with their channels and client
+    named as people know them."""
+    return recent_redirects(db, limit, waiting_for_review=True, offset=offset, source=source)
 
 
-def held_count(db: Database) -> int:
-    """Redirects waiting for an operator (held, or claimed and never decided because a process died)."""
-    return db.execute(f"select count(*) from redirects where {_WAITING_FOR_REVIEW}").fetchone()[0]  # noqa: S608
+def held_count(db: Database, *, source: str | None = None) -> int:
+    """Every redirect waiting for a decision (held, pending, or claimed and never decided because a process
+    died), however many there are; optionally only one source's."""
+    where, params = WAITING_SQL, []
+    if source is not None:
+        where += " and source = ?"
+        params.append(source)
+    return db.execute(f"select count(*) from redirects where {where}", params).fetchone()[0]  # noqa: S608
+
+
+def unreviewed_sources(db: Database) -> list[dict[str, Any]]:
+    """Per source, how many stored redirects were never applied or dismissed (unreadable ones included), most
+    first: what a bulk discard by source acts on."""
+    rows = db.query(
+        f"select coalesce(source, ?) as source, count(*) as unreviewed from redirects where {UNREVIEWED_SQL} "  # noqa: S608
+        "group by 1 order by unreviewed desc, source",
+        [SOURCE_NOT_RECORDED],
+    )
+    return [dict(row) for row in rows]
+
+
+def unreviewed_count(db: Database) -> int:
+    return db.execute(f"select count(*) from redirects where {UNREVIEWED_SQL}").fetchone()[0]  # noqa: S608
+
+
+def dropped_redirects(db: Database) -> list[dict[str, Any]]:
+    """Redirects not stored because a cap was reached, per source: how many, first and last time, and why."""
+    return [
+        {
+            "source": row["source"],
+            "dropped": row["dropped"],
+            "first dropped": row["first_dropped_at"][:19].replace("T", " ") + " UTC",
+            "last dropped": row["last_dropped_at"][:19].replace("T", " ") + " UTC",
+            "why": row["last_reason"] or "",
+        }
+        for row in db.query("select * from redirect_drops order by last_dropped_at desc")
+    ]
 
 
 def next_step(channel: Mapping[str, Any] | None, key: str) -> str:

@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from services.alerts.destinations import check_usable, destinations
 from services.channels.permission import refresh_unsettled_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
+from services.onboarding.redirect_trust import confirm_waiting_redirects
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
 from services.scheduler import status
 from services.scheduler.alerting import AlertLoop
@@ -47,6 +48,8 @@ class Scheduler:
         *,
         interval_seconds: float,
         direct_paid: bool = False,
+        redirect_budget: int = 0,
+        redirect_check_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -55,6 +58,11 @@ class Scheduler:
         self.interval_seconds = interval_seconds
         # A Direct-Paid partner's channels found by a sync need 360dialog's word on their key permission.
         self.direct_paid = direct_paid
+        # Redirects waiting for 360dialog's word: at most this many are asked about a run (0: none).
+        self.redirect_budget = redirect_budget
+        # Between syncs, how often to look for waiting redirects (0: only with each sync): a client who just
+        # came back should not wait a whole sync interval.
+        self.redirect_check_seconds = redirect_check_seconds
         self._clock = clock
         self._sleep = sleep
         self.stopping = False
@@ -62,8 +70,13 @@ class Scheduler:
 
     # -- one run -----------------------------------------------------------------------------------
     def run_once(self) -> float:
-        """Sync once; return how long to wait, from now, before the next run may start at the earliest
-        (0: the interval alone decides)."""
+        """Sync once, then confirm waiting redirects; return how long to wait, from now, before the next run
+        may start at the earliest (0: the interval alone decides)."""
+        delay = self._sync()
+        self._confirm_redirects()
+        return delay
+
+    def _sync(self) -> float:
         try:
             run, _ = run_sync(self.db, self.api, trigger="scheduler", operator=SCHEDULER)
         except SyncBusy as busy:
@@ -81,6 +94,22 @@ class Scheduler:
             if checks:
                 log.info("key permission asked of 360dialog for %d client(s)", len(checks))
         return 0.0
+
+    def _confirm_redirects(self) -> None:
+        """Ask 360dialog about the redirects the landing page left pending, within the run's budget: the
+        anonymous landing never asks, so a flood of redirects costs at most this many questions a run."""
+        if self.redirect_budget <= 0:
+            return
+        try:
+            decisions = confirm_waiting_redirects(
+                self.db, self.api, direct_paid=self.direct_paid, budget=self.redirect_budget
+            )
+        except Exception as error:  # noqa: BLE001 - the redirects stay pending; the loop must go on
+            log.error("redirect confirmation failed: %s", type(error).__name__)
+            return
+        if decisions:
+            verdicts = sorted({decision.verdict for decision in decisions})
+            log.info("asked 360dialog about %d waiting redirect(s): %s", len(decisions), ", ".join(verdicts))
 
     # -- the loop ----------------------------------------------------------------------------------
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -106,7 +135,10 @@ class Scheduler:
             while not self.stopping and (runs is None or done < runs):
                 wait = next_at - self._clock()
                 if wait > 0:
-                    self._interruptibly(self._sleep, wait)
+                    self._interruptibly(self._sleep, self._nap(wait))
+                    if self._clock() < next_at:
+                        self._interruptibly(self._confirm_redirects)
+                        continue
                 started = self._clock()
                 delay = self._interruptibly(self.run_once) or 0.0
                 done += 1
@@ -116,11 +148,18 @@ class Scheduler:
         except Stop:
             log.info("stopping")
 
+    def _nap(self, wait: float) -> float:
+        if self.redirect_budget > 0 and self.redirect_check_seconds > 0:
+            return min(wait, self.redirect_check_seconds)
+        return wait
+
     def idle(self) -> None:
-        """Wait for a signal, doing nothing (automatic sync is off; the alert loop runs on its own)."""
+        """Wait for a signal, only confirming waiting redirects (automatic sync is off; the alert loop runs on
+        its own)."""
         try:
             while not self.stopping:
-                self._interruptibly(self._sleep, 3600.0)
+                self._interruptibly(self._sleep, self._nap(3600.0))
+                self._interruptibly(self._confirm_redirects)
         except Stop:
             log.info("stopping")
 
@@ -151,7 +190,14 @@ def main() -> int:
 def run(settings: Settings) -> int:
     db = open_console_db(settings.console_db_path)
     api = PartnerApi.from_settings(settings)
-    scheduler = Scheduler(db, api, interval_seconds=settings.sync_minutes * 60, direct_paid=settings.direct_paid)
+    scheduler = Scheduler(
+        db,
+        api,
+        interval_seconds=settings.sync_minutes * 60,
+        direct_paid=settings.direct_paid,
+        redirect_budget=settings.redirect_limits.confirmations_per_run,
+        redirect_check_seconds=settings.redirect_limits.check_seconds,
+    )
     alerts = None
     if settings.alerts.enabled:
         found = destinations(settings.alerts.urls)

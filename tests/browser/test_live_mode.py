@@ -22,6 +22,7 @@ from tests.support.console import live_env
 from tests.support.navigation import open_navigation
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
+from tests.support.servers import wait_for
 from tests.support.stack import RunningStack, start_stack
 
 PASSWORD = "browser-live-password"
@@ -59,6 +60,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "D360_IO_SIGNATURE": "true",
             "CONSOLE_BIND_ADDRESS": "127.0.0.1",
             "CONSOLE_PARTNER_NAME": PARTNER_NAME,
+            # The client's redirect waits for the scheduler's word on its new channel: ask every second.
+            "CONSOLE_REDIRECT_CHECK_SECONDS": "1",
         }
         running = start_stack(data_dir, env)
         try:
@@ -102,6 +105,8 @@ def test_a_client_onboards_and_lands_without_signing_in(live: Live, browser) -> 
     screenshot(client, "live-landing-800")
     client_context.close()
 
+    # The landing asks 360dialog nothing: the scheduler confirms the new channel within its next check.
+    wait_for(lambda: live.query("select 1 from redirects where verdict != 'pending'"), timeout=60)
     rows = live.query("select client_id, state_match, verdict from redirects")
     assert len(rows) == 1
     client_id, state_match, verdict = rows[0]

@@ -27,7 +27,7 @@ def _hub_lists(api: PartnerApi, client_id: str, *channel_ids: str) -> None:
 def test_a_revocation_redirect_marks_the_channel_revoked_once_the_hub_confirms_it(db: Database, api) -> None:
     _hub_lists(api, "aCL", "keepCH", "goneCH")
     stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api)
-    assert (stored.is_new, stored.verdict) == (True, "applied_confirmed")
+    assert (stored.is_new, stored.verdict) == (True, "applied_operator")
     assert get_channel(db, "goneCH")["revoked"] == 1
     assert get_channel(db, "keepCH")["permission"] == "granted"
     assert store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api).is_new is False

@@ -134,7 +134,7 @@ def test_a_deep_link_opens_the_client_with_its_numbers_redirects_and_timeline(ap
     assert "open=b0CH" not in links
     redirects, timeline = app.dataframe[-2].value, app.dataframe[-1].value
     assert list(redirects["channels"]) == ["c0CH (+34 600 111 222, Cafe Olé Centro), c1CH (+34 600 333 444)"]
-    assert "redirect: permission granted" in set(timeline["what"])
+    assert "redirect (not applied) claims: permission granted" in set(timeline["what"])
     assert "onboarding link handed out" in set(timeline["what"])
     assert app.session_state["client_open"] == "cafeCL"
 

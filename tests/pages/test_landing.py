@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,8 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
+from services.onboarding.redirects import dropped_redirects, held_count
 from tests.support.console import use_live
+from tests.support.counting_partner_api import CountingPartnerApi
 from tests.support.pages import console_app
+from tests.support.servers import free_port, serving
 
 PAGE = "../pages/landing.py"
 
@@ -97,7 +100,7 @@ def test_a_reload_makes_no_second_record(land, db) -> None:
 def test_the_page_stays_on_its_result_after_the_query_is_cleared(land, db) -> None:
     app = land(client="aCL", channels="[]", state=link_by(db))
     app.run()
-    assert [s.value for s in app.success] == [APPLIED]
+    assert "it names no channel, so it confirms nothing" in " ".join(w.value for w in app.warning)
     assert "The redirect names no channel." in [text.value for text in app.text]
     assert db["redirects"].count == 1
 
@@ -136,7 +139,8 @@ def test_a_bad_redirect_is_kept_named_and_applies_nothing(land, db, params: dict
 
 
 def test_revoked_channels_and_their_keys_are_reported(land, db) -> None:
-    upsert_channel(db, "cCH", {"client_id": "aCL", "status": "running"}, source="test")
+    # No client has the channel yet, so the link handed out for this onboarding vouches for the revocation.
+    upsert_channel(db, "cCH", {"status": "running"}, source="test")
     with db.atomic():
         db["api_keys"].insert(
             {
@@ -222,7 +226,7 @@ def live(monkeypatch: pytest.MonkeyPatch, data_dir) -> dict[str, str]:
 
 def test_a_visitor_who_has_not_signed_in_sees_only_the_neutral_page(live, land, db) -> None:
     # The old behaviour: the client saw the operators' sign-in and the redirect was never stored.
-    known(db, "aCH", client_id="aCL", phone_number="+34 600 111 222")
+    known(db, "aCH", phone_number="+34 600 111 222")
     ensure_client(db, "aCL", name="Cafe Olé")
     state = link_by(db)
     app = land(client="aCL", channels="[aCH]", state=state)
@@ -264,7 +268,7 @@ def test_a_visitor_reaches_no_other_page(live, sessions) -> None:
 
 
 def test_a_signed_in_operator_sees_the_full_result(live, sessions, db) -> None:
-    known(db, "aCH", client_id="aCL")
+    known(db, "aCH")
     state = link_by(db)
     app = console_app()
     sessions.append(app)
@@ -279,3 +283,57 @@ def test_a_signed_in_operator_sees_the_full_result(live, sessions, db) -> None:
     assert not app.exception
     assert "Onboarding result" in [title.value for title in app.title]
     assert [s.value for s in app.success] == [APPLIED]
+
+
+# -- what a stranger's redirects may do -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def partner_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingPartnerApi]:
+    """A Partner API on loopback that lists cliX's channels (and shares them all), counting every call."""
+    fake = CountingPartnerApi({"chA": "cliX", "chB": "cliX"})
+    port = free_port()
+    with serving(fake.app(), port) as url:
+        monkeypatch.setenv("D360_API_BASE_URL", f"{url}/api/v2")
+        yield fake
+
+
+def snapshot(db) -> dict[str, list[dict]]:
+    """What a redirect may change: channels, keys, clients, and the audit log that alerts and people read."""
+    return {table: [dict(row) for row in db[table].rows] for table in ("channels", "api_keys", "clients", "audit")}
+
+
+def test_a_strangers_revocation_grant_and_empty_lists_change_nothing_and_ask_nothing(
+    land, db, partner_api: CountingPartnerApi
+) -> None:
+    # The old behaviour: the landing asked the Partner API, which lists both channels under cliX; the revocation
+    # was applied (key unusable, "Permission revoked" alert), the grant set chB granted, each empty list made a
+    # client.
+    upsert_channel(db, "chA", {"client_id": "cliX", "status": "running"}, source="webhook")
+    upsert_channel(db, "chB", {"client_id": "cliX", "status": "running", "permission": "not_shared"}, source="test")
+    with db.atomic():
+        db["api_keys"].insert(
+            {"channel_id": "chA", "operator": "ana", "created_at": "2026-01-01", "outcome": "ok", "status": "active"}
+        )
+    before = snapshot(db)
+    land(client="cliX", channels="[]", revoked="[chA]")
+    land(client="cliX", channels="[chB]", state="someoneElsesState")
+    for number in range(10):
+        land(client=f"big{number}", channels="[]")
+    assert snapshot(db) == before
+    assert partner_api.calls == []
+    assert held_count(db) == 12
+
+
+def test_one_session_rerunning_the_landing_stores_only_its_share(land, db, partner_api: CountingPartnerApi) -> None:
+    # The old behaviour: every rerun over the websocket stored a redirect and asked the Partner API.
+    app = land(client="big0", channels="[]")
+    for number in range(1, 9):
+        for key, value in {"client": f"big{number}", "channels": "[]"}.items():
+            app.query_params[key] = value
+        app.run()
+        assert [title.value for title in app.title] in (["Onboarding result"], ["Onboarding complete"])
+    assert db["redirects"].count == 5
+    assert [row["dropped"] for row in dropped_redirects(db)] == [4]
+    assert partner_api.calls == []
+    assert any("was not stored: a limit on unreviewed redirects" in warning.value for warning in app.warning)

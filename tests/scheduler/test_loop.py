@@ -10,6 +10,7 @@ import requests
 import responses
 
 from services.channels.sync_runs import recent_runs
+from services.onboarding.redirects import receive_redirect
 from services.scheduler import loop, status
 from services.scheduler.loop import Scheduler, Stop
 from tests.support.console import use_demo
@@ -236,3 +237,37 @@ def test_a_direct_paid_partner_asks_360dialog_about_channels_a_sync_found(db, ap
     else:
         assert asked == []
         assert permissions == {"ch1": "unknown", "ch2": "unknown"}
+
+
+def test_each_run_confirms_at_most_its_budget_of_waiting_redirects(db, api, fake_time) -> None:
+    # The landing asks 360dialog nothing: the scheduler asks about what waits, a bounded number a run.
+    for number in range(3):
+        receive_redirect(db, f"client=cli{number}&channels=[ch{number}]", direct_paid=True)
+    scheduler = Scheduler(
+        db, api, interval_seconds=INTERVAL, direct_paid=True, redirect_budget=2, clock=fake_time.clock
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.get(CHANNELS, status=500)  # the sync fails; the confirmations still run
+        scheduler.run_once()
+        listings = [call for call in mocked.calls if "client_id" in call.request.url]
+    verdicts = sorted(row["verdict"] for row in db["redirects"].rows)
+    assert verdicts == ["pending", "pending", "pending"]  # 360dialog could not be asked: asked again next run
+    assert sorted(row["checked_at"] is not None for row in db["redirects"].rows) == [False, True, True]
+    assert len({call.request.url for call in listings}) == 2
+
+
+def test_between_syncs_it_looks_for_waiting_redirects_every_check_interval(db, api, fake_time) -> None:
+    scheduler = Scheduler(
+        db,
+        api,
+        interval_seconds=INTERVAL,
+        redirect_budget=5,
+        redirect_check_seconds=60,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.GET, CHANNELS, callback=paged([remote_channel(1)]))
+        scheduler.serve(runs=2)
+    assert fake_time.sleeps == [60.0] * 15
+    assert [run.outcome for run in recent_runs(db)] == ["ok", "ok"]
