@@ -27,6 +27,7 @@ from services.keys.generation import generate_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.store import open_console_db
+from tests.support.people import person
 
 CHANNELS = 200
 LATENCY_SECONDS = 0.1
@@ -80,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         db = open_console_db(db_path)
         started = time.perf_counter()
         for channel_id in serial_ids:
-            generate_key(db, api, vault, channel_id, operator="bench")
+            generate_key(db, api, vault, channel_id, actor=person("bench"))
         serial = time.perf_counter() - started
         db.close()
 
         bulk_ids = _seed(db_path, "bulk")
         started = time.perf_counter()
-        summary = generate_many(lambda: open_console_db(db_path), api, vault, bulk_ids, operator="bench")
+        summary = generate_many(lambda: open_console_db(db_path), api, vault, bulk_ids, actor=person("bench"))
         bulk = time.perf_counter() - started
     finally:
         api.close()

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.people import person
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PARTNER = "benchPA"
@@ -135,7 +137,7 @@ def _sync(db_path: Path, base_url: str, *, traced: bool) -> dict[str, float]:
         if traced:
             tracemalloc.start()
         cpu, wall = time.process_time(), time.perf_counter()
-        report = sync_channels(db, api, operator="bench")
+        report = sync_channels(db, api, actor=person("bench"))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         peak = tracemalloc.get_traced_memory()[1] if traced else 0
         if traced:

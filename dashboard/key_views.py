@@ -6,8 +6,9 @@ import streamlit as st
 from sqlite_utils import Database
 
 from dashboard.plain_text import escape_markdown
-from services.audit import record as audit_record
-from services.keys.generation import KeyResult, record_reveal
+from dashboard.widgets import refused
+from services.accounts import Person
+from services.keys.generation import KeyResult, record_download, record_reveal
 from services.keys.readiness import NOT_RUN, STEP_LABELS, StepState, first_unfinished_step
 from services.messaging_api import redacted_url
 from services.spreadsheet import csv_text
@@ -36,9 +37,10 @@ def masked(last4: str) -> str:
     return f"{MASK}{last4}"
 
 
-def _reveal(db: Database, operator: str) -> None:
+def _reveal(db: Database, person: Person) -> None:
     shown = st.session_state["new_key"]
-    record_reveal(db, shown["channel_id"], operator=operator, last4=shown["last4"])
+    # Raises NotAllowed for a role that may not see keys, and then the key stays masked.
+    record_reveal(db, shown["channel_id"], actor=person, last4=shown["last4"])
     shown["revealed"] = True
 
 
@@ -50,7 +52,7 @@ def _forget() -> None:
     st.session_state.pop("new_key", None)
 
 
-def shown_once_key(db: Database, operator: str) -> None:
+def shown_once_key(db: Database, person: Person) -> None:
     """The new key, where the operator is: masked until revealed, with a copy button, until they say it is
     stored."""
     shown = st.session_state.get("new_key")
@@ -71,13 +73,16 @@ def shown_once_key(db: Database, operator: str) -> None:
         if shown["revealed"]:
             reveal.button("Hide key", on_click=_hide, width="stretch", key="hide-new-key")
         else:
+            reason = refused("reveal_key")
             reveal.button(
                 "Reveal key",
                 on_click=_reveal,
-                args=(db, operator),
+                args=(db, person),
                 type="primary",
                 width="stretch",
                 key="reveal-new-key",
+                disabled=reason is not None,
+                help=reason,
             )
         if done.button("I have stored it: forget it here", width="stretch", key="forget-new-key"):
             _forget()
@@ -115,19 +120,22 @@ def _keys_csv(rows: list[dict[str, str]]) -> str:
     return csv_text(["channel_id", "api_key", "address"], rows)
 
 
-def _bulk_downloaded(db: Database, operator: str, downloaded: list[dict[str, str]]) -> None:
+def _bulk_downloaded(db: Database, person: Person, downloaded: list[dict[str, str]]) -> None:
+    record_download(db, actor=person, count=len(downloaded))
     # Only the keys in this file are forgotten: a later run's keys may have joined the list meanwhile.
     remaining = [row for row in st.session_state.get("bulk_keys", []) if row not in downloaded]
     st.session_state["bulk_keys"] = remaining
-    audit_record(
-        db, operator=operator, action="export_keys", outcome="ok", detail=f"{len(downloaded)} new keys downloaded"
-    )
 
 
-def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
-    """The keys of a bulk run, downloadable once as CSV (the download is audited), then forgotten."""
+def bulk_keys_download(db: Database, person: Person, *, key: str) -> None:
+    """The keys of a bulk run, downloadable once as CSV (the download is audited), then forgotten. A role that
+    may not download keys is never handed the file."""
     rows = st.session_state.get("bulk_keys")
     if not rows:
+        return
+    reason = refused("export_keys")
+    if reason is not None:
+        st.button(f"Download the {len(rows)} new keys (CSV, once)", disabled=True, help=reason, key=key)
         return
     st.download_button(
         f"Download the {len(rows)} new keys (CSV, once)",
@@ -135,7 +143,7 @@ def bulk_keys_download(db: Database, operator: str, *, key: str) -> None:
         file_name="new-api-keys.csv",
         mime="text/csv",
         on_click=_bulk_downloaded,
-        args=(db, operator, list(rows)),
+        args=(db, person, list(rows)),
         type="primary",
         key=key,
     )
@@ -151,7 +159,9 @@ def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | N
         detail = f" — {state.detail}" if state.detail else ""
         st.text(f"{READINESS_ICONS.get(state.status, '•')} {state.label}: {state.status}{detail}")
     retry = first_unfinished_step(states)
+    reason = refused("prepare_key")
     if retry is None:
-        return "check_key" if st.button(f"Check the key of {label} again", key=key) else None
+        again = st.button(f"Check the key of {label} again", key=key, disabled=bool(reason), help=reason)
+        return "check_key" if again else None
     title = f"Run '{STEP_LABELS[retry]}' and the steps after it for {label}"
-    return retry if st.button(title, key=key, type="primary") else None
+    return retry if st.button(title, key=key, type="primary", disabled=bool(reason), help=reason) else None

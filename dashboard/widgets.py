@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.plain_text import escape_markdown
+from services.accounts import refusal
 from services.partner_api import PartnerApiError, operator_message
 
 TIME_RANGES = {
@@ -31,6 +33,20 @@ KEY_BADGES = {
     "revoked": "revoked",
     "unusable": "⛔ unusable",
 }
+
+
+def refused(action: str) -> str | None:
+    """Why the signed-in person's role may not do `action`, fit to show beside its disabled control
+    (`disabled=bool(reason), help=reason`); None when they may. The service function checks again."""
+    return refusal(context.current_person(), action)
+
+
+def refused_note(action: str) -> str | None:
+    """As `refused`, and says so in a caption where a whole section is unavailable to the person's role."""
+    reason = refused(action)
+    if reason is not None:
+        st.caption(f"🔒 {escape_markdown(reason)}.")
+    return reason
 
 
 def since_for(label: str) -> str | None:

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import get_db, operator, require_settings
+from dashboard.context import current_person, get_db, require_settings
 from dashboard.plain_text import escape_markdown
+from dashboard.widgets import refused
 from services.alerts.delivery import send_test_alert
 from services.alerts.destinations import Destination, destinations
 from services.alerts.ledger import delivery_history, open_alerts, rule_states
@@ -57,8 +58,9 @@ outcome = st.session_state.pop("alerts_outcome", None)
 if outcome:
     for line in outcome:
         (st.success if line["sent"] else st.error)(escape_markdown(line["text"]))
-if st.button("Send a test alert", type="primary", disabled=not found):
-    results = send_test_alert(get_db(), found, alerts, operator=operator(), public_url=settings.public_url)
+may_not_test = refused("send_test_alert")
+if st.button("Send a test alert", type="primary", disabled=bool(may_not_test) or not found, help=may_not_test):
+    results = send_test_alert(get_db(), found, alerts, actor=current_person(), public_url=settings.public_url)
     st.session_state["alerts_outcome"] = [
         {
             "sent": result.sent,

@@ -14,11 +14,11 @@ from dashboard.channel_views import (
     timeline_table,
 )
 from dashboard.context import (
+    current_person,
     get_db,
     get_partner_api,
     get_readiness_config,
     get_vault,
-    operator,
     require_settings,
 )
 from dashboard.key_views import (
@@ -32,7 +32,7 @@ from dashboard.key_views import (
 )
 from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import capped, key_badge, pager, plural, show_partner_error
+from dashboard.widgets import capped, key_badge, pager, plural, refused, refused_note, show_partner_error
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
@@ -90,7 +90,7 @@ def generate(channel: dict, label: str, replace_existing: bool) -> None:
             get_partner_api(),
             get_vault(),
             channel["id"],
-            operator=operator(),
+            actor=current_person(),
             direct_paid=settings.direct_paid,
             replace_existing=replace_existing,
         )
@@ -102,16 +102,18 @@ def generate(channel: dict, label: str, replace_existing: bool) -> None:
         return
     remember_new_key(result, label)
     with st.spinner(f"Making the new key of {label} ready: checking it, setting its messaging webhook…"):
-        prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator())
+        prepare_key(db, get_vault(), channel["id"], get_readiness_config(), actor=current_person())
     st.rerun()
 
 
 def permission_check(channel: dict, label) -> None:
     business = label.client_name or f"client {channel['client_id']}"
-    if not st.button(f"Ask 360dialog which numbers {business} shared", key=f"permission-{channel['id']}"):
+    reason = refused("check_permission")
+    title = f"Ask 360dialog which numbers {business} shared"
+    if not st.button(title, key=f"permission-{channel['id']}", disabled=bool(reason), help=reason):
         return
     try:
-        check = refresh_permissions(db, get_partner_api(), channel["client_id"], operator=operator())
+        check = refresh_permissions(db, get_partner_api(), channel["client_id"], actor=current_person())
     except PartnerApiError as error:
         show_partner_error(error)
         return
@@ -133,13 +135,17 @@ def key_controls(channel: dict, label) -> None:
             permission_check(channel, label)
         return
     replacing = has_active_key(db, channel["id"])
+    reason = refused_note("generate_key")
     confirmed = True
     if replacing:
         confirmed = st.checkbox(
-            f"{label.text} has a key. A new key revokes the current one: confirm.", key=f"replace-{channel['id']}"
+            f"{label.text} has a key. A new key revokes the current one: confirm.",
+            key=f"replace-{channel['id']}",
+            disabled=bool(reason),
         )
     title = f"Generate a new key for {label.text}" if replacing else f"Generate key for {label.text}"
-    if st.button(title, key=f"generate-{channel['id']}", type="primary", disabled=not confirmed):
+    disabled = bool(reason) or not confirmed
+    if st.button(title, key=f"generate-{channel['id']}", type="primary", disabled=disabled, help=reason):
         generate(channel, label.text, replacing)
 
 
@@ -151,7 +157,7 @@ def readiness_controls(channel: dict, label) -> None:
         return
     try:
         with st.spinner(f"Working on the key of {label.text}…"):
-            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), operator=operator(), start_at=step)
+            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), actor=current_person(), start_at=step)
     except KeyNotReady as error:
         st.error(escape_markdown(str(error)))
         return
@@ -159,10 +165,12 @@ def readiness_controls(channel: dict, label) -> None:
 
 
 def sync_this(channel: dict, label) -> None:
-    if not st.button(f"Sync {label.text} from the Partner API", key=f"sync-{channel['id']}"):
+    reason = refused("sync_channels")
+    title = f"Sync {label.text} from the Partner API"
+    if not st.button(title, key=f"sync-{channel['id']}", disabled=bool(reason), help=reason):
         return
     try:
-        changed = sync_one_channel(db, get_partner_api(), channel["id"], operator=operator())
+        changed = sync_one_channel(db, get_partner_api(), channel["id"], actor=current_person())
     except PartnerApiError as error:
         show_partner_error(error)
         return
@@ -176,7 +184,7 @@ def channel_view(channel_id: str) -> None:
         st.info("This channel is not known here (yet). A sync or its first webhook will bring it.")
         return
     label = channel_label(db, channel_id)
-    shown_once_key(db, operator())
+    shown_once_key(db, current_person())
     channel_facts(channel, key_status(db, channel_id), label)
     key_controls(channel, label)
     readiness_controls(channel, label)
@@ -204,12 +212,14 @@ def bulk_generation(eligible: list[str]) -> None:
         st.text("\n".join(labels[channel_id].text for channel_id in eligible[:20]))
         if len(eligible) > 20:
             st.text(f"… and {len(eligible) - 20:,} more")
-        if st.button(f"Generate {plural(len(eligible), 'key')}", type="primary", key="bulk-confirm"):
+        reason = refused_note("bulk_generate_keys")
+        title = f"Generate {plural(len(eligible), 'key')}"
+        if st.button(title, type="primary", key="bulk-confirm", disabled=bool(reason), help=reason):
             run_bulk(eligible)
         return
     summary = st.session_state["bulk_summary"]
     bulk_report(summary, channel_labels(db, [outcome.channel_id for outcome in summary.outcomes]))
-    bulk_keys_download(db, operator(), key="bulk-keys-new")
+    bulk_keys_download(db, current_person(), key="bulk-keys-new")
     failed = [outcome.channel_id for outcome in summary.failed]
     if failed and st.button(f"Retry failed ({len(failed)})", key="bulk-retry"):
         run_bulk(failed)
@@ -226,7 +236,7 @@ def run_bulk(channel_ids: list[str]) -> None:
         get_partner_api(),
         get_vault(),
         channel_ids,
-        operator=operator(),
+        actor=current_person(),
         direct_paid=settings.direct_paid,
         readiness=get_readiness_config(),
         on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
@@ -245,14 +255,15 @@ def close_bulk() -> None:
 # -- actions ---------------------------------------------------------------------------------------------------
 # Buttons as wide as their labels, wrapping onto a second line on a narrow screen rather than cutting them.
 actions = st.container(horizontal=True)
-if actions.button("Sync all from the Partner API"):
+may_not_sync = refused("sync_channels")
+if actions.button("Sync all from the Partner API", disabled=bool(may_not_sync), help=may_not_sync):
     bar = st.progress(0.0, text="Reading channels from the Partner API…")
     try:
         _, report = run_sync(
             db,
             get_partner_api(),
             trigger="operator",
-            operator=operator(),
+            actor=current_person(),
             on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} channels"),
         )
     except SyncBusy as busy:
@@ -265,10 +276,11 @@ if actions.button("Sync all from the Partner API"):
         sync_report(report)
 
 eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
+may_not_bulk = refused("bulk_generate_keys")
 if actions.button(
     f"Generate keys for {plural(len(eligible), 'eligible channel')}",
-    disabled=not eligible and "bulk_summary" not in st.session_state,
-    help="Running channels with no key yet; you confirm the list first",
+    disabled=bool(may_not_bulk) or (not eligible and "bulk_summary" not in st.session_state),
+    help=may_not_bulk or "Running channels with no key yet; you confirm the list first",
     key="bulk-open",
 ):
     st.session_state["bulk_open"] = True
@@ -278,11 +290,13 @@ if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
     )(eligible)
 
 waiting = unprepared_channel_ids(db)
+may_not_prepare = refused("prepare_key")
 if actions.button(
     f"Make {plural(len(waiting), 'key')} ready to use" if waiting else "Every key is ready to use",
-    disabled=not waiting,
+    disabled=bool(may_not_prepare) or not waiting,
     key="make-keys-ready",
-    help="For each active key not ready yet: check it, set its number's messaging webhook, read it back",
+    help=may_not_prepare
+    or "For each active key not ready yet: check it, set its number's messaging webhook, read it back",
 ):
     bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
     readiness_report(
@@ -291,7 +305,7 @@ if actions.button(
             get_vault(),
             waiting,
             get_readiness_config(),
-            operator=operator(),
+            actor=current_person(),
             on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} keys"),
         )
     )
@@ -371,4 +385,4 @@ if opened and (not filtered or matches_filter(db, filters, opened)):
 elif opened:
     view.close()
 if st.session_state.get("new_key") and not opened:
-    shown_once_key(db, operator())
+    shown_once_key(db, current_person())

@@ -15,8 +15,9 @@ from dashboard.connect_widgets import (
     redirect_channels,
     redirects_page_link,
 )
-from dashboard.context import get_db, operator, require_settings
+from dashboard.context import current_person, get_db, require_settings
 from dashboard.plain_text import escape_markdown
+from dashboard.widgets import refused_note
 from services.onboarding.io_link import InvalidLinkParameter
 from services.onboarding.links import (
     HandedOutLink,
@@ -39,8 +40,11 @@ environments = [env for env in ENVIRONMENT_LABELS if env != "sandbox" or setting
 
 st.title("Connect a WhatsApp number")
 st.caption(
-    f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you ({escape_markdown(operator())})."
+    f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you "
+    f"({escape_markdown(current_person().id)})."
 )
+# Viewers see the links handed out, never make one: a link carries the partner's IO Signature.
+may_not_hand_out = refused_note("hand_out_link")
 
 
 def make_link(request: LinkRequest) -> None:
@@ -50,7 +54,7 @@ def make_link(request: LinkRequest) -> None:
             db,
             request,
             partner_id=settings.partner_id,
-            operator=operator(),
+            actor=current_person(),
             signing_secret=settings.platform_secret if settings.io_signature_enabled else None,
             signature_encoding=settings.io_signature_encoding,
         )
@@ -127,7 +131,12 @@ with st.expander("Link parameters", expanded=False), st.form("link_form", border
     left.text_input("preverified_phone_number_id", key="f_preverified")
     if settings.io_signature_enabled:
         st.caption("IO Signature is on: every link gets a fresh io_signature and io_timestamp.")
-    created = st.form_submit_button("Create a new link with these parameters", type="primary")
+    created = st.form_submit_button(
+        "Create a new link with these parameters",
+        type="primary",
+        disabled=bool(may_not_hand_out),
+        help=may_not_hand_out,
+    )
 
 if created:
     make_link(request_from_form())
@@ -217,13 +226,24 @@ def result(link: HandedOutLink) -> None:
 link = st.session_state.get("connect_link")
 if link is None:
     st.info("No link yet. Each client gets a link of their own: make one when you are about to hand it out.")
-    st.button("New link", type="primary", on_click=new_link, key="new_link", help="A new state bound to you")
+    st.button(
+        "New link",
+        type="primary",
+        on_click=new_link,
+        key="new_link",
+        disabled=bool(may_not_hand_out),
+        help=may_not_hand_out or "A new state bound to you",
+    )
 else:
     current = phase(link)
     if current == "open":
         waiting_for_the_client(link)
         st.button(
-            "New link", on_click=new_link, key="new_link", help="A new state and, with IO Signature, a new signature"
+            "New link",
+            on_click=new_link,
+            key="new_link",
+            disabled=bool(may_not_hand_out),
+            help=may_not_hand_out or "A new state and, with IO Signature, a new signature",
         )
         hand_out(link)
     else:
@@ -233,7 +253,14 @@ else:
         else:
             link_caption(link, current)
             st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
-        st.button("New link", type="primary", on_click=new_link, key="new_link", help="A new state bound to you")
+        st.button(
+            "New link",
+            type="primary",
+            on_click=new_link,
+            key="new_link",
+            disabled=bool(may_not_hand_out),
+            help=may_not_hand_out or "A new state bound to you",
+        )
 
 
 @st.fragment(run_every=5)

@@ -1,22 +1,26 @@
 """Demo controls (demo mode only): make the sandbox hub do what Meta, a client or 360dialog would do."""
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import get_db, get_partner_api, get_vault, operator, require_settings
-from services import audit
+from dashboard.context import current_person, get_db, get_partner_api, get_vault, require_settings
+from dashboard.widgets import refused_note
+from services.accounts import NotAllowed
 from services.channels.projection import list_channels
 from services.demo.controls import (
     ACCOUNT_ALERT_EVENTS,
+    CONTROL_ERRORS,
+    DEMO_ACTION,
     reset_demo,
+    run_control,
     send_account_alert,
     send_template_status,
     store_redirect_query,
 )
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.demo.scenario import load_scenario
-from services.onboarding.redirect import InvalidRedirect
-from services.partner_api import PartnerApiError
 from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 settings = require_settings()
@@ -26,6 +30,9 @@ if not settings.demo_mode:
     st.stop()
 st.caption("Each control asks the sandbox hub to act; its webhooks then reach the console through the receiver.")
 db = get_db()
+person = current_person()
+# Demo mode acts as the demo admin; a role that may not use the controls sees each one disabled, with why.
+may_not = refused_note(DEMO_ACTION)
 
 
 @st.cache_resource
@@ -36,17 +43,24 @@ def sandbox_client() -> SandboxClient:
 sandbox = sandbox_client()
 
 
-def done(control: str, message: str, detail: str = "", channel_id: str | None = None) -> None:
-    """Audit the control as demo_<control>, and show the outcome after the rerun that follows it."""
-    audit.record(db, operator=operator(), action=f"demo_{control}", outcome="ok", channel_id=channel_id, detail=detail)
-    st.session_state["demo_outcome"] = {"message": message, "detail": detail}
+def control(name: str, act: Callable[[], str], message: str, channel_id: str | None = None) -> None:
+    """Run the control (the service audits it as demo_<name>) and show the outcome after the rerun."""
+    try:
+        detail = run_control(db, person, name, act, channel_id=channel_id)
+    except (*CONTROL_ERRORS, NotAllowed) as error:
+        st.session_state["demo_outcome"] = {"error": str(error)}
+    else:
+        st.session_state["demo_outcome"] = {"message": message, "detail": detail}
+    st.rerun()
 
 
-def failed(control: str, error: Exception, channel_id: str | None = None) -> None:
-    audit.record(
-        db, operator=operator(), action=f"demo_{control}", outcome="failed", channel_id=channel_id, detail=str(error)
+def scenario_loaded() -> str:
+    result = load_scenario(db, get_partner_api(), get_vault(), sandbox, actor=person)
+    return (
+        f"{result.clients} clients, {result.channels} channels {result.by_status}, "
+        f"{result.keys_generated} keys, {result.events_queued} webhooks queued; "
+        + ", ".join(f"{count} {case}" for case, count in result.cases.items())
     )
-    st.session_state["demo_outcome"] = {"error": str(error)}
 
 
 outcome = st.session_state.pop("demo_outcome", None)
@@ -67,33 +81,19 @@ with left.container(border=True):
         "a few revoked, and three numbers flagged or restricted by Meta."
     )
     st.caption("It adds to what is there: reset first for a clean demo.")
-    if st.button("Load realistic scenario", type="primary"):
+    if st.button("Load realistic scenario", type="primary", disabled=bool(may_not), help=may_not):
         with st.spinner("Seeding the hub, syncing channels and generating keys..."):
-            try:
-                result = load_scenario(db, get_partner_api(), get_vault(), sandbox, operator=operator())
-            except (SandboxError, PartnerApiError, InvalidRedirect) as error:
-                failed("load_scenario", error)
-            else:
-                done(
-                    "load_scenario",
-                    "Scenario loaded. Its webhooks are on their way to the receiver.",
-                    f"{result.clients} clients, {result.channels} channels {result.by_status}, "
-                    f"{result.keys_generated} keys, {result.events_queued} webhooks queued; "
-                    + ", ".join(f"{count} {case}" for case, count in result.cases.items()),
-                )
-        st.rerun()
+            control("load_scenario", scenario_loaded, "Scenario loaded. Its webhooks are on their way to the receiver.")
 with right.container(border=True):
     st.subheader("Reset the demo")
     st.write("Erases the hub's state and every row of the console's database.")
-    confirmed = st.checkbox("Yes, erase the demo data")
-    if st.button("Reset demo", disabled=not confirmed):
-        try:
-            removed = reset_demo(db, sandbox)
-        except SandboxError as error:
-            failed("reset", error)
-        else:
-            done("reset", "Demo reset: the hub and the console start empty.", f"{removed} console rows removed")
-        st.rerun()
+    confirmed = st.checkbox("Yes, erase the demo data", disabled=bool(may_not))
+    if st.button("Reset demo", disabled=bool(may_not) or not confirmed, help=may_not):
+        control(
+            "reset",
+            lambda: f"{reset_demo(db, sandbox, actor=person)} console rows removed",
+            "Demo reset: the hub and the console start empty.",
+        )
 
 # -- one channel's story -----------------------------------------------------------------------------------
 st.header("A channel's story")
@@ -114,35 +114,23 @@ else:
         st.markdown("**Quality or limit change** (Meta)")
         rating = st.selectbox("Quality rating", QUALITY_RATINGS, index=1)
         limit = st.selectbox("Messaging limit", MESSAGING_LIMITS, index=1)
-        if st.button("Send quality change"):
-            try:
+        if st.button("Send quality change", disabled=bool(may_not), help=may_not):
+
+            def change_quality() -> str:
                 sandbox.change_quality(channel_id, quality=rating, limit=limit)
-            except SandboxError as error:
-                failed("quality_change", error, channel_id)
-            else:
-                done(
-                    "quality_change",
-                    "phone_number_quality_changed queued.",
-                    f"{channel_id}: {rating}, {limit}",
-                    channel_id,
-                )
-            st.rerun()
+                return f"{channel_id}: {rating}, {limit}"
+
+            control("quality_change", change_quality, "phone_number_quality_changed queued.", channel_id)
     with revoke_col.container(border=True):
         st.markdown("**Revocation** (the client)")
         st.caption("The client withdraws key permission; the hub's redirect is stored as the landing page would.")
-        if st.button("Client revokes permission"):
-            try:
-                stored = store_redirect_query(db, sandbox.revoke(channel_id), get_partner_api())
-            except (SandboxError, InvalidRedirect) as error:
-                failed("revoke", error, channel_id)
-            else:
-                done(
-                    "revoke",
-                    "Permission withdrawn; the redirect is stored.",
-                    f"{channel_id} revoked (redirect #{stored.id})",
-                    channel_id,
-                )
-            st.rerun()
+        if st.button("Client revokes permission", disabled=bool(may_not), help=may_not):
+
+            def revoke() -> str:
+                stored = store_redirect_query(db, sandbox.revoke(channel_id), get_partner_api(), actor=person)
+                return f"{channel_id} revoked (redirect #{stored.id})"
+
+            control("revoke", revoke, "Permission withdrawn; the redirect is stored.", channel_id)
     with alert_col.container(border=True):
         st.markdown("**Account violation or restriction** (Meta)")
         st.caption(
@@ -152,26 +140,24 @@ else:
         for event, label in zip(
             ACCOUNT_ALERT_EVENTS, ("Send account violation", "Send account restriction"), strict=True
         ):
-            if st.button(label):
-                try:
-                    sent = send_account_alert(sandbox, channel_id, event)
-                except SandboxError as error:
-                    failed(event, error, channel_id)
-                else:
-                    done(event, f"{event} queued.", sent, channel_id)
-                st.rerun()
+            if st.button(label, disabled=bool(may_not), help=may_not):
+                control(
+                    event,
+                    lambda event=event: send_account_alert(sandbox, channel_id, event),
+                    f"{event} queued.",
+                    channel_id,
+                )
     with template_col.container(border=True):
         st.markdown("**Template status change** (Meta)")
         st.caption("On the WhatsApp Business Account behind this channel: the event names the WABA, not a channel.")
         template_status = st.selectbox("Template status", TEMPLATE_STATUSES)
-        if st.button("Send template status change"):
-            try:
-                sent = send_template_status(sandbox, channel_id, template_status)
-            except SandboxError as error:
-                failed("template_status", error, channel_id)
-            else:
-                done("template_status", "waba_template_status_changed queued.", sent, channel_id)
-            st.rerun()
+        if st.button("Send template status change", disabled=bool(may_not), help=may_not):
+            control(
+                "template_status",
+                lambda: send_template_status(sandbox, channel_id, template_status),
+                "waba_template_status_changed queued.",
+                channel_id,
+            )
 
 # -- a channel that never runs ----------------------------------------------------------------------------------
 with st.container(border=True):
@@ -180,15 +166,14 @@ with st.container(border=True):
     name_col, number_col = st.columns(2)
     business = name_col.text_input("Business name", value="Stuck Studio", max_chars=100)
     number = number_col.text_input("Phone number", value="+49 151 4040404", max_chars=24)
-    if st.button("Onboard a stuck channel"):
-        try:
+    if st.button("Onboard a stuck channel", disabled=bool(may_not), help=may_not):
+
+        def onboard_stuck() -> str:
             onboarded = sandbox.onboard(business, [number], never_running=True)
-            store_redirect_query(db, onboarded["redirect_query"], get_partner_api())
-        except (SandboxError, InvalidRedirect) as error:
-            failed("onboard_stuck", error)
-        else:
-            done("onboard_stuck", "Onboarded; the channel will stay pending.", ", ".join(onboarded["channel_ids"]))
-        st.rerun()
+            store_redirect_query(db, onboarded["redirect_query"], get_partner_api(), actor=person)
+            return ", ".join(onboarded["channel_ids"])
+
+        control("onboard_stuck", onboard_stuck, "Onboarded; the channel will stay pending.")
 
 # -- the hub's outbox and its switches -------------------------------------------------------------------------
 st.header("Webhooks the hub sent")
@@ -201,16 +186,19 @@ except SandboxError as error:
     st.stop()
 
 twice_col, order_col = st.columns(2)
-send_twice = twice_col.toggle("Send every webhook twice", value=switches["send_twice"])
-out_of_order = order_col.toggle("Send webhooks out of order", value=switches["out_of_order"])
+send_twice = twice_col.toggle(
+    "Send every webhook twice", value=switches["send_twice"], disabled=bool(may_not), help=may_not
+)
+out_of_order = order_col.toggle(
+    "Send webhooks out of order", value=switches["out_of_order"], disabled=bool(may_not), help=may_not
+)
 if (send_twice, out_of_order) != (switches["send_twice"], switches["out_of_order"]):
-    try:
+
+    def save_switches() -> str:
         sandbox.set_switches(send_twice=send_twice, out_of_order=out_of_order)
-    except SandboxError as error:
-        failed("switches", error)
-    else:
-        done("switches", "Delivery switches saved.", f"send twice: {send_twice}, out of order: {out_of_order}")
-    st.rerun()
+        return f"send twice: {send_twice}, out of order: {out_of_order}"
+
+    control("switches", save_switches, "Delivery switches saved.")
 
 if not outbox:
     st.info("The hub has not sent any webhook yet.")
@@ -219,15 +207,9 @@ else:
     st.dataframe(frame, hide_index=True, width="stretch", height=280)
     events = {row["id"]: f"#{row['id']} {row['event']} {row['channel_id'] or ''}" for row in outbox}
     chosen = st.selectbox("Stored event", list(events), format_func=events.get)
-    if st.button("Send again"):
-        try:
-            copy_id = sandbox.resend(chosen)
-        except SandboxError as error:
-            failed("resend", error)
-        else:
-            done(
-                "resend",
-                "Queued again, byte for byte: the receiver counts it as a duplicate.",
-                f"#{chosen} as #{copy_id}",
-            )
-        st.rerun()
+    if st.button("Send again", disabled=bool(may_not), help=may_not):
+        control(
+            "resend",
+            lambda: f"#{chosen} as #{sandbox.resend(chosen)}",
+            "Queued again, byte for byte: the receiver counts it as a duplicate.",
+        )

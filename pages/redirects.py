@@ -5,9 +5,9 @@ import math
 
 import streamlit as st
 
-from dashboard.context import get_db, get_partner_api, operator, require_settings
+from dashboard.context import current_person, get_db, get_partner_api, require_settings
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import show_partner_error
+from dashboard.widgets import refused, refused_note, show_partner_error
 from services.onboarding.redirect_trust import HELD, apply_after_review, discard, discard_unreviewed
 from services.onboarding.redirects import (
     dropped_redirects,
@@ -37,7 +37,7 @@ settings = require_settings()
 def apply_one(redirect_id: int) -> None:
     try:
         decision = apply_after_review(
-            db, get_partner_api(), redirect_id, operator=operator(), direct_paid=settings.direct_paid
+            db, get_partner_api(), redirect_id, actor=current_person(), direct_paid=settings.direct_paid
         )
     except PartnerApiError as error:
         show_partner_error(error)
@@ -59,10 +59,13 @@ def waiting_row(row: dict) -> None:
             f"From: {row['source'] or 'not recorded'}"
         )
         st.caption("Why it waits: " + escape_markdown(row["why"] or "not decided yet"))
-        if st.button(f"Check with 360dialog and apply redirect #{row['id']}", key=f"apply-{row['id']}"):
+        may_not_apply, may_not_discard = refused("apply_redirect"), refused("discard_redirect")
+        apply_label = f"Check with 360dialog and apply redirect #{row['id']}"
+        if st.button(apply_label, key=f"apply-{row['id']}", disabled=bool(may_not_apply), help=may_not_apply):
             apply_one(row["id"])
-        if st.button(f"Discard redirect #{row['id']}", key=f"discard-{row['id']}"):
-            discard(db, row["id"], operator=operator())
+        discard_label = f"Discard redirect #{row['id']}"
+        if st.button(discard_label, key=f"discard-{row['id']}", disabled=bool(may_not_discard), help=may_not_discard):
+            discard(db, row["id"], actor=current_person())
             st.rerun()
 
 
@@ -81,8 +84,10 @@ def bulk_discard() -> None:
         "Counts every redirect stored and never applied or dismissed, unreadable ones included. A discard changes "
         "no channel; the audit log records who did it and how many."
     )
-    if st.button(f"Discard the {count} unreviewed redirect(s) {scope}", type="primary"):
-        discarded = discard_unreviewed(db, operator=operator(), source=chosen)
+    reason = refused("discard_redirect")
+    label = f"Discard the {count} unreviewed redirect(s) {scope}"
+    if st.button(label, type="primary", disabled=bool(reason), help=reason):
+        discarded = discard_unreviewed(db, actor=current_person(), source=chosen)
         st.toast(f"{discarded} redirect(s) discarded.")
         st.rerun()
 
@@ -101,6 +106,7 @@ def dropped() -> None:
 
 waiting_total = held_count(db)
 st.subheader(f"Waiting for review ({waiting_total})")
+refused_note("apply_redirect")
 bulk_discard()
 dropped()
 if not waiting_total:

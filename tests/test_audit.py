@@ -8,6 +8,7 @@ import io
 from services import audit
 from services.audit import AuditFilter, actions, audit_csv, count_entries, entries, operators
 from services.onboarding.links import LinkRequest, hand_out_link
+from tests.support.people import person
 
 
 def _record(db, at: str, operator: str, action: str, channel_id: str | None = None, outcome: str = "ok", detail=""):
@@ -34,7 +35,7 @@ def _seed(db) -> None:
 
 def test_entries_are_newest_first_and_include_the_links_handed_out(db) -> None:
     _seed(db)
-    link = hand_out_link(db, LinkRequest(params={}), partner_id="pa", operator="cleo")
+    link = hand_out_link(db, LinkRequest(params={}), partner_id="pa", actor=person("cleo"))
     rows = entries(db, AuditFilter())
     assert [row["action"] for row in rows] == [
         "hand_out_link",

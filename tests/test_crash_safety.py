@@ -32,6 +32,7 @@ from services.partner_api import PartnerApi, PartnerApiError
 from tests.support import ROOT
 from tests.support.console import console_db
 from tests.support.pages import close_session_db, console_app
+from tests.support.people import person
 from tests.support.receiver import STORED_KEYS_SQL, ReceiverProcess, start_receiver, wait_until_listed
 
 pytestmark = pytest.mark.processes
@@ -231,7 +232,7 @@ def test_no_answer_marks_the_key_unknown(channels_db: Database, behaviour: str) 
     with silent_partner_api(behaviour) as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError) as caught:
-            generate_key(channels_db, api, vault(), "runCH", operator="alice")
+            generate_key(channels_db, api, vault(), "runCH", actor=person("alice"))
         api.close()
         assert caught.value.may_have_reached_server
         # Never retried: a second POST would revoke the key the first one may have made.
@@ -258,7 +259,7 @@ def test_an_interrupted_run_marks_the_key_unknown(channels_db: Database) -> None
             # Fires while the request waits for its answer (the server has it by then).
             signal.setitimer(signal.ITIMER_REAL, 1.0)
             with pytest.raises(Interrupted):
-                generate_key(channels_db, api, vault(), "runCH", operator="alice")
+                generate_key(channels_db, api, vault(), "runCH", actor=person("alice"))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
@@ -286,7 +287,7 @@ def test_an_earlier_active_key_does_not_hide_the_unknown_attempt(channels_db: Da
     with silent_partner_api("hang-up") as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError):
-            generate_key(channels_db, api, vault(), "runCH", operator="alice", replace_existing=True)
+            generate_key(channels_db, api, vault(), "runCH", actor=person("alice"), replace_existing=True)
         api.close()
     assert_only_the_attempt_changed(channels_db, before)
 
@@ -297,9 +298,10 @@ from services.keys.generation import generate_key
 from services.partner_api import PartnerApi
 from services.store import open_console_db
 from services.keys.vault import KeyVault
+from tests.support.people import person
 db = open_console_db(sys.argv[1])
 api = PartnerApi(sys.argv[2], "demoPA", api_key="k" * 32, timeout=60)
-generate_key(db, api, KeyVault(sys.argv[3]), "runCH", operator="alice")
+generate_key(db, api, KeyVault(sys.argv[3]), "runCH", actor=person("alice"))
 """
 
 
@@ -330,7 +332,7 @@ def test_the_channels_page_says_the_key_must_be_checked(channels_db: Database, d
     with silent_partner_api("hang-up") as server:
         api = PartnerApi(server.base_url, "demoPA", api_key=secrets.token_urlsafe(24), timeout=1.0)
         with pytest.raises(PartnerApiError):
-            generate_key(channels_db, api, vault(), "runCH", operator="alice")
+            generate_key(channels_db, api, vault(), "runCH", actor=person("alice"))
         api.close()
     at = console_app().run()
     at.switch_page("../pages/channels.py").run()
@@ -361,7 +363,7 @@ def test_a_generation_in_progress_is_not_taken_for_abandoned(channels_db: Databa
                     PartnerApi(server.base_url, "demoPA", api_key="k" * 32),
                     vault(),
                     "runCH",
-                    operator="bob",
+                    actor=person("bob"),
                 )
         finally:
             child.send_signal(signal.SIGKILL)

@@ -26,6 +26,7 @@ from services.channels.sync_runs import LEASE_NAME
 from services.onboarding.links import LinkRequest, hand_out_link
 from tests.support.console import console_db, use_demo, use_live
 from tests.support.pages import PAGES, close_session_db, console_app
+from tests.support.people import person
 
 NAME = "[x](https://evil.example) **bold** <b>"
 # What would turn live if the name reached Markdown unescaped: a link, an autolink, bold text, an HTML tag.
@@ -72,7 +73,7 @@ def named(monkeypatch: pytest.MonkeyPatch, data_dir: Path, db_path: Path) -> Pat
         ensure_client(db, CLIENT, name="Name test")
         upsert_channel(db, CHANNEL, {"client_id": CLIENT, "status": "running"}, source="test")
         state = hand_out_link(
-            db, LinkRequest(params={"redirect_url": "https://x.test/landing"}), partner_id="demoPA", operator=NAME
+            db, LinkRequest(params={"redirect_url": "https://x.test/landing"}), partner_id="demoPA", actor=person(NAME)
         ).state
         audit.record(db, operator=NAME, action="generate_key", outcome="ok", channel_id=CHANNEL, detail="test")
         with db.atomic():
@@ -234,7 +235,7 @@ def test_a_sync_refused_while_another_holds_it_names_the_holder_as_text(named: P
 
 def test_the_landing_page_names_who_handed_out_the_link_as_text(named: Path, db_path: Path) -> None:
     with console_db(db_path) as db:
-        state = hand_out_link(db, LinkRequest(), partner_id="demoPA", operator=NAME).state
+        state = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person(NAME)).state
     app = open_page("landing.py", {"client": CLIENT, "channels": f"[{CHANNEL}]", "state": state})
     try:
         assert not app.exception, [element.value for element in app.exception]

@@ -29,6 +29,7 @@ from services.partner_api import PartnerApi, PartnerApiError
 from services.settings import SettingsError, load_settings
 from tests.support.console import console_db, live_env
 from tests.support.pages import close_session_db, console_app, new_link
+from tests.support.people import person
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack, start_stack
 
@@ -153,7 +154,7 @@ def error_messages(stack: RunningStack, settings, channel_id: str, vault: KeyVau
     right_api = PartnerApi(settings.api_base_url, settings.partner_id, api_key=settings.partner_api_key, timeout=5)
     for channel in ("noSuchCH", channel_id + "x"):
         try:
-            generate_key(db, right_api, vault, channel, operator="hygiene")
+            generate_key(db, right_api, vault, channel, actor=person("hygiene"))
         except (KeyNotAllowed, PartnerApiError) as error:
             messages.append(str(error))
         try:
@@ -225,7 +226,7 @@ def test_no_secret_leaks_anywhere(
         wait_for(lambda: db["channels"].count_where("id = ? and status = 'running'", [channel_id]), timeout=60)
         vault = KeyVault(settings.encryption_key)
         api = PartnerApi(settings.api_base_url, settings.partner_id, api_key=settings.partner_api_key, timeout=10)
-        result = generate_key(db, api, vault, channel_id, operator="hygiene")
+        result = generate_key(db, api, vault, channel_id, actor=person("hygiene"))
         api.close()
         assert (
             requests.get(

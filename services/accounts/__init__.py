@@ -7,9 +7,12 @@ Plain Python, no Streamlit: the dashboard's sign-in and every action's service f
   ACTIONS, each action of the console with the least role that may do it. `may(person, action) -> bool`,
   `refusal(person, action) -> str | None` (the reason, fit to show: "Viewers cannot generate keys (...): ask an
   operator or an admin"), `require(person, action)` raising `NotAllowed(PermissionError)` with that reason,
-  `demo_person()` (an admin named "demo"), `command_line_person(system_user)` (whoever runs the accounts
-  command on the server: an admin), `audit_fields(person)` (the audit row's operator and role) and
+  `demo_person()` (an admin named "demo"), `system_person(name)` (the scheduler or a background job: an
+  admin), `command_line_person(system_user)` (whoever runs the accounts command on the server: an admin),
+  `audit_fields(person)` (the audit row's operator and role) and
   `audit_identity(person)` ("ana@example.com (operator)").
+- `enforcement`: `enforce(db, actor, action, channel_id=None)`, what every action's service function calls first:
+  NotAllowed unless the role may, with the refusal audited (outcome "refused", the reason as detail).
 - `admission`: `admit(claims, AdmissionPolicy.from_settings(settings), now, session_started=None)` ->
   `Person | Refusal`, over the claims st.user exposes; a `Refusal` has the `reason` to show, the `email` to
   audit and `sign_in_again` for an expired sign-in.
@@ -26,6 +29,7 @@ Plain Python, no Streamlit: the dashboard's sign-in and every action's service f
 """
 
 from services.accounts.admission import AdmissionPolicy, Refusal, admit
+from services.accounts.enforcement import enforce
 from services.accounts.password_accounts import (
     Account,
     AccountError,
@@ -53,6 +57,7 @@ from services.accounts.roles import (
     may,
     refusal,
     require,
+    system_person,
 )
 from services.accounts.sessions import (
     cookie_secret,
@@ -86,6 +91,7 @@ __all__ = [
     "demo_person",
     "end_session",
     "end_sessions_of",
+    "enforce",
     "get_account",
     "has_accounts",
     "list_accounts",
@@ -98,5 +104,6 @@ __all__ = [
     "set_role",
     "sign_token",
     "start_session",
+    "system_person",
     "unsign_token",
 ]

@@ -24,6 +24,8 @@ class SignInMethod(StrEnum):
     DEMO = "demo"
     # `python -m services.accounts`, run on the server by someone with its shell.
     COMMAND_LINE = "command_line"
+    # A process of the console acting on its own schedule: the scheduler, a background job.
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ def command_line_person(system_user: str) -> Person:
     the system user, as the console cannot know more."""
     name = f"command line ({system_user})"
     return Person(id=name, display_name=name, role=ADMIN, method=SignInMethod.COMMAND_LINE)
+
+
+def system_person(name: str) -> Person:
+    """A process of the console (the scheduler, a background job): it does what it was set up to do, so it acts
+    as an admin; the audit names the process."""
+    return Person(id=name, display_name=name, role=ADMIN, method=SignInMethod.SYSTEM)
 
 
 def audit_identity(person: Person) -> str:

@@ -29,6 +29,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from services.accounts import Person, enforce
 from services.alerts import destinations as sending
 from services.alerts import ledger, wording
 from services.alerts.destinations import Destination
@@ -224,16 +225,18 @@ def send_test_alert(
     known: Sequence[Destination],
     settings: AlertSettings,
     *,
-    operator: str,
+    actor: Person,
     public_url: str,
     clock: Callable[[], datetime] = now_utc,
 ) -> list[Outcome]:
     """Queue a test message to every destination and send it now; a failed one is retried like any alert.
-    Test messages do not count against the hourly cap."""
+    Test messages do not count against the hourly cap. Raises NotAllowed (audited) when the actor's role may
+    not send test alerts: nothing is queued or sent."""
+    enforce(db, actor, "send_test_alert")
     now = clock()
-    text = wording.test_message(operator, public_url, iso(now))
+    text = wording.test_message(actor.id, public_url, iso(now))
     with db.atomic():
-        _, delivery_ids = ledger.queue_message(db, text, known, now, notices=0, operator=operator)
+        _, delivery_ids = ledger.queue_message(db, text, known, now, notices=0, operator=actor.id)
     claimed = _claim(db, now, ids=delivery_ids, limit=len(delivery_ids))
     by_key = {destination.key: destination for destination in known}
     policy = retry_policy(settings)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import upsert_channel
 from services.partner_api import PartnerApi, PartnerApiError
 from services.whatsapp import phone_digits
@@ -82,16 +83,18 @@ class PermissionCheck:
     not_shared: list[str]
 
 
-def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, operator: str) -> PermissionCheck:
+def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, actor: Person) -> PermissionCheck:
     """Ask 360dialog which of the client's numbers are shared and record it on each channel known here.
 
     A channel the client withdrew by redirect stays revoked unless 360dialog lists it as shared again.
-    Raises PartnerApiError when the question cannot be asked."""
+    Raises NotAllowed (audited) when the actor's role may not ask, PartnerApiError when the question cannot be
+    asked."""
+    enforce(db, actor, "check_permission")
     shared = read_shared_numbers(api.shared_client_numbers(client_id))
     if shared is None:
         audit.record(
             db,
-            operator=operator,
+            **audit_fields(actor),
             action="check_permission",
             outcome="unknown",
             detail=f"client {client_id}: shared_client_numbers answered in a shape not recognised; nothing changed",
@@ -113,7 +116,7 @@ def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, operat
                 upsert_channel(db, channel["id"], changes, source="partner_api")
                 audit.record(
                     db,
-                    operator=operator,
+                    **audit_fields(actor),
                     action="check_permission",
                     channel_id=channel["id"],
                     outcome=changes["permission"],
@@ -131,11 +134,13 @@ UNSETTLED_CLIENTS_PER_RUN = 50
 
 
 def refresh_unsettled_permissions(
-    db: Database, api: PartnerApi, *, operator: str, limit: int = UNSETTLED_CLIENTS_PER_RUN
+    db: Database, api: PartnerApi, *, actor: Person, limit: int = UNSETTLED_CLIENTS_PER_RUN
 ) -> list[PermissionCheck]:
     """For a Direct-Paid partner: ask 360dialog about the clients whose running channels have no settled
     permission (found by a sync, say), longest waiting first, at most `limit` clients a run. A client whose
-    question fails is skipped until the next run; the others are still asked."""
+    question fails is skipped until the next run; the others are still asked. Raises NotAllowed (audited) when
+    the actor's role may not ask."""
+    enforce(db, actor, "check_permission")
     rows = db.query(
         """
         select client_id, min(status_changed_at) as waiting_since from channels
@@ -147,11 +152,11 @@ def refresh_unsettled_permissions(
     checks = []
     for row in list(rows):
         try:
-            checks.append(refresh_permissions(db, api, row["client_id"], operator=operator))
+            checks.append(refresh_permissions(db, api, row["client_id"], actor=actor))
         except PartnerApiError as error:
             audit.record(
                 db,
-                operator=operator,
+                **audit_fields(actor),
                 action="check_permission",
                 outcome="failed",
                 detail=f"client {row['client_id']}: {error.message}",

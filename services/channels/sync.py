@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import API_CHANNEL_FIELDS, api_channel_facts, api_client_facts, write_api_channels
 from services.partner_api import DEFAULT_PAGE_SIZE, PartnerApi, PartnerApiError
 from services.store import utc_now
@@ -149,7 +150,7 @@ def sync_channels(
     db: Database,
     api: PartnerApi,
     *,
-    operator: str,
+    actor: Person,
     on_progress: Callable[[int, int], None] | None = None,
     run_id: int | None = None,
     in_each_page: Callable[[Database], None] | None = None,
@@ -160,14 +161,16 @@ def sync_channels(
     `on_progress(done, total)` is called after each page; `in_each_page(db)` runs inside each page's
     transaction (the sync lease renews itself there); `run_id` ties the audit rows to a sync run; a `report`
     given is filled in as the pages go, so what was done before a failure stays known.
-    Raises PartnerApiError when a page cannot be read; the pages before it stay synced."""
+    Raises NotAllowed (audited) when the actor's role may not sync, PartnerApiError when a page cannot be read;
+    the pages before it stay synced."""
+    enforce(db, actor, "sync_channels")
     report = report if report is not None else SyncReport()
-    audit_id = audit.record(db, operator=operator, action="sync_channels", outcome="started")
+    audit_id = audit.record(db, **audit_fields(actor), action="sync_channels", outcome="started")
     try:
         for channels, total in _pages(api):
             report.seen += len(channels)
             report.total = total
-            _apply_page(db, channels, operator, run_id, report, in_each_page)
+            _apply_page(db, channels, actor, run_id, report, in_each_page)
             if on_progress is not None:
                 on_progress(report.seen, max(total, report.seen))
     except Exception as error:
@@ -180,7 +183,7 @@ def sync_channels(
 def _apply_page(
     db: Database,
     channels: list[dict[str, Any]],
-    operator: str,
+    actor: Person,
     run_id: int | None,
     report: SyncReport,
     in_each_page: Callable[[Database], None] | None,
@@ -190,20 +193,30 @@ def _apply_page(
         now = utc_now()
         write_api_channels(db, page.writes, page.clients, now=now, new=page.inserts)
         rows = [
-            audit.entry(operator, "sync", now, channel_id=channel_id, outcome="new", detail="first seen", run_id=run_id)
+            audit.entry(
+                actor.id,
+                "sync",
+                now,
+                channel_id=channel_id,
+                outcome="new",
+                detail="first seen",
+                run_id=run_id,
+                role=actor.role,
+            )
             for channel_id in page.new
         ]
         for channel_id, changes in page.changed:
             outcome = "left running" if _left_running(changes) else "changed"
             rows.append(
                 audit.entry(
-                    operator,
+                    actor.id,
                     "sync",
                     now,
                     channel_id=channel_id,
                     outcome=outcome,
                     detail=_describe(changes),
                     run_id=run_id,
+                    role=actor.role,
                 )
             )
         audit.record_many(db, rows)
@@ -221,14 +234,16 @@ def _apply_page(
                 report.left_running.append(channel_id)
 
 
-def sync_one_channel(db: Database, api: PartnerApi, channel_id: str, *, operator: str) -> str:
+def sync_one_channel(db: Database, api: PartnerApi, channel_id: str, *, actor: Person) -> str:
     """Read one channel from the Partner API and apply it as a full sync would; returns what changed ('' when
-    nothing did). Raises PartnerApiError, with kind not_found when 360dialog does not know the channel."""
+    nothing did). Raises NotAllowed (audited) when the actor's role may not sync, PartnerApiError, with kind
+    not_found when 360dialog does not know the channel."""
+    enforce(db, actor, "sync_channels", channel_id=channel_id)
     found = api.list_channels(filters={"id": channel_id}, limit=1)["partner_channels"]
     if not found:
         raise PartnerApiError("not_found", "360dialog lists no channel with this id")
     report = SyncReport()
-    _apply_page(db, found[:1], operator, None, report, None)
+    _apply_page(db, found[:1], actor, None, report, None)
     if report.new_channels:
         return "first seen"
     return _describe(report.changes)

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.accounts import Person, enforce
 from services.channels.sync import SyncReport, sync_channels
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import DatabaseError, utc_now
@@ -221,23 +222,25 @@ def run_sync(
     api: PartnerApi,
     *,
     trigger: str,
-    operator: str,
+    actor: Person,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[SyncRun, SyncReport]:
     """Sync with the Partner API under the lease, recording the run; returns the run and its report.
 
-    Raises SyncBusy (nothing recorded) when another sync holds the lease. Any other failure is recorded as
+    Raises NotAllowed (audited) when the actor's role may not sync, SyncBusy (nothing recorded) when another
+    sync holds the lease. Any other failure is recorded as
     the run's outcome and raised again, so that the caller can show it (a PartnerApiError says what to do)."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}")
-    token, run_id = _take_lease(db, trigger=trigger, operator=operator)
+    enforce(db, actor, "sync_channels")
+    token, run_id = _take_lease(db, trigger=trigger, operator=actor.id)
     started = time.monotonic()
     report = SyncReport()
     try:
         sync_channels(
             db,
             api,
-            operator=operator,
+            actor=actor,
             on_progress=on_progress,
             run_id=run_id,
             in_each_page=lambda page_db: _renew(page_db, token),

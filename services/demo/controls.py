@@ -2,28 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlite_utils import Database
 
-from services.demo.hub_client import SandboxClient
-from services.onboarding.redirect import parse_redirect
+from services import audit
+from services.accounts import Person, audit_fields, enforce
+from services.demo.hub_client import SandboxClient, SandboxError
+from services.onboarding.redirect import InvalidRedirect, parse_redirect
 from services.onboarding.redirects import StoredRedirect, save_raw_redirect, save_redirect
-from services.partner_api import PartnerApi
+from services.partner_api import PartnerApi, PartnerApiError
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
 ACCOUNT_ALERT_EVENTS = ("account_violation", "account_restriction")
-DEMO_ACTOR = "demo controls"
+DEMO_ACTION = "demo_controls"
+# What a demo control can fail with, said in words fit to show.
+CONTROL_ERRORS = (SandboxError, PartnerApiError, InvalidRedirect)
 
 
-def store_redirect_query(db: Database, query: str, api: PartnerApi) -> StoredRedirect:
+def run_control(
+    db: Database, actor: Person, control: str, act: Callable[[], str], *, channel_id: str | None = None
+) -> str:
+    """Run one demo control as the actor: refused (and audited) unless their role may use the demo controls;
+    otherwise `act()` runs and the control is audited as demo_<control> with what it returned, or with the
+    error it raised (one of CONTROL_ERRORS, raised again). Returns what `act()` returned."""
+    enforce(db, actor, DEMO_ACTION, channel_id=channel_id)
+    try:
+        detail = act()
+    except CONTROL_ERRORS as error:
+        audit.record(
+            db,
+            **audit_fields(actor),
+            action=f"demo_{control}",
+            outcome="failed",
+            channel_id=channel_id,
+            detail=str(error),
+        )
+        raise
+    audit.record(
+        db, **audit_fields(actor), action=f"demo_{control}", outcome="ok", channel_id=channel_id, detail=detail
+    )
+    return detail
+
+
+def store_redirect_query(db: Database, query: str, api: PartnerApi, *, actor: Person) -> StoredRedirect:
     """Store a redirect the hub produced, exactly as the landing page would: raw first, then parsed, then
     applied once the Partner API lists its channels under the client.
 
     In real life a revocation reaches the console through the client's browser; in the demo the hub hands
-    the query over directly. Raises services.onboarding.redirect.InvalidRedirect when it cannot be read.
+    the query over directly. Raises NotAllowed (audited) when the actor's role may not use the demo controls,
+    services.onboarding.redirect.InvalidRedirect when the query cannot be read.
     """
+    enforce(db, actor, DEMO_ACTION)
     save_raw_redirect(db, query)
-    # The demo controls are an operator's own action: 360dialog is asked at once and the operator's word counts.
-    return save_redirect(db, query, parse_redirect(query), api, operator=DEMO_ACTOR)
+    # The demo controls are the actor's own action: 360dialog is asked at once and their word counts.
+    return save_redirect(db, query, parse_redirect(query), api, actor=actor)
 
 
 def send_account_alert(sandbox: SandboxClient, channel_id: str, event: str) -> str:
@@ -59,7 +92,9 @@ def reset_console(db: Database) -> int:
     return removed
 
 
-def reset_demo(db: Database, sandbox: SandboxClient) -> int:
-    """Start the demo afresh: the hub forgets everything, then the console does."""
+def reset_demo(db: Database, sandbox: SandboxClient, *, actor: Person) -> int:
+    """Start the demo afresh: the hub forgets everything, then the console does. Raises NotAllowed (audited)
+    when the actor's role may not use the demo controls."""
+    enforce(db, actor, DEMO_ACTION)
     sandbox.reset()
     return reset_console(db)

@@ -11,13 +11,15 @@ and the Channels page use; then it lets the hub release the held webhooks.
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
+from services.accounts import Person, command_line_person, enforce
 from services.channels.sync import sync_channels
-from services.demo.controls import reset_demo, store_redirect_query
+from services.demo.controls import DEMO_ACTION, reset_demo, store_redirect_query
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault
@@ -41,21 +43,23 @@ class ScenarioResult:
 
 
 def load_scenario(
-    db: Database, api: PartnerApi, vault: KeyVault, sandbox: SandboxClient, *, operator: str, seed: int | None = None
+    db: Database, api: PartnerApi, vault: KeyVault, sandbox: SandboxClient, *, actor: Person, seed: int | None = None
 ) -> ScenarioResult:
-    """Seed the hub, then let the console catch up: redirects, a sync, and some keys."""
+    """Seed the hub, then let the console catch up: redirects, a sync, and some keys, each as the actor. Raises
+    NotAllowed (audited), before the hub is asked anything, when the actor's role may not use the demo controls."""
+    enforce(db, actor, DEMO_ACTION)
     scenario = sandbox.seed(seed)
     try:
         for query in scenario["redirects"]:
-            store_redirect_query(db, query, api)
-        synced = sync_channels(db, api, operator=operator).seen
+            store_redirect_query(db, query, api, actor=actor)
+        synced = sync_channels(db, api, actor=actor).seen
         keys, failures = 0, []
         for channel_id in scenario["key_channel_ids"]:
             # The write lock is taken first, so webhooks landing meanwhile (an earlier load's) make this wait
             # instead of failing; a refused key is recorded and committed like any other attempt.
             with db.atomic():
                 try:
-                    generate_key(db, api, vault, channel_id, operator=operator)
+                    generate_key(db, api, vault, channel_id, actor=actor)
                 except (KeyNotAllowed, PartnerApiError) as error:
                     failures.append(f"{channel_id}: {error}")
                 else:
@@ -89,11 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     api = PartnerApi.from_settings(settings)
     db = open_console_db(settings.console_db_path)
     try:
+        actor = command_line_person(getpass.getuser())
         if args.reset:
-            reset_demo(db, sandbox)
-        result = load_scenario(
-            db, api, KeyVault(settings.encryption_key), sandbox, operator=settings.operator, seed=args.seed
-        )
+            reset_demo(db, sandbox, actor=actor)
+        result = load_scenario(db, api, KeyVault(settings.encryption_key), sandbox, actor=actor, seed=args.seed)
     except (SandboxError, PartnerApiError) as error:
         print(f"demo scenario: {error}", file=sys.stderr)
         return 1

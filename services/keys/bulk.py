@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlite_utils import Database
 
+from services.accounts import Person, enforce
 from services.channels.query import KEY_STATUS_SQL
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
 from services.keys.readiness import KeyNotReady, ReadinessConfig, StepState, prepare_key
@@ -143,28 +144,39 @@ def _raised_at(error: BaseException) -> str:
     return " < ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}" for frame in frames)
 
 
+def _enforce_once(open_db: Callable[[], Database], actor: Person, action_name: str) -> None:
+    """The role is checked once for the whole job, before any worker starts."""
+    db = open_db()
+    try:
+        enforce(db, actor, action_name)
+    finally:
+        db.close()
+
+
 def generate_many(
     open_db: Callable[[], Database],
     api: PartnerApi,
     vault: KeyVault,
     channel_ids: Iterable[str],
     *,
-    operator: str,
+    actor: Person,
     direct_paid: bool = False,
     readiness: ReadinessConfig | None = None,
     max_workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
 ) -> BulkSummary:
-    """Generate a key for each channel and, given `readiness`, make each new key ready to use."""
+    """Generate a key for each channel and, given `readiness`, make each new key ready to use. Raises NotAllowed
+    (audited) before any channel when the actor's role may not generate keys in bulk."""
+    _enforce_once(open_db, actor, "bulk_generate_keys")
 
     def one(db: Database, channel_id: str) -> BulkOutcome:
         try:
-            result = generate_key(db, api, vault, channel_id, operator=operator, direct_paid=direct_paid)
+            result = generate_key(db, api, vault, channel_id, actor=actor, direct_paid=direct_paid)
         except KeyNotAllowed as error:
             return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
         except PartnerApiError as error:
             return BulkOutcome(channel_id, kind=error.kind, error=error.message)
-        states = prepare_key(db, vault, channel_id, readiness, operator=operator) if readiness else []
+        states = prepare_key(db, vault, channel_id, readiness, actor=actor) if readiness else []
         return BulkOutcome(channel_id, result=result, readiness=tuple(states))
 
     return _run_each(open_db, channel_ids, one, max_workers=max_workers, on_progress=on_progress)
@@ -176,15 +188,17 @@ def prepare_many(
     channel_ids: Iterable[str],
     config: ReadinessConfig,
     *,
-    operator: str,
+    actor: Person,
     max_workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[int, int, BulkOutcome], None] | None = None,
 ) -> BulkSummary:
-    """Run the follow-through again for each channel's active key, from its first step not done."""
+    """Run the follow-through again for each channel's active key, from its first step not done. Raises
+    NotAllowed (audited) before any channel when the actor's role may not."""
+    _enforce_once(open_db, actor, "prepare_key")
 
     def one(db: Database, channel_id: str) -> BulkOutcome:
         try:
-            states = prepare_key(db, vault, channel_id, config, operator=operator, start_at=None)
+            states = prepare_key(db, vault, channel_id, config, actor=actor, start_at=None)
         except KeyNotReady as error:
             return BulkOutcome(channel_id, kind="not_allowed", error=str(error))
         return BulkOutcome(channel_id, readiness=tuple(states))

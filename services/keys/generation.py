@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.permission import record_refusal
 from services.channels.projection import get_channel
 from services.keys.generation_lock import LockBusy, hold_generation_lock, is_abandoned
@@ -51,11 +52,11 @@ def has_active_key(db: Database, channel_id: str) -> bool:
     return bool(db["api_keys"].count_where("channel_id = ? and status = 'active'", [channel_id]))
 
 
-def _claim(db: Database, channel_id: str, operator: str) -> int:
+def _claim(db: Database, channel_id: str, actor: Person) -> int:
     try:
         with db.atomic():
             row = db["api_keys"].insert(
-                {"channel_id": channel_id, "operator": operator, "created_at": utc_now(), "outcome": "pending"}
+                {"channel_id": channel_id, "operator": actor.id, "created_at": utc_now(), "outcome": "pending"}
             )
     except sqlite3.IntegrityError:
         raise KeyNotAllowed("a key is already being generated for this channel") from None
@@ -101,14 +102,15 @@ def generate_key(
     vault: KeyVault,
     channel_id: str,
     *,
-    operator: str,
+    actor: Person,
     direct_paid: bool = False,
     replace_existing: bool = False,
 ) -> KeyResult:
-    """Generate a key for a running channel. Raises KeyNotAllowed or PartnerApiError (already audited).
+    """Generate a key for a running channel. Raises NotAllowed, KeyNotAllowed or PartnerApiError (already audited).
 
     A new key revokes the channel's current one at 360dialog, so that needs `replace_existing=True`.
     """
+    enforce(db, actor, "generate_key", channel_id=channel_id)
     problem = eligibility_problem(get_channel(db, channel_id), direct_paid=direct_paid)
     if problem:
         raise KeyNotAllowed(problem)
@@ -117,7 +119,7 @@ def generate_key(
     try:
         with hold_generation_lock(db, channel_id):
             recover_abandoned_attempts(db)
-            return _generate_claimed(db, api, vault, channel_id, operator=operator)
+            return _generate_claimed(db, api, vault, channel_id, actor=actor)
     except LockBusy:
         raise KeyNotAllowed("a key is already being generated for this channel") from None
 
@@ -151,9 +153,9 @@ def recover_abandoned_attempts(db: Database) -> int:
     return recovered
 
 
-def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id: str, *, operator: str) -> KeyResult:
-    attempt_id = _claim(db, channel_id, operator)
-    audit_id = audit.record(db, operator=operator, action="generate_key", channel_id=channel_id, outcome="started")
+def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id: str, *, actor: Person) -> KeyResult:
+    attempt_id = _claim(db, channel_id, actor)
+    audit_id = audit.record(db, **audit_fields(actor), action="generate_key", channel_id=channel_id, outcome="started")
     try:
         key = api.generate_api_key(channel_id)
     except PartnerApiError as error:
@@ -172,7 +174,7 @@ def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id
     if replaced:
         audit.record(
             db,
-            operator=operator,
+            **audit_fields(actor),
             action="revoke_key",
             channel_id=channel_id,
             outcome="ok",
@@ -181,11 +183,25 @@ def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id
     return KeyResult(channel_id, key.api_key, last_four(key.api_key), key.address, key.app_id)
 
 
-def record_reveal(db: Database, channel_id: str, *, operator: str, last4: str) -> None:
-    """Showing a key in clear is audited; the key itself is never written anywhere."""
+def record_reveal(db: Database, channel_id: str, *, actor: Person, last4: str) -> None:
+    """Showing a key in clear is audited; the key itself is never written anywhere. Raises NotAllowed (audited)
+    when the actor's role may not see keys: the caller shows the key only after this returns."""
+    enforce(db, actor, "reveal_key", channel_id=channel_id)
     audit.record(
-        db, operator=operator, action="reveal_key", channel_id=channel_id, outcome="ok", detail=f"key ending {last4}"
+        db,
+        **audit_fields(actor),
+        action="reveal_key",
+        channel_id=channel_id,
+        outcome="ok",
+        detail=f"key ending {last4}",
     )
+
+
+def record_download(db: Database, *, actor: Person, count: int) -> None:
+    """Downloading new keys in clear is audited, with how many. Raises NotAllowed (audited) when the actor's role
+    may not: the caller offers the file only after this returns."""
+    enforce(db, actor, "export_keys")
+    audit.record(db, **audit_fields(actor), action="export_keys", outcome="ok", detail=f"{count} new keys downloaded")
 
 
 def key_status_sql(channel_id_expression: str) -> str:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import get_channel
 from services.keys.vault import KeyVault, VaultError
 from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
@@ -84,14 +85,14 @@ def _active_key(db: Database, channel_id: str) -> dict[str, Any] | None:
     return next(iter(rows), None)
 
 
-def _record(db: Database, key_id: int, channel_id: str, step: str, status: str, detail: str, operator: str) -> None:
+def _record(db: Database, key_id: int, channel_id: str, step: str, status: str, detail: str, actor: Person) -> None:
     with db.atomic():
         db["key_steps"].upsert(
-            {"key_id": key_id, "step": step, "status": status, "detail": detail, "at": utc_now(), "operator": operator},
+            {"key_id": key_id, "step": step, "status": status, "detail": detail, "at": utc_now(), "operator": actor.id},
             pk=("key_id", "step"),
         )
         audit.record(
-            db, operator=operator, action=AUDIT_ACTIONS[step], channel_id=channel_id, outcome=status, detail=detail
+            db, **audit_fields(actor), action=AUDIT_ACTIONS[step], channel_id=channel_id, outcome=status, detail=detail
         )
 
 
@@ -129,13 +130,15 @@ def prepare_key(
     channel_id: str,
     config: ReadinessConfig,
     *,
-    operator: str,
+    actor: Person,
     start_at: str | None = STEPS[0],
 ) -> list[StepState]:
     """Run the chain for the channel's active key from `start_at` on (None: from its first step not done); a
     failed step stops the ones after it.
 
-    Raises KeyNotReady when there is no active key. Returns the state of every step afterwards."""
+    Raises NotAllowed (audited) when the actor's role may not, KeyNotReady when there is no active key. Returns
+    the state of every step afterwards."""
+    enforce(db, actor, "prepare_key", channel_id=channel_id)
     channel = get_channel(db, channel_id)
     key = _active_key(db, channel_id) if channel else None
     if channel is None or key is None:
@@ -159,7 +162,7 @@ def prepare_key(
             timeout=config.timeout,
         )
     except (VaultError, MessagingApiError) as error:
-        _record(db, key["id"], channel_id, start_at, "failed", str(error), operator)
+        _record(db, key["id"], channel_id, start_at, "failed", str(error), actor)
         return key_readiness(db, channel_id)
     with api:
         for step in STEPS[STEPS.index(start_at) :]:
@@ -167,7 +170,7 @@ def prepare_key(
                 status, detail = runners[step](api)
             except MessagingApiError as error:
                 status, detail = "failed", error.message
-            _record(db, key["id"], channel_id, step, status, detail, operator)
+            _record(db, key["id"], channel_id, step, status, detail, actor)
             if status == "failed":
                 break
     return key_readiness(db, channel_id)

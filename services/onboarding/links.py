@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.accounts import Person, enforce
 from services.channels.labels import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
@@ -65,14 +66,16 @@ def hand_out_link(
     request: LinkRequest,
     *,
     partner_id: str,
-    operator: str,
+    actor: Person,
     signing_secret: str | None = None,
     signature_encoding: str = "hex",
 ) -> HandedOutLink:
-    """A new link with a new random state bound to `operator`, stored; signed when a secret is given.
+    """A new link with a new random state bound to the acting person, stored; signed when a secret is given.
 
-    Never cached: the hub accepts each signature once, and each state identifies one hand-out.
+    Never cached: the hub accepts each signature once, and each state identifies one hand-out. Raises NotAllowed
+    (audited) when the actor's role may not hand out links.
     """
+    enforce(db, actor, "hand_out_link")
     state = secrets.token_urlsafe(16)
     extra: dict[str, str | int] = {"state": state}
     io_timestamp = None
@@ -94,7 +97,7 @@ def hand_out_link(
         db["io_links"].insert(
             {
                 "state": state,
-                "operator": operator,
+                "operator": actor.id,
                 "created_at": created_at,
                 "url": url,
                 "params": json.dumps({key: value for key, value in shown_params.items() if value not in (None, "")}),
@@ -103,7 +106,7 @@ def hand_out_link(
                 "version": request.version,
             }
         )
-    return HandedOutLink(state, url, operator, created_at, io_timestamp)
+    return HandedOutLink(state, url, actor.id, created_at, io_timestamp)
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:

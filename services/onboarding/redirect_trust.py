@@ -29,6 +29,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.permission import SharedNumbers, read_shared_numbers
 from services.channels.projection import apply_api_channel, get_channel, record_granted
 from services.onboarding.links import get_link, link_status
@@ -327,11 +328,13 @@ def _vouched_since(db: Database, row: Mapping[str, Any]) -> str | None:
 
 
 def apply_after_review(
-    db: Database, api: PartnerApi, redirect_id: int, *, operator: str, direct_paid: bool = False
+    db: Database, api: PartnerApi, redirect_id: int, *, actor: Person, direct_paid: bool = False
 ) -> Decision:
     """An operator applies a waiting redirect after 360dialog is asked: the operator's word confirms a grant or
     revocation 360dialog cannot speak to (not Direct-Paid), never one 360dialog contradicts. Otherwise it stays
-    held, with the reason. Raises PartnerApiError when 360dialog cannot be asked (nothing changes)."""
+    held, with the reason. Raises NotAllowed (audited) when the actor's role may not apply redirects, and
+    PartnerApiError when 360dialog cannot be asked (nothing changes either way)."""
+    enforce(db, actor, "apply_redirect")
     row, redirect = _waiting(db, redirect_id)
     problem, confirmed = confirm_with_360dialog(
         db, api, redirect, vouched_since=_vouched_since(db, row), direct_paid=direct_paid, by_operator=True
@@ -341,12 +344,14 @@ def apply_after_review(
             raise ValueError(f"redirect {redirect_id} was decided in the meantime")
         if problem is not None:
             decision = Decision(HELD, problem)
-            _record(db, redirect_id, decision, decided_by=operator)
-            audit.record(db, operator=operator, action="redirect_apply", outcome="refused", detail=problem)
+            _record(db, redirect_id, decision, decided_by=actor.id)
+            audit.record(db, **audit_fields(actor), action="redirect_apply", outcome="refused", detail=problem)
             return decision
         decision = _apply(db, redirect, confirmed, APPLIED_BY_OPERATOR)
-        _record(db, redirect_id, decision, decided_by=operator)
-        audit.record(db, operator=operator, action="redirect_apply", outcome="ok", detail=f"redirect #{redirect_id}")
+        _record(db, redirect_id, decision, decided_by=actor.id)
+        audit.record(
+            db, **audit_fields(actor), action="redirect_apply", outcome="ok", detail=f"redirect #{redirect_id}"
+        )
     return decision
 
 
@@ -386,19 +391,25 @@ def confirm_waiting_redirects(db: Database, api: PartnerApi, *, direct_paid: boo
     return [confirm_pending(db, api, redirect_id, direct_paid=direct_paid) for (redirect_id,) in rows]
 
 
-def discard(db: Database, redirect_id: int, *, operator: str) -> Decision:
-    """An operator decides a waiting redirect changes nothing."""
+def discard(db: Database, redirect_id: int, *, actor: Person) -> Decision:
+    """An operator decides a waiting redirect changes nothing. Raises NotAllowed (audited) when the actor's role
+    may not discard redirects."""
+    enforce(db, actor, "discard_redirect")
     _waiting(db, redirect_id)
-    decision = Decision(DISCARDED, f"discarded by {operator}")
+    decision = Decision(DISCARDED, f"discarded by {actor.id}")
     with db.atomic():
-        _record(db, redirect_id, decision, decided_by=operator)
-        audit.record(db, operator=operator, action="redirect_discard", outcome="ok", detail=f"redirect #{redirect_id}")
+        _record(db, redirect_id, decision, decided_by=actor.id)
+        audit.record(
+            db, **audit_fields(actor), action="redirect_discard", outcome="ok", detail=f"redirect #{redirect_id}"
+        )
     return decision
 
 
-def discard_unreviewed(db: Database, *, operator: str, source: str | None = None) -> int:
+def discard_unreviewed(db: Database, *, actor: Person, source: str | None = None) -> int:
     """An operator discards, in one action, every redirect stored and never applied or dismissed (waiting for
-    review, or unreadable), or only those from one source; audited with how many. Returns how many."""
+    review, or unreadable), or only those from one source; audited with how many. Returns how many. Raises
+    NotAllowed (audited) when the actor's role may not discard redirects."""
+    enforce(db, actor, "discard_redirect")
     where, params = UNREVIEWED_SQL, []
     if source is not None:
         where += " and coalesce(source, ?) = ?"
@@ -407,11 +418,11 @@ def discard_unreviewed(db: Database, *, operator: str, source: str | None = None
     with db.atomic():
         count = db.execute(
             f"update redirects set verdict = ?, verdict_reason = ?, decided_by = ?, decided_at = ? where {where}",  # noqa: S608
-            [DISCARDED, f"discarded in bulk by {operator}", operator, utc_now(), *params],
+            [DISCARDED, f"discarded in bulk by {actor.id}", actor.id, utc_now(), *params],
         ).rowcount
         audit.record(
             db,
-            operator=operator,
+            **audit_fields(actor),
             action="redirect_discard_bulk",
             outcome="ok",
             detail=f"{count} unreviewed redirect(s) {scope} discarded",

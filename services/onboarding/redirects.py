@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.accounts import Person
 from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.projection import get_channel
 from services.keys.generation import key_status
@@ -113,12 +114,12 @@ def save_redirect(
     redirect: Redirect,
     api: PartnerApi | None = None,
     *,
-    operator: str | None = None,
+    actor: Person | None = None,
     direct_paid: bool = False,
 ) -> StoredRedirect:
     """Store a parsed redirect once (a reload finds the same row), then decide it with what the database holds
-    (services.onboarding.redirect_trust). With `api` and `operator` (an operator's own action, as the demo
-    controls are), 360dialog is asked at once and the operator's word counts; otherwise anything that needs
+    (services.onboarding.redirect_trust). With `api` and `actor` (a person's own action, as the demo
+    controls are), 360dialog is asked at once and the person's word counts; otherwise anything that needs
     360dialog's word waits for the scheduler or an operator."""
     redirect_id = save_raw_redirect(db, raw_query)
     with db.atomic():
@@ -137,8 +138,8 @@ def save_redirect(
     if not claimed:
         return _as_found(db, redirect_id)
     decision = settle_on_arrival(db, redirect_id, redirect, direct_paid=direct_paid)
-    if api is not None and operator is not None and decision.verdict in (HELD, PENDING):
-        applied = apply_after_review(db, api, redirect_id, operator=operator, direct_paid=direct_paid)
+    if api is not None and actor is not None and decision.verdict in (HELD, PENDING):
+        applied = apply_after_review(db, api, redirect_id, actor=actor, direct_paid=direct_paid)
         decision = replace(applied, state_match=decision.state_match)
     return StoredRedirect(
         redirect_id,

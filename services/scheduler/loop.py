@@ -22,6 +22,7 @@ from types import FrameType
 
 from sqlite_utils import Database
 
+from services.accounts import system_person
 from services.alerts.destinations import check_usable, destinations
 from services.channels.permission import refresh_unsettled_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
@@ -33,6 +34,8 @@ from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
 log = logging.getLogger("scheduler")
+# The scheduler acts on its own: as the audit has always named it, with the role it needs.
+SCHEDULER_PERSON = system_person(SCHEDULER)
 
 
 class Stop(BaseException):
@@ -78,7 +81,7 @@ class Scheduler:
 
     def _sync(self) -> float:
         try:
-            run, _ = run_sync(self.db, self.api, trigger="scheduler", operator=SCHEDULER)
+            run, _ = run_sync(self.db, self.api, trigger="scheduler", actor=SCHEDULER_PERSON)
         except SyncBusy as busy:
             log.info("sync skipped: %s", busy)
             return 0.0
@@ -90,7 +93,7 @@ class Scheduler:
             return 0.0
         log.info("sync %s in %.1f s: %s", run.outcome, run.duration_seconds or 0.0, run.counts())
         if self.direct_paid:
-            checks = refresh_unsettled_permissions(self.db, self.api, operator=SCHEDULER)
+            checks = refresh_unsettled_permissions(self.db, self.api, actor=SCHEDULER_PERSON)
             if checks:
                 log.info("key permission asked of 360dialog for %d client(s)", len(checks))
         return 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from services.accounts import ADMIN
 from services.alerts.delivery import next_try_in, retry_policy, send_test_alert
 from services.alerts.destinations import destinations
 from services.alerts.ledger import delivery_history
@@ -13,6 +14,7 @@ from services.alerts.rounds import alert_round
 from tests.alerts.conftest import PUBLIC_URL
 from tests.support.alert_conditions import add_channel, alert_settings
 from tests.support.alert_sinks import json_sink, smtp_sink
+from tests.support.people import person
 from tests.support.servers import free_port
 
 
@@ -112,7 +114,7 @@ def test_a_test_alert_reaches_every_destination_and_a_failed_one_is_retried(db, 
     with smtp_sink() as (mail, mail_url):
         settings = alert_settings([sink_url, mail_url, closed])
         found = destinations(settings.urls)
-        outcomes = send_test_alert(db, found, settings, operator="ana", public_url=PUBLIC_URL, clock=clock)
+        outcomes = send_test_alert(db, found, settings, actor=person("ana", ADMIN), public_url=PUBLIC_URL, clock=clock)
         assert [outcome.sent for outcome in outcomes] == [True, True, False]
         assert outcomes[2].next_attempt_at is not None
         assert mail.subjects() == ["Test alert from the onboarding console"]

@@ -3,12 +3,14 @@ with one summary of what it held back, a digest every N minutes, and no news los
 
 from __future__ import annotations
 
+from services.accounts import ADMIN
 from services.alerts.delivery import send_test_alert
 from services.alerts.destinations import destinations
 from services.alerts.ledger import open_alerts, rule_states
 from services.alerts.rounds import alert_round
 from tests.alerts.conftest import PUBLIC_URL
 from tests.support.alert_conditions import BUSINESS, add_channel, alert_settings, phone_of
+from tests.support.people import person
 
 
 def run(db, settings, found, clock):
@@ -63,7 +65,7 @@ def test_the_hourly_cap_sends_a_summary_of_what_it_held_back(db, sink, sink_url,
     assert len(sink.titles()) == 3
     assert not every_notice_carried(db)
     # A test alert is not counted against the cap.
-    [test] = send_test_alert(db, found, settings, operator="ops", public_url=PUBLIC_URL, clock=clock)
+    [test] = send_test_alert(db, found, settings, actor=person("ops", ADMIN), public_url=PUBLIC_URL, clock=clock)
     assert test.sent
     assert sink.titles()[-1] == "Test alert from the onboarding console"
 

@@ -21,6 +21,7 @@ from services.events.store import save_events
 from services.events.webhook import normalise_event
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirects import receive_redirect
+from tests.support.people import person
 
 
 def client(db: Database, client_id: str, name: str | None, first_seen: str) -> None:
@@ -119,7 +120,7 @@ def test_ten_thousand_clients_are_paged_through_indexes(db) -> None:
 
 def test_one_client_its_channels_redirects_and_timeline(two_clients) -> None:
     db = two_clients
-    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", operator="ana")
+    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person("ana"))
     receive_redirect(db, f"client=cafeCL&channels=[c0CH,c1CH]&state={link.state}")
     save_events(
         db,

@@ -16,6 +16,7 @@ from services.keys.generation import eligibility_problem, generate_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApiError
 from tests.support.mocked_hub import BASE
+from tests.support.people import person
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import wait_for
 
@@ -71,7 +72,7 @@ def _client_channels(db) -> None:
 def test_refresh_records_each_channels_permission_and_its_reason(db, api) -> None:
     _client_channels(db)
     responses.get(SHARED_URL, json={"shared_client_numbers": [{"phone_number": "491511111111"}]})
-    check = refresh_permissions(db, api, "cliA", operator="ana")
+    check = refresh_permissions(db, api, "cliA", actor=person("ana"))
     assert (check.known, check.granted, check.not_shared) == (True, ["chA1"], ["chB2"])
     assert get_channel(db, "chA1")["permission"] == "granted"
     second = get_channel(db, "chB2")
@@ -87,7 +88,7 @@ def test_refresh_records_each_channels_permission_and_its_reason(db, api) -> Non
 def test_an_unknown_answer_changes_nothing(db, api) -> None:
     _client_channels(db)
     responses.get(SHARED_URL, json={"result": "fine"})
-    check = refresh_permissions(db, api, "cliA", operator="ana")
+    check = refresh_permissions(db, api, "cliA", actor=person("ana"))
     assert not check.known
     assert {get_channel(db, c)["permission"] for c in ("chA1", "chB2")} == {"unknown"}
     assert [row["outcome"] for row in db.query("select outcome from audit")] == ["unknown"]
@@ -103,7 +104,7 @@ def test_a_403_on_the_key_request_is_kept_in_360dialogs_words(db, api) -> None:
         status=403,
     )
     with pytest.raises(PartnerApiError):
-        generate_key(db, api, KeyVault(Fernet.generate_key().decode()), "chA1", operator="ana")
+        generate_key(db, api, KeyVault(Fernet.generate_key().decode()), "chA1", actor=person("ana"))
     channel = get_channel(db, "chA1")
     assert channel["permission"] == "denied"
     assert message in channel["permission_detail"]
@@ -120,9 +121,9 @@ def test_permission_from_the_sandbox_hub_after_a_sync(tmp_path, db) -> None:
         api = hub.api()
         stack.callback(api.close)
         wait_for(lambda: api.list_channels(filters={"status": "running"})["total"] == 2)
-        sync_channels(db, api, operator="ana")
+        sync_channels(db, api, actor=person("ana"))
         assert {get_channel(db, c)["permission"] for c in (first, second)} == {"unknown"}
-        check = refresh_permissions(db, api, onboarded["client_id"], operator="ana")
+        check = refresh_permissions(db, api, onboarded["client_id"], actor=person("ana"))
     assert (check.granted, check.not_shared) == ([first], [second])
 
 
@@ -138,7 +139,7 @@ def test_unsettled_clients_are_asked_and_a_failing_one_does_not_stop_the_others(
             upsert_channel(db, channel_id, {**changes, "permission": permission}, source="t")
     responses.get(f"{BASE}/partners/pa/clients/cliA/shared_client_numbers", status=503)
     responses.get(f"{BASE}/partners/pa/clients/cliB/shared_client_numbers", json={"shared_client_numbers": ["chB1"]})
-    checks = refresh_unsettled_permissions(db, api, operator="scheduler")
+    checks = refresh_unsettled_permissions(db, api, actor=person("scheduler"))
     assert [check.client_id for check in checks] == ["cliB"]
     assert get_channel(db, "chB1")["permission"] == "granted"
     assert get_channel(db, "chA1")["permission"] == "unknown"

@@ -16,6 +16,7 @@ from services.events.webhook import normalise_event
 from services.partner_api import PartnerApiError
 from tests.support import FIXTURES
 from tests.support.partner_channels import CHANNELS, paged, remote_channel
+from tests.support.people import person
 
 
 def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
@@ -39,7 +40,7 @@ def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
     progress: list[tuple[int, int]] = []
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=paged(remote))
-        report = sync_channels(db, api, operator="alice", on_progress=lambda d, t: progress.append((d, t)))
+        report = sync_channels(db, api, actor=person("alice"), on_progress=lambda d, t: progress.append((d, t)))
         assert len(mocked.calls) == 3  # 100 + 100 + 50
     assert report.seen == 250
     assert len(report.new_channels) == 248
@@ -58,8 +59,8 @@ def test_sync_pages_through_everything_and_reports_changes(db, api) -> None:
 def test_a_second_sync_reports_nothing_new(db, api) -> None:
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=paged([remote_channel(1)]))
-        sync_channels(db, api, operator="alice")
-        again = sync_channels(db, api, operator="alice")
+        sync_channels(db, api, actor=person("alice"))
+        again = sync_channels(db, api, actor=person("alice"))
     assert (again.seen, again.new_channels, again.changes) == (1, [], [])
 
 
@@ -67,7 +68,7 @@ def test_a_failing_page_is_reported_and_audited(db, api) -> None:
     with responses.RequestsMock() as mocked:
         mocked.get(CHANNELS, status=401)
         with pytest.raises(PartnerApiError) as raised:
-            sync_channels(db, api, operator="alice")
+            sync_channels(db, api, actor=person("alice"))
     assert raised.value.kind == "unauthorized"
     assert next(db.query("select outcome from audit"))["outcome"] == "failed"
 
@@ -78,7 +79,7 @@ def test_a_failing_page_is_reported_and_audited(db, api) -> None:
 def _sync(db, api, channels: list[dict], **kwargs):
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=paged(channels))
-        return sync_channels(db, api, operator="alice", **kwargs)
+        return sync_channels(db, api, actor=person("alice"), **kwargs)
 
 
 def test_a_step_back_read_by_a_sync_is_applied_recorded_and_flagged(db, api) -> None:
@@ -199,7 +200,7 @@ def test_a_page_that_fails_leaves_the_pages_before_it_synced(db, api) -> None:
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=answer)
         with pytest.raises(PartnerApiError) as raised:
-            sync_channels(db, api, operator="alice")
+            sync_channels(db, api, actor=person("alice"))
     assert raised.value.kind == "bad_request"
     assert db["channels"].count == 100
     run = next(db.query("select * from audit where action = 'sync_channels'"))
@@ -260,7 +261,7 @@ RECORDED_LISTS = json.loads((FIXTURES / "360dialog" / "channel_lists.json").read
 def test_a_recorded_list_answer_is_read_as_the_contract_says(db, api, recorded: dict) -> None:
     with responses.RequestsMock() as mocked:
         mocked.get(CHANNELS, json=recorded["body"])
-        report = sync_channels(db, api, operator="alice")
+        report = sync_channels(db, api, actor=person("alice"))
     assert report.seen == len(recorded["expect"])
     for channel_id, expected in recorded["expect"].items():
         row = get_channel(db, channel_id)
@@ -273,10 +274,10 @@ def test_the_recorded_ready_steps_back_a_channel_a_channel_live_event_left_runni
     running, ready = RECORDED_LISTS
     with responses.RequestsMock() as mocked:
         mocked.get(CHANNELS, json=running["body"])
-        sync_channels(db, api, operator="alice")
+        sync_channels(db, api, actor=person("alice"))
     with responses.RequestsMock() as mocked:
         mocked.get(CHANNELS, json=ready["body"])
-        report = sync_channels(db, api, operator="scheduler")
+        report = sync_channels(db, api, actor=person("scheduler"))
     assert report.left_running == ["tlbN64CH"]
     changed = {(c.field, c.before, c.after) for c in report.changes}
     assert changed == {

@@ -9,6 +9,7 @@ import pytest
 import responses
 import sqlite_utils
 
+from services.accounts import system_person
 from services.channels import sync_runs
 from services.channels.sync_runs import (
     LEASE_NAME,
@@ -22,17 +23,18 @@ from services.channels.timeline import channel_timeline
 from services.partner_api import PartnerApiError
 from tests.support.mocked_hub import mocked_hub_client
 from tests.support.partner_channels import CHANNELS, hold_lease, paged, remote_channel
+from tests.support.people import person
 
 
 def _sync(db, api, channels, **kwargs):
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=paged(channels))
-        return run_sync(db, api, **{"trigger": "operator", "operator": "alice", **kwargs})
+        return run_sync(db, api, **{"trigger": "operator", "actor": person("alice"), **kwargs})
 
 
 def test_a_run_is_recorded_with_its_trigger_time_outcome_and_counts(db, api) -> None:
     run, report = _sync(
-        db, api, [remote_channel(index) for index in range(150)], trigger="scheduler", operator="scheduler"
+        db, api, [remote_channel(index) for index in range(150)], trigger="scheduler", actor=system_person("scheduler")
     )
     assert (run.trigger, run.operator, run.outcome, run.error) == ("scheduler", "scheduler", "ok", None)
     assert (run.seen, run.total, run.new_channels, run.changed_channels, run.left_running) == (150, 150, 150, 0, 0)
@@ -49,7 +51,7 @@ def test_a_run_is_recorded_with_its_trigger_time_outcome_and_counts(db, api) -> 
 def test_a_held_lease_makes_a_second_sync_busy_and_records_nothing(db, api) -> None:
     hold_lease(db)
     with pytest.raises(SyncBusy) as raised:
-        run_sync(db, api, trigger="scheduler", operator="scheduler")
+        run_sync(db, api, trigger="scheduler", actor=person("scheduler"))
     assert raised.value.holder == "bob"
     assert "A sync is already running, started by bob at" in str(raised.value)
     assert db["sync_runs"].count == 0
@@ -59,7 +61,7 @@ def test_a_held_lease_makes_a_second_sync_busy_and_records_nothing(db, api) -> N
 def test_a_lease_held_on_another_host_is_honoured_until_it_expires(db, api) -> None:
     hold_lease(db, host="another-host", pid=1)
     with pytest.raises(SyncBusy):
-        run_sync(db, api, trigger="scheduler", operator="scheduler")
+        run_sync(db, api, trigger="scheduler", actor=person("scheduler"))
     hold_lease(db, host="another-host", pid=1, expires_in=-1, run_id=7)
     with db.atomic():
         db["sync_runs"].insert(
@@ -113,7 +115,7 @@ def test_a_partner_api_failure_is_the_runs_outcome_and_is_raised_again(db, statu
         with responses.RequestsMock() as mocked:
             mocked.get(CHANNELS, status=status, json={"meta": {"developer_message": "no such thing"}})
             with pytest.raises(PartnerApiError) as raised:
-                run_sync(db, api, trigger="scheduler", operator="scheduler")
+                run_sync(db, api, trigger="scheduler", actor=person("scheduler"))
     finally:
         api.close()
     assert raised.value.kind == kind
@@ -132,7 +134,7 @@ def test_what_was_synced_before_a_failure_is_counted(db, api) -> None:
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.GET, CHANNELS, callback=answer)
         with pytest.raises(PartnerApiError):
-            run_sync(db, api, trigger="operator", operator="alice")
+            run_sync(db, api, trigger="operator", actor=person("alice"))
     run = last_run(db)
     assert (run.outcome, run.error_kind, run.seen, run.new_channels) == ("failed", "server_error", 100, 100)
 
@@ -160,20 +162,20 @@ def test_a_database_failure_is_recorded_in_words(db, api) -> None:
 
 def test_an_unknown_trigger_is_refused(db, api) -> None:
     with pytest.raises(ValueError, match="trigger"):
-        run_sync(db, api, trigger="cron", operator="x")
+        run_sync(db, api, trigger="cron", actor=person("x"))
 
 
 def test_recent_runs_are_newest_first(db, api) -> None:
-    _sync(db, api, [remote_channel(1)], trigger="scheduler", operator="scheduler")
-    _sync(db, api, [remote_channel(1, status="ready")], operator="alice")
+    _sync(db, api, [remote_channel(1)], trigger="scheduler", actor=system_person("scheduler"))
+    _sync(db, api, [remote_channel(1, status="ready")], actor=person("alice"))
     runs = recent_runs(db)
     assert [run.by for run in runs] == ["alice", "the scheduler"]
     assert last_run(db, trigger="scheduler").by == "the scheduler"
 
 
 def test_the_timeline_of_a_changed_channel_names_the_run(db, api) -> None:
-    _sync(db, api, [remote_channel(1)], trigger="scheduler", operator="scheduler")
-    run, _ = _sync(db, api, [remote_channel(1, status="ready")], trigger="scheduler", operator="scheduler")
+    _sync(db, api, [remote_channel(1)], trigger="scheduler", actor=system_person("scheduler"))
+    run, _ = _sync(db, api, [remote_channel(1, status="ready")], trigger="scheduler", actor=system_person("scheduler"))
     entries = [entry for entry in channel_timeline(db, "ch1") if entry.what.startswith("Partner API sync")]
     assert [entry.what for entry in entries] == ["Partner API sync: left running", "Partner API sync: new"]
     took = f"{run.duration_seconds:.1f}"

@@ -9,10 +9,11 @@ from services.events.webhook import normalise_event
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirect import parse_redirect
 from services.onboarding.redirects import save_redirect
+from tests.support.people import person
 
 
 def test_timeline_holds_link_redirect_webhooks_and_operator_actions(db) -> None:
-    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", operator="alice")
+    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person("alice"))
     redirect = parse_redirect({"client": ["clCL"], "channels": ["[chCH,otherCH]"], "state": [link.state]})
     save_redirect(db, f"client=clCL&channels=[chCH,otherCH]&state={link.state}", redirect)
     save_events(

@@ -130,7 +130,8 @@ def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     new_link(at)
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
-        assert conn.execute("select operator from io_links").fetchall() == [("demo-ops",)]
+        # Demo mode acts as the demo admin, whatever CONSOLE_OPERATOR says.
+        assert conn.execute("select operator from io_links").fetchall() == [("demo",)]
 
 
 def use_oidc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

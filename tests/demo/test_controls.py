@@ -7,6 +7,7 @@ import responses
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import demo_person
 from services.channels.projection import get_channel
 from services.demo.controls import console_tables, reset_console, store_redirect_query
 from services.events.store import save_events
@@ -26,17 +27,20 @@ def _hub_lists(api: PartnerApi, client_id: str, *channel_ids: str) -> None:
 @responses.activate
 def test_a_revocation_redirect_marks_the_channel_revoked_once_the_hub_confirms_it(db: Database, api) -> None:
     _hub_lists(api, "aCL", "keepCH", "goneCH")
-    stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api)
+    stored = store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api, actor=demo_person())
     assert (stored.is_new, stored.verdict) == (True, "applied_operator")
     assert get_channel(db, "goneCH")["revoked"] == 1
     assert get_channel(db, "keepCH")["permission"] == "granted"
-    assert store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api).is_new is False
+    assert (
+        store_redirect_query(db, "client=aCL&channels=[keepCH]&revoked=[goneCH]", api, actor=demo_person()).is_new
+        is False
+    )
     assert db["redirects"].count == 1
 
 
 def test_a_bad_redirect_is_kept_raw_and_refused(db: Database, api) -> None:
     with pytest.raises(InvalidRedirect):
-        store_redirect_query(db, "client=a<b>CL&channels=[]", api)
+        store_redirect_query(db, "client=a<b>CL&channels=[]", api, actor=demo_person())
     assert [row["raw_query"] for row in db["redirects"].rows] == ["client=a<b>CL&channels=[]"]
 
 
@@ -49,7 +53,7 @@ def test_reset_console_empties_every_table_but_keeps_the_schema(db: Database, ap
         verdict="valid",
     )
     _hub_lists(api, "xCL", "xCH")
-    store_redirect_query(db, "client=xCL&channels=[xCH]", api)
+    store_redirect_query(db, "client=xCL&channels=[xCH]", api, actor=demo_person())
     audit.record(db, operator="ops", action="demo", outcome="ok")
     tables = console_tables(db)
     assert {"events", "channels", "clients", "redirects", "audit", "api_keys", "io_links"} <= set(tables)

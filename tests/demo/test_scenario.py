@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import pytest
 import streamlit as st
 
+from services.accounts import demo_person
 from services.channels.attention import UNFINISHED_STAGES, stuck
 from services.channels.workbench import reason_counts, work_queue
 from services.demo.hub_client import SandboxClient
@@ -54,7 +55,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         stack.callback(api.close)
         sandbox = SandboxClient.from_settings(settings)
         stack.callback(sandbox.close)
-        result = load_scenario(db, api, KeyVault(settings.encryption_key), sandbox, operator="ops", seed=11)
+        result = load_scenario(db, api, KeyVault(settings.encryption_key), sandbox, actor=demo_person(), seed=11)
         # The console catches up through the receiver: every queued webhook gets stored.
         wait_for(lambda: db["events"].count >= result.events_queued, timeout=120, interval=0.5)
         yield {"db": db, "result": result}

@@ -16,6 +16,7 @@ from services.keys.vault import KeyVault
 from services.store import open_console_db
 from tests.support.console import console_db
 from tests.support.mocked_hub import BASE, mocked_hub_client
+from tests.support.people import person
 
 KEY_URL = re.compile(rf"{BASE}/partners/pa/channels/(\w+)/api_keys")
 CHANNELS = [f"busy{index}CH" for index in range(24)]
@@ -55,7 +56,7 @@ def test_bulk_keys_are_stored_while_other_writers_commit_back_to_back(db_path) -
                 mocked_hub_client(),
                 KeyVault(Fernet.generate_key().decode()),
                 CHANNELS,
-                operator="ana",
+                actor=person("ana"),
             )
     finally:
         stop.set()
@@ -76,7 +77,7 @@ def test_an_unexpected_failure_is_logged_by_type_and_place_never_by_its_message(
         mocked_hub_client(),
         KeyVault(Fernet.generate_key().decode()),
         ["oneCH"],
-        operator="ana",
+        actor=person("ana"),
     )
     assert [outcome.error for outcome in summary.failed] == ["unexpected ValueError: see the log"]
     assert "ValueError" in caplog.text

@@ -19,6 +19,7 @@ from services.partner_api import PartnerApiError
 from services.store import open_console_db
 from tests.support.console import console_db
 from tests.support.mocked_hub import BASE
+from tests.support.people import person
 
 KEY_URL = re.compile(rf"{BASE}/partners/pa/channels/(\w+)/api_keys")
 
@@ -46,7 +47,7 @@ def test_key_is_stored_encrypted_and_audited(db, api, vault) -> None:
     _running(db, "aCH")
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
-        result = generate_key(db, api, vault, "aCH", operator="alice")
+        result = generate_key(db, api, vault, "aCH", actor=person("alice"))
     row = db["api_keys"].get(1)
     assert result.api_key not in str(row)
     assert vault.open(row["key_encrypted"]) == result.api_key
@@ -60,11 +61,11 @@ def test_an_existing_key_needs_confirmation_and_is_revoked_by_the_new_one(db, ap
     _running(db, "aCH")
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
-        generate_key(db, api, vault, "aCH", operator="alice")
+        generate_key(db, api, vault, "aCH", actor=person("alice"))
         with pytest.raises(KeyNotAllowed, match="revokes"):
-            generate_key(db, api, vault, "aCH", operator="alice")
+            generate_key(db, api, vault, "aCH", actor=person("alice"))
         assert len(mocked.calls) == 1
-        generate_key(db, api, vault, "aCH", operator="alice", replace_existing=True)
+        generate_key(db, api, vault, "aCH", actor=person("alice"), replace_existing=True)
     statuses = [row["status"] for row in db.query("select status from api_keys order by id")]
     assert statuses == ["revoked", "active"]
     assert ("revoke_key", "ok") in _audit(db)
@@ -73,18 +74,18 @@ def test_an_existing_key_needs_confirmation_and_is_revoked_by_the_new_one(db, ap
 def test_direct_paid_needs_the_clients_grant(db, api, vault) -> None:
     _running(db, "aCH")
     with pytest.raises(KeyNotAllowed, match="Direct-Paid"):
-        generate_key(db, api, vault, "aCH", operator="alice", direct_paid=True)
+        generate_key(db, api, vault, "aCH", actor=person("alice"), direct_paid=True)
     _running(db, "aCH", permission="granted")
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
-        generate_key(db, api, vault, "aCH", operator="alice", direct_paid=True)
+        generate_key(db, api, vault, "aCH", actor=person("alice"), direct_paid=True)
 
 
 def test_channels_not_running_get_no_key(db, api, vault) -> None:
     with db.atomic():
         upsert_channel(db, "pCH", {"status": "pending"}, source="test")
     with pytest.raises(KeyNotAllowed, match="running"):
-        generate_key(db, api, vault, "pCH", operator="alice")
+        generate_key(db, api, vault, "pCH", actor=person("alice"))
 
 
 def test_a_timeout_leaves_the_key_state_unknown_and_sends_one_post(db, api, vault) -> None:
@@ -92,7 +93,7 @@ def test_a_timeout_leaves_the_key_state_unknown_and_sends_one_post(db, api, vaul
     with responses.RequestsMock() as mocked:
         mocked.post(KEY_URL, body=requests.ReadTimeout("slow"))
         with pytest.raises(PartnerApiError) as raised:
-            generate_key(db, api, vault, "aCH", operator="alice")
+            generate_key(db, api, vault, "aCH", actor=person("alice"))
         assert len(mocked.calls) == 1
     assert raised.value.kind == "timeout"
     assert key_status(db, "aCH") == "unknown"
@@ -104,7 +105,7 @@ def test_a_refused_request_is_a_plain_failure(db, api, vault) -> None:
     with responses.RequestsMock() as mocked:
         mocked.post(KEY_URL, status=403)
         with pytest.raises(PartnerApiError):
-            generate_key(db, api, vault, "aCH", operator="alice")
+            generate_key(db, api, vault, "aCH", actor=person("alice"))
     assert key_status(db, "aCH") == "none"
     assert _audit(db) == [("generate_key", "failed")]
 
@@ -122,7 +123,7 @@ def test_two_operators_at_once_make_one_post(db_path, db, api, vault) -> None:
     def first_operator():
         with console_db(db_path) as other:
             try:
-                generate_key(other, api, vault, "aCH", operator="alice")
+                generate_key(other, api, vault, "aCH", actor=person("alice"))
             except Exception as error:  # noqa: BLE001 - surfaced by the assertion below
                 errors.append(error)
 
@@ -132,7 +133,7 @@ def test_two_operators_at_once_make_one_post(db_path, db, api, vault) -> None:
         thread.start()
         assert entered.wait(10)
         with pytest.raises(KeyNotAllowed, match="already being generated"):
-            generate_key(db, api, vault, "aCH", operator="bob")
+            generate_key(db, api, vault, "aCH", actor=person("bob"))
         release.set()
         thread.join(10)
         assert len(mocked.calls) == 1
@@ -141,8 +142,8 @@ def test_two_operators_at_once_make_one_post(db_path, db, api, vault) -> None:
 
 
 def test_each_reveal_is_audited_without_the_key(db) -> None:
-    record_reveal(db, "aCH", operator="alice", last4="cdef")
-    record_reveal(db, "aCH", operator="bob", last4="cdef")
+    record_reveal(db, "aCH", actor=person("alice"), last4="cdef")
+    record_reveal(db, "aCH", actor=person("bob"), last4="cdef")
     rows = audit.recent(db)
     assert [(row["operator"], row["action"], row["detail"]) for row in rows] == [
         ("bob", "reveal_key", "key ending cdef"),
@@ -180,7 +181,7 @@ def test_bulk_generates_for_eligible_channels_and_explains_failures(db_path, db,
             api,
             vault,
             eligible,
-            operator="alice",
+            actor=person("alice"),
             max_workers=4,
             on_progress=lambda done, total, _outcome: progress.append((done, total)),
         )

@@ -31,6 +31,7 @@ from services.store import open_console_db
 from tests.support.console import console_db
 from tests.support.mocked_hub import BASE
 from tests.support.pages import close_session_db, page_app
+from tests.support.people import person
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import free_port, serving, wait_for
 
@@ -129,8 +130,8 @@ def test_a_key_answer_pointing_at_this_machine_in_live_mode_is_stored_and_not_fo
     rig.answers.address = rig.recorder_url
     _running(db, "chLive1")
 
-    result = generate_key(db, rig.partner_api, vault, "chLive1", operator="ana")
-    states = prepare_key(db, vault, "chLive1", LIVE, operator="ana")
+    result = generate_key(db, rig.partner_api, vault, "chLive1", actor=person("ana"))
+    states = prepare_key(db, vault, "chLive1", LIVE, actor=person("ana"))
 
     assert _stored_key(db, vault, "chLive1") == result.api_key  # minted, so kept
     assert [state.status for state in states] == ["failed", NOT_RUN, NOT_RUN]
@@ -139,8 +140,8 @@ def test_a_key_answer_pointing_at_this_machine_in_live_mode_is_stored_and_not_fo
     _assert_nothing_leaked(db, rig)
 
     # Retrying a later step, and "check the key again", refuse the same way.
-    prepare_key(db, vault, "chLive1", LIVE, operator="bo", start_at="set_webhook")
-    prepare_key(db, vault, "chLive1", LIVE, operator="bo", start_at=None)
+    prepare_key(db, vault, "chLive1", LIVE, actor=person("bo"), start_at="set_webhook")
+    prepare_key(db, vault, "chLive1", LIVE, actor=person("bo"), start_at=None)
     assert _steps(db, "chLive1")["set_webhook"][0] == "failed"
     assert "not sent" in _steps(db, "chLive1")["set_webhook"][1]
     _assert_nothing_leaked(db, rig)
@@ -153,9 +154,9 @@ def test_bulk_generation_and_bulk_follow_through_refuse_the_same_address(db_path
         _running(db, *channels)
 
     made = generate_many(
-        lambda: open_console_db(db_path), rig.partner_api, vault, channels, operator="ana", readiness=LIVE
+        lambda: open_console_db(db_path), rig.partner_api, vault, channels, actor=person("ana"), readiness=LIVE
     )
-    again = prepare_many(lambda: open_console_db(db_path), vault, channels, LIVE, operator="bo")
+    again = prepare_many(lambda: open_console_db(db_path), vault, channels, LIVE, actor=person("bo"))
 
     assert len(made.succeeded) == 3
     assert len(made.not_ready) == 3
@@ -185,12 +186,12 @@ TRICK_ADDRESSES = [
 def test_a_key_answer_naming_another_https_host_is_stored_and_not_followed(db, rig, vault, address: str) -> None:
     rig.answers.address = address
     _running(db, "chTrick")
-    generate_key(db, rig.partner_api, vault, "chTrick", operator="ana")
+    generate_key(db, rig.partner_api, vault, "chTrick", actor=person("ana"))
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as network:
         network.add(responses.GET, re.compile(".*"), json={"health_status": {"can_send_message": "AVAILABLE"}})
         network.add(responses.POST, re.compile(".*"), json={"url": TEMPLATE})
-        states = prepare_key(db, vault, "chTrick", LIVE, operator="ana")
+        states = prepare_key(db, vault, "chTrick", LIVE, actor=person("ana"))
         assert list(network.calls) == [], "a request left with the key"
 
     _stored_key(db, vault, "chTrick")
@@ -202,8 +203,8 @@ def test_a_key_answer_naming_another_https_host_is_stored_and_not_followed(db, r
 def test_the_refusal_names_the_host_and_what_to_do(db, rig, vault) -> None:
     rig.answers.address = "https://messaging.evil.example/v2"
     _running(db, "chNamed")
-    generate_key(db, rig.partner_api, vault, "chNamed", operator="ana")
-    [state, *_] = prepare_key(db, vault, "chNamed", LIVE, operator="ana")
+    generate_key(db, rig.partner_api, vault, "chNamed", actor=person("ana"))
+    [state, *_] = prepare_key(db, vault, "chNamed", LIVE, actor=person("ana"))
     assert state.detail == (
         "The key was not sent: its Messaging API address names messaging.evil.example, "
         "a host CONSOLE_MESSAGING_API_HOSTS does not allow"
@@ -215,14 +216,14 @@ def test_the_refusal_names_the_host_and_what_to_do(db, rig, vault) -> None:
 def test_an_allowed_host_on_the_settings_list_is_followed(db, rig, vault) -> None:
     rig.answers.address = "https://messaging.partner-proxy.example"
     _running(db, "chAllowed")
-    generate_key(db, rig.partner_api, vault, "chAllowed", operator="ana")
+    generate_key(db, rig.partner_api, vault, "chAllowed", actor=person("ana"))
     config = ReadinessConfig(None, allowed_hosts=("*.360dialog.io", "messaging.partner-proxy.example"), timeout=2)
     with responses.RequestsMock() as network:
         network.get(
             "https://messaging.partner-proxy.example/health_status",
             json={"health_status": {"can_send_message": "AVAILABLE"}},
         )
-        states = prepare_key(db, vault, "chAllowed", config, operator="ana")
+        states = prepare_key(db, vault, "chAllowed", config, actor=person("ana"))
         assert network.calls[0].request.headers["D360-API-KEY"].startswith(KEY)
     assert states[0].status == "ok"
 
@@ -236,10 +237,10 @@ def test_the_sandbox_address_still_works_in_demo_mode(tmp_path, db, vault) -> No
         stack.callback(api.close)
         wait_for(lambda: api.list_channels(filters={"id": channel_id})["partner_channels"][0]["status"] == "running")
         _running(db, channel_id)
-        key = generate_key(db, api, vault, channel_id, operator="ana")
+        key = generate_key(db, api, vault, channel_id, actor=person("ana"))
         config = ReadinessConfig.from_settings(hub.settings)
 
-        states = prepare_key(db, vault, channel_id, config, operator="ana")
+        states = prepare_key(db, vault, channel_id, config, actor=person("ana"))
 
     assert key.address.startswith("http://127.0.0.1:")
     assert config.demo_mode
@@ -256,10 +257,10 @@ def test_a_redirect_from_an_allowed_address_is_not_followed_with_the_key(db, rig
     with serving(redirector, free_port()) as redirector_url:
         rig.answers.address = redirector_url
         _running(db, "chRedirected")
-        generate_key(db, rig.partner_api, vault, "chRedirected", operator="ana")
+        generate_key(db, rig.partner_api, vault, "chRedirected", actor=person("ana"))
         config = replace(LIVE, demo_mode=True)
-        states = prepare_key(db, vault, "chRedirected", config, operator="ana")
-        prepare_key(db, vault, "chRedirected", config, operator="ana", start_at="set_webhook")
+        states = prepare_key(db, vault, "chRedirected", config, actor=person("ana"))
+        prepare_key(db, vault, "chRedirected", config, actor=person("ana"), start_at="set_webhook")
 
     assert states[0].status == "failed"
     assert "not followed with the key" in states[0].detail

@@ -30,6 +30,7 @@ from services.keys.vault import KeyVault
 from services.store import open_console_db
 from tests.support import FIXTURES
 from tests.support.console import console_db
+from tests.support.people import person
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import wait_for
 
@@ -87,10 +88,10 @@ def test_the_whole_chain_on_the_sandbox_hub(tmp_path, db, vault) -> None:
         wait_for(lambda: api.list_channels(filters={"id": channel_id})["partner_channels"][0]["status"] == "running")
         with db.atomic():
             upsert_channel(db, channel_id, {"status": "running", "phone_number": "+49 151 7654321"}, source="test")
-        key = generate_key(db, api, vault, channel_id, operator="ana")
+        key = generate_key(db, api, vault, channel_id, actor=person("ana"))
         config = ReadinessConfig(TEMPLATE, {"X-Hook-Token": "hook-token-value"}, demo_mode=True)
 
-        states = prepare_key(db, vault, channel_id, config, operator="ana")
+        states = prepare_key(db, vault, channel_id, config, actor=person("ana"))
 
         assert [(state.step, state.status) for state in states] == [
             ("check_key", "ok"),
@@ -103,7 +104,7 @@ def test_the_whole_chain_on_the_sandbox_hub(tmp_path, db, vault) -> None:
         assert held.json()["headers"] == {"X-Hook-Token": "hook-token-value"}
         assert unprepared_channel_ids(db) == []
 
-        generate_key(db, api, vault, channel_id, operator="ana", replace_existing=True)
+        generate_key(db, api, vault, channel_id, actor=person("ana"), replace_existing=True)
         assert _statuses(db, channel_id) == dict.fromkeys(("check_key", "set_webhook", "read_back"), NOT_RUN)
         assert unprepared_channel_ids(db) == [channel_id]
         old = requests.get(f"{key.address}/health_status", headers={"D360-API-KEY": key.api_key}, timeout=5)
@@ -114,7 +115,7 @@ def test_the_whole_chain_on_the_sandbox_hub(tmp_path, db, vault) -> None:
 def test_a_refused_key_stops_the_chain_and_says_so(db, vault) -> None:
     _stored_key(db, vault)
     responses.get(f"{ADDRESS}/health_status", json={"meta": {"developer_message": "Invalid api key"}}, status=401)
-    states = prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    states = prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert _statuses(db, "chA1") == {"check_key": "failed", "set_webhook": NOT_RUN, "read_back": NOT_RUN}
     assert "refused the key" in states[0].detail
     assert len(responses.calls) == 1
@@ -129,7 +130,7 @@ def test_a_limited_number_is_flagged_but_its_webhook_is_still_set(db, vault) -> 
     url = webhook_url_for(TEMPLATE, {"id": "chA1", "client_id": "cliB", "phone_number": "49151234"})
     responses.post(f"{ADDRESS}/v1/configs/webhook", json={"url": url})
     responses.get(f"{ADDRESS}/v1/configs/webhook", json={"url": url, "headers": {"X-Hook-Token": "x"}})
-    states = prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    states = prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert [state.status for state in states] == ["attention", "ok", "ok"]
     assert "payment method" in states[0].detail
     sent = json.loads(responses.calls[1].request.body)
@@ -142,7 +143,7 @@ def test_a_failed_webhook_step_is_retried_on_its_own(db, vault) -> None:
     _stored_key(db, vault)
     responses.get(f"{ADDRESS}/health_status", json=RECORDED["health_status"][0]["body"])
     responses.post(f"{ADDRESS}/v1/configs/webhook", status=503)
-    prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert _statuses(db, "chA1") == {"check_key": "ok", "set_webhook": "failed", "read_back": NOT_RUN}
     assert first_unfinished_step(key_readiness(db, "chA1")) == "set_webhook"
 
@@ -150,7 +151,7 @@ def test_a_failed_webhook_step_is_retried_on_its_own(db, vault) -> None:
     url = webhook_url_for(TEMPLATE, {"id": "chA1", "client_id": "cliB", "phone_number": "49151234"})
     responses.get(f"{ADDRESS}/v1/configs/webhook", json={"url": url})
     calls_before = len(responses.calls)
-    prepare_key(db, vault, "chA1", CONFIG, operator="bo", start_at="set_webhook")
+    prepare_key(db, vault, "chA1", CONFIG, actor=person("bo"), start_at="set_webhook")
     assert _statuses(db, "chA1") == {"check_key": "ok", "set_webhook": "ok", "read_back": "ok"}
     assert [call.request.method for call in responses.calls[calls_before:]] == ["POST", "GET"]
     actions = [(row["action"], row["operator"], row["outcome"]) for row in db.query("select * from audit order by id")]
@@ -168,7 +169,7 @@ def test_a_webhook_that_reads_back_differently_fails(db, vault) -> None:
     responses.get(f"{ADDRESS}/health_status", json=RECORDED["health_status"][0]["body"])
     responses.post(f"{ADDRESS}/v1/configs/webhook", json={})
     responses.get(f"{ADDRESS}/v1/configs/webhook", json={"url": "https://someone-else.example/hook"})
-    states = prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    states = prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert states[2].status == "failed"
     assert "someone-else.example" in states[2].detail
 
@@ -177,7 +178,7 @@ def test_a_webhook_that_reads_back_differently_fails(db, vault) -> None:
 def test_without_a_webhook_setting_the_steps_are_skipped_with_a_note(db, vault) -> None:
     _stored_key(db, vault)
     responses.get(f"{ADDRESS}/health_status", json=RECORDED["health_status"][0]["body"])
-    states = prepare_key(db, vault, "chA1", ReadinessConfig(None), operator="ana")
+    states = prepare_key(db, vault, "chA1", ReadinessConfig(None), actor=person("ana"))
     assert [state.status for state in states] == ["ok", "skipped", "skipped"]
     assert states[1].detail == UNSET_WEBHOOK
     assert len(responses.calls) == 1
@@ -186,7 +187,7 @@ def test_without_a_webhook_setting_the_steps_are_skipped_with_a_note(db, vault) 
 
 def test_a_key_sealed_with_another_encryption_key_fails_plainly(db, vault) -> None:
     _stored_key(db, KeyVault(Fernet.generate_key().decode()))
-    states = prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    states = prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert states[0].status == "failed"
     assert "CONSOLE_ENCRYPTION_KEY" in states[0].detail
 
@@ -194,14 +195,14 @@ def test_a_key_sealed_with_another_encryption_key_fails_plainly(db, vault) -> No
 def test_an_insecure_address_is_refused_before_the_key_leaves(db, vault) -> None:
     _stored_key(db, vault, address="http://waba.example.com")
     with responses.RequestsMock():  # any request at all would fail this test
-        states = prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+        states = prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     assert states[0].status == "failed"
     assert "not https" in states[0].detail
 
 
 def test_no_active_key_means_nothing_to_prepare(db, vault) -> None:
     with pytest.raises(KeyNotReady):
-        prepare_key(db, vault, "chNone", CONFIG, operator="ana")
+        prepare_key(db, vault, "chNone", CONFIG, actor=person("ana"))
 
 
 @responses.activate
@@ -209,7 +210,7 @@ def test_the_key_never_reaches_the_database_or_the_audit_in_clear(db, vault) -> 
     _stored_key(db, vault)
     responses.get(f"{ADDRESS}/health_status", json=RECORDED["health_status"][0]["body"])
     responses.post(f"{ADDRESS}/v1/configs/webhook", status=500)
-    prepare_key(db, vault, "chA1", CONFIG, operator="ana")
+    prepare_key(db, vault, "chA1", CONFIG, actor=person("ana"))
     dump = json.dumps([list(db[table].rows) for table in ("key_steps", "audit", "api_keys")])
     assert KEY not in dump
     assert "hook-token-value" not in dump
@@ -230,7 +231,7 @@ def test_bulk_generation_makes_every_new_key_ready_on_the_sandbox_hub(tmp_path, 
         config = ReadinessConfig(TEMPLATE, demo_mode=True)
 
         summary = generate_many(
-            lambda: open_console_db(db_path), api, vault, channel_ids, operator="ana", readiness=config
+            lambda: open_console_db(db_path), api, vault, channel_ids, actor=person("ana"), readiness=config
         )
 
         assert len(summary.succeeded) == 3
@@ -238,6 +239,6 @@ def test_bulk_generation_makes_every_new_key_ready_on_the_sandbox_hub(tmp_path, 
         with console_db(db_path) as db:
             assert unprepared_channel_ids(db) == []
             # Run again from where each stands: every step done, so each key is checked once more.
-            again = prepare_many(lambda: open_console_db(db_path), vault, channel_ids, config, operator="bo")
+            again = prepare_many(lambda: open_console_db(db_path), vault, channel_ids, config, actor=person("bo"))
         assert not again.not_ready
         assert {outcome.readiness[0].status for outcome in again.outcomes} == {"ok"}

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from services.keys.generation import generate_key, key_status
 from services.keys.vault import KeyVault
 from tests.support import FIXTURES
+from tests.support.people import person
 
 RECORDED = json.loads((FIXTURES / "360dialog" / "key_answers.json").read_text())
 
@@ -37,7 +38,7 @@ def test_a_key_that_came_alone_is_stored_not_thrown_away(db, api) -> None:
     with db.atomic():
         db["channels"].insert({"id": "chA1", "client_id": "cliX", "status": "running", "revoked": 0})
     responses.post(f"{api.base_url}/partners/pa/channels/chA1/api_keys", json=key_alone["body"], status=200)
-    result = generate_key(db, api, vault, "chA1", operator="ana")
+    result = generate_key(db, api, vault, "chA1", actor=person("ana"))
     assert result.api_key == key_alone["body"]["api_key"]
     assert result.address == "https://waba-v2.360dialog.io"
     assert key_status(db, "chA1") == "active"

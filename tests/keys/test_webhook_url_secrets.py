@@ -27,6 +27,7 @@ from tests.support.alert_sinks import json_sink, smtp_sink
 from tests.support.console import console_db
 from tests.support.mocked_hub import BASE
 from tests.support.pages import close_session_db, page_app
+from tests.support.people import person
 from tests.support.sandbox_hub import start_hub
 from tests.support.servers import wait_for
 
@@ -66,9 +67,9 @@ def test_a_token_in_the_webhook_url_reaches_360dialog_only(tmp_path, data_dir, d
         with console_db(db_path) as db:
             with db.atomic():
                 upsert_channel(db, channel_id, {"status": "running"}, source="test")
-            key = generate_key(db, api, vault, channel_id, operator="ana")
+            key = generate_key(db, api, vault, channel_id, actor=person("ana"))
 
-            states = prepare_key(db, vault, channel_id, config, operator="ana")
+            states = prepare_key(db, vault, channel_id, config, actor=person("ana"))
             assert [state.status for state in states] == ["ok", "ok", "ok"]
             assert states[1].detail == "messages go to " + SHOWN.format(channel_id=channel_id)
             assert states[2].detail == "360dialog confirms messages go to " + SHOWN.format(channel_id=channel_id)
@@ -76,7 +77,7 @@ def test_a_token_in_the_webhook_url_reaches_360dialog_only(tmp_path, data_dir, d
             # The token is rotated in the settings but not yet at 360dialog: the read-back fails, and says so
             # without either token.
             rotated = replace(config, webhook_template=TEMPLATE.replace(TOKEN, ROTATED))
-            states = prepare_key(db, vault, channel_id, rotated, operator="bo", start_at="read_back")
+            states = prepare_key(db, vault, channel_id, rotated, actor=person("bo"), start_at="read_back")
             assert states[2].status == "failed"
             assert "another token or other credentials on the same address" in states[2].detail
 

@@ -8,6 +8,7 @@ import pytest
 from sqlite_utils import Database
 
 from services.onboarding.links import HandedOutLink, LinkRequest, hand_out_link, sandbox_hub_url
+from tests.support.people import person
 
 
 @pytest.fixture
@@ -21,6 +22,6 @@ def link_for(db: Database) -> Callable[..., HandedOutLink]:
             params={"redirect_url": "http://localhost:8501/landing"},
             **kwargs,
         )
-        return hand_out_link(db, request, partner_id="abcPA", operator=operator)
+        return hand_out_link(db, request, partner_id="abcPA", actor=person(operator))
 
     return hand_out

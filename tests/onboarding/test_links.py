@@ -12,6 +12,7 @@ import pytest
 from services.onboarding.io_link import InvalidLinkParameter
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_seconds_left, link_status
 from services.sandbox.signing import io_signature_valid
+from tests.support.people import person
 
 SECRET = "platform-secret-for-tests"
 
@@ -36,7 +37,9 @@ def test_the_sandbox_link_points_at_the_sandbox_hub(link_for) -> None:
 
 def test_a_signed_link_carries_a_fresh_valid_signature_that_is_not_stored_apart(db) -> None:
     request = LinkRequest(number="+49 151 1", params={"redirect_url": "https://x.test/landing", "lang": "de"})
-    links = [hand_out_link(db, request, partner_id="abcPA", operator="ana", signing_secret=SECRET) for _ in range(2)]
+    links = [
+        hand_out_link(db, request, partner_id="abcPA", actor=person("ana"), signing_secret=SECRET) for _ in range(2)
+    ]
     for link in links:
         query = parse_qs(urlsplit(link.url).query)
         assert int(query["io_timestamp"][0]) == link.io_timestamp
@@ -65,7 +68,7 @@ def test_a_signed_link_carries_a_fresh_valid_signature_that_is_not_stored_apart(
 )
 def test_a_bad_request_stores_nothing(db, params: dict, message: str) -> None:
     with pytest.raises(InvalidLinkParameter, match=message):
-        hand_out_link(db, LinkRequest(params=params), partner_id="abcPA", operator="ana")
+        hand_out_link(db, LinkRequest(params=params), partner_id="abcPA", actor=person("ana"))
     assert db["io_links"].count == 0
 
 

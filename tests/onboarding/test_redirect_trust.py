@@ -26,6 +26,7 @@ from services.onboarding.redirect_trust import (
     discard,
 )
 from services.onboarding.redirects import held_count, receive_redirect, recent_redirects, redirect_view
+from tests.support.people import person
 
 
 def _channels_url(api) -> str:
@@ -59,7 +60,7 @@ def _shares(api, client_id: str, *channel_ids: str) -> None:
 
 
 def _link(db) -> str:
-    return hand_out_link(db, LinkRequest(), partner_id="pa", operator="ana").state
+    return hand_out_link(db, LinkRequest(), partner_id="pa", actor=person("ana")).state
 
 
 def _key(db, channel_id: str) -> None:
@@ -284,7 +285,7 @@ def test_an_operator_applies_a_held_redirect_once_360dialog_lists_its_channels(d
     upsert_channel(db, "chA1", {"client_id": "cliX"}, source="webhook")
     stored = receive_redirect(db, "client=cliX&channels=[chA1]")
     _lists(api, "cliX", "chA1")
-    decision = apply_after_review(db, api, stored.id, operator="ana")
+    decision = apply_after_review(db, api, stored.id, actor=person("ana"))
     assert decision.verdict == APPLIED_BY_OPERATOR
     view = redirect_view(db, stored.id)
     assert (view.verdict, view.decided_by) == (APPLIED_BY_OPERATOR, "ana")
@@ -299,7 +300,7 @@ def test_an_operator_cannot_apply_what_360dialog_contradicts(db, api) -> None:
     stored = receive_redirect(db, "client=cliX&channels=[]&revoked=[chA1]", direct_paid=True)
     _lists(api, "cliX", "chA1")
     _shares(api, "cliX", "chA1")
-    decision = apply_after_review(db, api, stored.id, operator="ana", direct_paid=True)
+    decision = apply_after_review(db, api, stored.id, actor=person("ana"), direct_paid=True)
     assert decision.verdict == HELD
     assert get_channel(db, "chA1")["revoked"] == 0
     assert [row["outcome"] for row in db["audit"].rows_where("action = 'redirect_apply'")] == ["refused"]
@@ -310,17 +311,17 @@ def test_an_operator_cannot_apply_what_360dialog_contradicts(db, api) -> None:
 def test_an_operator_cannot_apply_a_channel_360dialog_does_not_list(db, api) -> None:
     stored = receive_redirect(db, "client=cliX&channels=[chA1]")
     _lists(api, "cliX")
-    assert apply_after_review(db, api, stored.id, operator="ana").verdict == HELD
+    assert apply_after_review(db, api, stored.id, actor=person("ana")).verdict == HELD
     assert db["channels"].count == 0
 
 
 def test_an_operator_discards_a_held_redirect(db) -> None:
     stored = receive_redirect(db, "client=cliX&channels=[chA1]")
-    assert discard(db, stored.id, operator="ana").verdict == DISCARDED
+    assert discard(db, stored.id, actor=person("ana")).verdict == DISCARDED
     assert held_count(db) == 0
     assert redirect_view(db, stored.id).decided_by == "ana"
     with pytest.raises(ValueError, match="not waiting for review"):
-        discard(db, stored.id, operator="ana")
+        discard(db, stored.id, actor=person("ana"))
 
 
 def test_a_redirect_that_can_never_apply_does_not_use_up_the_link(db) -> None:

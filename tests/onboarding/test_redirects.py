@@ -33,6 +33,7 @@ from services.onboarding.redirects import (
 )
 from services.settings import RedirectLimits
 from tests.support.console import console_db
+from tests.support.people import person
 
 
 def add_key(db, channel_id: str, *, status: str = "active", outcome: str = "ok") -> None:
@@ -187,7 +188,7 @@ def test_next_step_per_channel(channel: dict | None, key: str, expected: str) ->
 def test_two_tabs_landing_together_apply_the_redirect_once(db_path: Path) -> None:
     with console_db(db_path) as database:  # made and migrated before the tabs race
         known(database, "aCH", "cCH", client_id=None)
-        state = hand_out_link(database, LinkRequest(), partner_id="abcPA", operator="ana").state
+        state = hand_out_link(database, LinkRequest(), partner_id="abcPA", actor=person("ana")).state
     barrier = threading.Barrier(4)
     results = []
 
@@ -264,11 +265,11 @@ def test_a_bulk_discard_frees_the_cap_and_is_audited(db) -> None:
         receive_redirect(db, f"client=big{number}&channels=[]", source="203.0.113.9", limits=limits)
     receive_redirect(db, "client=aCL&channels=[a;b]", source="198.51.100.4", limits=limits)  # unreadable
     assert receive_redirect(db, "client=big9&channels=[]", source="203.0.113.9", limits=limits).dropped
-    assert discard_unreviewed(db, operator="ana", source="203.0.113.9") == 2
+    assert discard_unreviewed(db, actor=person("ana"), source="203.0.113.9") == 2
     assert held_count(db) == 0
     assert unreviewed_sources(db) == [{"source": "198.51.100.4", "unreviewed": 1}]
     assert not receive_redirect(db, "client=big9&channels=[]", source="203.0.113.9", limits=limits).dropped
-    assert discard_unreviewed(db, operator="ana") == 2
+    assert discard_unreviewed(db, actor=person("ana")) == 2
     audit = [(row["operator"], row["action"], row["detail"]) for row in db["audit"].rows]
     assert audit == [
         ("ana", "redirect_discard_bulk", "2 unreviewed redirect(s) from 203.0.113.9 discarded"),
@@ -308,4 +309,4 @@ def test_redirects_from_before_sources_were_recorded_are_listed_and_discarded_to
     with db.atomic():
         db.execute("update redirects set source = null")
     assert unreviewed_sources(db) == [{"source": "not recorded", "unreviewed": 1}]
-    assert discard_unreviewed(db, operator="ana", source="not recorded") == 1
+    assert discard_unreviewed(db, actor=person("ana"), source="not recorded") == 1

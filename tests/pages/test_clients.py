@@ -12,6 +12,7 @@ from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirects import receive_redirect
 from tests.support.pages import console_app
+from tests.support.people import person
 
 PAGE = "../pages/clients.py"
 
@@ -120,7 +121,7 @@ def page_links(app: AppTest) -> dict[str, tuple[str, str]]:
 
 def test_a_deep_link_opens_the_client_with_its_numbers_redirects_and_timeline(app, db) -> None:
     seed(db)
-    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", operator="ana")
+    link = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person("ana"))
     receive_redirect(db, f"client=cafeCL&channels=[c0CH,c1CH]&state={link.state}")
     open_client(app, "cafeCL")
     texts = [text.value for text in app.text]

@@ -15,6 +15,7 @@ from services.onboarding.redirects import dropped_redirects, held_count
 from tests.support.console import use_live
 from tests.support.counting_partner_api import CountingPartnerApi
 from tests.support.pages import console_app
+from tests.support.people import person
 from tests.support.servers import free_port, serving
 
 PAGE = "../pages/landing.py"
@@ -40,7 +41,7 @@ def land(sessions: list[AppTest]) -> Callable[..., AppTest]:
 def link_by(db, operator: str = "ben") -> str:
     """A link handed out here: its state vouches for the redirect that comes back with it."""
     request = LinkRequest(params={"redirect_url": "https://x.test/landing"})
-    return hand_out_link(db, request, partner_id="demoPA", operator=operator).state
+    return hand_out_link(db, request, partner_id="demoPA", actor=person(operator)).state
 
 
 def known(db, *channel_ids: str, **fields: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import context
+from services.accounts import Person
 from tests.support import ROOT
 
 APP = ROOT / "dashboard" / "app.py"
@@ -32,3 +35,9 @@ def new_link(app: AppTest) -> AppTest:
     next(button for button in app.button if button.label == "New link").click().run()
     assert not app.exception, [e.value for e in app.exception]
     return app
+
+
+def as_person(monkeypatch: pytest.MonkeyPatch, person: Person) -> None:
+    """Every page (and dashboard/ helper) run from now on acts as `person`, whatever signed in: the one place
+    that knows where the console keeps the signed-in identity."""
+    monkeypatch.setattr(context, "current_person", lambda: person)
