@@ -17,7 +17,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
-from services.accounts.roles import Person, SignInMethod, audit_fields, check_role, require
+from services.accounts.enforcement import enforce
+from services.accounts.roles import Person, SignInMethod, audit_fields, check_role
 from services.password_hash import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from services.store import utc_now
 
@@ -87,7 +88,7 @@ def _audit(db: Database, actor: Person, command: str, detail: str) -> None:
 def add_account(
     db: Database, actor: Person, name: str, password: str, role: str, display_name: str | None = None
 ) -> Account:
-    require(actor, MANAGE)
+    enforce(db, actor, MANAGE)
     normalised = check_name(name)
     check_role(role)
     hashed = hash_password(check_password(password))
@@ -125,7 +126,7 @@ def has_accounts(db: Database) -> bool:
 
 def reset_password(db: Database, actor: Person, name: str, password: str) -> int:
     """Set a new password; the account's sessions end. Returns how many ended."""
-    require(actor, MANAGE)
+    enforce(db, actor, MANAGE)
     hashed = hash_password(check_password(password))
     with db.atomic():
         row = _require(db, name)
@@ -137,7 +138,7 @@ def reset_password(db: Database, actor: Person, name: str, password: str) -> int
 
 def remove_account(db: Database, actor: Person, name: str) -> int:
     """Remove the account and end its sessions; returns how many ended."""
-    require(actor, MANAGE)
+    enforce(db, actor, MANAGE)
     with db.atomic():
         row = _require(db, name)
         db["accounts"].update(row["id"], {"removed_at": utc_now()})
@@ -148,7 +149,7 @@ def remove_account(db: Database, actor: Person, name: str) -> int:
 
 def set_role(db: Database, actor: Person, name: str, role: str) -> Account:
     """Change the role; open sessions act in the new role from their next request."""
-    require(actor, MANAGE)
+    enforce(db, actor, MANAGE)
     check_role(role)
     with db.atomic():
         row = _require(db, name)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.accounts import Person
+from services.accounts import Person, enforce
 from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.projection import get_channel
 from services.keys.generation import key_status
@@ -120,7 +120,10 @@ def save_redirect(
     """Store a parsed redirect once (a reload finds the same row), then decide it with what the database holds
     (services.onboarding.redirect_trust). With `api` and `actor` (a person's own action, as the demo
     controls are), 360dialog is asked at once and the person's word counts; otherwise anything that needs
-    360dialog's word waits for the scheduler or an operator."""
+    360dialog's word waits for the scheduler or an operator. With an `actor` whose role may not apply redirects,
+    raises NotAllowed (audited) and stores nothing."""
+    if actor is not None:
+        enforce(db, actor, "apply_redirect")
     redirect_id = save_raw_redirect(db, raw_query)
     with db.atomic():
         # The conditional update takes the write lock first, so two tabs landing together decide it once.

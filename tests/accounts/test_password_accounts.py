@@ -141,7 +141,10 @@ def test_only_an_admin_manages_accounts_and_a_refusal_changes_nothing(db, role: 
         remove_account(db, actor, "ana")
     assert [(account.name, account.role) for account in list_accounts(db)] == [("ana", OPERATOR)]
     assert authenticate(db, "ana", PASSWORD) is not None
-    assert [row["action"] for row in db.query("select action from audit")] == ["account_add"]
+    # Each refusal is audited, with the reason.
+    audited = [(row["action"], row["outcome"], row["detail"]) for row in db.query("select * from audit")]
+    assert audited[1:] == [("manage_accounts", "refused", reason)] * 4
+    assert audited[0][:2] == ("account_add", "ok")
 
 
 def test_each_change_is_audited_with_who_did_it_and_in_which_role(db) -> None:

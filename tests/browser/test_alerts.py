@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from services.accounts import demo_person
 from services.demo.controls import store_redirect_query
 from services.demo.hub_client import SandboxClient
 from services.partner_api import PartnerApi
@@ -80,7 +81,7 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
     api = PartnerApi(f"{stack.sandbox_url}/api/v2", "demoPA", api_key=secrets["partner_api_key"], timeout=10)
     try:
         with console_db(stack.data_dir / "console.db") as db:
-            store_redirect_query(db, sandbox.revoke(dropped_id), api)
+            store_redirect_query(db, sandbox.revoke(dropped_id), api, actor=demo_person())
     finally:
         api.close()
 
