@@ -29,7 +29,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
-from services.accounts import Person, audit_fields, enforce
+from services.accounts import Person, audit_fields, enforce, system_person
 from services.channels.permission import SharedNumbers, read_shared_numbers
 from services.channels.projection import apply_api_channel, get_channel, record_granted
 from services.onboarding.links import get_link, link_status
@@ -39,6 +39,8 @@ from services.store import utc_now
 
 REDIRECT_ACTOR = "client (redirect)"
 CONFIRMATION_ACTOR = "scheduler (redirect check)"
+# The scheduler's confirmations act as a system person, named as the redirects have always recorded it.
+CONFIRMATION_PERSON = system_person(CONFIRMATION_ACTOR)
 APPLIED_BY_STATE = "applied_state"
 APPLIED_CONFIRMED = "applied_confirmed"
 APPLIED_BY_OPERATOR = "applied_operator"
@@ -355,7 +357,9 @@ def apply_after_review(
     return decision
 
 
-def confirm_pending(db: Database, api: PartnerApi, redirect_id: int, *, direct_paid: bool) -> Decision:
+def confirm_pending(
+    db: Database, api: PartnerApi, redirect_id: int, *, direct_paid: bool, actor: Person = CONFIRMATION_PERSON
+) -> Decision:
     """The scheduler asks 360dialog about one pending redirect: applied when 360dialog confirms every change,
     held (for an operator) when it does not; when 360dialog cannot be asked it stays pending for the next run."""
     row, redirect = _waiting(db, redirect_id)
@@ -377,18 +381,22 @@ def confirm_pending(db: Database, api: PartnerApi, redirect_id: int, *, direct_p
         else:
             verdict = APPLIED_BY_STATE if _vouched_since(db, row) and not direct_paid else APPLIED_CONFIRMED
             decision = _apply(db, redirect, confirmed, verdict)
-        _record(db, redirect_id, decision, decided_by=CONFIRMATION_ACTOR)
+        _record(db, redirect_id, decision, decided_by=actor.id)
     return decision
 
 
-def confirm_waiting_redirects(db: Database, api: PartnerApi, *, direct_paid: bool, budget: int) -> list[Decision]:
+def confirm_waiting_redirects(
+    db: Database, api: PartnerApi, *, direct_paid: bool, budget: int, actor: Person = CONFIRMATION_PERSON
+) -> list[Decision]:
     """One scheduler run's confirmations: at most `budget` pending redirects, those checked least recently
-    first, each costing one or two Partner API calls."""
+    first, each costing one or two Partner API calls. Raises NotAllowed (audited) first when the actor's role
+    may not apply redirects."""
+    enforce(db, actor, "apply_redirect")
     rows = db.execute(
         "select id from redirects where verdict = 'pending' order by checked_at is not null, checked_at, id limit ?",
         [budget],
     ).fetchall()
-    return [confirm_pending(db, api, redirect_id, direct_paid=direct_paid) for (redirect_id,) in rows]
+    return [confirm_pending(db, api, redirect_id, direct_paid=direct_paid, actor=actor) for (redirect_id,) in rows]
 
 
 def discard(db: Database, redirect_id: int, *, actor: Person) -> Decision:

@@ -46,7 +46,12 @@ from services.keys.readiness import ReadinessConfig, prepare_key
 from services.keys.vault import KeyVault
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirect import parse_redirect
-from services.onboarding.redirect_trust import apply_after_review, discard, discard_unreviewed
+from services.onboarding.redirect_trust import (
+    apply_after_review,
+    confirm_waiting_redirects,
+    discard,
+    discard_unreviewed,
+)
 from services.onboarding.redirects import receive_redirect, save_redirect
 from services.partner_api import PartnerApi
 from services.store import open_console_db
@@ -121,6 +126,11 @@ CALLS: list[tuple[str, str, Call]] = [
         lambda w, p: save_redirect(
             w.db, "client=cliY&channels=[chB1]", parse_redirect("client=cliY&channels=[chB1]"), w.api, actor=p
         ),
+    ),
+    (
+        "apply_redirect",
+        "confirm_waiting_redirects",
+        lambda w, p: confirm_waiting_redirects(w.db, w.api, direct_paid=True, budget=5, actor=p),
     ),
     ("discard_redirect", "discard", lambda w, p: discard(w.db, w.redirect_id, actor=p)),
     ("discard_redirect", "discard_unreviewed", lambda w, p: discard_unreviewed(w.db, actor=p)),
