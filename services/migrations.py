@@ -621,3 +621,72 @@ def m024_accounts_and_sessions(db: Database) -> None:
 def m025_audit_role(db: Database) -> None:
     # The role the person acted in, beside who they are (null for rows before, and for the scheduler and rules).
     db["audit"].add_column("role", str)
+
+
+_ENDED_SQL = (
+    "(case when terminated_at is not null then 'terminated' when cancellation = 'cancelled' then 'cancelled' end)"
+)
+_STAGE_OF = "coalesce({row}.ended, {row}.status, 'unknown')"
+
+
+@console_migrations()
+def m029_wabas_portfolios_and_endings(db: Database) -> None:
+    # Template events name a WABA, not a channel, and Meta sets messaging limits per business portfolio since
+    # October 2025 (contract section 7): each channel keeps its WABA (360dialog's id and Meta's external one) and,
+    # when given, its portfolio, so both reach its numbers. A channel can end: terminated_at from 360dialog, or a
+    # processed cancellation; `ended` follows them, and a pending cancellation request is kept apart.
+    for column in ("waba_id", "waba_external_id", "portfolio_id", "terminated_at", "cancellation", "cancellation_at"):
+        db["channels"].add_column(column, str)
+    db.execute(f"alter table channels add column ended text as {_ENDED_SQL}")
+    db.execute("create index idx_channels_waba_id on channels (waba_id) where waba_id is not null")
+    db.execute(
+        "create index idx_channels_waba_external_id on channels (waba_external_id) where waba_external_id is not null"
+    )
+    # The funnel counts an ended channel under how it ended, so it leaves the onboarding stages.
+    for trigger in ("channels_stage_insert", "channels_stage_update", "channels_stage_delete"):
+        db.execute(f"drop trigger {trigger}")
+    new, old = _STAGE_OF.format(row="new"), _STAGE_OF.format(row="old")
+    db.execute(
+        f"""
+        create trigger channels_stage_insert after insert on channels begin
+            insert into channel_stages (status, channels) values ({new}, 1)
+            on conflict (status) do update set channels = channels + 1;
+        end
+        """  # noqa: S608 - fixed fragments of our own
+    )
+    db.execute(
+        f"""
+        create trigger channels_stage_update after update of status, terminated_at, cancellation on channels
+        when {old} != {new} begin
+            update channel_stages set channels = channels - 1 where status = {old};
+            insert into channel_stages (status, channels) values ({new}, 1)
+            on conflict (status) do update set channels = channels + 1;
+        end
+        """  # noqa: S608 - fixed fragments of our own
+    )
+    db.execute(
+        f"""
+        create trigger channels_stage_delete after delete on channels begin
+            update channel_stages set channels = channels - 1 where status = {old};
+        end
+        """  # noqa: S608 - fixed fragments of our own
+    )
+    # Template and cancellation events, and channel events that name a WABA or portfolio: kept per event,
+    # and template events found by their WABA.
+    for table in ("events", "incoming_events"):
+        db[table].add_column("waba_id", str)
+    for column in ("waba_external_id", "portfolio_id", "terminated_at"):
+        db["incoming_events"].add_column(column, str)
+    db.execute(
+        "create index idx_events_waba_id_received_at on events (waba_id, received_at)"
+        " where waba_id is not null and kind = 'template'"
+    )
+    templates = db.execute(
+        "select id, json_extract(raw_body, '$.data.id') from events"
+        " where event_type in ('waba_template_status_changed', 'template_messaging_enabled',"
+        " 'template_messaging_disabled') and json_valid(raw_body)"
+    ).fetchall()
+    db.conn.executemany(
+        "update events set kind = 'template', waba_id = ? where id = ?",
+        [(waba, id_) for id_, waba in templates if isinstance(waba, str)],
+    )

@@ -99,6 +99,8 @@ class AlertSettings:
     retry_seconds: float = 30.0
     max_attempts: int = 8
     quality_drop: bool = True
+    limit_drop: bool = True
+    template: bool = True
     left_running: bool = True
     stuck: bool = True
     stuck_minutes: float = 60.0
@@ -353,6 +355,8 @@ def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes:
         retry_seconds=source.number("CONSOLE_ALERT_RETRY_SECONDS", 30.0, minimum=0.01),
         max_attempts=int(source.number("CONSOLE_ALERT_MAX_ATTEMPTS", 8, minimum=1)),
         quality_drop=source.flag("CONSOLE_ALERT_QUALITY_DROP", True),
+        limit_drop=source.flag("CONSOLE_ALERT_LIMIT_DROP", True),
+        template=source.flag("CONSOLE_ALERT_TEMPLATE", True),
         left_running=source.flag("CONSOLE_ALERT_LEFT_RUNNING", True),
         stuck=source.flag("CONSOLE_ALERT_STUCK", True),
         stuck_minutes=source.number("CONSOLE_ALERT_STUCK_MINUTES", stuck_minutes, minimum=0.01),

@@ -12,8 +12,39 @@ from typing import Any
 # Worst first, so that a lower index is a drop.
 QUALITY_RATINGS = ("RED", "YELLOW", "GREEN")
 MESSAGING_LIMITS = ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
+# Since October 2025 Meta sets limits per business portfolio and may write them as numbers; both spellings sit on
+# one scale (business-initiated conversations a day), so a move from TIER_10K to 2000 is a drop.
+PORTFOLIO_LIMITS = ("250", "2000", "10000", "100000", "unlimited")
+UNLIMITED = float("inf")
+_LIMIT_VALUES = {
+    "TIER_50": 50,
+    "TIER_250": 250,
+    "TIER_1K": 1000,
+    "TIER_2K": 2000,
+    "TIER_10K": 10_000,
+    "TIER_100K": 100_000,
+    "TIER_UNLIMITED": UNLIMITED,
+    "UNLIMITED": UNLIMITED,
+}
 # Decisions on a message template, as a template status change reports them.
 TEMPLATE_STATUSES = ("approved", "rejected", "paused", "disabled")
+
+
+def limit_value(value: str | int | float | None) -> float | None:
+    """A messaging limit on one scale: a tier ("TIER_2K") or a number ("2000", 2000) gives 2000, "unlimited" or
+    TIER_UNLIMITED infinity; None for anything Meta does not write (a drop is only ever told between two known
+    values)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    text = value.strip().upper()
+    if text in _LIMIT_VALUES:
+        return float(_LIMIT_VALUES[text])
+    digits = text.replace(",", "").replace("_", "").replace(" ", "")
+    return float(digits) if digits.isascii() and digits.isdigit() and int(digits) > 0 else None
+
+
 # A number as people type it: digits and spaces, an optional leading +.
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ]{5,19}$")
 

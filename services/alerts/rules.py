@@ -17,8 +17,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.account_alerts import recent_channel_alerts
+from services.channels.templates import template_problems
 from services.settings import AlertSettings
-from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
+from services.whatsapp import QUALITY_RATINGS, limit_value
 
 SCAN_LIMIT = 5000
 UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
@@ -90,16 +91,10 @@ def _query(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def quality_drop_detail(row: dict[str, Any]) -> str:
-    """The same sentence as the Channels page's attention list (services.channels.attention.quality_drop)."""
-    drops = []
-    ratings, limits = QUALITY_RATINGS, MESSAGING_LIMITS
+    """The quality half of the Channels page's sentence (services.channels.attention.quality_drop): quality stays
+    per number; a limit drop is told per portfolio (find_limit_drops)."""
     old_q, new_q = row.get("previous_quality_rating"), row.get("quality_rating")
-    old_l, new_l = row.get("previous_messaging_limit"), row.get("messaging_limit")
-    if _fell(old_q, new_q, ratings):
-        drops.append(f"quality fell from {old_q} to {new_q}")
-    if _fell(old_l, new_l, limits):
-        drops.append(f"messaging limit fell from {old_l} to {new_l}")
-    return "; ".join(drops)
+    return f"quality fell from {old_q} to {new_q}" if _fell(old_q, new_q, QUALITY_RATINGS) else ""
 
 
 def _fell(old: str | None, new: str | None, order: tuple[str, ...]) -> bool:
@@ -116,18 +111,12 @@ def find_quality_drops(db: Database, settings: AlertSettings, now: datetime) -> 
         _rank_sql("quality_rating", QUALITY_RATINGS),
         _rank_sql("previous_quality_rating", QUALITY_RATINGS),
     )
-    limit, previous_limit = (
-        _rank_sql("messaging_limit", MESSAGING_LIMITS),
-        _rank_sql("previous_messaging_limit", MESSAGING_LIMITS),
-    )
     rows = _query(
         db,
         f"""
-        select id, quality_rating, previous_quality_rating, messaging_limit, previous_messaging_limit,
-               quality_changed_at
+        select id, quality_rating, previous_quality_rating, quality_changed_at
         from channels
-        where quality_changed_at is not null
-          and ({quality} < {previous_quality} or {limit} < {previous_limit})
+        where quality_changed_at is not null and {quality} < {previous_quality}
         order by quality_changed_at desc limit ?
         """,  # noqa: S608 - fixed fragments
         [],
@@ -140,6 +129,73 @@ def find_quality_drops(db: Database, settings: AlertSettings, now: datetime) -> 
             f"{quality_drop_detail(row)} (at {_when(row['quality_changed_at'])})",
             row["id"],
         ),
+    )
+
+
+MAX_NUMBERS_NAMED = 20
+
+
+def _limit_group(row: dict[str, Any]) -> str:
+    """What a limit belongs to: the business portfolio when named, else the WABA, else the number alone."""
+    if row["portfolio_id"]:
+        return f"limit/business portfolio {row['portfolio_id']}"
+    if row["waba_id"]:
+        return f"limit/WABA {row['waba_id']}"
+    return f"limit/channel {row['id']}"
+
+
+def _limit_fell(row: dict[str, Any]) -> bool:
+    old, new = limit_value(row["previous_messaging_limit"]), limit_value(row["messaging_limit"])
+    return old is not None and new is not None and new < old
+
+
+def find_limit_drops(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """Meta sets messaging limits per business portfolio (contract section 7): one finding per portfolio (or WABA)
+    whose numbers' latest limit change was a drop, naming them, tiers and numbers on one scale."""
+    rows = _query(
+        db,
+        """
+        select id, phone_number, waba_id, portfolio_id, messaging_limit, previous_messaging_limit, quality_changed_at
+        from channels
+        where quality_changed_at is not null and previous_messaging_limit is not null and messaging_limit is not null
+          and messaging_limit != previous_messaging_limit and ended is null
+        order by quality_changed_at desc limit ?
+        """,
+        [],
+    )
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows[:SCAN_LIMIT]:
+        if _limit_fell(row):
+            groups.setdefault(_limit_group(row), []).append(row)
+    findings = []
+    for subject, members in groups.items():
+        newest = members[0]
+        numbers = sorted(row["phone_number"] or f"channel {row['id']}" for row in members)
+        named = ", ".join(numbers[:MAX_NUMBERS_NAMED]) + (
+            f" and {len(numbers) - MAX_NUMBERS_NAMED} more" if len(numbers) > MAX_NUMBERS_NAMED else ""
+        )
+        counted = "1 number" if len(numbers) == 1 else f"{len(numbers)} numbers"
+        detail = (
+            f"messaging limit fell from {newest['previous_messaging_limit']} to {newest['messaging_limit']}"
+            f" for {subject.split('/', 1)[1]} (at {_when(newest['quality_changed_at'])}); {counted}: {named}"
+        )
+        findings.append(Finding("limit_drop", subject, detail, members[0]["id"] if len(members) == 1 else None))
+    return Scan(findings, complete=len(rows) <= SCAN_LIMIT)
+
+
+def find_template_problems(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    problems = template_problems(db, SCAN_LIMIT + 1, now=now)
+    return Scan(
+        [
+            Finding(
+                "template",
+                f"{problem.channel_id}/{problem.event.subject}",
+                f"{problem.event.summary}, WABA {problem.event.waba_id} (received {_when(problem.event.received_at)})",
+                problem.channel_id,
+            )
+            for problem in problems[:SCAN_LIMIT]
+        ],
+        complete=len(problems) <= SCAN_LIMIT,
     )
 
 
@@ -174,7 +230,7 @@ def find_stuck(db: Database, settings: AlertSettings, now: datetime) -> Scan:
                 db,
                 """
                 select id, status, status_changed_at from channels
-                where status = ? and status_changed_at < ? and +revoked = 0
+                where status = ? and status_changed_at < ? and +revoked = 0 and ended is null
                 order by status_changed_at limit ?
                 """,
                 [stage, cutoff],
@@ -209,7 +265,8 @@ def find_running_without_key(db: Database, settings: AlertSettings, now: datetim
         db,
         f"""
         select id, status_changed_at from channels
-        where status = 'running' and +revoked = 0 and status_changed_at <= ? and {KEY_STATUS_SQL} in ('none', 'revoked')
+        where status = 'running' and +revoked = 0 and ended is null and status_changed_at <= ?
+          and {KEY_STATUS_SQL} in ('none', 'revoked')
         order by status_changed_at limit ?
         """,  # noqa: S608 - fixed SQL
         [cutoff],
@@ -321,7 +378,7 @@ def last_event_at(db: Database) -> str | None:
 def find_silence(db: Database, settings: AlertSettings, now: datetime) -> Scan:
     marks = ", ".join("?" for _ in UNFINISHED_STAGES)
     onboarding = db.execute(
-        f"select count(*) from channels where status in ({marks}) and +revoked = 0",  # noqa: S608 - placeholders
+        f"select count(*) from channels where status in ({marks}) and +revoked = 0 and ended is null",  # noqa: S608
         list(UNFINISHED_STAGES),
     ).fetchone()[0]
     if not onboarding:
@@ -356,14 +413,37 @@ def find_failed_sync(db: Database, settings: AlertSettings, now: datetime) -> Sc
 RULES: tuple[Rule, ...] = (
     Rule(
         "quality_drop",
-        "Quality or messaging limit dropped",
-        "Look at what this number sent lately (templates, opt-outs, blocks): Meta lowers quality and limits after "
-        "negative feedback. Hold campaigns on it until its quality recovers.",
+        "Quality dropped",
+        "Look at what this number sent lately (templates, opt-outs, blocks): Meta lowers quality after negative "
+        "feedback. Hold campaigns on it until its quality recovers.",
         "CONSOLE_ALERT_QUALITY_DROP",
         (),
         find_quality_drops,
         lambda s: s.quality_drop,
-        lambda s: "any drop",
+        lambda s: "any drop, per number",
+    ),
+    Rule(
+        "limit_drop",
+        "Messaging limit dropped",
+        "Meta sets the limit per business portfolio: every number named shares it. Spread or hold campaigns until "
+        "the limit recovers, and look at the portfolio's quality in the WhatsApp Manager.",
+        "CONSOLE_ALERT_LIMIT_DROP",
+        (),
+        find_limit_drops,
+        lambda s: s.limit_drop,
+        lambda s: "any drop, one alert per business portfolio (or WABA)",
+        page="/channels",
+    ),
+    Rule(
+        "template",
+        "Template rejected, paused or disabled",
+        "Open the template in the WhatsApp Manager: fix and resubmit a rejected one, and hold campaigns that use a "
+        "paused or disabled one. The event is in each of the WABA's channels' timelines.",
+        "CONSOLE_ALERT_TEMPLATE",
+        (),
+        find_template_problems,
+        lambda s: s.template,
+        lambda s: "each template's newest decision of the last 30 days",
     ),
     Rule(
         "left_running",

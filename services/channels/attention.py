@@ -1,5 +1,6 @@
-"""Channels that need someone to look at them: running without a key, stuck, degraded, revoked, or moved out of
-running by the Partner API."""
+"""Channels that need someone to look at them: running without a key, stuck, degraded, revoked, moved out of
+running by the Partner API, hurt by a template decision of their WABA, or with a cancellation pending. A channel
+that ended (services.channels.endings) is out of the onboarding reasons."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.account_alerts import recent_channel_alerts
+from services.channels.endings import cancellation_note
 from services.channels.query import KEY_STATUS_SQL
+from services.channels.templates import template_problems
 from services.keys.readiness import unprepared_keys
-from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS
+from services.whatsapp import QUALITY_RATINGS, limit_value
 
 # Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.
 UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
@@ -39,12 +42,18 @@ def _dropped(old: str | None, new: str | None, order: tuple[str, ...]) -> bool:
     return old_rank is not None and new_rank is not None and new_rank < old_rank
 
 
+def limit_dropped(old: str | None, new: str | None) -> bool:
+    """A messaging limit drop, tiers and numbers on one scale (TIER_10K to 2000 is one)."""
+    old_value, new_value = limit_value(old), limit_value(new)
+    return old_value is not None and new_value is not None and new_value < old_value
+
+
 def quality_drop(channel: dict[str, Any]) -> str | None:
     """A sentence describing a quality or limit downgrade, or None when the latest change was not a drop."""
     drops = []
     if _dropped(channel.get("previous_quality_rating"), channel.get("quality_rating"), QUALITY_RATINGS):
         drops.append(f"quality fell from {channel['previous_quality_rating']} to {channel['quality_rating']}")
-    if _dropped(channel.get("previous_messaging_limit"), channel.get("messaging_limit"), MESSAGING_LIMITS):
+    if limit_dropped(channel.get("previous_messaging_limit"), channel.get("messaging_limit")):
         drops.append(f"messaging limit fell from {channel['previous_messaging_limit']} to {channel['messaging_limit']}")
     return "; ".join(drops) or None
 
@@ -53,7 +62,7 @@ def running_without_key(db: Database, limit: int = ATTENTION_LIMIT) -> list[Atte
     rows = db.query(
         f"""
         select id, status_changed_at from channels
-        where status = 'running' and +revoked = 0 and {KEY_STATUS_SQL} in ('none', 'revoked')
+        where status = 'running' and +revoked = 0 and ended is null and {KEY_STATUS_SQL} in ('none', 'revoked')
         order by status_changed_at limit ?
         """,  # noqa: S608 - fixed SQL fragment
         [limit],
@@ -86,7 +95,7 @@ def stuck(db: Database, after_minutes: float, limit: int = ATTENTION_LIMIT) -> l
             db.query(
                 """
                 select id, status, status_changed_at from channels
-                where status = ? and status_changed_at < ? and +revoked = 0
+                where status = ? and status_changed_at < ? and +revoked = 0 and ended is null
                 order by status_changed_at limit ?
                 """,
                 [stage, cutoff, limit],
@@ -154,10 +163,31 @@ def account_alerts(db: Database, limit: int = ATTENTION_LIMIT) -> list[Attention
     ]
 
 
+def template_trouble(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """A rejected, paused or disabled template of the channel's WABA (each template's newest event decides)."""
+    return [
+        AttentionItem(problem.channel_id, "template problem", problem.event.summary, problem.event.received_at)
+        for problem in template_problems(db, limit)
+    ]
+
+
+def cancellation_pending(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    rows = db.query(
+        "select * from channels where cancellation = 'requested' and ended is null order by cancellation_at limit ?",
+        [limit],
+    )
+    return [
+        AttentionItem(row["id"], "cancellation requested", cancellation_note(row) or "", row["cancellation_at"])
+        for row in rows
+    ]
+
+
 def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     """Every reason, each list bounded, so the page stays fast however many channels there are."""
     return [
         *account_alerts(db, limit),
+        *cancellation_pending(db, limit),
+        *template_trouble(db, limit),
         *key_outcome_unknown(db, limit),
         *left_running(db, limit),
         *degraded(db, limit),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.events.webhook import ChannelFacts, WebhookEvent
+from services.events.webhook import ChannelFacts, WebhookEvent, waba_facts
 from services.store import utc_now
 
 # A lifecycle status never moves back to an earlier stage because an old event arrived late.
@@ -62,15 +62,32 @@ _STATUS_ACCEPTED = _status_accepted(":status")
 _QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
 _BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
 _BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
+# What a cancellation event makes of the channel's cancellation (contract section 7; the shapes are unconfirmed).
+_NEW_CANCELLATION = (
+    "(case :cancellation when 'cancellation_request' then 'requested'"
+    " when 'cancellation_processed' then 'cancelled' end)"
+)
 # One webhook's effect on its channel, run by executemany for a whole batch in arrival order: each row sees
 # the channel as the previous one left it.
 _PROJECT_CHANNEL_SQL = f"""
     insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number, phone_name,
-                          status_changed_at, permission, revoked, updated_at, last_source)
+                          status_changed_at, permission, revoked, updated_at, last_source, waba_id, waba_external_id,
+                          portfolio_id, terminated_at, cancellation, cancellation_at)
     values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number, :phone_name,
-            case when :status is not null then :now end, 'unknown', 0, :now, :source)
+            case when :status is not null then :now end, 'unknown', 0, :now, :source, :waba_id, :waba_external_id,
+            :portfolio_id, :terminated_at, {_NEW_CANCELLATION}, case when {_NEW_CANCELLATION} is not null then :now end)
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
+        waba_id = coalesce(excluded.waba_id, waba_id),
+        waba_external_id = coalesce(excluded.waba_external_id, waba_external_id),
+        portfolio_id = coalesce(excluded.portfolio_id, portfolio_id),
+        terminated_at = coalesce(terminated_at, excluded.terminated_at),
+        -- A processed cancellation is final; a revoke withdraws a pending request.
+        cancellation = case when cancellation = 'cancelled' then cancellation
+                            when :cancellation = 'cancellation_revoke' then null
+                            else coalesce({_NEW_CANCELLATION}, cancellation) end,
+        cancellation_at = case when cancellation = 'cancelled' then cancellation_at
+                               when :cancellation is not null then :now else cancellation_at end,
         -- Many events write the number as bare digits: the same number keeps the spelling people know it by.
         phone_number = case when excluded.phone_number is null or excluded.phone_number = phone_digits
                             then phone_number else excluded.phone_number end,
@@ -208,16 +225,18 @@ def _webhook_channel_changes(event: ChannelFacts) -> dict[str, Any] | None:
         "messaging_limit": event.messaging_limit,
         "phone_number": event.phone_number,
         "phone_name": event.phone_name,
+        "waba_id": event.waba_id,
+        "waba_external_id": event.waba_external_id,
+        "portfolio_id": event.portfolio_id,
+        "terminated_at": _utc_time(event.terminated_at) or event.terminated_at,
+        "cancellation": event.event_type if event.kind == "cancellation" else None,
     }
 
 
 def apply_webhook_event(db: Database, event: WebhookEvent) -> None:
     """Project one stored webhook onto the channel and client it concerns."""
-    if event.client_id:
-        ensure_client(db, event.client_id, name=event.client_name)
-    changes = _webhook_channel_changes(event)
-    if changes is not None:
-        upsert_channel(db, event.channel_id, changes, source=f"webhook:{event.event_type}")
+    with _in_transaction(db):
+        apply_webhook_events(db, [event])
 
 
 def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Sequence[str] | None = None) -> None:
@@ -251,6 +270,10 @@ API_CHANNEL_FIELDS = (
     "phone_name",
     "quality_rating",
     "messaging_limit",
+    "waba_id",
+    "waba_external_id",
+    "portfolio_id",
+    "terminated_at",
 )
 # One Partner API channel onto its row, run by executemany for a page. The Partner API is the authority on a
 # channel's status: its status replaces the stored one whatever the lifecycle order (webhooks keep the "no step
@@ -260,12 +283,17 @@ API_CHANNEL_FIELDS = (
 # before the status the console held (the data would contradict itself); then, and without one, it is now.
 _API_CHANNEL_SQL = f"""
     insert into channels (id, client_id, status, account_mode, phone_number, phone_name, quality_rating,
-                          messaging_limit, status_changed_at, permission, revoked, updated_at, last_source)
+                          messaging_limit, status_changed_at, permission, revoked, updated_at, last_source,
+                          waba_id, waba_external_id, portfolio_id, terminated_at)
     values (:id, :client_id, :status, :account_mode, :phone_number, :phone_name, :quality_rating,
             :messaging_limit, case when :status is not null then min(coalesce(:status_since, :now), :now) end,
-            'unknown', 0, :now, 'partner_api')
+            'unknown', 0, :now, 'partner_api', :waba_id, :waba_external_id, :portfolio_id, :terminated_at)
     on conflict (id) do update set
         client_id = coalesce(excluded.client_id, client_id),
+        waba_id = coalesce(excluded.waba_id, waba_id),
+        waba_external_id = coalesce(excluded.waba_external_id, waba_external_id),
+        portfolio_id = coalesce(excluded.portfolio_id, portfolio_id),
+        terminated_at = coalesce(excluded.terminated_at, terminated_at),
         account_mode = coalesce(excluded.account_mode, account_mode),
         phone_number = coalesce(excluded.phone_number, phone_number),
         phone_name = coalesce(excluded.phone_name, phone_name),
@@ -330,8 +358,13 @@ def api_channel_facts(channel: Any) -> dict[str, str | None] | None:
         return None
     setup = channel.get("setup_info") if isinstance(channel.get("setup_info"), dict) else {}
     client = channel.get("client") if isinstance(channel.get("client"), dict) else {}
+    waba_id, waba_external_id, portfolio_id = waba_facts(channel)
     return {
         "id": channel["id"],
+        "waba_id": waba_id,
+        "waba_external_id": waba_external_id,
+        "portfolio_id": portfolio_id,
+        "terminated_at": _utc_time(channel.get("terminated_at")) or _text(channel.get("terminated_at")),
         "status": _text(channel.get("status")),
         "client_id": _text(channel.get("client_id")) or _text(client.get("id")),
         "account_mode": _text(channel.get("account_mode")),
@@ -403,10 +436,15 @@ def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
             name=client.get("name"),
             partner_payload=json.dumps(payload) if isinstance(payload, (dict, list)) else payload,
         )
+    waba_id, waba_external_id, portfolio_id = waba_facts(channel)
     return upsert_channel(
         db,
         channel["id"],
         {
+            "waba_id": waba_id,
+            "waba_external_id": waba_external_id,
+            "portfolio_id": portfolio_id,
+            "terminated_at": _utc_time(channel.get("terminated_at")) or _text(channel.get("terminated_at")),
             "client_id": client_id,
             "status": channel.get("status"),
             "account_mode": channel.get("account_mode"),

@@ -23,7 +23,8 @@ from services.channels.projection import API_CHANNEL_FIELDS, api_channel_facts, 
 from services.partner_api import DEFAULT_PAGE_SIZE, PartnerApi, PartnerApiError
 from services.store import utc_now
 
-# What a change report names, in this order; account_mode is written and reported as well.
+# What a change report names, in this order; account_mode, the WABA, the portfolio and an end are written and
+# reported as well.
 SYNCED_FIELDS = (
     "status",
     "quality_rating",
@@ -32,6 +33,10 @@ SYNCED_FIELDS = (
     "phone_name",
     "client_id",
     "account_mode",
+    "waba_id",
+    "waba_external_id",
+    "portfolio_id",
+    "terminated_at",
 )
 REPORT_LIMIT = 1000
 _CLIENT_FIELDS = ("name", "partner_payload")

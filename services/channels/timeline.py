@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from services.channels.account_alerts import channel_alerts
+from services.channels.templates import channel_template_events
 from services.onboarding.redirect_trust import APPLIED_VERDICTS
 
 TIMELINE_LIMIT = 500
@@ -73,6 +74,16 @@ def _alert_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEn
     ]
 
 
+def _template_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
+    # Template events name the WABA: every channel of that WABA shows them.
+    return [
+        TimelineEntry(
+            event.received_at, f"webhook {event.event_type}", "360dialog", f"{event.summary} (WABA {event.waba_id})"
+        )
+        for event in channel_template_events(db, channel_id, limit)
+    ]
+
+
 AUDIT_LABELS = {
     "generate_key": "key generation",
     "reveal_key": "key revealed",
@@ -131,6 +142,7 @@ def channel_timeline(
         *(_redirect_entries(db, channel_id, limit) if redirects else []),
         *_event_entries(db, channel_id, limit),
         *_alert_entries(db, channel_id, limit),
+        *_template_entries(db, channel_id, limit),
         *_audit_entries(db, channel_id, limit),
         *_key_entries(db, channel_id, limit),
     ]

@@ -23,8 +23,8 @@ from services.events.webhook import ChannelFacts, WebhookEvent
 
 _INSERT_SQL = f"""
     insert into incoming_events ({STORED_EVENT_COLUMNS}, quality_rating, messaging_limit, phone_number,
-                                 phone_name, client_name)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 phone_name, client_name, waba_external_id, portfolio_id, terminated_at)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """  # noqa: S608 - fixed column names
 # A duplicate moves its original's count, wherever the original is by now.
 _COUNT_DUPLICATE_SQL = {
@@ -40,7 +40,7 @@ _KNOWN_KEYS_SQL = """
 """
 _OLDEST_SQL = """
     select event_type, kind, channel_id, client_id, status, quality_rating, messaging_limit, phone_number,
-           phone_name, client_name, id, received_at
+           phone_name, client_name, waba_id, waba_external_id, portfolio_id, terminated_at, id, received_at
     from incoming_events order by id limit ?
 """
 # The receiver checks events before storing here, so a key is never in both; should it be (a bug, a hand
@@ -96,6 +96,9 @@ def _row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> t
         event.phone_number,
         event.phone_name,
         event.client_name,
+        event.waba_external_id,
+        event.portfolio_id,
+        event.terminated_at,
     )
 
 

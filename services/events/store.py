@@ -27,11 +27,11 @@ class SaveResult:
 
 STORED_EVENT_COLUMNS = (
     "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at,"
-    " phone_digits, numbers"
+    " phone_digits, numbers, waba_id"
 )
 _INSERT_EVENT_SQL = f"""
     insert into events ({STORED_EVENT_COLUMNS}, duplicate_count)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
     on conflict (dedupe_key) do update set
         duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
 """  # noqa: S608 - fixed column names
@@ -52,6 +52,7 @@ def event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str)
         received_at,
         event.phone_digits,
         event.numbers,
+        event.waba_id,
     )
 
 

@@ -15,7 +15,14 @@ RUNNING_EVENT_NAMES = frozenset({"channel_status_running", "channel_running", "c
 IMPLIES_RUNNING = frozenset({"channel_status_running", "channel_running"})
 # These name the number only, by data.phone_number (contract section 5): matched to a channel by its digits.
 ACCOUNT_ALERT_NAMES = ("account_violation", "account_restriction")
+# These name a WABA in data.id, never a channel (contract section 7): they reach channels through their WABA.
+TEMPLATE_EVENT_NAMES = ("waba_template_status_changed", "template_messaging_enabled", "template_messaging_disabled")
+# Named by a .NET client, shapes unconfirmed (contract section 7): read as channel events, a channel id where
+# one is given.
+CANCELLATION_EVENT_NAMES = ("cancellation_request", "cancellation_revoke", "cancellation_processed")
 KIND_BY_EVENT = {
+    **dict.fromkeys(TEMPLATE_EVENT_NAMES, "template"),
+    **dict.fromkeys(CANCELLATION_EVENT_NAMES, "cancellation"),
     "channel_created": "channel_created",
     "phone_number_quality_changed": "quality_changed",
     "client_created": "client_created",
@@ -24,7 +31,10 @@ KIND_BY_EVENT = {
 }
 # Only these describe a channel (its id in data.id); any other event is stored and shown, and touches no
 # channel or client row: a template event's data.id is a WABA id, for one.
-CHANNEL_KINDS = frozenset({"channel_created", "channel_running", "quality_changed", "channel_event"})
+CHANNEL_KINDS = frozenset({"channel_created", "channel_running", "quality_changed", "channel_event", "cancellation"})
+# Where a business portfolio's id may come (none is confirmed; contract section 7): read in this order, in the
+# channel object and in its waba_account. Without one, the WABA stands for the portfolio.
+PORTFOLIO_FIELDS = ("business_portfolio_id", "portfolio_id", "business_id", "fb_business_id", "owner_business_id")
 MAX_EVENTS_PER_BODY = 1000
 MAX_NAME_LENGTH = 200
 
@@ -48,6 +58,12 @@ class ChannelFacts:
     # The names people know a channel by, when the event carries them (a channel object, flat fields, a client).
     phone_name: str | None
     client_name: str | None
+    # The channel's WABA (360dialog's id and Meta's), and business portfolio when named; for a template event,
+    # the WABA it names. When 360dialog says the channel ended (terminated_at), that time.
+    waba_id: str | None
+    waba_external_id: str | None
+    portfolio_id: str | None
+    terminated_at: str | None
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,21 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def waba_facts(channel: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A channel object's WABA id, Meta's id for it, and its business portfolio when one is named: a top-level
+    waba_account_id or waba_account.id; waba_account.external_id; the first PORTFOLIO_FIELDS found in the
+    channel, its waba_account, or waba_account.owner_business_info.id (Meta's field on a WABA)."""
+    waba = _object(channel.get("waba_account"))
+    owner = _object(waba.get("owner_business_info"))
+    candidates = [channel.get(name) for name in PORTFOLIO_FIELDS] + [waba.get(name) for name in PORTFOLIO_FIELDS]
+    portfolio = _first(*candidates, owner.get("id"))
+    return _first(channel.get("waba_account_id"), waba.get("id")), _first(waba.get("external_id")), portfolio
+
+
 def dedupe_key(event: dict[str, Any]) -> str:
     """The event id when 360dialog sends one, else a hash of the canonical event: a retry hashes the same."""
     event_id = _text(event.get("id"))
@@ -124,12 +155,17 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
     client = data.get("client") if isinstance(data.get("client"), dict) else {}
     kind = _kind(name)
     channel_id = client_id = phone_name = client_name = None
+    waba_id = waba_external_id = portfolio_id = terminated_at = None
     if kind in CHANNEL_KINDS:
+        waba_id, waba_external_id, portfolio_id = waba_facts(data)
+        terminated_at = _first(data.get("terminated_at"))
         # A legacy body names the channel at the top level.
         channel_id = _first(data.get("channel_id"), event.get("channel_id"), data.get("id"))
         client_id = _first(data.get("client_id"), client.get("id"))
         phone_name = _first(setup.get("phone_name"), data.get("phone_name"))
         client_name = _first(client.get("name"))
+    elif kind == "template":
+        waba_id = _first(data.get("waba_account_id"), data.get("waba_id"), data.get("id"))
     elif kind == "client_created":
         client_id = _first(data.get("client_id"), client.get("id"), data.get("id"))
         client_name = _first(client.get("name"), data.get("name"))
@@ -148,6 +184,10 @@ def _normalise(event: dict[str, Any], raw_body: str | None) -> WebhookEvent:
         phone_number=phone_number,
         phone_name=phone_name,
         client_name=client_name,
+        waba_id=waba_id,
+        waba_external_id=waba_external_id,
+        portfolio_id=portfolio_id,
+        terminated_at=terminated_at,
         dedupe_key=dedupe_key(event),
         raw_body=raw_body if raw_body is not None else json.dumps(event, ensure_ascii=False),
         payload=event,

@@ -195,7 +195,10 @@ def test_the_rules_find_what_the_attention_list_shows(db, clock) -> None:
     def found(rule: str) -> set[str]:
         return {finding.channel_id for finding in scans[rule].findings}
 
-    assert found("quality_drop") == {item.channel_id for item in attention.degraded(db)} == {"dropCH", "limitCH"}
+    # Quality per number, the limit per portfolio (here each channel's own): the attention list shows both.
+    assert found("quality_drop") == {"dropCH"}
+    assert found("limit_drop") == {"limitCH"}
+    assert {item.channel_id for item in attention.degraded(db)} == {"dropCH", "limitCH"}
     assert found("stuck") == {item.channel_id for item in attention.stuck(db, 60)} == {"stuckCH"}
     assert found("no_key") == {item.channel_id for item in attention.running_without_key(db)}
     assert found("revoked") == {item.channel_id for item in attention.revoked(db)} == {"revokedCH"}
@@ -203,7 +206,8 @@ def test_the_rules_find_what_the_attention_list_shows(db, clock) -> None:
     failed_steps = {item.channel_id for item in attention.key_not_ready(db) if "failed" in item.detail}
     assert found("key_chain") == failed_steps == {"keyedCH"}
     for row in db.query("select * from channels where quality_changed_at is not null"):
-        assert quality_drop_detail(row) == (attention.quality_drop(row) or "")
+        sentence = (attention.quality_drop(row) or "").split("; ")
+        assert quality_drop_detail(row) == next((part for part in sentence if part.startswith("quality")), "")
 
 
 def test_steps_and_times_are_the_consoles_own(db, clock) -> None:

@@ -15,6 +15,8 @@ from services.settings import AlertSettings
 
 RULE_FLAGS = (
     "quality_drop",
+    "limit_drop",
+    "template",
     "left_running",
     "stuck",
     "no_key",
@@ -158,10 +160,46 @@ def _make_quality_drop(db: Database, channel_id: str, clock: Clock) -> None:
         channel_id,
         quality_rating="YELLOW",
         previous_quality_rating="GREEN",
-        messaging_limit="TIER_250",
+        messaging_limit="TIER_1K",
         previous_messaging_limit="TIER_1K",
         quality_changed_at=clock.iso(),
     )
+
+
+def _make_limit_drop(db: Database, channel_id: str, clock: Clock) -> None:
+    """A portfolio limit written as a number, down from a tier: one scale for both."""
+    add_channel(db, channel_id, clock, waba_id=f"{channel_id}WA")
+    add_key(db, channel_id, clock, step_status="ok")
+    _set(db, channel_id, messaging_limit="2000", previous_messaging_limit="TIER_10K", quality_changed_at=clock.iso())
+
+
+def add_template_event(db: Database, clock: Clock, waba_id: str, status: str, *, number: int = 1) -> None:
+    body = {
+        "event": "waba_template_status_changed",
+        "data": {"id": waba_id, "template": {"name": "spring_sale", "language": "en", "status": status}},
+    }
+    with db.atomic():
+        db["events"].insert(
+            {
+                "dedupe_key": f"template-{waba_id}-{number}-{clock.iso()}",
+                "event_type": "waba_template_status_changed",
+                "kind": "template",
+                "waba_id": waba_id,
+                "raw_body": json.dumps(body),
+                "received_at": clock.iso(hours=2),
+            }
+        )
+
+
+def _make_template(db: Database, channel_id: str, clock: Clock) -> None:
+    add_channel(db, channel_id, clock, waba_id=f"{channel_id}WA")
+    add_key(db, channel_id, clock, step_status="ok")
+    add_template_event(db, clock, f"{channel_id}WA", "rejected")
+
+
+def _template_approved(db: Database, channel_id: str, clock: Clock) -> None:
+    clock.advance(seconds=1)
+    add_template_event(db, clock, f"{channel_id}WA", "approved", number=2)
 
 
 def _make_left_running(db: Database, channel_id: str, clock: Clock) -> None:
@@ -250,6 +288,13 @@ CONDITIONS = (
             db, cid, quality_rating="GREEN", previous_quality_rating="YELLOW", previous_messaging_limit="TIER_50"
         ),
     ),
+    Condition(
+        "limit_drop",
+        True,
+        _make_limit_drop,
+        lambda db, cid, clock: _set(db, cid, messaging_limit="unlimited", previous_messaging_limit="2000"),
+    ),
+    Condition("template", True, _make_template, _template_approved),
     Condition("left_running", True, _make_left_running, lambda db, cid, clock: _set(db, cid, status="running")),
     Condition(
         "stuck",
