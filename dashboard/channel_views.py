@@ -13,6 +13,7 @@ from dashboard.plain_text import escape_markdown
 from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
 from services.channels.attention import quality_drop
+from services.channels.endings import cancellation_note, ended_reason
 from services.channels.labels import ChannelLabel
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
@@ -93,6 +94,16 @@ def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel)
     st.text(f"key: {key_badge(key_status)} · permission: {channel['permission'] or 'unknown'}")
     if channel.get("permission_detail"):
         st.text(f"permission: {channel['permission_detail']}")
+    if channel.get("waba_id") or channel.get("portfolio_id"):
+        st.text(
+            f"WABA {channel.get('waba_id') or '-'} · business portfolio {channel.get('portfolio_id') or 'not named'}"
+        )
+    ended = ended_reason(channel)
+    if ended:
+        st.error("Ended: " + escape_markdown(ended), icon="⛔")
+    pending = cancellation_note(channel)
+    if pending:
+        st.warning("Cancellation: " + escape_markdown(pending), icon="⚠️")
     drop = quality_drop(channel)
     if drop:
         st.warning("Quality alert: " + escape_markdown(drop), icon="📉")

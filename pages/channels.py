@@ -33,6 +33,7 @@ from dashboard.key_views import (
 from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, key_badge, pager, plural, refused, refused_note, show_partner_error
+from services.channels.endings import ended_reason, still_open
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
@@ -128,7 +129,8 @@ def permission_check(channel: dict, label) -> None:
 
 
 def key_controls(channel: dict, label) -> None:
-    problem = eligibility_problem(channel, direct_paid=settings.direct_paid)
+    # An ended channel takes no key, whatever its last status says.
+    problem = ended_reason(channel) or eligibility_problem(channel, direct_paid=settings.direct_paid)
     if problem:
         st.text(f"No key can be generated now: {problem}")
         if settings.direct_paid and channel["client_id"] and channel["status"] == "running":
@@ -275,7 +277,7 @@ if actions.button("Sync all from the Partner API", disabled=bool(may_not_sync), 
         bar.progress(1.0, text="Done")
         sync_report(report)
 
-eligible = eligible_channel_ids(db, direct_paid=settings.direct_paid)
+eligible = still_open(db, eligible_channel_ids(db, direct_paid=settings.direct_paid))
 may_not_bulk = refused("bulk_generate_keys")
 if actions.button(
     f"Generate keys for {plural(len(eligible), 'eligible channel')}",

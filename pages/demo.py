@@ -11,17 +11,20 @@ from services.accounts import NotAllowed
 from services.channels.projection import list_channels
 from services.demo.controls import (
     ACCOUNT_ALERT_EVENTS,
+    CANCELLATION_STEPS,
     CONTROL_ERRORS,
     DEMO_ACTION,
     reset_demo,
     run_control,
     send_account_alert,
+    send_cancellation,
+    send_portfolio_limit,
     send_template_status,
     store_redirect_query,
 )
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.demo.scenario import load_scenario
-from services.whatsapp import MESSAGING_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
+from services.whatsapp import MESSAGING_LIMITS, PORTFOLIO_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 settings = require_settings()
 st.title("Demo controls")
@@ -156,6 +159,33 @@ else:
                 "template_status",
                 lambda: send_template_status(sandbox, channel_id, template_status),
                 "waba_template_status_changed queued.",
+                channel_id,
+            )
+    cancel_col, portfolio_col = st.columns(2)
+    with cancel_col.container(border=True):
+        st.markdown("**Cancellation** (the client, then 360dialog)")
+        st.caption("A processed cancellation sets terminated_at: the channel leaves the funnel and takes no key.")
+        step = st.selectbox("Cancellation step", list(CANCELLATION_STEPS), format_func=CANCELLATION_STEPS.get)
+        if st.button("Send cancellation step", disabled=bool(may_not), help=may_not):
+            control(
+                "cancellation",
+                lambda: send_cancellation(sandbox, channel_id, step),
+                "Cancellation event queued.",
+                channel_id,
+            )
+    with portfolio_col.container(border=True):
+        st.markdown("**Business portfolio limit** (Meta)")
+        client_id = next(row["client_id"] for row in channels if row["id"] == channel_id)
+        st.caption(
+            "Meta sets the limit per business portfolio: every number of this channel's client takes it, and a drop "
+            "is one alert naming them all."
+        )
+        portfolio_limit = st.selectbox("Portfolio limit", PORTFOLIO_LIMITS + MESSAGING_LIMITS, index=1)
+        if st.button("Send portfolio limit", disabled=bool(may_not or not client_id), help=may_not):
+            control(
+                "portfolio_limit",
+                lambda: send_portfolio_limit(sandbox, client_id, portfolio_limit),
+                "One quality event per number queued.",
                 channel_id,
             )
 

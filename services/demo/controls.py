@@ -73,6 +73,29 @@ def send_template_status(sandbox: SandboxClient, channel_id: str, status: str) -
     return f"template {sent['template']} {status} on WABA {sent['waba_id']}, the one behind {channel_id}"
 
 
+CANCELLATION_STEPS = {
+    "request": "The client asks to cancel",
+    "revoke": "The client withdraws the request",
+    "process": "360dialog processes the cancellation",
+}
+
+
+def send_cancellation(sandbox: SandboxClient, channel_id: str, step: str) -> str:
+    """Ask the hub for a cancellation step on the channel (`step`: request, revoke or process). Returns what
+    was sent."""
+    sent = sandbox.cancellation(channel_id, step)
+    ended = "; its channel object now carries terminated_at" if step == "process" else ""
+    return f"{sent['event']} for {channel_id}{ended}"
+
+
+def send_portfolio_limit(sandbox: SandboxClient, client_id: str, limit: str) -> str:
+    """Ask the hub for a new messaging limit on the client's business portfolio. Returns what was sent: one
+    quality event per number, the console alerting once for the portfolio when the limit fell."""
+    sent = sandbox.change_portfolio_limit(client_id, limit)
+    count = len(sent["channel_ids"])
+    return f"limit {limit} for business portfolio {sent['portfolio_id']}: {count} number(s) told"
+
+
 def console_tables(db: Database) -> list[str]:
     """Every table that holds console data: not the migrations record, not SQLite's or FTS's own tables."""
     rows = db.execute("select name, type from pragma_table_list where schema = 'main'").fetchall()

@@ -74,6 +74,16 @@ class SandboxClient:
         """Meta decides on a template of the channel's WABA; the answer names the WABA and the template."""
         return self._call("POST", f"/channels/{channel_id}/template", {"status": status})
 
+    def cancellation(self, channel_id: str, step: str) -> dict[str, Any]:
+        """The client asks to cancel the number (`step` request), withdraws the request (revoke), or 360dialog
+        processes it (process: the channel object then carries terminated_at); the answer names the event."""
+        return self._call("POST", f"/channels/{channel_id}/cancellation", {"step": step})
+
+    def change_portfolio_limit(self, client_id: str, limit: str) -> dict[str, Any]:
+        """Meta sets the messaging limit of the client's business portfolio: every one of its numbers takes it.
+        The answer names the portfolio and its channels."""
+        return self._call("POST", f"/clients/{client_id}/limit", {"limit": limit})
+
     def revoke(self, channel_id: str) -> str:
         """The client withdraws permission; returns the redirect query the hub sends back."""
         return str(self._call("POST", f"/channels/{channel_id}/revoke")["redirect_query"])

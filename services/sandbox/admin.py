@@ -17,7 +17,7 @@ from services.sandbox import outbox, state
 from services.sandbox.hub import SandboxHub
 from services.sandbox.partner_api import ApiProblem, Handler, partner_endpoint
 from services.sandbox.scenario import seed_sandbox
-from services.whatsapp import MESSAGING_LIMITS, PHONE_PATTERN, QUALITY_RATINGS, TEMPLATE_STATUSES
+from services.whatsapp import MESSAGING_LIMITS, PHONE_PATTERN, PORTFOLIO_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 ADMIN_PREFIX = "/sandbox/admin"
 MAX_OUTBOX_LIST = 1000
@@ -68,6 +68,18 @@ def routes(hub: SandboxHub) -> list[Route]:
         status = _choice(await _body(request), "status", TEMPLATE_STATUSES)
         channel_id = request.path_params["channel_id"]
         sent = await run_in_threadpool(hub.run, lambda db: outbox.template_status_change(db, channel_id, status))
+        return JSONResponse(sent)
+
+    async def cancellation(request: Request) -> Response:
+        step = _choice(await _body(request), "step", tuple(outbox.CANCELLATION_STEPS))
+        channel_id = request.path_params["channel_id"]
+        sent = await run_in_threadpool(hub.run, lambda db: outbox.cancellation(db, channel_id, step))
+        return JSONResponse(sent)
+
+    async def portfolio_limit(request: Request) -> Response:
+        limit = _choice(await _body(request), "limit", PORTFOLIO_LIMITS + MESSAGING_LIMITS)
+        client_id = request.path_params["client_id"]
+        sent = await run_in_threadpool(hub.run, lambda db: outbox.change_portfolio_limit(db, client_id, limit))
         return JSONResponse(sent)
 
     async def revoke(request: Request) -> Response:
@@ -159,6 +171,8 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{channel}/restriction", guarded(account_alert("account_restriction")), methods=["POST"]),
         Route(f"{channel}/template", guarded(template), methods=["POST"]),
         Route(f"{channel}/revoke", guarded(revoke), methods=["POST"]),
+        Route(f"{channel}/cancellation", guarded(cancellation), methods=["POST"]),
+        Route(ADMIN_PREFIX + "/clients/{client_id}/limit", guarded(portfolio_limit), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/outbox", guarded(list_outbox), methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/outbox/release", guarded(release), methods=["POST"]),

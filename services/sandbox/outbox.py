@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.sandbox import webhooks
-from services.sandbox.state import CHANNEL_STAGES, NotFound, get_channel_row, insert_channel, new_id
+from services.sandbox.state import CHANNEL_STAGES, NotFound, get_channel_row, insert_channel, new_id, portfolio_id
 from services.store import utc_now
 
 
@@ -146,6 +146,47 @@ def change_quality(db: Database, channel_id: str, *, quality: str, limit: str) -
         )
         body = webhooks.quality_changed(db, db["channels"].get(channel_id))
         return enqueue(db, body, channel_id=channel_id, due_in=0)
+
+
+CANCELLATION_STEPS = {
+    "request": "cancellation_request",
+    "revoke": "cancellation_revoke",
+    "process": "cancellation_processed",
+}
+
+
+def cancellation(db: Database, channel_id: str, step: str) -> dict[str, Any]:
+    """The client asks 360dialog to cancel the number, withdraws the request, or the cancellation is processed
+    (the channel object then carries terminated_at). Returns the outbox id and the event sent."""
+    get_channel_row(db, channel_id)
+    event = CANCELLATION_STEPS[step]
+    with db.atomic():
+        now = utc_now()
+        changes = {"modified_at": now, **({"terminated_at": now} if step == "process" else {})}
+        db["channels"].update(channel_id, changes)
+        body = webhooks.cancellation(event, db, db["channels"].get(channel_id))
+        outbox_id = enqueue(db, body, channel_id=channel_id, due_in=0)
+    return {"outbox_id": outbox_id, "event": event}
+
+
+def change_portfolio_limit(db: Database, client_id: str, limit: str) -> dict[str, Any]:
+    """Meta sets a new messaging limit for the client's business portfolio: every one of its numbers takes it,
+    and each number's quality event tells it. Returns the portfolio, its channels and the outbox ids."""
+    rows = list(db["channels"].rows_where("client_id = ?", [client_id], order_by="created_at, id"))
+    if not rows:
+        raise NotFound(f"Client {client_id} has no channel")
+    outbox_ids = []
+    with db.atomic():
+        now = utc_now()
+        for row in rows:
+            db["channels"].update(row["id"], {"current_limit": limit, "modified_at": now})
+            body = webhooks.quality_changed(db, db["channels"].get(row["id"]))
+            outbox_ids.append(enqueue(db, body, channel_id=row["id"], due_in=0))
+    return {
+        "portfolio_id": portfolio_id(client_id),
+        "channel_ids": [row["id"] for row in rows],
+        "outbox_ids": outbox_ids,
+    }
 
 
 VIOLATION_TYPE = "SCAM"

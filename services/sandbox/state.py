@@ -164,8 +164,20 @@ def channel_object(db: Database, row: dict[str, Any]) -> dict[str, Any]:
             "name": client.get("name"),
             "partner_payload": client.get("partner_payload"),
         },
-        "waba_account": {"id": row["id"] + "WA", "external_id": None, "fb_account_status": "verified"},
+        # Each number has its own WABA here; the client's numbers share one business portfolio, whose limit
+        # Meta sets for all of them (contract section 7).
+        "waba_account": {
+            "id": row["id"] + "WA",
+            "external_id": None,
+            "business_id": portfolio_id(row["client_id"]),
+            "fb_account_status": "verified",
+        },
     }
+
+
+def portfolio_id(client_id: str) -> str:
+    """The business portfolio behind a client's numbers, as the hub's channel objects name it."""
+    return client_id + "BP"
 
 
 def client_object(row: dict[str, Any]) -> dict[str, Any]:

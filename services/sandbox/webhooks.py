@@ -116,6 +116,14 @@ def template_status_changed(waba_id: str, status: str) -> dict[str, Any]:
     return _event("waba_template_status_changed", {"id": waba_id, "template": template})
 
 
+def cancellation(name: str, db: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """cancellation_request and cancellation_processed (unconfirmed shapes): the channel object, whose
+    terminated_at is set once the cancellation is processed. cancellation_revoke names the channel only."""
+    if name == "cancellation_revoke":
+        return _event(name, {"channel_id": row["id"]})
+    return _event(name, channel_object(db, row))
+
+
 def account_alert(name: str, phone_number: str | None, violation_type: str) -> dict[str, Any]:
     """account_violation or account_restriction: the number (digits only) and the violation type, no
     channel id."""

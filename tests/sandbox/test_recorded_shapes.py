@@ -37,6 +37,9 @@ OTHER_NAMES = {
     "waba_template_status_changed",
     "account_violation",
     "account_restriction",
+    "cancellation_request",
+    "cancellation_revoke",
+    "cancellation_processed",
 }
 
 
@@ -66,13 +69,16 @@ def _everything_the_hub_sends(db: Database) -> list[dict[str, Any]]:
     outbox.create_client_with_channels(
         db, name="Stuck", numbers=["+49 151 3"], partner_payload=None, running_after=0, never_running=True
     )
-    _, [channel_id] = outbox.create_client_with_channels(
+    client_id, [channel_id] = outbox.create_client_with_channels(
         db, name="Story", numbers=["+44 7700 4"], partner_payload=None, running_after=0
     )
     outbox.change_quality(db, channel_id, quality="RED", limit="TIER_50")
     outbox.account_alert(db, channel_id, "account_violation")
     outbox.account_alert(db, channel_id, "account_restriction")
     outbox.template_status_change(db, channel_id, "approved")
+    for step in ("request", "revoke", "request", "process"):
+        outbox.cancellation(db, channel_id, step)
+    outbox.change_portfolio_limit(db, client_id, "2000")
     seed_sandbox(db, seed=1)
     return [json.loads(body) for body in _bodies(db)]  # fmt: skip
 
