@@ -25,7 +25,7 @@ def _health(channel: dict[str, Any]) -> dict[str, Any]:
     phone = "LIMITED" if (channel.get("current_quality_rating") or "").upper() == "RED" else "AVAILABLE"
     entities = [
         {"entity_type": "PHONE_NUMBER", "id": f"{channel['id']}PN", "can_send_message": phone},
-        {"entity_type": "WABA", "id": f"{channel['id']}WA", "can_send_message": "AVAILABLE"},
+        {"entity_type": "WABA", "id": f"{channel['client_id']}WA", "can_send_message": "AVAILABLE"},
         {"entity_type": "BUSINESS", "id": f"{channel['client_id']}BU", "can_send_message": "AVAILABLE"},
         {"entity_type": "APP", "id": channel["app_id"], "can_send_message": "AVAILABLE"},
     ]

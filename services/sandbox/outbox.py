@@ -13,7 +13,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.sandbox import webhooks
-from services.sandbox.state import CHANNEL_STAGES, NotFound, get_channel_row, insert_channel, new_id, portfolio_id
+from services.sandbox.state import (
+    CHANNEL_STAGES,
+    NotFound,
+    get_channel_row,
+    insert_channel,
+    new_id,
+    portfolio_id,
+    waba_id,
+)
 from services.store import utc_now
 
 
@@ -210,8 +218,8 @@ def account_violation(db: Database, channel_id: str) -> int:
 def template_status_change(db: Database, channel_id: str, status: str) -> dict[str, Any]:
     """Meta decided on a message template of the WABA behind the channel. Returns the outbox id, and the WABA
     and template it names (its data.id is the WABA, not the channel)."""
-    get_channel_row(db, channel_id)
-    body = webhooks.template_status_changed(webhooks.waba_id(channel_id), status)
+    row = get_channel_row(db, channel_id)
+    body = webhooks.template_status_changed(waba_id(row["client_id"]), status)
     with db.atomic():
         outbox_id = enqueue(db, body, channel_id=channel_id, due_in=0)
     return {"outbox_id": outbox_id, "waba_id": body["data"]["id"], "template": body["data"]["template"]["name"]}

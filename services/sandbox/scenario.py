@@ -216,7 +216,9 @@ def _account_and_template_events(db: Database, scenario: _Scenario) -> None:
     """A few running numbers flagged or restricted by Meta, one flagged number no channel has, and template
     decisions on the WABAs of running channels: events that name no channel id."""
     rng = scenario.rng
-    running = [row["id"] for row in db["channels"].rows_where("status = 'running'", order_by="id")]
+    rows = list(db["channels"].rows_where("status = 'running'", order_by="id"))
+    running = [row["id"] for row in rows]
+    clients = {row["id"]: row["client_id"] for row in rows}
     for channel_id, event in zip(rng.sample(running, len(ACCOUNT_ALERTS)), ACCOUNT_ALERTS, strict=True):
         number = db["channels"].get(channel_id)["phone_number"]
         moment = scenario.now - timedelta(hours=rng.uniform(1, 48))
@@ -228,7 +230,7 @@ def _account_and_template_events(db: Database, scenario: _Scenario) -> None:
     )
     for channel_id in rng.sample(running, TEMPLATE_EVENTS):
         moment = scenario.now - timedelta(hours=rng.uniform(1, 240))
-        body = webhooks.template_status_changed(webhooks.waba_id(channel_id), rng.choice(TEMPLATE_STATUSES))
+        body = webhooks.template_status_changed(state.waba_id(clients[channel_id]), rng.choice(TEMPLATE_STATUSES))
         scenario.timeline.append((moment, body, channel_id))
 
 

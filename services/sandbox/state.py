@@ -164,10 +164,10 @@ def channel_object(db: Database, row: dict[str, Any]) -> dict[str, Any]:
             "name": client.get("name"),
             "partner_payload": client.get("partner_payload"),
         },
-        # Each number has its own WABA here; the client's numbers share one business portfolio, whose limit
-        # Meta sets for all of them (contract section 7).
+        # A client's numbers share one WABA and one business portfolio, whose limit Meta sets for all of them
+        # (contract section 7).
         "waba_account": {
-            "id": row["id"] + "WA",
+            "id": waba_id(row["client_id"]),
             "external_id": None,
             "business_id": portfolio_id(row["client_id"]),
             "fb_account_status": "verified",
@@ -176,8 +176,13 @@ def channel_object(db: Database, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def portfolio_id(client_id: str) -> str:
-    """The business portfolio behind a client's numbers, as the hub's channel objects name it."""
-    return client_id + "BP"
+    """The business portfolio behind a client's numbers (the BUSINESS entity of a key's health status)."""
+    return client_id + "BU"
+
+
+def waba_id(client_id: str) -> str:
+    """The one WABA behind a client's numbers, as the hub's channel objects and template events name it."""
+    return client_id + "WA"
 
 
 def client_object(row: dict[str, Any]) -> dict[str, Any]:

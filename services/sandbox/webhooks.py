@@ -128,8 +128,3 @@ def account_alert(name: str, phone_number: str | None, violation_type: str) -> d
     """account_violation or account_restriction: the number (digits only) and the violation type, no
     channel id."""
     return _event(name, {"phone_number": digits(phone_number), "violation_type": violation_type})
-
-
-def waba_id(channel_id: str) -> str:
-    """The WABA behind a channel, as the hub's channel objects name it."""
-    return channel_id + "WA"

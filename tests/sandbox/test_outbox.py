@@ -83,17 +83,17 @@ def test_the_hubs_channel_never_steps_back_when_webhooks_fall_due_out_of_order(s
 
 
 def test_account_and_template_triggers_name_the_number_and_the_waba(sandbox_db: Database) -> None:
-    _, [channel_id] = outbox.create_client_with_channels(
+    client_id, [channel_id] = outbox.create_client_with_channels(
         sandbox_db, name="Flagged", numbers=["+49 151 600 700"], partner_payload=None, running_after=0
     )
     restriction = outbox.account_alert(sandbox_db, channel_id, "account_restriction")
     assert restriction["phone_number"] == "49151600700"
     template = outbox.template_status_change(sandbox_db, channel_id, "rejected")
-    assert template["waba_id"] == channel_id + "WA"
+    assert template["waba_id"] == client_id + "WA"
     bodies = {row["event"]: json.loads(row["body"]) for row in sandbox_db["outbox"].rows}
     assert bodies["account_restriction"]["data"] == {"phone_number": "49151600700", "violation_type": "SCAM"}
     assert bodies["waba_template_status_changed"]["data"] == {
-        "id": channel_id + "WA",
+        "id": client_id + "WA",
         "template": {"name": "order_update", "language": "en", "status": "rejected"},
     }
     with pytest.raises(state.NotFound):
