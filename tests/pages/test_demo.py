@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from services.sandbox.server import create_app
 from tests.support.console import console_db, use_live
 from tests.support.pages import close_session_db, page_app
 from tests.support.sandbox_hub import RecordingReceiver, sandbox_settings
-from tests.support.servers import free_port, serving
+from tests.support.servers import free_port, serving, wait_for
 
 
 def _hub_at(monkeypatch: pytest.MonkeyPatch, sandbox_port: int, receiver_port: int) -> None:
@@ -93,7 +94,22 @@ def test_account_and_template_controls_say_what_they_act_on(data_dir: Path, monk
         next(box for box in app.selectbox if box.label == "Template status").set_value("rejected").run()
         next(button for button in app.button if button.label == "Send template status change").click().run()
         assert "waba_template_status_changed queued." in [element.value for element in app.success]
-        assert f"template order_update rejected on WABA {channel_id}WA, the one behind {channel_id}" in _texts(app)
+        # A client's numbers share one WABA: the event names the client's.
+        assert "template order_update rejected on WABA " in _texts(app)
+        assert f"WA, the one behind {channel_id}" in _texts(app)
+
+        next(box for box in app.selectbox if box.label == "Portfolio limit").set_value("2000").run()
+        next(button for button in app.button if button.label == "Send portfolio limit").click().run()
+        assert "One quality event per number queued." in [element.value for element in app.success]
+        assert "limit 2000 for business portfolio " in _texts(app)
+        assert "BU: 1 number(s) told" in _texts(app)
+
+        next(box for box in app.selectbox if box.label == "Cancellation step").set_value("process").run()
+        next(button for button in app.button if button.label == "Send cancellation step").click().run()
+        assert "Cancellation event queued." in [element.value for element in app.success]
+        assert f"cancellation_processed for {channel_id}; its channel object now carries terminated_at" in _texts(app)
+        wanted = {"cancellation_processed", "phone_number_quality_changed"}
+        wait_for(lambda: wanted <= {json.loads(raw)["event"] for raw in receiver.bodies()}, timeout=30)
 
 
 def test_each_control_is_audited_with_its_outcome(monkeypatch: pytest.MonkeyPatch, db_path: Path) -> None:
