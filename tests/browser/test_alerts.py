@@ -71,9 +71,7 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
         wait_for(lambda: db.execute("select quality_rating from channels where id = ?", [dropped_id]).fetchone()[0])
     sandbox.change_quality(dropped_id, quality="RED", limit="TIER_50")
     wait_for(
-        lambda: any(
-            title.startswith("Quality or messaging limit dropped: Quality Cafe") for title in inbox_titles(sandbox)
-        ),
+        lambda: any(title.startswith("Quality dropped: Quality Cafe") for title in inbox_titles(sandbox)),
         timeout=60,
     )
 
@@ -93,7 +91,7 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
     wanted = {
         stuck_title,
         "Permission revoked: Quality Cafe, +49 151 5550002",
-        "Quality or messaging limit dropped: Quality Cafe, +49 151 5550002",
+        "Quality dropped: Quality Cafe, +49 151 5550002",
     }
     wait_for(lambda: wanted <= set(inbox_titles(sandbox)), timeout=60)
     messages = {message["title"]: message["message"] for message in sandbox.inbox(limit=100)}
