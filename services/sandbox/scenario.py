@@ -4,7 +4,8 @@
 webhooks in the outbox, held until the console asks for their release, so the receiver gets them signed, as
 from 360dialog: client_created, channel_created, channel_submitted, channel_ready or channel_live (which says
 ready), channel_status_running and sometimes channel_running too, quality changes; and a few account
-violations and restrictions (one for a number no channel has) and template decisions, each in its recorded
+violations and restrictions (one for a number no channel has), template decisions on clients' WABAs, and one
+number cancelled (cancellation_request, then cancellation_processed with terminated_at), each in its recorded
 shape (services.sandbox.webhooks).
 
 Times are those of a partner seen mid-flight: each channel's `modified_at` is when it last changed (reached its
@@ -234,6 +235,22 @@ def _account_and_template_events(db: Database, scenario: _Scenario) -> None:
         scenario.timeline.append((moment, body, channel_id))
 
 
+def _cancelled_number(db: Database, scenario: _Scenario) -> None:
+    """One running number the client had cancelled: requested a day or more ago, processed half a day later, its
+    channel object carrying terminated_at since. It gets no key in the demo."""
+    if not scenario.running_permitted:
+        return
+    channel_id = scenario.rng.choice(scenario.running_permitted)
+    scenario.running_permitted.remove(channel_id)
+    requested = scenario.now - timedelta(hours=scenario.rng.uniform(24, 72))
+    processed = requested + timedelta(hours=12)
+    before = db["channels"].get(channel_id)
+    db["channels"].update(channel_id, {"terminated_at": _iso(processed), "modified_at": _iso(processed)})
+    scenario.timeline.append((requested, webhooks.cancellation("cancellation_request", db, before), channel_id))
+    after = db["channels"].get(channel_id)
+    scenario.timeline.append((processed, webhooks.cancellation("cancellation_processed", db, after), channel_id))
+
+
 def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Add the scenario to the hub's state and queue its webhooks; returns what the console needs next."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
@@ -242,6 +259,7 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
         for index, size in enumerate(_client_sizes(rng)):
             _seed_client(db, scenario, index, size)
         _account_and_template_events(db, scenario)
+        _cancelled_number(db, scenario)
         scenario.timeline.sort(key=lambda item: item[0])
         # Held until the console has stored the redirects and synced (see load_scenario), so that the
         # receiver's writes do not race the console's.
