@@ -25,6 +25,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from dashboard.edge import ConsoleEdge  # noqa: E402
+from dashboard.session_cookie import session_routes  # noqa: E402
 from services.addresses import Network  # noqa: E402
 from services.settings import SettingsError, load_settings  # noqa: E402
 
@@ -57,4 +58,8 @@ else:
             "Start the console with `python -m dashboard.server` (or `python -m services.stack`): served otherwise, "
             "uvicorn would take a loopback peer's X-Forwarded-For as the visitor's address."
         )
-    app = App(Path(__file__).with_name("app.py"), middleware=[Middleware(ConsoleEdge, trusted_proxies())])
+    app = App(
+        Path(__file__).with_name("app.py"),
+        routes=session_routes(),
+        middleware=[Middleware(ConsoleEdge, trusted_proxies())],
+    )

@@ -331,7 +331,7 @@ def test_a_sync_is_recorded_as_the_operators_run(db_path, app, mocked) -> None:
     app.button[0].click().run()
     with console_db(db_path) as db:
         [run] = recent_runs(db)
-    assert (run.trigger, run.operator, run.outcome, run.seen) == ("operator", "ops", "ok", 1)
+    assert (run.trigger, run.operator, run.outcome, run.seen) == ("operator", "demo", "ok", 1)
 
 
 def test_a_sync_while_another_runs_is_a_clear_message_and_calls_nobody(db_path, app, mocked) -> None:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.redirects import receive_redirect
-from tests.support.console import live_env
+from tests.support.console import add_team, live_env
 from tests.support.pages import console_app, new_link
 
 PAGE = "../pages/connect.py"
@@ -74,7 +74,7 @@ def test_new_link_hands_out_one_link_bound_to_the_operator(sessions, db) -> None
     assert len(rows) == 1
     url = shown_url(app)
     assert rows[0]["url"] == url
-    assert rows[0]["operator"] == "ana"
+    assert rows[0]["operator"] == "demo"
     assert url.startswith("http://127.0.0.1:8503/dashboard/app/demoPA/permissions?redirect_url=")
     assert parse_qs(urlsplit(url).query)["state"] == [rows[0]["state"]]
     assert [button.url for button in app.get("link_button")] == [url]
@@ -234,7 +234,7 @@ def test_history_lists_who_when_status_and_names_where_known(sessions, db) -> No
     fill_and_submit(open_connect(sessions), f_name="Bar Tapas", f_number="+34 600 999 000")
     history = first.run().dataframe[-1].value
     assert list(history["status"]) == ["open", "redirected"]
-    assert list(history["operator"]) == ["ana", "ana"]
+    assert list(history["operator"]) == ["demo", "demo"]
     assert list(history["business"]) == ["Bar Tapas", "Cafe Olé"]
     assert list(history["numbers"]) == ["+34 600 999 000", "+34 600 111 222 (Cafe Olé Centro), channel bCH"]
     assert all("redirect_url=http://localhost:8501/landing" in text for text in history["parameters"])
@@ -242,6 +242,7 @@ def test_history_lists_who_when_status_and_names_where_known(sessions, db) -> No
 
 def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_dir, monkeypatch) -> None:
     env = live_env(data_dir, OPERATOR_PASSWORD)
+    add_team(data_dir, OPERATOR_PASSWORD)
     for key, value in {**env, "D360_PARTNER_ID": "liveP1PA", "D360_IO_SIGNATURE": "false"}.items():
         monkeypatch.setenv(key, value)
     st.cache_resource.clear()

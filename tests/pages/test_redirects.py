@@ -85,5 +85,5 @@ def test_an_operator_discards_every_held_redirect_from_one_source_in_one_action(
     assert not app.exception
     assert app.subheader[0].value == "Waiting for review (1)"
     audit = [(row["operator"], row["action"], row["detail"]) for row in db["audit"].rows]
-    assert audit == [("ops", "redirect_discard_bulk", "40 unreviewed redirect(s) from 203.0.113.9 discarded")]
+    assert audit == [("demo", "redirect_discard_bulk", "40 unreviewed redirect(s) from 203.0.113.9 discarded")]
     assert [row["verdict"] for row in db["redirects"].rows_where("source = ?", ["198.51.100.4"])] == ["held"]
