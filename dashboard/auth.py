@@ -27,6 +27,7 @@ from dashboard.context import (
     signed_in,
     source_address,
 )
+from dashboard.plain_text import escape_markdown
 from dashboard.session_cookie import SIGN_OUT_PATH, issue_handoff, session_url
 from services import audit
 from services.accounts import (
@@ -159,11 +160,13 @@ def _refusal_page(settings: Settings, refused: Refusal) -> None:
     )
     st.title("Sign in")
     if refused.sign_in_again:
-        st.warning(f"Please sign in again: {refused.reason}.", icon=":material/schedule:")
+        st.warning(f"Please sign in again: {escape_markdown(refused.reason)}.", icon=":material/schedule:")
         if st.button("Sign in again", type="primary"):
             _login(settings)
         return
-    st.error(f"You cannot use this console: {refused.reason}.", icon=":material/block:")
+    st.error("You cannot use this console.", icon=":material/block:")
+    # The reason names what the token claimed: plain text, never Markdown (which links any address).
+    st.text(f"Why: {refused.reason}.")
     st.caption("Ask the console's administrator to add your address, or sign in with your team's account.")
     if st.button("Sign out / use another account", type="primary"):
         st.logout()

@@ -247,7 +247,8 @@ def test_oidc_lets_in_no_one_outside_the_team_and_audits_the_refusal(
     at.run()
     assert not at.exception
     assert [title.value for title in at.title] == ["Sign in"]
-    assert "mallory@gmail.com is not on this console's list" in at.error[0].value
+    assert at.error[0].value == "You cannot use this console."
+    assert "mallory@gmail.com is not on this console's list" in at.text[0].value
     assert [button.label for button in at.button] == ["Sign out / use another account"]
     assert not signed_in_as(at)
     at.run()  # a rerun does not audit it twice
@@ -274,7 +275,7 @@ def test_oidc_refuses_an_unverified_or_expired_sign_in(
     assert not at.exception
     assert [title.value for title in at.title] == ["Sign in"]
     assert not signed_in_as(at)
-    shown = [message.value for message in [*at.error, *at.warning]]
+    shown = [message.value for message in [*at.text, *at.warning]]
     assert len(shown) == 1
     assert "sign in again" in shown[0] or "not a verified address" in shown[0]
     close_session_db(at)
