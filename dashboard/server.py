@@ -2,7 +2,8 @@
 
 Streamlit's own app (dashboard/app.py, the pages) served as an `st.App`, with the console's edge around it
 (dashboard/edge.py): the source address as CONSOLE_TRUSTED_PROXIES says, internal routes closed, no
-server internals in a session's first message, security headers.
+server internals in a session's first message, security headers; and the console's own routes that set and
+clear a password account's session cookie (dashboard/session_cookie.py).
 
 uvicorn, which Streamlit runs, would rewrite a request's client from `X-Forwarded-For` itself whenever the
 peer is on loopback (its FORWARDED_ALLOW_IPS default), before any middleware could see the real peer. So
