@@ -70,7 +70,7 @@ def test_generate_reveal_and_copy(stack: RunningStack, clipboard_page) -> None:
     assert len(shown_key) >= 24
     with sqlite3.connect(stack.data_dir / "console.db") as db:
         reveals = db.execute("select operator, detail from audit where action = 'reveal_key'").fetchall()
-    assert reveals == [("ops", f"key ending {last4}")]
+    assert reveals == [("demo", f"key ending {last4}")]
 
     # Streamlit's code block carries the copy button; it copies exactly the key.
     code_element = dialog.get_by_test_id("stCode").first
