@@ -48,6 +48,7 @@ MAX_ACCOUNT_NAME = 64
 REQUESTED_KEY = "requested_before_sign_in"
 # Which sign-in this browser session has audited already: a rerun must not audit it again.
 AUDITED_KEY = "_console_sign_in_audited"
+PENDING_REDIRECT_KEY = "_console_pending_redirect"
 NOT_SIGNED_IN = "(not signed in)"
 FIRST_ACCOUNT_COMMAND = "python -m services.accounts add NAME --role admin"
 # What a page's url_path may be: the sign-in answers at such a path, never at anything a URL could smuggle in.
@@ -83,7 +84,8 @@ def _start_browser_session(settings: Settings, person: Person) -> None:
     st.session_state[SESSION_TOKEN_KEY] = token
     cookie = sign_token(token, cookie_secret(settings.encryption_key))
     code = issue_handoff(cookie, int(hours * 3600), secure=settings.public_url.startswith("https://"))
-    send_browser_to(session_url(code, requested_target()))
+    # Sent on the next run: the rerun that follows the sign-in would drop a message still queued from this one.
+    st.session_state[PENDING_REDIRECT_KEY] = session_url(code, requested_target())
 
 
 def _password_gate(settings: Settings) -> None:
@@ -197,6 +199,9 @@ def requested_target() -> str:
 
 def signed_in_person() -> Person | None:
     """The signed-in person, or None for a visitor (or a refused one); audits a single sign-on once. Shows nothing."""
+    pending = st.session_state.pop(PENDING_REDIRECT_KEY, None)
+    if isinstance(pending, str):
+        send_browser_to(pending)
     person = signed_in()
     if not isinstance(person, Person):
         return None
@@ -258,5 +263,5 @@ def sign_out_button(person: Person) -> None:
     if token:
         end_session(get_db(), token)
     st.session_state.pop(SESSION_TOKEN_KEY, None)
-    send_browser_to(SIGN_OUT_PATH)
+    st.session_state[PENDING_REDIRECT_KEY] = SIGN_OUT_PATH
     st.rerun()

@@ -77,17 +77,16 @@ def get_readiness_config() -> ReadinessConfig:
 
 
 def session_token() -> str | None:
-    """This browser's password session token: from the signed cookie, or, before the browser has it, from the
-    sign-in that just happened in this session."""
-    settings = require_settings()
-    cookie = st.context.cookies.get(COOKIE_NAME)
-    if cookie:
-        max_age = settings.access.session_hours * 3600
-        token = unsign_token(cookie, cookie_secret(settings.encryption_key), max_age)
-        if token is not None:
-            return token
+    """This browser's password session token: from a sign-in in this browser session (fresher than any cookie
+    the browser still holds), or from the signed cookie."""
     token = st.session_state.get(SESSION_TOKEN_KEY)
-    return token if isinstance(token, str) else None
+    if isinstance(token, str):
+        return token
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    settings = require_settings()
+    return unsign_token(cookie, cookie_secret(settings.encryption_key), settings.access.session_hours * 3600)
 
 
 def _single_sign_on(settings: Settings) -> Person | Refusal | None:

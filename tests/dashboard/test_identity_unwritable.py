@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.context import SESSION_TOKEN_KEY, SSO_FIRST_SEEN_KEY
 from services import audit
 from services.accounts import VIEWER, add_account, command_line_person
+from services.settings_rules import ACCESS_ROLES
 from tests.support.console import console_db, use_live
 from tests.support.pages import PAGES, close_session_db, console_app
 
@@ -99,3 +100,21 @@ def test_no_query_parameter_changes_who_is_signed_in(viewer: AppTest, page: str)
 def test_every_page_is_tried() -> None:
     pages = {path.name for path in PAGES.glob("*.py")}
     assert pages - {*LIVE_PAGES, *PAGES_ALSO} == {"landing.py", "demo.py"}
+
+
+@pytest.mark.parametrize("role", ACCESS_ROLES)
+def test_each_role_meets_each_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role: str) -> None:
+    use_live(monkeypatch, tmp_path, PASSWORD)
+    with console_db(tmp_path / "console.db") as db:
+        add_account(db, command_line_person("tests"), "rita", PASSWORD, role, "Rita Reis")
+    at = console_app().run()
+    at.text_input[0].input("rita")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    try:
+        for page in (*LIVE_PAGES, *PAGES_ALSO):
+            at.switch_page(f"../pages/{page}").run()
+            assert not at.exception, (role, page, [element.value for element in at.exception])
+            assert signed_in_as(at) == f"Signed in as Rita Reis · {role}"
+    finally:
+        close_session_db(at)
