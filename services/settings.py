@@ -514,7 +514,7 @@ def load_settings(
             collect(problems, lambda: require_id("D360_PARTNER_ID", partner_id))
             collect(problems, lambda: require_partner_credentials(api_key, username))
             collect(problems, lambda: require_strong_fernet_key(require_encryption_key(encryption_key)))
-            collect(problems, lambda: require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
+            collect(problems, lambda: require_sign_in(oidc_configured, file_values.get("auth")))
             collect(
                 problems,
                 lambda: require_team_allowlist(oidc_configured, access.allowed_emails, access.allowed_domains),
