@@ -163,11 +163,12 @@ def claims(email: str = "carol@example.com", **changes: object) -> dict[str, obj
 
 def test_oidc_signed_in_user_is_the_operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_oidc(monkeypatch, tmp_path)
+    monkeypatch.setenv("CONSOLE_ROLES", "operator=carol@example.com")
     at = console_app()
     at.user = claims()
     at.run()
     assert not at.exception
-    assert signed_in_as(at) == "Signed in as Carol · viewer"
+    assert signed_in_as(at) == "Signed in as Carol · operator"
     assert "Connect a WhatsApp number" in [title.value for title in at.title]
     new_link(at)
     close_session_db(at)
@@ -183,7 +184,7 @@ def test_oidc_without_a_signed_in_user_shows_only_the_sign_in(monkeypatch: pytes
     assert [title.value for title in at.title] == ["Sign in"]
     assert [button.label for button in at.button] == ["Sign in with single sign-on"]
     at.button[0].click().run()
-    # Without Authlib (not installed here), or without [auth] in Streamlit's own secrets, st.login refuses;
+    # Without [auth] in Streamlit's own secrets (AppTest does not read the console's file), st.login refuses;
     # the page says so instead of failing.
     assert not at.exception
     assert "Single sign-on is configured but cannot start" in at.error[0].value
