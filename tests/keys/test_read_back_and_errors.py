@@ -17,7 +17,6 @@ from services.channels.attention import key_not_ready
 from services.channels.projection import upsert_channel
 from services.keys.generation import generate_key
 from services.keys.readiness import (
-    NOT_VERIFIABLE,
     ReadinessConfig,
     first_unfinished_step,
     key_readiness,
@@ -25,7 +24,7 @@ from services.keys.readiness import (
     unprepared_channel_ids,
 )
 from services.keys.vault import KeyVault
-from services.messaging_api import MessagingApi, MessagingApiError, error_reason
+from services.messaging_api import MessagingApi, MessagingApiError
 from services.settings import AlertSettings
 from tests.support import FIXTURES
 from tests.support.people import person
@@ -38,6 +37,7 @@ KEY = "Zq7readBackKeyUnderTest12345"
 TEMPLATE = "https://hooks.example.org/whatsapp/{channel_id}"
 CONFIG = ReadinessConfig(TEMPLATE, {}, timeout=2)
 HEALTHY = {"health_status": {"can_send_message": "AVAILABLE", "entities": []}}
+NOT_VERIFIABLE = "not_verifiable"
 
 
 @pytest.fixture
@@ -117,9 +117,13 @@ def test_a_read_that_fails_otherwise_still_fails(db, vault) -> None:
     assert unprepared_channel_ids(db) == ["chR1"]
 
 
+@responses.activate
 @pytest.mark.parametrize("recorded", ERRORS, ids=lambda recorded: recorded["name"])
 def test_each_recorded_error_body_gives_its_reason(recorded) -> None:
-    assert error_reason(recorded["body"]) == recorded["expect"]
+    responses.get(f"{ADDRESS}/health_status", json=recorded["body"], status=recorded["status"])
+    with MessagingApi(ADDRESS, KEY) as api, pytest.raises(MessagingApiError) as raised:
+        api.health_status()
+    assert raised.value.message.endswith(f"({recorded['status']}): {recorded['expect']}")
 
 
 @responses.activate
