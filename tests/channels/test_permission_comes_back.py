@@ -6,12 +6,14 @@ audited on the channel and alerted once."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
 from cryptography.fernet import Fernet
+from sqlite_utils import Database
 
 from services.alerts.rules import find_permission_changes
 from services.channels.attention import needs_attention, refused_by_360dialog
@@ -28,6 +30,7 @@ from services.channels.sync import sync_channels
 from services.channels.timeline import channel_timeline
 from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault
+from services.migrations import console_migrations
 from services.partner_api import PartnerApiError
 from services.settings import AlertSettings
 from tests.support import FIXTURES
@@ -187,3 +190,24 @@ def test_each_change_is_on_the_timeline_and_alerted_once(db, api) -> None:
     assert any("granted -> not_shared" in detail for detail in details)
     assert any("not_shared -> granted" in detail for detail in details)
     assert find_permission_changes(db, AlertSettings(), now + timedelta(days=8)).findings == []
+
+
+def test_channels_an_older_version_marked_denied_after_a_403_are_unknown_with_the_refusal_kept(tmp_path) -> None:
+    old = Database(sqlite3.connect(str(tmp_path / "old.db")))
+    try:
+        console_migrations.apply(old, stop_before="m028_key_refusals_and_permission_rechecks")
+        with old.atomic():
+            old["channels"].insert_all(
+                [
+                    {"id": "dCH", "status": "running", "permission": "denied", "permission_detail": "Channel is not in "
+                     "running state", "updated_at": "2026-11-01T10:00:00+00:00"},
+                    {"id": "gCH", "status": "running", "permission": "granted", "permission_detail": "listed"},
+                ]
+            )  # fmt: skip
+        console_migrations.apply(old)
+        denied, granted = (old["channels"].get(channel_id) for channel_id in ("dCH", "gCH"))
+    finally:
+        old.close()
+    assert (denied["permission"], denied["key_refusal"]) == ("unknown", "Channel is not in running state")
+    assert denied["key_refused_at"] == "2026-11-01T10:00:00+00:00"
+    assert (granted["permission"], granted["key_refusal"]) == ("granted", None)
