@@ -105,6 +105,7 @@ class AlertSettings:
     no_key: bool = True
     no_key_minutes: float = 60.0
     revoked: bool = True
+    permission_changed: bool = True
     account: bool = True
     key_chain: bool = True
     rejections: bool = True
@@ -359,6 +360,7 @@ def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes:
         no_key=source.flag("CONSOLE_ALERT_NO_KEY", True),
         no_key_minutes=source.number("CONSOLE_ALERT_NO_KEY_MINUTES", 60.0),
         revoked=source.flag("CONSOLE_ALERT_REVOKED", True),
+        permission_changed=source.flag("CONSOLE_ALERT_PERMISSION_CHANGED", True),
         account=source.flag("CONSOLE_ALERT_ACCOUNT", True),
         key_chain=source.flag("CONSOLE_ALERT_KEY_CHAIN", True),
         rejections=source.flag("CONSOLE_ALERT_REJECTIONS", True),
