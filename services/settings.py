@@ -174,7 +174,6 @@ class Settings:
     receiver_max_body_bytes: int
     receiver_auth_header_name: str | None
     receiver_auth_header_value: str | None = field(repr=False)
-    operator: str
     http_timeout_seconds: float
     password_hash: str | None = field(default=None, repr=False)
     oidc_configured: bool = False
@@ -584,7 +583,6 @@ def load_settings(
         receiver_max_body_bytes=int(source.number("RECEIVER_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)),
         receiver_auth_header_name=auth_header_name,
         receiver_auth_header_value=auth_header_value,
-        operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         password_hash=password_hash,
         oidc_configured=oidc_configured,

@@ -66,8 +66,8 @@ MARKDOWN_FIELD_NAMES = {"body", "label", "help", "caption", "captions", "options
 
 @pytest.fixture
 def named(monkeypatch: pytest.MonkeyPatch, data_dir: Path, db_path: Path) -> Path:
-    """Demo mode with NAME as the operator, and a record of NAME in every table that keeps one."""
-    use_demo(monkeypatch, data_dir, CONSOLE_OPERATOR=NAME)
+    """Demo mode, and a record of NAME in every table that keeps one."""
+    use_demo(monkeypatch, data_dir)
     now = datetime.now(UTC)
     at = now.isoformat(timespec="microseconds")
     with console_db(db_path) as db:

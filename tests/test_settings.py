@@ -59,15 +59,15 @@ def test_live_mode_uses_360dialog_defaults(tmp_path: Path) -> None:
 def test_secrets_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(
-        'CONSOLE_MODE = "demo"\nCONSOLE_OPERATOR = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n'
+        'CONSOLE_MODE = "demo"\nCONSOLE_PARTNER_NAME = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n'
     )
     settings = load_settings({"CONSOLE_DATA_DIR": str(tmp_path)}, secrets_path=secrets_file)
-    assert settings.operator == "from-file"
+    assert settings.partner_display_name == "from-file"
     assert settings.sandbox_running_delay_seconds == 7
     overridden = load_settings(
-        {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_OPERATOR": "env"}, secrets_path=secrets_file
+        {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_PARTNER_NAME": "env"}, secrets_path=secrets_file
     )
-    assert overridden.operator == "env"
+    assert overridden.partner_display_name == "env"
 
 
 @pytest.mark.parametrize(

@@ -133,8 +133,6 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
 
 def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_demo(monkeypatch, tmp_path)
-    # CONSOLE_OPERATOR named the demo's operator; demo mode now acts as the admin "demo", whatever it says.
-    monkeypatch.setenv("CONSOLE_OPERATOR", "demo-ops")
     at = console_app().run()
     assert not at.exception
     assert "Sign in" not in [title.value for title in at.title]
@@ -142,7 +140,7 @@ def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     new_link(at)
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
-        # Demo mode acts as the demo admin, whatever CONSOLE_OPERATOR says.
+        # Demo mode acts as the demo admin.
         assert conn.execute("select operator from io_links").fetchall() == [("demo",)]
     assert signed_in_as(at) == "Acting as demo · admin"
 

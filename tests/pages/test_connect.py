@@ -21,9 +21,8 @@ OPERATOR_PASSWORD = "a long operator password"
 
 
 @pytest.fixture(autouse=True)
-def operator(demo_mode: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The operator, as demo mode has it: the demo admin, whatever CONSOLE_OPERATOR says."""
-    monkeypatch.setenv("CONSOLE_OPERATOR", "ana")
+def operator(demo_mode: Path) -> str:
+    """The operator, as demo mode has it: the demo admin."""
     return "demo"
 
 
