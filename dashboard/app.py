@@ -11,20 +11,20 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard.auth import (  # noqa: E402
-    current_operator,
     requested_page_path,
-    require_operator,
+    require_person,
     resume_requested_page,
     sign_out_button,
+    signed_in_person,
 )
 from dashboard.context import LANDING_PATH, require_settings  # noqa: E402
 
 settings = require_settings()
-operator = current_operator()
+person = signed_in_person()
 # The landing page is where clients' browsers come back from 360dialog: it is the one page a visitor who
 # has not signed in may reach, and such a visitor sees no sidebar, no navigation and no other page.
 st.set_page_config(
-    page_title="WhatsApp onboarding console" if operator else "Onboarding",
+    page_title="WhatsApp onboarding console" if person else "Onboarding",
     page_icon=":material/smartphone:",
     layout="wide",
     # Collapsed at first on every screen, so that a narrow one (800 px) gives the page its whole width; the
@@ -54,7 +54,7 @@ def operator_pages() -> list[st.Page]:
 
 
 def sign_in() -> None:
-    require_operator()
+    require_person()
 
 
 def visitor_pages() -> list[st.Page]:
@@ -72,7 +72,7 @@ def visitor_pages() -> list[st.Page]:
     return pages
 
 
-if operator is None:
+if person is None:
     navigation = st.navigation(visitor_pages(), position="hidden")
 else:
     pages = operator_pages()
@@ -80,5 +80,5 @@ else:
     resume_requested_page(pages, navigation)
     if settings.demo_mode:
         st.sidebar.info("Demo mode: a built-in sandbox hub stands in for 360dialog.", icon=":material/science:")
-    sign_out_button()
+    sign_out_button(person)
 navigation.run()

@@ -19,6 +19,7 @@ from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
 from services.channels.workbench import QueueRow
 from services.keys.bulk import BulkSummary
+from services.keys.readiness import DONE_STATUSES
 
 TABLE_COLUMNS = {
     "phone_number": "phone",
@@ -104,6 +105,12 @@ def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel)
     pending = cancellation_note(channel)
     if pending:
         st.warning("Cancellation: " + escape_markdown(pending), icon="⚠️")
+    if channel.get("key_refusal"):
+        st.warning(
+            "Refused by 360dialog: " + escape_markdown(channel["key_refusal"]) + ". Try again: the next key request"
+            " asks 360dialog again.",
+            icon="🚫",
+        )
     drop = quality_drop(channel)
     if drop:
         st.warning("Quality alert: " + escape_markdown(drop), icon="📉")
@@ -169,7 +176,7 @@ def readiness_report(summary: BulkSummary) -> None:
     if waiting:
         st.warning(f"{plural(len(waiting), 'key')} not ready yet; the step each one stopped at is below.", icon="⚠️")
         stopped = [
-            (outcome.channel_id, next(s for s in outcome.readiness if s.status not in ("ok", "attention")))
+            (outcome.channel_id, next(s for s in outcome.readiness if s.status not in DONE_STATUSES))
             for outcome in waiting
         ]
         rows = [

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 from sqlite_utils import Database
 
-from services.accounts import ADMIN, Person, SignInMethod, demo_person
+from dashboard.session_cookie import COOKIE_NAME
+from services.accounts import (
+    AdmissionPolicy,
+    Person,
+    Refusal,
+    admit,
+    cookie_secret,
+    demo_person,
+    resume_session,
+    unsign_token,
+)
 from services.keys.generation import recover_abandoned_attempts
 from services.keys.readiness import ReadinessConfig
 from services.keys.vault import KeyVault
@@ -13,7 +25,11 @@ from services.partner_api import PartnerApi
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
-OPERATOR_KEY = "operator"
+# Who is signed in lives under private keys (no page's widget or query parameter is named so; a test checks),
+# and only as a password session's token or the time single sign-on was first seen: the Person is made afresh
+# on every run from the cookie, the session table or st.user, never read back from what a page could write.
+SESSION_TOKEN_KEY = "_console_session_token"  # noqa: S105 - a key's name, not a secret
+SSO_FIRST_SEEN_KEY = "_console_sso_first_seen"
 # The one page a visitor who has not signed in may open: where clients come back from 360dialog.
 LANDING_PATH = "landing"
 # The source of a browser on this machine, or behind a proxy on it that the settings do not trust.
@@ -60,30 +76,54 @@ def get_readiness_config() -> ReadinessConfig:
     return ReadinessConfig.from_settings(require_settings())
 
 
-def operator() -> str:
-    """Who is acting: the signed-in operator (set by the login gate), or CONSOLE_OPERATOR in demo mode."""
+def session_token() -> str | None:
+    """This browser's password session token: from a sign-in in this browser session (fresher than any cookie
+    the browser still holds), or from the signed cookie."""
+    token = st.session_state.get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        return token
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    settings = require_settings()
+    return unsign_token(cookie, cookie_secret(settings.encryption_key), settings.access.session_hours * 3600)
+
+
+def _single_sign_on(settings: Settings) -> Person | Refusal | None:
+    # .get: st.user has no is_logged_in when Streamlit itself found no [auth] (another secrets file).
+    if not st.user.get("is_logged_in"):
+        return None
+    first_seen = st.session_state.setdefault(SSO_FIRST_SEEN_KEY, time.time())
+    claims = st.user.to_dict()
+    return admit(claims, AdmissionPolicy.from_settings(settings), time.time(), session_started=first_seen)
+
+
+def signed_in() -> Person | Refusal | None:
+    """Who this browser session is: a Person, a Refusal (single sign-on named someone the console does not let
+    in, or whose sign-in expired), or None before any sign-in. Shows nothing."""
     settings = require_settings()
     if not settings.login_required:
-        return settings.operator
-    name = st.session_state.get(OPERATOR_KEY)
-    if not name:
-        st.error("Sign in first.")
-        st.stop()
-    return name
+        return demo_person()
+    if settings.oidc_configured:
+        return _single_sign_on(settings)
+    token = session_token()
+    return resume_session(get_db(), token) if token else None
 
 
 def current_person() -> Person:
     """Who is acting: the signed-in person with their role, or the demo admin in demo mode. Pages pass it to
     every action's service function, which checks the role (services.accounts.require)."""
-    settings = require_settings()
-    if not settings.login_required:
-        return demo_person()
-    name = st.session_state.get(OPERATOR_KEY)
-    if not name:
+    person = signed_in()
+    if not isinstance(person, Person):
         st.error("Sign in first.")
         st.stop()
-    # The shared password admits everyone as an admin until each person signs in with their own account.
-    return Person(id=name, display_name=name, role=ADMIN, method=SignInMethod.PASSWORD)
+        raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop raises
+    return person
+
+
+def operator() -> str:
+    """The audit identity of who is acting (services.accounts.Person.id)."""
+    return current_person().id
 
 
 def source_address() -> str:

@@ -9,7 +9,7 @@ from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused
 from services.accounts import Person
 from services.keys.generation import KeyResult, record_download, record_reveal
-from services.keys.readiness import NOT_RUN, STEP_LABELS, StepState, first_unfinished_step
+from services.keys.readiness import NOT_RUN, NOT_VERIFIABLE, STEP_LABELS, StepState, first_unfinished_step
 from services.messaging_api import redacted_url
 from services.spreadsheet import csv_text
 
@@ -149,7 +149,7 @@ def bulk_keys_download(db: Database, person: Person, *, key: str) -> None:
     )
 
 
-READINESS_ICONS = {"ok": "✅", "attention": "⚠️", "failed": "❌", "skipped": "⏭️", NOT_RUN: "⏳"}
+READINESS_ICONS = {"ok": "✅", "attention": "⚠️", NOT_VERIFIABLE: "➖", "failed": "❌", "skipped": "⏭️", NOT_RUN: "⏳"}
 
 
 def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | None:
@@ -157,7 +157,7 @@ def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | N
     st.text("Ready to use")
     for state in states:
         detail = f" — {state.detail}" if state.detail else ""
-        st.text(f"{READINESS_ICONS.get(state.status, '•')} {state.label}: {state.status}{detail}")
+        st.text(f"{READINESS_ICONS.get(state.status, '•')} {state.label}: {state.status.replace('_', ' ')}{detail}")
     retry = first_unfinished_step(states)
     reason = refused("prepare_key")
     if retry is None:

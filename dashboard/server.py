@@ -2,7 +2,8 @@
 
 Streamlit's own app (dashboard/app.py, the pages) served as an `st.App`, with the console's edge around it
 (dashboard/edge.py): the source address as CONSOLE_TRUSTED_PROXIES says, internal routes closed, no
-server internals in a session's first message, security headers.
+server internals in a session's first message, security headers; and the console's own routes that set and
+clear a password account's session cookie (dashboard/session_cookie.py).
 
 uvicorn, which Streamlit runs, would rewrite a request's client from `X-Forwarded-For` itself whenever the
 peer is on loopback (its FORWARDED_ALLOW_IPS default), before any middleware could see the real peer. So
@@ -25,6 +26,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from dashboard.edge import ConsoleEdge  # noqa: E402
+from dashboard.session_cookie import session_routes  # noqa: E402
 from services.addresses import Network  # noqa: E402
 from services.settings import SettingsError, load_settings  # noqa: E402
 
@@ -57,4 +59,8 @@ else:
             "Start the console with `python -m dashboard.server` (or `python -m services.stack`): served otherwise, "
             "uvicorn would take a loopback peer's X-Forwarded-For as the visitor's address."
         )
-    app = App(Path(__file__).with_name("app.py"), middleware=[Middleware(ConsoleEdge, trusted_proxies())])
+    app = App(
+        Path(__file__).with_name("app.py"),
+        routes=session_routes(),
+        middleware=[Middleware(ConsoleEdge, trusted_proxies())],
+    )

@@ -33,7 +33,8 @@ channel_col, range_col = st.columns(2)
 operator = operator_col.selectbox(
     "Operator",
     [ANY, *operators(db)],
-    key="operator",
+    # Not "operator": a filter's key must never look like who is signed in.
+    key="who",
     bind="query-params",
     accept_new_options=True,
     help="Those who acted lately are listed; type any other name.",

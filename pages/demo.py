@@ -134,6 +134,14 @@ else:
                 return f"{channel_id} revoked (redirect #{stored.id})"
 
             control("revoke", revoke, "Permission withdrawn; the redirect is stored.", channel_id)
+        st.caption("Or the client grants key permission in its own hub: no event; the next permission check sees it.")
+        if st.button("Client grants permission in its hub", disabled=bool(may_not), help=may_not):
+
+            def grant() -> str:
+                sandbox.grant(channel_id)
+                return f"{channel_id} granted in the hub"
+
+            control("grant", grant, "Permission granted in the hub.", channel_id)
     with alert_col.container(border=True):
         st.markdown("**Account violation or restriction** (Meta)")
         st.caption(
@@ -215,18 +223,25 @@ except SandboxError as error:
     st.text(str(error))
     st.stop()
 
-twice_col, order_col = st.columns(2)
+twice_col, order_col, read_col = st.columns(3)
 send_twice = twice_col.toggle(
     "Send every webhook twice", value=switches["send_twice"], disabled=bool(may_not), help=may_not
 )
 out_of_order = order_col.toggle(
     "Send webhooks out of order", value=switches["out_of_order"], disabled=bool(may_not), help=may_not
 )
-if (send_twice, out_of_order) != (switches["send_twice"], switches["out_of_order"]):
+read_missing = read_col.toggle(
+    "Webhook read answers 404",
+    value=switches["webhook_read_missing"],
+    disabled=bool(may_not),
+    help=may_not or "GET /v1/configs/webhook is not in 360dialog's reference: the read-back step says not verifiable",
+)
+chosen_switches = {"send_twice": send_twice, "out_of_order": out_of_order, "webhook_read_missing": read_missing}
+if chosen_switches != {name: switches[name] for name in chosen_switches}:
 
     def save_switches() -> str:
-        sandbox.set_switches(send_twice=send_twice, out_of_order=out_of_order)
-        return f"send twice: {send_twice}, out of order: {out_of_order}"
+        sandbox.set_switches(**chosen_switches)
+        return ", ".join(f"{name}: {value}" for name, value in chosen_switches.items())
 
     control("switches", save_switches, "Delivery switches saved.")
 

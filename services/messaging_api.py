@@ -37,7 +37,7 @@ DEFAULT_HTTPS_PORT = 443
 
 
 class MessagingApiError(Exception):
-    """A failed Messaging API call. `kind`: timeout, unreachable, refused_key, forbidden, not_found,
+    """A failed Messaging API call. `kind`: timeout, unreachable, refused_key, forbidden, not_found, not_allowed,
     rate_limited, server_error, bad_response, redirected, http_error, refused_host (the key was not sent)."""
 
     def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
@@ -114,25 +114,62 @@ def read_health(document: dict[str, Any]) -> KeyHealth:
     return KeyHealth(_text(health.get("can_send_message")), tuple(entities), tuple(problems))
 
 
-def _error_for_response(response: requests.Response) -> MessagingApiError:
+def error_reason(document: Any) -> str:
+    """The reason an error body gives, in any shape seen: `{"error": "..."}` (360dialog's Messaging API),
+    `{"error": {"message": ...}}` (Meta's Cloud API) or `{"meta": {"developer_message": ...}}` (the Partner API's
+    shape); empty when it gives none."""
+    if not isinstance(document, dict):
+        return ""
+    error, meta = document.get("error"), document.get("meta")
+    candidates = [
+        error,
+        error.get("message") if isinstance(error, dict) else None,
+        error.get("error_user_msg") if isinstance(error, dict) else None,
+        meta.get("developer_message") if isinstance(meta, dict) else None,
+    ]
+    reason = next((value.strip() for value in candidates if isinstance(value, str) and value.strip()), "")
+    return " ".join(reason.split())[:MAX_DETAIL_LENGTH]
+
+
+def _reason_suffix(response: requests.Response, api_key: str) -> str:
+    try:
+        reason = error_reason(response.json())
+    except ValueError:
+        return ""
+    # An echo of the request must not carry the key into a message, a step's detail or an alert.
+    if api_key and api_key in reason:
+        reason = reason.replace(api_key, "[key hidden]")
+    return f": {reason}" if reason else ""
+
+
+def _error_for_response(response: requests.Response, api_key: str = "") -> MessagingApiError:
     status = response.status_code
+    why = _reason_suffix(response, api_key)
     if status == 401:
         return MessagingApiError(
-            "refused_key", "The Messaging API refused the key (401): a newer key may have replaced it", status=status
+            "refused_key",
+            f"The Messaging API refused the key (401){why or ': a newer key may have replaced it'}",
+            status=status,
         )
     if status == 403:
-        return MessagingApiError("forbidden", "The Messaging API refused the request (403)", status=status)
+        return MessagingApiError("forbidden", f"The Messaging API refused the request (403){why}", status=status)
     if status == 404:
         return MessagingApiError(
-            "not_found", "The Messaging API has no such endpoint at this address (404)", status=status
+            "not_found", f"The Messaging API has no such endpoint at this address (404){why}", status=status
+        )
+    if status == 405:
+        return MessagingApiError(
+            "not_allowed", f"The Messaging API does not offer this method here (405){why}", status=status
         )
     if status == 429:
         return MessagingApiError(
-            "rate_limited", "Rate limited by the Messaging API (429); try again later", status=status
+            "rate_limited", f"Rate limited by the Messaging API (429){why}; try again later", status=status
         )
     if status >= 500:
-        return MessagingApiError("server_error", f"The Messaging API failed ({status}); try again later", status=status)
-    return MessagingApiError("http_error", f"Unexpected answer from the Messaging API ({status})", status=status)
+        return MessagingApiError(
+            "server_error", f"The Messaging API failed ({status}){why}; try again later", status=status
+        )
+    return MessagingApiError("http_error", f"The Messaging API refused the request ({status}){why}", status=status)
 
 
 def redacted_url(url: str) -> str:
@@ -268,7 +305,7 @@ class MessagingApi:
                 "redirected", f"The Messaging API answered {response.status_code} elsewhere; not followed with the key"
             )
         if response.status_code >= 400:
-            raise _error_for_response(response)
+            raise _error_for_response(response, self._api_key)
         try:
             document = response.json()
         except ValueError:
@@ -282,15 +319,21 @@ class MessagingApi:
     def health_status(self) -> KeyHealth:
         return read_health(self._request("GET", "/health_status"))
 
-    def set_webhook(self, url: str, headers: dict[str, str] | None = None) -> None:
+    def set_webhook(self, url: str, headers: dict[str, str] | None = None) -> WebhookConfig:
+        """Set the number's messaging webhook; returns what 360dialog's answer echoes (its documented
+        confirmation), with no url when the answer echoes none."""
         body: dict[str, Any] = {"url": url}
         if headers:
             body["headers"] = headers
-        self._request("POST", "/v1/configs/webhook", body)
+        return _webhook_config(self._request("POST", "/v1/configs/webhook", body))
 
     def webhook(self) -> WebhookConfig:
-        document = self._request("GET", "/v1/configs/webhook")
-        url = document.get("url")
-        headers = document.get("headers")
-        names = tuple(sorted(headers)) if isinstance(headers, dict) else ()
-        return WebhookConfig(url if isinstance(url, str) and url else None, names)
+        """Read the webhook back. Not in 360dialog's waba-v2 reference: a 404 or 405 means it is not offered."""
+        return _webhook_config(self._request("GET", "/v1/configs/webhook"))
+
+
+def _webhook_config(document: dict[str, Any]) -> WebhookConfig:
+    url = document.get("url")
+    headers = document.get("headers")
+    names = tuple(sorted(headers)) if isinstance(headers, dict) else ()
+    return WebhookConfig(url if isinstance(url, str) and url else None, names)

@@ -623,6 +623,27 @@ def m025_audit_role(db: Database) -> None:
     db["audit"].add_column("role", str)
 
 
+@console_migrations()
+def m028_key_refusals_and_permission_rechecks(db: Database) -> None:
+    # A 403 on a key request is 360dialog refusing that request, in its own words: kept beside the permission,
+    # which only shared_client_numbers decides. Rows a 403 marked 'denied' before go back to 'unknown'.
+    db["channels"].add_column("key_refusal", str)
+    db["channels"].add_column("key_refused_at", str)
+    db.execute(
+        "update channels set key_refusal = permission_detail, key_refused_at = updated_at,"
+        " permission = 'unknown', permission_detail = null where permission = 'denied'"
+    )
+    # The permission before its last change, and when it changed (the "permission changed" alert).
+    db["channels"].add_column("previous_permission", str)
+    db["channels"].add_column("permission_changed_at", str)
+    # When to ask 360dialog again about a client's key permission, and the wait that doubles while unsettled.
+    db["permission_rechecks"].create(
+        {"client_id": str, "checked_at": str, "next_at": str, "wait_minutes": float, "outcome": str},
+        pk="client_id",
+    )
+    db["permission_rechecks"].create_index(["next_at"])
+
+
 _ENDED_SQL = (
     "(case when terminated_at is not null then 'terminated' when cancellation = 'cancelled' then 'cancelled' end)"
 )

@@ -38,9 +38,12 @@ class PartnerApiError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         may_have_reached_server: bool = False,
+        detail: str = "",
     ) -> None:
         super().__init__(message)
         self.kind = kind
+        # 360dialog's own words (its developer_message), when it gave any.
+        self.detail = detail
         self.message = message
         self.status = status
         self.retry_after = retry_after
@@ -53,7 +56,8 @@ NEXT_STEP = {
     "unreachable": "Check the network and D360_API_BASE_URL (in demo mode: is the sandbox hub running?).",
     "bad_request": "The request was refused as malformed; nothing was changed.",
     "unauthorized": "Fix the credentials in the settings, then restart the console.",
-    "forbidden": "Ask the client to grant permission through the onboarding link, or check the partner's rights.",
+    "forbidden": "360dialog refused this request for the reason it gave; the next attempt asks again. A Direct-Paid "
+    "client grants key permission in its own hub or through the onboarding link.",
     "not_found": "The channel or partner id is not known to 360dialog: check D360_PARTNER_ID and sync the channels.",
     "rate_limited": "Wait before trying again.",
     "server_error": "360dialog is failing on its side; try again later.",
@@ -125,7 +129,7 @@ def error_for_response(response: requests.Response) -> PartnerApiError:
         )
     if status == 403:
         return PartnerApiError(
-            "forbidden", f"Not permitted (403): the client may not have granted key permission{suffix}", status=status
+            "forbidden", f"Refused by 360dialog (403){suffix or ': Forbidden'}", status=status, detail=detail
         )
     if status == 404:
         return PartnerApiError("not_found", f"Not found at 360dialog (404){suffix}", status=status)

@@ -107,6 +107,7 @@ class AlertSettings:
     no_key: bool = True
     no_key_minutes: float = 60.0
     revoked: bool = True
+    permission_changed: bool = True
     account: bool = True
     key_chain: bool = True
     rejections: bool = True
@@ -175,7 +176,6 @@ class Settings:
     receiver_max_body_bytes: int
     receiver_auth_header_name: str | None
     receiver_auth_header_value: str | None = field(repr=False)
-    operator: str
     http_timeout_seconds: float
     password_hash: str | None = field(default=None, repr=False)
     oidc_configured: bool = False
@@ -363,6 +363,7 @@ def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes:
         no_key=source.flag("CONSOLE_ALERT_NO_KEY", True),
         no_key_minutes=source.number("CONSOLE_ALERT_NO_KEY_MINUTES", 60.0),
         revoked=source.flag("CONSOLE_ALERT_REVOKED", True),
+        permission_changed=source.flag("CONSOLE_ALERT_PERMISSION_CHANGED", True),
         account=source.flag("CONSOLE_ALERT_ACCOUNT", True),
         key_chain=source.flag("CONSOLE_ALERT_KEY_CHAIN", True),
         rejections=source.flag("CONSOLE_ALERT_REJECTIONS", True),
@@ -518,7 +519,7 @@ def load_settings(
             collect(problems, lambda: require_id("D360_PARTNER_ID", partner_id))
             collect(problems, lambda: require_partner_credentials(api_key, username))
             collect(problems, lambda: require_strong_fernet_key(require_encryption_key(encryption_key)))
-            collect(problems, lambda: require_sign_in(password_hash, oidc_configured, file_values.get("auth")))
+            collect(problems, lambda: require_sign_in(oidc_configured, file_values.get("auth")))
             collect(
                 problems,
                 lambda: require_team_allowlist(oidc_configured, access.allowed_emails, access.allowed_domains),
@@ -586,7 +587,6 @@ def load_settings(
         receiver_max_body_bytes=int(source.number("RECEIVER_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)),
         receiver_auth_header_name=auth_header_name,
         receiver_auth_header_value=auth_header_value,
-        operator=source.text("CONSOLE_OPERATOR", "ops") or "ops",
         http_timeout_seconds=source.number("D360_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         password_hash=password_hash,
         oidc_configured=oidc_configured,

@@ -76,15 +76,12 @@ def require_encryption_key(value: str) -> str:
     return check_encryption_key(value)
 
 
-def require_sign_in(password_hash: str | None, oidc_configured: bool, auth_table: object) -> None:
+def require_sign_in(oidc_configured: bool, auth_table: object) -> None:
+    """Single sign-on needs a strong cookie secret. Without it, people sign in with password accounts, kept in
+    the console database: the sign-in page says how to add the first (settings cannot see the database)."""
     if oidc_configured:
         cookie_secret = str(auth_table.get("cookie_secret")) if isinstance(auth_table, dict) else None
         require_strong("[auth] cookie_secret", cookie_secret)
-    elif not password_hash:
-        raise SettingsError(
-            "CONSOLE_PASSWORD_HASH is required in live mode unless st.login is configured in [auth]; "
-            "make one with `python -m services.password_hash`"
-        )
 
 
 def require_https(key: str, url: str) -> None:

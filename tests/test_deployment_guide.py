@@ -52,7 +52,7 @@ def clean_env(**values: str) -> dict[str, str]:
 
 def test_every_command_in_the_guide_is_one_this_test_runs() -> None:
     prefixes = (
-        ".venv/bin/python -m services.password_hash",
+        ".venv/bin/python -m services.accounts add",
         '.venv/bin/python -c "from cryptography.fernet',
         ".venv/bin/uvicorn services.receiver:app",
         ".venv/bin/python -m dashboard.server",
@@ -68,17 +68,26 @@ def test_the_secrets_commands_print_what_the_settings_take(tmp_path: Path) -> No
         command_starting('.venv/bin/python -c "from cryptography.fernet'), capture_output=True, text=True, check=True
     ).stdout.strip()
     Fernet(key.encode())
-    typed = "a long enough password\na long enough password\n"
-    made = subprocess.run(
-        command_starting(".venv/bin/python -m services.password_hash"),
-        input=typed,
+
+
+def test_the_first_account_is_made_as_the_guide_says(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(
+        CONSOLE_MODE="live", CONSOLE_DATA_DIR=str(data_dir), CONSOLE_SECRETS_FILE=str(tmp_path / "none.toml")
+    )
+    subprocess.run(
+        command_starting(".venv/bin/python -m services.accounts add"),
+        input="a long enough password\n",
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=clean_env(),
+        env=env,
         check=True,
     )
-    assert made.stdout.strip().splitlines()[-1].startswith("scrypt$")
+    with closing(sqlite3.connect(data_dir / "console.db")) as db:
+        rows = db.execute("select name, display_name, role, password_hash from accounts").fetchall()
+    assert [row[:3] for row in rows] == [("ana", "Ana Lima", "admin")]
+    assert rows[0][3].startswith("scrypt$")
 
 
 def test_the_receiver_runs_in_live_mode_with_the_guides_flags(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from streamlit.testing.v1 import AppTest
 
 from services import audit
+from services.accounts import ADMIN, add_account, command_line_person
 from services.channels.projection import ensure_client, upsert_channel
 from services.channels.sync_runs import LEASE_NAME
 from services.onboarding.links import LinkRequest, hand_out_link
@@ -65,8 +66,8 @@ MARKDOWN_FIELD_NAMES = {"body", "label", "help", "caption", "captions", "options
 
 @pytest.fixture
 def named(monkeypatch: pytest.MonkeyPatch, data_dir: Path, db_path: Path) -> Path:
-    """Demo mode with NAME as the operator, and a record of NAME in every table that keeps one."""
-    use_demo(monkeypatch, data_dir, CONSOLE_OPERATOR=NAME)
+    """Demo mode, and a record of NAME in every table that keeps one."""
+    use_demo(monkeypatch, data_dir)
     now = datetime.now(UTC)
     at = now.isoformat(timespec="microseconds")
     with console_db(db_path) as db:
@@ -247,9 +248,12 @@ def test_the_landing_page_names_who_handed_out_the_link_as_text(named: Path, db_
 
 def test_a_name_typed_at_sign_in_stays_text_on_every_page(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     use_live(monkeypatch, data_dir, "correct horse battery staple")
+    with console_db(data_dir / "console.db") as db:
+        # An account name is plain; the name shown for it is what an admin typed.
+        add_account(db, command_line_person("tests"), "mark", "correct horse battery staple", ADMIN, NAME)
     app = console_app().run()
     try:
-        app.text_input[0].input(NAME)
+        app.text_input[0].input("mark")
         app.text_input[1].input("correct horse battery staple")
         app.button[0].click().run()
         assert not app.exception

@@ -27,7 +27,7 @@ from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault, VaultError
 from services.partner_api import PartnerApi, PartnerApiError
 from services.settings import SettingsError, load_settings
-from tests.support.console import console_db, live_env
+from tests.support.console import add_team, console_db, live_env
 from tests.support.pages import close_session_db, console_app, new_link
 from tests.support.people import person
 from tests.support.servers import wait_for
@@ -243,6 +243,7 @@ def test_no_secret_leaks_anywhere(
     for key, value in live.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CONSOLE_DATA_DIR", stack.env["CONSOLE_DATA_DIR"])
+    add_team(Path(stack.env["CONSOLE_DATA_DIR"]), PASSWORD, ("hygiene-operator",))
     st.cache_resource.clear()
     for password in ("wrong-" + PASSWORD, PASSWORD):
         at = console_app().run()
@@ -251,7 +252,7 @@ def test_no_secret_leaks_anywhere(
         at.button[0].click().run()
         close_session_db(at)
         rendered.append(all_rendered_text(at))
-    assert at.session_state["operator"] == "hygiene-operator"
+    assert "Signed in as hygiene-operator · admin" in [text.value for text in at.sidebar.text]
     live_secrets = {
         "live partner API key": live["D360_PARTNER_API_KEY"],
         "live platform secret": live["D360_PLATFORM_SECRET"],

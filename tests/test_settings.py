@@ -59,15 +59,15 @@ def test_live_mode_uses_360dialog_defaults(tmp_path: Path) -> None:
 def test_secrets_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(
-        'CONSOLE_MODE = "demo"\nCONSOLE_OPERATOR = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n'
+        'CONSOLE_MODE = "demo"\nCONSOLE_PARTNER_NAME = "from-file"\nSANDBOX_RUNNING_DELAY_SECONDS = 7\n[auth]\nx = 1\n'
     )
     settings = load_settings({"CONSOLE_DATA_DIR": str(tmp_path)}, secrets_path=secrets_file)
-    assert settings.operator == "from-file"
+    assert settings.partner_display_name == "from-file"
     assert settings.sandbox_running_delay_seconds == 7
     overridden = load_settings(
-        {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_OPERATOR": "env"}, secrets_path=secrets_file
+        {"CONSOLE_DATA_DIR": str(tmp_path), "CONSOLE_PARTNER_NAME": "env"}, secrets_path=secrets_file
     )
-    assert overridden.operator == "env"
+    assert overridden.partner_display_name == "env"
 
 
 @pytest.mark.parametrize(
@@ -178,11 +178,11 @@ def test_webhook_headers_must_be_an_object_of_text(tmp_path: Path, value: str) -
 # -- live mode refuses to start without a login or with weak secrets --------------------------------
 
 
-def test_live_mode_needs_a_password_hash(tmp_path: Path) -> None:
-    env = live_env(tmp_path, PASSWORD)
-    del env["CONSOLE_PASSWORD_HASH"]
-    with pytest.raises(SettingsError, match="CONSOLE_PASSWORD_HASH is required"):
-        load_settings(env)
+def test_live_mode_without_single_sign_on_needs_no_shared_password(tmp_path: Path) -> None:
+    # People sign in with their own password accounts, kept in the console database.
+    settings = load_settings(live_env(tmp_path, PASSWORD))
+    assert not settings.oidc_configured
+    assert settings.password_hash is None
 
 
 def test_live_mode_refuses_a_malformed_password_hash(tmp_path: Path) -> None:
@@ -196,7 +196,6 @@ def test_oidc_in_secrets_replaces_the_password(tmp_path: Path) -> None:
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(OIDC_SECRETS)
     env = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
-    del env["CONSOLE_PASSWORD_HASH"]
     settings = load_settings(env)
     assert settings.oidc_configured
     assert settings.oidc_provider == "corp"
@@ -207,9 +206,8 @@ def test_an_incomplete_auth_table_does_not_count_as_login(tmp_path: Path) -> Non
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
     env = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
-    del env["CONSOLE_PASSWORD_HASH"]
-    with pytest.raises(SettingsError, match="CONSOLE_PASSWORD_HASH"):
-        load_settings(env)
+    # Without providers it is no single sign-on: the console signs in password accounts.
+    assert not load_settings(env).oidc_configured
 
 
 @pytest.mark.parametrize(

@@ -295,6 +295,40 @@ def find_revoked(db: Database, settings: AlertSettings, now: datetime) -> Scan:
     )
 
 
+# Key permission as shared_client_numbers says it: granted, or withheld (not shared; 'denied' in older rows).
+WITHHELD_PERMISSIONS = ("not_shared", "denied")
+# A change of permission is news for this long; the next change is an alert of its own.
+PERMISSION_CHANGE_DAYS = 7
+
+
+def find_permission_changes(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """Channels whose key permission last moved between granted and withheld in the last week: one alert per
+    change (the subject names the new state)."""
+    withheld = ", ".join(f"'{value}'" for value in WITHHELD_PERMISSIONS)
+    since = _iso(now - timedelta(days=PERMISSION_CHANGE_DAYS))
+    rows = _query(
+        db,
+        f"""
+        select id, permission, previous_permission, permission_changed_at from channels
+        where permission_changed_at >= ? and (
+            (previous_permission = 'granted' and permission in ({withheld}))
+            or (previous_permission in ({withheld}) and permission = 'granted'))
+        order by permission_changed_at desc limit ?
+        """,  # noqa: S608 - fixed fragments
+        [since],
+    )
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "permission_changed",
+            f"{row['id']}/{row['permission']}",
+            f"key permission {row['previous_permission']} -> {row['permission']} in 360dialog's shared numbers"
+            f" (seen {_when(row['permission_changed_at'])})",
+            row["id"],
+        ),
+    )
+
+
 def find_account_alerts(db: Database, settings: AlertSettings, now: datetime) -> Scan:
     alerts = recent_channel_alerts(db, SCAN_LIMIT + 1, now=now)
     findings = [
@@ -487,6 +521,17 @@ RULES: tuple[Rule, ...] = (
         find_revoked,
         lambda s: s.revoked,
         lambda s: "as soon as it is known",
+    ),
+    Rule(
+        "permission_changed",
+        "Key permission changed",
+        "The client changed the partner's key permission in its hub: if it was withdrawn, talk to the client (its "
+        "key may stop working); if it was granted, generate the key on the channel's page.",
+        "CONSOLE_ALERT_PERMISSION_CHANGED",
+        (),
+        find_permission_changes,
+        lambda s: s.permission_changed,
+        lambda s: f"granted -> not shared, and back, for {PERMISSION_CHANGE_DAYS} days",
     ),
     Rule(
         "account",

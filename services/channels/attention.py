@@ -129,6 +129,19 @@ def revoked(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     return [AttentionItem(row["id"], "revoked", "the client withdrew permission", row["updated_at"]) for row in rows]
 
 
+def refused_by_360dialog(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Channels whose last key request 360dialog refused (403), with its words; the action is to try again."""
+    rows = db.query(
+        "select id, key_refusal, key_refused_at from channels where key_refusal is not null"
+        " order by key_refused_at desc limit ?",
+        [limit],
+    )
+    return [
+        AttentionItem(row["id"], "refused by 360dialog", f"{row['key_refusal']} · try again", row["key_refused_at"])
+        for row in rows
+    ]
+
+
 def key_not_ready(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     return [
         AttentionItem(key.channel_id, "key not ready to use", key.detail, key.since)
@@ -192,6 +205,7 @@ def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = AT
         *left_running(db, limit),
         *degraded(db, limit),
         *revoked(db, limit),
+        *refused_by_360dialog(db, limit),
         *stuck(db, stuck_after_minutes, limit),
         *running_without_key(db, limit),
         *key_not_ready(db, limit),

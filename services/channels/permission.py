@@ -3,11 +3,17 @@
 360dialog answers `shared_client_numbers` in a shape no source confirms (contract section 4), so the answer
 is read tolerantly: the numbers may be listed as text, or as objects naming a channel id or a phone number,
 under any of the list names seen or plausible. An answer whose shape is not recognised means "unknown",
-never "denied". A 403 on a key request is the other source: 360dialog's own refusal, kept with its words."""
+never "denied". A 403 on a key request is not a verdict on permission (360dialog documents no reason list, and
+"Channel is not in running state" is one): it is kept as that request's refusal, in 360dialog's words, and the
+next attempt asks again. A Direct-Paid client may grant or withdraw permission in its own hub at any time with no
+event, so the scheduler asks again (`refresh_due_permissions`): soon and then less often while a client's
+numbers are unsettled, daily once they are granted. Every change is audited on the channel and kept as
+previous_permission / permission_changed_at for the "permission changed" alert."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -16,6 +22,7 @@ from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import upsert_channel
 from services.partner_api import PartnerApi, PartnerApiError
+from services.store import utc_now
 from services.whatsapp import phone_digits
 
 LIST_NAMES = ("shared_client_numbers", "numbers", "phone_numbers", "shared_numbers", "channels", "data", "items")
@@ -113,6 +120,8 @@ def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, actor:
                 not_shared.append(channel["id"])
                 changes = {"permission": NOT_SHARED, "permission_detail": "not among the client's shared numbers"}
             if channel["permission"] != changes["permission"]:
+                before = channel["permission"] or "unknown"
+                changes |= {"previous_permission": before, "permission_changed_at": utc_now()}
                 upsert_channel(db, channel["id"], changes, source="partner_api")
                 audit.record(
                     db,
@@ -120,45 +129,119 @@ def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, actor:
                     action="check_permission",
                     channel_id=channel["id"],
                     outcome=changes["permission"],
-                    detail=changes["permission_detail"],
+                    detail=f"{before} -> {changes['permission']}: " + changes["permission_detail"],
                 )
     return PermissionCheck(client_id, True, granted, not_shared)
 
 
 def record_refusal(db: Database, channel_id: str, message: str) -> None:
-    """360dialog refused a key for this channel (403): no permission, in its own words."""
-    upsert_channel(db, channel_id, {"permission": "denied", "permission_detail": message}, source="partner_api")
+    """360dialog refused a key for this channel (403), in its own words. The permission stays what
+    shared_client_numbers last said; the next attempt asks 360dialog again."""
+    with db.atomic():
+        db.execute(
+            "update channels set key_refusal = ?, key_refused_at = ? where id = ?",
+            [message or "Forbidden (403), no reason given", utc_now(), channel_id],
+        )
 
 
-UNSETTLED_CLIENTS_PER_RUN = 50
+def clear_refusal(db: Database, channel_id: str) -> None:
+    """A key was made: an earlier refusal no longer holds."""
+    with db.atomic():
+        db.execute(
+            "update channels set key_refusal = null, key_refused_at = null where id = ? and key_refusal is not null",
+            [channel_id],
+        )
 
 
-def refresh_unsettled_permissions(
-    db: Database, api: PartnerApi, *, actor: Person, limit: int = UNSETTLED_CLIENTS_PER_RUN
-) -> list[PermissionCheck]:
-    """For a Direct-Paid partner: ask 360dialog about the clients whose running channels have no settled
-    permission (found by a sync, say), longest waiting first, at most `limit` clients a run. A client whose
-    question fails is skipped until the next run; the others are still asked. Raises NotAllowed (audited) when
-    the actor's role may not ask."""
-    enforce(db, actor, "check_permission")
+CLIENTS_PER_RUN = 50
+UNSETTLED_CLIENTS_PER_RUN = CLIENTS_PER_RUN
+# While a client's numbers are not all granted (or a key was refused), ask again after 15 min, doubling to a day.
+FIRST_WAIT = timedelta(minutes=15)
+LONGEST_WAIT = timedelta(hours=24)
+# A client whose numbers are all granted may withdraw in its hub without an event: ask about it daily.
+SETTLED_WAIT = timedelta(hours=24)
+
+# Running channels whose permission is not settled: never asked, not shared, refused, or withdrawn.
+UNSETTLED_SQL = "(coalesce(permission, 'unknown') != 'granted' or key_refusal is not null)"
+
+
+def _next_wait(previous_minutes: float | None, settled: bool) -> timedelta:
+    if settled:
+        return SETTLED_WAIT
+    if not previous_minutes:
+        return FIRST_WAIT
+    return min(timedelta(minutes=previous_minutes * 2), LONGEST_WAIT)
+
+
+def _unsettled(db: Database, client_id: str) -> bool:
+    sql = f"select 1 from channels where client_id = ? and status = 'running' and {UNSETTLED_SQL} limit 1"  # noqa: S608
+    return db.execute(sql, [client_id]).fetchone() is not None
+
+
+def _schedule(db: Database, client_id: str, now: datetime, *, settled: bool, outcome: str) -> None:
+    row = db.execute("select wait_minutes from permission_rechecks where client_id = ?", [client_id]).fetchone()
+    previous = None if settled or row is None else row[0]
+    wait = _next_wait(previous, settled)
+    with db.atomic():
+        db["permission_rechecks"].upsert(
+            {
+                "client_id": client_id,
+                "checked_at": now.isoformat(timespec="microseconds"),
+                "next_at": (now + wait).isoformat(timespec="microseconds"),
+                "wait_minutes": 0.0 if settled else wait.total_seconds() / 60,
+                "outcome": outcome,
+            },
+            pk="client_id",
+        )
+
+
+def due_clients(db: Database, now: datetime, limit: int) -> list[str]:
+    """Clients with running channels whose turn to be asked has come: never asked first, then those with
+    unsettled numbers, then the longest waiting."""
     rows = db.query(
-        """
-        select client_id, min(status_changed_at) as waiting_since from channels
-        where status = 'running' and client_id is not null and coalesce(permission, 'unknown') = 'unknown'
-        group by client_id order by waiting_since limit ?
-        """,
-        [limit],
+        f"""
+        select c.client_id, max({UNSETTLED_SQL}) as unsettled, min(c.status_changed_at) as waiting_since
+        from channels c left join permission_rechecks r on r.client_id = c.client_id
+        where c.status = 'running' and c.client_id is not null
+          and (r.next_at is null or r.next_at <= ?)
+        group by c.client_id
+        order by max(r.next_at is not null), unsettled desc, min(r.next_at), waiting_since limit ?
+        """,  # noqa: S608 - fixed fragments
+        [now.isoformat(timespec="microseconds"), limit],
     )
+    return [row["client_id"] for row in rows]
+
+
+def refresh_due_permissions(
+    db: Database, api: PartnerApi, *, actor: Person, now: datetime | None = None, limit: int = CLIENTS_PER_RUN
+) -> list[PermissionCheck]:
+    """For a Direct-Paid partner: ask 360dialog about the clients whose turn has come (`due_clients`), at most
+    `limit` a run, and set each one's next turn. A client whose question fails waits longer, like an unsettled
+    one; the others are still asked. Raises NotAllowed (audited) when the actor's role may not ask."""
+    enforce(db, actor, "check_permission")
+    now = now or datetime.now(UTC)
     checks = []
-    for row in list(rows):
+    for client_id in due_clients(db, now, limit):
         try:
-            checks.append(refresh_permissions(db, api, row["client_id"], actor=actor))
+            check = refresh_permissions(db, api, client_id, actor=actor)
         except PartnerApiError as error:
             audit.record(
                 db,
                 **audit_fields(actor),
                 action="check_permission",
                 outcome="failed",
-                detail=f"client {row['client_id']}: {error.message}",
+                detail=f"client {client_id}: {error.message}",
             )
+            _schedule(db, client_id, now, settled=False, outcome="failed")
+            continue
+        checks.append(check)
+        settled = check.known and not _unsettled(db, client_id)
+        _schedule(db, client_id, now, settled=settled, outcome="settled" if settled else "unsettled")
     return checks
+
+
+def refresh_unsettled_permissions(
+    db: Database, api: PartnerApi, *, actor: Person, limit: int = UNSETTLED_CLIENTS_PER_RUN
+) -> list[PermissionCheck]:
+    """The scheduler's permission step, by its former name: `refresh_due_permissions` now."""
+    return refresh_due_permissions(db, api, actor=actor, limit=limit)

@@ -88,6 +88,10 @@ class SandboxClient:
         """The client withdraws permission; returns the redirect query the hub sends back."""
         return str(self._call("POST", f"/channels/{channel_id}/revoke")["redirect_query"])
 
+    def grant(self, channel_id: str) -> None:
+        """The client grants key permission in its own hub: no event, no redirect."""
+        self._call("POST", f"/channels/{channel_id}/grant")
+
     def onboard(self, name: str, numbers: list[str], *, never_running: bool = False) -> dict[str, Any]:
         return self._call("POST", "/onboard", {"name": name, "numbers": numbers, "never_running": never_running})
 

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from services.accounts import Person, enforce
 from services.channels.query import KEY_STATUS_SQL
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
-from services.keys.readiness import KeyNotReady, ReadinessConfig, StepState, prepare_key
+from services.keys.readiness import DONE_STATUSES, KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import DatabaseError, is_busy
@@ -40,7 +40,7 @@ class BulkOutcome:
 
     @property
     def ready(self) -> bool:
-        return bool(self.readiness) and all(state.status in ("ok", "attention") for state in self.readiness)
+        return bool(self.readiness) and all(state.status in DONE_STATUSES for state in self.readiness)
 
 
 @dataclass

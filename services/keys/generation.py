@@ -11,7 +11,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
-from services.channels.permission import record_refusal
+from services.channels.permission import clear_refusal, record_refusal
 from services.channels.projection import get_channel
 from services.keys.generation_lock import LockBusy, hold_generation_lock, is_abandoned
 from services.keys.vault import KeyVault, last_four
@@ -163,13 +163,14 @@ def _generate_claimed(db: Database, api: PartnerApi, vault: KeyVault, channel_id
         _store_failure(db, attempt_id, outcome, error.message)
         audit.set_outcome(db, audit_id, outcome, error.message)
         if error.kind == "forbidden":
-            record_refusal(db, channel_id, error.message)
+            record_refusal(db, channel_id, error.detail)
         raise
     except BaseException:
         _store_failure(db, attempt_id, "unknown", "interrupted after the request was sent")
         audit.set_outcome(db, audit_id, "unknown", "interrupted after the request was sent")
         raise
     replaced = _store_success(db, attempt_id, channel_id, vault, key)
+    clear_refusal(db, channel_id)
     audit.set_outcome(db, audit_id, "ok", f"key ending {last_four(key.api_key)}")
     if replaced:
         audit.record(

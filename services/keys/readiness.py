@@ -24,8 +24,13 @@ from services.store import utc_now
 STEPS = ("check_key", "set_webhook", "read_back")
 STEP_LABELS = {"check_key": "key checked", "set_webhook": "messaging webhook set", "read_back": "webhook read back"}
 AUDIT_ACTIONS = {"check_key": "check_key", "set_webhook": "set_messaging_webhook", "read_back": "read_back_webhook"}
-# ok: done; attention: done, but Meta limits or blocks sending; failed: run it again; skipped: not configured.
-STEP_STATUSES = ("ok", "attention", "failed", "skipped")
+# ok: done; attention: done, but Meta limits or blocks sending; not_verifiable: done, but 360dialog offers no
+# read to confirm it (a neutral state, never a failure); failed: run it again; skipped: not configured.
+NOT_VERIFIABLE = "not_verifiable"
+STEP_STATUSES = ("ok", "attention", NOT_VERIFIABLE, "failed", "skipped")
+DONE_STATUSES = ("ok", "attention", NOT_VERIFIABLE)
+# The webhook read is not in 360dialog's waba-v2 reference: these answers mean "not offered here".
+READ_NOT_OFFERED = ("not_found", "not_allowed")
 NOT_RUN = "not run"
 UNSET_WEBHOOK = "CONSOLE_MESSAGING_WEBHOOK_URL is not set: set it, restart, then run this step again"
 
@@ -104,20 +109,35 @@ def _check_key(api: MessagingApi) -> tuple[str, str]:
 def _set_webhook(api: MessagingApi, url: str | None, headers: dict[str, str]) -> tuple[str, str]:
     if url is None:
         return "skipped", UNSET_WEBHOOK
-    api.set_webhook(url, headers)
+    echo = api.set_webhook(url, headers)
     names = f" with headers {', '.join(sorted(headers))}" if headers else ""
+    if echo.url is None:
+        return "ok", f"messages go to {redacted_url(url)}{names} (360dialog's answer echoed no url)"
+    if echo.url != url:
+        # Set all the same (200); an echo spelled differently is not worth failing every key over.
+        return "ok", f"set{names}; 360dialog's answer echoes {_held(echo.url, url)}, not {redacted_url(url)}"
     return "ok", f"messages go to {redacted_url(url)}{names}"
+
+
+def _held(held_url: str | None, url: str) -> str:
+    held = redacted_url(held_url) if held_url else "no webhook"
+    return "another token or other credentials on the same address" if held == redacted_url(url) else held
 
 
 def _read_back(api: MessagingApi, url: str | None, headers: dict[str, str]) -> tuple[str, str]:
     if url is None:
         return "skipped", UNSET_WEBHOOK
-    config = api.webhook()
+    try:
+        config = api.webhook()
+    except MessagingApiError as error:
+        if error.kind not in READ_NOT_OFFERED:
+            raise
+        return NOT_VERIFIABLE, (
+            f"not verifiable: this address offers no webhook read ({error.status}); 360dialog's answer to setting"
+            " the webhook is the confirmation"
+        )
     if config.url != url:
-        held = redacted_url(config.url) if config.url else "no webhook"
-        if held == redacted_url(url):
-            held = "another token or other credentials on the same address"
-        return "failed", f"360dialog reads back {held} instead of {redacted_url(url)}"
+        return "failed", f"360dialog reads back {_held(config.url, url)} instead of {redacted_url(url)}"
     missing = sorted(set(headers) - set(config.header_names)) if config.header_names else []
     if missing:
         return "failed", f"360dialog reads back the webhook without the headers {', '.join(missing)}"
@@ -192,7 +212,7 @@ def key_readiness(db: Database, channel_id: str) -> list[StepState]:
 
 def first_unfinished_step(states: Iterable[StepState]) -> str | None:
     """Where a retry starts: the first step not ok (a skipped step counts as unfinished)."""
-    return next((state.step for state in states if state.status not in ("ok", "attention")), None)
+    return next((state.step for state in states if state.status not in DONE_STATUSES), None)
 
 
 # A channel whose active key has not finished the chain: some step missing or not ok.
@@ -200,7 +220,7 @@ UNPREPARED_SQL = f"""
     select k.channel_id, k.id as key_id, k.created_at from api_keys k
     join channels c on c.id = k.channel_id and c.revoked = 0
     where k.status = 'active'
-      and (select count(*) from key_steps s where s.key_id = k.id and s.status in ('ok', 'attention')) < {len(STEPS)}
+      and (select count(*) from key_steps s where s.key_id = k.id and s.status in {DONE_STATUSES}) < {len(STEPS)}
 """  # noqa: S608 - fixed SQL
 
 
@@ -219,7 +239,7 @@ def _unfinished(steps: str | None) -> str:
     done = dict(part.split("=", 1) for part in (steps or "").split(",") if "=" in part)
     for step in STEPS:
         status = done.get(step, NOT_RUN)
-        if status not in ("ok", "attention"):
+        if status not in DONE_STATUSES:
             return f"{STEP_LABELS[step]}: {status}"
     return ""
 

@@ -87,6 +87,11 @@ def routes(hub: SandboxHub) -> list[Route]:
         query = await run_in_threadpool(hub.run, lambda db: outbox.revoke_permission(db, channel_id))
         return JSONResponse({"redirect_query": query})
 
+    async def grant(request: Request) -> Response:
+        channel_id = request.path_params["channel_id"]
+        await run_in_threadpool(hub.run, lambda db: outbox.grant_permission(db, channel_id))
+        return JSONResponse({"granted": channel_id})
+
     async def onboard(request: Request) -> Response:
         document = await _body(request)
         name = document.get("name")
@@ -173,6 +178,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{channel}/revoke", guarded(revoke), methods=["POST"]),
         Route(f"{channel}/cancellation", guarded(cancellation), methods=["POST"]),
         Route(ADMIN_PREFIX + "/clients/{client_id}/limit", guarded(portfolio_limit), methods=["POST"]),
+        Route(f"{channel}/grant", guarded(grant), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/outbox", guarded(list_outbox), methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/outbox/release", guarded(release), methods=["POST"]),

@@ -74,6 +74,8 @@ def routes(hub: SandboxHub) -> list[Route]:
             url, headers = body
             await run_in_threadpool(hub.run, lambda db: state.set_messaging_webhook(db, channel["id"], url, headers))
             return JSONResponse({"url": url})
+        if (await run_in_threadpool(hub.switches))["webhook_read_missing"]:
+            return JSONResponse({"error": "Not Found"}, status_code=404)
         return JSONResponse(await run_in_threadpool(hub.run, lambda db: state.messaging_webhook(db, channel["id"])))
 
     async def multi_webhook(request: Request, channel: dict[str, Any]) -> Response:

@@ -240,6 +240,14 @@ def revoke_permission(db: Database, channel_id: str) -> str:
     return redirect_query(row["client_id"], granted, revoked=[channel_id])
 
 
+def grant_permission(db: Database, channel_id: str) -> None:
+    """The client grants key permission for a channel in its own hub: no event and no redirect, only
+    shared_client_numbers (and the next key request) tell."""
+    get_channel_row(db, channel_id)
+    with db.atomic():
+        db["channels"].update(channel_id, {"permission_granted": 1, "modified_at": utc_now()})
+
+
 def redirect_query(client_id: str, channel_ids: list[str], *, revoked: list[str] | None = None) -> str:
     # Lists go as one bracketed, comma-separated value; ids need no escaping.
     query = f"client={client_id}&channels=[{','.join(channel_ids)}]"

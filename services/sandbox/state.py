@@ -117,7 +117,8 @@ STAGE_EVENTS = {
     "ready": "channel_ready",
     "running": "channel_status_running",
 }
-SWITCH_NAMES = ("send_twice", "out_of_order")
+# webhook_read_missing: GET /v1/configs/webhook answers 404, as a Messaging API without that undocumented read.
+SWITCH_NAMES = ("send_twice", "out_of_order", "webhook_read_missing")
 CLIENT_EDITABLE_FIELDS = frozenset({"name", "partner_payload"})
 
 

@@ -24,7 +24,7 @@ from sqlite_utils import Database
 
 from services.accounts import system_person
 from services.alerts.destinations import check_usable, destinations
-from services.channels.permission import refresh_unsettled_permissions
+from services.channels.permission import refresh_due_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
 from services.onboarding.redirect_trust import confirm_waiting_redirects
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
@@ -59,7 +59,8 @@ class Scheduler:
         self.db = db
         self.api = api
         self.interval_seconds = interval_seconds
-        # A Direct-Paid partner's channels found by a sync need 360dialog's word on their key permission.
+        # A Direct-Paid partner's key permissions need 360dialog's word: new channels at once, then again with
+        # backoff while unsettled and daily once granted (a client may change them in its hub, with no event).
         self.direct_paid = direct_paid
         # Redirects waiting for 360dialog's word: at most this many are asked about a run (0: none).
         self.redirect_budget = redirect_budget
@@ -93,7 +94,7 @@ class Scheduler:
             return 0.0
         log.info("sync %s in %.1f s: %s", run.outcome, run.duration_seconds or 0.0, run.counts())
         if self.direct_paid:
-            checks = refresh_unsettled_permissions(self.db, self.api, actor=SCHEDULER_PERSON)
+            checks = refresh_due_permissions(self.db, self.api, actor=SCHEDULER_PERSON)
             if checks:
                 log.info("key permission asked of 360dialog for %d client(s)", len(checks))
         return 0.0

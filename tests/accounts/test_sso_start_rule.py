@@ -26,7 +26,6 @@ def sso_env(tmp_path: Path, **env: str) -> dict[str, str]:
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(AUTH_TABLE)
     live = {**live_env(tmp_path, PASSWORD), "CONSOLE_SECRETS_FILE": str(secrets_file)}
-    del live["CONSOLE_PASSWORD_HASH"]
     return {**live, **env}
 
 

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.connect import hand_out_a_link
-from tests.support.console import live_env
+from tests.support.console import add_team, live_env
 from tests.support.navigation import open_navigation
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
@@ -63,6 +63,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with ExitStack() as stack:
         hub = start_hub(stack, tmp_path_factory.mktemp("hub"))
         data_dir = tmp_path_factory.mktemp("live-console")
+        add_team(data_dir, PASSWORD)
         env = {
             **live_env(data_dir, PASSWORD),
             "D360_PARTNER_ID": hub.settings.partner_id,
@@ -85,7 +86,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 def sign_in(page, url: str, name: str = "dora") -> None:
     page.goto(url)
-    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Account").fill(name)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.connect import hand_out_a_link
-from tests.support.console import live_env
+from tests.support.console import add_team, live_env
 from tests.support.navigation import open_navigation
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
@@ -48,6 +48,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with ExitStack() as stack:
         hub = start_hub(stack, tmp_path_factory.mktemp("hub"))
         data_dir = tmp_path_factory.mktemp("live-console")
+        add_team(data_dir, PASSWORD)
         env = {
             **live_env(data_dir, PASSWORD),
             # The hub stands in for 360dialog: its partner, its keys, its Partner API and its IO pages.
@@ -72,7 +73,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 def sign_in(page, url: str, name: str = "dora") -> None:
     page.goto(url)
-    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Account").fill(name)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
@@ -163,7 +164,7 @@ def test_a_visitor_who_has_not_signed_in_gets_the_sign_in_everywhere_else(live: 
         page.goto(f"{live.url}{path}")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         expect(page.get_by_test_id("stSidebar")).to_have_count(0)
-    page.get_by_label("Your name").fill("dora")
+    page.get_by_label("Account").fill("dora")
     page.get_by_role("textbox", name="Password").fill("not-" + PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_text("Wrong password.")).to_be_visible()
+    expect(page.get_by_text("Wrong account name or password.")).to_be_visible()

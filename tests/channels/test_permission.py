@@ -95,7 +95,7 @@ def test_an_unknown_answer_changes_nothing(db, api) -> None:
 
 
 @responses.activate
-def test_a_403_on_the_key_request_is_kept_in_360dialogs_words(db, api) -> None:
+def test_a_403_on_the_key_request_is_kept_in_360dialogs_words_and_decides_nothing(db, api) -> None:
     _client_channels(db)
     message = "Client has not granted permission for this phone number"
     responses.post(
@@ -106,9 +106,9 @@ def test_a_403_on_the_key_request_is_kept_in_360dialogs_words(db, api) -> None:
     with pytest.raises(PartnerApiError):
         generate_key(db, api, KeyVault(Fernet.generate_key().decode()), "chA1", actor=person("ana"))
     channel = get_channel(db, "chA1")
-    assert channel["permission"] == "denied"
-    assert message in channel["permission_detail"]
-    assert message in eligibility_problem(channel, direct_paid=True)
+    assert channel["permission"] == "unknown"  # only shared_client_numbers says denied or granted
+    assert channel["key_refusal"] == message
+    assert eligibility_problem(channel) is None  # the next attempt asks 360dialog again
 
 
 def test_permission_from_the_sandbox_hub_after_a_sync(tmp_path, db) -> None:
@@ -128,18 +128,18 @@ def test_permission_from_the_sandbox_hub_after_a_sync(tmp_path, db) -> None:
 
 
 @responses.activate
-def test_unsettled_clients_are_asked_and_a_failing_one_does_not_stop_the_others(db, api) -> None:
+def test_unsettled_clients_are_asked_first_and_a_failing_one_does_not_stop_the_others(db, api) -> None:
     with db.atomic():
         for channel_id, client_id, permission in (
             ("chA1", "cliA", None),
             ("chB1", "cliB", None),
-            ("chC1", "cliC", "granted"),  # settled: not asked
+            ("chC1", "cliC", "granted"),  # settled: asked after the others, then daily
         ):
             changes = {"client_id": client_id, "status": "running", "phone_number": f"+49 151 {channel_id[2]}"}
             upsert_channel(db, channel_id, {**changes, "permission": permission}, source="t")
     responses.get(f"{BASE}/partners/pa/clients/cliA/shared_client_numbers", status=503)
     responses.get(f"{BASE}/partners/pa/clients/cliB/shared_client_numbers", json={"shared_client_numbers": ["chB1"]})
-    checks = refresh_unsettled_permissions(db, api, actor=person("scheduler"))
+    checks = refresh_unsettled_permissions(db, api, actor=person("scheduler"), limit=2)
     assert [check.client_id for check in checks] == ["cliB"]
     assert get_channel(db, "chB1")["permission"] == "granted"
     assert get_channel(db, "chA1")["permission"] == "unknown"

@@ -74,7 +74,11 @@ def test_a_failed_delivery_is_retried_with_backoff(make_hub) -> None:
 
 def test_send_twice_switch_delivers_each_event_twice(make_hub) -> None:
     hub = make_hub()
-    assert hub.sandbox.set_switches(send_twice=True) == {"send_twice": True, "out_of_order": False}
+    assert hub.sandbox.set_switches(send_twice=True) == {
+        "send_twice": True,
+        "out_of_order": False,
+        "webhook_read_missing": False,
+    }
     hub.sandbox.onboard("Echo Echo", ["+49 151 7777777"], never_running=True)
     wait_for(lambda: len(hub.receiver.received) >= 2)
     first, second = hub.receiver.bodies()[:2]

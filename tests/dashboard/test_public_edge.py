@@ -25,7 +25,7 @@ import streamlit
 from google.protobuf import text_format
 
 from tests.support import ROOT
-from tests.support.console import live_env
+from tests.support.console import add_team, live_env
 from tests.support.console_process import console_process, session_messages, sign_in_over_websocket
 
 pytestmark = pytest.mark.processes
@@ -38,6 +38,7 @@ OPERATOR_TITLES = ("Connect", "Redirects", "Events", "Channels and keys", "Clien
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("edge")
+    add_team(data_dir, PASSWORD)
     with console_process(data_dir, live_env(data_dir, PASSWORD)) as url:
         yield url, data_dir
 
@@ -53,7 +54,9 @@ def test_a_forged_forwarded_for_does_not_choose_the_source(console: tuple[str, P
         answer = sign_in_over_websocket(
             url, f"mallory{attempt}", "guess", {"X-Forwarded-For": f"203.0.113.{attempt}, 360dialog-hub (verified)"}
         )
-        assert "Wrong password." in "\n".join(text_format.MessageToString(message) for message in answer)
+        assert "Wrong account name or password." in "\n".join(
+            text_format.MessageToString(message) for message in answer
+        )
     keys = throttle_keys(data_dir)
     # Every attempt counted under the one real source: this machine, where the attacker's socket came from.
     assert {key for key in keys if key.startswith("source:")} == {"source:127.0.0.1"}
@@ -61,6 +64,7 @@ def test_a_forged_forwarded_for_does_not_choose_the_source(console: tuple[str, P
 
 
 def test_only_a_trusted_proxy_names_the_source_and_only_by_its_own_hop(tmp_path: Path) -> None:
+    add_team(tmp_path, PASSWORD)
     settings = {**live_env(tmp_path, PASSWORD), "CONSOLE_TRUSTED_PROXIES": "127.0.0.1"}
     with console_process(tmp_path, settings) as url:
         sign_in_over_websocket(url, "ana", "guess", {"X-Forwarded-For": "198.51.100.1, 203.0.113.77"})
@@ -74,6 +78,7 @@ def test_only_a_trusted_proxy_names_the_source_and_only_by_its_own_hop(tmp_path:
 def test_without_the_edge_a_forwarded_for_still_counts_as_this_machine(tmp_path: Path) -> None:
     # Started as a plain Streamlit script, Streamlit's uvicorn believes a loopback peer's header; the console
     # then counts such a session as loopback rather than as the address it claims.
+    add_team(tmp_path, PASSWORD)
     with console_process(tmp_path, live_env(tmp_path, PASSWORD), ("-m", "streamlit", "run", "dashboard/app.py")) as url:
         sign_in_over_websocket(url, "ana", "guess", {"X-Forwarded-For": "203.0.113.5"})
     assert {key for key in throttle_keys(tmp_path) if key.startswith("source:")} == {"source:127.0.0.1"}

@@ -65,11 +65,11 @@ def test_filters_narrow_the_entries_and_each_row_links_to_its_channel(db_path, a
     assert _column(app, "channel")[-2:] == ["channels?open=aCH", "channels?open=aCH"]
     assert app.get("download_button")
 
-    app.selectbox(key="operator").select("ann").run()
+    app.selectbox(key="who").select("ann").run()
     assert _column(app, "action") == ["export keys", "sync channels", "generate key"]
     app.selectbox(key="action").select("generate_key").run()
     assert _column(app, "when") == ["3 days ago"]
-    app.selectbox(key="operator").select("All")
+    app.selectbox(key="who").select("All")
     app.selectbox(key="action").select("All")
     app.text_input(key="channel").input("aCH").run()
     assert _column(app, "operator") == ["ben", "ann"]
@@ -84,18 +84,18 @@ def test_filters_narrow_the_entries_and_each_row_links_to_its_channel(db_path, a
 
 def test_filters_come_from_the_url(db_path, app) -> None:
     _seed(db_path, ROWS)
-    app.query_params.update({"operator": "ann", "action": "generate key", "channel": "aCH"})
+    app.query_params.update({"who": "ann", "action": "generate key", "channel": "aCH"})
     app.run()
     assert not app.exception
-    assert app.selectbox(key="operator").value == "ann"
+    assert app.selectbox(key="who").value == "ann"
     assert app.selectbox(key="action").value == "generate_key"
     assert _column(app, "when") == ["3 days ago"]
     # An operator who acted long ago (not among the names offered) is still a filter from a link.
     app = page_app("audit.py")
     try:
-        app.query_params["operator"] = "zoe"
+        app.query_params["who"] = "zoe"
         app.run()
-        assert app.selectbox(key="operator").value == "zoe"
+        assert app.selectbox(key="who").value == "zoe"
         assert app.info[0].value == "No entry matches."
     finally:
         close_session_db(app)

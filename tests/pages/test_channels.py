@@ -252,7 +252,7 @@ def test_a_failed_step_is_shown_and_retried_from_there(db_path, app, mocked) -> 
 @pytest.mark.parametrize(
     ("response", "words"),
     [
-        ({"status": 403}, "grant permission"),
+        ({"status": 403}, "the next attempt asks again"),
         ({"status": 429, "headers": {"Retry-After": "12"}}, "retry after 12 s"),
         ({"status": 401}, "credentials"),
         ({"status": 503}, "try again later"),

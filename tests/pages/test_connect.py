@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.redirects import receive_redirect
-from tests.support.console import live_env
+from tests.support.console import add_team, live_env
 from tests.support.pages import console_app, new_link
 
 PAGE = "../pages/connect.py"
@@ -21,9 +21,8 @@ OPERATOR_PASSWORD = "a long operator password"
 
 
 @pytest.fixture(autouse=True)
-def operator(demo_mode: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The operator, as demo mode has it: the demo admin, whatever CONSOLE_OPERATOR says."""
-    monkeypatch.setenv("CONSOLE_OPERATOR", "ana")
+def operator(demo_mode: Path) -> str:
+    """The operator, as demo mode has it: the demo admin."""
     return "demo"
 
 
@@ -242,6 +241,7 @@ def test_history_lists_who_when_status_and_names_where_known(sessions, db) -> No
 
 def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_dir, monkeypatch) -> None:
     env = live_env(data_dir, OPERATOR_PASSWORD)
+    add_team(data_dir, OPERATOR_PASSWORD)
     for key, value in {**env, "D360_PARTNER_ID": "liveP1PA", "D360_IO_SIGNATURE": "false"}.items():
         monkeypatch.setenv(key, value)
     st.cache_resource.clear()

@@ -38,7 +38,7 @@ def test_in_live_mode_it_holds_the_partner_api_key_and_no_other_secret(tmp_path:
 
 def test_in_live_mode_it_needs_the_partner_and_its_credentials_only(tmp_path: Path) -> None:
     env = live_env(tmp_path, PASSWORD)
-    for key in ("CONSOLE_ENCRYPTION_KEY", "CONSOLE_PASSWORD_HASH", "D360_PLATFORM_SECRET"):
+    for key in ("CONSOLE_ENCRYPTION_KEY", "D360_PLATFORM_SECRET"):
         env.pop(key)
     load_settings(env, role="scheduler")
     env.pop("D360_PARTNER_API_KEY")

@@ -21,6 +21,7 @@ RULE_FLAGS = (
     "stuck",
     "no_key",
     "revoked",
+    "permission_changed",
     "account",
     "key_chain",
     "rejections",
@@ -218,6 +219,11 @@ def _make_revoked(db: Database, channel_id: str, clock: Clock) -> None:
     add_channel(db, channel_id, clock, revoked=1)
 
 
+def _make_permission_changed(db: Database, channel_id: str, clock: Clock) -> None:
+    add_channel(db, channel_id, clock, status="running")
+    _set(db, channel_id, permission="not_shared", previous_permission="granted", permission_changed_at=clock.iso())
+
+
 def _make_account(db: Database, channel_id: str, clock: Clock) -> None:
     add_channel(db, channel_id, clock)
     # Two hours old: no partner event since, for the heartbeat rule when a test runs them all at once.
@@ -304,6 +310,13 @@ CONDITIONS = (
     ),
     Condition("no_key", True, _make_no_key, lambda db, cid, clock: add_key(db, cid, clock, step_status="ok")),
     Condition("revoked", True, _make_revoked, lambda db, cid, clock: _set(db, cid, revoked=0)),
+    Condition(
+        "permission_changed",
+        True,
+        _make_permission_changed,
+        # A change is news for a week, then it ages out.
+        lambda db, cid, clock: _set(db, cid, permission_changed_at=clock.iso(days=8)),
+    ),
     Condition("account", True, _make_account, _violation_ages_out),
     Condition("key_chain", True, _make_key_chain, _key_step_ok),
     Condition("rejections", False, _make_rejections, lambda db, cid, clock: clock.advance(minutes=11)),

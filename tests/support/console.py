@@ -16,7 +16,7 @@ import streamlit as st
 from cryptography.fernet import Fernet
 from sqlite_utils import Database
 
-from services.password_hash import hash_password
+from services.accounts import ADMIN, add_account, command_line_person, list_accounts
 from services.store import open_console_db
 
 # Settings that would switch the console to live mode, or change what a test expects, if they leaked in.
@@ -35,7 +35,6 @@ LIVE_ENV_KEYS = (
     "D360_HUB_ENV",
     "CONSOLE_ENCRYPTION_KEY",
     "CONSOLE_PASSWORD_HASH",
-    "CONSOLE_OPERATOR",
     "CONSOLE_BIND_ADDRESS",
     "CONSOLE_LOG_LEVEL",
     "RECEIVER_AUTH_HEADER_NAME",
@@ -79,8 +78,21 @@ def use_demo(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> P
     return data_dir
 
 
+# The password accounts every live console of the tests has, each an admin signing in with the test's password.
+TEAM = ("alice", "dora", "ana")
+
+
+def add_team(data_dir: Path, password: str, names: tuple[str, ...] = TEAM, role: str = ADMIN) -> None:
+    """Password accounts in the console database under `data_dir`, as `python -m services.accounts add` makes."""
+    with console_db(data_dir / "console.db") as db:
+        for name in names:
+            if name not in {account.name for account in list_accounts(db)}:
+                add_account(db, command_line_person("tests"), name, password, role)
+
+
 def live_env(data_dir: Path, password: str) -> dict[str, str]:
-    """Complete live-mode settings with strong fresh secrets; the operator signs in with `password`."""
+    """Complete live-mode settings with strong fresh secrets. Settings alone: `add_team(data_dir, password)`
+    makes the accounts a console process signs in with (use_live does)."""
     return {
         "CONSOLE_MODE": "live",
         "CONSOLE_DATA_DIR": str(data_dir),
@@ -90,7 +102,6 @@ def live_env(data_dir: Path, password: str) -> dict[str, str]:
         "D360_PLATFORM_SECRET": secrets.token_urlsafe(32),
         "D360_API_BASE_URL": "https://partner-api.test/api/v2",
         "CONSOLE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "CONSOLE_PASSWORD_HASH": hash_password(password),
     }
 
 
@@ -98,6 +109,7 @@ def use_live(monkeypatch: pytest.MonkeyPatch, data_dir: Path, password: str) -> 
     for key in LIVE_ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
     env = live_env(data_dir, password)
+    add_team(data_dir, password)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     st.cache_resource.clear()

@@ -27,10 +27,11 @@ CONSOLE_COMMAND = ("-m", "dashboard.server")
 
 @contextmanager
 def console_process(
-    data_dir: Path, settings: dict[str, str], command: tuple[str, ...] = CONSOLE_COMMAND
+    data_dir: Path, settings: dict[str, str], command: tuple[str, ...] = CONSOLE_COMMAND, port: int | None = None
 ) -> Iterator[str]:
-    """The console listening on a free loopback port with `settings` alone; yields its base URL."""
-    port = free_port()
+    """The console listening on `port` (a free loopback one by default) with `settings` alone; yields its base
+    URL. A port known in advance lets single sign-on's redirect_uri name it."""
+    port = port or free_port()
     inherited = {key: value for key, value in os.environ.items() if key not in LIVE_ENV_KEYS}
     env = {**inherited, **settings}
     log_path = data_dir / "console.log"
