@@ -11,6 +11,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
+from services.channels.endings import ended_reason
 from services.channels.permission import clear_refusal, record_refusal
 from services.channels.projection import get_channel
 from services.keys.generation_lock import LockBusy, hold_generation_lock, is_abandoned
@@ -40,6 +41,9 @@ def eligibility_problem(channel: dict[str, Any] | None, *, direct_paid: bool = F
         return "unknown channel"
     if channel.get("revoked"):
         return "the client revoked this channel's permission"
+    ended = ended_reason(channel)
+    if ended:
+        return ended
     if channel.get("status") != "running":
         return f"the channel is {channel.get('status') or 'not known'}, keys can be generated once it is running"
     if direct_paid and channel.get("permission") != "granted":

@@ -218,7 +218,7 @@ def first_unfinished_step(states: Iterable[StepState]) -> str | None:
 # A channel whose active key has not finished the chain: some step missing or not ok.
 UNPREPARED_SQL = f"""
     select k.channel_id, k.id as key_id, k.created_at from api_keys k
-    join channels c on c.id = k.channel_id and c.revoked = 0
+    join channels c on c.id = k.channel_id and c.revoked = 0 and c.ended is null
     where k.status = 'active'
       and (select count(*) from key_steps s where s.key_id = k.id and s.status in {DONE_STATUSES}) < {len(STEPS)}
 """  # noqa: S608 - fixed SQL

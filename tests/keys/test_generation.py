@@ -14,6 +14,7 @@ from services import audit
 from services.channels.projection import upsert_channel
 from services.keys.bulk import eligible_channel_ids, generate_many
 from services.keys.generation import KeyNotAllowed, generate_key, key_status, record_reveal
+from services.keys.readiness import unprepared_channel_ids
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
@@ -86,6 +87,30 @@ def test_channels_not_running_get_no_key(db, api, vault) -> None:
         upsert_channel(db, "pCH", {"status": "pending"}, source="test")
     with pytest.raises(KeyNotAllowed, match="running"):
         generate_key(db, api, vault, "pCH", actor=person("alice"))
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        {"terminated_at": "2026-12-01T10:00:00Z"},
+        {"cancellation": "cancelled", "cancellation_at": "2026-12-01T10:00:00Z"},
+    ],
+)
+def test_a_channel_that_ended_gets_no_key_from_any_caller(db, api, vault, ending) -> None:
+    _running(db, "eCH", **ending)
+    with pytest.raises(KeyNotAllowed, match="takes no key"):
+        generate_key(db, api, vault, "eCH", actor=person("alice"))
+    assert db["api_keys"].count == 0
+
+
+def test_a_key_of_a_channel_that_ended_is_not_waiting_to_be_made_ready(db, api, vault) -> None:
+    _running(db, "aCH")
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, KEY_URL, callback=_key_answer)
+        generate_key(db, api, vault, "aCH", actor=person("alice"))
+    assert unprepared_channel_ids(db) == ["aCH"]
+    _running(db, "aCH", terminated_at="2026-12-01T10:00:00Z")
+    assert unprepared_channel_ids(db) == []
 
 
 def test_a_timeout_leaves_the_key_state_unknown_and_sends_one_post(db, api, vault) -> None:
