@@ -223,28 +223,27 @@ def result(link: HandedOutLink) -> None:
     channels_page_link()
 
 
-link = st.session_state.get("connect_link")
-if link is None:
-    st.info("No link yet. Each client gets a link of their own: make one when you are about to hand it out.")
+def new_link_button(what_it_makes: str = "A new state bound to you", *, primary: bool = True) -> None:
+    """The one "New link" button, disabled with the reason for a role that may not hand links out."""
     st.button(
         "New link",
-        type="primary",
+        type="primary" if primary else "secondary",
         on_click=new_link,
         key="new_link",
         disabled=bool(may_not_hand_out),
-        help=may_not_hand_out or "A new state bound to you",
+        help=may_not_hand_out or what_it_makes,
     )
+
+
+link = st.session_state.get("connect_link")
+if link is None:
+    st.info("No link yet. Each client gets a link of their own: make one when you are about to hand it out.")
+    new_link_button()
 else:
     current = phase(link)
     if current == "open":
         waiting_for_the_client(link)
-        st.button(
-            "New link",
-            on_click=new_link,
-            key="new_link",
-            disabled=bool(may_not_hand_out),
-            help=may_not_hand_out or "A new state and, with IO Signature, a new signature",
-        )
+        new_link_button("A new state and, with IO Signature, a new signature", primary=False)
         hand_out(link)
     else:
         if current == "back":
@@ -253,14 +252,7 @@ else:
         else:
             link_caption(link, current)
             st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
-        st.button(
-            "New link",
-            type="primary",
-            on_click=new_link,
-            key="new_link",
-            disabled=bool(may_not_hand_out),
-            help=may_not_hand_out or "A new state bound to you",
-        )
+        new_link_button()
 
 
 @st.fragment(run_every=5)
