@@ -19,7 +19,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.connect import hand_out_a_link
-from tests.support.console import add_team, live_env
+from tests.support.live_console import live_env_against
+from tests.support.live_console import sign_in as sign_in_with_password
 from tests.support.navigation import open_navigation
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.screens import screenshot
@@ -63,20 +64,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with ExitStack() as stack:
         hub = start_hub(stack, tmp_path_factory.mktemp("hub"))
         data_dir = tmp_path_factory.mktemp("live-console")
-        add_team(data_dir, PASSWORD)
-        env = {
-            **live_env(data_dir, PASSWORD),
-            "D360_PARTNER_ID": hub.settings.partner_id,
-            "D360_PARTNER_API_KEY": hub.settings.partner_api_key,
-            "D360_PLATFORM_SECRET": hub.settings.platform_secret,
-            "D360_API_BASE_URL": hub.settings.api_base_url,
-            "D360_HUB_ENV": "sandbox",
-            "SANDBOX_URL": hub.url,
-            "D360_IO_SIGNATURE": "true",
-            "CONSOLE_BIND_ADDRESS": "127.0.0.1",
-            # The client's own redirect waits for the scheduler's word on its new channel: ask every second.
-            "CONSOLE_REDIRECT_CHECK_SECONDS": "1",
-        }
+        env = live_env_against(hub, data_dir, PASSWORD)
         running = start_stack(data_dir, env)
         try:
             yield Live(running, hub)
@@ -85,11 +73,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def sign_in(page, url: str, name: str = "dora") -> None:
-    page.goto(url)
-    page.get_by_label("Account").fill(name)
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
+    sign_in_with_password(page, url, PASSWORD, name)
 
 
 def onboard_a_real_client(live: Live, browser) -> tuple[str, str]:
