@@ -121,11 +121,6 @@ def current_person() -> Person:
     return person
 
 
-def operator() -> str:
-    """The audit identity of who is acting (services.accounts.Person.id)."""
-    return current_person().id
-
-
 def source_address() -> str:
     """Where this browser session's requests come from, as the sign-in throttle and the landing's limits count
     it: always an IP address. The console's edge (dashboard/edge.py) made it the socket's peer, or the last hop
