@@ -1,10 +1,12 @@
-"""The `<ConnectButton .../>` of the official `360dialog-connect-button` package that matches a link.
+"""The `<ConnectButton .../>` of the official `360dialog-connect-button` package that matches a link, or, for a
+console link (signed at each click), plain HTML that opens it.
 
-Plain text building, no Streamlit: the partner's own developers paste it into their React app.
+Plain text building, no Streamlit: the partner's own developers paste it into their React app or page.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 
@@ -56,3 +58,18 @@ def connect_button_snippet(
         lines.append("  }}")
     lines.append("/>")
     return "\n".join(lines)
+
+
+def console_link_snippet(url: str) -> str:
+    """HTML for a console link: a button that opens it in the official button's 600x920 popup (a new tab when
+    popups are blocked). The official package cannot carry it: it builds the hub link, and signs nothing."""
+    href = html.escape(url, quote=True)
+    return "\n".join(
+        [
+            "<!-- Signed by the console at each click: the link stays valid for every attempt until it expires. -->",
+            f'<a href="{href}" target="_blank" rel="noopener"',
+            "   onclick=\"return !window.open(this.href, 'd360_connect', 'width=600,height=920')\">",
+            "  Connect your WhatsApp number",
+            "</a>",
+        ]
+    )

@@ -99,9 +99,11 @@ def qr_code(url: str) -> None:
 
 
 def duration_text(seconds: int) -> str:
-    """23 h 59 min, 4 min, or less than a minute."""
+    """13 days 23 h, 23 h 59 min, 4 min, or less than a minute."""
     hours, rest = divmod(max(0, seconds), 3600)
     minutes = rest // 60
+    if hours >= 48:
+        return f"{hours // 24} days {hours % 24} h"
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:

@@ -3,7 +3,8 @@
 Streamlit's own app (dashboard/app.py, the pages) served as an `st.App`, with the console's edge around it
 (dashboard/edge.py): the source address as CONSOLE_TRUSTED_PROXIES says, internal routes closed, no
 server internals in a session's first message, security headers; and the console's own routes that set and
-clear a password account's session cookie (dashboard/session_cookie.py).
+clear a password account's session cookie (dashboard/session_cookie.py), and the link a client clicks, signed
+at each click (dashboard/link_route.py).
 
 uvicorn, which Streamlit runs, would rewrite a request's client from `X-Forwarded-For` itself whenever the
 peer is on loopback (its FORWARDED_ALLOW_IPS default), before any middleware could see the real peer. So
@@ -26,6 +27,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from dashboard.edge import ConsoleEdge  # noqa: E402
+from dashboard.link_route import link_routes  # noqa: E402
 from dashboard.session_cookie import session_routes  # noqa: E402
 from services.addresses import Network  # noqa: E402
 from services.settings import SettingsError, load_settings  # noqa: E402
@@ -61,6 +63,6 @@ else:
         )
     app = App(
         Path(__file__).with_name("app.py"),
-        routes=session_routes(),
+        routes=[*session_routes(), *link_routes()],
         middleware=[Middleware(ConsoleEdge, trusted_proxies())],
     )

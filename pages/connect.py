@@ -5,7 +5,7 @@ its hand-out gives way to the result (the client, its numbers, each opening in C
 
 import streamlit as st
 
-from dashboard.connect_snippet import connect_button_snippet
+from dashboard.connect_snippet import connect_button_snippet, console_link_snippet
 from dashboard.connect_widgets import (
     channels_page_link,
     client_page_link,
@@ -56,7 +56,8 @@ def make_link(request: LinkRequest) -> None:
             partner_id=settings.partner_id,
             actor=current_person(),
             signing_secret=settings.platform_secret if settings.io_signature_enabled else None,
-            signature_encoding=settings.io_signature_encoding,
+            console_url=settings.public_url,
+            link_days=settings.link_days,
         )
     except (InvalidLinkParameter, ValueError) as error:
         st.session_state["connect_error"] = str(error)
@@ -130,7 +131,10 @@ with st.expander("Link parameters", expanded=False), st.form("link_form", border
     right.text_input("client_id (account sharing)", key="f_client_id")
     left.text_input("preverified_phone_number_id", key="f_preverified")
     if settings.io_signature_enabled:
-        st.caption("IO Signature is on: every link gets a fresh io_signature and io_timestamp.")
+        st.caption(
+            "IO Signature is on: the link points at this console, which signs a fresh io_signature and "
+            "io_timestamp at every click."
+        )
     created = st.form_submit_button(
         "Create a new link with these parameters",
         type="primary",
@@ -155,9 +159,13 @@ def phase(link: HandedOutLink) -> str:
 def link_caption(link: HandedOutLink, status: str) -> None:
     when = link.created_at[:16].replace("T", " ")
     note = f"Link created {when} UTC by {escape_markdown(link.operator)} · status: **{status}**"
-    if link.io_timestamp and status == "open":
-        row = get_link(db, link.state)
-        note += f" · IO Signature valid for {duration_text(link_seconds_left(row) if row else 0)} more"
+    row = get_link(db, link.state)
+    if row and status == "open":
+        note += f" · works for {duration_text(link_seconds_left(row))} more"
+        if link.token:
+            note += " · signed afresh at each click"
+    if row and row["clicks"]:
+        note += f" · clicked {row['clicks']} time(s)"
     st.caption(note)
 
 
@@ -178,10 +186,13 @@ def hand_out(link: HandedOutLink) -> None:
         popup_button(link.url)
     tab_col.link_button("Open onboarding", link.url, type="secondary", help="Opens the link in a new tab")
     st.code(link.url, language=None, wrap_lines=True)
-    qr_tab, snippet_tab = st.tabs(["QR code", "ConnectButton snippet"])
+    qr_tab, snippet_tab = st.tabs(["QR code", "Embed snippet" if link.token else "ConnectButton snippet"])
     with qr_tab:
         qr_code(link.url)
     with snippet_tab:
+        if link.token:
+            st.code(console_link_snippet(link.url), language="html")
+            return
         request = st.session_state["connect_request"]
         st.code(
             connect_button_snippet(
@@ -189,7 +200,7 @@ def hand_out(link: HandedOutLink) -> None:
                 env=request.env,
                 version=request.version,
                 number=request.number,
-                params={**request.params, "state": link.state, **({"io_signature": "…"} if link.io_timestamp else {})},
+                params={**request.params, "state": link.state},
             ),
             language="jsx",
         )
@@ -251,7 +262,7 @@ else:
             st.info("This link has done its job. The next client needs a new one.")
         else:
             link_caption(link, current)
-            st.warning("This link is older than 24 hours: its signature no longer works. Hand out a new one.")
+            st.warning("This link has expired. Hand out a new one.")
         new_link_button()
 
 
@@ -266,8 +277,8 @@ def history() -> None:
         rows,
         hide_index=True,
         column_order=[
-            "created", "operator", "status", "business", "numbers", "client", "environment", "version", "parameters",
-            "state",
+            "created", "operator", "status", "clicks", "last click", "business", "numbers", "client", "environment",
+            "version", "parameters", "state",
         ],
     )  # fmt: skip
 

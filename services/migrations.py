@@ -711,3 +711,22 @@ def m029_wabas_portfolios_and_endings(db: Database) -> None:
         "update events set kind = 'template', waba_id = ? where id = ?",
         [(waba, id_) for id_, waba in templates if isinstance(waba, str)],
     )
+
+
+@console_migrations()
+def m027_links_signed_at_each_click(db: Database) -> None:
+    # A signed link points at the console (/connect/<token>), which signs a new IO Signature at each click: an IO
+    # Signature lives 24 hours and starts IO once, a link on paper or in a mail lives longer. The token is found
+    # by its unique index; the link keeps its own expiry, where its hub link points, and its clicks.
+    for column in ("token", "hub_url", "expires_at", "last_click_at"):
+        db["io_links"].add_column(column, str)
+    db["io_links"].add_column("clicks", int, not_null_default=0)
+    db.execute("create unique index idx_io_links_token on io_links (token) where token is not null")
+    # The last second a click was signed for: a signature is HMAC("{partner}|{seconds}"), so two clicks in one
+    # second would get the same signature, and 360dialog starts IO once per signature.
+    db.execute("create index idx_io_links_signed_at on io_links (io_timestamp) where token is not null")
+    # Links handed out before lived as long as the signature they carried.
+    db.execute(
+        "update io_links set expires_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', created_at, '+1 day')"
+        " where expires_at is null"
+    )

@@ -209,6 +209,8 @@ class Settings:
     messaging_api_hosts: tuple[str, ...] = ("*.360dialog.io",)
     access: AccessSettings = field(default_factory=AccessSettings)
     redirect_limits: RedirectLimits = field(default_factory=RedirectLimits)
+    # How long a link handed out keeps working (CONSOLE_LINK_DAYS); with IO Signature each click is signed afresh.
+    link_days: float = 14.0
 
     @property
     def demo_mode(self) -> bool:
@@ -617,6 +619,7 @@ def load_settings(
         messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
         redirect_limits=_redirect_limits(source),
         access=access,
+        link_days=source.number("CONSOLE_LINK_DAYS", Settings.link_days, minimum=1),
     )
     return _without_secrets(settings) if role == "accounts" else settings
 

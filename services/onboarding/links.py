@@ -1,4 +1,10 @@
-"""IO links handed out: each with its own `state`, operator, parameters and IO Signature."""
+"""IO links handed out: each with its own `state`, operator, parameters and expiry.
+
+With IO Signature on, the link a client receives points at the console (`{public_url}/connect/<token>`), which
+signs a new IO Signature at each click (services.onboarding.link_clicks): 360dialog accepts a signature for 24
+hours and for one start of IO, while a QR code on paper, an e-mailed link or an abandoned first attempt must
+still work on the next click. Without IO Signature the link is the hub link itself, as before.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -15,10 +21,14 @@ from services.accounts import Person, enforce
 from services.channels.labels import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
-from services.store import utc_now
 
-# A link is worth handing out for as long as its IO Signature lives; unsigned links get the same span.
+# How long a link handed out before links had their own expiry lived: as long as the signature it carried.
 LINK_LIFETIME_SECONDS = SIGNATURE_LIFETIME_SECONDS
+DEFAULT_LINK_DAYS = 14.0
+# Where a console link points, under the console's public address.
+CONNECT_PATH = "/connect/"
+# 128 bits from `secrets`: a token cannot be guessed, and a token is all a click carries.
+TOKEN_BYTES = 16
 # Set by the console for every link; an operator cannot choose them.
 RESERVED_PARAMETERS = frozenset({"state", "io_signature", "io_timestamp"})
 
@@ -41,6 +51,13 @@ class HandedOutLink:
     operator: str
     created_at: str
     io_timestamp: int | None
+    # Set for a console link, signed afresh at each click; None for a direct hub link.
+    token: str | None = None
+    expires_at: str | None = None
+
+
+def console_link(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}{CONNECT_PATH}{token}"
 
 
 def sandbox_hub_url(sandbox_url: str) -> str:
@@ -61,26 +78,21 @@ def _ordered_params(request: LinkRequest, extra: Mapping[str, str | int]) -> dic
     return {**known, **{name: value for name, value in merged.items() if name not in known}}
 
 
-def hand_out_link(
-    db: Database,
-    request: LinkRequest,
-    *,
+def hub_link(
     partner_id: str,
-    actor: Person,
+    request: LinkRequest,
+    state: str,
+    *,
     signing_secret: str | None = None,
     signature_encoding: str = "hex",
-) -> HandedOutLink:
-    """A new link with a new random state bound to the acting person, stored; signed when a secret is given.
-
-    Never cached: the hub accepts each signature once, and each state identifies one hand-out. Raises NotAllowed
-    (audited) when the actor's role may not hand out links.
-    """
-    enforce(db, actor, "hand_out_link")
-    state = secrets.token_urlsafe(16)
+    now: float | None = None,
+) -> tuple[str, int | None]:
+    """The hub link for `request` with its `state`, signed at this moment when a secret is given; with the
+    signature's timestamp. Raises InvalidLinkParameter naming a parameter the hub does not take."""
     extra: dict[str, str | int] = {"state": state}
     io_timestamp = None
     if signing_secret is not None:
-        signature = sign_io(partner_id, signing_secret, encoding=signature_encoding)
+        signature = sign_io(partner_id, signing_secret, encoding=signature_encoding, now=now)
         extra.update(io_signature=signature.signature, io_timestamp=signature.timestamp)
         io_timestamp = signature.timestamp
     url = build_io_link(
@@ -91,8 +103,38 @@ def hand_out_link(
         hub_url=request.hub_url,
         **_ordered_params(request, extra),
     )
+    return url, io_timestamp
+
+
+def hand_out_link(
+    db: Database,
+    request: LinkRequest,
+    *,
+    partner_id: str,
+    actor: Person,
+    signing_secret: str | None = None,
+    console_url: str | None = None,
+    link_days: float = DEFAULT_LINK_DAYS,
+    now: datetime | None = None,
+) -> HandedOutLink:
+    """A new link with a new random state bound to the acting person, stored.
+
+    With a signing secret the link points at the console (`console_url`, its public address), which signs at
+    each click; the hub link is built once here so that a bad parameter is named now, not at the client's click.
+    Raises NotAllowed (audited) when the actor's role may not hand out links.
+    """
+    enforce(db, actor, "hand_out_link")
+    signed = signing_secret is not None
+    if signed and not console_url:
+        raise ValueError("a signed link points at the console: its public address (CONSOLE_PUBLIC_URL) is needed")
+    state = secrets.token_urlsafe(16)
+    direct_url, _ = hub_link(partner_id, request, state, signing_secret=signing_secret)
+    token = secrets.token_urlsafe(TOKEN_BYTES) if signed else None
+    url = console_link(console_url or "", token) if token else direct_url
+    current = now or datetime.now(UTC)
+    created_at = current.isoformat(timespec="microseconds")
+    expires_at = (current + timedelta(days=link_days)).isoformat(timespec="microseconds")
     shown_params = {"number": request.number or None, **request.params}
-    created_at = utc_now()
     with db.atomic():
         db["io_links"].insert(
             {
@@ -101,35 +143,64 @@ def hand_out_link(
                 "created_at": created_at,
                 "url": url,
                 "params": json.dumps({key: value for key, value in shown_params.items() if value not in (None, "")}),
-                "io_timestamp": io_timestamp,
+                "io_timestamp": None,
                 "env": request.env,
                 "version": request.version,
+                "hub_url": request.hub_url,
+                "token": token,
+                "expires_at": expires_at,
             }
         )
-    return HandedOutLink(state, url, actor.id, created_at, io_timestamp)
+    return HandedOutLink(state, url, actor.id, created_at, None, token, expires_at)
+
+
+def stored_request(link: Mapping[str, Any]) -> LinkRequest:
+    """The request a stored link was made with: its hub, version, number and parameters."""
+    params = {name: str(value) for name, value in _params(link.get("params")).items()}
+    number = params.pop("number", None)
+    return LinkRequest(
+        env=link.get("env") or "prod",
+        version=link.get("version") or "v1",
+        number=number,
+        params=params,
+        hub_url=link.get("hub_url"),
+    )
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:
     return (now - datetime.fromisoformat(created_at)).total_seconds()
 
 
+def link_expiry(link: Mapping[str, Any]) -> datetime:
+    """When the link stops working: its own expiry, or for a link from before, a day after it was made."""
+    if link.get("expires_at"):
+        return datetime.fromisoformat(link["expires_at"])
+    return datetime.fromisoformat(link["created_at"]) + timedelta(seconds=LINK_LIFETIME_SECONDS)
+
+
 def link_status(link: Mapping[str, Any], now: datetime | None = None) -> str:
-    """open, redirected (a redirect came back with its state), or expired (older than 24 hours)."""
+    """open, redirected (a redirect came back with its state), or expired (past its own expiry; a link signed
+    when handed out, before links were signed at each click, also when its signature expired)."""
     if link.get("used_at"):
         return "redirected"
     current = now or datetime.now(UTC)
-    if _age_seconds(link["created_at"], current) >= LINK_LIFETIME_SECONDS:
+    if current >= link_expiry(link):
         return "expired"
-    if link.get("io_timestamp") and seconds_left(int(link["io_timestamp"]), current.timestamp()) == 0:
+    if _signed_when_handed_out(link) and seconds_left(int(link["io_timestamp"]), current.timestamp()) == 0:
         return "expired"
     return "open"
 
 
+def _signed_when_handed_out(link: Mapping[str, Any]) -> bool:
+    # A console link's io_timestamp is its last click's; only a link from before carried its signature.
+    return bool(link.get("io_timestamp")) and not link.get("token")
+
+
 def link_seconds_left(link: Mapping[str, Any], now: datetime | None = None) -> int:
-    """Seconds before the link (its signature, when it has one) expires."""
+    """Seconds before the link expires."""
     current = now or datetime.now(UTC)
-    left = LINK_LIFETIME_SECONDS - _age_seconds(link["created_at"], current)
-    if link.get("io_timestamp"):
+    left = (link_expiry(link) - current).total_seconds()
+    if _signed_when_handed_out(link):
         left = min(left, seconds_left(int(link["io_timestamp"]), current.timestamp()))
     return max(0, int(left))
 
@@ -203,6 +274,8 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
                 "business": business,
                 "numbers": numbers,
                 "client": client or "",
+                "clicks": row["clicks"] or 0,
+                "last click": row["last_click_at"] or "",
                 "state": row["state"],
             }
         )

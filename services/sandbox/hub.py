@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +30,14 @@ DELIVERY_ROUND_SECONDS = 2.0
 
 
 class SandboxHub:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        # Tests move it to see a signature expire; the hub reads the time only through it for signatures.
+        self.clock = clock
         self._db: Database | None = None
         self._lock = threading.Lock()
+        # IO attempts started (the form shown) and not yet finished, by a one-time code the form carries back.
+        self._attempts: dict[str, str] = {}
         # Held for a whole delivery round, so that a reset never races webhooks already on their way.
         self._delivery_lock = threading.Lock()
 
@@ -63,7 +68,10 @@ class SandboxHub:
         return bool(token) and self.run(lambda db: state.token_is_valid(db, token))
 
     # -- IO signature ------------------------------------------------------------------------------
-    def signature_problem(self, partner_id: str, params: dict[str, str]) -> str | None:
+    def signature_problem(self, partner_id: str, params: dict[str, str], attempt: str | None = None) -> str | None:
+        """Why the link's IO Signature is refused; None when it is accepted. 360dialog: a signature "becomes
+        invalid after 24 hours, or when it has been used once to start IO". The form of an attempt this
+        signature started carries its `attempt` code, which lets that one attempt finish."""
         if not self.settings.io_signature_enabled:
             return None
         signature, raw_timestamp = params.get("io_signature"), params.get("io_timestamp")
@@ -73,14 +81,38 @@ class SandboxHub:
             timestamp = int(raw_timestamp)
         except ValueError:
             return "The link's io_timestamp is not a number."
-        if time.time() - timestamp > IO_SIGNATURE_LIFETIME_SECONDS:
+        if self.clock() - timestamp > IO_SIGNATURE_LIFETIME_SECONDS:
             return "The link's IO Signature has expired (older than 24 hours). Ask for a new link."
         secret, encoding = self.settings.platform_secret, self.settings.io_signature_encoding
         if not io_signature_valid(partner_id, timestamp, signature, secret, encoding):
             return "The link's IO Signature is not valid for this partner."
+        if attempt is not None and self._attempt_of(attempt) == signature:
+            return None
         if self.run(lambda db: state.signature_used(db, signature)):
             return "This link was already used. Each IO link works once; ask for a new one."
         return None
+
+    def start_io(self, params: dict[str, str]) -> str | None:
+        """Use the link's signature to start IO: it will not start another. The code the form carries back to
+        finish this attempt; None when the partner signs nothing or the signature was used meanwhile."""
+        signature = params.get("io_signature")
+        if not self.settings.io_signature_enabled or not signature:
+            return None
+        if not self.run(lambda db: state.consume_signature(db, signature)):
+            return None
+        attempt = secrets.token_urlsafe(16)
+        with self._lock:
+            self._attempts[attempt] = signature
+        return attempt
+
+    def finish_io(self, attempt: str | None) -> None:
+        if attempt:
+            with self._lock:
+                self._attempts.pop(attempt, None)
+
+    def _attempt_of(self, attempt: str) -> str | None:
+        with self._lock:
+            return self._attempts.get(attempt)
 
     # -- webhook delivery --------------------------------------------------------------------------
     def switches(self) -> dict[str, bool]:

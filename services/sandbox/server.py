@@ -12,7 +12,8 @@ import html
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -31,6 +32,8 @@ from services.whatsapp import PHONE_PATTERN
 
 log = logging.getLogger("sandbox")
 DELIVERY_POLL_SECONDS = 0.25
+# The form carries it back: the IO attempt its page started, which the link's signature may still finish.
+ATTEMPT_PARAMETER = "io_attempt"
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -67,6 +70,13 @@ def _onboarding_form(partner_id: str, query: str) -> str:
 </form>"""
 
 
+def _with_attempt(query: str, attempt: str | None) -> str:
+    """The form's copy of the link's query, with the code of the attempt it started (the hub's own parameter)."""
+    if attempt is None:
+        return query
+    return f"{query}&{urlencode({ATTEMPT_PARAMETER: attempt})}" if query else urlencode({ATTEMPT_PARAMETER: attempt})
+
+
 def _parse_numbers(raw: str) -> list[str]:
     numbers = [line.strip() for line in re.split(r"[\n,]", raw) if line.strip()]
     if not numbers or len(numbers) > 20 or not all(PHONE_PATTERN.match(n) for n in numbers):
@@ -83,8 +93,9 @@ def _redirect_target(redirect_url: str, client_id: str, channel_ids: list[str], 
     return redirect_url + separator + urlencode(params, safe="[],")
 
 
-def create_app(settings: Settings) -> Starlette:
-    hub = SandboxHub(settings)
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+    """The hub's web app; `clock` (seconds since the epoch) decides when an IO Signature has expired."""
+    hub = SandboxHub(settings, clock)
 
     async def onboarding(request: Request) -> Response:
         partner_id = request.path_params["partner_id"]
@@ -97,11 +108,14 @@ def create_app(settings: Settings) -> Starlette:
                 return page(
                     "Link not accepted", f"<h1 class='error'>Link not accepted</h1><p>{html.escape(problem)}</p>", 403
                 )
-            return page("Connect WhatsApp", _onboarding_form(partner_id, request.url.query))
+            # Showing the form starts IO: the signature starts no other attempt.
+            attempt = await run_in_threadpool(hub.start_io, params)
+            return page("Connect WhatsApp", _onboarding_form(partner_id, _with_attempt(request.url.query, attempt)))
         form = await request.form()
         query = str(form.get("query", ""))
         params = dict(parse_qsl(query))
-        problem = await run_in_threadpool(hub.signature_problem, partner_id, params)
+        attempt = params.pop(ATTEMPT_PARAMETER, None)
+        problem = await run_in_threadpool(hub.signature_problem, partner_id, params, attempt)
         if problem:
             return page(
                 "Link not accepted", f"<h1 class='error'>Link not accepted</h1><p>{html.escape(problem)}</p>", 403
@@ -122,6 +136,7 @@ def create_app(settings: Settings) -> Starlette:
         granted = form.get("grant") == "yes"
         if params.get("io_signature"):
             await run_in_threadpool(hub.run, lambda db: state.consume_signature(db, params["io_signature"]))
+            hub.finish_io(attempt)
         client_id, channel_ids = await run_in_threadpool(
             hub.run,
             lambda db: outbox.create_client_with_channels(

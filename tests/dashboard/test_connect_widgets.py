@@ -10,6 +10,8 @@ from dashboard.connect_widgets import duration_text
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
+        (14 * 86_400 - 1, "13 days 23 h"),
+        (48 * 3600, "2 days 0 h"),
         (86_400, "24 h 0 min"),
         (86_399, "23 h 59 min"),
         (3_600, "1 h 0 min"),

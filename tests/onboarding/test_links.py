@@ -11,10 +11,10 @@ import pytest
 
 from services.onboarding.io_link import InvalidLinkParameter
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_seconds_left, link_status
-from services.sandbox.signing import io_signature_valid
 from tests.support.people import person
 
 SECRET = "platform-secret-for-tests"
+CONSOLE = "https://console.example.test"
 
 
 def test_each_link_gets_a_new_state_bound_to_its_operator(db, link_for) -> None:
@@ -35,25 +35,58 @@ def test_the_sandbox_link_points_at_the_sandbox_hub(link_for) -> None:
     assert link_for(version="v2").url.startswith("http://127.0.0.1:8503/onboarding/abcPA?")
 
 
-def test_a_signed_link_carries_a_fresh_valid_signature_that_is_not_stored_apart(db) -> None:
+def test_a_signed_link_points_at_the_console_and_carries_no_signature(db) -> None:
     request = LinkRequest(number="+49 151 1", params={"redirect_url": "https://x.test/landing", "lang": "de"})
     links = [
-        hand_out_link(db, request, partner_id="abcPA", actor=person("ana"), signing_secret=SECRET) for _ in range(2)
+        hand_out_link(db, request, partner_id="abcPA", actor=person("ana"), signing_secret=SECRET, console_url=CONSOLE)
+        for _ in range(2)
     ]
     for link in links:
-        query = parse_qs(urlsplit(link.url).query)
-        assert int(query["io_timestamp"][0]) == link.io_timestamp
-        assert io_signature_valid("abcPA", link.io_timestamp, query["io_signature"][0], SECRET, "hex")
-        assert urlsplit(link.url).query.startswith("number=%2B49%20151%201&redirect_url=")
+        assert link.url == f"{CONSOLE}/connect/{link.token}"
+        assert len(link.token) >= 22
+        assert link.io_timestamp is None
         stored = get_link(db, link.state)
+        assert stored["token"] == link.token
+        assert stored["url"] == link.url
         assert json.loads(stored["params"]) == {
             "number": "+49 151 1",
             "redirect_url": "https://x.test/landing",
             "lang": "de",
         }
-        assert stored["io_timestamp"] == link.io_timestamp
-        assert (stored["env"], stored["version"]) == ("prod", "v1")
-    assert links[0].url != links[1].url
+        assert stored["io_timestamp"] is None
+        assert (stored["env"], stored["version"], stored["clicks"]) == ("prod", "v1", 0)
+    assert links[0].token != links[1].token
+
+
+def test_a_link_expires_after_its_own_days(db) -> None:
+    made = datetime(2026, 1, 2, 12, tzinfo=UTC)
+    link = hand_out_link(
+        db,
+        LinkRequest(),
+        partner_id="abcPA",
+        actor=person("ana"),
+        signing_secret=SECRET,
+        console_url=CONSOLE,
+        link_days=14,
+        now=made,
+    )
+    row = get_link(db, link.state)
+    assert link_status(row, made + timedelta(days=13, hours=23)) == "open"
+    assert link_seconds_left(row, made + timedelta(days=13, hours=23)) == 3600
+    assert link_status(row, made + timedelta(days=14)) == "expired"
+
+
+def test_a_signed_link_needs_the_console_address(db) -> None:
+    with pytest.raises(ValueError, match="CONSOLE_PUBLIC_URL"):
+        hand_out_link(db, LinkRequest(), partner_id="abcPA", actor=person("ana"), signing_secret=SECRET)
+    assert db["io_links"].count == 0
+
+
+def test_an_unsigned_link_is_the_hub_link_itself(db) -> None:
+    link = hand_out_link(db, LinkRequest(), partner_id="abcPA", actor=person("ana"), console_url=CONSOLE)
+    assert link.url.startswith("https://hub.360dialog.com/dashboard/app/abcPA/permissions?state=")
+    assert link.token is None
+    assert get_link(db, link.state)["token"] is None
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def test_unknown_and_expired_states(db, link_for) -> None:
     assert receive_redirect(db, "client=aCL&channels=[aCH]&state=nobody").state_match == "unknown state"
     link = link_for()
     with db.atomic():
-        db["io_links"].update(link.state, {"created_at": "2020-01-01T00:00:00+00:00"})
+        db["io_links"].update(link.state, {"expires_at": "2020-01-15T00:00:00+00:00"})
     assert receive_redirect(db, f"client=aCL&channels=[bCH]&state={link.state}").state_match == "expired link"
 
 

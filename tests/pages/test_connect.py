@@ -9,10 +9,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import streamlit as st
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
+from dashboard.link_route import link_routes
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.redirects import receive_redirect
+from services.sandbox.signing import io_signature_valid
+from services.settings import load_settings
 from tests.support.console import add_team, live_env
 from tests.support.pages import console_app, new_link
 
@@ -37,6 +42,14 @@ def open_connect(sessions: list[AppTest]) -> AppTest:
 
 def shown_url(app: AppTest) -> str:
     return next(code.value for code in app.code if code.value.startswith("http"))
+
+
+def click(url: str) -> tuple[int, str]:
+    """A client's click on a handed-out console link, through the console's own route: status and Location."""
+    path = urlsplit(url).path
+    with TestClient(Starlette(routes=link_routes()), follow_redirects=False) as client:
+        answer = client.get(path)
+    return answer.status_code, answer.headers.get("location", "")
 
 
 def link_rows(db) -> list[dict]:
@@ -74,8 +87,11 @@ def test_new_link_hands_out_one_link_bound_to_the_operator(sessions, db) -> None
     url = shown_url(app)
     assert rows[0]["url"] == url
     assert rows[0]["operator"] == "demo"
-    assert url.startswith("http://127.0.0.1:8503/dashboard/app/demoPA/permissions?redirect_url=")
-    assert parse_qs(urlsplit(url).query)["state"] == [rows[0]["state"]]
+    assert url == f"http://localhost:8501/connect/{rows[0]['token']}"
+    status, hub = click(url)
+    assert status == 303
+    assert hub.startswith("http://127.0.0.1:8503/dashboard/app/demoPA/permissions?redirect_url=")
+    assert parse_qs(urlsplit(hub).query)["state"] == [rows[0]["state"]]
     assert [button.url for button in app.get("link_button")] == [url]
     assert new_link_button(app).proto.type == "secondary"
     app.run()
@@ -89,14 +105,29 @@ def test_links_are_never_shared_between_sessions(sessions, db) -> None:
     assert len(states) == 2
 
 
-def test_demo_mode_signs_every_link_and_shows_the_time_left(sessions, db) -> None:
+def test_demo_mode_hands_out_a_console_link_signed_afresh_at_each_click(sessions, db) -> None:
+    # The old behaviour: the hub link was signed when handed out, so it died with its first use or after 24 hours.
     app = new_link(open_connect(sessions))
-    query = parse_qs(urlsplit(shown_url(app)).query)
-    assert len(query["io_signature"][0]) == 128
-    assert int(query["io_timestamp"][0]) == link_rows(db)[0]["io_timestamp"]
+    url = shown_url(app)
+    assert "io_signature" not in url
+    settings = load_settings()
+    for _ in range(2):
+        status, hub = click(url)
+        assert status == 303
+        query = parse_qs(urlsplit(hub).query)
+        timestamp, signature = int(query["io_timestamp"][0]), query["io_signature"][0]
+        assert io_signature_valid("demoPA", timestamp, signature, settings.platform_secret, "hex")
+    app.run()
     captions = " ".join(caption.value for caption in app.caption)
-    assert "IO Signature valid for 2" in captions
+    assert "works for 13 days 23 h more" in captions
+    assert "signed afresh at each click" in captions
+    assert "clicked 2 time(s)" in captions
     assert "status: **open**" in captions
+    history = app.dataframe[-1].value
+    assert list(history["clicks"]) == [2]
+    assert history["last click"][0] != ""
+    snippet = next(code.value for code in app.code if "<a href=" in code.value)
+    assert f'<a href="{url}"' in snippet
 
 
 def test_new_link_is_one_click(sessions, db) -> None:
@@ -139,7 +170,8 @@ def test_every_form_field_reaches_the_link_encoded_with_number_first(sessions, d
         f_client_id="oaY9LLfUCL",
         f_preverified="123",
     )
-    url = shown_url(app)
+    status, url = click(shown_url(app))
+    assert status == 303
     assert url.startswith("https://staging-app.360dialog.com/onboarding/demoPA?number=%2B49%20151%200000001&")
     assert "name=Acme%20%26%20S%C3%B6hne" in url
     query = parse_qs(urlsplit(url).query)
@@ -150,10 +182,7 @@ def test_every_form_field_reaches_the_link_encoded_with_number_first(sessions, d
     newest = link_rows(db)[-1]
     assert (newest["env"], newest["version"]) == ("staging", "v2")
     assert json.loads(newest["params"])["name"] == "Acme & Söhne"
-    snippet = next(code.value for code in app.code if "<ConnectButton" in code.value)
-    assert 'env={"staging"}' in snippet
-    assert 'requestedNumber={"+49 151 0000001"}' in snippet
-    assert 'name: "Acme & S\\u00f6hne",' in snippet
+    assert query["io_signature"]
 
 
 def test_a_bad_field_is_named_and_hands_out_nothing(sessions, db) -> None:
@@ -220,9 +249,9 @@ def test_the_result_replaces_the_hand_out_without_a_reload(sessions, db) -> None
 def test_an_expired_link_gives_way_to_a_new_one(sessions, db) -> None:
     app = new_link(open_connect(sessions))
     with db.atomic():
-        db["io_links"].update(link_rows(db)[0]["state"], {"created_at": "2020-01-01T00:00:00+00:00"})
+        db["io_links"].update(link_rows(db)[0]["state"], {"expires_at": "2020-01-15T00:00:00+00:00"})
     app.run()
-    assert any("older than 24 hours" in warning.value for warning in app.warning)
+    assert any("This link has expired" in warning.value for warning in app.warning)
     assert not app.get("link_button")
     assert new_link_button(app).proto.type == "primary"
 

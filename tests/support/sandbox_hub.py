@@ -4,6 +4,8 @@ the hub delivers and can refuse the first deliveries on purpose."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,13 +72,15 @@ class Hub:
         return PartnerApi(self.settings.api_base_url, self.settings.partner_id, timeout=10, **credentials)
 
 
-def start_hub(stack: ExitStack, data_dir: Path, *, fail_first: int = 0, **env: str) -> Hub:
-    """A hub and its recording receiver, both stopped when `stack` closes."""
+def start_hub(
+    stack: ExitStack, data_dir: Path, *, fail_first: int = 0, clock: Callable[[], float] = time.time, **env: str
+) -> Hub:
+    """A hub and its recording receiver, both stopped when `stack` closes; `clock` is the hub's for signatures."""
     receiver = RecordingReceiver(fail_first=fail_first)
     sandbox_port, receiver_port = free_port(), free_port()
     settings = sandbox_settings(data_dir, sandbox_port=sandbox_port, receiver_port=receiver_port, **env)
     stack.enter_context(serving(receiver.app(), receiver_port))
-    url = stack.enter_context(serving(create_app(settings), sandbox_port))
+    url = stack.enter_context(serving(create_app(settings, clock=clock), sandbox_port))
     sandbox = SandboxClient(url, settings.partner_api_key)
     stack.callback(sandbox.close)
     return Hub(settings, url, receiver, sandbox)
