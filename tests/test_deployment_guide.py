@@ -150,7 +150,7 @@ def test_partner_setup_registers_both_urls_with_the_partner_api(tmp_path: Path) 
 
         assert "webhook URL at 360dialog now: (none)" in run(*command[:-1])  # without --apply: only shows
         applied = run(*command)
-        assert "set: webhook URL https://hooks.example.com/webhooks/360dialog" in applied
+        assert "webhook URL: (none) -> https://hooks.example.com/webhooks/360dialog" in applied
         assert hub.api().get_webhook_url() == "https://hooks.example.com/webhooks/360dialog"
 
 
