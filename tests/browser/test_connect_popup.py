@@ -22,7 +22,11 @@ def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, 
         button_frame.get_by_role("button", name="Open in a popup").click()
     popup = opened.value
     popup.wait_for_load_state()
-    assert popup.url == href
+    hub_url = popup.url
+    # The popup opened the console link, which sent it on to the hub with a signature made for this visit.
+    assert href.startswith(f"{stack.public_url}/connect/")
+    assert popup.url.startswith(f"{stack.sandbox_url}/dashboard/app/demoPA/permissions?")
+    assert "io_signature=" in popup.url
     assert popup.evaluate("window.opener !== null")
     # The official button's popup size.
     assert popup.evaluate("[window.outerWidth, window.outerHeight]") == [600, 920]
@@ -39,7 +43,7 @@ def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, 
     assert len(rows) == 1
     client_id, state, state_match = rows[0]
     assert state_match == "matched"
-    assert f"state={state}" in href
+    assert f"state={state}" in hub_url
 
     # No reload: the page's polling fragment finds the redirect for its own link.
     expect(page.get_by_text("The client came back through this link; the redirect was applied")).to_be_visible(

@@ -73,12 +73,14 @@ def test_a_client_onboards_and_lands_without_signing_in(live: Live, browser) -> 
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(operator, live.url)
     href = hand_out_a_link(operator)
-    assert href.startswith(f"{live.hub.url}/dashboard/app/")
+    # With IO Signature on, the link is the console's, signed at the client's visit.
+    assert href.startswith(f"{live.url}/connect/")
 
     # The client: a fresh browser, no console session at all.
     client_context = browser.new_context(viewport={"width": 800, "height": 900})
     client = client_context.new_page()
     client.goto(href)
+    assert client.url.startswith(f"{live.hub.url}/dashboard/app/")
     client.fill("#business_name", "Live Mode Bakery")
     client.fill("#numbers", "+49 151 0000031")
     client.check("#grant")

@@ -17,12 +17,13 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     page.goto(stack.public_url)
     expect(page.get_by_text("demoPA").first).to_be_visible()
     href = hand_out_a_link(page)
-    assert href.startswith(f"{stack.sandbox_url}/dashboard/app/demoPA/permissions?")
-    assert "redirect_url=http%3A%2F%2Flocalhost" in href
-    assert "%2Flanding" in href
+    assert href.startswith(f"{stack.public_url}/connect/")
 
-    # 3. The sandbox hub plays 360dialog: business name, numbers, permission.
+    # 3. The sandbox hub plays 360dialog: business name, numbers, permission. The console link signs the visit.
     page.goto(href)
+    assert page.url.startswith(f"{stack.sandbox_url}/dashboard/app/demoPA/permissions?")
+    assert "redirect_url=http%3A%2F%2Flocalhost" in page.url
+    assert "%2Flanding" in page.url
     page.fill("#business_name", "Acme Bakery")
     page.fill("#numbers", "+49 151 0000001\n+49 151 0000002")
     page.check("#grant")
