@@ -4,11 +4,14 @@ and a link's status over time."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlite_utils import Database
 
+from services.migrations import console_migrations
 from services.onboarding.io_link import InvalidLinkParameter
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_seconds_left, link_status
 from tests.support.people import person
@@ -116,3 +119,22 @@ def test_link_status_open_redirected_expired() -> None:
     assert link_status(signed_long_ago, now) == "expired"
     assert link_seconds_left(fresh, now) == 60
     assert link_seconds_left(old, now) == 0
+
+
+def test_a_link_handed_out_before_keeps_its_day(tmp_path) -> None:
+    old = Database(sqlite3.connect(str(tmp_path / "old.db")))
+    try:
+        console_migrations.apply(old, stop_before="m027_links_signed_at_each_click")
+        with old.atomic():
+            old["io_links"].insert(
+                {"state": "s1", "operator": "ana", "created_at": "2026-01-02T12:00:00.000000+00:00", "url": "u"}
+            )
+        console_migrations.apply(old)
+        link = get_link(old, "s1")
+        assert link["clicks"] == 0
+        assert link["token"] is None
+        made = datetime(2026, 1, 2, 12, tzinfo=UTC)
+        assert link_status(link, made + timedelta(hours=23, minutes=59)) == "open"
+        assert link_status(link, made + timedelta(hours=24)) == "expired"
+    finally:
+        old.close()
