@@ -24,6 +24,7 @@ from dashboard.context import (
 from dashboard.key_views import (
     bulk_keys_download,
     has_unstored_keys,
+    key_health_panel,
     leave_guard,
     readiness_panel,
     remember_bulk_keys,
@@ -57,6 +58,7 @@ from services.channels.workbench import (
 )
 from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
 from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.keys.health.reading import channel_key_health
 from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
@@ -154,6 +156,7 @@ def key_controls(channel: dict, label) -> None:
 def readiness_controls(channel: dict, label) -> None:
     if key_status(db, channel["id"]) != "active":
         return
+    key_health_panel(channel_key_health(db, channel["id"]), label=label.text, minutes=settings.key_health.minutes)
     step = readiness_panel(key_readiness(db, channel["id"]), label=label.text, key=f"ready-{channel['id']}")
     if step is None:
         return
