@@ -54,6 +54,12 @@ OPEN_KEYS_SQL = """
     join channels c on c.id = k.channel_id and c.revoked = 0 and c.ended is null
     where k.status = 'active'
 """
+NOT_FOLLOWED = "not exists (select 1 from key_health h where h.key_id = o.key_id)"
+# Keys whose check is due and that nobody holds a lease on (:now is the moment asked about).
+DUE_SQL = f"""
+    select h.key_id, h.due_at from key_health h join ({OPEN_KEYS_SQL}) o on o.key_id = h.key_id
+    where h.due_at <= :now and (h.lease_until is null or h.lease_until <= :now)
+"""  # noqa: S608 - fixed SQL of our own
 
 
 @dataclass(frozen=True)
@@ -127,14 +133,16 @@ def spread_offset(key_id: int, interval_seconds: float) -> float:
 def enrol_keys(db: Database, interval_seconds: float, now: float) -> int:
     """Follow every open active key that has no health row yet, its first check at its point of the interval.
     A key made and checked a moment ago (services.keys.readiness) waits its turn like the others."""
+    # Read first: most rounds find nothing new, and need not take the write lock the receiver wants.
+    if not db.execute(f"select 1 from ({OPEN_KEYS_SQL}) o where {NOT_FOLLOWED} limit 1").fetchone():  # noqa: S608
+        return 0
     with db.atomic():
         cursor = db.execute(
             f"""
             insert into key_health (key_id, channel_id, status, failures, due_at)
             select o.key_id, o.channel_id, '{UNCHECKED}', 0,
                    :now + (o.key_id * {SPREAD_MULTIPLIER} % {SPREAD_MODULUS}) * :interval / {SPREAD_MODULUS}.0
-            from ({OPEN_KEYS_SQL}) o
-            where not exists (select 1 from key_health h where h.key_id = o.key_id)
+            from ({OPEN_KEYS_SQL}) o where {NOT_FOLLOWED}
             """,  # noqa: S608 - fixed SQL of our own
             {"now": now, "interval": interval_seconds},
         )
@@ -144,15 +152,13 @@ def enrol_keys(db: Database, interval_seconds: float, now: float) -> int:
 def claim_due(db: Database, holder: str, now: float, budget: int, lease_seconds: float) -> list[dict[str, Any]]:
     """Lease up to `budget` due keys, the longest due first, in one write transaction: a key leased by anyone
     else (until its lease runs out) is not taken. Returns each leased key's row, sealed key included."""
+    if not db.execute(f"{DUE_SQL} limit 1", {"now": now}).fetchone():
+        return []  # nothing due: no write lock taken
     with db.atomic():
         claimed = db.execute(
             f"""
             update key_health set lease_holder = :holder, lease_until = :until
-            where key_id in (
-                select h.key_id from key_health h join ({OPEN_KEYS_SQL}) o on o.key_id = h.key_id
-                where h.due_at <= :now and (h.lease_until is null or h.lease_until <= :now)
-                order by h.due_at limit :budget
-            )
+            where key_id in (select key_id from ({DUE_SQL}) order by due_at limit :budget)
             returning key_id
             """,  # noqa: S608 - fixed SQL of our own
             {"holder": holder, "until": now + lease_seconds, "now": now, "budget": budget},
@@ -283,13 +289,7 @@ def record_outcome(
 
 
 def _still_due(db: Database, now: float) -> int:
-    return db.execute(
-        f"""
-        select count(*) from key_health h join ({OPEN_KEYS_SQL}) o on o.key_id = h.key_id
-        where h.due_at <= :now and (h.lease_until is null or h.lease_until <= :now)
-        """,  # noqa: S608 - fixed SQL of our own
-        {"now": now},
-    ).fetchone()[0]
+    return db.execute(f"select count(*) from ({DUE_SQL})", {"now": now}).fetchone()[0]  # noqa: S608
 
 
 def _ask_all(
