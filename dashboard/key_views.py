@@ -172,9 +172,9 @@ def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | N
 HEALTH_ICONS = {"ok": "✅", "limited": "⚠️", "blocked": "⛔", "stopped": "❌"}
 
 
-def key_health_panel(health: ChannelKeyHealth | None, *, label: str, minutes: float) -> None:
+def key_health_panel(health: ChannelKeyHealth | None, *, label: str, minutes: float, key: str) -> bool:
     """The active key's last health check and how long ago; what to do when 360dialog refused it. Details quote
-    360dialog, so they are shown as text, never as Markdown."""
+    360dialog, so they are shown as text, never as Markdown. Returns True when asked to check it now."""
     schedule = f"every active key is checked every {minutes:g} min" if minutes > 0 else "key health checks are off"
     if health is None or health.checked_at is None:
         st.text(f"⏳ Key health: not checked yet ({schedule})")
@@ -191,3 +191,5 @@ def key_health_panel(health: ChannelKeyHealth | None, *, label: str, minutes: fl
             st.text(health.detail)
     if health is not None and health.problem:
         st.text(f"The last check could not be made ({relative(health.problem_at)}): {health.problem}")
+    reason = refused("prepare_key")
+    return st.button(f"Check the key health of {label} now", key=key, disabled=bool(reason), help=reason)

@@ -90,6 +90,7 @@ AUDIT_LABELS = {
     "revoke_key": "key revoked",
     "sync": "Partner API sync",
     "key_health": "key health",
+    "check_key_health": "key health checked",
 }
 # Key health's verdicts as the timeline names them (services.keys.health): each entry is a change of verdict.
 KEY_HEALTH_LABELS = {

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.fernet import Fernet
 
+from services.accounts import VIEWER, NotAllowed
 from services.alerts.ledger import record_scans
 from services.alerts.rules import KEY_STOPPED_MEANING, scan_rules
 from services.channels.attention import key_stopped, needs_attention
@@ -21,17 +22,20 @@ from services.keys.health.checks import (
     STOPPED,
     STOPPED_MEANING,
     HealthConfig,
+    check_channel_key,
     check_now,
     claim_due,
     enrol_keys,
     run_round,
 )
 from services.keys.health.reading import channel_key_health, last_round, verdict_counts
+from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault
 from services.settings import AlertSettings
 from services.store import open_console_db
 from tests.support import FIXTURES
 from tests.support.messaging_stub import Answer, MessagingStub, messaging_stub
+from tests.support.people import person
 
 RECORDED = json.loads((FIXTURES / "360dialog" / "key_health_answers.json").read_text())
 MESSAGING = json.loads((FIXTURES / "360dialog" / "messaging_answers.json").read_text())
@@ -294,6 +298,7 @@ def test_a_failed_check_is_could_not_check_never_stopped(db, vault, stub, record
     report = round_now(db, vault, clock)
 
     assert (report.checked, report.stopped, report.could_not_check) == (1, 0, 1)
+    assert stub.calls[key_of("flakyCH")] == 2  # one attempt a round: the next round is the retry
     health = channel_key_health(db, "flakyCH")
     assert health.status == "ok"  # the last verdict stands
     assert health.problem
@@ -366,3 +371,36 @@ def test_a_key_that_cannot_be_decrypted_is_could_not_check(db, vault, stub) -> N
     assert (report.could_not_check, report.stopped) == (1, 0)
     assert "CONSOLE_ENCRYPTION_KEY" in channel_key_health(db, "rotCH").problem
     assert stub.calls == {}
+
+
+# -- an operator's check, now -------------------------------------------------------------------------------------
+
+
+def test_an_operators_check_is_audited_respects_roles_and_the_lease(db, vault, stub) -> None:
+    add_keyed_channel(db, vault, stub, "opCH")
+    add_keyed_channel(db, vault, stub, "otherCH")
+    recorded = RECORDED["health_status_refusals"][0]
+    stub.answer(key_of("opCH"), Answer(recorded["status"], recorded["body"]))
+
+    with pytest.raises(NotAllowed):
+        check_channel_key(db, vault, config(), "opCH", actor=person("vic", VIEWER))
+    assert stub.calls == {}
+    with pytest.raises(KeyNotReady):
+        check_channel_key(db, vault, config(), "noSuchCH", actor=person("ana"))
+
+    outcome = check_channel_key(db, vault, config(), "opCH", actor=person("ana"), clock=Clock())
+
+    assert outcome.status == STOPPED
+    assert channel_key_health(db, "opCH").status == STOPPED
+    # Only the key asked about is followed from now; the others keep their own point of the interval.
+    assert db.execute("select channel_id from key_health").fetchall() == [("opCH",)]
+    audited = db.execute("select operator, action, outcome from audit where channel_id = 'opCH' order by id").fetchall()
+    assert audited == [("vic", "prepare_key", "refused"), ("key health", "key_health", "stopped"),
+                       ("ana", "check_key_health", "stopped")]  # fmt: skip
+    assert "key health checked: stopped" in [entry.what for entry in channel_timeline(db, "opCH")]
+    # While a round holds the key's lease, an operator's check waits its turn.
+    with db.atomic():
+        db.execute("update key_health set due_at = 0")
+    claim_due(db, "a-round", START + 10, 10, 60)
+    assert check_channel_key(db, vault, config(), "opCH", actor=person("ana"), clock=Clock(START + 20)) is None
+    assert stub.calls[key_of("opCH")] == 1

@@ -28,6 +28,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from services import audit
+from services.accounts import Person, audit_fields, enforce
+from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault, VaultError
 from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError
 from services.settings import Settings
@@ -39,6 +41,7 @@ VERDICT_BY_VALUE = {"AVAILABLE": OK, "LIMITED": LIMITED, "BLOCKED": BLOCKED}
 STOPPED_KINDS = ("refused_key", "forbidden")
 STOPPED_MEANING = "the client may have generated its own key or withdrawn the partner's permission in its 360dialog hub"
 AUDIT_ACTION = "key_health"
+MANUAL_ACTION = "check_key_health"
 ACTOR = "key health"
 # A key that could not be checked is asked again after this, doubled per failure, at most one interval later.
 RETRY_FIRST_SECONDS = 30.0
@@ -167,9 +170,17 @@ def claim_due(db: Database, holder: str, now: float, budget: int, lease_seconds:
 
 
 def claim_key(db: Database, key_id: int, holder: str, now: float, lease_seconds: float) -> list[dict[str, Any]]:
-    """Lease one key now, due or not (a check an operator asks for); empty when someone else holds it."""
-    enrol_keys(db, 0.0, now)
+    """Lease one key now, due or not (a check an operator asks for); empty when someone else holds it, or when
+    the key is not an open active key."""
     with db.atomic():
+        db.execute(
+            f"""
+            insert into key_health (key_id, channel_id, status, failures, due_at)
+            select o.key_id, o.channel_id, '{UNCHECKED}', 0, :now from ({OPEN_KEYS_SQL}) o
+            where o.key_id = :key_id and {NOT_FOLLOWED}
+            """,  # noqa: S608 - fixed SQL of our own
+            {"now": now, "key_id": key_id},
+        )
         claimed = db.execute(
             f"""
             update key_health set lease_holder = :holder, lease_until = :until
@@ -374,6 +385,33 @@ def check_now(
     keys = claim_key(db, key_id, holder, clock(), config.lease_seconds)
     results = check_leased(db, vault, config, keys, holder=holder, clock=clock)
     return results[0][1] if results else None
+
+
+def check_channel_key(
+    db: Database,
+    vault: KeyVault,
+    config: HealthConfig,
+    channel_id: str,
+    *,
+    actor: Person,
+    clock: Callable[[], float] | None = None,
+) -> Outcome | None:
+    """An operator's check of the channel's active key, at once and audited. Raises NotAllowed (audited) when the
+    actor's role may not, KeyNotReady when the channel has no active key. None when the key was not checked:
+    another check of it is under way, or its channel ended or was withdrawn."""
+    enforce(db, actor, "prepare_key", channel_id=channel_id)
+    row = db.execute(
+        "select id from api_keys where channel_id = ? and status = 'active' order by id desc limit 1", [channel_id]
+    ).fetchone()
+    if row is None:
+        raise KeyNotReady("the channel has no active key: generate one first")
+    outcome = check_now(db, vault, config, row[0], clock=clock)
+    if outcome is not None:
+        label = "could not check" if outcome.status == COULD_NOT_CHECK else outcome.status
+        audit.record(
+            db, **audit_fields(actor), action=MANUAL_ACTION, channel_id=channel_id, outcome=label, detail=outcome.detail
+        )
+    return outcome
 
 
 def _record_round(db: Database, report: RoundReport, holder: str) -> None:
