@@ -27,6 +27,7 @@ from services.keys.health.checks import (
     claim_due,
     enrol_keys,
     run_round,
+    spread_offset,
 )
 from services.keys.health.reading import channel_key_health, last_round, verdict_counts
 from services.keys.readiness import KeyNotReady
@@ -158,6 +159,8 @@ def test_first_checks_spread_over_the_interval_and_a_round_keeps_to_its_budget(d
         buckets[int(offset // 60)] += 1
     assert max(buckets) <= 2 * 2000 / 60  # no minute holds more than twice its share
     assert enrol_keys(db, HOUR, START + 5) == 0  # stable: enrolled once, never moved again
+    for key_id, due in db.execute("select key_id, due_at from key_health limit 5"):
+        assert due == pytest.approx(START + spread_offset(key_id, HOUR))
 
     due_in_ten_minutes = sum(1 for offset in offsets if offset <= 600)
     leased = claim_due(db, "round-1", START + 600, 25, 60)
