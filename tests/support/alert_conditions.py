@@ -236,7 +236,7 @@ def _make_key_chain(db: Database, channel_id: str, clock: Clock) -> None:
     add_key(db, channel_id, clock, step_status="failed")
 
 
-def _make_key_stopped(db: Database, channel_id: str, clock: Clock) -> None:
+def make_key_stopped(db: Database, channel_id: str, clock: Clock) -> None:
     """Key health found the channel's active key refused (services.keys.health)."""
     add_channel(db, channel_id, clock)
     key_id = add_key(db, channel_id, clock, step_status="ok")
@@ -346,7 +346,7 @@ CONDITIONS = (
     ),
     Condition("account", True, _make_account, _violation_ages_out),
     Condition("key_chain", True, _make_key_chain, _key_step_ok),
-    Condition("key_stopped", True, _make_key_stopped, _new_key),
+    Condition("key_stopped", True, make_key_stopped, _new_key),
     Condition("rejections", False, _make_rejections, lambda db, cid, clock: clock.advance(minutes=11)),
     Condition("heartbeat", False, _make_heartbeat, lambda db, cid, clock: add_event(db, clock, "channel_created")),
     Condition("sync_failed", False, _make_sync_failed, _ok_sync),
