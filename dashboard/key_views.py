@@ -6,9 +6,11 @@ import streamlit as st
 from sqlite_utils import Database
 
 from dashboard.plain_text import escape_markdown
+from dashboard.times import exact, relative
 from dashboard.widgets import refused
 from services.accounts import Person
 from services.keys.generation import KeyResult, record_download, record_reveal
+from services.keys.health.reading import ChannelKeyHealth
 from services.keys.readiness import NOT_RUN, NOT_VERIFIABLE, STEP_LABELS, StepState, first_unfinished_step
 from services.messaging_api import redacted_url
 from services.spreadsheet import csv_text
@@ -165,3 +167,29 @@ def readiness_panel(states: list[StepState], *, label: str, key: str) -> str | N
         return "check_key" if again else None
     title = f"Run '{STEP_LABELS[retry]}' and the steps after it for {label}"
     return retry if st.button(title, key=key, type="primary", disabled=bool(reason), help=reason) else None
+
+
+HEALTH_ICONS = {"ok": "✅", "limited": "⚠️", "blocked": "⛔", "stopped": "❌"}
+
+
+def key_health_panel(health: ChannelKeyHealth | None, *, label: str, minutes: float, key: str) -> bool:
+    """The active key's last health check and how long ago; what to do when 360dialog refused it. Details quote
+    360dialog, so they are shown as text, never as Markdown. Returns True when asked to check it now."""
+    schedule = f"every active key is checked every {minutes:g} min" if minutes > 0 else "key health checks are off"
+    if health is None or health.checked_at is None:
+        st.text(f"⏳ Key health: not checked yet ({schedule})")
+    else:
+        icon = HEALTH_ICONS.get(health.status, "•")
+        st.text(f"{icon} Key health: {health.label}, checked {relative(health.checked_at)}")
+        st.caption(f"{exact(health.checked_at)}; {schedule}.")
+        if health.status == "stopped":
+            st.error(
+                f"The key of {escape_markdown(label)} stopped working. Generate a new key for it below; if "
+                "360dialog refuses, ask the client to grant the partner permission again in its 360dialog hub."
+            )
+        if health.detail:
+            st.text(health.detail)
+    if health is not None and health.problem:
+        st.text(f"The last check could not be made ({relative(health.problem_at)}): {health.problem}")
+    reason = refused("prepare_key")
+    return st.button(f"Check the key health of {label} now", key=key, disabled=bool(reason), help=reason)

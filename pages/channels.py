@@ -24,6 +24,7 @@ from dashboard.context import (
 from dashboard.key_views import (
     bulk_keys_download,
     has_unstored_keys,
+    key_health_panel,
     leave_guard,
     readiness_panel,
     remember_bulk_keys,
@@ -57,6 +58,8 @@ from services.channels.workbench import (
 )
 from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
 from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.keys.health.checks import HealthConfig, check_channel_key
+from services.keys.health.reading import channel_key_health
 from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
 from services.partner_api import PartnerApiError
 from services.store import open_console_db
@@ -151,9 +154,27 @@ def key_controls(channel: dict, label) -> None:
         generate(channel, label.text, replacing)
 
 
+def check_health_now(channel: dict, label: str) -> None:
+    try:
+        with st.spinner(f"Asking 360dialog about the key of {label}…"):
+            outcome = check_channel_key(
+                db, get_vault(), HealthConfig.from_settings(settings), channel["id"], actor=current_person()
+            )
+    except KeyNotReady as error:
+        st.error(escape_markdown(str(error)))
+        return
+    if outcome is None:
+        st.warning("Not checked: a key-health round is checking this key right now. Look again in a moment.")
+        return
+    st.rerun()
+
+
 def readiness_controls(channel: dict, label) -> None:
     if key_status(db, channel["id"]) != "active":
         return
+    health = channel_key_health(db, channel["id"])
+    if key_health_panel(health, label=label.text, minutes=settings.key_health.minutes, key=f"health-{channel['id']}"):
+        check_health_now(channel, label.text)
     step = readiness_panel(key_readiness(db, channel["id"]), label=label.text, key=f"ready-{channel['id']}")
     if step is None:
         return

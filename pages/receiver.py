@@ -1,5 +1,5 @@
-"""Receiver health: is the webhook receiver storing events, what has it refused; and how the last Partner API
-syncs went, by the scheduler or an operator."""
+"""Receiver health: is the webhook receiver storing events, what has it refused; how the last Partner API
+syncs went, by the scheduler or an operator; and the last key-health round."""
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +8,8 @@ from dashboard.context import get_db, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.times import exact, relative
 from services.channels.sync_runs import current_holder, last_run, recent_runs
+from services.keys.health.reading import VERDICT_LABELS, last_round, verdict_counts
+from services.keys.health.status import process_status
 from services.receiver.stats import receiver_health
 from services.scheduler.status import scheduler_status
 from services.store import DatabaseError
@@ -121,3 +123,58 @@ def sync_health() -> None:
 
 
 sync_health()
+
+
+def _key_health_line(minutes: float) -> str:
+    if minutes <= 0:
+        return (
+            "Key health checks are off (CONSOLE_KEY_HEALTH_MINUTES = 0): a key that stops working is noticed only "
+            "when the client's messages stop."
+        )
+    process = process_status(get_db())
+    if process is None:
+        return f"Every active key is checked every {minutes:g} min: the key-health process has not started yet."
+    if not process.running:
+        stopped = _when(process.stopped_at)
+        return f"Every active key is checked every {minutes:g} min: the key-health process stopped at {stopped} (UTC)."
+    line = (
+        f"Every active key is checked every {process.interval_minutes:g} min: the key-health process (pid "
+        f"{process.pid}) runs since {_when(process.started_at)}; next round at {_when(process.next_round_at)} (UTC)."
+    )
+    return line + (" That is past: is the key-health process still running? See its log." if process.overdue() else "")
+
+
+def _verdicts_line(counts: dict[str, int]) -> str:
+    shown = [f"{counts[status]} {label}" for status, label in VERDICT_LABELS.items() if counts.get(status)]
+    if counts.get("could_not_check"):
+        shown.append(f"{counts['could_not_check']} could not be checked the last time")
+    return "Active keys: " + ("; ".join(shown) if shown else "none") + "."
+
+
+@st.fragment(run_every=5)
+def key_health() -> None:
+    try:
+        line, last, counts = (
+            _key_health_line(settings.key_health.minutes),
+            last_round(get_db()),
+            verdict_counts(get_db()),
+        )
+    except DatabaseError:
+        return  # the receiver's section above already says the database cannot be read
+    st.subheader("Key health")
+    st.caption(line)
+    st.text(_verdicts_line(counts))
+    if last is None:
+        st.text("No key-health round has checked a key yet.")
+        return
+    when, checked, stopped, failed, due = st.columns([2, 1, 1, 1, 1])
+    when.metric("Last key round (UTC)", _when(last.finished_at))
+    checked.metric("Keys checked", last.checked)
+    stopped.metric("Stopped working", last.stopped)
+    failed.metric("Could not check", last.could_not_check)
+    due.metric(
+        "Still due", last.still_due, help="Keys due now that the round's budget (CONSOLE_KEY_HEALTH_BUDGET) left"
+    )
+
+
+key_health()

@@ -40,11 +40,23 @@ class MessagingApiError(Exception):
     """A failed Messaging API call. `kind`: timeout, unreachable, refused_key, forbidden, not_found, not_allowed,
     rate_limited, server_error, bad_response, redirected, http_error, refused_host (the key was not sent)."""
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
+        # The answer's own words (error_reason), key hidden; empty when it gave none.
+        self.reason = reason
+        # Seconds a 429 asked to wait (its Retry-After), when it said so in seconds.
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -126,12 +138,14 @@ def error_reason(document: Any) -> str:
         error.get("message") if isinstance(error, dict) else None,
         error.get("error_user_msg") if isinstance(error, dict) else None,
         meta.get("developer_message") if isinstance(meta, dict) else None,
+        # 360dialog's error-messages page spells it in camel case ({"meta": {"developerMessage": ...}}).
+        meta.get("developerMessage") if isinstance(meta, dict) else None,
     ]
     reason = next((value.strip() for value in candidates if isinstance(value, str) and value.strip()), "")
     return " ".join(reason.split())[:MAX_DETAIL_LENGTH]
 
 
-def _reason_suffix(response: requests.Response, api_key: str) -> str:
+def _answer_reason(response: requests.Response, api_key: str) -> str:
     try:
         reason = error_reason(response.json())
     except ValueError:
@@ -139,12 +153,24 @@ def _reason_suffix(response: requests.Response, api_key: str) -> str:
     # An echo of the request must not carry the key into a message, a step's detail or an alert.
     if api_key and api_key in reason:
         reason = reason.replace(api_key, "[key hidden]")
-    return f": {reason}" if reason else ""
+    return reason
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = (response.headers.get("Retry-After") or "").strip()
+    return float(value) if value.isdigit() else None
 
 
 def _error_for_response(response: requests.Response, api_key: str = "") -> MessagingApiError:
+    reason = _answer_reason(response, api_key)
+    error = _error_for_status(response, reason)
+    error.reason = reason
+    return error
+
+
+def _error_for_status(response: requests.Response, reason: str) -> MessagingApiError:
     status = response.status_code
-    why = _reason_suffix(response, api_key)
+    why = f": {reason}" if reason else ""
     if status == 401:
         return MessagingApiError(
             "refused_key",
@@ -163,7 +189,10 @@ def _error_for_response(response: requests.Response, api_key: str = "") -> Messa
         )
     if status == 429:
         return MessagingApiError(
-            "rate_limited", f"Rate limited by the Messaging API (429){why}; try again later", status=status
+            "rate_limited",
+            f"Rate limited by the Messaging API (429){why}; try again later",
+            status=status,
+            retry_after=_retry_after(response),
         )
     if status >= 500:
         return MessagingApiError(
@@ -259,8 +288,11 @@ class MessagingApi:
         allowed_hosts: Iterable[str] = DEFAULT_MESSAGING_API_HOSTS,
         demo_mode: bool = False,
         timeout: float = 10.0,
+        retry_reads: bool = True,
     ) -> None:
-        """Refuses (kind `refused_host`) before anything is sent when the key may not go to `address`."""
+        """Refuses (kind `refused_host`) before anything is sent when the key may not go to `address`.
+        `retry_reads=False` makes one attempt only: a caller that checks again on its own schedule (key health)
+        must not sit out a long Retry-After inside one call."""
         problem = destination_problem(address, allowed_hosts, demo_mode=demo_mode)
         if problem:
             raise MessagingApiError("refused_host", f"The key was not sent: {problem}")
@@ -269,7 +301,7 @@ class MessagingApi:
         self._api_key = api_key
         self._session = requests.Session()
         for prefix in ("http://", "https://"):
-            self._session.mount(prefix, HTTPAdapter(max_retries=read_retry()))
+            self._session.mount(prefix, HTTPAdapter(max_retries=read_retry() if retry_reads else 0))
 
     def __repr__(self) -> str:
         return f"MessagingApi({self.address!r})"

@@ -730,3 +730,47 @@ def m027_links_signed_at_each_click(db: Database) -> None:
         "update io_links set expires_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', created_at, '+1 day')"
         " where expires_at is null"
     )
+
+
+@console_migrations()
+def m030_key_health(db: Database) -> None:
+    # A key can stop working with no event (the client generated its own key or withdrew permission in its hub,
+    # contract section 7): every active key is asked again on a schedule. One row per key: its last verdict,
+    # when it last changed, when it is due next (unix seconds, spread over the interval), and the lease a
+    # checker holds while it asks, so no key is asked twice at once.
+    db["key_health"].create(
+        {
+            "key_id": int,
+            "channel_id": str,
+            "status": str,
+            "detail": str,
+            "checked_at": str,
+            "changed_at": str,
+            "problem": str,
+            "problem_at": str,
+            "failures": int,
+            "due_at": float,
+            "lease_holder": str,
+            "lease_until": float,
+        },
+        pk="key_id",
+        not_null={"status", "due_at", "failures"},
+        defaults={"status": "unchecked", "failures": 0},
+        foreign_keys=[("key_id", "api_keys", "id")],
+    )
+    db["key_health"].create_index(["due_at"])
+    db.execute("create index idx_key_health_stopped on key_health (key_id) where status = 'stopped'")
+    # What each round did, for Receiver health; old rounds are pruned as new ones are written.
+    db["key_health_rounds"].create(
+        {
+            "id": int,
+            "holder": str,
+            "started_at": str,
+            "finished_at": str,
+            "checked": int,
+            "stopped": int,
+            "could_not_check": int,
+            "still_due": int,
+        },
+        pk="id",
+    )

@@ -64,7 +64,7 @@ MODES = ("demo", "live")
 # Where every process listens unless CONSOLE_BIND_ADDRESS says otherwise, in either mode.
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
 # What each process is; in live mode each checks only what its own work needs.
-ROLES = ("console", "receiver", "sandbox", "scheduler", "accounts")
+ROLES = ("console", "receiver", "sandbox", "scheduler", "accounts", "key_health")
 # How long a sign-in lasts at most (CONSOLE_SESSION_HOURS): bounded, so a stolen cookie does not last forever.
 MAX_SESSION_HOURS = 24 * 30
 # Any of these present means a live console is being set up: the mode is then never guessed as demo.
@@ -116,10 +116,41 @@ class AlertSettings:
     heartbeat: bool = True
     heartbeat_hours: float = 6.0
     sync_failed: bool = True
+    key_stopped: bool = True
 
     @property
     def enabled(self) -> bool:
         return bool(self.urls)
+
+
+# -- key health (services.keys.health) ------------------------------------------------------------------------
+# Demo mode checks keys every minute so that a demo shows a stopped key; live mode hourly.
+KEY_HEALTH_DEMO_MINUTES = 1.0
+KEY_HEALTH_LIVE_MINUTES = 60.0
+
+
+@dataclass(frozen=True)
+class KeyHealthSettings:
+    """How often every active key's health_status is asked (CONSOLE_KEY_HEALTH_MINUTES, 0: never), at most how many
+    checks one round makes (CONSOLE_KEY_HEALTH_BUDGET), and how often a round looks for keys that are due
+    (CONSOLE_KEY_HEALTH_ROUND_SECONDS): each key's check falls at its own point of the interval."""
+
+    minutes: float = KEY_HEALTH_LIVE_MINUTES
+    budget: int = 50
+    round_seconds: float = 5.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.minutes > 0
+
+
+def _key_health_settings(source: _Source, demo_mode: bool) -> KeyHealthSettings:
+    default_minutes = KEY_HEALTH_DEMO_MINUTES if demo_mode else KEY_HEALTH_LIVE_MINUTES
+    return KeyHealthSettings(
+        minutes=source.number("CONSOLE_KEY_HEALTH_MINUTES", default_minutes),
+        budget=int(source.number("CONSOLE_KEY_HEALTH_BUDGET", KeyHealthSettings.budget, minimum=1)),
+        round_seconds=source.number("CONSOLE_KEY_HEALTH_ROUND_SECONDS", KeyHealthSettings.round_seconds, minimum=0.1),
+    )
 
 
 @dataclass(frozen=True)
@@ -211,6 +242,7 @@ class Settings:
     redirect_limits: RedirectLimits = field(default_factory=RedirectLimits)
     # How long a link handed out keeps working (CONSOLE_LINK_DAYS); with IO Signature each click is signed afresh.
     link_days: float = 14.0
+    key_health: KeyHealthSettings = field(default_factory=KeyHealthSettings)
 
     @property
     def demo_mode(self) -> bool:
@@ -374,6 +406,7 @@ def _alert_settings(source: _Source, *, default_urls: str | None, stuck_minutes:
         heartbeat=source.flag("CONSOLE_ALERT_HEARTBEAT", True),
         heartbeat_hours=source.number("CONSOLE_ALERT_HEARTBEAT_HOURS", 6.0, minimum=0.01),
         sync_failed=source.flag("CONSOLE_ALERT_SYNC_FAILED", True),
+        key_stopped=source.flag("CONSOLE_ALERT_KEY_STOPPED", True),
     )
 
 
@@ -540,11 +573,17 @@ def load_settings(
             collect(problems, lambda: require_https("D360_API_BASE_URL", api_base_url))
             # It only calls the Partner API: it holds neither the Platform Secret nor the key-encryption key.
             platform_secret = encryption_key = ""
+        elif role == "key_health":
+            collect(problems, lambda: require_strong_fernet_key(require_encryption_key(encryption_key)))
         if auth_header_value:
             collect(problems, lambda: require_strong("RECEIVER_AUTH_HEADER_VALUE", auth_header_value))
         if problems:
             raise SettingsError(f"live mode: the {role} cannot start: " + "; ".join(problems))
 
+    if role == "key_health":
+        # It only opens stored keys to ask 360dialog about them: no Partner API credentials, no Platform Secret.
+        api_key = username = password = None
+        platform_secret = ""
     if partner_id and not PARTNER_ID_PATTERN.match(partner_id):
         raise SettingsError("D360_PARTNER_ID may hold only letters, digits, '-' and '_'")
     # Every process listens on this machine only unless told otherwise: in live mode the TLS proxy in front
@@ -559,7 +598,7 @@ def load_settings(
     alerts = _alert_settings(
         source, default_urls=demo_alert_url(sandbox_url) if demo_mode else None, stuck_minutes=stuck_after_minutes
     )
-    if role in ("receiver", "sandbox", "accounts"):
+    if role in ("receiver", "sandbox", "accounts", "key_health"):
         # Alert destinations are the scheduler's and the console's: the other processes never hold them.
         alerts = replace(alerts, urls=())
     log_level = (source.text("CONSOLE_LOG_LEVEL", "INFO") or "INFO").upper()
@@ -620,6 +659,7 @@ def load_settings(
         redirect_limits=_redirect_limits(source),
         access=access,
         link_days=source.number("CONSOLE_LINK_DAYS", Settings.link_days, minimum=1),
+        key_health=_key_health_settings(source, demo_mode),
     )
     return _without_secrets(settings) if role == "accounts" else settings
 

@@ -1,5 +1,5 @@
-"""Start the dashboard, the receiver, the scheduler (when it syncs or alerts) and, in demo mode, the sandbox hub;
-Ctrl-C stops them all.
+"""Start the dashboard, the receiver, the scheduler (when it syncs or alerts), key health (unless it is off) and, in
+demo mode, the sandbox hub; Ctrl-C stops them all.
 
 `python -m services.stack` (the README's run command calls it).
 """
@@ -10,12 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from sqlite_utils import Database
 
 from services.addresses import Network
+from services.keys.health import status as key_health_status
 from services.scheduler import status as scheduler_status
 from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from services.store import open_console_db
@@ -43,8 +46,10 @@ RECEIVER_SERVER_FLAGS = (
 class Service:
     name: str
     command: list[str]
-    # None for a process that listens nowhere (the scheduler): it says in the database that it has started.
+    # None for a process that listens nowhere (the scheduler, key health): it says in the database that it has
+    # started, which `started` reads.
     health_url: str | None
+    started: Callable[[Database, int], bool] = scheduler_status.started
 
 
 def _port(url: str) -> int:
@@ -55,6 +60,11 @@ def _port(url: str) -> int:
 def scheduler_wanted(settings: Settings) -> bool:
     """The scheduler runs when it has something to do: sync with the Partner API, or send alerts."""
     return settings.sync_minutes > 0 or settings.alerts.enabled
+
+
+def key_health_wanted(settings: Settings) -> bool:
+    """Key health runs unless CONSOLE_KEY_HEALTH_MINUTES = 0."""
+    return settings.key_health.enabled
 
 
 def _uvicorn(settings: Settings, python: str) -> list[str]:
@@ -123,6 +133,13 @@ def services_for(settings: Settings, python: str = sys.executable) -> list[Servi
     if scheduler_wanted(settings):
         # After the receiver, before the dashboard; its first sync runs as soon as it has started.
         services.insert(1, Service("scheduler", [python, "-m", "services.scheduler"], None))
+    if key_health_wanted(settings):
+        # Beside the scheduler: the only other process that holds the key-encryption key (the console's).
+        position = 2 if scheduler_wanted(settings) else 1
+        services.insert(
+            position,
+            Service("key health", [python, "-m", "services.keys.health"], None, started=key_health_status.started),
+        )
     if settings.demo_mode:
         # The browser opens the sandbox's IO pages, so it listens where the dashboard does.
         services.insert(
@@ -158,15 +175,21 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = REA
     return False
 
 
-def wait_until_started(settings: Settings, process: subprocess.Popen, timeout: float = READY_TIMEOUT_SECONDS) -> bool:
-    """Wait for a process that listens nowhere (the scheduler) to record in the database that it has started."""
+def wait_until_started(
+    settings: Settings,
+    process: subprocess.Popen,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    started: Callable[[Database, int], bool] = scheduler_status.started,
+) -> bool:
+    """Wait for a process that listens nowhere (the scheduler, key health) to record in the database that it has
+    started."""
     db = open_console_db(settings.console_db_path)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return False
-            if scheduler_status.started(db, process.pid):
+            if started(db, process.pid):
                 return True
             time.sleep(0.2)
         return False
@@ -206,6 +229,8 @@ def main() -> int:
         load_settings(role="receiver")
         if scheduler_wanted(settings):
             load_settings(role="scheduler")
+        if key_health_wanted(settings):
+            load_settings(role="key_health")
     except SettingsError as error:
         print(f"console: {error}", file=sys.stderr)
         return 2
@@ -222,7 +247,7 @@ def main() -> int:
             process = subprocess.Popen(service.command, cwd=PROJECT_ROOT)
             processes.append(process)
             if service.health_url is None:
-                ready = wait_until_started(settings, process)
+                ready = wait_until_started(settings, process, started=service.started)
             else:
                 ready = wait_until_healthy(service.health_url, process)
             if not ready:

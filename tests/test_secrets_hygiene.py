@@ -102,7 +102,13 @@ def database_leaks(path: Path, secret_values: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("hygiene"), {"CONSOLE_LOG_LEVEL": "DEBUG"})
+    # Key health asks about each key every 3 s here, so its process checks the generated key during the flow.
+    extra = {
+        "CONSOLE_LOG_LEVEL": "DEBUG",
+        "CONSOLE_KEY_HEALTH_MINUTES": "0.05",
+        "CONSOLE_KEY_HEALTH_ROUND_SECONDS": "0.5",
+    }
+    running = start_stack(tmp_path_factory.mktemp("hygiene"), extra)
     yield running
     running.stop()
 
@@ -235,6 +241,13 @@ def test_no_secret_leaks_anywhere(
             ).status_code
             == 200
         )
+        # The key-health process (holding the encryption key, logging at DEBUG) asked about the key.
+        wait_for(
+            lambda: db.execute(
+                "select checked_at from key_health where channel_id = ? and checked_at is not null", [channel_id]
+            ).fetchone(),
+            timeout=60,
+        )
         errors = error_messages(stack, settings, channel_id, vault, db)
     for page in ("connect.py", "events.py", "channels.py", "landing.py"):
         rendered.append(all_rendered_text(render(page)))
@@ -275,6 +288,7 @@ def test_no_secret_leaks_anywhere(
     # Debug-only lines of the sandbox's HTTP client and of Streamlit: the processes really logged at DEBUG.
     assert "Starting new HTTP connection" in log_text, "the sandbox did not log at DEBUG"
     assert "Runtime state:" in log_text, "the dashboard did not log at DEBUG"
+    assert "key health round: 1 checked" in log_text, "the key-health process did not log its rounds"
     leaks += [f"the stack log holds the {name}" for name in find_leaks(log_text, secret_values)]
     for path in sorted(stack.data_dir.rglob("*")):
         if path.is_file() and path.name != "demo-secrets.json":

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from services.channels.sync_runs import last_run
+from services.keys.health.status import process_status as key_health_process
 from services.scheduler.status import scheduler_status
 from services.settings import load_settings
 from services.stack import Service, services_for
@@ -31,6 +32,7 @@ def test_stack_starts_every_process_and_ctrl_c_stops_them(tmp_path: Path) -> Non
         # The scheduler was waited for, and its first sync (at start) reads the sandbox hub.
         with console_db(tmp_path / "console.db") as db:
             assert scheduler_status(db).running
+            assert key_health_process(db).running  # waited for like the scheduler
             first = wait_for(lambda: last_run(db, trigger="scheduler"), timeout=30)
         assert first.by == "the scheduler"
     finally:
@@ -38,6 +40,7 @@ def test_stack_starts_every_process_and_ctrl_c_stops_them(tmp_path: Path) -> Non
     assert code == 0
     with console_db(tmp_path / "console.db") as db:
         assert not scheduler_status(db).running
+        assert not key_health_process(db).running
     for url in (stack.receiver_url, stack.sandbox_url, stack.public_url):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=2)
@@ -52,6 +55,7 @@ def test_stack_starts_every_process_and_ctrl_c_stops_them(tmp_path: Path) -> Non
         [sys.executable, "-m", "uvicorn", "services.receiver:app", "--port", "0"],
         [sys.executable, "-m", "uvicorn", "services.sandbox:app", "--port", "0"],
         [sys.executable, "-m", "services.scheduler"],
+        [sys.executable, "-m", "services.keys.health"],
     ],
 )
 def test_a_wrong_setting_stops_each_process_with_its_name(tmp_path: Path, command: list[str]) -> None:

@@ -374,6 +374,36 @@ def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) 
     )
 
 
+# What a stopped key means, as services.keys.health.checks words it (tests hold the two to the same text).
+KEY_STOPPED_MEANING = (
+    "the client may have generated its own key or withdrawn the partner's permission in its 360dialog hub"
+)
+
+
+def find_stopped_keys(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """Active keys of open channels that key health found refused (401 or 403): one alert per key, so a key that
+    stays stopped over many rounds alerts once, and a new key for the channel resolves it."""
+    rows = _query(
+        db,
+        """
+        select h.key_id, h.channel_id, h.changed_at, k.key_last4 from key_health h
+        join api_keys k on k.id = h.key_id and k.status = 'active'
+        join channels c on c.id = k.channel_id and c.revoked = 0 and c.ended is null
+        where h.status = 'stopped' order by h.changed_at desc limit ?
+        """,
+        [],
+    )
+    return _bounded(
+        rows,
+        lambda row: Finding(
+            "key_stopped",
+            f"key/{row['key_id']}",
+            f"360dialog refused its key ending {row['key_last4']} at {_when(row['changed_at'])}: {KEY_STOPPED_MEANING}",
+            row["channel_id"],
+        ),
+    )
+
+
 # -- the receiver, the partner's webhooks, the sync ---------------------------------------------------------------
 
 
@@ -553,6 +583,17 @@ RULES: tuple[Rule, ...] = (
         find_failed_key_steps,
         lambda s: s.key_chain,
         lambda s: "any failed step of the active key",
+    ),
+    Rule(
+        "key_stopped",
+        "Key stopped working",
+        "Generate a new key on the channel's page (the console then makes it ready to use). If 360dialog refuses, "
+        "ask the client to grant the partner permission again in its 360dialog hub.",
+        "CONSOLE_ALERT_KEY_STOPPED",
+        (),
+        find_stopped_keys,
+        lambda s: s.key_stopped,
+        lambda s: "once per key that 360dialog refuses (401 or 403)",
     ),
     Rule(
         "rejections",

@@ -1,6 +1,6 @@
-"""Channels that need someone to look at them: running without a key, stuck, degraded, revoked, moved out of
-running by the Partner API, hurt by a template decision of their WABA, or with a cancellation pending. A channel
-that ended (services.channels.endings) is out of the onboarding reasons."""
+"""Channels that need someone to look at them: running without a key, a key that stopped working, stuck, degraded,
+revoked, moved out of running by the Partner API, hurt by a template decision of their WABA, or with a cancellation
+pending. A channel that ended (services.channels.endings) is out of the onboarding reasons."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.channels.account_alerts import recent_channel_alerts
 from services.channels.endings import cancellation_note
 from services.channels.query import KEY_STATUS_SQL
 from services.channels.templates import template_problems
+from services.keys.health.reading import stopped_keys
 from services.keys.readiness import unprepared_keys
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
@@ -142,6 +143,14 @@ def refused_by_360dialog(db: Database, limit: int = ATTENTION_LIMIT) -> list[Att
     ]
 
 
+def key_stopped(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Active keys 360dialog refused at their last health check (401 or 403), with what to do."""
+    return [
+        AttentionItem(key.channel_id, "key stopped working", f"{key.detail} · {key.action}", key.since)
+        for key in stopped_keys(db, limit)
+    ]
+
+
 def key_not_ready(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     return [
         AttentionItem(key.channel_id, "key not ready to use", key.detail, key.since)
@@ -206,6 +215,7 @@ def needs_attention(db: Database, *, stuck_after_minutes: float, limit: int = AT
         *degraded(db, limit),
         *revoked(db, limit),
         *refused_by_360dialog(db, limit),
+        *key_stopped(db, limit),
         *stuck(db, stuck_after_minutes, limit),
         *running_without_key(db, limit),
         *key_not_ready(db, limit),

@@ -89,7 +89,22 @@ AUDIT_LABELS = {
     "reveal_key": "key revealed",
     "revoke_key": "key revoked",
     "sync": "Partner API sync",
+    "key_health": "key health",
+    "check_key_health": "key health checked",
 }
+# Key health's verdicts as the timeline names them (services.keys.health): each entry is a change of verdict.
+KEY_HEALTH_LABELS = {
+    "stopped": "key stopped working",
+    "ok": "key health back to ok",
+    "limited": "key health: Meta limits sending",
+    "blocked": "key health: Meta blocks sending",
+}
+
+
+def _audit_what(action: str, outcome: str) -> str:
+    if action == "key_health" and outcome in KEY_HEALTH_LABELS:
+        return KEY_HEALTH_LABELS[outcome]
+    return f"{AUDIT_LABELS.get(action, action)}: {outcome}"
 
 
 def _sync_run(row: dict) -> str:
@@ -114,7 +129,7 @@ def _audit_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEn
     return [
         TimelineEntry(
             row["at"],
-            f"{AUDIT_LABELS.get(row['action'], row['action'])}: {row['outcome']}",
+            _audit_what(row["action"], row["outcome"]),
             row["operator"],
             " · ".join(part for part in (row["detail"], _sync_run(row)) if part),
         )

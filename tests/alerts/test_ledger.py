@@ -137,7 +137,7 @@ def test_the_page_reads_rules_and_open_alerts(db, sink, sink_url, clock) -> None
     stuck(db, clock, 2)
     run(db, settings, found, clock)
     states = {state.key: state for state in rule_states(db, settings)}
-    assert len(states) == 13
+    assert len(states) == 14
     assert (states["stuck"].on, states["stuck"].firing) == (True, 2)
     assert states["stuck"].threshold == "one stage for over 60 min"
     assert states["stuck"].settings == ("CONSOLE_ALERT_STUCK", "CONSOLE_ALERT_STUCK_MINUTES")

@@ -22,6 +22,7 @@ from tests.support.alert_conditions import (
     add_channel,
     add_key,
     alert_settings,
+    make_key_stopped,
     phone_of,
 )
 from tests.support.alert_sinks import smtp_sink
@@ -185,6 +186,11 @@ def _channels_for_agreement(db, clock) -> None:
     add_channel(db, "leftCH", clock, status="ready", left_running_at=clock.iso(), left_running_to="ready")
     add_channel(db, "backCH", clock, status="running", left_running_at=clock.iso(), left_running_to="ready")
     add_channel(db, "namelessCH", clock, business=None, phone=None)
+    make_key_stopped(db, "stoppedCH", clock)
+    # A stopped key of a channel that has since ended: its ending says it all.
+    make_key_stopped(db, "stoppedEndedCH", clock)
+    with db.atomic():
+        db.execute("update channels set terminated_at = ? where id = 'stoppedEndedCH'", [clock.iso()])
 
 
 def test_the_rules_find_what_the_attention_list_shows(db, clock) -> None:
@@ -205,6 +211,7 @@ def test_the_rules_find_what_the_attention_list_shows(db, clock) -> None:
     assert found("left_running") == {item.channel_id for item in attention.left_running(db)} == {"leftCH"}
     failed_steps = {item.channel_id for item in attention.key_not_ready(db) if "failed" in item.detail}
     assert found("key_chain") == failed_steps == {"keyedCH"}
+    assert found("key_stopped") == {item.channel_id for item in attention.key_stopped(db)} == {"stoppedCH"}
     for row in db.query("select * from channels where quality_changed_at is not null"):
         sentence = (attention.quality_drop(row) or "").split("; ")
         assert quality_drop_detail(row) == next((part for part in sentence if part.startswith("quality")), "")

@@ -56,7 +56,7 @@ def test_without_a_destination_it_says_alerts_are_off(monkeypatch, data_dir, ses
     assert "No destination, so no alerts: set CONSOLE_ALERT_URLS" in texts(app)
     assert app.button[0].disabled
     rules = app.dataframe[0].value
-    assert len(rules) == 13
+    assert len(rules) == 14
     assert "Stuck in onboarding" in list(rules["rule"])
 
 

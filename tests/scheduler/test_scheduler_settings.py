@@ -53,7 +53,7 @@ def test_in_live_mode_it_needs_the_partner_and_its_credentials_only(tmp_path: Pa
 
 def test_the_stack_runs_it_unless_sync_and_alerts_are_off(tmp_path: Path) -> None:
     names = [service.name for service in services_for(load_settings(_demo(tmp_path)))]
-    assert names == ["sandbox", "receiver", "scheduler", "dashboard"]
+    assert names == ["sandbox", "receiver", "scheduler", "key health", "dashboard"]
     [scheduler] = [service for service in services_for(load_settings(_demo(tmp_path))) if service.name == "scheduler"]
     assert scheduler.command[1:] == ["-m", "services.scheduler"]
     assert scheduler.health_url is None

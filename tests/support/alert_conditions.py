@@ -24,6 +24,7 @@ RULE_FLAGS = (
     "permission_changed",
     "account",
     "key_chain",
+    "key_stopped",
     "rejections",
     "heartbeat",
     "sync_failed",
@@ -235,6 +236,32 @@ def _make_key_chain(db: Database, channel_id: str, clock: Clock) -> None:
     add_key(db, channel_id, clock, step_status="failed")
 
 
+def make_key_stopped(db: Database, channel_id: str, clock: Clock) -> None:
+    """Key health found the channel's active key refused (services.keys.health)."""
+    add_channel(db, channel_id, clock)
+    key_id = add_key(db, channel_id, clock, step_status="ok")
+    with db.atomic():
+        db["key_health"].insert(
+            {
+                "key_id": key_id,
+                "channel_id": channel_id,
+                "status": "stopped",
+                "detail": "360dialog refused the key ending abcd (401)",
+                "checked_at": clock.iso(),
+                "changed_at": clock.iso(),
+                "failures": 0,
+                "due_at": 0.0,
+            }
+        )
+
+
+def _new_key(db: Database, channel_id: str, clock: Clock) -> None:
+    """A new key for the channel: generation revokes the old one, so only the new key's health counts."""
+    with db.atomic():
+        db.execute("update api_keys set status = 'revoked' where channel_id = ?", [channel_id])
+    add_key(db, channel_id, clock, step_status="ok")
+
+
 def _make_rejections(db: Database, channel_id: str, clock: Clock) -> None:
     with db.atomic():
         for number in range(25):
@@ -319,6 +346,7 @@ CONDITIONS = (
     ),
     Condition("account", True, _make_account, _violation_ages_out),
     Condition("key_chain", True, _make_key_chain, _key_step_ok),
+    Condition("key_stopped", True, make_key_stopped, _new_key),
     Condition("rejections", False, _make_rejections, lambda db, cid, clock: clock.advance(minutes=11)),
     Condition("heartbeat", False, _make_heartbeat, lambda db, cid, clock: add_event(db, clock, "channel_created")),
     Condition("sync_failed", False, _make_sync_failed, _ok_sync),
