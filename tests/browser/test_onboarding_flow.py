@@ -42,7 +42,7 @@ def test_connect_onboard_and_generate_key(stack: RunningStack, page) -> None:
     page.goto(f"{stack.public_url}/events")
     # The table is a data grid: its cells are exposed to assistive technology as grid cells.
     expect(page.locator("[role=gridcell]", has_text="channel_created").first).to_be_attached()
-    expect(page.locator("[role=gridcell]", has_text="channel_status_running").first).to_be_attached(timeout=30_000)
+    expect(page.locator("[role=gridcell]", has_text="channel_running").first).to_be_attached(timeout=30_000)
 
     # 6 and 7. The Channels page lists the running number; its own view offers the key, naming the number.
     wait_until_running(stack, channel_ids[0])
