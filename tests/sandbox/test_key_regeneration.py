@@ -14,7 +14,6 @@ import requests
 
 from services.demo.hub_client import SandboxError
 from services.partner_api import PartnerApiError
-from tests.sandbox.test_recorded_shapes import structure
 from tests.support import FIXTURES
 from tests.support.sandbox_hub import Hub, start_hub
 from tests.support.servers import wait_for
@@ -23,6 +22,11 @@ pytestmark = pytest.mark.processes  # the hub and its recording receiver on uvic
 
 [INVALID_KEY] = json.loads((FIXTURES / "360dialog" / "error_answers.json").read_text())["messaging_api_invalid_key"]
 NUMBER = "+49 151 5550101"
+
+
+def structure(value: Any) -> Any:
+    """The keys of a JSON object, nested, without their values."""
+    return {key: structure(item) for key, item in value.items()} if isinstance(value, dict) else None
 
 
 def _start(tmp_path: Path, **env: str) -> Iterator[tuple[Hub, str]]:
