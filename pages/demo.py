@@ -18,6 +18,7 @@ from services.demo.controls import (
     run_control,
     send_account_alert,
     send_cancellation,
+    send_key_regeneration,
     send_portfolio_limit,
     send_template_status,
     store_redirect_query,
@@ -81,7 +82,8 @@ with left.container(border=True):
     st.subheader("Realistic scenario")
     st.write(
         "About 40 clients and 150 channels over every stage: some with keys, some downgraded, some stuck for days, "
-        "a few revoked, and three numbers flagged or restricted by Meta."
+        "a few revoked, three numbers flagged or restricted by Meta, a rejected template, a cancelled number, a "
+        "business portfolio whose limit fell, and a key its client regenerated in its hub."
     )
     st.caption("It adds to what is there: reset first for a clean demo.")
     if st.button("Load realistic scenario", type="primary", disabled=bool(may_not), help=may_not):
@@ -105,16 +107,22 @@ if not channels:
     st.info("No channel yet: load the scenario above, or onboard one below.")
 else:
     labels = {
-        row["id"]: f"{row['id']} · {row['phone_number'] or 'no number'} · {row['client_name'] or row['client_id']} "
-        f"· {row['status'] or 'unknown'}"
+        row["id"]: f"{row['client_name'] or row['client_id']} · {row['phone_number'] or 'no number'} "
+        f"· {row['status'] or 'unknown'} · {row['id']}"
         for row in channels
     }
     channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
-    number = next(row["phone_number"] for row in channels if row["id"] == channel_id)
+    chosen_row = next(row for row in channels if row["id"] == channel_id)
+    number = chosen_row["phone_number"]
+    business = chosen_row["client_name"] or chosen_row["client_id"] or "an unknown client"
+    # People recognise a business and a phone number, not an id: each control says which one it acts on.
+    target = f"{business}, {number or 'no number known yet'}"
+    st.markdown(f"Acting on **{business}** · {number or 'no number known yet'} · `{channel_id}`")
     quality_col, revoke_col = st.columns(2)
     alert_col, template_col = st.columns(2)
     with quality_col.container(border=True):
         st.markdown("**Quality or limit change** (Meta)")
+        st.caption(f"For {target}.")
         rating = st.selectbox("Quality rating", QUALITY_RATINGS, index=1)
         limit = st.selectbox("Messaging limit", MESSAGING_LIMITS, index=1)
         if st.button("Send quality change", disabled=bool(may_not), help=may_not):
@@ -125,8 +133,11 @@ else:
 
             control("quality_change", change_quality, "phone_number_quality_changed queued.", channel_id)
     with revoke_col.container(border=True):
-        st.markdown("**Revocation** (the client)")
-        st.caption("The client withdraws key permission; the hub's redirect is stored as the landing page would.")
+        st.markdown("**Key and permission** (the client, in its hub)")
+        st.caption(
+            f"{business} withdraws key permission for {number or 'this number'}; the hub's redirect is stored as the "
+            "landing page would. The console's key keeps working."
+        )
         if st.button("Client revokes permission", disabled=bool(may_not), help=may_not):
 
             def revoke() -> str:
@@ -134,7 +145,7 @@ else:
                 return f"{channel_id} revoked (redirect #{stored.id})"
 
             control("revoke", revoke, "Permission withdrawn; the redirect is stored.", channel_id)
-        st.caption("Or the client grants key permission in its own hub: no event; the next permission check sees it.")
+        st.caption("Or it grants key permission again in its hub: no event; the next permission check sees it.")
         if st.button("Client grants permission in its hub", disabled=bool(may_not), help=may_not):
 
             def grant() -> str:
@@ -142,6 +153,17 @@ else:
                 return f"{channel_id} granted in the hub"
 
             control("grant", grant, "Permission granted in the hub.", channel_id)
+        st.caption(
+            f"Or {business} generates its own key for {number or 'this number'}: every key the partner holds "
+            "stops working (401), and no event says so."
+        )
+        if st.button("Client regenerates its own key in its hub", disabled=bool(may_not), help=may_not):
+            control(
+                "regenerate_key",
+                lambda: send_key_regeneration(sandbox, channel_id),
+                f"{target}: the client's own key replaced the partner's.",
+                channel_id,
+            )
     with alert_col.container(border=True):
         st.markdown("**Account violation or restriction** (Meta)")
         st.caption(
@@ -160,7 +182,10 @@ else:
                 )
     with template_col.container(border=True):
         st.markdown("**Template status change** (Meta)")
-        st.caption("On the WhatsApp Business Account behind this channel: the event names the WABA, not a channel.")
+        st.caption(
+            f"On the WhatsApp Business Account of {business}: the event names the WABA, not a channel, and "
+            "reaches every number of it."
+        )
         template_status = st.selectbox("Template status", TEMPLATE_STATUSES)
         if st.button("Send template status change", disabled=bool(may_not), help=may_not):
             control(
@@ -172,7 +197,10 @@ else:
     cancel_col, portfolio_col = st.columns(2)
     with cancel_col.container(border=True):
         st.markdown("**Cancellation** (the client, then 360dialog)")
-        st.caption("A processed cancellation sets terminated_at: the channel leaves the funnel and takes no key.")
+        st.caption(
+            f"For {target}. A processed cancellation sets terminated_at: the channel leaves the funnel and takes "
+            "no key."
+        )
         step = st.selectbox("Cancellation step", list(CANCELLATION_STEPS), format_func=CANCELLATION_STEPS.get)
         if st.button("Send cancellation step", disabled=bool(may_not), help=may_not):
             control(
@@ -183,10 +211,11 @@ else:
             )
     with portfolio_col.container(border=True):
         st.markdown("**Business portfolio limit** (Meta)")
-        client_id = next(row["client_id"] for row in channels if row["id"] == channel_id)
+        client_id = chosen_row["client_id"]
+        portfolio_numbers = [row["phone_number"] or row["id"] for row in channels if row["client_id"] == client_id]
         st.caption(
-            "Meta sets the limit per business portfolio: every number of this channel's client takes it, and a drop "
-            "is one alert naming them all."
+            f"Meta sets the limit per business portfolio: every number of {business} "
+            f"({', '.join(portfolio_numbers)}) takes it, and a drop is one alert naming them all."
         )
         portfolio_limit = st.selectbox("Portfolio limit", PORTFOLIO_LIMITS + MESSAGING_LIMITS, index=1)
         if st.button("Send portfolio limit", disabled=bool(may_not or not client_id), help=may_not):

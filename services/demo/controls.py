@@ -73,6 +73,17 @@ def send_template_status(sandbox: SandboxClient, channel_id: str, status: str) -
     return f"template {sent['template']} {status} on WABA {sent['waba_id']}, the one behind {channel_id}"
 
 
+def send_key_regeneration(sandbox: SandboxClient, channel_id: str) -> str:
+    """Ask the hub to play the client generating its own key for the channel in its hub. Returns what happened:
+    no event tells the console; its key-health rounds find the key stopped working."""
+    done = sandbox.regenerate_key(channel_id)
+    who = f"{done['client_name'] or 'the client'} ({done['phone_number'] or channel_id})"
+    return (
+        f"{who} generated its own key in its hub: {done['revoked_keys']} partner key(s) stopped working, "
+        "with no event; the next key-health round finds it"
+    )
+
+
 CANCELLATION_STEPS = {
     "request": "The client asks to cancel",
     "revoke": "The client withdraws the request",

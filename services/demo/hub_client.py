@@ -88,6 +88,11 @@ class SandboxClient:
         """The client withdraws permission; returns the redirect query the hub sends back."""
         return str(self._call("POST", f"/channels/{channel_id}/revoke")["redirect_query"])
 
+    def regenerate_key(self, channel_id: str) -> dict[str, Any]:
+        """The client generates its own key for the channel in its hub: every key the partner holds stops working.
+        The answer names the number, its business and how many keys stopped."""
+        return self._call("POST", f"/channels/{channel_id}/regenerate-key")
+
     def grant(self, channel_id: str) -> None:
         """The client grants key permission in its own hub: no event, no redirect."""
         self._call("POST", f"/channels/{channel_id}/grant")

@@ -87,6 +87,10 @@ def routes(hub: SandboxHub) -> list[Route]:
         query = await run_in_threadpool(hub.run, lambda db: outbox.revoke_permission(db, channel_id))
         return JSONResponse({"redirect_query": query})
 
+    async def regenerate_key(request: Request) -> Response:
+        channel_id = request.path_params["channel_id"]
+        return JSONResponse(await run_in_threadpool(hub.run, lambda db: outbox.regenerate_key(db, channel_id)))
+
     async def grant(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
         await run_in_threadpool(hub.run, lambda db: outbox.grant_permission(db, channel_id))
@@ -179,6 +183,7 @@ def routes(hub: SandboxHub) -> list[Route]:
         Route(f"{channel}/cancellation", guarded(cancellation), methods=["POST"]),
         Route(ADMIN_PREFIX + "/clients/{client_id}/limit", guarded(portfolio_limit), methods=["POST"]),
         Route(f"{channel}/grant", guarded(grant), methods=["POST"]),
+        Route(f"{channel}/regenerate-key", guarded(regenerate_key), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/onboard", guarded(onboard), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/outbox", guarded(list_outbox), methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/outbox/release", guarded(release), methods=["POST"]),

@@ -1,5 +1,6 @@
 """The sandbox hub's Messaging API (contract section 6), served at the `address` each key answer names:
-a key's health and the number's messaging webhook, behind `D360-API-KEY` (401 once a newer key revoked it)."""
+a key's health and the number's messaging webhook, behind `D360-API-KEY` (401 once a newer key revoked it, the
+partner's or one the client generated in its own hub)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ from services.sandbox.hub import SandboxHub
 from services.sandbox.partner_api import api_error
 
 KeyedHandler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+# 360dialog's error page records this body for an invalid key (camelCase, unlike the Partner API's errors; the page
+# writes httpCode 404 in it, the status is 401): tests/fixtures/360dialog/error_answers.json.
+INVALID_KEY_MESSAGE = "Invalid api_key or token expired"
+
+
+def invalid_key() -> JSONResponse:
+    body = {"meta": {"httpCode": 401, "developerMessage": INVALID_KEY_MESSAGE, "success": False}}
+    return JSONResponse(body, status_code=401)
 
 
 def _health(channel: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +64,7 @@ def routes(hub: SandboxHub) -> list[Route]:
                 await run_in_threadpool(hub.run, lambda db: state.channel_for_key(db, api_key)) if api_key else None
             )
             if channel is None:
-                return api_error(401, "Invalid api key")
+                return invalid_key()
             return await handler(request, channel)
 
         return endpoint

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.sandbox import webhooks
+from services.sandbox import state, webhooks
 from services.sandbox.state import (
     CHANNEL_STAGES,
     NotFound,
@@ -248,6 +248,20 @@ def grant_permission(db: Database, channel_id: str) -> None:
         db["channels"].update(channel_id, {"permission_granted": 1, "modified_at": utc_now()})
 
 
+def regenerate_key(db: Database, channel_id: str) -> dict[str, Any]:
+    """The client generates its own key for the channel in its hub: the partner's keys stop working (401) and no
+    event tells (contract section 7). Returns the channel, its number and business, and how many keys stopped."""
+    revoked = state.regenerate_client_key(db, channel_id)
+    row = get_channel_row(db, channel_id)
+    client = next(iter(db["clients"].rows_where("id = ?", [row["client_id"]])), {})
+    return {
+        "channel_id": channel_id,
+        "phone_number": row["phone_number"],
+        "client_name": client.get("name"),
+        "revoked_keys": revoked,
+    }
+
+
 def redirect_query(client_id: str, channel_ids: list[str], *, revoked: list[str] | None = None) -> str:
     # Lists go as one bracketed, comma-separated value; ids need no escaping.
     query = f"client={client_id}&channels=[{','.join(channel_ids)}]"
@@ -269,7 +283,7 @@ def create_client_with_channels(
 ) -> tuple[str, list[str]]:
     """Onboard a client, told as 360dialog tells it (webhooks.ONBOARDING_EVENTS): client_created, then per
     channel channel_created, channel_submitted, channel_live (status ready), and after `running_after`
-    seconds the running transition under both its names. With `never_running` (a channel stuck in review,
+    seconds channel_running. With `never_running` (a channel stuck in review,
     for demos) only channel_created is sent and the channel stays pending."""
     client_id = new_id("CL")
     now = utc_now()

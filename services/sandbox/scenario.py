@@ -3,10 +3,12 @@
 `seed_sandbox` writes the clients and channels into the hub's state and queues each one's history of
 webhooks in the outbox, held until the console asks for their release, so the receiver gets them signed, as
 from 360dialog: client_created, channel_created, channel_submitted, channel_ready or channel_live (which says
-ready), channel_status_running and sometimes channel_running too, quality changes; and a few account
-violations and restrictions (one for a number no channel has), template decisions on clients' WABAs, and one
-number cancelled (cancellation_request, then cancellation_processed with terminated_at), each in its recorded
-shape (services.sandbox.webhooks).
+ready), channel_running (now and then channel_status_running instead, or both), quality changes; and a few
+account violations and restrictions (one for a number no channel has), template decisions on clients' WABAs (one
+of them a rejection), one number cancelled (cancellation_request, then cancellation_processed with
+terminated_at), and one business portfolio whose messaging limit Meta lowered (a quality event per number, the
+limit written as a number), each in its recorded shape (services.sandbox.webhooks). One keyed channel is named
+for the console's half to have its client regenerate the key in the hub once the console holds one.
 
 Times are those of a partner seen mid-flight: each channel's `modified_at` is when it last changed (reached its
 stage, or had its quality changed), in the past. Channels stuck short of running got there days ago, so the
@@ -57,6 +59,13 @@ ACCOUNT_ALERTS = ("account_violation", "account_violation", "account_restriction
 # A number onboarded outside this partner's console: its violation is stored and noted, on no channel.
 UNKNOWN_NUMBER = "+31 6 0000000"
 TEMPLATE_EVENTS = 6
+# The first template decision is a rejection, so the demo always shows one on its numbers.
+FIRST_TEMPLATE_STATUS = "rejected"
+# A business portfolio's limit as Meta writes it now: raised days ago, lowered hours ago (a drop, one alert).
+PORTFOLIO_LIMIT_STEPS = ("10000", "2000")
+# Of the running channels told with a running event, the share told with channel_status_running alone, and the
+# share told with both names; the rest hear channel_running only.
+STATUS_RUNNING_ONLY, BOTH_RUNNING_NAMES = 0.15, 0.2
 # A queued webhook: when it happened, its body, and the channel it is about (if any).
 Queued = tuple[datetime, dict[str, Any], str | None]
 
@@ -93,7 +102,12 @@ def _step_events(step: str, rng: random.Random) -> tuple[str, ...]:
     if step == "ready":
         return (rng.choice(("channel_ready", "channel_live")),)
     if step == "running":
-        return ("channel_status_running", "channel_running") if rng.random() < 0.5 else ("channel_status_running",)
+        draw = rng.random()
+        if draw < STATUS_RUNNING_ONLY:
+            return ("channel_status_running",)
+        if draw < STATUS_RUNNING_ONLY + BOTH_RUNNING_NAMES:
+            return ("channel_running", "channel_status_running")
+        return ("channel_running",)
     return (state.STAGE_EVENTS[step],)
 
 
@@ -144,7 +158,9 @@ class _Scenario:
     redirects: list[str] = field(default_factory=list)
     running_permitted: list[str] = field(default_factory=list)
     by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(state.CHANNEL_STAGES, 0))
-    counts: dict[str, int] = field(default_factory=lambda: {"downgraded": 0, "revoked": 0, "stuck": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"downgraded": 0, "revoked": 0, "stuck": 0, "cancelled": 0, "portfolio_limit": 0}
+    )
     stuck_by_stage: dict[str, int] = field(default_factory=dict)
 
 
@@ -229,9 +245,10 @@ def _account_and_template_events(db: Database, scenario: _Scenario) -> None:
     scenario.timeline.append(
         (moment, webhooks.account_alert("account_violation", UNKNOWN_NUMBER, outbox.VIOLATION_TYPE), None)
     )
-    for channel_id in rng.sample(running, TEMPLATE_EVENTS):
+    for index, channel_id in enumerate(rng.sample(running, TEMPLATE_EVENTS)):
         moment = scenario.now - timedelta(hours=rng.uniform(1, 240))
-        body = webhooks.template_status_changed(state.waba_id(clients[channel_id]), rng.choice(TEMPLATE_STATUSES))
+        status = FIRST_TEMPLATE_STATUS if index == 0 else rng.choice(TEMPLATE_STATUSES)
+        body = webhooks.template_status_changed(state.waba_id(clients[channel_id]), status)
         scenario.timeline.append((moment, body, channel_id))
 
 
@@ -249,6 +266,36 @@ def _cancelled_number(db: Database, scenario: _Scenario) -> None:
     scenario.timeline.append((requested, webhooks.cancellation("cancellation_request", db, before), channel_id))
     after = db["channels"].get(channel_id)
     scenario.timeline.append((processed, webhooks.cancellation("cancellation_processed", db, after), channel_id))
+    scenario.counts["cancelled"] += 1
+
+
+def _portfolio_candidates(db: Database) -> list[str]:
+    """Clients whose numbers all run at their first quality (no downgrade of their own to blur the drop), ended
+    by none; the biggest first, so the one alert names several numbers."""
+    rows = db.query(
+        """select client_id, count(*) as size from channels group by client_id
+           having sum(status != 'running' or current_quality_rating != 'GREEN' or terminated_at is not null) = 0
+           order by size desc, client_id"""
+    )
+    return [row["client_id"] for row in rows]
+
+
+def _portfolio_limit_change(db: Database, scenario: _Scenario) -> None:
+    """Meta raised one business portfolio's limit days ago and lowered it hours ago: every number of the client
+    takes each limit, told by one quality event per number, the limit written as a number."""
+    candidates = _portfolio_candidates(db)
+    if not candidates:
+        return
+    client_id = candidates[0]
+    rows = list(db["channels"].rows_where("client_id = ?", [client_id], order_by="created_at, id"))
+    raised = scenario.now - timedelta(days=scenario.rng.uniform(2, 5))
+    lowered = scenario.now - timedelta(hours=scenario.rng.uniform(2, 12))
+    for row in rows:
+        for moment, limit in zip((raised, lowered), PORTFOLIO_LIMIT_STEPS, strict=True):
+            changed = {**row, "current_limit": limit, "modified_at": _iso(moment)}
+            scenario.timeline.append((moment, webhooks.quality_changed(db, changed), row["id"]))
+        db["channels"].update(row["id"], {"current_limit": PORTFOLIO_LIMIT_STEPS[-1], "modified_at": _iso(lowered)})
+    scenario.counts["portfolio_limit"] += len(rows)
 
 
 def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -260,11 +307,13 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
             _seed_client(db, scenario, index, size)
         _account_and_template_events(db, scenario)
         _cancelled_number(db, scenario)
+        _portfolio_limit_change(db, scenario)
         scenario.timeline.sort(key=lambda item: item[0])
         # Held until the console has stored the redirects and synced (see load_scenario), so that the
         # receiver's writes do not race the console's.
         for _, body, channel_id in scenario.timeline:
             outbox.enqueue(db, body, channel_id=channel_id, due_in=outbox.HELD_SECONDS)
+    keyed = rng.sample(scenario.running_permitted, min(KEYED_COUNT, len(scenario.running_permitted)))
     return {
         "clients": len(scenario.redirects),
         "channels": sum(scenario.by_status.values()),
@@ -272,5 +321,7 @@ def seed_sandbox(db: Database, *, seed: int | None = None, now: datetime | None 
         **scenario.counts,
         "events": len(scenario.timeline),
         "redirects": scenario.redirects,
-        "key_channel_ids": rng.sample(scenario.running_permitted, min(KEYED_COUNT, len(scenario.running_permitted))),
+        "key_channel_ids": keyed,
+        # The client of this keyed channel generates its own key in its hub once the console holds one.
+        "regenerated_key_channel_ids": keyed[:1],
     }

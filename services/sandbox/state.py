@@ -115,7 +115,9 @@ STAGE_EVENTS = {
     "pending": "channel_created",
     "submitted": "channel_submitted",
     "ready": "channel_ready",
-    "running": "channel_status_running",
+    # 360dialog's webhook reference names the running transition channel_running; its Connect Button page says
+    # channel_status_running, which the seeded scenario sends now and then.
+    "running": "channel_running",
 }
 # webhook_read_missing: GET /v1/configs/webhook answers 404, as a Messaging API without that undocumented read.
 SWITCH_NAMES = ("send_twice", "out_of_order", "webhook_read_missing")
@@ -362,6 +364,16 @@ def issue_key(db: Database, channel_id: str) -> tuple[str, str, str]:
             }
         )
     return key_id, api_key, app_id
+
+
+def regenerate_client_key(db: Database, channel_id: str) -> int:
+    """The client generates its own key for a channel in its hub, which "will revoke all existing keys": every key
+    the partner holds stops working, and nobody but the client sees the new one. Returns how many keys stopped."""
+    get_channel_row(db, channel_id)
+    with db.atomic():
+        current = db["keys"].count_where("channel_id = ? and revoked = 0", [channel_id])
+        issue_key(db, channel_id)
+    return current
 
 
 def key_is_current(db: Database, api_key: str) -> bool:

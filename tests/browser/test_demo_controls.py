@@ -56,7 +56,7 @@ def click_and_expect(page, button: str, outcome: str) -> None:
 
 def selected_channel(page) -> str:
     box = page.get_by_role("combobox", name="Channel")
-    expect(box).to_have_value(re.compile(r"CH "))
+    expect(box).to_have_value(re.compile(r"\w+CH$"))
     return re.search(r"\b(\w+CH)\b", box.input_value()).group(1)
 
 
@@ -116,6 +116,63 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     page.goto(f"{stack.public_url}/receiver")
     expect(page.get_by_role("heading", name="Receiver health")).to_be_visible()
     screenshot(page, "receiver")
+
+
+NARROW = {"width": 800, "height": 900}
+REGENERATE = "Client regenerates its own key in its hub"
+
+
+def show_middle(locator) -> None:
+    """Scroll so the control sits mid-screen, its neighbours around it in the screenshot."""
+    locator.evaluate("element => element.scrollIntoView({block: 'center'})")
+
+
+def test_the_client_regenerates_its_key_and_the_page_stays_readable(
+    stack: RunningStack, wide_page, browser, sandbox: SandboxClient
+) -> None:
+    page = wide_page
+    keyed = query(
+        stack,
+        """select channels.id, channels.phone_number, clients.name from api_keys
+           join channels on channels.id = api_keys.channel_id join clients on clients.id = channels.client_id
+           where api_keys.outcome = 'ok' and api_keys.status = 'active' order by channels.id limit 1""",
+    )
+    assert keyed, "the scenario loaded above holds keys"
+    channel_id, number, business = keyed[0]
+    open_demo(page, stack)
+    box = page.get_by_role("combobox", name="Channel")
+    box.click()
+    box.fill(channel_id)
+    page.keyboard.press("Enter")
+    expect(box).to_have_value(re.compile(f"^{re.escape(business)} · {re.escape(number)} · .* · {channel_id}$"))
+    expect(page.get_by_text(f"Or {business} generates its own key for {number}")).to_be_visible()
+    show_middle(page.get_by_role("button", name=REGENERATE))
+    screenshot(page, "demo-controls")
+
+    click_and_expect(page, REGENERATE, "1 partner key(s) stopped working")
+    (detail,) = query(stack, "select detail from audit where action = 'demo_regenerate_key' order by id desc limit 1")[
+        0
+    ]
+    assert f"{business} ({number})" in detail
+    # No event tells the console: the hub sent none for it.
+    assert not [row for row in sandbox.outbox(20) if row["channel_id"] == channel_id and "key" in row["event"]]
+
+    narrow = browser.new_context(viewport=NARROW)
+    try:
+        small = narrow.new_page()
+        small.set_default_timeout(30_000)
+        open_demo(small, stack)
+        show_middle(small.get_by_role("button", name=REGENERATE))
+        expect(small.get_by_role("button", name=REGENERATE)).to_be_visible()
+        screenshot(small, "demo-controls-narrow")
+        show_middle(small.get_by_role("button", name="Send portfolio limit"))
+        screenshot(small, "demo-controls-narrow-lower")
+        show_middle(small.get_by_text("Webhook read answers 404"))
+        screenshot(small, "demo-switches-narrow")
+        # Nothing runs off the side at 800 px: the page scrolls down, never across.
+        assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        narrow.close()
 
 
 def test_quality_change_reaches_the_console(stack: RunningStack, page) -> None:

@@ -45,7 +45,8 @@ def _new_key_in_its_channel_view(page, stack: RunningStack):
     wait_until_running(stack, channel_id)
     page.goto(f"{stack.public_url}/channels?open={channel_id}")
     dialog = page.get_by_role("dialog")
-    dialog.get_by_role("button", name="Generate key for +49 151 0000009").click()
+    # The webhooks name the number by its digits (channel_running names none); a sync would bring it as written.
+    dialog.get_by_role("button", name=re.compile(r"^Generate key for \+?49 ?151 ?0000009")).click()
     expect(dialog.get_by_text("It is shown once")).to_be_visible()
     return dialog
 

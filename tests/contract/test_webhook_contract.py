@@ -25,7 +25,6 @@ ONBOARDING = [
     "channel_created",
     "channel_submitted",
     "channel_live",
-    "channel_status_running",
     "channel_running",
 ]
 
@@ -37,26 +36,22 @@ def test_every_webhook_is_signed_with_the_platform_secret(make_hub) -> None:
     for body, headers in hub.receiver.received:
         assert verify_signature(body, headers[SIGNATURE_HEADER], hub.settings.platform_secret) is None
         assert verify_signature(body, headers[SIGNATURE_HEADER], "another-secret-entirely") is not None
-    client, created, submitted, live, status_running, running = _events(hub.receiver.bodies())
-    assert [event["event"] for event in (client, created, submitted, live, status_running, running)] == ONBOARDING
+    client, created, submitted, live, running = _events(hub.receiver.bodies())
+    assert [event["event"] for event in (client, created, submitted, live, running)] == ONBOARDING
     assert client["data"]["id"] == created["data"]["client_id"] == onboarded["client_id"]
-    assert {event["data"]["id"] for event in (created, submitted, live, status_running, running)} == {
-        onboarded["channel_ids"][0]
-    }
+    assert {event["data"]["id"] for event in (created, submitted, live, running)} == {onboarded["channel_ids"][0]}
     # The payload's status is what the stage is: live says ready; the running transition carries none.
-    assert [event["data"].get("status") for event in (created, submitted, live, status_running, running)] == [
+    assert [event["data"].get("status") for event in (created, submitted, live, running)] == [
         "pending",
         "submitted",
         "ready",
         None,
-        None,
     ]
-    assert (created["data"]["phone_number"], status_running["data"]["setup_info"]["phone_number"]) == (
-        "491515555555",
-        "+49 151 5555555",
-    )
+    assert created["data"]["phone_number"] == "491515555555"
+    # channel_running as recorded: the channel id and its account mode, no event id.
     assert "id" not in running
-    assert len({event["id"] for event in (client, created, submitted, live, status_running)}) == 5
+    assert set(running["data"]) == {"id", "account_mode"}
+    assert len({event["id"] for event in (client, created, submitted, live)}) == 4
 
 
 def test_a_failed_delivery_is_retried_with_backoff(make_hub) -> None:

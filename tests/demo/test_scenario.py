@@ -18,7 +18,7 @@ from services.accounts import demo_person
 from services.channels.attention import UNFINISHED_STAGES, stuck
 from services.channels.workbench import reason_counts, work_queue
 from services.demo.hub_client import SandboxClient
-from services.demo.scenario import load_scenario
+from services.demo.scenario import KEY_REGENERATED, PORTFOLIO_DROP, load_scenario
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
 from services.sandbox.server import create_app
@@ -89,13 +89,33 @@ def test_every_promised_case_is_on_the_work_queue_as_soon_as_it_is_loaded(seeded
     assert unfinished > len(stuck_now)
     counts = reason_counts(work_queue(db, stuck_after_minutes=60))
     assert counts["stuck"] == result.cases["stuck"]
-    assert counts["quality or limit dropped"] == result.cases["downgraded"]
+    # The downgraded numbers, and the numbers of the one business portfolio whose limit Meta lowered.
+    assert result.cases[PORTFOLIO_DROP] > 0
+    assert counts["quality or limit dropped"] == result.cases["downgraded"] + result.cases[PORTFOLIO_DROP]
     assert counts["revoked"] == result.cases["revoked"]
     # Meta flagged two numbers and restricted one; the fourth alert names a number no channel has.
     assert (counts["account violation"], counts["account restriction"]) == (2, 1)
     assert db["events"].count_where("event_type like 'account_%'") == 4
     assert db["events"].count_where("event_type = 'waba_template_status_changed'") == 6
     assert counts["running without a key"] > 0
+
+
+def test_the_scenario_plays_what_changes_after_day_one(seeded) -> None:
+    db, result = seeded["db"], seeded["result"]
+    # One number cancelled: it left the funnel.
+    assert result.cases["cancelled"] == db["channels"].count_where("ended is not null") == 1
+    # A rejected template reached the console, and the event names a WABA, not a channel.
+    rejected = [
+        row
+        for row in db["events"].rows_where("event_type = 'waba_template_status_changed'")
+        if '"status": "rejected"' in row["raw_body"]
+    ]
+    assert rejected
+    # A portfolio limit written as a number, on each of its numbers.
+    assert db["channels"].count_where("messaging_limit = '2000'") == result.cases[PORTFOLIO_DROP]
+    # One client regenerated its own key in its hub after the console made one: the console's record still says
+    # active until its key-health round asks 360dialog.
+    assert result.cases[KEY_REGENERATED] == 1
 
 
 @pytest.mark.parametrize("page_file", PAGE_FILES)

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.accounts import VIEWER, NotAllowed, refusal
 from services.channels.projection import upsert_channel
+from services.demo.controls import DEMO_ACTION, run_control
 from services.sandbox.server import create_app
 from tests.support.console import console_db, use_live
-from tests.support.pages import close_session_db, page_app
+from tests.support.pages import as_person, close_session_db, page_app
+from tests.support.people import person
 from tests.support.sandbox_hub import RecordingReceiver, sandbox_settings
 from tests.support.servers import free_port, serving, wait_for
 
@@ -121,3 +124,64 @@ def test_each_control_is_audited_with_its_outcome(monkeypatch: pytest.MonkeyPatc
     with console_db(db_path) as db:
         rows = [(row["action"], row["outcome"]) for row in db["audit"].rows]
     assert rows == [("demo_load_scenario", "failed")]
+
+
+REGENERATE = "Client regenerates its own key in its hub"
+
+
+@pytest.mark.processes  # the sandbox hub and a receiver on uvicorn
+def test_the_key_regeneration_control_names_what_it_acts_on_and_is_audited(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox_port, receiver_port = free_port(), free_port()
+    _hub_at(monkeypatch, sandbox_port, receiver_port)
+    settings = sandbox_settings(data_dir, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with ExitStack() as stack:
+        stack.enter_context(serving(RecordingReceiver().app(), receiver_port))
+        stack.enter_context(serving(create_app(settings), sandbox_port))
+        app = page_app("demo.py").run()
+        next(button for button in app.button if button.label == "Onboard a stuck channel").click().run()
+        channel_id = next(box for box in app.selectbox if box.label == "Channel").value
+        # People see the business and the number, not only the channel id.
+        assert any("Stuck Studio generates its own key for +49 151 4040404" in element.value for element in app.caption)
+        assert any("Acting on **Stuck Studio** · +49 151 4040404" in element.value for element in app.markdown)
+
+        [regenerate] = [button for button in app.button if button.label == REGENERATE]
+        assert not regenerate.disabled
+        regenerate.click().run()
+        assert not app.exception
+        assert "Stuck Studio, +49 151 4040404: the client's own key replaced the partner's." in [
+            element.value for element in app.success
+        ]
+        assert "Stuck Studio (+49 151 4040404) generated its own key in its hub" in _texts(app)
+        close_session_db(app)
+    with console_db(settings.console_db_path) as db:
+        [(outcome, audited_channel, detail)] = db.execute(
+            "select outcome, channel_id, detail from audit where action = 'demo_regenerate_key'"
+        ).fetchall()
+    assert (outcome, audited_channel) == ("ok", channel_id)
+    assert "Stuck Studio (+49 151 4040404)" in detail
+
+
+def test_a_viewer_finds_the_key_regeneration_disabled_and_is_refused(
+    demo: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDBOX_URL", f"http://127.0.0.1:{free_port()}")
+    with console_db(db_path) as db, db.atomic():
+        upsert_channel(db, "vCH", {"client_id": "vCL", "status": "running"}, source="test")
+    viewer = person("vera", VIEWER)
+    as_person(monkeypatch, viewer)
+    app = page_app("demo.py").run()
+    assert not app.exception
+    [regenerate] = [button for button in app.button if button.label == REGENERATE]
+    assert (regenerate.disabled, regenerate.help) == (True, refusal(viewer, DEMO_ACTION))
+    close_session_db(app)
+
+    # The service refuses it too, whatever a widget says, and audits the refusal; the hub is never asked.
+    asked = []
+    with console_db(db_path) as db:
+        with pytest.raises(NotAllowed):
+            run_control(db, viewer, "regenerate_key", lambda: asked.append(1) or "", channel_id="vCH")
+        rows = db.execute("select action, outcome, channel_id from audit").fetchall()
+    assert asked == []
+    assert rows == [(DEMO_ACTION, "refused", "vCH")]

@@ -85,3 +85,24 @@ def test_templates_portfolio_limits_and_cancellations_reach_the_channels(tmp_pat
         ended = get_channel(db, channel_ids[2])
         assert ended["ended"] == "terminated"
         assert "takes no key" in ended_reason(ended)
+
+
+def test_a_channel_reaches_running_from_channel_running_alone(tmp_path: Path) -> None:
+    # 360dialog's webhook reference names the transition channel_running, with no status in its body: the hub's
+    # onboarding sends that name only, and the console, told through the real receiver, takes the channel to running.
+    sandbox_port, receiver_port = free_port(), free_port()
+    settings = sandbox_settings(tmp_path, sandbox_port=sandbox_port, receiver_port=receiver_port)
+    with (
+        running_receiver(settings, receiver_port),
+        serving(create_hub(settings), sandbox_port) as hub_url,
+        contextlib.closing(SandboxClient(hub_url, settings.partner_api_key)) as sandbox,
+        console_db(settings.console_db_path) as db,
+    ):
+        channel_ids = sandbox.onboard("Running Name Shop", NUMBERS[:2])["channel_ids"]
+        _settle(sandbox, settings.console_db_path)
+        wait_for(lambda: all((get_channel(db, cid) or {}).get("status") == "running" for cid in channel_ids), 30)
+        told = {
+            row["event_type"]
+            for row in db.query("select event_type from events where channel_id in (?, ?)", channel_ids)
+        }
+        assert told == {"channel_created", "channel_submitted", "channel_live", "channel_running"}

@@ -63,13 +63,12 @@ def test_an_onboarding_is_told_step_by_step_over_the_running_delay(sandbox_db: D
         "channel_created",
         "channel_submitted",
         "channel_live",
-        "channel_status_running",
         "channel_running",
     ]
-    assert [row["channel_id"] for row in rows] == [None, *[channel_id] * 5]
-    assert [row["apply_status"] for row in rows] == [None, None, "submitted", "ready", "running", None]
+    assert [row["channel_id"] for row in rows] == [None, *[channel_id] * 4]
+    assert [row["apply_status"] for row in rows] == [None, None, "submitted", "ready", "running"]
     delays = [row["due_at"] - rows[0]["due_at"] for row in rows]
-    assert [round(delay) for delay in delays] == [0, 0, 10, 20, 30, 30]
+    assert [round(delay) for delay in delays] == [0, 0, 10, 20, 30]
     assert outbox.due_deliveries(sandbox_db) == rows[:2]
 
 

@@ -21,7 +21,7 @@ from services.events.incoming import list_incoming, store_incoming
 from services.events.store import EventFilter, page_events
 from services.events.webhook import parse_webhook_body
 from services.sandbox import outbox
-from services.sandbox.scenario import CHANNEL_COUNT, UNKNOWN_NUMBER, seed_sandbox
+from services.sandbox.scenario import CHANNEL_COUNT, PORTFOLIO_LIMIT_STEPS, UNKNOWN_NUMBER, seed_sandbox
 from services.whatsapp import phone_digits
 from tests.support import FIXTURES
 
@@ -146,7 +146,12 @@ def test_the_seeded_scenario_reads_as_the_hub_has_it(sandbox_db, db) -> None:
     assert {channel_id: row["status"] for channel_id, row in console.items()} == {
         channel_id: row["status"] for channel_id, row in hub.items()
     }
-    downgraded = {channel_id for channel_id, row in hub.items() if row["current_quality_rating"] != "GREEN"}
+    # Downgraded: the numbers whose quality fell, and the numbers of the portfolio whose limit Meta lowered.
+    downgraded = {
+        channel_id
+        for channel_id, row in hub.items()
+        if row["current_quality_rating"] != "GREEN" or row["current_limit"] == PORTFOLIO_LIMIT_STEPS[-1]
+    }
     assert {channel_id for channel_id, row in console.items() if quality_drop(row)} == downgraded
     reasons = [item.reason for item in needs_attention(db, stuck_after_minutes=60 * 24 * 365)]
     assert (reasons.count("account violation"), reasons.count("account restriction")) == (2, 1)

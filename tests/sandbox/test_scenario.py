@@ -135,3 +135,47 @@ def test_a_quality_change_carries_the_time_it_happened(sandbox_db: Database) -> 
         first, drop = times
         assert first < drop == sandbox_db["channels"].get(channel_id)["modified_at"]
         assert datetime.fromisoformat(drop) < now
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_seed_plays_what_changes_after_day_one(sandbox_db: Database, seed: int) -> None:
+    scenario = seed_sandbox(sandbox_db, seed=seed)
+    bodies = [json.loads(row["body"]) for row in sandbox_db["outbox"].rows_where(order_by="id")]
+    # A rejected template, on a WABA some channel belongs to.
+    rejected = [
+        body
+        for body in bodies
+        if body["event"] == "waba_template_status_changed" and body["data"]["template"]["status"] == "rejected"
+    ]
+    assert rejected
+    assert sandbox_db["channels"].count_where("client_id || 'WA' = ?", [rejected[0]["data"]["id"]])
+    # One cancelled number, its channel object carrying terminated_at.
+    assert scenario["cancelled"] == sandbox_db["channels"].count_where("terminated_at is not null") == 1
+    # One business portfolio whose limit Meta raised, then lowered, written as numbers, on every one of its numbers.
+    numeric = [
+        body["data"]
+        for body in bodies
+        if body["event"] == "phone_number_quality_changed" and body["data"]["current_limit"].isdigit()
+    ]
+    portfolio = {data["waba_account"]["business_id"] for data in numeric}
+    assert len(portfolio) == 1
+    [client_id] = {data["client_id"] for data in numeric}
+    numbers = [row["id"] for row in sandbox_db["channels"].rows_where("client_id = ?", [client_id])]
+    assert scenario["portfolio_limit"] == len(numbers) >= 1
+    assert [data["current_limit"] for data in numeric] == ["10000"] * len(numbers) + ["2000"] * len(numbers)
+    assert {row["current_limit"] for row in sandbox_db["channels"].rows_where("client_id = ?", [client_id])} == {"2000"}
+    # One keyed channel whose client will regenerate its key once the console holds one.
+    [regenerated] = scenario["regenerated_key_channel_ids"]
+    assert regenerated in scenario["key_channel_ids"]
+
+
+def test_channel_running_is_the_main_running_event_and_the_other_name_a_variant(sandbox_db: Database) -> None:
+    seed_sandbox(sandbox_db, seed=4)
+    told: dict[str, set[str]] = {}
+    for row in sandbox_db["outbox"].rows_where("event in ('channel_running', 'channel_status_running')"):
+        told.setdefault(row["channel_id"], set()).add(row["event"])
+    names = Counter(name for events in told.values() for name in events)
+    assert names["channel_running"] > 2 * names["channel_status_running"] > 0
+    # A few channels hear only the Connect Button page's name: the console must reach running from either.
+    assert any(events == {"channel_status_running"} for events in told.values())
+    assert len(told) == sandbox_db["channels"].count_where("status = 'running'")
