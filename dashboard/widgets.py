@@ -28,6 +28,7 @@ STATUS_BADGES = {
 KEY_BADGES = {
     "none": "no key",
     "active": "🔑 active",
+    "stopped": "❌ stopped working",
     "pending": "⏳ pending",
     "unknown": "⚠️ check key state",
     "revoked": "revoked",

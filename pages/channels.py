@@ -170,7 +170,7 @@ def check_health_now(channel: dict, label: str) -> None:
 
 
 def readiness_controls(channel: dict, label) -> None:
-    if key_status(db, channel["id"]) != "active":
+    if key_status(db, channel["id"]) not in ("active", "stopped"):
         return
     health = channel_key_health(db, channel["id"])
     if key_health_panel(health, label=label.text, minutes=settings.key_health.minutes, key=f"health-{channel['id']}"):

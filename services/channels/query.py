@@ -14,7 +14,7 @@ from services.store import like_pattern
 from services.whatsapp import phone_digits
 
 KEY_STATUS_SQL = key_status_sql("channels.id")
-KEY_STATUSES = ("none", "active", "pending", "unknown", "revoked", "unusable")
+KEY_STATUSES = ("none", "active", "stopped", "pending", "unknown", "revoked", "unusable")
 FUNNEL_STAGES = ("created", "pending", "submitted", "ready", "running")
 COUNT_CAP = 10_000
 SEARCH_MAX_LENGTH = 100

@@ -412,6 +412,8 @@ def next_step(channel: Mapping[str, Any] | None, key: str) -> str:
         return "permission withdrawn; no key can be generated"
     if key == "active":
         return "key exists"
+    if key == "stopped":
+        return "its key stopped working; generate a new one on the Channels page"
     if key in ("unknown", "pending"):
         return "a key request's result is not known yet; check it on the Channels page"
     status = (channel or {}).get("status")

@@ -17,7 +17,9 @@ from services.alerts.ledger import record_scans
 from services.alerts.rules import KEY_STOPPED_MEANING, scan_rules
 from services.channels.attention import key_stopped, needs_attention
 from services.channels.projection import upsert_channel
+from services.channels.query import ChannelFilter, page_channels
 from services.channels.timeline import channel_timeline
+from services.keys.generation import key_status
 from services.keys.health.checks import (
     STOPPED,
     STOPPED_MEANING,
@@ -255,6 +257,9 @@ def test_a_401_or_403_means_the_key_stopped_working(db, vault, stub, recorded) -
     assert entry.who == "key health"
     assert STOPPED_MEANING in entry.detail
     assert key_of("stopCH") not in json.dumps([health.detail, item.detail, entry.detail])
+    # The channel list's key column and its Key filter say it too, not "active".
+    assert key_status(db, "stopCH") == "stopped"
+    assert [row["id"] for row in page_channels(db, ChannelFilter(key_status="stopped"))] == ["stopCH"]
 
 
 def test_a_stopped_key_alerts_exactly_once_over_many_rounds_and_a_new_key_resolves_it(db, vault, stub) -> None:

@@ -79,7 +79,7 @@ def test_a_key_the_client_replaced_in_its_hub_stops_and_a_new_key_clears_it(tmp_
         health = channel_key_health(db, channel_id)
         assert health.status == "stopped"
         assert "360dialog refused the key ending" in health.detail
-        assert "Invalid api key" in health.detail
+        assert "Invalid api_key or token expired" in health.detail
         assert first.api_key not in health.detail
         [item] = key_stopped(db)
         assert item.detail.endswith("Generate a new key for +49 151 5550001")
