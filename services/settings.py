@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from services.addresses import InvalidProxyList, Network, parse_trusted_proxies
+from services.phone_numbers import DEFAULT_REGION, check_region
 from services.settings_rules import (
     SettingsError,
     check_access_role,
@@ -209,6 +210,8 @@ class Settings:
     messaging_api_hosts: tuple[str, ...] = ("*.360dialog.io",)
     access: AccessSettings = field(default_factory=AccessSettings)
     redirect_limits: RedirectLimits = field(default_factory=RedirectLimits)
+    # Where a phone number typed without its country code is from (a search for "600111222").
+    phone_region: str = DEFAULT_REGION
 
     @property
     def demo_mode(self) -> bool:
@@ -456,6 +459,14 @@ def _redirect_limits(source: _Source) -> RedirectLimits:
     )
 
 
+def _phone_region(source: _Source) -> str:
+    """CONSOLE_PHONE_REGION: a region code phonenumbers knows (DE by default)."""
+    try:
+        return check_region(source.text("CONSOLE_PHONE_REGION", DEFAULT_REGION) or DEFAULT_REGION)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, secrets_path: Path | None = None, *, role: str = "console"
 ) -> Settings:
@@ -617,6 +628,7 @@ def load_settings(
         messaging_api_hosts=_messaging_api_hosts(source, demo_mode),
         redirect_limits=_redirect_limits(source),
         access=access,
+        phone_region=_phone_region(source),
     )
     return _without_secrets(settings) if role == "accounts" else settings
 
