@@ -64,11 +64,13 @@ def read_search(text: str, region: str = DEFAULT_REGION) -> Search:
         number = read_number(text, region)
         digits = phone_digits(text)
         part = digits if digits and len(digits) >= MIN_PHONE_DIGITS else None
-    return Search(text, number, part, _names_query(text))
+    return Search(text, number, part, None if PHONE_SEARCH.match(text) else _names_query(text))
 
 
 def _names_query(text: str) -> str | None:
-    # Each word quoted (FTS5 takes it literally, whatever it holds) and followed by *: words that start so.
+    # Each word quoted (FTS5 takes it literally, whatever it holds) and followed by *: words that start so. A
+    # search of digits alone is a number: its parts as name prefixes ("1"*) would read much of the index for
+    # nothing the LIKE on names does not find.
     words = _WORD.findall(text)[:MAX_NAME_WORDS]
     return " ".join(f'"{word}"*' for word in words) or None
 
@@ -88,15 +90,22 @@ def channel_condition(search: Search) -> tuple[str, list[Any]]:
         clauses.append("channels.id in (select channel_id from channel_names where channel_names match ?)")
         clauses.append("channels.client_id in (select client_id from client_names where client_names match ?)")
         params.extend([search.names, search.names])
+    # Numbers are looked up in their indexes, each once (a generated column is computed anew for every row a
+    # scan reads): the channels found join the scan's other matches by rowid, which each index holds.
     if search.part_of_number:
         # The digits' index is read whole (a number's middle), never the channel rows.
-        clauses.append("channels.phone_digits like ?")
+        clauses.append(
+            "channels.rowid in (select rowid from channels indexed by idx_channels_phone_digits"
+            " where phone_digits like ?)"
+        )
         params.append(f"%{search.part_of_number}%")
     if search.number:
-        clauses.append("channels.phone_digits in (select value from json_each(?))")
+        clauses.append(
+            "channels.rowid in (select rowid from channels where phone_digits in (select value from json_each(?)))"
+        )
         params.append(json.dumps(search.exact_numbers))
         if search.number.national:
-            clauses.append("channels.phone_national = ?")
+            clauses.append("channels.rowid in (select rowid from channels where phone_national = ?)")
             params.append(search.number.national)
     return "(" + " or ".join(clauses) + ")", params
 

@@ -4,6 +4,7 @@ page's search along."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from services.channels.projection import ensure_client, upsert_channel
 from services.events.store import save_events
 from services.events.webhook import normalise_event
+from tests.support import ROOT
 from tests.support.console import console_db
 from tests.support.pages import close_session_db, console_app
 
@@ -84,3 +86,32 @@ def test_moving_to_another_page_carries_no_search(app, first: str, then: str) ->
     assert app.text_input[0].value == ""
     assert "Cafe" not in app.query_params.values()
     assert len(app.dataframe[-1].value) > 1, "the page lists everything, not what the other page searched"
+
+
+WIDGET_KEY = re.compile(r"""\bkey=["']([^"']+)["']""")
+SESSION_KEY = re.compile(
+    r"""session_state(?:\[|\.get\(|\.pop\(|\.setdefault\()\s*["']([^"']+)["']|^[A-Z_]+_KEY = ["']([^"']+)["']"""
+)
+
+
+def _keys(pattern: re.Pattern[str], text: str) -> set[str]:
+    return {next(group for group in match.groups() if group) for match in pattern.finditer(text)}
+
+
+def test_no_widget_key_is_another_pages_or_the_dashboards() -> None:
+    """The session keeps a widget's value under its key: a key two pages share carries one page's filter into the
+    other's URL, and a widget keyed like the dashboard's own state (the signed-in identity, the database) would
+    overwrite it."""
+    sources = {
+        path.name: path.read_text() for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "dashboard").glob("*.py")]
+    }
+    widget_keys = {name: _keys(WIDGET_KEY, text) for name, text in sources.items()}
+    session_keys = {name: _keys(SESSION_KEY, text) | widget_keys[name] for name, text in sources.items()}
+    shared = {
+        (key, name, other)
+        for name, keys in widget_keys.items()
+        for other, others in session_keys.items()
+        if other != name
+        for key in keys & others
+    }
+    assert shared == set()
