@@ -227,18 +227,23 @@ def _matching(
     - otherwise the full-text index leads, newest first by id (ids grow with arrival: the writer lists events
       in the order they were received), so a common word stops at `limit` and a rare one costs its few hits.
       A time range also bounds the ids it reads.
-    A search that names channels or clients (`found`) also finds their events, on the events' channel and client
-    indexes: those ids and the full-text index's together, newest first.
+    A search that names channels, clients or numbers (`found`) also finds their events, on the events' channel,
+    client and number indexes: the newest `limit` of those and of the full-text index's matches, merged.
     A search with no word in it matches nothing."""
     clauses, params = _clauses(event_filter)
     match = event_filter.match
     if event_filter.search_text and match is None:
         return f"select {columns} from events e where 0", []  # noqa: S608 - fixed fragments
     if match is not None and found:
-        ids, id_params = _found_ids(match, found)
-        clauses.append(f"e.id in ({ids})")
-        params.extend(id_params)
-        match = None
+        # The newest matches of each kind, each found its own way and bounded by `limit`, then merged.
+        by_words, word_params = _matching(event_filter, "e.id", limit=limit, before=before)
+        by_found, found_params = _found_matching(event_filter, found, limit=limit, before=before)
+        sql = (
+            f"select {columns} from events e where e.id in "  # noqa: S608 - fixed fragments
+            f"(select id from ({by_words}) union select id from ({by_found}))"
+            " order by e.received_at desc, e.id desc limit ?"
+        )
+        return sql, [*word_params, *found_params, limit]
     if match is None or event_filter.client_id or event_filter.channel_id:
         if match is not None:
             clauses.append("exists (select 1 from events_fts where events_fts match ? and rowid = e.id)")
@@ -264,18 +269,28 @@ def _matching(
     return sql, [*fts_params, *params, limit]
 
 
-def _found_ids(match: str, found: Found) -> tuple[str, list[Any]]:
-    """A SELECT of the ids of the events the full-text index matches, or that are about what the search found."""
-    selects, params = ["select rowid from events_fts where events_fts match ?"], [match]
+def _found_matching(
+    event_filter: EventFilter, found: Found, *, limit: int, before: tuple[str, int] | None
+) -> tuple[str, list[Any]]:
+    """The ids of the newest `limit` events, after `before`, that are about what the search found (its channels,
+    its clients, its numbers) and pass the other filters: each looked up in the events' own indexes."""
+    clauses, params = _clauses(event_filter)
+    about: list[str] = []
     for column, values in (
         ("channel_id", found.channel_ids),
         ("client_id", found.client_ids),
         ("phone_digits", found.numbers),
     ):
         if values:
-            selects.append(f"select id from events where {column} in (select value from json_each(?))")  # noqa: S608
+            about.append(f"e.{column} in (select value from json_each(?))")  # noqa: S608 - fixed column names
             params.append(json.dumps(values))
-    return " union ".join(selects), params
+    clauses.append("(" + " or ".join(about) + ")")
+    if before is not None:
+        clauses.append("(e.received_at, e.id) < (?, ?)")
+        params.extend(before)
+    where = " and ".join(clauses)
+    sql = f"select e.id from events e where {where} order by e.received_at desc, e.id desc limit ?"  # noqa: S608
+    return sql, [*params, limit]
 
 
 def page_events(

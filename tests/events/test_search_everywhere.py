@@ -128,3 +128,29 @@ def test_a_name_typed_as_fts_syntax_is_taken_literally(cafe) -> None:
 
 def test_part_of_a_number_still_finds_the_numbers_holding_it(cafe) -> None:
     assert _channel_ids(cafe, "111 222") == ["fr1CH", "ole1CH"]
+
+
+def test_a_number_search_pages_through_every_event_of_its_channel(db: Database) -> None:
+    with db.atomic():
+        upsert_channel(db, "oleCH", {"phone_number": "+34 600 111 222"}, source="test")
+    # Every third event spells the number out; the others name the channel alone; a few are another channel's.
+    bodies = [
+        _event(index, "channel_created", {"id": "oleCH", **({"phone_number": "34600111222"} if index % 3 else {})})
+        if index % 10
+        else _event(index, "channel_created", {"id": "otherCH"})
+        for index in range(1, 131)
+    ]
+    save_events(db, [normalise_event(body) for body in bodies], headers={}, verdict="ok")
+    expected = [row["id"] for row in page_events(db, EventFilter(channel_id="oleCH"), limit=500)]
+    assert len(expected) == 117
+    seen: list[int] = []
+    before = None
+    while True:
+        rows = page_events(db, EventFilter(search="0034 600 111 222"), limit=50, before=before)
+        if not rows:
+            break
+        seen += [row["id"] for row in rows]
+        before = (rows[-1]["received_at"], rows[-1]["id"])
+    assert seen == expected
+    assert count_events(db, EventFilter(search="600111222")) == 117
+    assert count_events(db, EventFilter(search="600111222"), cap=40) == 40
