@@ -138,34 +138,30 @@ class Found:
 
 def found_by(db: Database, search: Search, *, limit: int = MAX_RESOLVED) -> Found:
     """The channels a number or a name in the search finds exactly (not by a part of an id or a number) with
-    their numbers, and the clients its name finds. Ids and numbers' parts are left to the events' own full-text
-    index."""
-    if not search:
-        return Found()
-    clauses: list[str] = []
-    params: list[Any] = []
-    client_ids: list[str] = []
+    their numbers, and the clients its name finds, at most `limit` of each: each looked up in its own index. Ids
+    and numbers' parts are left to the events' own full-text index."""
     if search.number:
-        clauses.append("phone_digits in (select value from json_each(?))")
-        params.append(json.dumps(search.exact_numbers))
-        if search.number.national:
-            clauses.append("phone_national = ?")
-            params.append(search.number.national)
-    elif search.names:
-        client_ids = [
-            row[0]
-            for row in db.execute(
-                "select distinct client_id from client_names where client_names match ? limit ?", [search.names, limit]
-            )
-        ]
-        clauses.append("id in (select channel_id from channel_names where channel_names match ?)")
-        clauses.append("client_id in (select value from json_each(?))")
-        params.extend([search.names, json.dumps(client_ids)])
-    if not clauses:
+        rows = db.execute(
+            "select id, phone_digits from channels where phone_digits in (select value from json_each(?))"
+            " union select id, phone_digits from channels where phone_national = ? limit ?",
+            [json.dumps(search.exact_numbers), search.number.national, limit],
+        ).fetchall()
+        numbers = dict.fromkeys([*search.exact_numbers, *(digits for _, digits in rows if digits)])
+        return Found(tuple(channel_id for channel_id, _ in rows), (), tuple(numbers))
+    if not search.names:
         return Found()
-    rows = db.execute(
-        f"select id, phone_digits from channels where {' or '.join(clauses)} limit ?",  # noqa: S608 - fixed fragments
-        [*params, limit],
+    client_ids = [
+        row[0]
+        for row in db.execute(
+            "select distinct client_id from client_names where client_names match ? limit ?", [search.names, limit]
+        )
+    ]
+    named = db.execute(
+        "select channel_id from channel_names where channel_names match ? limit ?", [search.names, limit]
     ).fetchall()
-    numbers = dict.fromkeys([*search.exact_numbers, *(digits for _, digits in rows if digits and search.number)])
-    return Found(tuple(row[0] for row in rows), tuple(client_ids), tuple(numbers))
+    of_clients = db.execute(
+        "select id from channels where client_id in (select value from json_each(?)) limit ?",
+        [json.dumps(client_ids), limit],
+    ).fetchall()
+    channel_ids = dict.fromkeys(row[0] for row in [*named, *of_clients])
+    return Found(tuple(channel_ids)[:limit], tuple(client_ids))

@@ -273,7 +273,8 @@ def _found_matching(
     event_filter: EventFilter, found: Found, *, limit: int, before: tuple[str, int] | None
 ) -> tuple[str, list[Any]]:
     """The ids of the newest `limit` events, after `before`, that are about what the search found (its channels,
-    its clients, its numbers) and pass the other filters: each looked up in the events' own indexes."""
+    its clients, its numbers) and pass the other filters. Each kind is looked up in its own index of events and
+    the few found are sorted: the time index would read every event to find none."""
     clauses, params = _clauses(event_filter)
     about: list[str] = []
     for column, values in (
@@ -282,14 +283,15 @@ def _found_matching(
         ("phone_digits", found.numbers),
     ):
         if values:
-            about.append(f"e.{column} in (select value from json_each(?))")  # noqa: S608 - fixed column names
+            about.append(f"select id from events where {column} in (select value from json_each(?))")  # noqa: S608
             params.append(json.dumps(values))
-    clauses.append("(" + " or ".join(about) + ")")
+    clauses.append(f"e.id in ({' union '.join(about)})")
     if before is not None:
         clauses.append("(e.received_at, e.id) < (?, ?)")
         params.extend(before)
     where = " and ".join(clauses)
-    sql = f"select e.id from events e where {where} order by e.received_at desc, e.id desc limit ?"  # noqa: S608
+    # The unary + keeps the planner off the time index for the order.
+    sql = f"select e.id from events e where {where} order by +e.received_at desc, e.id desc limit ?"  # noqa: S608
     return sql, [*params, limit]
 
 
