@@ -59,12 +59,11 @@ def read_search(text: str, region: str = DEFAULT_REGION) -> Search:
     text = clean(text)[:SEARCH_MAX_LENGTH]
     if not text:
         return Search("")
-    number = part = None
-    if PHONE_SEARCH.match(text):
-        number = read_number(text, region)
-        digits = phone_digits(text)
-        part = digits if digits and len(digits) >= MIN_PHONE_DIGITS else None
-    return Search(text, number, part, None if PHONE_SEARCH.match(text) else _names_query(text))
+    if not PHONE_SEARCH.match(text):
+        return Search(text, names=_names_query(text))
+    digits = phone_digits(text)
+    part = digits if digits and len(digits) >= MIN_PHONE_DIGITS else None
+    return Search(text, read_number(text, region), part)
 
 
 def _names_query(text: str) -> str | None:
