@@ -33,12 +33,12 @@ RUNS = 11
 VIEWS = {
     "events": {
         "default": {},
-        "all-time search": {"range": "All time", "q": OLD_WORD},
-        "all-time channel": {"range": "All time", "channel": BENCH_CHANNEL},
+        "all-time search": {"events_range": "All time", "events_q": OLD_WORD},
+        "all-time channel": {"events_range": "All time", "events_channel": BENCH_CHANNEL},
         # Four event types in seven start with "channel": a prefix with many matches, at every size.
-        "all-time prefix": {"range": "All time", "q": "cha*"},
+        "all-time prefix": {"events_range": "All time", "events_q": "cha*"},
         # Too short a prefix: the page searches the whole word "c" (it used to read every word starting so).
-        "short prefix": {"q": "c*"},
+        "short prefix": {"events_q": "c*"},
     },
     "channels": {"default": {}},
 }

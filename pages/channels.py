@@ -33,7 +33,7 @@ from dashboard.key_views import (
 )
 from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
-from dashboard.widgets import capped, key_badge, pager, plural, refused, refused_note, show_partner_error
+from dashboard.widgets import SEARCH_HELP, capped, key_badge, pager, plural, refused, refused_note, show_partner_error
 from services.channels.endings import ended_reason, still_open
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
@@ -67,6 +67,7 @@ from services.store import open_console_db
 PAGE_SIZE = 50
 REFRESH_SECONDS = 3
 view = LinkedView("channel")  # the channel shown in its own view: /channels?open=<id>
+QUEUE_CHOICE = "channels_queue_choice"  # the channel the work queue's selected row names
 
 settings = require_settings()
 st.title("Channels and keys")
@@ -334,18 +335,27 @@ if actions.button(
     )
 
 # -- filters, kept in the URL so a reload or a pasted link shows the same list ----------------------------------
+# Each widget's key is its URL parameter, named for this page: a key another page also used would carry that
+# page's filter here (the session keeps a widget's value under its key).
 search_col, status_col, key_col, client_col = st.columns([3, 2, 2, 2])
 filters = ChannelFilter(
-    search=search_col.text_input("Search", key="q", placeholder="number, name or business", bind="query-params"),
+    search=search_col.text_input(
+        "Search",
+        key="channels_q",
+        placeholder="number (any format), name or business",
+        bind="query-params",
+        help=SEARCH_HELP,
+    ),
     status=status_col.selectbox(
         "Status", [None, *FUNNEL_STAGES], format_func=lambda s: s or "All", key="status", bind="query-params"
     ),
     key_status=key_col.selectbox(
         "Key", [None, *KEY_STATUSES], format_func=lambda s: key_badge(s) if s else "All", key="key", bind="query-params"
     ),
-    client_id=client_col.text_input("Client id", key="client", bind="query-params").strip() or None,
+    client_id=client_col.text_input("Client id", key="channels_client", bind="query-params").strip() or None,
+    region=settings.phone_region,
 )
-filtered = filters != ChannelFilter()
+filtered = filters != ChannelFilter(region=filters.region)
 actions.download_button(
     "Download this list (CSV)", data=lambda: export_csv(filters), file_name="channels.csv", mime="text/csv"
 )
@@ -353,7 +363,7 @@ live = st.toggle("Live", value=True, key="channels_live", help=f"Refresh every {
 
 
 def clear_filters() -> None:
-    for name, empty in (("q", ""), ("status", None), ("key", None), ("client", "")):
+    for name, empty in (("channels_q", ""), ("status", None), ("key", None), ("channels_client", "")):
         st.session_state[name] = empty
 
 
@@ -392,7 +402,9 @@ def workbench() -> None:
                    + (f" · page {page} of {pages}" if pages > 1 else ""))  # fmt: skip
         st.session_state["table_ids"] = [row["id"] for row in rows]
         channels_table(rows, key=f"channels_table_{round_}", on_select="rerun")
-    chosen = selected_id(f"queue_table_{round_}", "queue_ids") or selected_id(f"channels_table_{round_}", "table_ids")
+    from_queue = selected_id(f"queue_table_{round_}", "queue_ids")
+    st.session_state[QUEUE_CHOICE] = from_queue
+    chosen = from_queue or selected_id(f"channels_table_{round_}", "table_ids")
     if view.choose(chosen):
         st.rerun()
 
@@ -400,9 +412,11 @@ def workbench() -> None:
 workbench()
 
 # The channel in view is the one the URL names (a row chosen here, a pasted link, a reload), and closes when
-# the filters hide it. The session only remembers it to tell a newly chosen row from the one already open.
+# the filters hide it, unless it was chosen in the work queue (which the filters do not narrow). The session
+# only remembers it to tell a newly chosen row from the one already open.
 opened = view.current
-if opened and (not filtered or matches_filter(db, filters, opened)):
+chosen_in_queue = opened is not None and opened == st.session_state.get(QUEUE_CHOICE)
+if opened and (not filtered or chosen_in_queue or matches_filter(db, filters, opened)):
     view.remember(opened)
     show_channel(opened)
 elif opened:

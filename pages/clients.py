@@ -4,9 +4,9 @@
 import streamlit as st
 
 from dashboard.client_views import client_channel_links, client_facts, clients_table, timeline_table
-from dashboard.context import get_db
+from dashboard.context import get_db, require_settings
 from dashboard.linked_view import LinkedView
-from dashboard.widgets import capped, pager, plural
+from dashboard.widgets import SEARCH_HELP, capped, pager, plural
 from services.channels.clients import (
     PAGE_SIZE,
     TIMELINE_CHANNELS,
@@ -20,6 +20,8 @@ from services.channels.clients import (
 from services.channels.query import COUNT_CAP
 
 view = LinkedView("client")  # the client shown in its own view: /clients?open=<id>
+# The search's key is its URL parameter, named for this page so that no other page's search comes along.
+SEARCH_KEY = "clients_q"
 
 st.title("Clients")
 st.caption(
@@ -29,7 +31,7 @@ db = get_db()
 
 
 def clear_search() -> None:
-    st.session_state["q"] = ""
+    st.session_state[SEARCH_KEY] = ""
 
 
 def client_view(client_id: str) -> None:
@@ -68,11 +70,16 @@ def show_client(client_id: str) -> None:
 
 
 search = st.text_input(
-    "Search", key="q", placeholder="business name, client id, number (any format)", bind="query-params"
+    "Search",
+    key=SEARCH_KEY,
+    placeholder="business name, client id, number (any format)",
+    bind="query-params",
+    help=SEARCH_HELP,
 )
-total = count_clients(db, search)
+region = require_settings().phone_region
+total = count_clients(db, search, region=region)
 page, pages = pager(total, PAGE_SIZE, cap=COUNT_CAP)
-rows = page_clients(db, search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+rows = page_clients(db, search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, region=region)
 round_ = view.selection_round
 if not rows:
     if search.strip():

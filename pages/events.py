@@ -1,12 +1,14 @@
 """Events: partner webhooks as the receiver stored them, live, filtered, searchable, exportable.
 
-The filters and the open event live in the URL (`/events?type=channel_created&q=...&open=<id>`): a reload keeps
-them, and an operator can paste the link to a colleague. Each widget's key is its URL parameter.
+The filters and the open event live in the URL (`/events?type=channel_created&events_q=...&open=<id>`): a reload
+keeps them, and an operator can paste the link to a colleague. Each widget's key is its URL parameter, named for
+this page where another page has a filter like it: the session keeps a widget's value under its key, so a shared
+key would carry one page's filter into the other's URL.
 """
 
 import streamlit as st
 
-from dashboard.context import get_db
+from dashboard.context import get_db, require_settings
 from dashboard.event_views import bucket_for, event_detail, events_chart, events_table
 from dashboard.widgets import TIME_RANGES, capped, since_for
 from services.channels.account_alerts import alert_notes
@@ -29,7 +31,8 @@ REFRESH_SECONDS = 2
 ANY = "All"
 SEARCH_HELP = (
     "Searches every stored event: whole words in the order typed (end with * for words that start so, after "
-    f"at least {MIN_PREFIX} letters or digits), and a phone number in any spelling, by its digits."
+    f"at least {MIN_PREFIX} letters or digits). A phone number in any spelling or a business or display name "
+    "(accents and case ignored, words by their start) also finds every event of the numbers it names."
 )
 
 st.title("Events")
@@ -37,16 +40,16 @@ db = get_db()
 
 search_col, range_col, live_col = st.columns([5, 3, 2], vertical_alignment="bottom")
 search = search_col.text_input(
-    "Search in payloads", key="q", bind="query-params", placeholder="a word, an id, a phone number", help=SEARCH_HELP
+    "Search", key="events_q", bind="query-params", placeholder="a word, an id, a number, a name", help=SEARCH_HELP
 )
-time_range = range_col.selectbox("Time range", list(TIME_RANGES), index=1, key="range", bind="query-params")
+time_range = range_col.selectbox("Time range", list(TIME_RANGES), index=1, key="events_range", bind="query-params")
 live = live_col.toggle("Live", value=True, key="events_live", help="Refresh every 2 seconds; switch off to pause")
 type_col, verdict_col, client_col, channel_col = st.columns(4)
 types = event_types(db)
 event_type = type_col.selectbox("Event type", [ANY, *types], key="type", bind="query-params")
 verdict = verdict_col.selectbox("Signature", [ANY, *signature_verdicts(db)], key="verdict", bind="query-params")
-client_id = client_col.text_input("Client id", key="client", bind="query-params").strip()
-channel_id = channel_col.text_input("Channel id", key="channel", bind="query-params").strip()
+client_id = client_col.text_input("Client id", key="events_client", bind="query-params").strip()
+channel_id = channel_col.text_input("Channel id", key="events_channel", bind="query-params").strip()
 
 filters = EventFilter(
     event_type=None if event_type == ANY else event_type,
@@ -55,6 +58,7 @@ filters = EventFilter(
     since=since_for(time_range),
     search=search,
     verdict=None if verdict == ANY else verdict,
+    region=require_settings().phone_region,
 )
 if filters.search_text and not has_words(filters.search_text):
     st.caption("The search finds words and numbers: type at least one letter or digit.")

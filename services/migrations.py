@@ -7,6 +7,7 @@ import json
 
 from sqlite_utils import Database, Migrations
 
+from services.phone_numbers import country_code_lengths
 from services.whatsapp import PHONE_SEPARATORS, phone_digits, written_numbers
 
 console_migrations = Migrations("console")
@@ -577,6 +578,52 @@ def m017_redirects_stored_once_and_bounded(db: Database) -> None:
         {"source": str, "dropped": int, "first_dropped_at": str, "last_dropped_at": str, "last_reason": str},
         pk="source",
     )
+
+
+def phone_national_sql(column: str) -> str:
+    """services.phone_numbers.national_number as an SQL expression on `column` (the E.164 digits, a fixed name
+    of our own): the digits after the country code. Calling codes are prefix-free (none starts another), so the
+    one a number starts with is found by its first 1, 2 or 3 digits; the codes are phonenumbers' own."""
+    by_length: dict[int, list[str]] = {}
+    for code, length in sorted(country_code_lengths().items()):
+        by_length.setdefault(length, []).append(code)
+    cases = " ".join(
+        f"when substr({column}, 1, {length}) in ({', '.join(repr(code) for code in codes)})"
+        f" then nullif(substr({column}, {length + 1}), '')"
+        for length, codes in sorted(by_length.items())
+    )
+    return f"(case {cases} end)"
+
+
+_NAME_TOKENIZER = "tokenize='unicode61 remove_diacritics 2'"
+
+
+@console_migrations()
+def m018_search_names_and_national_numbers(db: Database) -> None:
+    # What people type finds what is stored (services/channels/search.py). A number typed in national form ("600111222")
+    # finds a channel by its national significant number, whatever its country: a generated column beside
+    # phone_digits (m011), so it follows whatever writes phone_number.
+    db.execute(f"alter table channels add column phone_national text as {phone_national_sql('phone_digits')}")
+    db.execute("create index idx_channels_phone_national on channels (phone_national) where phone_national is not null")
+    # Names with accents and case folded and found by their words' starts ("cafe ole" finds "Café Olé"): one
+    # small full-text index per table, kept by triggers that fire only when the name changes (a sync rewrites
+    # every column of every channel).
+    for index, table, id_column, name in (
+        ("channel_names", "channels", "channel_id", "phone_name"),
+        ("client_names", "clients", "client_id", "name"),
+    ):
+        db.execute(f"create virtual table {index} using fts5({id_column} unindexed, name, {_NAME_TOKENIZER})")
+        add = f"insert into {index} ({id_column}, name) select new.id, new.{name} where new.{name} is not null;"
+        remove = f"delete from {index} where {id_column} = old.id;"  # noqa: S608 - fixed names of our own
+        db.execute(f"create trigger {index}_insert after insert on {table} begin {add} end")
+        db.execute(
+            f"create trigger {index}_update after update of id, {name} on {table}"
+            f" when old.{name} is not new.{name} or old.id is not new.id begin {remove} {add} end"
+        )
+        db.execute(f"create trigger {index}_delete after delete on {table} begin {remove} end")
+        db.execute(
+            f"insert into {index} ({id_column}, name) select id, {name} from {table} where {name} is not null"  # noqa: S608 - fixed names of our own
+        )
 
 
 @console_migrations()

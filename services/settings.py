@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from services.addresses import InvalidProxyList, Network, parse_trusted_proxies
+from services.phone_numbers import DEFAULT_REGION, check_region
 from services.settings_rules import (
     SettingsError,
     check_access_role,
@@ -243,6 +244,8 @@ class Settings:
     # How long a link handed out keeps working (CONSOLE_LINK_DAYS); with IO Signature each click is signed afresh.
     link_days: float = 14.0
     key_health: KeyHealthSettings = field(default_factory=KeyHealthSettings)
+    # Where a phone number typed without its country code is from (a search for "600111222").
+    phone_region: str = DEFAULT_REGION
 
     @property
     def demo_mode(self) -> bool:
@@ -491,6 +494,14 @@ def _redirect_limits(source: _Source) -> RedirectLimits:
     )
 
 
+def _phone_region(source: _Source) -> str:
+    """CONSOLE_PHONE_REGION: a region code phonenumbers knows (DE by default)."""
+    try:
+        return check_region(source.text("CONSOLE_PHONE_REGION", DEFAULT_REGION) or DEFAULT_REGION)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, secrets_path: Path | None = None, *, role: str = "console"
 ) -> Settings:
@@ -660,6 +671,7 @@ def load_settings(
         access=access,
         link_days=source.number("CONSOLE_LINK_DAYS", Settings.link_days, minimum=1),
         key_health=_key_health_settings(source, demo_mode),
+        phone_region=_phone_region(source),
     )
     return _without_secrets(settings) if role == "accounts" else settings
 

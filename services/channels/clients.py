@@ -17,19 +17,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.labels import ChannelLabel, channel_labels
-from services.channels.query import (
-    COUNT_CAP,
-    FUNNEL_STAGES,
-    KEY_STATUS_SQL,
-    MIN_PHONE_DIGITS,
-    PHONE_SEARCH,
-    SEARCH_MAX_LENGTH,
-)
+from services.channels.query import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
+from services.channels.search import client_condition, read_search
 from services.channels.timeline import TimelineEntry, channel_timeline
 from services.onboarding.redirect_trust import APPLIED_VERDICTS
 from services.onboarding.redirects import recent_redirects
-from services.store import like_pattern
-from services.whatsapp import phone_digits
+from services.phone_numbers import DEFAULT_REGION
 
 PAGE_SIZE = 50
 NUMBERS_SHOWN = 3
@@ -74,36 +67,28 @@ class ClientTimelineEntry:
     detail: str
 
 
-def _search_clause(search: str) -> tuple[str, list[Any]]:
-    """Business name, client id, a number in any spelling, a display name or a channel id."""
-    search = search.strip()[:SEARCH_MAX_LENGTH]
-    if not search:
+def _search_clause(search: str, region: str) -> tuple[str, list[Any]]:
+    """Business name, client id, a number in any spelling, a display name or a channel id
+    (services.channels.search)."""
+    read = read_search(search, region)
+    if not read:
         return "", []
-    pattern = like_pattern(search)
-    clauses = [
-        "clients.name like ? escape '\\'",
-        "clients.id like ? escape '\\'",
-        "clients.id in (select client_id from channels where phone_name like ? escape '\\' or id like ? escape '\\')",
-    ]
-    params: list[Any] = [pattern, pattern, pattern, pattern]
-    digits = phone_digits(search) if PHONE_SEARCH.match(search) else None
-    if digits and len(digits) >= MIN_PHONE_DIGITS:
-        # The digits' index is read whole (a number's middle), never the channel rows.
-        clauses.append("clients.id in (select client_id from channels where phone_digits like ?)")
-        params.append(f"%{digits}%")
-    return " where (" + " or ".join(clauses) + ")", params
+    condition, params = client_condition(read)
+    return " where " + condition, params
 
 
-def count_clients(db: Database, search: str = "", *, cap: int = COUNT_CAP) -> int:
+def count_clients(db: Database, search: str = "", *, cap: int = COUNT_CAP, region: str = DEFAULT_REGION) -> int:
     """How many clients match, counting no further than `cap` (the page shows "cap+")."""
-    where, params = _search_clause(search)
+    where, params = _search_clause(search, region)
     row = db.execute(f"select count(*) from (select 1 from clients {where} limit ?)", [*params, cap]).fetchone()  # noqa: S608
     return int(row[0])
 
 
-def page_clients(db: Database, search: str = "", *, limit: int = PAGE_SIZE, offset: int = 0) -> list[ClientRow]:
+def page_clients(
+    db: Database, search: str = "", *, limit: int = PAGE_SIZE, offset: int = 0, region: str = DEFAULT_REGION
+) -> list[ClientRow]:
     """One page of clients, newest first, each with its channels counted by status and its first numbers."""
-    where, params = _search_clause(search)
+    where, params = _search_clause(search, region)
     rows = list(
         db.query(
             f"select id, name, first_seen_at from clients {where} "  # noqa: S608 - fixed fragments; values are bound

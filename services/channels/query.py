@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.search import channel_condition, read_search
 from services.keys.generation import key_status_sql
-from services.store import like_pattern
-from services.whatsapp import phone_digits
+from services.phone_numbers import DEFAULT_REGION
 
 KEY_STATUS_SQL = key_status_sql("channels.id")
 KEY_STATUSES = ("none", "active", "stopped", "pending", "unknown", "revoked", "unusable")
 FUNNEL_STAGES = ("created", "pending", "submitted", "ready", "running")
 COUNT_CAP = 10_000
-SEARCH_MAX_LENGTH = 100
-# What looks like (part of) a phone number in a search box, and how many digits make it worth matching.
-PHONE_SEARCH = re.compile(r"^[+\d\s().-]+$")
-MIN_PHONE_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -30,6 +25,8 @@ class ChannelFilter:
     client_id: str | None = None
     key_status: str | None = None
     permission: str | None = None
+    # Where a number typed in national form is from (Settings.phone_region).
+    region: str = DEFAULT_REGION
 
 
 def where_clause(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
@@ -48,18 +45,11 @@ def where_clause(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
     if channel_filter.key_status:
         clauses.append(f"{KEY_STATUS_SQL} = ?")
         params.append(channel_filter.key_status)
-    search = channel_filter.search.strip()[:SEARCH_MAX_LENGTH]
+    search = read_search(channel_filter.search, channel_filter.region)
     if search:
-        pattern = like_pattern(search)
-        clauses.append(
-            "(channels.id like ? escape '\\' or channels.phone_number like ? escape '\\'"
-            " or channels.phone_name like ? escape '\\' or channels.client_id like ? escape '\\'"
-            " or channels.client_id in (select id from clients where name like ? escape '\\')"
-            " or channels.phone_digits like ?)"
-        )
-        # A number is found by its digits however it is written ("+31 6 3439217", "3163439217").
-        digits = phone_digits(search) if PHONE_SEARCH.match(search) else None
-        params.extend([*[pattern] * 5, f"%{digits}%" if digits and len(digits) >= MIN_PHONE_DIGITS else None])
+        condition, values = channel_condition(search)
+        clauses.append(condition)
+        params.extend(values)
     return (" where " + " and ".join(clauses)) if clauses else "", params
 
 

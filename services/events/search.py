@@ -15,6 +15,7 @@ are taken out before anything else (SQLite reads a NUL as the end of the query).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from services.whatsapp import phone_digits
 
@@ -72,8 +73,10 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def fts_query(text: str) -> str | None:
-    """The FTS5 MATCH expression for what was typed; None when it holds no word to look for."""
+def fts_query(text: str, numbers: Iterable[str] = ()) -> str | None:
+    """The FTS5 MATCH expression for what was typed; None when it holds no word to look for. `numbers` are the
+    digits of what a typed phone number may stand for (services.phone_numbers: "0034 600 111 222" may be
+    34600111222), each looked for as well."""
     words, prefix = _split_prefix(clean(text))
     if not has_words(words):
         return None
@@ -82,4 +85,7 @@ def fts_query(text: str) -> str | None:
     digits = phone_digits(words)
     if digits is not None and MIN_DIGITS <= len(digits) <= MAX_DIGITS:
         query = f"{query} OR {_phrase(digits)}" + star
+    for number in numbers:
+        if number != digits:
+            query = f"{query} OR {_phrase(number)}"
     return query

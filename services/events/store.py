@@ -12,9 +12,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.projection import apply_webhook_event
+from services.channels.search import Found, found_by, read_search
 from services.events.search import clean as clean_search
 from services.events.search import fts_query, is_prefix
 from services.events.webhook import WebhookEvent
+from services.phone_numbers import DEFAULT_REGION, read_number
 from services.spreadsheet import csv_text
 from services.store import utc_now
 
@@ -125,6 +127,8 @@ class EventFilter:
     until: str | None = None
     search: str = ""
     verdict: str | None = None
+    # Where a number typed in national form is from (Settings.phone_region).
+    region: str = DEFAULT_REGION
 
     @property
     def needs_scan(self) -> bool:
@@ -139,7 +143,15 @@ class EventFilter:
     @property
     def match(self) -> str | None:
         """The full-text query for the search, None without one (services.events.search)."""
-        return fts_query(self.search_text) if self.search_text else None
+        if not self.search_text:
+            return None
+        number = read_number(self.search_text, self.region)
+        return fts_query(self.search_text, number.international if number else ())
+
+    def found(self, db: Database) -> Found:
+        """The channels and clients the search names (services.channels.search): their events match too, whether
+        or not a payload spells the number or the name out."""
+        return found_by(db, read_search(self.search_text, self.region)) if self.match is not None else Found()
 
     @property
     def count_cap(self) -> int:
@@ -199,7 +211,12 @@ def _clauses(event_filter: EventFilter) -> tuple[list[str], list[Any]]:
 
 
 def _matching(
-    event_filter: EventFilter, columns: str, *, limit: int, before: tuple[str, int] | None = None
+    event_filter: EventFilter,
+    columns: str,
+    *,
+    limit: int,
+    before: tuple[str, int] | None = None,
+    found: Found | None = None,
 ) -> tuple[str, list[Any]]:
     """A SELECT of `columns` (of `events e`) for the newest `limit` events that match, after `before`.
 
@@ -210,11 +227,23 @@ def _matching(
     - otherwise the full-text index leads, newest first by id (ids grow with arrival: the writer lists events
       in the order they were received), so a common word stops at `limit` and a rare one costs its few hits.
       A time range also bounds the ids it reads.
+    A search that names channels, clients or numbers (`found`) also finds their events, on the events' channel,
+    client and number indexes: the newest `limit` of those and of the full-text index's matches, merged.
     A search with no word in it matches nothing."""
     clauses, params = _clauses(event_filter)
     match = event_filter.match
     if event_filter.search_text and match is None:
         return f"select {columns} from events e where 0", []  # noqa: S608 - fixed fragments
+    if match is not None and found:
+        # The newest matches of each kind, each found its own way and bounded by `limit`, then merged.
+        by_words, word_params = _matching(event_filter, "e.id", limit=limit, before=before)
+        by_found, found_params = _found_matching(event_filter, found, limit=limit, before=before)
+        sql = (
+            f"select {columns} from events e where e.id in "  # noqa: S608 - fixed fragments
+            f"(select id from ({by_words}) union select id from ({by_found}))"
+            " order by e.received_at desc, e.id desc limit ?"
+        )
+        return sql, [*word_params, *found_params, limit]
     if match is None or event_filter.client_id or event_filter.channel_id:
         if match is not None:
             clauses.append("exists (select 1 from events_fts where events_fts match ? and rowid = e.id)")
@@ -240,20 +269,48 @@ def _matching(
     return sql, [*fts_params, *params, limit]
 
 
+def _found_matching(
+    event_filter: EventFilter, found: Found, *, limit: int, before: tuple[str, int] | None
+) -> tuple[str, list[Any]]:
+    """The ids of the newest `limit` events, after `before`, that are about what the search found (its channels,
+    its clients, its numbers) and pass the other filters. Each kind is looked up in its own index of events and
+    the few found are sorted: the time index would read every event to find none."""
+    clauses, params = _clauses(event_filter)
+    about: list[str] = []
+    for column, values in (
+        ("channel_id", found.channel_ids),
+        ("client_id", found.client_ids),
+        ("phone_digits", found.numbers),
+    ):
+        if values:
+            about.append(f"select id from events where {column} in (select value from json_each(?))")  # noqa: S608
+            params.append(json.dumps(values))
+    clauses.append(f"e.id in ({' union '.join(about)})")
+    if before is not None:
+        clauses.append("(e.received_at, e.id) < (?, ?)")
+        params.extend(before)
+    where = " and ".join(clauses)
+    # The unary + keeps the planner off the time index for the order.
+    sql = f"select e.id from events e where {where} order by +e.received_at desc, e.id desc limit ?"  # noqa: S608
+    return sql, [*params, limit]
+
+
 def page_events(
     db: Database, event_filter: EventFilter, *, limit: int = 50, before: tuple[str, int] | None = None
 ) -> list[dict[str, Any]]:
     """One page, newest first. `before` is the (received_at, id) of the last row of the previous page."""
-    sql, params = _matching(event_filter, _columns(LIST_COLUMNS), limit=limit, before=before)
     with _searching(event_filter):
+        sql, params = _matching(
+            event_filter, _columns(LIST_COLUMNS), limit=limit, before=before, found=event_filter.found(db)
+        )
         return list(db.query(sql, params))
 
 
 def count_events(db: Database, event_filter: EventFilter, *, cap: int | None = None) -> int:
     """Matching events, counted no further than `cap` (shown as "cap+"; by default the filter's count_cap): a
     refresh never counts a million rows."""
-    sql, params = _matching(event_filter, "1", limit=cap or event_filter.count_cap)
     with _searching(event_filter):
+        sql, params = _matching(event_filter, "1", limit=cap or event_filter.count_cap, found=event_filter.found(db))
         return int(db.execute(f"select count(*) from ({sql})", params).fetchone()[0])  # noqa: S608
 
 
@@ -296,8 +353,10 @@ def events_over_time(db: Database, event_filter: EventFilter, bucket: str = "hou
             from event_hours{where} group by 1, 2 order by 1, 2
         """  # noqa: S608 - a fixed length and fixed fragments
         return list(db.query(sql, params))
-    sql, params = _matching(event_filter, "e.received_at, e.event_type", limit=event_filter.chart_window)
     with _searching(event_filter):
+        sql, params = _matching(
+            event_filter, "e.received_at, e.event_type", limit=event_filter.chart_window, found=event_filter.found(db)
+        )
         return list(
             db.query(
                 f"""
@@ -332,8 +391,8 @@ def signature_verdicts(db: Database) -> list[str]:
 
 def events_csv(db: Database, event_filter: EventFilter, *, max_rows: int = EXPORT_MAX_ROWS) -> str:
     """The filtered view as CSV, newest first, at most `max_rows` rows."""
-    sql, params = _matching(event_filter, "e.id", limit=max_rows)
     with _searching(event_filter):
+        sql, params = _matching(event_filter, "e.id", limit=max_rows, found=event_filter.found(db))
         rows = db.query(
             f"""
             select {", ".join(EXPORT_COLUMNS)} from events where id in ({sql}) order by received_at desc, id desc

@@ -35,13 +35,13 @@ def test_filters_and_the_open_event_survive_a_reload_and_a_pasted_link(stack: Ru
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{stack.public_url}/events")
     page.get_by_text("Live", exact=True).click()  # paused: the rows stay put
-    search = page.get_by_role("textbox", name="Search in payloads")
+    search = page.get_by_role("textbox", name="Search", exact=True)
     search.fill("3163439217")
     search.press("Enter")
     _choose(page, "Time range", "Last 7 days")
     _choose(page, "Event type", "account_violation")
-    expect(page).to_have_url(re.compile(r"q=3163439217"))
-    expect(page).to_have_url(re.compile(r"range=Last\+7\+days|range=Last%207%20days"))
+    expect(page).to_have_url(re.compile(r"events_q=3163439217"))
+    expect(page).to_have_url(re.compile(r"events_range=Last\+7\+days|events_range=Last%207%20days"))
     expect(page).to_have_url(re.compile(r"type=account_violation"))
     expect(page.get_by_text("1 matching events")).to_be_visible()
 
@@ -55,13 +55,13 @@ def test_filters_and_the_open_event_survive_a_reload_and_a_pasted_link(stack: Ru
     link = page.url
 
     page.reload()
-    expect(page.get_by_role("textbox", name="Search in payloads")).to_have_value("3163439217")
+    expect(page.get_by_role("textbox", name="Search", exact=True)).to_have_value("3163439217")
     expect(page.get_by_role("tab", name="Request headers")).to_be_visible()
     expect(page.get_by_text("1 matching events")).to_be_visible()
 
     colleague = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     colleague.goto(link)
-    expect(colleague.get_by_role("textbox", name="Search in payloads")).to_have_value("3163439217")
+    expect(colleague.get_by_role("textbox", name="Search", exact=True)).to_have_value("3163439217")
     expect(colleague.get_by_role("combobox", name="Event type")).to_have_value("account_violation")
     expect(colleague.get_by_role("tab", name="Raw body")).to_be_visible()
     colleague.get_by_role("tab", name="Raw body").click()

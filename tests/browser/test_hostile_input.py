@@ -24,7 +24,7 @@ def sandbox(stack: RunningStack) -> Iterator[SandboxClient]:
 
 
 def test_a_nul_in_the_events_search_is_searched_and_the_live_refresh_logs_nothing(stack: RunningStack, page) -> None:
-    page.goto(f"{stack.public_url}/events?q=a%00b&range=All+time")
+    page.goto(f"{stack.public_url}/events?events_q=a%00b&events_range=All+time")
     expect(page.get_by_text("0 matching events")).to_be_visible()
     time.sleep(5)  # two live refreshes
     expect(page.get_by_text("0 matching events")).to_be_visible()

@@ -140,16 +140,16 @@ def test_search_finds_by_business_name_and_by_digits_in_any_format(db_path, app,
     with console_db(db_path) as db, db.atomic():
         db["clients"].insert({"id": "cA", "name": "Acme Bakery Ltd"})
     app.run()
-    app.text_input(key="q").input(typed.replace("(0049) ", "")).run()
+    app.text_input(key="channels_q").input(typed.replace("(0049) ", "")).run()
     assert _table(app) == ["aCH"]
-    app.text_input(key="q").input("3163439217").run()
+    app.text_input(key="channels_q").input("3163439217").run()
     assert _table(app) == ["bCH"]
 
 
 def test_a_filter_with_no_match_says_so_and_clears(db_path, app) -> None:
     _channels(db_path, {"id": "aCH", "status": "running", "phone_number": "+49 151 1"})
     app.run()
-    app.text_input(key="q").input("nothing like this").run()
+    app.text_input(key="channels_q").input("nothing like this").run()
     assert "No channel matches these filters." in [element.value for element in app.info]
     app.button(key="clear-filters").click().run()
     assert _table(app) == ["aCH"]
@@ -172,7 +172,7 @@ def test_a_filter_that_hides_the_open_channel_closes_it(db_path, app) -> None:
     )
     _open(app, "aCH")
     assert "Generate key for +34 600 333 444" in _labels(app)
-    app.text_input(key="q").input("600 111 222").run()
+    app.text_input(key="channels_q").input("600 111 222").run()
     assert _table(app) == ["bCH"]
     assert not [label for label in _labels(app) if label.startswith("Generate key for")]
     assert "channel_open" not in app.session_state

@@ -77,7 +77,7 @@ def test_clients_with_their_numbers_and_counts_per_status(app, db) -> None:
 def test_search_by_name_id_or_a_number_in_any_spelling(app, db, typed) -> None:
     seed(db)
     run(app)
-    app.text_input(key="q").input(typed)
+    app.text_input(key="clients_q").input(typed)
     run(app)
     assert list(table(app)["client id"]) == ["cafeCL"]
     assert app.caption[-1].value == "1 client"
@@ -86,7 +86,7 @@ def test_search_by_name_id_or_a_number_in_any_spelling(app, db, typed) -> None:
 def test_a_search_with_no_match_says_so_and_clears(app, db) -> None:
     seed(db)
     run(app)
-    app.text_input(key="q").input("nobody")
+    app.text_input(key="clients_q").input("nobody")
     run(app)
     assert app.info[0].value == "No client matches this search."
     assert not app.dataframe

@@ -56,12 +56,12 @@ def test_list_filters_search_and_open_one_event(db_path, app) -> None:
     app.selectbox(key="type").select("channel_created").run()
     assert "60 matching events · page 1, newest first" in _texts(app)
 
-    app.text_input(key="channel").input("ch1").run()
+    app.text_input(key="events_channel").input("ch1").run()
     assert set(app.dataframe[0].value["channel"]) == {"ch1"}
 
     app.selectbox(key="type").select("All").run()
-    app.text_input(key="channel").input("").run()
-    app.text_input(key="q").input("marker-77").run()
+    app.text_input(key="events_channel").input("").run()
+    app.text_input(key="events_q").input("marker-77").run()
     assert "1 matching events · page 1, newest first" in _texts(app)
     assert list(app.dataframe[0].value["id"]) == [78]
 
@@ -92,7 +92,7 @@ def test_paging_older_newer_and_newest(db_path, app) -> None:
 def test_time_range_and_pause(db_path, app) -> None:
     _seed(db_path, 120)
     app.run()
-    app.selectbox(key="range").select("Last hour").run()
+    app.selectbox(key="events_range").select("Last hour").run()
     assert "59 matching events · page 1, newest first" in _texts(app)
     app.toggle(key="events_live").set_value(False).run()
     assert not app.exception
@@ -123,14 +123,14 @@ def test_an_old_event_is_found_among_many_with_all_time_selected(db_path, app) -
     _seed_bulk(db_path, 30_000, old_word="quokka")
     app.run()
     assert "500 matching events · page 1, newest first" in _texts(app)  # the last 24 hours of 60 days
-    app.selectbox(key="range").select("All time")
-    app.text_input(key="q").input("quokka").run()
+    app.selectbox(key="events_range").select("All time")
+    app.text_input(key="events_q").input("quokka").run()
     assert not app.exception
     assert "1 matching events · page 1, newest first" in _texts(app)
     assert list(app.dataframe[0].value["id"]) == [1]
     assert app.dataframe[0].value["received"].iloc[0] == "2 months ago"
     # The default range, the last 24 hours, holds only the newest events: the search says so by finding none.
-    app.selectbox(key="range").select("Last 24 hours").run()
+    app.selectbox(key="events_range").select("Last 24 hours").run()
     assert app.info[0].value == "No webhook matches."
 
 
@@ -149,7 +149,7 @@ def test_a_phone_number_is_found_by_its_digits_whatever_the_spelling(db_path, ap
             body = {"id": f"p{index}", "event": event, "data": {"phone_number": number}}
             at = (now - timedelta(minutes=10 - index)).isoformat()
             save_event(db, normalise_event(body), headers={}, verdict="valid", received_at=at)
-    app.query_params["q"] = typed
+    app.query_params["events_q"] = typed
     app.run()
     assert not app.exception
     assert list(app.dataframe[0].value["id"]) == [3, 2, 1]
@@ -159,25 +159,25 @@ def test_filters_and_the_open_event_round_trip_through_the_url(db_path, app) -> 
     _seed(db_path, 120)
     app.run()
     # Each filter is bound to the URL parameter named by its key: the browser writes a change into the URL.
-    widgets = [app.selectbox(key=key) for key in ("type", "range", "verdict")]
-    widgets += [app.text_input(key=key) for key in ("client", "channel", "q")]
+    widgets = [app.selectbox(key=key) for key in ("type", "events_range", "verdict")]
+    widgets += [app.text_input(key=key) for key in ("events_client", "events_channel", "events_q")]
     widgets.append(app.number_input(key="open"))
     assert [widget.proto.query_param_key for widget in widgets] == [
         "type",
-        "range",
+        "events_range",
         "verdict",
-        "client",
-        "channel",
-        "q",
+        "events_client",
+        "events_channel",
+        "events_q",
         "open",
     ]
     # A colleague opens a link with every filter: the same filters, the same rows, the same event open.
     link = {
         "type": "channel_created",
-        "range": "Last 7 days",
+        "events_range": "Last 7 days",
         "verdict": "ok",
-        "channel": "ch2",
-        "q": "marker-77",
+        "events_channel": "ch2",
+        "events_q": "marker-77",
         "open": "78",
     }
     pasted = page_app("events.py")
@@ -186,10 +186,10 @@ def test_filters_and_the_open_event_round_trip_through_the_url(db_path, app) -> 
         pasted.run()
         assert not pasted.exception
         assert pasted.selectbox(key="type").value == "channel_created"
-        assert pasted.selectbox(key="range").value == "Last 7 days"
+        assert pasted.selectbox(key="events_range").value == "Last 7 days"
         assert pasted.selectbox(key="verdict").value == "ok"
-        assert pasted.text_input(key="channel").value == "ch2"
-        assert pasted.text_input(key="q").value == "marker-77"
+        assert pasted.text_input(key="events_channel").value == "ch2"
+        assert pasted.text_input(key="events_q").value == "marker-77"
         assert pasted.number_input(key="open").value == 78
         assert list(pasted.dataframe[0].value["id"]) == [78]
         assert '"marker-77"' in pasted.code[0].value
@@ -207,10 +207,10 @@ def test_filters_and_the_open_event_round_trip_through_the_url(db_path, app) -> 
 
 def test_closing_the_event_and_default_filters_leave_the_url(db_path, app) -> None:
     _seed(db_path, 3)
-    app.query_params.update({"open": "2", "range": "Last 24 hours"})
+    app.query_params.update({"open": "2", "events_range": "Last 24 hours"})
     app.run()
     assert app.number_input(key="open").value == 2
-    assert "range" not in app.query_params, "a default value is not kept in the URL"
+    assert "events_range" not in app.query_params, "a default value is not kept in the URL"
     next(button for button in app.button if button.label == "Close event").click().run()
     assert app.number_input(key="open").value is None
     assert "open" not in app.query_params
@@ -227,7 +227,7 @@ def test_a_link_to_an_event_that_is_not_stored_says_so(db_path, app) -> None:
 @pytest.mark.parametrize("typed", ["a\x00b", "marker\x00-77", '"NEAR(', "body:marker", "\x1b[31m", "x" * 5_000])
 def test_a_hostile_search_in_the_url_is_searched_never_a_crash(db_path, app, caplog, typed: str) -> None:
     _seed(db_path, 3)
-    app.query_params["q"] = typed
+    app.query_params["events_q"] = typed
     app.run()
     assert not app.exception, [element.value for element in app.exception]
     assert any("matching events" in text for text in _texts(app))
@@ -238,7 +238,7 @@ def test_a_hostile_search_in_the_url_is_searched_never_a_crash(db_path, app, cap
 
 def test_a_nul_in_the_search_is_dropped(db_path, app) -> None:
     _seed(db_path, 120)
-    app.query_params["q"] = "marker\x00-77"
+    app.query_params["events_q"] = "marker\x00-77"
     app.run()
     assert not app.exception
     assert list(app.dataframe[0].value["id"]) == [78]
@@ -248,14 +248,14 @@ def test_a_search_the_index_cannot_answer_is_a_message_and_the_page_stays(db_pat
     _seed(db_path, 3)
     with console_db(db_path) as db:
         db.execute("drop table events_fts")
-    app.query_params["q"] = "marker"
+    app.query_params["events_q"] = "marker"
     app.run()
     assert not app.exception
     assert [element.value for element in app.warning] == [
         "The search could not run (OperationalError from the full-text index). "
         "Try other words, or clear the search: the other filters work without it."
     ]
-    app.text_input(key="q").input("").run()
+    app.text_input(key="events_q").input("").run()
     assert not app.exception
     assert not app.warning
     assert "3 matching events · page 1, newest first" in _texts(app)
@@ -263,21 +263,21 @@ def test_a_search_the_index_cannot_answer_is_a_message_and_the_page_stays(db_pat
 
 def test_a_short_prefix_is_a_whole_word_and_the_page_says_so(db_path, app) -> None:
     _seed(db_path, 3)
-    app.query_params["q"] = "c*"
+    app.query_params["events_q"] = "c*"
     app.run()
     assert not app.exception
     assert "3 letters or digits" in app.caption[0].value
     assert "0 matching events · page 1, newest first" in _texts(app)
-    app.text_input(key="q").input("mar*").run()
+    app.text_input(key="events_q").input("mar*").run()
     assert not app.caption
     assert "3 matching events · page 1, newest first" in _texts(app)
 
 
 def test_a_prefix_count_stops_at_its_cap(db_path, app) -> None:
     _seed_bulk(db_path, 1_200, old_word="quokka")
-    app.query_params.update({"q": "fil*", "range": "All time"})
+    app.query_params.update({"events_q": "fil*", "events_range": "All time"})
     app.run()
     assert not app.exception
     assert "1,000+ matching events · page 1, newest first" in _texts(app)
-    app.text_input(key="q").input("filler").run()
+    app.text_input(key="events_q").input("filler").run()
     assert "1,199 matching events · page 1, newest first" in _texts(app)
