@@ -78,3 +78,15 @@ def test_reset_leaves_full_text_indexes_usable(db: Database) -> None:
     with db.atomic():
         db["notes"].insert({"id": 2, "text": "after reset"})
     assert [row["id"] for row in db["notes"].search("reset")] == [2]
+
+
+def test_reset_console_empties_tables_that_refer_to_others(db: Database) -> None:
+    # key_health refers to api_keys, and the tables go in name order: api_keys before key_health.
+    db["api_keys"].insert(
+        {"channel_id": "kCH", "status": "active", "outcome": "ok", "operator": "ops", "created_at": "2026-12-01"},
+        alter=False,
+    )
+    key_id = db.execute("select max(id) from api_keys").fetchone()[0]
+    db["key_health"].insert({"key_id": key_id, "channel_id": "kCH", "status": "stopped", "due_at": 0.0})
+    assert reset_console(db) >= 2
+    assert db["api_keys"].count == db["key_health"].count == 0
