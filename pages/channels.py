@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.channel_views import (
     bulk_report,
     channel_facts,
+    channel_links,
     channels_table,
     funnel_metrics,
     queue_table,
@@ -35,6 +36,7 @@ from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, key_badge, pager, plural, refused, refused_note, show_partner_error
 from services.channels.endings import ended_reason, still_open
+from services.channels.hub_links import hub_channel_url
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
@@ -209,6 +211,7 @@ def channel_view(channel_id: str) -> None:
     label = channel_label(db, channel_id)
     shown_once_key(db, current_person())
     channel_facts(channel, key_status(db, channel_id), label)
+    channel_links(label, hub_channel_url(settings.hub_url, settings.partner_id, channel_id))
     key_controls(channel, label)
     readiness_controls(channel, label)
     sync_this(channel, label)
@@ -314,9 +317,11 @@ if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
 
 waiting = unprepared_channel_ids(db)
 may_not_prepare = refused("prepare_key")
-if actions.button(
-    f"Make {plural(len(waiting), 'key')} ready to use" if waiting else "Every key is ready to use",
-    disabled=bool(may_not_prepare) or not waiting,
+if not waiting:
+    actions.caption(":material/check_circle: Every key is ready to use")  # a status, not a button
+elif actions.button(
+    f"Make {plural(len(waiting), 'key')} ready to use",
+    disabled=bool(may_not_prepare),
     key="make-keys-ready",
     help=may_not_prepare
     or "For each active key not ready yet: check it, set its number's messaging webhook, read it back",
