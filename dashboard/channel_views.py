@@ -102,10 +102,11 @@ def reason_filter(counts: dict[str, int], *, key: str) -> str | None:
 
 
 def funnel_metrics(counts: dict[str, int]) -> None:
-    columns = st.columns(len(counts))
-    for column, (stage, count) in zip(columns, counts.items(), strict=True):
+    # In a row that wraps, so a narrow screen moves a stage to the next line rather than cutting its name.
+    row = st.container(horizontal=True, gap="large")
+    for stage, count in counts.items():
         # Stages come from webhooks (any status 360dialog sends), and metric labels render markdown.
-        column.metric(escape_markdown(stage), f"{count:,}")
+        row.metric(escape_markdown(stage), f"{count:,}", width="content")
 
 
 def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel) -> None:

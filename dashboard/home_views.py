@@ -46,10 +46,11 @@ def attention_section(picture: DayPicture) -> None:
     for row in picture.top_of_queue:
         st.page_link(
             CHANNELS_PAGE,
-            label=escape_markdown(f"{row.label.text} · {row.reason}: {next_step(row.reason)}"),
+            label=escape_markdown(f"{row.label.text} · {row.reason}"),
             icon=":material/arrow_forward:",
             query_params={OPEN: row.channel_id},
         )
+        st.caption(escape_markdown(f"What to do: {next_step(row.reason)}"))
     if picture.queue_size > len(picture.top_of_queue):
         st.page_link(CHANNELS_PAGE, label=f"The whole work queue ({picture.queue_size:,})")
 
@@ -85,9 +86,9 @@ def freshness_section(picture: DayPicture) -> None:
 
 def day_picture_view(picture: DayPicture) -> None:
     funnel_section(picture)
+    attention_section(picture)
     left, right = st.columns(2)
     with left:
-        attention_section(picture)
-    with right:
         alerts_section(picture)
+    with right:
         freshness_section(picture)
