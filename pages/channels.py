@@ -35,6 +35,8 @@ from dashboard.key_views import (
 from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import capped, key_badge, pager, plural, refused, refused_note, show_partner_error
+from services.accounts import audit_fields
+from services.audit import bulk_run
 from services.channels.endings import ended_reason, still_open
 from services.channels.hub_links import hub_channel_url
 from services.channels.labels import channel_label, channel_labels
@@ -257,16 +259,18 @@ def bulk_generation(eligible: list[str]) -> None:
 
 def run_bulk(channel_ids: list[str]) -> None:
     bar = st.progress(0.0, text=f"Generating {plural(len(channel_ids), 'key')}…")
-    summary = generate_many(
-        open_db,
-        get_partner_api(),
-        get_vault(),
-        channel_ids,
-        actor=current_person(),
-        direct_paid=settings.direct_paid,
-        readiness=get_readiness_config(),
-        on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
-    )
+    # The audit lists the run as one line, its rows (a few per key) under it.
+    with bulk_run(db, **audit_fields(current_person()), action="bulk_generate_keys"):
+        summary = generate_many(
+            open_db,
+            get_partner_api(),
+            get_vault(),
+            channel_ids,
+            actor=current_person(),
+            direct_paid=settings.direct_paid,
+            readiness=get_readiness_config(),
+            on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
+        )
     remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
     st.session_state["bulk_summary"] = summary
     st.rerun()  # the dialog comes back undismissable while its keys are not downloaded
@@ -327,8 +331,8 @@ elif actions.button(
     or "For each active key not ready yet: check it, set its number's messaging webhook, read it back",
 ):
     bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
-    readiness_report(
-        prepare_many(
+    with bulk_run(db, **audit_fields(current_person()), action="bulk_prepare_keys"):
+        prepared = prepare_many(
             open_db,
             get_vault(),
             waiting,
@@ -336,7 +340,7 @@ elif actions.button(
             actor=current_person(),
             on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} keys"),
         )
-    )
+    readiness_report(prepared)
 
 # -- filters, kept in the URL so a reload or a pasted link shows the same list ----------------------------------
 search_col, status_col, key_col, client_col = st.columns([3, 2, 2, 2])

@@ -22,6 +22,8 @@ DONE = {
     "set_messaging_webhook": "messaging webhook set",
     "read_back_webhook": "messaging webhook read back",
     "hand_out_link": "onboarding link handed out",
+    "bulk_generate_keys": "keys generated in bulk",
+    "bulk_prepare_keys": "keys made ready in bulk",
 }
 NOUNS = {
     "generate_key": "key generation",
@@ -39,6 +41,8 @@ NOUNS = {
     "set_messaging_webhook": "setting the messaging webhook",
     "read_back_webhook": "reading the messaging webhook back",
     "demo_controls": "demo control",
+    "bulk_generate_keys": "bulk key generation",
+    "bulk_prepare_keys": "making keys ready in bulk",
 }
 DEMO_CONTROLS = {
     "load_scenario": "the realistic scenario loaded",

@@ -71,7 +71,7 @@ def test_the_day_at_800_pixels(scenario: RunningStack, screen) -> None:
     expect(page.get_by_role("heading", name=re.compile(r"^Needs attention now"))).to_be_visible()
     screenshot(page, "home-800")
     # A row of the queue opens its channel's own view.
-    page.get_by_role("link", name=re.compile(r" · \w[\w ]*: ")).first.click()
+    page.get_by_role("link", name=re.compile(r"^\+\d[\d ]+ .* · [a-z]")).first.click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert re.search(r"/channels\?open=\w+", page.url)
     screenshot(page, "home-800-channel")
