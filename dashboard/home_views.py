@@ -85,10 +85,11 @@ def freshness_section(picture: DayPicture) -> None:
 
 
 def day_picture_view(picture: DayPicture) -> None:
+    # The short parts first, side by side; the work queue, the longest, below them at the page's full width.
     funnel_section(picture)
-    attention_section(picture)
     left, right = st.columns(2)
     with left:
         alerts_section(picture)
     with right:
         freshness_section(picture)
+    attention_section(picture)
