@@ -120,17 +120,17 @@ def _audit_what(action: str, outcome: str) -> str:
 
 def _sync_run(row: dict) -> str:
     """The sync run that wrote an audit row: by whom, how it ended, how long it took."""
-    if row["run_id"] is None:
+    if row["sync_run"] is None:
         return ""
     by = "the scheduler" if row["run_trigger"] == "scheduler" else row["operator"]
     took = f" in {row['run_duration']:.1f} s" if row["run_duration"] is not None else ""
-    return f"sync run {row['run_id']} by {by}: {row['run_outcome']}{took}"
+    return f"sync run {row['sync_run']} by {by}: {row['run_outcome']}{took}"
 
 
 def _audit_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
-        select audit.*, sync_runs.id as run_id, sync_runs.trigger as run_trigger,
+        select audit.*, sync_runs.id as sync_run, sync_runs.trigger as run_trigger,
                sync_runs.outcome as run_outcome, sync_runs.duration_seconds as run_duration
         from audit left join sync_runs on sync_runs.id = audit.sync_run_id
         where audit.channel_id = ? order by audit.at desc, audit.id desc limit ?
