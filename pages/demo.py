@@ -112,8 +112,14 @@ if not channels:
     st.info("No channel yet: load the scenario above, or onboard one below.")
 else:
     labels = {
-        row["id"]: f"{row['client_name'] or row['client_id']} · {row['phone_number'] or 'no number'} "
-        f"· {row['status'] or 'unknown'} · {row['id']}"
+        row["id"]: " · ".join(
+            (
+                row["client_name"] or row["client_id"] or "client not known yet",
+                row["phone_number"] or "no number",
+                row["status"] or "unknown",
+                row["id"],
+            )
+        )
         for row in channels
     }
     channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
