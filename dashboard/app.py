@@ -27,9 +27,9 @@ st.set_page_config(
     page_title="WhatsApp onboarding console" if person else "Onboarding",
     page_icon=":material/smartphone:",
     layout="wide",
-    # Collapsed at first on every screen, so that a narrow one (800 px) gives the page its whole width; the
-    # arrow at the top left opens it, and the browser remembers an operator's choice.
-    initial_sidebar_state="collapsed",
+    # Open on a wide screen, so the first screen shows where to go (and the demo notice); Streamlit collapses
+    # it on a phone-sized one. The browser remembers an operator's choice.
+    initial_sidebar_state="auto",
 )
 
 PAGES = ROOT / "pages"
@@ -38,7 +38,8 @@ PAGES = ROOT / "pages"
 def operator_pages() -> list[st.Page]:
     pages = [
         # The default page is served at the root; a url_path of its own would only show "Page not found".
-        st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", default=True),
+        st.Page(PAGES / "home.py", title="Today", icon=":material/home:", default=True),
+        st.Page(PAGES / "connect.py", title="Connect", icon=":material/link:", url_path="connect"),
         st.Page(PAGES / "landing.py", title="Redirect landing", icon=":material/login:", url_path=LANDING_PATH),
         st.Page(PAGES / "redirects.py", title="Redirects", icon=":material/fact_check:", url_path="redirects"),
         st.Page(PAGES / "events.py", title="Events", icon=":material/webhook:", url_path="events"),

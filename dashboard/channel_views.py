@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from dashboard.widgets import key_badge, plural, status_badge
 from services.channels.attention import quality_drop
 from services.channels.endings import cancellation_note, ended_reason
 from services.channels.labels import ChannelLabel
+from services.channels.next_steps import next_step
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.channels.timeline import TimelineEntry
 from services.channels.workbench import QueueRow
@@ -33,7 +35,14 @@ TABLE_COLUMNS = {
     "in_status_for": "in status for",
     "id": "channel id",
 }
-QUEUE_COLUMNS = {"reason": "needs", "channel": "channel", "business": "business", "detail": "detail", "since": "since"}
+QUEUE_COLUMNS = {
+    "reason": "needs",
+    "channel": "channel",
+    "business": "business",
+    "next": "what to do",
+    "detail": "detail",
+    "since": "since",
+}
 
 
 def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None] | str) -> None:
@@ -58,6 +67,7 @@ def queue_table(rows: list[QueueRow], *, key: str, on_select: Callable[[], None]
             "reason": row.reason,
             "channel": row.label.text,
             "business": row.label.client_name or row.label.client_id or "",
+            "next": next_step(row.reason),
             "detail": row.detail,
             "since": relative(row.since),
         }
@@ -68,21 +78,35 @@ def queue_table(rows: list[QueueRow], *, key: str, on_select: Callable[[], None]
 
 
 def reason_filter(counts: dict[str, int], *, key: str) -> str | None:
-    """One pill per reason with its count; choosing one narrows the queue to it."""
-    return st.pills(
+    """One pill per reason with its count; choosing one narrows the queue to it. The choice lives in the URL
+    (`?needs=stuck`), so a reload or a link handed to a colleague shows the same rows. Kept by hand rather than
+    bound: a bound pill writes its label, count included, into the URL."""
+    if key not in st.session_state:
+        # First run on this page (a link, a reload): the URL says which, if it names a reason in the queue.
+        wanted = st.query_params.get(key)
+        st.session_state[key] = wanted if wanted in counts else None
+    elif st.session_state[key] not in (None, *counts):
+        st.session_state[key] = None  # the chosen reason has left the queue
+    chosen = st.pills(
         "Needs",
         list(counts),
         format_func=lambda reason: f"{reason} ({counts.get(reason, 0)})",
         key=key,
         label_visibility="collapsed",
     )
+    if chosen:
+        st.query_params[key] = chosen
+    else:
+        st.query_params.pop(key, None)
+    return chosen
 
 
 def funnel_metrics(counts: dict[str, int]) -> None:
-    columns = st.columns(len(counts))
-    for column, (stage, count) in zip(columns, counts.items(), strict=True):
+    # In a row that wraps, so a narrow screen moves a stage to the next line rather than cutting its name.
+    row = st.container(horizontal=True, gap="large")
+    for stage, count in counts.items():
         # Stages come from webhooks (any status 360dialog sends), and metric labels render markdown.
-        column.metric(escape_markdown(stage), f"{count:,}")
+        row.metric(escape_markdown(stage), f"{count:,}", width="content")
 
 
 def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel) -> None:
@@ -122,6 +146,19 @@ def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel)
         )
     if key_status == "unusable":
         st.warning("The client withdrew permission: this channel's key no longer works.", icon="⛔")
+
+
+def channel_links(label: ChannelLabel, hub_url: str) -> None:
+    """Where else this channel is: its client, its events, and its page in 360dialog's hub. Relative links, so
+    a console served under a path prefix stays within it."""
+    links = st.container(horizontal=True)
+    if label.client_id:
+        client = label.client_name or f"client {label.client_id}"
+        links.link_button(
+            f"{client} on Clients", "clients?" + urlencode({"open": label.client_id}), icon=":material/storefront:"
+        )
+    links.link_button("Its events", "events?" + urlencode({"channel": label.channel_id}), icon=":material/webhook:")
+    links.link_button("In 360dialog's hub", hub_url, icon=":material/open_in_new:")
 
 
 def timeline_table(entries: list[TimelineEntry]) -> None:

@@ -11,14 +11,19 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.audit_views import channel_link
+from dashboard.context import get_db
 from dashboard.times import exact, parse, relative
+from services.channels.labels import ChannelLabel, channel_labels
+from services.onboarding.redirects import client_names
 
 # Key columns first: on a narrow screen the table scrolls sideways and these stay in view (pinned).
 TABLE_COLUMNS = {
     "received": "received",
     "event_type": "event type",
-    "channel_id": "channel",
-    "client_id": "client",
+    "channel": "channel",
+    "business": "business",
+    "open": "open",
     "status": "status",
     "note": "note",
     "received_utc": "received (UTC)",
@@ -39,26 +44,63 @@ def bucket_for(time_range: str) -> str:
     return BUCKETS.get(time_range, "day")
 
 
-def table_frame(rows: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
-    """The page's rows as the table shows them: when, relative and exact, then what."""
-    shown = [
-        {**row, "received": relative(row["received_at"], now=now), "received_utc": exact(row["received_at"])[:-4]}
-        for row in rows
-    ]
+def _business(row: dict[str, Any], label: ChannelLabel | None, clients: dict[str, str]) -> str:
+    """The client's name, else the channel's; the client's id only while no name is known; never `None`."""
+    client_id = row.get("client_id") or (label.client_id if label else None)
+    if client_id and clients.get(client_id):
+        return clients[client_id]
+    if label and (label.client_name or label.phone_name):
+        return label.business
+    return f"client {client_id}" if client_id else ""
+
+
+def table_frame(
+    rows: list[dict[str, Any]],
+    now: datetime | None = None,
+    *,
+    labels: dict[str, ChannelLabel] | None = None,
+    clients: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The page's rows as the table shows them: when, relative and exact, then what, and whose: the channel by
+    its number, the business by its name, a link to the channel."""
+    labels, clients = labels or {}, clients or {}
+    shown = []
+    for row in rows:
+        label = labels.get(row["channel_id"]) if row.get("channel_id") else None
+        shown.append(
+            {
+                **row,
+                "received": relative(row["received_at"], now=now),
+                "received_utc": exact(row["received_at"])[:-4],
+                "channel": label.text if label else "",
+                "business": _business(row, label, clients),
+                "open": channel_link(row.get("channel_id")),
+                "status": row.get("status") or "",
+                "signature_verdict": row.get("signature_verdict") or "",
+                "duplicate_count": row.get("duplicate_count") or 0,
+            }
+        )
     return pd.DataFrame(shown, columns=list(TABLE_COLUMNS)).rename(columns=TABLE_COLUMNS)
 
 
 def events_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[[], None]) -> None:
     """The page's events; selecting a row calls `on_select` (the page maps the row back to its event). A row's
     `note` says which channel an account alert's number belongs to, or that none does."""
+    db = get_db()
+    labels = channel_labels(db, (row["channel_id"] for row in rows if row.get("channel_id")))
+    clients = client_names(db, [row.get("client_id") for row in rows] + [label.client_id for label in labels.values()])
+    config: dict[str, Any] = {name: st.column_config.Column(pinned=True) for name in PINNED}
+    config["open"] = st.column_config.LinkColumn(
+        "open", display_text=r"(channel)", help="Opens the channel on the Channels page"
+    )
     st.dataframe(
-        table_frame(rows),
+        table_frame(rows, labels=labels, clients=clients),
         hide_index=True,
         width="stretch",
         key=key,
         on_select=on_select,
         selection_mode="single-row",
-        column_config={name: st.column_config.Column(pinned=True) for name in PINNED},
+        column_config=config,
     )
 
 

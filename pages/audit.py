@@ -7,7 +7,7 @@ the URL; the filtered entries export as CSV.
 
 import streamlit as st
 
-from dashboard.audit_views import action_label, audit_table
+from dashboard.audit_views import action_label, audit_table, run_in_view
 from dashboard.context import get_db
 from dashboard.widgets import TIME_RANGES, capped, since_for
 from services.audit import (
@@ -25,8 +25,15 @@ PAGE_SIZE = 50
 ANY = "All"
 
 st.title("Audit")
-st.caption("Every operator action with who, when, what and the outcome. A channel opens on the Channels page.")
+st.caption(
+    "Every operator action with who, when, what and the outcome. A channel opens on the Channels page; a bulk "
+    "run is one line that opens its own rows."
+)
 db = get_db()
+run_id = run_in_view(st.query_params.get("run"))
+if run_id is not None:
+    st.subheader(f"One bulk run's rows (run #{run_id})")
+    st.button("Back to every entry", on_click=lambda: st.query_params.pop("run", None), key="all-entries")
 
 operator_col, action_col = st.columns(2)
 channel_col, range_col = st.columns(2)
@@ -56,6 +63,7 @@ audit_filter = AuditFilter(
     action=None if action in (ANY, None) else action,
     channel_id=channel_id or None,
     since=since_for(time_range),
+    run_id=run_id,
 )
 total = count_entries(db, audit_filter)
 pages = max(1, -(-total // PAGE_SIZE))

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.channel_views import (
     bulk_report,
     channel_facts,
+    channel_links,
     channels_table,
     funnel_metrics,
     queue_table,
@@ -34,7 +35,10 @@ from dashboard.key_views import (
 from dashboard.linked_view import LinkedView
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import SEARCH_HELP, capped, key_badge, pager, plural, refused, refused_note, show_partner_error
+from services.accounts import audit_fields
+from services.audit import bulk_run
 from services.channels.endings import ended_reason, still_open
+from services.channels.hub_links import hub_channel_url
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
@@ -210,6 +214,7 @@ def channel_view(channel_id: str) -> None:
     label = channel_label(db, channel_id)
     shown_once_key(db, current_person())
     channel_facts(channel, key_status(db, channel_id), label)
+    channel_links(label, hub_channel_url(settings.hub_url, settings.partner_id, channel_id))
     key_controls(channel, label)
     readiness_controls(channel, label)
     sync_this(channel, label)
@@ -255,16 +260,18 @@ def bulk_generation(eligible: list[str]) -> None:
 
 def run_bulk(channel_ids: list[str]) -> None:
     bar = st.progress(0.0, text=f"Generating {plural(len(channel_ids), 'key')}…")
-    summary = generate_many(
-        open_db,
-        get_partner_api(),
-        get_vault(),
-        channel_ids,
-        actor=current_person(),
-        direct_paid=settings.direct_paid,
-        readiness=get_readiness_config(),
-        on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
-    )
+    # The audit lists the run as one line, its rows (a few per key) under it.
+    with bulk_run(db, **audit_fields(current_person()), action="bulk_generate_keys"):
+        summary = generate_many(
+            open_db,
+            get_partner_api(),
+            get_vault(),
+            channel_ids,
+            actor=current_person(),
+            direct_paid=settings.direct_paid,
+            readiness=get_readiness_config(),
+            on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),
+        )
     remember_bulk_keys([outcome.result for outcome in summary.succeeded if outcome.result])
     st.session_state["bulk_summary"] = summary
     st.rerun()  # the dialog comes back undismissable while its keys are not downloaded
@@ -315,16 +322,18 @@ if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
 
 waiting = unprepared_channel_ids(db)
 may_not_prepare = refused("prepare_key")
-if actions.button(
-    f"Make {plural(len(waiting), 'key')} ready to use" if waiting else "Every key is ready to use",
-    disabled=bool(may_not_prepare) or not waiting,
+if not waiting:
+    actions.caption(":material/check_circle: Every key is ready to use")  # a status, not a button
+elif actions.button(
+    f"Make {plural(len(waiting), 'key')} ready to use",
+    disabled=bool(may_not_prepare),
     key="make-keys-ready",
     help=may_not_prepare
     or "For each active key not ready yet: check it, set its number's messaging webhook, read it back",
 ):
     bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
-    readiness_report(
-        prepare_many(
+    with bulk_run(db, **audit_fields(current_person()), action="bulk_prepare_keys"):
+        prepared = prepare_many(
             open_db,
             get_vault(),
             waiting,
@@ -332,7 +341,7 @@ if actions.button(
             actor=current_person(),
             on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} keys"),
         )
-    )
+    readiness_report(prepared)
 
 # -- filters, kept in the URL so a reload or a pasted link shows the same list ----------------------------------
 # Each widget's key is its URL parameter, named for this page: a key another page also used would carry that

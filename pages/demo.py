@@ -24,7 +24,7 @@ from services.demo.controls import (
     store_redirect_query,
 )
 from services.demo.hub_client import SandboxClient, SandboxError
-from services.demo.scenario import load_scenario
+from services.demo.scenario import load_scenario, scenario_in_words
 from services.whatsapp import MESSAGING_LIMITS, PORTFOLIO_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 settings = require_settings()
@@ -48,33 +48,36 @@ sandbox = sandbox_client()
 
 
 def control(name: str, act: Callable[[], str], message: str, channel_id: str | None = None) -> None:
-    """Run the control (the service audits it as demo_<name>) and show the outcome after the rerun."""
+    """Run the control (the service audits it as demo_<name>); after the rerun, `answer(name)` shows how it
+    went right below its button."""
     try:
         detail = run_control(db, person, name, act, channel_id=channel_id)
     except (*CONTROL_ERRORS, NotAllowed) as error:
-        st.session_state["demo_outcome"] = {"error": str(error)}
+        st.session_state["demo_outcome"] = {"control": name, "error": str(error)}
     else:
-        st.session_state["demo_outcome"] = {"message": message, "detail": detail}
+        st.session_state["demo_outcome"] = {"control": name, "message": message, "detail": detail}
     st.rerun()
 
 
-def scenario_loaded() -> str:
-    result = load_scenario(db, get_partner_api(), get_vault(), sandbox, actor=person)
-    return (
-        f"{result.clients} clients, {result.channels} channels {result.by_status}, "
-        f"{result.keys_generated} keys, {result.events_queued} webhooks queued; "
-        + ", ".join(f"{count} {case}" for case, count in result.cases.items())
-    )
+# The last control's outcome, shown once, next to the button that ran it rather than at the top of the page.
+outcome = st.session_state.pop("demo_outcome", None) or {}
 
 
-outcome = st.session_state.pop("demo_outcome", None)
-if outcome and "error" in outcome:
-    st.error("That did not work.")
-    st.text(outcome["error"])
-elif outcome:
-    st.success(outcome["message"])
+def answer(name: str) -> None:
+    if outcome.get("control") != name:
+        return
+    if "error" in outcome:
+        st.error("That did not work.", icon="🚫")
+        st.text(outcome["error"])
+        return
+    st.success(outcome["message"], icon="✅")
     if outcome["detail"]:
         st.text(outcome["detail"])
+
+
+def scenario_loaded() -> str:
+    return scenario_in_words(load_scenario(db, get_partner_api(), get_vault(), sandbox, actor=person))
+
 
 # -- the whole demo ---------------------------------------------------------------------------------------
 left, right = st.columns(2)
@@ -89,6 +92,7 @@ with left.container(border=True):
     if st.button("Load realistic scenario", type="primary", disabled=bool(may_not), help=may_not):
         with st.spinner("Seeding the hub, syncing channels and generating keys..."):
             control("load_scenario", scenario_loaded, "Scenario loaded. Its webhooks are on their way to the receiver.")
+    answer("load_scenario")
 with right.container(border=True):
     st.subheader("Reset the demo")
     st.write("Erases the hub's state and every row of the console's database.")
@@ -99,6 +103,7 @@ with right.container(border=True):
             lambda: f"{reset_demo(db, sandbox, actor=person)} console rows removed",
             "Demo reset: the hub and the console start empty.",
         )
+    answer("reset")
 
 # -- one channel's story -----------------------------------------------------------------------------------
 st.header("A channel's story")
@@ -107,8 +112,14 @@ if not channels:
     st.info("No channel yet: load the scenario above, or onboard one below.")
 else:
     labels = {
-        row["id"]: f"{row['client_name'] or row['client_id']} · {row['phone_number'] or 'no number'} "
-        f"· {row['status'] or 'unknown'} · {row['id']}"
+        row["id"]: " · ".join(
+            (
+                row["client_name"] or row["client_id"] or "client not known yet",
+                row["phone_number"] or "no number",
+                row["status"] or "unknown",
+                row["id"],
+            )
+        )
         for row in channels
     }
     channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
@@ -129,9 +140,10 @@ else:
 
             def change_quality() -> str:
                 sandbox.change_quality(channel_id, quality=rating, limit=limit)
-                return f"{channel_id}: {rating}, {limit}"
+                return f"{target}: quality {rating}, messaging limit {limit}"
 
-            control("quality_change", change_quality, "phone_number_quality_changed queued.", channel_id)
+            control("quality_change", change_quality, "The quality change is on its way to the receiver.", channel_id)
+        answer("quality_change")
     with revoke_col.container(border=True):
         st.markdown("**Key and permission** (the client, in its hub)")
         st.caption(
@@ -142,17 +154,19 @@ else:
 
             def revoke() -> str:
                 stored = store_redirect_query(db, sandbox.revoke(channel_id), get_partner_api(), actor=person)
-                return f"{channel_id} revoked (redirect #{stored.id})"
+                return f"{target} withdrew the partner's permission (redirect #{stored.id})"
 
             control("revoke", revoke, "Permission withdrawn; the redirect is stored.", channel_id)
+        answer("revoke")
         st.caption("Or it grants key permission again in its hub: no event; the next permission check sees it.")
         if st.button("Client grants permission in its hub", disabled=bool(may_not), help=may_not):
 
             def grant() -> str:
                 sandbox.grant(channel_id)
-                return f"{channel_id} granted in the hub"
+                return f"{target} granted the partner's permission again in its hub"
 
             control("grant", grant, "Permission granted in the hub.", channel_id)
+        answer("grant")
         st.caption(
             f"Or {business} generates its own key for {number or 'this number'}: every key the partner holds "
             "stops working (401), and no event says so."
@@ -164,6 +178,7 @@ else:
                 f"{target}: the client's own key replaced the partner's.",
                 channel_id,
             )
+        answer("regenerate_key")
     with alert_col.container(border=True):
         st.markdown("**Account violation or restriction** (Meta)")
         st.caption(
@@ -177,9 +192,10 @@ else:
                 control(
                     event,
                     lambda event=event: send_account_alert(sandbox, channel_id, event),
-                    f"{event} queued.",
+                    f"The {event.replace('_', ' ')} is on its way to the receiver.",
                     channel_id,
                 )
+            answer(event)
     with template_col.container(border=True):
         st.markdown("**Template status change** (Meta)")
         st.caption(
@@ -191,9 +207,10 @@ else:
             control(
                 "template_status",
                 lambda: send_template_status(sandbox, channel_id, template_status),
-                "waba_template_status_changed queued.",
+                "The template status change is on its way to the receiver.",
                 channel_id,
             )
+        answer("template_status")
     cancel_col, portfolio_col = st.columns(2)
     with cancel_col.container(border=True):
         st.markdown("**Cancellation** (the client, then 360dialog)")
@@ -206,9 +223,10 @@ else:
             control(
                 "cancellation",
                 lambda: send_cancellation(sandbox, channel_id, step),
-                "Cancellation event queued.",
+                "The cancellation step is on its way to the receiver.",
                 channel_id,
             )
+        answer("cancellation")
     with portfolio_col.container(border=True):
         st.markdown("**Business portfolio limit** (Meta)")
         client_id = chosen_row["client_id"]
@@ -222,9 +240,10 @@ else:
             control(
                 "portfolio_limit",
                 lambda: send_portfolio_limit(sandbox, client_id, portfolio_limit),
-                "One quality event per number queued.",
+                "One quality event per number of the portfolio is on its way to the receiver.",
                 channel_id,
             )
+        answer("portfolio_limit")
 
 # -- a channel that never runs ----------------------------------------------------------------------------------
 with st.container(border=True):
@@ -241,6 +260,7 @@ with st.container(border=True):
             return ", ".join(onboarded["channel_ids"])
 
         control("onboard_stuck", onboard_stuck, "Onboarded; the channel will stay pending.")
+    answer("onboard_stuck")
 
 # -- the hub's outbox and its switches -------------------------------------------------------------------------
 st.header("Webhooks the hub sent")
@@ -270,9 +290,12 @@ if chosen_switches != {name: switches[name] for name in chosen_switches}:
 
     def save_switches() -> str:
         sandbox.set_switches(**chosen_switches)
-        return ", ".join(f"{name}: {value}" for name, value in chosen_switches.items())
+        return ", ".join(
+            f"{name.replace('_', ' ')}: {'on' if value else 'off'}" for name, value in chosen_switches.items()
+        )
 
     control("switches", save_switches, "Delivery switches saved.")
+answer("switches")
 
 if not outbox:
     st.info("The hub has not sent any webhook yet.")
@@ -287,3 +310,4 @@ else:
             lambda: f"#{chosen} as #{sandbox.resend(chosen)}",
             "Queued again, byte for byte: the receiver counts it as a duplicate.",
         )
+    answer("resend")

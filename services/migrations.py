@@ -821,3 +821,11 @@ def m030_key_health(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@console_migrations()
+def m031_audit_runs(db: Database) -> None:
+    # A bulk action (keys for 79 channels) writes a few rows per channel: each row names the run it belongs
+    # to, and the run's own row sums it up, so the Audit page lists one line per run.
+    db["audit"].add_column("run_id", int)
+    db["audit"].create_index(["run_id"], if_not_exists=True)

@@ -42,6 +42,7 @@ VIEWS: dict[str, list[dict[str, str]]] = {
     "connect.py": [{}],
     "demo.py": [{}],
     "events.py": [{}],
+    "home.py": [{}],
     "landing.py": [{}],
     "receiver.py": [{}],
     "redirects.py": [{}],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from services.audit_words import what_happened
 from services.channels.account_alerts import channel_alerts
 from services.channels.templates import channel_template_events
 from services.onboarding.redirect_trust import APPLIED_VERDICTS
@@ -25,8 +26,10 @@ class TimelineEntry:
 def _redirect_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
-        select redirects.*, io_links.operator as link_operator, io_links.created_at as link_created_at
+        select redirects.*, io_links.operator as link_operator, io_links.created_at as link_created_at,
+               clients.name as client_name
         from redirects left join io_links on io_links.state = redirects.state
+        left join clients on clients.id = redirects.client_id
         where exists (select 1 from json_each(coalesce(redirects.channels, '[]')) where value = :id)
            or exists (select 1 from json_each(coalesce(redirects.revoked, '[]')) where value = :id)
         order by redirects.received_at limit :limit
@@ -43,9 +46,24 @@ def _redirect_entries(db: Database, channel_id: str, limit: int) -> list[Timelin
         what = "permission withdrawn" if revoked else "permission granted"
         # A redirect is a claim: only an applied one changed anything.
         what = f"redirect: {what}" if row["verdict"] in APPLIED_VERDICTS else f"redirect (not applied) claims: {what}"
-        detail = f"client {row['client_id']}, state {row['state_match'] or 'not checked'}"
+        detail = f"for {row['client_name'] or 'client ' + (row['client_id'] or '(none named)')}; {_state_words(row)}"
         entries.append(TimelineEntry(row["received_at"], what, "client", detail))
     return entries
+
+
+# How the redirect's `state` related to the links handed out (services.onboarding.redirect_trust.state_match).
+STATE_WORDS = {
+    "matched": "it came back through a link handed out here",
+    "no state": "it named no link handed out here",
+    "unknown state": "it named a link this console never handed out",
+    "already used": "its link had already brought another client",
+    "expired link": "its link had expired",
+}
+
+
+def _state_words(row: dict) -> str:
+    state = row["state_match"]
+    return STATE_WORDS.get(state, f"its link: {state}") if state else "its link was not checked yet"
 
 
 def _event_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
@@ -84,14 +102,6 @@ def _template_entries(db: Database, channel_id: str, limit: int) -> list[Timelin
     ]
 
 
-AUDIT_LABELS = {
-    "generate_key": "key generation",
-    "reveal_key": "key revealed",
-    "revoke_key": "key revoked",
-    "sync": "Partner API sync",
-    "key_health": "key health",
-    "check_key_health": "key health checked",
-}
 # Key health's verdicts as the timeline names them (services.keys.health): each entry is a change of verdict.
 KEY_HEALTH_LABELS = {
     "stopped": "key stopped working",
@@ -102,24 +112,25 @@ KEY_HEALTH_LABELS = {
 
 
 def _audit_what(action: str, outcome: str) -> str:
+    """A sentence, not `demo_revoke: ok`."""
     if action == "key_health" and outcome in KEY_HEALTH_LABELS:
         return KEY_HEALTH_LABELS[outcome]
-    return f"{AUDIT_LABELS.get(action, action)}: {outcome}"
+    return what_happened(action, outcome)
 
 
 def _sync_run(row: dict) -> str:
     """The sync run that wrote an audit row: by whom, how it ended, how long it took."""
-    if row["run_id"] is None:
+    if row["sync_run"] is None:
         return ""
     by = "the scheduler" if row["run_trigger"] == "scheduler" else row["operator"]
     took = f" in {row['run_duration']:.1f} s" if row["run_duration"] is not None else ""
-    return f"sync run {row['run_id']} by {by}: {row['run_outcome']}{took}"
+    return f"sync run {row['sync_run']} by {by}: {row['run_outcome']}{took}"
 
 
 def _audit_entries(db: Database, channel_id: str, limit: int) -> list[TimelineEntry]:
     rows = db.query(
         """
-        select audit.*, sync_runs.id as run_id, sync_runs.trigger as run_trigger,
+        select audit.*, sync_runs.id as sync_run, sync_runs.trigger as run_trigger,
                sync_runs.outcome as run_outcome, sync_runs.duration_seconds as run_duration
         from audit left join sync_runs on sync_runs.id = audit.sync_run_id
         where audit.channel_id = ? order by audit.at desc, audit.id desc limit ?

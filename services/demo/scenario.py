@@ -47,6 +47,22 @@ class ScenarioResult:
     cases: dict[str, int] = field(default_factory=dict)
 
 
+def stages_in_words(by_status: dict[str, int]) -> str:
+    """'80 running, 30 pending, 40 ready': how many channels are at each stage, most first."""
+    counted = sorted(by_status.items(), key=lambda item: -item[1])
+    return ", ".join(f"{count:,} {stage}" for stage, count in counted) or "none yet"
+
+
+def scenario_in_words(result: ScenarioResult) -> str:
+    """What loading the scenario made, as a sentence for the operator."""
+    cases = ", ".join(f"{count:,} {case}" for case, count in result.cases.items() if count)
+    return (
+        f"{result.clients:,} clients and {result.channels:,} channels ({stages_in_words(result.by_status)}); "
+        f"{result.keys_generated:,} keys made; {result.events_queued:,} webhooks on their way to the receiver."
+        + (f" Among them: {cases}." if cases else "")
+    )
+
+
 def load_scenario(
     db: Database, api: PartnerApi, vault: KeyVault, sandbox: SandboxClient, *, actor: Person, seed: int | None = None
 ) -> ScenarioResult:
@@ -135,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         api.close()
         sandbox.close()
     print(
-        f"Loaded {result.clients} clients and {result.channels} channels {result.by_status}; "
+        f"Loaded {result.clients} clients and {result.channels} channels ({stages_in_words(result.by_status)}); "
         f"{result.events_queued} webhooks queued, {result.channels_synced} channels synced, "
         f"{result.keys_generated} keys generated, {len(result.key_failures)} key failures; "
         + ", ".join(f"{count} {case}" for case, count in result.cases.items())

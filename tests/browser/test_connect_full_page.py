@@ -19,7 +19,7 @@ def redirects(stack: RunningStack) -> list[tuple]:
 
 
 def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStack, page) -> None:
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(page)
     link = page.get_by_role("link", name="Open onboarding")
     before = len(redirects(stack))
@@ -64,7 +64,7 @@ def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStac
     assert len(redirects(stack)) == before + 1
 
     # The Connect page's history shows what became of the link.
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     expect(page.locator("[role=gridcell]", has_text="redirected").first).to_be_attached(timeout=30_000)
 
 

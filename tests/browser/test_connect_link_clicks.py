@@ -40,7 +40,7 @@ def test_the_handed_out_link_is_signed_afresh_at_each_visit(stack: RunningStack,
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(page)
     assert re.fullmatch(rf"{re.escape(stack.public_url)}/connect/[A-Za-z0-9_-]{{22}}", href)
 

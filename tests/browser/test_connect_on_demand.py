@@ -21,7 +21,7 @@ def link_count(stack: RunningStack) -> int:
 
 
 def open_connect(page, stack: RunningStack) -> None:
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     expect(page.get_by_text("No link yet.")).to_be_visible()
     expect(page.get_by_role("heading", name="Links handed out")).to_be_visible()
 

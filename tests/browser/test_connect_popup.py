@@ -14,7 +14,7 @@ from tests.support.stack import RunningStack
 
 def test_popup_onboarding_reports_back_to_the_connect_page(stack: RunningStack, page) -> None:
     # Connect is the default page: Streamlit serves it at the root (under /connect it shows "Page not found").
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(page)
     button_frame = page.frame_locator("iframe[title='Open the onboarding link in a popup']")
 

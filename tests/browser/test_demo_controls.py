@@ -84,7 +84,7 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     wait_for(lambda: query(stack, "select count(*) from events")[0][0] >= queued, timeout=120)
     screenshot(page, "demo")
 
-    page.goto(stack.public_url)
+    page.goto(f"{stack.public_url}/connect")
     hand_out_a_link(page)
     screenshot(page, "connect")
     page.goto(f"{stack.public_url}/events")

@@ -81,6 +81,8 @@ def onboard_a_real_client(live: Live, browser) -> tuple[str, str]:
     channel. Returns (client id, channel id)."""
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(operator, live.url)
+    # The console opens on its home page; links are handed out on Connect.
+    operator.get_by_role("link", name="Connect", exact=True).click()
     href = hand_out_a_link(operator)
     operator.context.close()
     client = browser.new_context().new_page()

@@ -25,7 +25,7 @@ def clipboard_page(browser, stack: RunningStack):
 
 
 def _onboard_one_number(page, stack: RunningStack) -> str:
-    page.goto(f"{stack.public_url}/")
+    page.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(page)
     page.goto(href)
     page.fill("#business_name", "Key Shop")

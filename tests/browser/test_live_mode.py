@@ -72,6 +72,8 @@ def expect_neutral_page(page) -> None:
 def test_a_client_onboards_and_lands_without_signing_in(live: Live, browser) -> None:
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(operator, live.url)
+    # The console opens on its home page; links are handed out on Connect.
+    operator.get_by_role("link", name="Connect", exact=True).click()
     href = hand_out_a_link(operator)
     # With IO Signature on, the link is the console's, signed at the client's visit.
     assert href.startswith(f"{live.url}/connect/")

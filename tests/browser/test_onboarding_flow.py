@@ -62,7 +62,7 @@ def test_connect_onboard_generate_a_key_and_notice_when_it_stops(
     stack: RunningStack, sandbox: SandboxClient, page
 ) -> None:
     # 2. The Connect page shows the partner id, and a link that opens IO once asked for one.
-    page.goto(stack.public_url)
+    page.goto(f"{stack.public_url}/connect")
     expect(page.get_by_text("demoPA").first).to_be_visible()
     href = hand_out_a_link(page)
     assert href.startswith(f"{stack.public_url}/connect/")

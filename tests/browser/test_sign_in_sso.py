@@ -79,7 +79,7 @@ def test_only_the_team_gets_in(provider: str, browser, tmp_path: Path) -> None:
         screenshot(page, "sign-in-sso-1280")
         sign_in_at_the_provider(page, url, "ana")
         expect(page.get_by_text("Signed in as Ana Lima · operator")).to_be_attached()
-        expect(page.get_by_role("heading", name="Connect a WhatsApp number")).to_be_visible()
+        expect(page.get_by_role("heading", name="Today")).to_be_visible()
         context.close()
 
         stranger = browser.new_context(viewport={"width": 800, "height": 800}).new_page()

@@ -176,8 +176,11 @@ def test_recent_runs_are_newest_first(db, api) -> None:
 def test_the_timeline_of_a_changed_channel_names_the_run(db, api) -> None:
     _sync(db, api, [remote_channel(1)], trigger="scheduler", actor=system_person("scheduler"))
     run, _ = _sync(db, api, [remote_channel(1, status="ready")], trigger="scheduler", actor=system_person("scheduler"))
-    entries = [entry for entry in channel_timeline(db, "ch1") if entry.what.startswith("Partner API sync")]
-    assert [entry.what for entry in entries] == ["Partner API sync: left running", "Partner API sync: new"]
+    entries = [entry for entry in channel_timeline(db, "ch1") if entry.what.startswith("the Partner API sync")]
+    assert [entry.what for entry in entries] == [
+        "the Partner API sync saw it leave running",
+        "the Partner API sync found this channel",
+    ]
     took = f"{run.duration_seconds:.1f}"
     assert entries[0].detail == f"status: running -> ready · sync run {run.id} by the scheduler: ok in {took} s"
     assert entries[0].who == "scheduler"

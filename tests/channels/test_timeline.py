@@ -26,12 +26,27 @@ def test_timeline_holds_link_redirect_webhooks_and_operator_actions(db) -> None:
     audit.record(db, operator="bob", action="generate_key", channel_id="otherCH", outcome="ok")
     entries = channel_timeline(db, "chCH")
     whats = [entry.what for entry in entries]
-    assert whats[0] == "key generation: ok"
+    assert whats[0] == "key generated"
     assert set(whats) == {
         "onboarding link handed out",
         "redirect (not applied) claims: permission granted",  # its channels are not known yet
         "webhook channel_status_running",
-        "key generation: ok",
+        "key generated",
     }
     assert {entry.who for entry in entries} == {"alice", "client", "360dialog", "bob"}
     assert [entry.at for entry in entries] == sorted((entry.at for entry in entries), reverse=True)
+
+
+def test_the_timeline_speaks_in_sentences(db) -> None:
+    """Not `demo_revoke: ok` nor "state no state": what happened, in words, and whose redirect it was."""
+    db["clients"].insert({"id": "clCL", "name": "Café Olé"})
+    save_redirect(db, "client=clCL&channels=[chCH]", parse_redirect({"client": ["clCL"], "channels": ["[chCH]"]}))
+    audit.record(db, operator="dora", action="demo_revoke", channel_id="chCH", outcome="ok")
+    audit.record(db, operator="dora", action="generate_key", channel_id="chCH", outcome="failed", detail="403")
+    entries = channel_timeline(db, "chCH")
+    whats = {entry.what for entry in entries}
+    assert {"demo: the client withdrew permission", "key generation: failed"} <= whats
+    assert all(":" not in what or not what.endswith(": ok") for what in whats)
+    [redirect] = [entry for entry in entries if entry.who == "client"]
+    assert redirect.detail == "for Café Olé; it named no link handed out here"
+    assert "None" not in " ".join(f"{entry.what} {entry.detail}" for entry in entries)

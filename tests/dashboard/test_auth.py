@@ -107,8 +107,8 @@ def test_right_password_opens_the_console_and_the_operator_is_audited(
     sign_in(at, "alice", PASSWORD)
     assert not at.exception
     assert signed_in_as(at) == "Signed in as alice · admin"
-    assert "Connect a WhatsApp number" in [title.value for title in at.title]
-    new_link(at)
+    assert "Today" in [title.value for title in at.title]
+    new_link(at.switch_page("../pages/connect.py").run())
 
     at.query_params["open"] = "chanCH"  # the channel's own view, as its link opens it
     at.switch_page("../pages/channels.py").run()
@@ -136,8 +136,8 @@ def test_demo_mode_has_no_gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     at = console_app().run()
     assert not at.exception
     assert "Sign in" not in [title.value for title in at.title]
-    assert "Connect a WhatsApp number" in [title.value for title in at.title]
-    new_link(at)
+    assert "Today" in [title.value for title in at.title]
+    new_link(at.switch_page("../pages/connect.py").run())
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
         # Demo mode acts as the demo admin.
@@ -167,8 +167,8 @@ def test_oidc_signed_in_user_is_the_operator(monkeypatch: pytest.MonkeyPatch, tm
     at.run()
     assert not at.exception
     assert signed_in_as(at) == "Signed in as Carol · operator"
-    assert "Connect a WhatsApp number" in [title.value for title in at.title]
-    new_link(at)
+    assert "Today" in [title.value for title in at.title]
+    new_link(at.switch_page("../pages/connect.py").run())
     close_session_db(at)
     with sqlite3.connect(tmp_path / "console.db") as conn:
         assert conn.execute("select operator from io_links").fetchall() == [("carol@example.com",)]

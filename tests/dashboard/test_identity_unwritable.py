@@ -25,7 +25,16 @@ SIGNED_IN = "Signed in as vera · viewer"
 # Names a widget or the URL might use for who is acting, and values one would write there.
 IDENTITY_KEYS = ("operator", "person", "role", "user", "who", "account", SESSION_TOKEN_KEY, SSO_FIRST_SEEN_KEY)
 HOSTILE = ("All", "scheduler", "admin", "demo", "dora")
-LIVE_PAGES = ("connect.py", "redirects.py", "events.py", "channels.py", "clients.py", "receiver.py", "audit.py")
+LIVE_PAGES = (
+    "home.py",
+    "connect.py",
+    "redirects.py",
+    "events.py",
+    "channels.py",
+    "clients.py",
+    "receiver.py",
+    "audit.py",
+)
 PAGES_ALSO = ("alerts.py",)
 WIDGETS = ("selectbox", "multiselect", "radio", "text_input", "text_area", "toggle", "checkbox", "number_input")
 

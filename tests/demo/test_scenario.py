@@ -31,7 +31,7 @@ from tests.support.servers import free_port, serving, wait_for
 pytestmark = pytest.mark.processes  # the hub, and the receiver with its writer process
 
 PAGE_FILES = sorted(path.name for path in PAGES.glob("*.py"))
-DEFAULT_PAGE = "connect.py"
+DEFAULT_PAGE = "home.py"
 
 
 def default_title() -> str:

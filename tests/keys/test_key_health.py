@@ -405,7 +405,7 @@ def test_an_operators_check_is_audited_respects_roles_and_the_lease(db, vault, s
     audited = db.execute("select operator, action, outcome from audit where channel_id = 'opCH' order by id").fetchall()
     assert audited == [("vic", "prepare_key", "refused"), ("key health", "key_health", "stopped"),
                        ("ana", "check_key_health", "stopped")]  # fmt: skip
-    assert "key health checked: stopped" in [entry.what for entry in channel_timeline(db, "opCH")]
+    assert "key health check: stopped" in [entry.what for entry in channel_timeline(db, "opCH")]
     # While a round holds the key's lease, an operator's check waits its turn.
     with db.atomic():
         db.execute("update key_health set due_at = 0")

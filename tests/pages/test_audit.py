@@ -60,13 +60,19 @@ def test_filters_narrow_the_entries_and_each_row_links_to_its_channel(db_path, a
     app.run()
     assert not app.exception
     assert "5 entries · page 1 of 1, newest first" in [text.value for text in app.text]
-    assert _column(app, "action") == ["export keys", "sync channels", "login", "reveal key", "generate key"]
+    assert _column(app, "what") == [
+        "new keys downloaded",
+        "channels synced from the Partner API",
+        "sign-in: refused",
+        "key shown to an operator",
+        "key generated",
+    ]
     assert _column(app, "when") == ["1 min ago", "3 min ago", "30 min ago", "5 h ago", "3 days ago"]
-    assert _column(app, "channel")[-2:] == ["channels?open=aCH", "channels?open=aCH"]
+    assert _column(app, "open")[-2:] == ["channels?open=aCH", "channels?open=aCH"]
     assert app.get("download_button")
 
     app.selectbox(key="who").select("ann").run()
-    assert _column(app, "action") == ["export keys", "sync channels", "generate key"]
+    assert _column(app, "what") == ["new keys downloaded", "channels synced from the Partner API", "key generated"]
     app.selectbox(key="action").select("generate_key").run()
     assert _column(app, "when") == ["3 days ago"]
     app.selectbox(key="who").select("All")
@@ -77,14 +83,14 @@ def test_filters_narrow_the_entries_and_each_row_links_to_its_channel(db_path, a
     assert _column(app, "operator") == ["ben"]
     app.text_input(key="channel").input("").run()
     app.selectbox(key="range").select("Last hour").run()
-    assert _column(app, "action") == ["export keys", "sync channels", "login"]
+    assert _column(app, "what") == ["new keys downloaded", "channels synced from the Partner API", "sign-in: refused"]
     app.selectbox(key="action").select("reveal_key").run()
     assert app.info[0].value == "No entry matches."
 
 
 def test_filters_come_from_the_url(db_path, app) -> None:
     _seed(db_path, ROWS)
-    app.query_params.update({"who": "ann", "action": "generate key", "channel": "aCH"})
+    app.query_params.update({"who": "ann", "action": "key generation", "channel": "aCH"})
     app.run()
     assert not app.exception
     assert app.selectbox(key="who").value == "ann"
@@ -105,10 +111,10 @@ def test_entries_are_paged(db_path, app) -> None:
     _seed(db_path, [(timedelta(minutes=index), "ann", "reveal_key", f"c{index}CH", "ok") for index in range(120)])
     app.run()
     assert "120 entries · page 1 of 3, newest first" in [text.value for text in app.text]
-    assert _column(app, "channel")[0] == "channels?open=c0CH"
+    assert _column(app, "open")[0] == "channels?open=c0CH"
     app.get("pagination")[0].select(3).run()
     assert "120 entries · page 3 of 3, newest first" in [text.value for text in app.text]
-    assert _column(app, "channel") == [f"channels?open=c{index}CH" for index in range(100, 120)]
+    assert _column(app, "open") == [f"channels?open=c{index}CH" for index in range(100, 120)]
 
 
 def test_the_navigation_reaches_the_audit_page(db_path, sessions) -> None:

@@ -29,6 +29,23 @@ def _texts(app: AppTest) -> str:
     return "\n".join(str(element.value) for element in [*app.error, *app.text, *app.success, *app.info])
 
 
+def _next_to(label: str, app: AppTest) -> list[str]:
+    """The success and error messages in the same box as the button labelled `label`."""
+
+    def boxes(block):
+        children = list(block.children.values())
+        yield children
+        for child in children:
+            if hasattr(child, "children"):
+                yield from boxes(child)
+
+    for children in boxes(app.main):
+        if any(getattr(child, "label", None) == label and child.type == "button" for child in children):
+            return [child.value for child in children if child.type in ("success", "alert") or
+                    type(child).__name__ in ("Success", "Error")]  # fmt: skip
+    raise AssertionError(f"no button {label!r}")
+
+
 def test_an_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _hub_at(monkeypatch, free_port(), free_port())
     app = page_app("demo.py").run()
@@ -61,6 +78,8 @@ def test_controls_against_a_running_hub(data_dir: Path, monkeypatch: pytest.Monk
         onboard.click().run()
         assert not app.exception
         assert "Onboarded; the channel will stay pending." in [element.value for element in app.success]
+        # The answer is right below the button that asked, not at the top of the page.
+        assert _next_to("Onboard a stuck channel", app) == ["Onboarded; the channel will stay pending."]
 
         # A channel the console knows but the hub does not: the hub's refusal is shown, nothing breaks.
         with console_db(settings.console_db_path) as db, db.atomic():
@@ -73,6 +92,7 @@ def test_controls_against_a_running_hub(data_dir: Path, monkeypatch: pytest.Monk
         assert not app.exception
         assert "That did not work." in [element.value for element in app.error]
         assert "Channel ghostCH not found" in _texts(app)
+        assert _next_to("Client revokes permission", app) == ["That did not work."]
 
 
 @pytest.mark.processes  # the sandbox hub and a receiver on uvicorn
@@ -91,25 +111,27 @@ def test_account_and_template_controls_say_what_they_act_on(data_dir: Path, monk
 
         next(button for button in app.button if button.label == "Send account restriction").click().run()
         assert not app.exception
-        assert "account_restriction queued." in [element.value for element in app.success]
+        assert "The account restriction is on its way to the receiver." in [element.value for element in app.success]
         assert f"names only the number 491514040404; the console matches it to {channel_id}" in _texts(app)
 
         next(box for box in app.selectbox if box.label == "Template status").set_value("rejected").run()
         next(button for button in app.button if button.label == "Send template status change").click().run()
-        assert "waba_template_status_changed queued." in [element.value for element in app.success]
+        assert "The template status change is on its way to the receiver." in [element.value for element in app.success]
         # A client's numbers share one WABA: the event names the client's.
         assert "template order_update rejected on WABA " in _texts(app)
         assert f"WA, the one behind {channel_id}" in _texts(app)
 
         next(box for box in app.selectbox if box.label == "Portfolio limit").set_value("2000").run()
         next(button for button in app.button if button.label == "Send portfolio limit").click().run()
-        assert "One quality event per number queued." in [element.value for element in app.success]
+        assert "One quality event per number of the portfolio is on its way to the receiver." in [
+            element.value for element in app.success
+        ]
         assert "limit 2000 for business portfolio " in _texts(app)
         assert "BU: 1 number(s) told" in _texts(app)
 
         next(box for box in app.selectbox if box.label == "Cancellation step").set_value("process").run()
         next(button for button in app.button if button.label == "Send cancellation step").click().run()
-        assert "Cancellation event queued." in [element.value for element in app.success]
+        assert "The cancellation step is on its way to the receiver." in [element.value for element in app.success]
         assert f"cancellation_processed for {channel_id}; its channel object now carries terminated_at" in _texts(app)
         wanted = {"cancellation_processed", "phone_number_quality_changed"}
         wait_for(lambda: wanted <= {json.loads(raw)["event"] for raw in receiver.bodies()}, timeout=30)

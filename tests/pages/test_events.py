@@ -57,7 +57,7 @@ def test_list_filters_search_and_open_one_event(db_path, app) -> None:
     assert "60 matching events · page 1, newest first" in _texts(app)
 
     app.text_input(key="events_channel").input("ch1").run()
-    assert set(app.dataframe[0].value["channel"]) == {"ch1"}
+    assert set(app.dataframe[0].value["open"]) == {"channels?open=ch1"}
 
     app.selectbox(key="type").select("All").run()
     app.text_input(key="events_channel").input("").run()

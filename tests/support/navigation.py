@@ -1,4 +1,4 @@
-"""The console's navigation in a real browser: the sidebar starts collapsed (dashboard/app.py)."""
+"""The console's navigation in a real browser: the sidebar starts open on a wide screen (dashboard/app.py)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def open_navigation(page) -> None:
     if not sidebar_open(page):
         page.get_by_test_id("stExpandSidebarButton").click()
     page.wait_for_function(f"({SIDEBAR_WIDTH_JS})() > 0")
+
+
+def close_navigation(page) -> None:
+    """Close the sidebar with its arrow, as an operator does to give a narrow screen's width to the page."""
+    page.get_by_test_id("stSidebar").hover()
+    page.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()
+    page.wait_for_function(f"({SIDEBAR_WIDTH_JS})() == 0")
