@@ -61,7 +61,7 @@ def _column(app: AppTest, column: str) -> list:
 def test_events_finds_the_numbers_events(app, typed: str) -> None:
     _run(app.switch_page(EVENTS))
     _search(app, typed)
-    assert _column(app, "channel") == ["oleCH", "oleCH"]
+    assert _column(app, "open") == ["channels?open=oleCH", "channels?open=oleCH"]
 
 
 @pytest.mark.parametrize("typed", TYPED)
