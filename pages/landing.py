@@ -34,7 +34,8 @@ from services.onboarding.redirects import (
 STATE_MATCH_NOTES = {
     "matched": "It came back through a link handed out by {operator}.",
     "already used": "Its state belongs to a link that was already used: this may be a replayed redirect.",
-    "expired link": "Its state belongs to a link older than 24 hours.",
+    "expired link": "Its state belongs to a link past its lifetime.",
+    "closed link": "Its state belongs to a link an operator closed.",
     "unknown state": "Its state matches no link handed out from this console.",
     "no state": "It carries no state, so it cannot be tied to a link (the hub may not echo state).",
 }

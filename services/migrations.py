@@ -774,3 +774,11 @@ def m030_key_health(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@console_migrations()
+def m022_links_closed(db: Database) -> None:
+    # An operator may close a link handed out: its console route then refuses it and its state vouches for
+    # nothing. Who closed it is kept with when, as for everything an operator does.
+    db["io_links"].add_column("closed_at", str)
+    db["io_links"].add_column("closed_by", str)
