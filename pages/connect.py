@@ -338,8 +338,9 @@ else:
 
 
 def history_label(row: dict) -> str:
+    # No status here: the choice keeps its words while the table beside it moves on.
     who = row["business"] or row["numbers"] or "no client named"
-    return f"{row['created'][:16].replace('T', ' ')} · {who} · {row['status']}"
+    return f"{row['created']} · {who} · by {row['operator']}"
 
 
 def reopen(state: str) -> None:

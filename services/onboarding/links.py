@@ -224,6 +224,11 @@ def stored_request(link: Mapping[str, Any]) -> LinkRequest:
     )
 
 
+def _minute(moment: datetime) -> str:
+    """A time as people read it in a table: to the minute, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _age_seconds(created_at: str, now: datetime) -> float:
     return (now - datetime.fromisoformat(created_at)).total_seconds()
 
@@ -325,7 +330,7 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
             numbers = str(params.get("number") or "")
         history.append(
             {
-                "created": row["created_at"],
+                "created": _minute(datetime.fromisoformat(row["created_at"])),
                 "operator": row["operator"],
                 "environment": row["env"] or "",
                 "version": row["version"] or "",
@@ -335,8 +340,8 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
                 "numbers": numbers,
                 "client": client or "",
                 "clicks": row["clicks"] or 0,
-                "last click": row["last_click_at"] or "",
-                "expires": row["expires_at"] or "",
+                "last click": _minute(datetime.fromisoformat(row["last_click_at"])) if row["last_click_at"] else "",
+                "expires": _minute(link_expiry(row)),
                 "state": row["state"],
             }
         )

@@ -4,6 +4,7 @@ hand-out without a reload. Its widgets are tested in tests/dashboard."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -368,7 +369,8 @@ def test_an_unused_link_expires_after_its_lifetime_and_says_when(sessions, db) -
     app = new_link(open_connect(sessions))
     (row,) = link_rows(db)
     history = app.dataframe[-1].value
-    assert list(history["expires"]) == [row["expires_at"]]
+    expires = datetime.fromisoformat(row["expires_at"]).strftime("%Y-%m-%d %H:%M UTC")
+    assert list(history["expires"]) == [expires]
     assert list(history["status"]) == ["open"]
     with db.atomic():
         db["io_links"].update(row["state"], {"expires_at": "2020-01-15T00:00:00+00:00"})
