@@ -340,7 +340,7 @@ else:
 def history_label(row: dict) -> str:
     # No status here: the choice keeps its words while the table beside it moves on.
     who = row["business"] or row["numbers"] or "no client named"
-    return f"{row['created']} · {who} · by {row['operator']}"
+    return f"{row['created']} · {who} · by {row['operator']} · state {row['state'][:8]}…"
 
 
 def reopen(state: str) -> None:
