@@ -9,11 +9,11 @@ from dashboard.plain_text import escape_markdown
 from dashboard.times import exact, relative
 from dashboard.widgets import refused
 from services.accounts import Person
+from services.keys.bulk import keys_csv
 from services.keys.generation import KeyResult, record_download, record_reveal
 from services.keys.health.reading import ChannelKeyHealth
 from services.keys.readiness import NOT_RUN, NOT_VERIFIABLE, STEP_LABELS, StepState, first_unfinished_step
 from services.messaging_api import redacted_url
-from services.spreadsheet import csv_text
 
 MASK = "•" * 24
 
@@ -118,10 +118,6 @@ def remember_bulk_keys(results: list[KeyResult]) -> None:
     ]
 
 
-def _keys_csv(rows: list[dict[str, str]]) -> str:
-    return csv_text(["channel_id", "api_key", "address"], rows)
-
-
 def _bulk_downloaded(db: Database, person: Person, downloaded: list[dict[str, str]]) -> None:
     record_download(db, actor=person, count=len(downloaded))
     # Only the keys in this file are forgotten: a later run's keys may have joined the list meanwhile.
@@ -141,7 +137,7 @@ def bulk_keys_download(db: Database, person: Person, *, key: str) -> None:
         return
     st.download_button(
         f"Download the {len(rows)} new keys (CSV, once)",
-        data=_keys_csv(rows),
+        data=keys_csv(db, rows),
         file_name="new-api-keys.csv",
         mime="text/csv",
         on_click=_bulk_downloaded,

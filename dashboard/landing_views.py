@@ -10,12 +10,24 @@ from sqlite_utils import Database
 
 from dashboard.context import source_address
 from dashboard.plain_text import escape_markdown
-from services.onboarding.redirects import StoredRedirect, is_stored, receive_redirect, record_drop
+from services.onboarding.redirect import CANCELLED, COMPLETED, NOTHING_SHARED, UNREADABLE, client_outcome
+from services.onboarding.redirects import StoredRedirect, is_stored, receive_redirect, record_drop, stored_query
 from services.settings import Settings
 
 # How many new redirects this browser session stored: Streamlit reruns the page over its websocket, where no
 # proxy's rate limit applies, so the page counts them itself.
 STORED_IN_SESSION = "landing_redirects_stored"
+# What the query this session brought says, kept once the query is cleared from the address bar.
+OUTCOME = "landing_outcome"
+# Set by the "Operator view" button: this session (demo mode, or a signed-in operator) sees the result.
+OPERATOR_VIEW = "landing_operator_view"
+
+CLIENT_TITLES = {
+    COMPLETED: "Onboarding complete",
+    CANCELLED: "Onboarding cancelled",
+    NOTHING_SHARED: "No number was shared",
+    UNREADABLE: "We could not read this link",
+}
 
 
 def store_landing_redirect(db: Database, params: Mapping[str, list[str]], settings: Settings) -> StoredRedirect | None:
@@ -37,12 +49,29 @@ def store_landing_redirect(db: Database, params: Mapping[str, list[str]], settin
     return stored
 
 
-def neutral_landing(settings: Settings) -> None:
-    """All a visitor who has not signed in ever sees: the same words whatever the redirect held."""
-    st.title("Onboarding complete")
-    st.write(
-        f"Thank you. Your WhatsApp Business number is on its way to {escape_markdown(settings.partner_display_name)}, "
-        "who will be in touch about the next steps. You can close this page."
-    )
+def remember_outcome(params: Mapping[str, list[str]]) -> None:
+    """Read what the query says for the client's page, before the query is cleared."""
+    st.session_state[OUTCOME] = client_outcome(stored_query(params))
+
+
+def client_words(outcome: str, settings: Settings) -> str:
+    """The partner's words for this outcome, with their name in place of `{partner}`, Markdown-escaped."""
+    texts = settings.landing_texts
+    words = {
+        COMPLETED: texts.completed,
+        CANCELLED: texts.cancelled,
+        NOTHING_SHARED: texts.nothing_shared,
+        UNREADABLE: texts.unreadable,
+    }[outcome]
+    # replace, not str.format: a brace in the partner's words must not break the page.
+    return escape_markdown(words.replace("{partner}", settings.partner_display_name))
+
+
+def client_landing(settings: Settings) -> None:
+    """What the client's browser sees: what its own query said (completed, cancelled, nothing shared, or not
+    readable), in the partner's words. Nothing the console knows or decided shows here."""
+    outcome = st.session_state.get(OUTCOME, UNREADABLE)
+    st.title(CLIENT_TITLES[outcome])
+    st.write(client_words(outcome, settings))
     if settings.landing_continue_url:
         st.link_button(f"Continue to {settings.partner_display_name}", settings.landing_continue_url)

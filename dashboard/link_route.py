@@ -1,8 +1,8 @@
 """`/connect/<token>`: the link a client receives when IO Signature is on (served by dashboard/server.py).
 
 A click signs a new IO Signature at that moment and answers a 303 to 360dialog's hub with the link's
-parameters and `state` (services.onboarding.link_clicks). An unknown token, an expired link or one whose
-client is already back gets one neutral page that says nothing about any other link.
+parameters and `state` (services.onboarding.link_clicks). An unknown token, an expired or closed link or one
+whose client is already back gets one neutral page that says nothing about any other link.
 
 The console serves it, not the receiver: the console holds the Platform Secret and the links handed out,
 and the receiver imports nothing from the operators' side.
@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from services.onboarding.link_clicks import BUSY, EXPIRED, FINISHED, LinkSigning, follow_link
+from services.onboarding.links import CLOSED
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
@@ -38,6 +39,7 @@ main{{max-width:460px;margin:40px auto;background:#fff;border-radius:12px;paddin
 REFUSALS = {
     EXPIRED: (410, "This link has expired", "Ask the person who sent it to you for a new link."),
     FINISHED: (410, "This link has been used", "Your number is already connected through it. Nothing more to do."),
+    CLOSED: (410, "This link is no longer valid", "Ask the person who sent it to you for a new link."),
     BUSY: (429, "Not available right now", "Please try again in a minute."),
 }
 NOT_FOUND = (404, "Link not found", "Check that the whole link was copied, or ask for a new one.")

@@ -1,7 +1,9 @@
 """Connect: build an IO link for a client when asked, hand it out, and see what became of it.
 
 Loading the page makes no link: "New link" or the form does. Once the client is back through the current link,
-its hand-out gives way to the result (the client, its numbers, each opening in Channels and keys)."""
+its hand-out gives way to the result (the client, its numbers, each opening in Channels and keys). In live mode
+links go to the hub the settings name (D360_HUB_URL, else D360_HUB_ENV); demo mode offers every hub. A link from
+the history can be reopened, copied again and closed."""
 
 import streamlit as st
 
@@ -18,16 +20,21 @@ from dashboard.connect_widgets import (
 from dashboard.context import current_person, get_db, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused_note
-from services.onboarding.io_link import InvalidLinkParameter
+from services.onboarding.io_link import InvalidLinkParameter, hub_base
 from services.onboarding.links import (
     HandedOutLink,
+    LinkNotOpen,
     LinkRequest,
+    close_link,
+    for_next_client,
     get_link,
     hand_out_link,
     link_history,
     link_seconds_left,
     link_status,
+    reopened_link,
     sandbox_hub_url,
+    stored_request,
 )
 from services.onboarding.redirects import RedirectView, channel_next_steps, client_label, redirect_for_state
 
@@ -36,19 +43,45 @@ db = get_db()
 
 ENVIRONMENT_LABELS = {"prod": "production", "staging": "staging", "rc": "rc", "local": "local", "sandbox": "sandbox"}
 VERSION_LABELS = {"v1": "v1 classic (…/dashboard/app/{id}/permissions)", "v2": "v2 (app.360dialog.com/onboarding/{id})"}
+# Demo mode offers every hub, the sandbox first; live mode builds links for the one hub the settings name.
 environments = [env for env in ENVIRONMENT_LABELS if env != "sandbox" or settings.demo_mode or settings.hub_env == env]
+# The form's fields that name one client: emptied once its link is handed out, so the next client starts clean.
+CLIENT_FIELDS = ("f_number", "f_email", "f_name", "f_partner", "f_connect_client_user", "f_client_id", "f_preverified")
+
+
+def link_hub(env: str) -> str | None:
+    """The .../dashboard/app address links for `env` are built on, when it is not one of 360dialog's own: in live
+    mode D360_HUB_URL; the sandbox hub (SANDBOX_URL) when the sandbox is chosen and no D360_HUB_URL is given."""
+    if settings.link_hub_url:
+        return settings.link_hub_url
+    return sandbox_hub_url(settings.sandbox_url) if env == "sandbox" else None
+
+
+def hub_destination(env: str, version: str) -> str:
+    """Where links go, as the page names it; the reason when the settings name no usable hub."""
+    try:
+        return hub_base(settings.partner_id, env=env, version=version, hub_url=link_hub(env))
+    except InvalidLinkParameter as error:
+        return f"nowhere: {error}"
+
 
 st.title("Connect a WhatsApp number")
 st.caption(
     f"Partner id: `{settings.partner_id}` · each link gets its own state, bound to you "
     f"({escape_markdown(current_person().id)})."
 )
+if not settings.demo_mode:
+    st.caption(
+        f"Links go to `{hub_destination(settings.hub_env, settings.hub_version)}` "
+        f"({'D360_HUB_URL' if settings.link_hub_url else ENVIRONMENT_LABELS[settings.hub_env] + ' hub'})."
+    )
 # Viewers see the links handed out, never make one: a link carries the partner's IO Signature.
 may_not_hand_out = refused_note("hand_out_link")
 
 
-def make_link(request: LinkRequest) -> None:
-    """Hand out a new link; never reuse one: each has its own state and, when used, its own signature."""
+def make_link(request: LinkRequest) -> bool:
+    """Hand out a new link; never reuse one: each has its own state and, when used, its own signature. False
+    (the reason kept for the page) when it cannot be built."""
     try:
         link = hand_out_link(
             db,
@@ -61,20 +94,30 @@ def make_link(request: LinkRequest) -> None:
         )
     except (InvalidLinkParameter, ValueError) as error:
         st.session_state["connect_error"] = str(error)
-        return
+        return False
     st.session_state.pop("connect_error", None)
     st.session_state["connect_request"] = request
     st.session_state["connect_link"] = link
+    return True
 
 
 def new_link() -> None:
-    """The next client's link, with the parameters of the last one (or the form's)."""
-    make_link(st.session_state.get("connect_request") or request_from_form())
+    """The next client's link: where the last one pointed (or the form's), nothing that named its client."""
+    remembered = st.session_state.get("connect_request")
+    make_link(for_next_client(remembered) if remembered else request_from_form())
+
+
+def link_from_form() -> None:
+    """The form's link. A callback, so the client's fields can be emptied for the next client before the form
+    is drawn again; a refused form keeps what was typed."""
+    if make_link(request_from_form()):
+        for key in CLIENT_FIELDS:
+            st.session_state[key] = ""
 
 
 def request_from_form() -> LinkRequest:
     values = st.session_state
-    env = values["f_env"]
+    env = values["f_env"] if settings.demo_mode else settings.hub_env
     params = {
         "redirect_url": values["f_redirect_url"].strip(),
         "email": values["f_email"].strip(),
@@ -94,19 +137,22 @@ def request_from_form() -> LinkRequest:
         version=values["f_version"],
         number=values["f_number"].strip() or None,
         params={name: value for name, value in params.items() if value},
-        hub_url=sandbox_hub_url(settings.sandbox_url) if env == "sandbox" else None,
+        hub_url=link_hub(env),
     )
 
 
 with st.expander("Link parameters", expanded=False), st.form("link_form", border=False):
     left, right = st.columns(2)
-    left.selectbox(
-        "Environment",
-        environments,
-        index=environments.index(settings.hub_env) if settings.hub_env in environments else 0,
-        format_func=ENVIRONMENT_LABELS.get,
-        key="f_env",
-    )
+    if settings.demo_mode:
+        left.selectbox(
+            "Environment",
+            environments,
+            index=environments.index(settings.hub_env) if settings.hub_env in environments else 0,
+            format_func=ENVIRONMENT_LABELS.get,
+            key="f_env",
+        )
+    else:
+        left.caption(f"Hub, from the settings: `{hub_destination(settings.hub_env, settings.hub_version)}`")
     right.radio(
         "Hub version",
         list(VERSION_LABELS),
@@ -135,15 +181,14 @@ with st.expander("Link parameters", expanded=False), st.form("link_form", border
             "IO Signature is on: the link points at this console, which signs a fresh io_signature and "
             "io_timestamp at every click."
         )
-    created = st.form_submit_button(
+    st.form_submit_button(
         "Create a new link with these parameters",
         type="primary",
         disabled=bool(may_not_hand_out),
         help=may_not_hand_out,
+        on_click=link_from_form,
     )
 
-if created:
-    make_link(request_from_form())
 if "connect_error" in st.session_state:
     st.error("The link cannot be built: " + escape_markdown(st.session_state["connect_error"]))
 
@@ -193,7 +238,7 @@ def hand_out(link: HandedOutLink) -> None:
         if link.token:
             st.code(console_link_snippet(link.url), language="html")
             return
-        request = st.session_state["connect_request"]
+        request = st.session_state.get("connect_request") or stored_request(get_link(db, link.state) or {})
         st.code(
             connect_button_snippet(
                 settings.partner_id,
@@ -234,6 +279,25 @@ def result(link: HandedOutLink) -> None:
     channels_page_link()
 
 
+def close_current_link(link: HandedOutLink) -> None:
+    """Close the link: its console route refuses it, and its state vouches for no redirect any more."""
+    try:
+        close_link(db, link.state, actor=current_person())
+    except LinkNotOpen as error:
+        st.session_state["connect_error"] = str(error)
+
+
+def close_button(link: HandedOutLink) -> None:
+    st.button(
+        "Close this link",
+        on_click=close_current_link,
+        args=(link,),
+        key="close_link",
+        disabled=bool(may_not_hand_out),
+        help=may_not_hand_out or "The client can no longer start onboarding with it",
+    )
+
+
 def new_link_button(what_it_makes: str = "A new state bound to you", *, primary: bool = True) -> None:
     """The one "New link" button, disabled with the reason for a role that may not hand links out."""
     st.button(
@@ -254,16 +318,39 @@ else:
     current = phase(link)
     if current == "open":
         waiting_for_the_client(link)
-        new_link_button("A new state and, with IO Signature, a new signature", primary=False)
+        left, right = st.columns(2)
+        with left:
+            new_link_button("A new state and, with IO Signature, a new signature", primary=False)
+        with right:
+            close_button(link)
         hand_out(link)
     else:
         if current == "back":
             result(link)
             st.info("This link has done its job. The next client needs a new one.")
+        elif current == "closed":
+            link_caption(link, current)
+            st.warning("This link is closed: the client can no longer use it. Hand out a new one.")
         else:
             link_caption(link, current)
             st.warning("This link has expired. Hand out a new one.")
         new_link_button()
+
+
+def history_label(row: dict) -> str:
+    # No status here: the choice keeps its words while the table beside it moves on.
+    who = row["business"] or row["numbers"] or "no client named"
+    return f"{row['created']} · {who} · by {row['operator']} · state {row['state'][:8]}…"
+
+
+def reopen(state: str) -> None:
+    """Show a link from the history again, as it was handed out: to copy, or to close."""
+    row = get_link(db, state)
+    if row is None:
+        return
+    st.session_state["connect_link"] = reopened_link(row)
+    st.session_state["connect_request"] = stored_request(row)
+    st.session_state.pop("connect_error", None)
 
 
 @st.fragment(run_every=5)
@@ -277,10 +364,21 @@ def history() -> None:
         rows,
         hide_index=True,
         column_order=[
-            "created", "operator", "status", "clicks", "last click", "business", "numbers", "client", "environment",
-            "version", "parameters", "state",
+            "created", "operator", "status", "expires", "clicks", "last click", "business", "numbers", "client",
+            "environment", "version", "parameters", "state",
         ],
     )  # fmt: skip
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    by_state = {row["state"]: row for row in rows}
+    chosen = left.selectbox(
+        "A link handed out",
+        list(by_state),
+        format_func=lambda state: history_label(by_state[state]),
+        key="reopen_state",
+    )
+    if right.button("Reopen", key="reopen", help="Show it again to copy, hand out again or close"):
+        reopen(chosen)
+        st.rerun()
 
 
 history()

@@ -1,8 +1,10 @@
 """Redirect landing: where 360dialog sends the client's browser back when onboarding ends (full page or popup).
 
 The one public page. The query is stored before anything is shown (within the limits on what one session and
-one source may store; it asks 360dialog nothing); a visitor who has not signed in then
-sees only the neutral page, and a signed-in operator the result: what was decided about the redirect
+one source may store; it asks 360dialog nothing); a visitor who has not signed in then sees only the client's
+page: what the query itself says (completed, cancelled, nothing shared, or not readable) in the partner's words.
+In demo mode the browser coming back from the sandbox hub sees that page too, with the operator's view one
+button away. A signed-in operator sees the result: what was decided about the redirect
 (applied, or held for review and why), the client by its business name, and per channel its number, display
 name, status and next step, with a link to the channel's own view. Names are read only for an operator.
 """
@@ -12,8 +14,16 @@ import streamlit as st
 from dashboard.auth import current_operator
 from dashboard.connect_widgets import channels_page_link, popup_closer, redirect_channels, redirects_page_link
 from dashboard.context import get_db, require_settings
-from dashboard.landing_views import neutral_landing, store_landing_redirect
+from dashboard.landing_views import (
+    CLIENT_TITLES,
+    OPERATOR_VIEW,
+    OUTCOME,
+    client_landing,
+    remember_outcome,
+    store_landing_redirect,
+)
 from dashboard.plain_text import escape_markdown
+from services.onboarding.redirect import UNREADABLE
 from services.onboarding.redirects import (
     channel_next_steps,
     client_names,
@@ -24,27 +34,48 @@ from services.onboarding.redirects import (
 STATE_MATCH_NOTES = {
     "matched": "It came back through a link handed out by {operator}.",
     "already used": "Its state belongs to a link that was already used: this may be a replayed redirect.",
-    "expired link": "Its state belongs to a link older than 24 hours.",
+    "expired link": "Its state belongs to a link past its lifetime.",
+    "closed link": "Its state belongs to a link an operator closed.",
     "unknown state": "Its state matches no link handed out from this console.",
     "no state": "It carries no state, so it cannot be tied to a link (the hub may not echo state).",
 }
 
 db = get_db()
+settings = require_settings()
 params = {key: st.query_params.get_all(key) for key in st.query_params}
 if params:
     # Stored before anything else: a reload, a closed tab or a crash after this line loses nothing. Nothing
     # here asks 360dialog: whatever needs its word waits for the scheduler or an operator.
-    stored = store_landing_redirect(db, params, require_settings())
+    remember_outcome(params)
+    stored = store_landing_redirect(db, params, settings)
     st.session_state["landing"] = stored.id if stored is not None else None
     st.session_state["landing_dropped"] = stored is None
     st.query_params.clear()
 
-if current_operator() is None:
-    neutral_landing(require_settings())
+
+def show_operator_view(shown: bool) -> None:
+    st.session_state[OPERATOR_VIEW] = shown
+
+
+operator = current_operator()
+if operator is None or (settings.demo_mode and not st.session_state.get(OPERATOR_VIEW)):
+    client_landing(settings)
+    if operator is not None:
+        # Demo mode: the demo's browser is the client's, and the operator's; the client's page comes first.
+        st.divider()
+        st.button(
+            "Operator view",
+            on_click=show_operator_view,
+            args=(True,),
+            help="What was stored and decided about this redirect",
+        )
     popup_closer()
     st.stop()
 
 st.title("Onboarding result")
+if settings.demo_mode:
+    st.button("What the client sees", on_click=show_operator_view, args=(False,))
+st.caption(f"The client's page said: {CLIENT_TITLES[st.session_state.get(OUTCOME, UNREADABLE)]}.")
 redirect_id = st.session_state.get("landing")
 view = redirect_view(db, redirect_id) if redirect_id is not None else None
 if view is None:

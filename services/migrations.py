@@ -829,3 +829,11 @@ def m031_audit_runs(db: Database) -> None:
     # to, and the run's own row sums it up, so the Audit page lists one line per run.
     db["audit"].add_column("run_id", int)
     db["audit"].create_index(["run_id"], if_not_exists=True)
+
+
+@console_migrations()
+def m022_links_closed(db: Database) -> None:
+    # An operator may close a link handed out: its console route then refuses it and its state vouches for
+    # nothing. Who closed it is kept with when, as for everything an operator does.
+    db["io_links"].add_column("closed_at", str)
+    db["io_links"].add_column("closed_by", str)

@@ -185,6 +185,29 @@ class RedirectLimits:
 
 
 @dataclass(frozen=True)
+class LandingTexts:
+    """The partner's words to a client on the public landing page, one per outcome of the redirect's query
+    (CONSOLE_LANDING_TEXT_*). `{partner}` stands for CONSOLE_PARTNER_NAME."""
+
+    completed: str = (
+        "Thank you. Your WhatsApp Business number is on its way to {partner}, who will be in touch about the "
+        "next steps. You can close this page."
+    )
+    cancelled: str = (
+        "The onboarding was cancelled before it finished, so no number was shared with {partner}. To connect "
+        "your number, open the link you were sent again, or ask {partner} for a new one."
+    )
+    nothing_shared: str = (
+        "The onboarding ended without sharing a WhatsApp Business number with {partner}. To connect one, open "
+        "the link again and choose the number to share, or ask {partner} for help."
+    )
+    unreadable: str = (
+        "This page did not receive what it expected, so it cannot tell how your onboarding went. If you were "
+        "connecting a WhatsApp number, please contact {partner}."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     partner_id: str
@@ -230,6 +253,9 @@ class Settings:
     # What a client who finished onboarding sees on the public landing page.
     partner_display_name: str = "the team that sent you the link"
     landing_continue_url: str | None = None
+    landing_texts: LandingTexts = field(default_factory=LandingTexts)
+    # Live mode: the hub links are built for when D360_HUB_URL is set (else D360_HUB_ENV's named hub).
+    link_hub_url: str | None = None
     # Where each number's inbound messages go once its key is made (a URL template), and the headers sent.
     # May hold a token (query or credentials): never printed; shown and stored only through redacted_url.
     messaging_webhook_url: str | None = field(default=None, repr=False)
@@ -418,6 +444,24 @@ def _trusted_proxies(source: _Source) -> tuple[Network, ...]:
         return parse_trusted_proxies(source.text("CONSOLE_TRUSTED_PROXIES"))
     except InvalidProxyList as error:
         raise SettingsError(f"CONSOLE_TRUSTED_PROXIES: {error}") from None
+
+
+def _landing_texts(source: _Source) -> LandingTexts:
+    defaults = LandingTexts()
+    return LandingTexts(
+        completed=source.text("CONSOLE_LANDING_TEXT_COMPLETED") or defaults.completed,
+        cancelled=source.text("CONSOLE_LANDING_TEXT_CANCELLED") or defaults.cancelled,
+        nothing_shared=source.text("CONSOLE_LANDING_TEXT_NOTHING_SHARED") or defaults.nothing_shared,
+        unreadable=source.text("CONSOLE_LANDING_TEXT_UNREADABLE") or defaults.unreadable,
+    )
+
+
+def _link_hub_url(source: _Source, demo_mode: bool) -> str | None:
+    """D360_HUB_URL when given in live mode: the host every link is built for, instead of D360_HUB_ENV's named
+    hub. Demo mode offers every hub on the Connect page, the sandbox first."""
+    if demo_mode or not source.text("D360_HUB_URL"):
+        return None
+    return source.url("D360_HUB_URL", "")
 
 
 def _messaging_api_hosts(source: _Source, demo_mode: bool) -> tuple[str, ...]:
@@ -660,6 +704,8 @@ def load_settings(
         landing_continue_url=source.url("CONSOLE_LANDING_CONTINUE_URL", "")
         if source.text("CONSOLE_LANDING_CONTINUE_URL")
         else None,
+        landing_texts=_landing_texts(source),
+        link_hub_url=_link_hub_url(source, demo_mode),
         messaging_webhook_url=check_messaging_webhook_template(
             source.text("CONSOLE_MESSAGING_WEBHOOK_URL", DEMO_MESSAGING_WEBHOOK_URL if demo_mode else None)
         ),

@@ -99,8 +99,14 @@ def test_channels_page_shows_channel_values_as_text(hostile_webhooks: Path) -> N
     assert_shown_as_text_only(at, (LINK, SCRIPT, IMAGE, BOLD))
 
 
+def landing_operator_view(query: dict[str, str]) -> AppTest:
+    """The landing page as the demo's operator sees it: one button past the client's page."""
+    at = run_page("landing.py", query)
+    return next(button for button in at.button if button.label == "Operator view").click().run()
+
+
 def test_landing_page_shows_a_refused_redirect_value_as_text(demo: Path) -> None:
-    at = run_page("landing.py", {"client": LINK, "channels": "[okCH]"})
+    at = landing_operator_view({"client": LINK, "channels": "[okCH]"})
     close_session_db(at)
     assert not at.exception
     assert at.error, "the bad redirect was not refused"
@@ -110,6 +116,6 @@ def test_landing_page_shows_a_refused_redirect_value_as_text(demo: Path) -> None
 def test_landing_page_shows_redirect_ids_as_text(demo: Path) -> None:
     # Underscores are legal in ids and are markdown emphasis.
     ids = ("__boldCL__", "_emCH_", "__goneCH__")
-    at = run_page("landing.py", {"client": ids[0], "channels": f"[{ids[1]}]", "revoked": f"[{ids[2]}]"})
+    at = landing_operator_view({"client": ids[0], "channels": f"[{ids[1]}]", "revoked": f"[{ids[2]}]"})
     close_session_db(at)
     assert_shown_as_text_only(at, ids)

@@ -203,6 +203,9 @@ def open_page(page: str, params: dict[str, str]) -> AppTest:
     app.switch_page(f"../pages/{page}")
     app.query_params.update(params)
     app.run()
+    operator_view = [button for button in app.button if button.label == "Operator view"]
+    if operator_view:  # the landing page in demo mode: the operator's view is one button past the client's page
+        operator_view[0].click().run()
     return app
 
 

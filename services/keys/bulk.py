@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -13,14 +13,18 @@ from typing import TypeVar
 from sqlite_utils import Database
 
 from services.accounts import Person, enforce
+from services.channels.labels import channel_labels
 from services.channels.query import KEY_STATUS_SQL
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
 from services.keys.readiness import DONE_STATUSES, KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
+from services.spreadsheet import csv_text
 from services.store import DatabaseError, is_busy
 
 DEFAULT_WORKERS = 8
+# The file of a bulk run's keys: each key named by its number and business, so it can be handed to its client.
+KEY_CSV_COLUMNS = ("number", "business", "channel_id", "client_id", "client_name", "api_key", "address")
 log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
 
@@ -204,3 +208,30 @@ def prepare_many(
         return BulkOutcome(channel_id, readiness=tuple(states))
 
     return _run_each(open_db, channel_ids, one, max_workers=max_workers, on_progress=on_progress)
+
+
+def named_key_rows(db: Database, keys: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Each new key (`channel_id`, `api_key`, `address`) with the number, business (the number's display name,
+    else its client's) and client it belongs to, as the console knows them now; unknown ones stay empty."""
+    rows = list(keys)
+    labels = channel_labels(db, (row["channel_id"] for row in rows))
+    named = []
+    for row in rows:
+        label = labels[row["channel_id"]]
+        named.append(
+            {
+                "number": label.phone_number or "",
+                "business": label.phone_name or label.client_name or "",
+                "channel_id": row["channel_id"],
+                "client_id": label.client_id or "",
+                "client_name": label.client_name or "",
+                "api_key": row["api_key"],
+                "address": row.get("address") or "",
+            }
+        )
+    return named
+
+
+def keys_csv(db: Database, keys: Iterable[Mapping[str, str]]) -> str:
+    """The CSV a bulk run's keys are downloaded as, one named row per key."""
+    return csv_text(KEY_CSV_COLUMNS, named_key_rows(db, keys))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.onboarding.io_link import InvalidLinkParameter
-from services.onboarding.links import hub_link, link_status, stored_request
+from services.onboarding.links import CLOSED, hub_link, link_status, stored_request
 
 # What secrets.token_urlsafe makes; anything else is refused before the database is asked.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -76,7 +76,7 @@ def _signing_second(db: Database, token: str, now: datetime) -> int | None:
 
 def follow_link(db: Database, token: str, signing: LinkSigning, *, now: datetime | None = None) -> Click:
     """The hub link for a click on the console link `token`, with the link's parameters and `state` and a new
-    IO Signature; or a refusal: unknown token, expired link, or a client already back through it. Every click
+    IO Signature; or a refusal: unknown token, expired or closed link, or a client already back through it. Every click
     on a known link is counted."""
     link = _find(db, token)
     if link is None:
@@ -88,6 +88,8 @@ def follow_link(db: Database, token: str, signing: LinkSigning, *, now: datetime
         return Click(refusal=FINISHED)
     if status == "expired":
         return Click(refusal=EXPIRED)
+    if status == CLOSED:
+        return Click(refusal=CLOSED)
     second = _signing_second(db, token, current)
     if second is None:
         return Click(refusal=BUSY)

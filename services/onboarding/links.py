@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from services.accounts import Person, enforce
+from services import audit
+from services.accounts import Person, audit_fields, enforce
 from services.channels.labels import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
@@ -31,6 +32,15 @@ CONNECT_PATH = "/connect/"
 TOKEN_BYTES = 16
 # Set by the console for every link; an operator cannot choose them.
 RESERVED_PARAMETERS = frozenset({"state", "io_signature", "io_timestamp"})
+# What names one client: never carried over to the next client's link.
+CLIENT_PARAMETERS = frozenset(
+    {"email", "name", "partner", "connect_client_user", "client_id", "preverified_phone_number_id"}
+)
+CLOSED = "closed"
+
+
+class LinkNotOpen(ValueError):
+    """The link cannot be closed: it is unknown, or its client already came back through it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,13 @@ class HandedOutLink:
     # Set for a console link, signed afresh at each click; None for a direct hub link.
     token: str | None = None
     expires_at: str | None = None
+
+
+def for_next_client(request: LinkRequest) -> LinkRequest:
+    """The request without what named its client (number, e-mail, name, the partner's reference, account
+    sharing): where the link points and how stay, for the next client's own link."""
+    params = {name: value for name, value in request.params.items() if name not in CLIENT_PARAMETERS}
+    return replace(request, number=None, params=params)
 
 
 def console_link(public_url: str, token: str) -> str:
@@ -154,6 +171,46 @@ def hand_out_link(
     return HandedOutLink(state, url, actor.id, created_at, None, token, expires_at)
 
 
+def reopened_link(link: Mapping[str, Any]) -> HandedOutLink:
+    """A stored link as it was handed out, to show and copy again."""
+    return HandedOutLink(
+        link["state"],
+        link["url"],
+        link["operator"],
+        link["created_at"],
+        link.get("io_timestamp"),
+        link.get("token"),
+        link.get("expires_at"),
+    )
+
+
+def close_link(db: Database, state: str, *, actor: Person, now: datetime | None = None) -> None:
+    """Close a link handed out: its console route refuses it from now on, and a redirect coming back with its
+    state vouches for nothing. Audited. Raises LinkNotOpen when the client is already back through it (or no
+    such link), NotAllowed (audited) for a role that may not hand out links."""
+    enforce(db, actor, "hand_out_link")
+    closed_at = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
+    with db.atomic():
+        closed = db.execute(
+            "update io_links set closed_at = ?, closed_by = ? where state = ? and used_at is null "
+            "and closed_at is null",
+            [closed_at, actor.id, state],
+        ).rowcount
+        if not closed:
+            link = get_link(db, state)
+            if link is None or link.get("used_at"):
+                raise LinkNotOpen("this link cannot be closed: its client already came back through it")
+            return
+        link = get_link(db, state) or {}
+        audit.record(
+            db,
+            **audit_fields(actor),
+            action="close_link",
+            outcome="ok",
+            detail=f"closed the link {link.get('operator')} handed out at {str(link.get('created_at'))[:16]} UTC",
+        )
+
+
 def stored_request(link: Mapping[str, Any]) -> LinkRequest:
     """The request a stored link was made with: its hub, version, number and parameters."""
     params = {name: str(value) for name, value in _params(link.get("params")).items()}
@@ -165,6 +222,11 @@ def stored_request(link: Mapping[str, Any]) -> LinkRequest:
         params=params,
         hub_url=link.get("hub_url"),
     )
+
+
+def _minute(moment: datetime) -> str:
+    """A time as people read it in a table: to the minute, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:
@@ -179,10 +241,13 @@ def link_expiry(link: Mapping[str, Any]) -> datetime:
 
 
 def link_status(link: Mapping[str, Any], now: datetime | None = None) -> str:
-    """open, redirected (a redirect came back with its state), or expired (past its own expiry; a link signed
-    when handed out, before links were signed at each click, also when its signature expired)."""
+    """open, redirected (a redirect came back with its state), closed (by an operator) or expired (past its own
+    expiry; a link signed when handed out, before links were signed at each click, also when its signature
+    expired)."""
     if link.get("used_at"):
         return "redirected"
+    if link.get("closed_at"):
+        return CLOSED
     current = now or datetime.now(UTC)
     if current >= link_expiry(link):
         return "expired"
@@ -265,7 +330,7 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
             numbers = str(params.get("number") or "")
         history.append(
             {
-                "created": row["created_at"],
+                "created": _minute(datetime.fromisoformat(row["created_at"])),
                 "operator": row["operator"],
                 "environment": row["env"] or "",
                 "version": row["version"] or "",
@@ -275,7 +340,8 @@ def link_history(db: Database, limit: int = 50, now: datetime | None = None) -> 
                 "numbers": numbers,
                 "client": client or "",
                 "clicks": row["clicks"] or 0,
-                "last click": row["last_click_at"] or "",
+                "last click": _minute(datetime.fromisoformat(row["last_click_at"])) if row["last_click_at"] else "",
+                "expires": _minute(link_expiry(row)),
                 "state": row["state"],
             }
         )

@@ -13,6 +13,16 @@ MAX_STATE_LENGTH = 512
 MAX_QUERY_LENGTH = 8192
 # The parameters this page reads; any other (a flag added to redirect_url, tracking tags) is ignored.
 KNOWN_PARAMETERS = ("client", "channels", "revoked", "state")
+# A client who cancels may come back with Meta's OAuth error parameters (`error=access_denied`, with or without
+# `error_reason=user_denied`, `error_code`, `error_description`); unconfirmed for 360dialog, so any of them
+# means the onboarding did not complete, whatever else the query holds.
+CANCEL_PARAMETERS = ("error", "error_reason", "error_code", "error_description")
+
+# What the client's own page says: read from the query alone, the one thing the client's browser brought.
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+NOTHING_SHARED = "nothing shared"
+UNREADABLE = "unreadable"
 
 
 class InvalidRedirect(ValueError):
@@ -111,6 +121,11 @@ def canonical_query(params: Mapping[str, list[str]]) -> str:
 def parse_redirect(query: str | Mapping[str, str | list[str]]) -> Redirect:
     """Read a redirect; raise InvalidRedirect naming the first bad value. Unknown parameters are ignored."""
     params = split_query(query)
+    cancel = _cancel_word(params)
+    if cancel is not None:
+        raise InvalidRedirect(
+            f"the client did not finish onboarding: 360dialog sent {cancel}", parameter="error", value=cancel
+        )
     client = _single(params, "client")
     channels = _single(params, "channels")
     if client is None or client.strip() == "":
@@ -132,3 +147,27 @@ def parse_redirect(query: str | Mapping[str, str | list[str]]) -> Redirect:
         revoked=revoked,
         state=_check_state(state_raw) if state_raw is not None else None,
     )
+
+
+def _cancel_word(params: Mapping[str, list[str]]) -> str | None:
+    """`name=value` of the first cancel parameter present (shortened), or None."""
+    for name in CANCEL_PARAMETERS:
+        if name in params:
+            values = params[name]
+            return f"{name}={_shown(values[0]) if values else ''}"
+    return None
+
+
+def client_outcome(query: str | Mapping[str, str | list[str]]) -> str:
+    """What the query itself says about the onboarding, for the client's page: COMPLETED (channels granted),
+    CANCELLED (an `error`), NOTHING_SHARED (an empty grant) or UNREADABLE (missing, malformed or forged).
+
+    Only the query counts, never what the console knows: the page must not tell a stranger anything more."""
+    try:
+        params = split_query(query)
+        if _cancel_word(params) is not None:
+            return CANCELLED
+        redirect = parse_redirect(params)
+    except InvalidRedirect:
+        return UNREADABLE
+    return COMPLETED if redirect.channels else NOTHING_SHARED

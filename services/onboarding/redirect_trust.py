@@ -32,7 +32,7 @@ from services import audit
 from services.accounts import Person, audit_fields, enforce, system_person
 from services.channels.permission import SharedNumbers, read_shared_numbers
 from services.channels.projection import apply_api_channel, get_channel, record_granted
-from services.onboarding.links import get_link, link_status
+from services.onboarding.links import CLOSED, get_link, link_status
 from services.onboarding.redirect import Redirect
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
@@ -87,8 +87,11 @@ def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] |
         return "unknown state", None
     if link.get("client_id") not in (None, redirect.client):
         return "already used", link
-    if link_status({**link, "used_at": None}) == "expired":
+    status = link_status({**link, "used_at": None})
+    if status == "expired":
         return "expired link", link
+    if status == CLOSED:
+        return "closed link", link
     return "matched", link
 
 

@@ -42,6 +42,9 @@ def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStac
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/landing"))
+    # The client's page first, then the operator's view one button away.
+    expect(page.get_by_role("heading", name="Onboarding complete")).to_be_visible()
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     # The query string is cleared once the redirect is stored.
     expect(page).to_have_url(re.compile(r"/landing$"))
@@ -60,6 +63,7 @@ def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStac
 
     # A reload of the same redirect (say, before the query was cleared) makes no second record.
     page.goto(f"{stack.public_url}/landing?{raw_query}")
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     assert len(redirects(stack)) == before + 1
 
@@ -71,6 +75,8 @@ def test_full_page_onboarding_lands_once_and_clears_the_query(stack: RunningStac
 def test_a_crafted_redirect_is_held_and_changes_nothing(stack: RunningStack, page) -> None:
     # The old behaviour: any crafted revocation marked channels revoked and made rows for ids nobody confirmed.
     page.goto(f"{stack.public_url}/landing?client=craftCL&channels=%5B%5D&revoked=%5BgoneCH%2C%20lostCH%5D")
+    expect(page.get_by_role("heading", name="No number was shared")).to_be_visible()
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("held for review: nothing was changed")).to_be_visible()
     expect(page.get_by_role("link", name="Review it on the Redirects page")).to_be_visible()
     row = next(r for r in redirects(stack) if r[2] == "craftCL")
@@ -86,6 +92,8 @@ def test_markup_in_a_redirect_is_shown_as_text_never_run(stack: RunningStack, pa
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{stack.public_url}/landing?client=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&channels=%5B%5D")
+    expect(page.get_by_role("heading", name="We could not read this link")).to_be_visible()
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("This redirect cannot be used.")).to_be_visible()
     expect(page.locator("code", has_text="<img src=x onerror=alert(1)>").first).to_be_visible()
     expect(page.locator("img[src=x]")).to_have_count(0)

@@ -55,7 +55,10 @@ def test_loading_the_page_makes_no_link_and_the_result_replaces_the_hand_out(sta
     client.check("#grant")
     client.click("#submit")
     client.wait_for_url(re.compile(r"/landing"))
-    # In demo mode every visitor is the operator: the landing names the client and links its number.
+    # In demo mode the browser sees the client's page; the operator's view, one button away, names the client
+    # and links its number.
+    expect(client.get_by_role("heading", name="Onboarding complete")).to_be_visible()
+    client.get_by_role("button", name="Operator view").click()
     expect(client.get_by_role("link", name=re.compile(r"49 ?151 ?0000041"))).to_be_visible(timeout=30_000)
     screenshot(client, "landing-operator-800")
     client_context.close()

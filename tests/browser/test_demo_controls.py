@@ -111,6 +111,7 @@ def test_load_the_scenario_and_screenshot_every_page(stack: RunningStack, wide_p
     screenshot(page, "audit")
     (raw_query,) = query(stack, "select raw_query from redirects order by id limit 1")[0]
     page.goto(f"{stack.public_url}/landing?{raw_query}")
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     screenshot(page, "landing")
     page.goto(f"{stack.public_url}/receiver")

@@ -33,6 +33,7 @@ def _onboard_one_number(page, stack: RunningStack) -> str:
     page.check("#grant")
     page.click("#submit")
     page.wait_for_url(re.compile(r"/landing"))
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     with sqlite3.connect(stack.data_dir / "console.db") as db:
         (channels,) = db.execute("select channels from redirects order by id desc limit 1").fetchone()

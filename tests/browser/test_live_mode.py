@@ -61,8 +61,8 @@ def sign_in(page, url: str, name: str = "dora") -> None:
     sign_in_with_password(page, url, PASSWORD, name)
 
 
-def expect_neutral_page(page) -> None:
-    expect(page.get_by_role("heading", name="Onboarding complete")).to_be_visible()
+def expect_neutral_page(page, heading: str = "Onboarding complete") -> None:
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_text(PARTNER_NAME)).to_be_visible()
     for internal in ("Sign in", "Redirects", "Channels and keys", "held for review"):
         expect(page.get_by_text(internal)).to_have_count(0)
@@ -121,7 +121,7 @@ def test_a_forged_redirect_is_held_and_changes_nothing(live: Live, browser) -> N
     anonymous = browser.new_context().new_page()
     for query in (forged, f"{forged}&state=made-up"):
         anonymous.goto(f"{live.url}/landing?{query}")
-        expect_neutral_page(anonymous)
+        expect_neutral_page(anonymous, "No number was shared")
     anonymous.context.close()
 
     assert live.query("select * from channels order by id") == before

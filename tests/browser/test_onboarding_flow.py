@@ -79,6 +79,8 @@ def test_connect_onboard_generate_a_key_and_notice_when_it_stops(
 
     # 4. The redirect lands on the console, is stored, and shows the client and its channels.
     page.wait_for_url(re.compile(r"/landing"))
+    expect(page.get_by_role("heading", name="Onboarding complete")).to_be_visible()
+    page.get_by_role("button", name="Operator view").click()
     expect(page.get_by_text("Onboarding finished")).to_be_visible()
     with sqlite3.connect(stack.data_dir / "console.db") as db:
         client_id, channels = db.execute("select client_id, channels from redirects").fetchone()

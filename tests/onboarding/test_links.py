@@ -13,7 +13,17 @@ from sqlite_utils import Database
 
 from services.migrations import console_migrations
 from services.onboarding.io_link import InvalidLinkParameter
-from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_seconds_left, link_status
+from services.onboarding.links import (
+    LinkNotOpen,
+    LinkRequest,
+    close_link,
+    for_next_client,
+    get_link,
+    hand_out_link,
+    link_seconds_left,
+    link_status,
+)
+from services.onboarding.redirects import receive_redirect
 from tests.support.people import person
 
 SECRET = "platform-secret-for-tests"
@@ -138,3 +148,36 @@ def test_a_link_handed_out_before_keeps_its_day(tmp_path) -> None:
         assert link_status(link, made + timedelta(hours=24)) == "expired"
     finally:
         old.close()
+
+
+def test_the_next_clients_request_names_no_client() -> None:
+    last = LinkRequest(
+        env="staging",
+        version="v2",
+        number="+34 600 999 000",
+        params={"redirect_url": "https://x.test/landing", "name": "Bar", "email": "a@b.test", "partner": "crm-1",
+                "client_id": "aCL", "connect_client_user": "true", "preverified_phone_number_id": "1", "lang": "de"},
+        hub_url="https://test-hub.example.net/dashboard/app",
+    )  # fmt: skip
+    assert for_next_client(last) == LinkRequest(
+        env="staging",
+        version="v2",
+        params={"redirect_url": "https://x.test/landing", "lang": "de"},
+        hub_url="https://test-hub.example.net/dashboard/app",
+    )
+
+
+def test_a_closed_link_is_closed_and_a_used_one_cannot_be(db) -> None:
+    first = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person("ana"))
+    close_link(db, first.state, actor=person("ben"))
+    close_link(db, first.state, actor=person("ben"))  # twice is once
+    row = get_link(db, first.state)
+    assert (link_status(row), row["closed_by"]) == ("closed", "ben")
+    assert db["audit"].count_where("action = 'close_link'") == 1
+    used = hand_out_link(db, LinkRequest(), partner_id="demoPA", actor=person("ana"))
+    db["channels"].insert({"id": "aCH"}, alter=True)
+    receive_redirect(db, f"client=aCL&channels=[aCH]&state={used.state}")
+    with pytest.raises(LinkNotOpen):
+        close_link(db, used.state, actor=person("ben"))
+    with pytest.raises(LinkNotOpen):
+        close_link(db, "no-such-state", actor=person("ben"))

@@ -6,7 +6,18 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from services.onboarding.redirect import InvalidRedirect, Redirect, canonical_query, parse_redirect, split_query
+from services.onboarding.redirect import (
+    CANCELLED,
+    COMPLETED,
+    NOTHING_SHARED,
+    UNREADABLE,
+    InvalidRedirect,
+    Redirect,
+    canonical_query,
+    client_outcome,
+    parse_redirect,
+    split_query,
+)
 
 
 @pytest.mark.parametrize(
@@ -169,3 +180,30 @@ def test_the_canonical_query_keeps_brackets_and_commas_raw() -> None:
     assert canonical_query({"client": ["aCL"], "channels": ["[aCH,bCH]"], "state": ["a b&c"]}) == (
         "client=aCL&channels=[aCH,bCH]&state=a%20b%26c"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "outcome"),
+    [
+        ("client=aCL&channels=[aCH]", COMPLETED),
+        ("client=aCL&channels=%5BaCH%2CbCH%5D&state=s", COMPLETED),
+        ("error=access_denied", CANCELLED),
+        ("error=access_denied&error_reason=user_denied&error_description=Permissions+error#_=_", CANCELLED),
+        ("error_code=200&client=aCL&channels=[aCH]", CANCELLED),
+        ("error=", CANCELLED),
+        ("client=aCL&channels=[]", NOTHING_SHARED),
+        ("client=aCL&channels=&revoked=[aCH]", NOTHING_SHARED),
+        ("", UNREADABLE),
+        ("channels=[aCH]", UNREADABLE),
+        ("client=aCL&channels=[a<b>CH]", UNREADABLE),
+        ("client=aCL&client=bCL&channels=[aCH]", UNREADABLE),
+        ("client=aCL&channels=[aCH]&x=" + "y" * 9000, UNREADABLE),
+    ],
+)
+def test_the_client_outcome_is_read_from_the_query_alone(query: str, outcome: str) -> None:
+    assert client_outcome(query) == outcome
+
+
+def test_a_cancel_cannot_be_read_as_a_grant() -> None:
+    with pytest.raises(InvalidRedirect, match="did not finish onboarding: 360dialog sent error='access_denied'"):
+        parse_redirect("error=access_denied&client=aCL&channels=[aCH]")

@@ -4,6 +4,7 @@ hand-out without a reload. Its widgets are tested in tests/dashboard."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,7 @@ from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.redirects import receive_redirect
 from services.sandbox.signing import io_signature_valid
 from services.settings import load_settings
-from tests.support.console import add_team, live_env
+from tests.support.console import add_team, console_db, live_env
 from tests.support.pages import console_app, new_link
 
 PAGE = "../pages/connect.py"
@@ -54,6 +55,11 @@ def click(url: str) -> tuple[int, str]:
 
 def link_rows(db) -> list[dict]:
     return list(db["io_links"].rows_where(order_by="created_at"))
+
+
+def link_rows_of(data_dir: Path) -> list[dict]:
+    with console_db(data_dir / "console.db") as db:
+        return link_rows(db)
 
 
 def new_link_button(app: AppTest):
@@ -268,10 +274,11 @@ def test_history_lists_who_when_status_and_names_where_known(sessions, db) -> No
     assert all("redirect_url=http://localhost:8501/landing" in text for text in history["parameters"])
 
 
-def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_dir, monkeypatch) -> None:
+def open_live_connect(sessions, data_dir, monkeypatch, **settings: str) -> AppTest:
+    """The Connect page in live mode, signed in as an operator, with these settings."""
     env = live_env(data_dir, OPERATOR_PASSWORD)
     add_team(data_dir, OPERATOR_PASSWORD)
-    for key, value in {**env, "D360_PARTNER_ID": "liveP1PA", "D360_IO_SIGNATURE": "false"}.items():
+    for key, value in {**env, "D360_PARTNER_ID": "liveP1PA", "D360_IO_SIGNATURE": "false", **settings}.items():
         monkeypatch.setenv(key, value)
     st.cache_resource.clear()
     app = console_app().run()
@@ -282,10 +289,112 @@ def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_di
     app.button[0].click().run()
     app.switch_page(PAGE).run()
     assert not app.exception, [e.value for e in app.exception]
-    new_link(app)
-    assert "sandbox" not in app.selectbox(key="f_env").options
-    assert app.selectbox(key="f_env").value == "prod"
+    return app
+
+
+def test_live_mode_offers_no_sandbox_and_signs_only_when_asked(sessions, data_dir, monkeypatch) -> None:
+    app = new_link(open_live_connect(sessions, data_dir, monkeypatch))
+    # No choice of hub in live mode: the settings name it, and the page says which.
+    assert not [box for box in app.selectbox if box.key == "f_env"]
+    assert any(
+        "Links go to `https://hub.360dialog.com/dashboard/app/liveP1PA/permissions` (production hub)" in caption.value
+        for caption in app.caption
+    )
     url = shown_url(app)
     assert url.startswith("https://hub.360dialog.com/dashboard/app/liveP1PA/permissions?redirect_url=")
     assert "io_signature" not in url
     assert not any("IO Signature" in caption.value for caption in app.caption)
+
+
+def test_live_links_go_to_the_hub_the_settings_name(sessions, data_dir, monkeypatch) -> None:
+    # The old behaviour: D360_HUB_URL was read and ignored; links went to production (or a hub picked on the page).
+    app = open_live_connect(sessions, data_dir, monkeypatch, D360_HUB_URL="https://test-hub.example.net/dashboard/app")
+    assert any(
+        "Links go to `https://test-hub.example.net/dashboard/app/liveP1PA/permissions`" in c.value for c in app.caption
+    )
+    new_link(app)
+    assert shown_url(app).startswith("https://test-hub.example.net/dashboard/app/liveP1PA/permissions?")
+    assert link_rows_of(data_dir)[-1]["hub_url"] == "https://test-hub.example.net/dashboard/app"
+
+
+def test_live_links_go_to_a_named_hub(sessions, data_dir, monkeypatch) -> None:
+    app = new_link(open_live_connect(sessions, data_dir, monkeypatch, D360_HUB_ENV="staging"))
+    assert shown_url(app).startswith("https://admin.hub-staging.360dialog.io/dashboard/app/liveP1PA/permissions?")
+
+
+def test_a_signed_live_link_is_signed_for_the_hub_the_settings_name(sessions, data_dir, monkeypatch) -> None:
+    app = open_live_connect(
+        sessions,
+        data_dir,
+        monkeypatch,
+        D360_HUB_URL="https://test-hub.example.net/dashboard/app",
+        D360_IO_SIGNATURE="true",
+        D360_PLATFORM_SECRET="a-platform-secret-long-enough-for-the-checks-0123456789",
+    )
+    new_link(app)
+    status, target = click(shown_url(app))
+    assert status == 303
+    assert target.startswith("https://test-hub.example.net/dashboard/app/liveP1PA/permissions?")
+    assert "io_signature=" in target
+
+
+def test_a_link_from_the_history_can_be_reopened_copied_and_closed(sessions, db) -> None:
+    # The old behaviour: once the page was left, a link handed out could not be shown again nor closed.
+    first = fill_and_submit(open_connect(sessions), f_name="Bar Tapas", f_number="+34 600 999 000")
+    url = shown_url(first)
+    (row,) = link_rows(db)
+    later = open_connect(sessions)  # another visit to the page: no link on it
+    assert not [code for code in later.code if code.value.startswith("http")]
+    later.selectbox(key="reopen_state").set_value(row["state"])
+    next(button for button in later.button if button.label == "Reopen").click().run()
+    assert not later.exception, [e.value for e in later.exception]
+    assert shown_url(later) == url  # st.code: shown again with its copy button
+    next(button for button in later.button if button.label == "Close this link").click().run()
+    assert any("This link is closed" in warning.value for warning in later.warning)
+    assert not later.get("link_button")
+    closed = link_rows(db)[0]
+    assert (closed["closed_by"], bool(closed["closed_at"])) == ("demo", True)
+    assert list(later.dataframe[-1].value["status"]) == ["closed"]
+    status, location = click(url)
+    assert (status, location) == (410, "")
+    (audited,) = db["audit"].rows_where("action = 'close_link'")
+    assert audited["outcome"] == "ok"
+    # A redirect that comes back with a closed link's state vouches for nothing.
+    stored = receive_redirect(db, f"client=aCL&channels=[aCH]&state={row['state']}")
+    assert stored.state_match == "closed link"
+    assert stored.verdict != "applied_state"
+
+
+def test_an_unused_link_expires_after_its_lifetime_and_says_when(sessions, db) -> None:
+    app = new_link(open_connect(sessions))
+    (row,) = link_rows(db)
+    history = app.dataframe[-1].value
+    expires = datetime.fromisoformat(row["expires_at"]).strftime("%Y-%m-%d %H:%M UTC")
+    assert list(history["expires"]) == [expires]
+    assert list(history["status"]) == ["open"]
+    with db.atomic():
+        db["io_links"].update(row["state"], {"expires_at": "2020-01-15T00:00:00+00:00"})
+    assert list(app.run().dataframe[-1].value["status"]) == ["expired"]
+    status, _ = click(row["url"])
+    assert status == 410
+
+
+def test_the_form_starts_empty_for_each_new_client(sessions, db) -> None:
+    # The old behaviour: the last client's name and e-mail stayed in "Link parameters", and "New link" carried
+    # them (and the number) into the next client's link.
+    app = fill_and_submit(
+        open_connect(sessions),
+        f_name="Bar Tapas",
+        f_email="bar@tapas.test",
+        f_number="+34 600 999 000",
+        f_partner="crm-7",
+        f_lang="de",
+    )
+    for key in ("f_name", "f_email", "f_number", "f_partner"):
+        assert app.text_input(key=key).value == "", key
+    assert app.text_input(key="f_redirect_url").value == "http://localhost:8501/landing"
+    assert app.selectbox(key="f_lang").value == "de"
+    new_link(app)
+    first, second = link_rows(db)
+    assert json.loads(first["params"])["name"] == "Bar Tapas"
+    assert json.loads(second["params"]) == {"redirect_url": "http://localhost:8501/landing", "lang": "de"}

@@ -23,9 +23,10 @@ PAGE = "../pages/landing.py"
 
 @pytest.fixture
 def land(sessions: list[AppTest]) -> Callable[..., AppTest]:
-    """Open the landing page with these query parameters, as a client's redirect does."""
+    """Open the landing page with these query parameters, as a client's redirect does; in demo mode, go on to
+    the operator's view (one button away from the client's page) unless `as_client`."""
 
-    def land(**params: str) -> AppTest:
+    def land(*, as_client: bool = False, **params: str) -> AppTest:
         app = console_app()
         sessions.append(app)
         app.switch_page(PAGE)
@@ -33,6 +34,10 @@ def land(sessions: list[AppTest]) -> Callable[..., AppTest]:
             app.query_params[key] = value
         app.run()
         assert not app.exception, [e.value for e in app.exception]
+        operator_view = [button for button in app.button if button.label == "Operator view"]
+        if operator_view and not as_client:
+            operator_view[0].click().run()
+            assert not app.exception, [e.value for e in app.exception]
         return app
 
     return land
@@ -247,16 +252,85 @@ def test_a_visitor_who_has_not_signed_in_sees_only_the_neutral_page(live, land, 
     assert db["channels"].get("aCH")["permission"] == "granted"
 
 
-def test_a_visitor_sees_the_same_page_whatever_the_redirect_held(live, land, db) -> None:
-    pages = [
-        land(client="aCL", channels="[aCH;drop]"),  # unreadable
-        land(client="evilCL", channels="[]", state="made-up"),  # vouched for by nothing
-    ]
-    for app in pages:
-        assert [title.value for title in app.title] == ["Onboarding complete"]
-        assert not app.error
-        assert not app.warning
-    assert db["redirects"].count == 2
+CANCELS = [
+    {"error": "access_denied"},
+    {"error": "access_denied", "error_reason": "user_denied", "error_description": "Permissions error"},
+    {"error": "access_denied", "error_code": "200", "state": "someState"},
+    {"error_reason": "user_denied"},
+    # A cancel wins over lists that came with it: any error means the onboarding did not complete.
+    {"error": "access_denied", "client": "aCL", "channels": "[aCH]"},
+]
+UNREADABLE_QUERIES = [
+    {"client": "aCL", "channels": "[aCH;drop]"},
+    {"channels": "[aCH]"},
+    {"client": "aCL", "channels": "[aCH", "state": "x"},
+    {},
+]
+CLIENT_PAGES = [
+    *[(query, "Onboarding cancelled", "cancelled before it finished") for query in CANCELS],
+    ({"client": "aCL", "channels": "[]"}, "No number was shared", "without sharing"),
+    ({"client": "aCL", "channels": "[]", "revoked": "[aCH]"}, "No number was shared", "without sharing"),
+    *[(query, "We could not read this link", "did not receive what it expected") for query in UNREADABLE_QUERIES],
+    ({"client": "aCL", "channels": "[aCH]"}, "Onboarding complete", "is on its way to Acme Messaging"),
+]
+
+
+def assert_no_operator_view(app: AppTest) -> None:
+    shown = rendered_markup(app)
+    for internal in ("Onboarding result", "Redirect", "aCL", "aCH", "held", "applied", "Sign in"):
+        assert internal not in shown
+    assert not [button for button in app.button if button.label == "Operator view"]
+    assert not app.dataframe
+    assert not app.code
+    assert not app.error
+    assert not app.warning
+    assert not app.sidebar.children
+
+
+@pytest.mark.parametrize(("query", "title", "words"), CLIENT_PAGES)
+def test_a_visitor_is_told_what_the_redirect_said_and_nothing_more(live, land, db, query, title, words) -> None:
+    # The old behaviour: "Onboarding complete ... on its way" whatever came back (a cancel, an empty grant, a
+    # forged URL).
+    app = land(**query)
+    assert [element.value for element in app.title] == [title]
+    assert words in rendered_markup(app)
+    assert "Acme Messaging" in rendered_markup(app)
+    assert_no_operator_view(app)
+    assert db["redirects"].count == (1 if query else 0)
+
+
+def test_a_cancel_is_stored_with_why_it_applies_nothing(live, land, db) -> None:
+    known(db, "aCH")
+    land(error="access_denied", error_reason="user_denied", client="aCL", channels="[aCH]")
+    row = next(iter(db["redirects"].rows))
+    assert row["raw_query"] == "error=access_denied&error_reason=user_denied&client=aCL&channels=[aCH]"
+    assert row["verdict"] == "refused"
+    assert row["error"] == "the client did not finish onboarding: 360dialog sent error='access_denied'"
+    assert db["channels"].get("aCH")["permission"] != "granted"
+
+
+def test_the_client_page_speaks_the_partners_words(live, monkeypatch, land) -> None:
+    monkeypatch.setenv("CONSOLE_LANDING_TEXT_CANCELLED", "No problem: {partner} will call you {tomorrow}.")
+    app = land(error="access_denied")
+    assert [element.value for element in app.title] == ["Onboarding cancelled"]
+    (words,) = [md.value for md in app.markdown if "No problem" in md.value]
+    assert "Acme Messaging will call you \\{tomorrow\\}" in words
+    assert "{partner}" not in words
+
+
+def test_in_demo_mode_the_browser_sees_the_clients_page_and_the_operator_view_one_button_away(land, db) -> None:
+    # The old behaviour: in demo mode the client's browser got the operator's view straight away.
+    known(db, "aCH")
+    app = land(as_client=True, error="access_denied")
+    assert [element.value for element in app.title] == ["Onboarding cancelled"]
+    assert not app.code
+    assert not app.dataframe
+    next(button for button in app.button if button.label == "Operator view").click().run()
+    assert [element.value for element in app.title] == ["Onboarding result"]
+    assert "The client's page said: Onboarding cancelled." in rendered_markup(app)
+    assert "error=access_denied" in [code.value for code in app.code]
+    next(button for button in app.button if button.label == "What the client sees").click().run()
+    assert [element.value for element in app.title] == ["Onboarding cancelled"]
 
 
 def test_a_visitor_reaches_no_other_page(live, sessions) -> None:
