@@ -150,9 +150,10 @@ def red_number(db, clock, channel_id: str = "redCH", *, previous: str | None = N
     return channel_id
 
 
+@pytest.mark.parametrize("previous", [None, "GREEN"], ids=["first-known-red", "green-to-red"])
 @pytest.mark.parametrize("holding", ["cap", "digest"])
 def test_after_a_burst_a_red_number_alerts_at_once_whatever_the_cap_and_the_digest(
-    db, sink, sink_url, clock, holding
+    db, sink, sink_url, clock, holding, previous
 ) -> None:
     extra = {"max_per_hour": 3} if holding == "cap" else {"max_per_hour": 100, "digest_minutes": 30}
     settings = alert_settings([sink_url], "quality_drop", *WARNING_RULES, **extra)
@@ -166,14 +167,15 @@ def test_after_a_burst_a_red_number_alerts_at_once_whatever_the_cap_and_the_dige
     assert burst == (3 if holding == "cap" else 0)
 
     clock.advance(minutes=6)
-    channel_id = red_number(db, clock)
+    channel_id = red_number(db, clock, previous=previous)
     report = run(db, settings, found, clock)
     assert (report.changes.fired, report.sent) == (1, 1)
     red = sink.messages()[burst]
     assert red["title"] == f"Critical: Quality dropped or low: {BUSINESS}, {phone_of(channel_id)}"
     assert red["type"] == "failure"
     assert "Severity: critical" in red["message"]
-    assert "quality is RED (no earlier rating known)" in red["message"]
+    happened = "quality fell from GREEN to RED" if previous else "quality is RED (no earlier rating known)"
+    assert f"What happened: {happened}" in red["message"]
     [shown] = [alert for alert in open_alerts(db, PUBLIC_URL) if alert.channel_id == channel_id]
     assert (shown.severity, shown.sent) == ("critical", True)
     # Listed first on the page, above the earlier warnings.
