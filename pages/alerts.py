@@ -31,55 +31,6 @@ def alert_destinations() -> list[Destination]:
 
 found = alert_destinations()
 
-# -- where alerts go ----------------------------------------------------------------------------------------
-st.subheader("Destinations")
-if not found:
-    st.info(
-        "No destination, so no alerts: set CONSOLE_ALERT_URLS to one or more apprise URLs "
-        "(for example slack://..., mailto://..., jsons://...) and restart."
-    )
-else:
-    # Scheme and host only: the rest of a URL holds its secrets.
-    for destination in found:
-        if destination.usable:
-            st.text(f"✅ {destination.label}")
-        else:
-            st.text(f"❌ {destination.label}: the scheduler will not start until this URL is fixed")
-    try:
-        scheduler = scheduler_status(get_db())
-    except DatabaseError:
-        scheduler = None
-    if scheduler is None or not scheduler.running:
-        st.warning("The scheduler is not running: no rule is checked and nothing is sent until it runs.")
-    else:
-        volume = (
-            f"at most {alerts.max_per_hour} messages an hour, then a summary of the rest; many alerts of one rule go"
-            " as one message, and a critical alert goes out at once, whatever the cap and the digest"
-        )
-        digest = f"one digest every {alerts.digest_minutes:g} min" if alerts.digest_minutes > 0 else "each on its own"
-        st.caption(f"Checked every {alerts.check_seconds:g} s; alerts go {digest}, {volume}.")
-
-outcome = st.session_state.pop("alerts_outcome", None)
-if outcome:
-    for line in outcome:
-        (st.success if line["sent"] else st.error)(escape_markdown(line["text"]))
-may_not_test = refused("send_test_alert")
-if st.button("Send a test alert", type="primary", disabled=bool(may_not_test) or not found, help=may_not_test):
-    results = send_test_alert(get_db(), found, alerts, actor=current_person(), public_url=settings.public_url)
-    st.session_state["alerts_outcome"] = [
-        {
-            "sent": result.sent,
-            "text": f"Test alert sent to {result.destination}."
-            if result.sent
-            else f"Test alert to {result.destination} failed: {result.error}"
-            + (f" It is tried again at {result.next_attempt_at[:19]} UTC." if result.next_attempt_at else ""),
-        }
-        for result in results
-    ]
-    st.rerun()
-
-# -- the rules ------------------------------------------------------------------------------------------------
-st.subheader("Rules")
 try:
     states = rule_states(get_db(), alerts)
     held = held_news(get_db(), alerts)
@@ -87,25 +38,8 @@ try:
 except DatabaseError as error:
     st.error(f"The console database cannot be read right now ({type(error).__name__}).")
     st.stop()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "rule": state.title,
-                "severity": state.severity,
-                "on": state.on,
-                "threshold": state.threshold,
-                "firing now": state.firing,
-                "last fired (UTC)": (state.last_fired_at or "")[:19].replace("T", " "),
-                "settings": ", ".join(state.settings),
-            }
-            for state in states
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
 
+# -- what fires now, first: what needs someone ---------------------------------------------------------------
 st.subheader("Firing now")
 if held is not None:
     st.warning(escape_markdown(held_line(held.alerts, held.resolutions, held.reason, held.until)) + ".", icon="⏳")
@@ -119,11 +53,11 @@ else:
             [
                 {
                     "severity": alert.severity,
-                    "since (UTC)": alert.fired_at[:19].replace("T", " "),
+                    "told": alert.told,
                     "rule": alert.title,
                     "about": alert.about,
+                    "since (UTC)": alert.fired_at[:19].replace("T", " "),
                     "what happened": alert.detail,
-                    "told": alert.told,
                     "acknowledged": f"by {alert.acked_by} at {alert.acked_at[11:16]} UTC" if alert.acked_at else "",
                     "open": alert.link,
                 }
@@ -180,6 +114,75 @@ def handle_alerts(firing: list[OpenAlert]) -> None:
 
 if firing:
     handle_alerts(firing)
+
+
+# -- the rules ------------------------------------------------------------------------------------------------
+st.subheader("Rules")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "rule": state.title,
+                "severity": state.severity,
+                "on": state.on,
+                "threshold": state.threshold,
+                "firing now": state.firing,
+                "last fired (UTC)": (state.last_fired_at or "")[:19].replace("T", " "),
+                "settings": ", ".join(state.settings),
+            }
+            for state in states
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+# -- where alerts go ----------------------------------------------------------------------------------------
+st.subheader("Destinations")
+if not found:
+    st.info(
+        "No destination, so no alerts: set CONSOLE_ALERT_URLS to one or more apprise URLs "
+        "(for example slack://..., mailto://..., jsons://...) and restart."
+    )
+else:
+    # Scheme and host only: the rest of a URL holds its secrets.
+    for destination in found:
+        if destination.usable:
+            st.text(f"✅ {destination.label}")
+        else:
+            st.text(f"❌ {destination.label}: the scheduler will not start until this URL is fixed")
+    try:
+        scheduler = scheduler_status(get_db())
+    except DatabaseError:
+        scheduler = None
+    if scheduler is None or not scheduler.running:
+        st.warning("The scheduler is not running: no rule is checked and nothing is sent until it runs.")
+    else:
+        volume = (
+            f"at most {alerts.max_per_hour} messages an hour, then a summary of the rest; many alerts of one rule go"
+            " as one message, and a critical alert goes out at once, whatever the cap and the digest"
+        )
+        digest = f"one digest every {alerts.digest_minutes:g} min" if alerts.digest_minutes > 0 else "each on its own"
+        st.caption(f"Checked every {alerts.check_seconds:g} s; alerts go {digest}, {volume}.")
+
+outcome = st.session_state.pop("alerts_outcome", None)
+if outcome:
+    for line in outcome:
+        (st.success if line["sent"] else st.error)(escape_markdown(line["text"]))
+may_not_test = refused("send_test_alert")
+if st.button("Send a test alert", type="primary", disabled=bool(may_not_test) or not found, help=may_not_test):
+    results = send_test_alert(get_db(), found, alerts, actor=current_person(), public_url=settings.public_url)
+    st.session_state["alerts_outcome"] = [
+        {
+            "sent": result.sent,
+            "text": f"Test alert sent to {result.destination}."
+            if result.sent
+            else f"Test alert to {result.destination} failed: {result.error}"
+            + (f" It is tried again at {result.next_attempt_at[:19]} UTC." if result.next_attempt_at else ""),
+        }
+        for result in results
+    ]
+    st.rerun()
 
 
 @st.fragment(run_every=5)

@@ -412,7 +412,7 @@ def _told(row: dict[str, Any], held: Held | None) -> str:
         return "going out at the next check"
     if held is None or held.until is None:
         return "at the next check"
-    return f"held by {held.reason} until {_clock_time(held.until)}"
+    return f"held by {held.reason} until {held.until[11:16]} UTC"
 
 
 def _clock_time(moment: str) -> str:
