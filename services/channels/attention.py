@@ -1,6 +1,7 @@
-"""Channels that need someone to look at them: running without a key, a key that stopped working, stuck, degraded,
-revoked, moved out of running by the Partner API, hurt by a template decision of their WABA, or with a cancellation
-pending. A channel that ended (services.channels.endings) is out of the onboarding reasons."""
+"""Channels that need someone to look at them: running without a key, a key that stopped working, stuck, degraded (a
+quality or limit drop, or a RED or FLAGGED rating whatever came before), revoked, moved out of running by the
+Partner API, hurt by a template decision of their WABA, or with a cancellation pending. A channel that ended
+(services.channels.endings) is out of the onboarding reasons."""
 
 from __future__ import annotations
 
