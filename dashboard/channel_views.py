@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard.plain_text import escape_markdown
 from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
-from services.channels.attention import low_quality, quality_trouble
+from services.channels.attention import quality_trouble
 from services.channels.endings import cancellation_note, ended_reason
 from services.channels.labels import ChannelLabel
 from services.channels.sync import REPORT_LIMIT, SyncReport
@@ -113,7 +113,7 @@ def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel)
         )
     drop = quality_trouble(channel)
     if drop:
-        (st.error if low_quality(channel) else st.warning)("Quality alert: " + escape_markdown(drop), icon="📉")
+        st.warning("Quality alert: " + escape_markdown(drop), icon="📉")
     if key_status == "unknown":
         st.warning(
             "Check key state: a key request may have reached 360dialog without an answer. "
