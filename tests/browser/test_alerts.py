@@ -180,3 +180,17 @@ def test_a_burst_then_a_red_number_the_red_alert_arrives_at_the_sink_at_once(cap
     page.set_viewport_size({"width": 800, "height": 700})
     expect(page.get_by_text(re.compile(r"warning alerts held by the hourly cap until"))).to_be_visible()
     screenshot(page, "alerts-burst-then-red-800")
+    # The RED alert comes first in the list to act on: acknowledged from the page, the answer next to the button.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Acknowledge").click()
+    answer = page.get_by_text(re.compile(r"Acknowledged alert #\d+: the team sees you are on it\."))
+    expect(answer).to_be_visible()
+    answer.scroll_into_view_if_needed()
+    screenshot(page, "alerts-acknowledged-1280")
+    with console_db(stack.data_dir / "console.db") as db:
+        assert db.execute(
+            "select acked_by from alerts where channel_id = ? and state = 'firing'", [red_id]
+        ).fetchall() == [("demo",)]
+        assert db.execute("select action from audit where action = 'acknowledge_alert'").fetchall() == [
+            ("acknowledge_alert",)
+        ]
