@@ -92,18 +92,30 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
     with console_db(stack.data_dir / "console.db") as db:
         # As the console keeps it: the spelling of the number its webhooks gave.
         [(stuck_number,)] = db.execute("select phone_number from channels where id = ?", [stuck_id]).fetchall()
-    stuck_title = f"Stuck in onboarding: Stuck Studio, {stuck_number}"
+    stuck_named = f"Stuck Studio, {stuck_number}"
     wanted = {
-        stuck_title,
         "Critical: Permission revoked: Quality Cafe, +49 151 5550002",
         "Critical: Quality dropped or low: Quality Cafe, +49 151 5550002",
     }
-    wait_for(lambda: wanted <= set(inbox_titles(sandbox)), timeout=60)
-    messages = {message["title"]: message["message"] for message in sandbox.inbox(limit=100)}
-    assert f"{stack.public_url}/channels?open={stuck_id}" in messages[stuck_title]
+
+    def told_stuck() -> list[dict]:
+        # On its own ("Stuck in onboarding: ..."), or in one message with another number stuck in the same
+        # round ("2 numbers stuck in onboarding: ..."), as Quality Cafe may be while it onboards.
+        return [
+            message
+            for message in sandbox.inbox(limit=100)
+            if "tuck in onboarding: " in message["title"]
+            and not message["title"].startswith("Resolved")
+            and stuck_named in message["title"]
+        ]
+
+    wait_for(lambda: wanted <= set(inbox_titles(sandbox)) and told_stuck(), timeout=60)
+    [stuck_message] = told_stuck()
+    assert f"{stack.public_url}/channels?open={stuck_id}" in stuck_message["message"]
     # Each story once, however many rounds ran.
     titles = inbox_titles(sandbox)
     assert all(titles.count(title) == 1 for title in wanted)
+    assert len(told_stuck()) == 1
 
     page.goto(f"{stack.public_url}/alerts")
     expect(page.get_by_role("heading", name="Demo inbox")).to_be_visible()
@@ -160,7 +172,7 @@ def test_a_burst_then_a_red_number_the_red_alert_arrives_at_the_sink_at_once(cap
         sandbox.change_quality(red_id, quality="RED", limit="TIER_250")
         title = "Critical: Quality dropped or low: Red Bistro, +49 151 7770001"
         # At once: the webhook, the next round (every second) and one send, on two shared cores.
-        wait_for(lambda: title in inbox_titles(sandbox), timeout=15)
+        wait_for(lambda: title in inbox_titles(sandbox), timeout=30)
         [message] = [message for message in sandbox.inbox(limit=100) if message["title"] == title]
         assert "Severity: critical" in message["message"]
         assert re.search(r"What happened: quality (is RED|fell from \w+ to RED)", message["message"])
