@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.plain_text import escape_markdown
 from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
-from services.channels.attention import quality_drop
+from services.channels.attention import quality_trouble
 from services.channels.endings import cancellation_note, ended_reason
 from services.channels.labels import ChannelLabel
 from services.channels.next_steps import next_step
@@ -135,7 +135,7 @@ def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel)
             " asks 360dialog again.",
             icon="🚫",
         )
-    drop = quality_drop(channel)
+    drop = quality_trouble(channel)
     if drop:
         st.warning("Quality alert: " + escape_markdown(drop), icon="📉")
     if key_status == "unknown":

@@ -8,7 +8,9 @@ from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused
 from services.alerts.delivery import send_test_alert
 from services.alerts.destinations import Destination, destinations
-from services.alerts.ledger import delivery_history, open_alerts, rule_states
+from services.alerts.handling import MAX_SNOOZE_HOURS, AlertNotFiring, acknowledge, snooze
+from services.alerts.ledger import OpenAlert, delivery_history, held_news, open_alerts, rule_states
+from services.alerts.wording import held_line
 from services.demo.hub_client import SandboxClient, SandboxError
 from services.scheduler.status import scheduler_status
 from services.store import DatabaseError
@@ -28,6 +30,112 @@ def alert_destinations() -> list[Destination]:
 
 
 found = alert_destinations()
+
+try:
+    states = rule_states(get_db(), alerts)
+    held = held_news(get_db(), alerts)
+    firing = open_alerts(get_db(), settings.public_url, held=held)
+except DatabaseError as error:
+    st.error(f"The console database cannot be read right now ({type(error).__name__}).")
+    st.stop()
+
+# -- what fires now, first: what needs someone ---------------------------------------------------------------
+st.subheader("Firing now")
+if held is not None:
+    st.warning(escape_markdown(held_line(held.alerts, held.resolutions, held.reason, held.until)) + ".", icon="⏳")
+if not firing:
+    st.info("No alert is firing.")
+else:
+    critical = sum(alert.severity == "critical" for alert in firing)
+    st.caption(f"{len(firing)} firing, {critical} critical (listed first).")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "severity": alert.severity,
+                    "told": alert.told,
+                    "rule": alert.title,
+                    "about": alert.about,
+                    "since (UTC)": alert.fired_at[:19].replace("T", " "),
+                    "what happened": alert.detail,
+                    "acknowledged": f"by {alert.acked_by} at {alert.acked_at[11:16]} UTC" if alert.acked_at else "",
+                    "open": alert.link,
+                }
+                for alert in firing
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
+    )
+
+
+def alert_choice(alert: OpenAlert) -> str:
+    return f"#{alert.id} {alert.severity}: {alert.title}: {alert.about}"
+
+
+SNOOZES = {"1 hour": 1.0, "4 hours": 4.0, "1 day": 24.0, "1 week": float(MAX_SNOOZE_HOURS)}
+
+
+def handle_alerts(firing: list[OpenAlert]) -> None:
+    """Acknowledge or snooze one firing alert; the answer shows here, next to the buttons."""
+    st.markdown("**Acknowledge or snooze**")
+    may_not = refused("handle_alert")
+    by_id = {alert.id: alert for alert in firing}
+    chosen = by_id[
+        st.selectbox("Alert", list(by_id), format_func=lambda id_: alert_choice(by_id[id_]), key="alert_chosen")
+    ]
+    left, middle, right = st.columns([1, 1, 1], vertical_alignment="bottom")
+    length = middle.selectbox("Snooze for", list(SNOOZES), key="alert_snooze_for")
+    answer = None
+    if left.button("Acknowledge", disabled=bool(may_not), help=may_not, key="alert_ack"):
+        try:
+            acknowledge(get_db(), chosen.id, actor=current_person())
+            answer = ("success", f"Acknowledged alert #{chosen.id}: the team sees you are on it.")
+        except AlertNotFiring as error:
+            answer = ("info", str(error))
+    if right.button("Snooze", disabled=bool(may_not), help=may_not, key="alert_snooze"):
+        try:
+            until = snooze(get_db(), chosen.id, SNOOZES[length], actor=current_person())
+            answer = (
+                "success",
+                f"Snoozed alert #{chosen.id} until {until[:16].replace('T', ' ')} UTC; a worse change tells the"
+                " team at once.",
+            )
+        except AlertNotFiring as error:
+            answer = ("info", str(error))
+    if answer:
+        st.session_state["alerts_handled"] = answer
+        st.rerun()
+    handled = st.session_state.pop("alerts_handled", None)
+    if handled:
+        (st.success if handled[0] == "success" else st.info)(escape_markdown(handled[1]))
+
+
+if firing:
+    handle_alerts(firing)
+
+
+# -- the rules ------------------------------------------------------------------------------------------------
+st.subheader("Rules")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "rule": state.title,
+                "severity": state.severity,
+                "on": state.on,
+                "threshold": state.threshold,
+                "firing now": state.firing,
+                "last fired (UTC)": (state.last_fired_at or "")[:19].replace("T", " "),
+                "settings": ", ".join(state.settings),
+            }
+            for state in states
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
 
 # -- where alerts go ----------------------------------------------------------------------------------------
 st.subheader("Destinations")
@@ -50,7 +158,10 @@ else:
     if scheduler is None or not scheduler.running:
         st.warning("The scheduler is not running: no rule is checked and nothing is sent until it runs.")
     else:
-        volume = f"at most {alerts.max_per_hour} messages an hour, then a summary of the rest"
+        volume = (
+            f"at most {alerts.max_per_hour} messages an hour, then a summary of the rest; many alerts of one rule go"
+            " as one message, and a critical alert goes out at once, whatever the cap and the digest"
+        )
         digest = f"one digest every {alerts.digest_minutes:g} min" if alerts.digest_minutes > 0 else "each on its own"
         st.caption(f"Checked every {alerts.check_seconds:g} s; alerts go {digest}, {volume}.")
 
@@ -72,55 +183,6 @@ if st.button("Send a test alert", type="primary", disabled=bool(may_not_test) or
         for result in results
     ]
     st.rerun()
-
-# -- the rules ------------------------------------------------------------------------------------------------
-st.subheader("Rules")
-try:
-    states = rule_states(get_db(), alerts)
-    firing = open_alerts(get_db(), settings.public_url)
-except DatabaseError as error:
-    st.error(f"The console database cannot be read right now ({type(error).__name__}).")
-    st.stop()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "rule": state.title,
-                "on": state.on,
-                "threshold": state.threshold,
-                "firing now": state.firing,
-                "last fired (UTC)": (state.last_fired_at or "")[:19].replace("T", " "),
-                "settings": ", ".join(state.settings),
-            }
-            for state in states
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
-
-st.subheader("Firing now")
-if not firing:
-    st.info("No alert is firing.")
-else:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "since (UTC)": alert.fired_at[:19].replace("T", " "),
-                    "rule": alert.title,
-                    "about": alert.about,
-                    "what happened": alert.detail,
-                    "told": "yes" if alert.sent else "waiting (digest or cap)",
-                    "open": alert.link,
-                }
-                for alert in firing
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
-    )
 
 
 @st.fragment(run_every=5)

@@ -837,3 +837,27 @@ def m022_links_closed(db: Database) -> None:
     # nothing. Who closed it is kept with when, as for everything an operator does.
     db["io_links"].add_column("closed_at", str)
     db["io_links"].add_column("closed_by", str)
+
+
+# A rating this bad is an alert and an attention reason whatever came before (services.channels.attention and
+# services.alerts.rules read it with this very fragment, so SQLite uses the partial index below).
+BAD_QUALITY_RATINGS = ("FLAGGED", "RED")
+BAD_QUALITY_SQL = "upper(trim(quality_rating)) in ('FLAGGED', 'RED')"
+
+
+@console_migrations()
+def m020_alerts_that_rank(db: Database) -> None:
+    # Each alert's severity and how bad it is (a worse change is news again, even when snoozed); who
+    # acknowledged it and when; until when it stays quiet.
+    for column, kind in (
+        ("severity", str),
+        ("badness", int),
+        ("worsened_at", str),
+        ("acked_at", str),
+        ("acked_by", str),
+        ("snoozed_until", str),
+        ("snoozed_by", str),
+    ):
+        db["alerts"].add_column(column, kind)
+    db.execute("update alerts set severity = 'warning', badness = 0")
+    db.execute(f"create index idx_channels_bad_quality on channels (updated_at) where {BAD_QUALITY_SQL}")

@@ -48,6 +48,7 @@ _ACTIONS = (
     Action("sync_channels", OPERATOR, "sync channels with the Partner API"),
     Action("check_permission", OPERATOR, "ask 360dialog which numbers a client shared"),
     Action("send_test_alert", ADMIN, "send test alerts"),
+    Action("handle_alert", OPERATOR, "acknowledge or snooze alerts"),
     Action("demo_controls", ADMIN, "use the demo controls"),
     Action("manage_accounts", ADMIN, "manage accounts"),
 )

@@ -30,6 +30,7 @@ LEVELS = {
     "warning": apprise.NotifyType.WARNING,
     "success": apprise.NotifyType.SUCCESS,
     "info": apprise.NotifyType.INFO,
+    "failure": apprise.NotifyType.FAILURE,
 }
 WEB_SCHEMES = ("http", "https")
 

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from services.alerts import ledger
 from services.alerts.delivery import Outcome, deliver_due
 from services.alerts.destinations import Destination
-from services.alerts.ledger import Changes, now_utc
+from services.alerts.ledger import Changes, Held, now_utc
 from services.alerts.rules import scan_rules
 from services.settings import AlertSettings
 
@@ -22,6 +22,8 @@ class RoundReport:
     changes: Changes
     messages: list[int]
     outcomes: list[Outcome] = field(default_factory=list)
+    # What the cap or the digest still holds back, and until when (never a critical alert).
+    held: Held | None = None
 
     @property
     def sent(self) -> int:
@@ -44,8 +46,8 @@ def alert_round(
     now = clock()
     changes = ledger.record_scans(db, scan_rules(db, settings, now), now)
     messages = ledger.compose(db, settings, known, public_url, now)
+    held = ledger.held_news(db, settings, now)
     if should_stop():
-        return RoundReport(changes, messages)
-    return RoundReport(
-        changes, messages, deliver_due(db, known, settings, public_url=public_url, clock=clock, should_stop=should_stop)
-    )
+        return RoundReport(changes, messages, held=held)
+    outcomes = deliver_due(db, known, settings, public_url=public_url, clock=clock, should_stop=should_stop)
+    return RoundReport(changes, messages, outcomes, held)

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from services.channels.account_alerts import recent_channel_alerts
 from services.channels.templates import template_problems
+from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
 from services.settings import AlertSettings
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
@@ -27,6 +28,11 @@ UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
 KEY_STEP_LABELS = {"check_key": "key checked", "set_webhook": "messaging webhook set", "read_back": "webhook read back"}
 FAILED_SYNC_OUTCOMES = ("failed", "abandoned")
 RECEIVER_PAGE = "/receiver"
+# A critical alert goes out at once, whatever the hourly cap and the digest; a warning waits its turn.
+CRITICAL, WARNING = "critical", "warning"
+SEVERITIES = (CRITICAL, WARNING)
+# Quality ratings worst first, FLAGGED below RED: the further down a rating sits, the worse the alert.
+QUALITY_BADNESS = ("GREEN", "YELLOW", "RED", "FLAGGED")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class Finding:
     subject: str
     detail: str
     channel_id: str | None = None
+    # None: the rule's own severity. `badness` grows as the condition gets worse (a worse change is news again).
+    severity: str | None = None
+    badness: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,9 @@ class Rule:
     threshold: Callable[[AlertSettings], str]
     # Where to look when the alert is not about one channel.
     page: str = RECEIVER_PAGE
+    severity: str = WARNING
+    # What many of its alerts are, for one message about all of them ("22 numbers stuck in onboarding").
+    many: str = "alerts"
 
 
 def _iso(moment: datetime) -> str:
@@ -94,42 +106,69 @@ def quality_drop_detail(row: dict[str, Any]) -> str:
     """The quality half of the Channels page's sentence (services.channels.attention.quality_drop): quality stays
     per number; a limit drop is told per portfolio (find_limit_drops)."""
     old_q, new_q = row.get("previous_quality_rating"), row.get("quality_rating")
-    return f"quality fell from {old_q} to {new_q}" if _fell(old_q, new_q, QUALITY_RATINGS) else ""
+    if _fell(old_q, new_q, QUALITY_RATINGS):
+        return f"quality fell from {old_q} to {new_q}"
+    if _normalised(new_q) in BAD_QUALITY_RATINGS:
+        return f"quality is {_normalised(new_q)}" + (f" (was {old_q})" if old_q else " (no earlier rating known)")
+    return ""
+
+
+def _normalised(value: str | None) -> str:
+    return (value or "").strip().upper()
 
 
 def _fell(old: str | None, new: str | None, order: tuple[str, ...]) -> bool:
     def rank(value: str | None) -> int | None:
-        normalised = (value or "").strip().upper()
+        normalised = _normalised(value)
         return order.index(normalised) if normalised in order else None
 
     old_rank, new_rank = rank(old), rank(new)
     return old_rank is not None and new_rank is not None and new_rank < old_rank
 
 
+def quality_badness(rating: str | None) -> int:
+    normalised = _normalised(rating)
+    return QUALITY_BADNESS.index(normalised) if normalised in QUALITY_BADNESS else 0
+
+
+def _quality_finding(row: dict[str, Any]) -> Finding:
+    bad = _normalised(row["quality_rating"]) in BAD_QUALITY_RATINGS
+    at = row["quality_changed_at"] or row["updated_at"]
+    return Finding(
+        "quality_drop",
+        row["id"],
+        f"{quality_drop_detail(row)} (at {_when(at)})",
+        row["id"],
+        severity=CRITICAL if bad else WARNING,
+        badness=quality_badness(row["quality_rating"]),
+    )
+
+
 def find_quality_drops(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """A number whose quality fell (a warning while it stays YELLOW), and any number rated RED or FLAGGED
+    (critical), whatever its earlier rating: a first known RED is no drop but needs someone all the same."""
     quality, previous_quality = (
         _rank_sql("quality_rating", QUALITY_RATINGS),
         _rank_sql("previous_quality_rating", QUALITY_RATINGS),
     )
-    rows = _query(
+    columns = "id, quality_rating, previous_quality_rating, quality_changed_at, updated_at"
+    fell = _query(
         db,
         f"""
-        select id, quality_rating, previous_quality_rating, quality_changed_at
-        from channels
+        select {columns} from channels
         where quality_changed_at is not null and {quality} < {previous_quality}
         order by quality_changed_at desc limit ?
         """,  # noqa: S608 - fixed fragments
         [],
     )
-    return _bounded(
-        rows,
-        lambda row: Finding(
-            "quality_drop",
-            row["id"],
-            f"{quality_drop_detail(row)} (at {_when(row['quality_changed_at'])})",
-            row["id"],
-        ),
+    bad = _query(
+        db,
+        f"select {columns} from channels where {BAD_QUALITY_SQL} order by updated_at desc limit ?",  # noqa: S608
+        [],
     )
+    rows = {row["id"]: row for row in [*fell, *bad]}
+    complete = len(fell) <= SCAN_LIMIT and len(bad) <= SCAN_LIMIT
+    return Scan([_quality_finding(row) for row in list(rows.values())[:SCAN_LIMIT]], complete=complete)
 
 
 MAX_NUMBERS_NAMED = 20
@@ -477,14 +516,16 @@ def find_failed_sync(db: Database, settings: AlertSettings, now: datetime) -> Sc
 RULES: tuple[Rule, ...] = (
     Rule(
         "quality_drop",
-        "Quality dropped",
+        "Quality dropped or low",
         "Look at what this number sent lately (templates, opt-outs, blocks): Meta lowers quality after negative "
         "feedback. Hold campaigns on it until its quality recovers.",
         "CONSOLE_ALERT_QUALITY_DROP",
         (),
         find_quality_drops,
         lambda s: s.quality_drop,
-        lambda s: "any drop, per number",
+        lambda s: "a drop to YELLOW (warning); RED or FLAGGED, whatever came before (critical); per number",
+        severity=CRITICAL,
+        many="numbers with falling or low quality",
     ),
     Rule(
         "limit_drop",
@@ -497,6 +538,7 @@ RULES: tuple[Rule, ...] = (
         lambda s: s.limit_drop,
         lambda s: "any drop, one alert per business portfolio (or WABA)",
         page="/channels",
+        many="business portfolios whose messaging limit dropped",
     ),
     Rule(
         "template",
@@ -508,6 +550,7 @@ RULES: tuple[Rule, ...] = (
         find_template_problems,
         lambda s: s.template,
         lambda s: "each template's newest decision of the last 30 days",
+        many="template problems",
     ),
     Rule(
         "left_running",
@@ -519,6 +562,7 @@ RULES: tuple[Rule, ...] = (
         find_left_running,
         lambda s: s.left_running,
         lambda s: "as soon as a sync sees it",
+        many="channels left running",
     ),
     Rule(
         "stuck",
@@ -530,6 +574,7 @@ RULES: tuple[Rule, ...] = (
         find_stuck,
         lambda s: s.stuck,
         lambda s: f"one stage for over {s.stuck_minutes:g} min",
+        many="numbers stuck in onboarding",
     ),
     Rule(
         "no_key",
@@ -540,6 +585,7 @@ RULES: tuple[Rule, ...] = (
         find_running_without_key,
         lambda s: s.no_key,
         lambda s: f"running for {s.no_key_minutes:g} min with no key",
+        many="numbers running without a key",
     ),
     Rule(
         "revoked",
@@ -551,6 +597,8 @@ RULES: tuple[Rule, ...] = (
         find_revoked,
         lambda s: s.revoked,
         lambda s: "as soon as it is known",
+        severity=CRITICAL,
+        many="numbers whose permission was revoked",
     ),
     Rule(
         "permission_changed",
@@ -562,6 +610,7 @@ RULES: tuple[Rule, ...] = (
         find_permission_changes,
         lambda s: s.permission_changed,
         lambda s: f"granted -> not shared, and back, for {PERMISSION_CHANGE_DAYS} days",
+        many="key permission changes",
     ),
     Rule(
         "account",
@@ -573,6 +622,8 @@ RULES: tuple[Rule, ...] = (
         find_account_alerts,
         lambda s: s.account,
         lambda s: "each channel's newest of the last 30 days",
+        severity=CRITICAL,
+        many="account violations or restrictions",
     ),
     Rule(
         "key_chain",
@@ -583,6 +634,7 @@ RULES: tuple[Rule, ...] = (
         find_failed_key_steps,
         lambda s: s.key_chain,
         lambda s: "any failed step of the active key",
+        many="keys not ready (a step failed)",
     ),
     Rule(
         "key_stopped",
@@ -594,6 +646,8 @@ RULES: tuple[Rule, ...] = (
         find_stopped_keys,
         lambda s: s.key_stopped,
         lambda s: "once per key that 360dialog refuses (401 or 403)",
+        severity=CRITICAL,
+        many="keys that stopped working",
     ),
     Rule(
         "rejections",
@@ -605,6 +659,8 @@ RULES: tuple[Rule, ...] = (
         find_refusals,
         lambda s: s.rejections,
         lambda s: f"more than {s.rejections_count} in {s.rejections_minutes:g} min, per reason",
+        severity=CRITICAL,
+        many="kinds of refused requests at the receiver",
     ),
     Rule(
         "heartbeat",
@@ -616,6 +672,7 @@ RULES: tuple[Rule, ...] = (
         find_silence,
         lambda s: s.heartbeat,
         lambda s: f"none for {s.heartbeat_hours:g} h while channels onboard",
+        many="silences of partner webhooks",
     ),
     Rule(
         "sync_failed",
@@ -626,9 +683,15 @@ RULES: tuple[Rule, ...] = (
         find_failed_sync,
         lambda s: s.sync_failed,
         lambda s: "the last run failed",
+        severity=CRITICAL,
+        many="failed syncs",
     ),
 )
 RULES_BY_KEY = {rule.key: rule for rule in RULES}
+
+
+def severity_of(finding: Finding) -> str:
+    return finding.severity or RULES_BY_KEY[finding.rule].severity
 
 
 def scan_rules(db: Database, settings: AlertSettings, now: datetime) -> dict[str, Scan]:

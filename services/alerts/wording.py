@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from services.alerts.rules import RULES_BY_KEY, Rule
+from services.alerts.rules import CRITICAL, RULES_BY_KEY, WARNING, Rule
 from services.channels.labels import ChannelLabel
 
 # A digest or a summary names this many alerts one by one, and counts the rest.
@@ -36,6 +36,14 @@ class Notice:
     resolved_at: str | None
     fired: bool
     resolved: bool
+    severity: str = WARNING
+    # It fired before and got worse since (quality YELLOW, then RED).
+    worsened: bool = False
+
+    @property
+    def urgent(self) -> bool:
+        """A critical alert's firing goes out at once, whatever the cap and the digest."""
+        return self.fired and self.severity == CRITICAL
 
     @property
     def at(self) -> str:
@@ -79,16 +87,30 @@ def _about(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     return one_line(notice.subject.split("/", 1)[1]) if "/" in notice.subject else ""
 
 
+def _prefix(notice: Notice) -> str:
+    if notice.kind != "fired":
+        return {"resolved": "Resolved: ", "fired and resolved": "Fired and resolved: "}[notice.kind]
+    if notice.severity == CRITICAL:
+        return "Critical, worse: " if notice.worsened else "Critical: "
+    return "Worse: " if notice.worsened else ""
+
+
 def _headline(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     rule = RULES_BY_KEY[notice.rule]
-    prefix = {"fired": "", "resolved": "Resolved: ", "fired and resolved": "Fired and resolved: "}[notice.kind]
     about = _about(notice, labels)
-    return f"{prefix}{rule.title}: {about}" if about else f"{prefix}{rule.title}"
+    return f"{_prefix(notice)}{rule.title}: {about}" if about else f"{_prefix(notice)}{rule.title}"
+
+
+def _level(notices: Sequence[Notice]) -> str:
+    """apprise's notification type: failure for a critical alert, success when all is news of resolutions."""
+    if any(notice.urgent for notice in notices):
+        return "failure"
+    return "warning" if any(notice.fired for notice in notices) else "success"
 
 
 def single(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> Text:
     rule = RULES_BY_KEY[notice.rule]
-    lines = []
+    lines = [f"Severity: {notice.severity}"]
     if notice.channel_id:
         label = labels[notice.channel_id]
         shown = label.phone_name if label.phone_name and label.phone_name != label.business else ""
@@ -101,8 +123,8 @@ def single(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> 
     else:
         lines.append(f"What to do: {rule.todo}")
     lines.append(f"Open: {link(public_url, notice, rule)}")
-    level = "warning" if notice.kind == "fired" else "success"
-    return Text("alert" if notice.fired else "resolved", level, _headline(notice, labels), "\n".join(lines))
+    kind = "alert" if notice.fired else "resolved"
+    return Text(kind, _level([notice]), _headline(notice, labels), "\n".join(lines))
 
 
 def _line(notice: Notice, labels: dict[str, ChannelLabel], public_url: str) -> str:
@@ -122,11 +144,54 @@ def _listed(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_u
     return lines
 
 
+# How many a grouped message's title names before it counts the rest.
+NAMED_IN_TITLE = 3
+
+
+def grouped(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str) -> Text:
+    """Many alerts of one rule and one kind of news as one message: "22 numbers stuck in onboarding: ...",
+    naming the first and counting the rest."""
+    first = notices[0]
+    rule = RULES_BY_KEY[first.rule]
+    named = [_about(notice, labels) or one_line(notice.subject) for notice in notices[:NAMED_IN_TITLE]]
+    more = f" and {len(notices) - NAMED_IN_TITLE} more" if len(notices) > NAMED_IN_TITLE else ""
+    prefix = {"fired": "", "resolved": "Resolved: ", "fired and resolved": "Fired and resolved: "}[first.kind]
+    if first.urgent:
+        prefix = "Critical: "
+    title = f"{prefix}{len(notices)} {rule.many}: {'; '.join(named)}{more}"
+    body = [f"Severity: {_severity_words(notices)}", ""]
+    body += _listed(notices, labels, public_url)
+    body.append("")
+    body.append(f"What to do: {rule.todo}" if first.kind == "fired" else "The conditions no longer hold.")
+    body.append(f"Every open alert: {public_url}/alerts")
+    kind = "alert" if first.fired else "resolved"
+    return Text(kind, _level(notices), title, "\n".join(body))
+
+
+def _severity_words(notices: Sequence[Notice]) -> str:
+    counted = Counter(notice.severity for notice in notices)
+    return ", ".join(f"{count} {severity}" for severity, count in sorted(counted.items()))
+
+
+def held_line(alerts: int, resolutions: int, reason: str, until: str | None) -> str:
+    """What waits and until when, as the Alerts page says it: "12 warning alerts held by the hourly cap until
+    14:05 UTC"."""
+    parts = []
+    if alerts:
+        parts.append("1 warning alert" if alerts == 1 else f"{alerts} warning alerts")
+    if resolutions:
+        parts.append("1 resolution" if resolutions == 1 else f"{resolutions} resolutions")
+    what = " and ".join(parts)
+    if until is None:
+        return f"{what} waiting for the scheduler's next check"
+    return f"{what} held by {reason} until {until[11:16]} UTC"
+
+
 def digest(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str, minutes: float) -> Text:
     title = f"{len(notices)} alerts in the last {minutes:g} min"
     body = [f"In short: {_counts(notices)}.", "", *_listed(notices, labels, public_url), ""]
     body.append(f"Every open alert: {public_url}/alerts")
-    return Text("digest", "warning", title, "\n".join(body))
+    return Text("digest", _level(notices), title, "\n".join(body))
 
 
 def summary(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str, cap: int) -> Text:

@@ -1,6 +1,7 @@
-"""Channels that need someone to look at them: running without a key, a key that stopped working, stuck, degraded,
-revoked, moved out of running by the Partner API, hurt by a template decision of their WABA, or with a cancellation
-pending. A channel that ended (services.channels.endings) is out of the onboarding reasons."""
+"""Channels that need someone to look at them: running without a key, a key that stopped working, stuck, degraded (a
+quality or limit drop, or a RED or FLAGGED rating whatever came before), revoked, moved out of running by the
+Partner API, hurt by a template decision of their WABA, or with a cancellation pending. A channel that ended
+(services.channels.endings) is out of the onboarding reasons."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.channels.query import KEY_STATUS_SQL
 from services.channels.templates import template_problems
 from services.keys.health.reading import stopped_keys
 from services.keys.readiness import unprepared_keys
+from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
 # Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.
@@ -57,6 +59,24 @@ def quality_drop(channel: dict[str, Any]) -> str | None:
     if limit_dropped(channel.get("previous_messaging_limit"), channel.get("messaging_limit")):
         drops.append(f"messaging limit fell from {channel['previous_messaging_limit']} to {channel['messaging_limit']}")
     return "; ".join(drops) or None
+
+
+def low_quality(channel: dict[str, Any]) -> str | None:
+    """A RED or FLAGGED rating that is no drop (the first rating known, or no better before): it needs someone
+    all the same."""
+    rating = (channel.get("quality_rating") or "").strip().upper()
+    if rating not in BAD_QUALITY_RATINGS:
+        return None
+    before = channel.get("previous_quality_rating")
+    return f"quality is {rating}" + (f" (was {before})" if before else " (no earlier rating known)")
+
+
+def quality_trouble(channel: dict[str, Any]) -> str | None:
+    """What the channel's view and the work queue say about its quality and limit: a drop, or a bad rating."""
+    drop = quality_drop(channel)
+    if drop and "quality fell" in drop:
+        return drop
+    return "; ".join(part for part in (low_quality(channel), drop) if part) or None
 
 
 def running_without_key(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
@@ -110,6 +130,20 @@ def stuck(db: Database, after_minutes: float, limit: int = ATTENTION_LIMIT) -> l
 
 
 def degraded(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Quality or limit drops, and any number rated RED or FLAGGED whatever came before."""
+    bad = list(
+        db.query(f"select * from channels where {BAD_QUALITY_SQL} order by updated_at desc limit ?", [limit])  # noqa: S608
+    )
+    items = [
+        AttentionItem(
+            row["id"],
+            "quality or limit dropped" if quality_drop(row) else "quality RED or FLAGGED",
+            quality_trouble(row) or "",
+            row["quality_changed_at"] or row["updated_at"],
+        )
+        for row in bad
+    ]
+    seen = {row["id"] for row in bad}
     rows = db.query(
         """
         select * from channels where quality_changed_at is not null
@@ -117,10 +151,9 @@ def degraded(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
         """,
         [limit * 4],
     )
-    items = []
     for row in rows:
         drop = quality_drop(row)
-        if drop:
+        if drop and row["id"] not in seen:
             items.append(AttentionItem(row["id"], "quality or limit dropped", drop, row["quality_changed_at"]))
     return items[:limit]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from services.alerts.destinations import Destination
 from services.alerts.rounds import alert_round
+from services.alerts.wording import held_line
 from services.settings import AlertSettings
 from services.store import open_console_db
 
@@ -50,15 +51,20 @@ class AlertLoop:
                 except Exception as error:  # noqa: BLE001 - the next round tries again; the loop must go on
                     log.error("alert round failed: %s: %s", type(error).__name__, error)
                 else:
-                    if report.changes.fired or report.changes.resolved or report.outcomes:
+                    changes = report.changes
+                    if changes.fired or changes.worsened or changes.resolved or report.outcomes:
                         log.info(
-                            "alerts: %d fired, %d resolved, %d messages composed, %d sent, %d failed",
-                            report.changes.fired,
-                            report.changes.resolved,
+                            "alerts: %d fired, %d got worse, %d resolved, %d messages composed, %d sent, %d failed",
+                            changes.fired,
+                            changes.worsened,
+                            changes.resolved,
                             len(report.messages),
                             report.sent,
                             report.failed,
                         )
+                    if report.held is not None and (changes.fired or changes.resolved):
+                        held = report.held
+                        log.info("alerts: %s", held_line(held.alerts, held.resolutions, held.reason, held.until))
                 self._stop.wait(self.settings.check_seconds)
         finally:
             db.close()

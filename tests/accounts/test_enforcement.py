@@ -33,6 +33,7 @@ from services.accounts import (
 from services.accounts.roles import rank
 from services.alerts.delivery import send_test_alert
 from services.alerts.destinations import destinations
+from services.alerts.handling import acknowledge, snooze
 from services.channels.permission import refresh_permissions, refresh_unsettled_permissions
 from services.channels.projection import upsert_channel
 from services.channels.sync import sync_channels, sync_one_channel
@@ -154,6 +155,8 @@ CALLS: list[tuple[str, str, Call]] = [
             public_url="http://console.test",
         ),
     ),
+    ("handle_alert", "acknowledge", lambda w, p: acknowledge(w.db, 1, actor=p)),
+    ("handle_alert", "snooze", lambda w, p: snooze(w.db, 1, 4, actor=p)),
     ("demo_controls", "run_control", lambda w, p: run_control(w.db, p, "quality_change", _act(w), channel_id="chA1")),
     ("demo_controls", "reset_demo", lambda w, p: reset_demo(w.db, w.sandbox, actor=p)),
     ("demo_controls", "load_scenario", lambda w, p: load_scenario(w.db, w.api, w.vault, w.sandbox, actor=p, seed=1)),

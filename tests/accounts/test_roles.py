@@ -33,6 +33,7 @@ EXPECTED = {
     "discard_redirect": OPERATOR,
     "sync_channels": OPERATOR,
     "check_permission": OPERATOR,
+    "handle_alert": OPERATOR,
     "send_test_alert": ADMIN,
     "demo_controls": ADMIN,
     "manage_accounts": ADMIN,

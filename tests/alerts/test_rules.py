@@ -11,7 +11,7 @@ import pytest
 from services.alerts import rules
 from services.alerts.destinations import destinations
 from services.alerts.rounds import alert_round
-from services.alerts.rules import KEY_STEP_LABELS, RULES, quality_drop_detail, scan_rules
+from services.alerts.rules import CRITICAL, KEY_STEP_LABELS, RULES, quality_drop_detail, scan_rules
 from services.channels import attention
 from services.keys.readiness import STEP_LABELS
 from services.receiver.stats import last_event_at
@@ -50,12 +50,16 @@ def test_each_rule_fires_once_and_resolves_once(db, sink, sink_url, clock, condi
         clock.advance(seconds=30)
         assert run(db, settings, found, clock).changes.fired == 0
     [fired] = sink.messages()
-    assert fired["title"].startswith(rule.title)
-    assert fired["type"] == "warning"
+    # The quality condition here is a drop to YELLOW: a warning, where RED would be critical.
+    critical = rule.severity == CRITICAL and condition.rule != "quality_drop"
+    prefix = "Critical: " if critical else ""
+    assert fired["title"].startswith(prefix + rule.title)
+    assert fired["type"] == ("failure" if critical else "warning")
+    assert f"Severity: {'critical' if critical else 'warning'}" in fired["message"]
     assert "What happened: " in fired["message"]
     assert f"What to do: {rule.todo}" in fired["message"]
     if condition.about_channel:
-        assert fired["title"] == f"{rule.title}: {BUSINESS}, {phone_of(channel_id)}"
+        assert fired["title"] == f"{prefix}{rule.title}: {BUSINESS}, {phone_of(channel_id)}"
         assert f"Open: {PUBLIC_URL}/channels?open={channel_id}" in fired["message"]
     else:
         assert f"Open: {PUBLIC_URL}/receiver" in fired["message"]
@@ -68,7 +72,7 @@ def test_each_rule_fires_once_and_resolves_once(db, sink, sink_url, clock, condi
         assert run(db, settings, found, clock).changes.resolved == 0
     first, resolved = sink.messages()
     assert first == fired
-    assert resolved["title"] == "Resolved: " + fired["title"]
+    assert resolved["title"] == "Resolved: " + fired["title"].removeprefix(prefix)
     assert resolved["type"] == "success"
     assert "Resolved at " in resolved["message"]
     assert db.execute("select count(*), min(state) from alerts").fetchone() == (1, "resolved")
@@ -221,3 +225,31 @@ def test_steps_and_times_are_the_consoles_own(db, clock) -> None:
     _channels_for_agreement(db, clock)
     assert KEY_STEP_LABELS == STEP_LABELS
     assert rules.last_event_at(db) == last_event_at(db)
+
+
+@pytest.mark.parametrize("rating", ["RED", "FLAGGED", " red "])
+def test_a_first_known_red_or_flagged_rating_is_an_attention_reason_and_a_critical_alert(
+    db, sink, sink_url, clock, rating
+) -> None:
+    add_channel(db, "firstCH", clock)
+    add_channel(db, "greenCH", clock)
+    with db.atomic():
+        # No earlier rating: no drop, but a number that needs someone all the same.
+        db.execute("update channels set quality_rating = ? where id = 'firstCH'", [rating])
+        db.execute("update channels set quality_rating = 'GREEN' where id = 'greenCH'")
+    shown = rating.strip().upper()
+
+    reasons = {(item.channel_id, item.reason, item.detail) for item in attention.degraded(db)}
+    assert reasons == {("firstCH", "quality RED or FLAGGED", f"quality is {shown} (no earlier rating known)")}
+    channel = db["channels"].get("firstCH")
+    assert attention.quality_trouble(channel) == f"quality is {shown} (no earlier rating known)"
+    assert attention.quality_trouble(db["channels"].get("greenCH")) is None
+
+    settings = alert_settings([sink_url], "quality_drop")
+    [finding] = scan_rules(db, settings, clock())["quality_drop"].findings
+    assert (finding.subject, finding.severity) == ("firstCH", CRITICAL)
+    report = run(db, settings, destinations(settings.urls), clock)
+    assert (report.changes.fired, report.sent) == (1, 1)
+    [message] = sink.messages()
+    assert message["title"] == f"Critical: Quality dropped or low: {BUSINESS}, {phone_of('firstCH')}"
+    assert f"quality is {shown} (no earlier rating known)" in message["message"]

@@ -267,5 +267,5 @@ def test_a_hostile_name_cannot_start_lines_in_the_message() -> None:
     labels = {CHANNEL: ChannelLabel(CHANNEL, "+34 600", "Shown\n@everyone", "c1", "Cafe\n- fake line")}
     text = single(notice, labels, PUBLIC_URL)
     lines = text.body.split("\n")
-    assert [line.split(":", 1)[0] for line in lines] == ["Channel", "What happened", "What to do", "Open"]
+    assert [line.split(":", 1)[0] for line in lines] == ["Severity", "Channel", "What happened", "What to do", "Open"]
     assert "\n" not in text.title

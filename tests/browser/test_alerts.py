@@ -1,6 +1,8 @@
 """The Alerts page in a real browser against the real stack in demo mode: its test button reaches the sandbox
 hub's inbox, which the page shows; and the demo's stories (a channel that never runs, a quality drop, a
-revocation) raise their alerts there through the scheduler, with no real Slack or mailbox."""
+revocation) raise their alerts there through the scheduler, with no real Slack or mailbox. And a burst that
+spends the hourly cap holds no RED number back: its alert reaches the inbox at once, and the page says what the
+cap holds and until when."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from services.demo.controls import store_redirect_query
 from services.demo.hub_client import SandboxClient
 from services.partner_api import PartnerApi
 from tests.support.console import console_db
+from tests.support.screens import screenshot
 from tests.support.servers import wait_for
 from tests.support.stack import RunningStack, start_stack, wait_until_running
 
@@ -71,7 +74,9 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
         wait_for(lambda: db.execute("select quality_rating from channels where id = ?", [dropped_id]).fetchone()[0])
     sandbox.change_quality(dropped_id, quality="RED", limit="TIER_50")
     wait_for(
-        lambda: any(title.startswith("Quality dropped: Quality Cafe") for title in inbox_titles(sandbox)),
+        lambda: any(
+            title.startswith("Critical: Quality dropped or low: Quality Cafe") for title in inbox_titles(sandbox)
+        ),
         timeout=60,
     )
 
@@ -87,19 +92,117 @@ def test_the_demo_stories_raise_their_alerts_in_the_inbox(stack: RunningStack, s
     with console_db(stack.data_dir / "console.db") as db:
         # As the console keeps it: the spelling of the number its webhooks gave.
         [(stuck_number,)] = db.execute("select phone_number from channels where id = ?", [stuck_id]).fetchall()
-    stuck_title = f"Stuck in onboarding: Stuck Studio, {stuck_number}"
+    stuck_named = f"Stuck Studio, {stuck_number}"
     wanted = {
-        stuck_title,
-        "Permission revoked: Quality Cafe, +49 151 5550002",
-        "Quality dropped: Quality Cafe, +49 151 5550002",
+        "Critical: Permission revoked: Quality Cafe, +49 151 5550002",
+        "Critical: Quality dropped or low: Quality Cafe, +49 151 5550002",
     }
-    wait_for(lambda: wanted <= set(inbox_titles(sandbox)), timeout=60)
-    messages = {message["title"]: message["message"] for message in sandbox.inbox(limit=100)}
-    assert f"{stack.public_url}/channels?open={stuck_id}" in messages[stuck_title]
+
+    def told_stuck() -> list[dict]:
+        # On its own ("Stuck in onboarding: ..."), or in one message with another number stuck in the same
+        # round ("2 numbers stuck in onboarding: ..."), as Quality Cafe may be while it onboards.
+        return [
+            message
+            for message in sandbox.inbox(limit=100)
+            if "tuck in onboarding: " in message["title"]
+            and not message["title"].startswith("Resolved")
+            and stuck_named in message["title"]
+        ]
+
+    wait_for(lambda: wanted <= set(inbox_titles(sandbox)) and told_stuck(), timeout=60)
+    [stuck_message] = told_stuck()
+    assert f"{stack.public_url}/channels?open={stuck_id}" in stuck_message["message"]
     # Each story once, however many rounds ran.
     titles = inbox_titles(sandbox)
     assert all(titles.count(title) == 1 for title in wanted)
+    assert len(told_stuck()) == 1
 
     page.goto(f"{stack.public_url}/alerts")
     expect(page.get_by_role("heading", name="Demo inbox")).to_be_visible()
-    expect(page.get_by_text("Permission revoked: Quality Cafe, +49 151 5550002").first).to_be_visible()
+    expect(page.get_by_text("Critical: Permission revoked: Quality Cafe, +49 151 5550002").first).to_be_visible()
+
+
+CAP = 3
+
+
+@pytest.fixture(scope="module")
+def capped_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(
+        tmp_path_factory.mktemp("alerts-capped"),
+        {
+            "CONSOLE_ALERT_CHECK_SECONDS": "1",
+            "CONSOLE_ALERT_STUCK_MINUTES": "0.05",
+            "CONSOLE_ALERT_MAX_PER_HOUR": str(CAP),
+        },
+    )
+    yield running
+    assert running.stop() == 0, running.log_path.read_text()
+
+
+def _capped_messages(stack: RunningStack) -> int:
+    with console_db(stack.data_dir / "console.db") as db:
+        return db.execute("select count(*) from alert_messages where kind != 'test'").fetchone()[0]
+
+
+def _held_alerts(stack: RunningStack) -> int:
+    with console_db(stack.data_dir / "console.db") as db:
+        return db.execute("select count(*) from alerts where state = 'firing' and fired_message_id is null").fetchone()[
+            0
+        ]
+
+
+def test_a_burst_then_a_red_number_the_red_alert_arrives_at_the_sink_at_once(capped_stack: RunningStack, page) -> None:
+    stack = capped_stack
+    secrets = json.loads((stack.data_dir / "demo-secrets.json").read_text())
+    sandbox = SandboxClient(stack.sandbox_url, secrets["partner_api_key"])
+    try:
+        # A burst of numbers stuck in onboarding, one after another, until the hour's cap is spent...
+        for number in range(1, CAP + 1):
+            sandbox.onboard(f"Burst {number}", [f"+49 151 60000{number:02d}"], never_running=True)
+            wait_for(lambda wanted=number: _capped_messages(stack) >= wanted, timeout=60)
+        assert _capped_messages(stack) == CAP
+        # ...and more of them, which the cap now holds.
+        for number in range(CAP + 1, CAP + 6):
+            sandbox.onboard(f"Burst {number}", [f"+49 151 60000{number:02d}"], never_running=True)
+        wait_for(lambda: _held_alerts(stack) >= 5, timeout=60)
+
+        red = sandbox.onboard("Red Bistro", ["+49 151 7770001"])
+        [red_id] = red["channel_ids"]
+        wait_until_running(stack, red_id)
+        sandbox.change_quality(red_id, quality="RED", limit="TIER_250")
+        title = "Critical: Quality dropped or low: Red Bistro, +49 151 7770001"
+        # At once: the webhook, the next round (every second) and one send, on two shared cores.
+        wait_for(lambda: title in inbox_titles(sandbox), timeout=30)
+        [message] = [message for message in sandbox.inbox(limit=100) if message["title"] == title]
+        assert "Severity: critical" in message["message"]
+        assert re.search(r"What happened: quality (is RED|fell from \w+ to RED)", message["message"])
+        # The burst is still held: the RED alert did not wait for it.
+        assert _held_alerts(stack) >= 5
+    finally:
+        sandbox.close()
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{stack.public_url}/alerts")
+    expect(page.get_by_role("heading", name="Firing now")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"\d+ warning alerts held by the hourly cap until \d\d:\d\d UTC"))
+    ).to_be_visible()
+    expect(page.get_by_text(title).first).to_be_visible()
+    screenshot(page, "alerts-burst-then-red-1280")
+    page.set_viewport_size({"width": 800, "height": 700})
+    expect(page.get_by_text(re.compile(r"warning alerts held by the hourly cap until"))).to_be_visible()
+    screenshot(page, "alerts-burst-then-red-800")
+    # The RED alert comes first in the list to act on: acknowledged from the page, the answer next to the button.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Acknowledge").click()
+    answer = page.get_by_text(re.compile(r"Acknowledged alert #\d+: the team sees you are on it\."))
+    expect(answer).to_be_visible()
+    answer.scroll_into_view_if_needed()
+    screenshot(page, "alerts-acknowledged-1280")
+    with console_db(stack.data_dir / "console.db") as db:
+        assert db.execute(
+            "select acked_by from alerts where channel_id = ? and state = 'firing'", [red_id]
+        ).fetchall() == [("demo",)]
+        assert db.execute("select action from audit where action = 'acknowledge_alert'").fetchall() == [
+            ("acknowledge_alert",)
+        ]

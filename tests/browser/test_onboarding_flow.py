@@ -20,7 +20,7 @@ from tests.support.stack import RunningStack, start_stack, wait_until_running
 # Key health asks about every active key every 3 s here, and alerts go out every second: one round is short.
 KEY_HEALTH_MINUTES = 0.05
 ONE_ROUND_SECONDS = KEY_HEALTH_MINUTES * 60
-KEY_STOPPED_TITLE = "Key stopped working: Acme Bakery, +49 151 0000001"
+KEY_STOPPED_TITLE = "Critical: Key stopped working: Acme Bakery, +49 151 0000001"
 
 
 @pytest.fixture(scope="module")
