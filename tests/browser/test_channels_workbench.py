@@ -8,9 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_controls import click_and_expect, open_demo, query
+from tests.browser.test_demo_controls import load_the_scenario, open_demo, query
 from tests.support.screens import screenshot
-from tests.support.servers import wait_for
 from tests.support.stack import RunningStack
 
 ROW_HEIGHT = 35  # Streamlit's data grid: the header and each row
@@ -36,9 +35,7 @@ def _scenario_loaded(page, stack: RunningStack) -> None:
     if query(stack, "select count(*) from channels")[0][0] >= 150:
         return
     open_demo(page, stack)
-    click_and_expect(page, "Load realistic scenario", "Scenario loaded")
-    queued = int(re.search(r"(\d+) webhooks queued", page.get_by_text("webhooks queued").inner_text()).group(1))
-    wait_for(lambda: query(stack, "select count(*) from events")[0][0] >= queued, timeout=120)
+    load_the_scenario(page, stack)
 
 
 @pytest.mark.parametrize("sized_page", [(1280, 800), (800, 900)], indirect=True, ids=["1280x800", "800px"])

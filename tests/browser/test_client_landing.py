@@ -37,7 +37,7 @@ def expect_no_operator_view(page) -> None:
 def test_a_cancelled_onboarding_tells_the_client_cancelled(stack: RunningStack, browser) -> None:
     # The old behaviour: "Onboarding complete ... on its way", and in demo mode the operator's view at once.
     operator = browser.new_context(viewport=WIDE).new_page()
-    operator.goto(f"{stack.public_url}/")
+    operator.goto(f"{stack.public_url}/connect")
     hand_out_a_link(operator)
     state = newest_state(stack)
     for viewport, name in ((WIDE, "client-landing-cancelled-1280"), (NARROW, "client-landing-cancelled-800")):
@@ -64,7 +64,7 @@ def test_a_cancelled_onboarding_tells_the_client_cancelled(stack: RunningStack, 
 
 def test_an_onboarding_that_shares_no_number_says_so(stack: RunningStack, browser) -> None:
     operator = browser.new_context(viewport=WIDE).new_page()
-    operator.goto(f"{stack.public_url}/")
+    operator.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(operator)
     operator.context.close()
     client = browser.new_context(viewport=NARROW).new_page()
@@ -82,10 +82,10 @@ def test_an_onboarding_that_shares_no_number_says_so(stack: RunningStack, browse
 
 def test_a_link_is_reopened_copied_and_closed_from_the_history(stack: RunningStack, browser) -> None:
     operator = browser.new_context(viewport=WIDE).new_page()
-    operator.goto(f"{stack.public_url}/")
+    operator.goto(f"{stack.public_url}/connect")
     href = hand_out_a_link(operator)
     # Another visit to the page: no link on it until one is reopened from the history.
-    operator.goto(f"{stack.public_url}/")
+    operator.goto(f"{stack.public_url}/connect")
     expect(operator.get_by_role("heading", name="Links handed out")).to_be_visible()
     expect(operator.get_by_role("link", name="Open onboarding")).to_have_count(0)
     state = newest_state(stack)

@@ -8,9 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_controls import click_and_expect, open_demo, query
+from tests.browser.test_demo_controls import load_the_scenario, open_demo, query
 from tests.support.screens import screenshot
-from tests.support.servers import wait_for
 from tests.support.stack import RunningStack
 
 
@@ -19,9 +18,7 @@ def test_clients_with_their_numbers_and_one_client_in_its_own_view(stack: Runnin
     page = context.new_page()
     page.set_default_timeout(30_000)
     open_demo(page, stack)
-    click_and_expect(page, "Load realistic scenario", "Scenario loaded")
-    queued = int(re.search(r"(\d+) webhooks queued", page.get_by_text("webhooks queued").inner_text()).group(1))
-    wait_for(lambda: query(stack, "select count(*) from events")[0][0] >= queued, timeout=120)
+    load_the_scenario(page, stack)
 
     page.goto(f"{stack.public_url}/clients")
     expect(page.get_by_role("heading", name="Clients")).to_be_visible()

@@ -146,5 +146,8 @@ def test_the_landing_page_renders_a_seeded_redirect(seeded, sessions) -> None:
     app.run()
     assert not app.exception, [element.value for element in app.exception]
     assert not app.error, [element.value for element in app.error]
+    # Demo mode shows the client's page first, the operator's view one button away.
+    assert [element.value for element in app.title] == ["Onboarding complete"]
+    app.button[0].click().run()
     assert any("Onboarding finished" in element.value for element in app.success)
     st.cache_resource.clear()

@@ -71,7 +71,7 @@ def test_the_day_in_one_picture_with_a_link_into_each_page(db_path, app) -> None
     assert {metric.label: metric.value for metric in app.metric}["pending"] == "1"
     assert {metric.label: metric.value for metric in app.metric}["running"] == "1"
     texts = _texts(app)
-    assert "Quality dropped · +34 600 111 333 · since 6 min ago" in texts
+    assert "Quality dropped or low · +34 600 111 333 · since 6 min ago" in texts
     assert any(text.startswith("Last sync from the Partner API: 12 min ago (") and "by the scheduler: ok" in text
                for text in texts)  # fmt: skip
     assert any(text.startswith("Last webhook received: 3 min ago (") for text in texts)
