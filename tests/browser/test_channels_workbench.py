@@ -16,7 +16,9 @@ ROW_HEIGHT = 35  # Streamlit's data grid: the header and each row
 
 
 def select_first_row(page, grid) -> None:
-    """The grid draws on a canvas: click its first row's selection box, left of the first column."""
+    """The grid draws on a canvas: click its first row's selection box, left of the first column (on screen:
+    at 800 px the open sidebar pushes the grid below the fold)."""
+    grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + ROW_HEIGHT * 1.5)
 
