@@ -85,9 +85,13 @@ if view is None:
             "it by source; discarding the waiting ones makes room."
         )
         redirects_page_link()
-    else:
-        st.info("Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back here.")
     earlier = recent_redirects(db)
+    if not st.session_state.get("landing_dropped"):
+        st.info(
+            "This visit brought no redirect. The latest ones that landed are below; the Redirects page has them all."
+            if earlier
+            else "Nothing has landed here yet. When a client finishes onboarding, 360dialog sends them back here."
+        )
     if earlier:
         st.subheader("Earlier redirects")
         st.dataframe(earlier, hide_index=True)

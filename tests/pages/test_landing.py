@@ -204,6 +204,8 @@ def test_nothing_landed_yet_shows_earlier_redirects(land, db) -> None:
     land(client="aCL", channels="[aCH]")
     later = land()
     assert list(later.dataframe[0].value["client"]) == ["aCL"]
+    # Not "nothing has landed" above a redirect that did.
+    assert later.info[0].value.startswith("This visit brought no redirect.")
 
 
 def test_a_replayed_state_is_a_warning(land, db) -> None:
