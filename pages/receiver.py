@@ -139,7 +139,7 @@ def _key_health_line(minutes: float) -> str:
         return f"Every active key is checked every {minutes:g} min: the key-health process stopped at {stopped} (UTC)."
     line = (
         f"Every active key is checked every {process.interval_minutes:g} min: the key-health process (pid "
-        f"{process.pid}) runs since {_when(process.started_at)}; next round at {_when(process.next_round_at)} (UTC)."
+        f"{process.pid}) runs since {_when(process.started_at)}; next round at {_when(process.next_run_at)} (UTC)."
     )
     return line + (" That is past: is the key-health process still running? See its log." if process.overdue() else "")
 
