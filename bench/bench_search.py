@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from bench.seed import BENCH_CHANNEL, seed_channels, seed_events
-from services.channels.clients import count_clients, page_clients
-from services.channels.query import ChannelFilter, count_channels, page_channels
 from services.events.store import EventFilter, count_events, page_events
 from services.migrations import m018_search_names_and_national_numbers
+from services.read_models.channel_list import ChannelFilter, count_channels, page_channels
+from services.read_models.clients import count_clients, page_clients
 from services.store import open_console_db
 
 SEARCHES = ("0034 600-111-222", "600111222", "34600111222", "cafe ole", "Shop 123", "shop", "151 001")

@@ -13,15 +13,15 @@ import streamlit as st
 from dashboard.plain_text import escape_markdown
 from dashboard.times import human, relative
 from dashboard.widgets import key_badge, plural, status_badge
-from services.channels.attention import quality_trouble
 from services.channels.endings import cancellation_note, ended_reason
 from services.channels.labels import ChannelLabel
 from services.channels.next_steps import next_step
 from services.channels.sync import REPORT_LIMIT, SyncReport
-from services.channels.timeline import TimelineEntry
-from services.channels.workbench import QueueRow
 from services.keys.bulk import BulkSummary
 from services.keys.readiness import DONE_STATUSES
+from services.read_models.channel_timeline import TimelineEntry
+from services.read_models.work_queue import quality_trouble
+from services.read_models.workbench import QueueRow
 
 TABLE_COLUMNS = {
     "phone_number": "phone",

@@ -10,8 +10,8 @@ import streamlit as st
 from dashboard.connect_widgets import CHANNELS_PAGE, channel_page_link
 from dashboard.times import exact, relative
 from dashboard.widgets import key_badge, plural, status_badge
-from services.channels.clients import ClientChannel, ClientRow, ClientTimelineEntry
-from services.channels.query import FUNNEL_STAGES
+from services.read_models.channel_list import FUNNEL_STAGES
+from services.read_models.clients import ClientChannel, ClientRow, ClientTimelineEntry
 
 TABLE_COLUMNS = ("business", "numbers", "channels", *reversed(FUNNEL_STAGES[1:]), "other", "first seen", "client id")
 CHANNEL_LINKS_SHOWN = 20

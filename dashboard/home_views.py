@@ -11,7 +11,7 @@ from dashboard.plain_text import escape_markdown
 from dashboard.times import exact, relative
 from dashboard.widgets import plural
 from services.channels.next_steps import next_step
-from services.home import DayPicture
+from services.read_models.today import DayPicture
 
 # page_link resolves paths against the entry script's folder (dashboard/); absolute paths are unambiguous.
 PAGES = Path(__file__).resolve().parent.parent / "pages"

@@ -10,8 +10,8 @@ from sqlite_utils import Database
 
 from dashboard.context import source_address
 from dashboard.plain_text import escape_markdown
-from services.onboarding.redirect import CANCELLED, COMPLETED, NOTHING_SHARED, UNREADABLE, client_outcome
-from services.onboarding.redirects import StoredRedirect, is_stored, receive_redirect, record_drop, stored_query
+from services.onboarding.redirect_params import CANCELLED, COMPLETED, NOTHING_SHARED, UNREADABLE, client_outcome
+from services.onboarding.redirect_store import StoredRedirect, is_stored, receive_redirect, record_drop, stored_query
 from services.settings import Settings
 
 # How many new redirects this browser session stored: Streamlit reruns the page over its websocket, where no

@@ -42,7 +42,15 @@ from services.channels.hub_links import hub_channel_url
 from services.channels.labels import channel_label, channel_labels
 from services.channels.permission import refresh_permissions
 from services.channels.projection import get_channel
-from services.channels.query import (
+from services.channels.sync import sync_one_channel
+from services.channels.sync_runs import SyncBusy, run_sync
+from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
+from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.keys.health.checks import HealthConfig, check_channel_key
+from services.keys.health.reading import channel_key_health
+from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
+from services.partner_api import PartnerApiError
+from services.read_models.channel_list import (
     COUNT_CAP,
     FUNNEL_STAGES,
     KEY_STATUSES,
@@ -51,21 +59,13 @@ from services.channels.query import (
     funnel,
     page_channels,
 )
-from services.channels.sync import sync_one_channel
-from services.channels.sync_runs import SyncBusy, run_sync
-from services.channels.timeline import channel_timeline
-from services.channels.workbench import (
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.workbench import (
     channels_csv,
     matches_filter,
     reason_counts,
     work_queue,
 )
-from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
-from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
-from services.keys.health.checks import HealthConfig, check_channel_key
-from services.keys.health.reading import channel_key_health
-from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
-from services.partner_api import PartnerApiError
 from services.store import open_console_db
 
 PAGE_SIZE = 50

@@ -7,7 +7,8 @@ from dashboard.client_views import client_channel_links, client_facts, clients_t
 from dashboard.context import get_db, require_settings
 from dashboard.linked_view import LinkedView
 from dashboard.widgets import SEARCH_HELP, capped, pager, plural
-from services.channels.clients import (
+from services.read_models.channel_list import COUNT_CAP
+from services.read_models.clients import (
     PAGE_SIZE,
     TIMELINE_CHANNELS,
     client_channels,
@@ -17,7 +18,6 @@ from services.channels.clients import (
     count_clients,
     page_clients,
 )
-from services.channels.query import COUNT_CAP
 
 view = LinkedView("client")  # the client shown in its own view: /clients?open=<id>
 # The search's key is its URL parameter, named for this page so that no other page's search comes along.

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.context import get_db, require_settings
 from dashboard.home_views import day_picture_view
-from services.home import day_picture
+from services.read_models.today import day_picture
 
 settings = require_settings()
 st.title("Today")

@@ -23,8 +23,8 @@ from dashboard.landing_views import (
     store_landing_redirect,
 )
 from dashboard.plain_text import escape_markdown
-from services.onboarding.redirect import UNREADABLE
-from services.onboarding.redirects import (
+from services.onboarding.redirect_params import UNREADABLE
+from services.onboarding.redirect_store import (
     channel_next_steps,
     client_names,
     recent_redirects,

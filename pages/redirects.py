@@ -8,8 +8,8 @@ import streamlit as st
 from dashboard.context import current_person, get_db, get_partner_api, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused, refused_note, show_partner_error
-from services.onboarding.redirect_trust import HELD, apply_after_review, discard, discard_unreviewed
-from services.onboarding.redirects import (
+from services.onboarding.redirect_decision import HELD, apply_after_review, discard, discard_unreviewed
+from services.onboarding.redirect_store import (
     dropped_redirects,
     held_count,
     recent_redirects,

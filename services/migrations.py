@@ -458,7 +458,7 @@ def m013_names_from_webhooks(db: Database) -> None:
 
 @console_migrations()
 def m014_clients_page(db: Database) -> None:
-    # The Clients page (services/channels/clients.py): clients newest first a page at a time, and one client's
+    # The Clients page (services/read_models/clients.py): clients newest first a page at a time, and one client's
     # redirects, each read through an index however many clients there are.
     db["clients"].create_index(["first_seen_at", "id"])
     db["redirects"].create_index(["client_id", "id"])
@@ -839,7 +839,7 @@ def m022_links_closed(db: Database) -> None:
     db["io_links"].add_column("closed_by", str)
 
 
-# A rating this bad is an alert and an attention reason whatever came before (services.channels.attention and
+# A rating this bad is an alert and an attention reason whatever came before (services.read_models.work_queue and
 # services.alerts.rules read it with this very fragment, so SQLite uses the partial index below).
 BAD_QUALITY_RATINGS = ("FLAGGED", "RED")
 BAD_QUALITY_SQL = "upper(trim(quality_rating)) in ('FLAGGED', 'RED')"

@@ -1,9 +1,10 @@
 """Fixtures every test may use: a console database that is always closed, demo-mode settings for AppTest, a
-Partner API client of the mocked hub; and the `browser` marker on everything under tests/browser."""
+Partner API client of the mocked hub; channels and key attempts put straight into the database; and the `browser`
+marker on everything under tests/browser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import streamlit as st
 from sqlite_utils import Database
 from streamlit.testing.v1 import AppTest
 
+from services.channels.projection import upsert_channel
 from services.partner_api import PartnerApi
 from tests.support.console import console_db, use_demo
 from tests.support.mocked_hub import mocked_hub_client
@@ -70,3 +72,27 @@ def api() -> Iterator[PartnerApi]:
     client = mocked_hub_client()
     yield client
     client.close()
+
+
+@pytest.fixture
+def add_channel(db: Database) -> Callable[..., None]:
+    """Upsert a channel with the given fields, as the sync or a webhook would."""
+
+    def add(channel_id: str, **fields: object) -> None:
+        with db.atomic():
+            upsert_channel(db, channel_id, fields, source="test")
+
+    return add
+
+
+@pytest.fixture
+def add_key(db: Database) -> Callable[..., None]:
+    """Record a key attempt for a channel: by default one that succeeded and is active."""
+
+    def add(channel_id: str, outcome: str = "ok", status: str | None = "active") -> None:
+        with db.atomic():
+            db["api_keys"].insert(
+                {"channel_id": channel_id, "operator": "ops", "created_at": "t", "outcome": outcome, "status": status}
+            )
+
+    return add

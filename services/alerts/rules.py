@@ -2,7 +2,7 @@
 what to do about it and where to look, and is turned on or off (with its threshold) by a setting.
 
 The scheduler runs these without the key vault (its import contract), so the few facts the Channels page reads
-through services.channels.attention and services.keys are read here straight from their tables; tests hold the
+through services.read_models.work_queue and services.keys are read here straight from their tables; tests hold the
 two readings to the same answers. A rule that finds more than SCAN_LIMIT subjects alerts on the first ones and
 resolves nothing that round, since what it did not read may still hold.
 """
@@ -103,7 +103,7 @@ def _query(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def quality_drop_detail(row: dict[str, Any]) -> str:
-    """The quality half of the Channels page's sentence (services.channels.attention.quality_drop): quality stays
+    """The quality half of the Channels page's sentence (services.read_models.work_queue.quality_drop): quality stays
     per number; a limit drop is told per portfolio (find_limit_drops)."""
     old_q, new_q = row.get("previous_quality_rating"), row.get("quality_rating")
     if _fell(old_q, new_q, QUALITY_RATINGS):

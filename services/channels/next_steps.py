@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Reasons come from services.channels.attention; account alerts bring 360dialog's own labels, which fall back
+# Reasons come from services.read_models.work_queue; account alerts bring 360dialog's own labels, which fall back
 # to the generic step.
 NEXT_STEPS = {
     "stuck": "ask the client to finish in 360dialog's hub, or open the channel",

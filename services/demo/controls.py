@@ -9,8 +9,8 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.demo.hub_client import SandboxClient, SandboxError
-from services.onboarding.redirect import InvalidRedirect, parse_redirect
-from services.onboarding.redirects import StoredRedirect, save_raw_redirect, save_redirect
+from services.onboarding.redirect_params import InvalidRedirect, parse_redirect
+from services.onboarding.redirect_store import StoredRedirect, save_raw_redirect, save_redirect
 from services.partner_api import PartnerApi, PartnerApiError
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -51,7 +51,7 @@ def store_redirect_query(db: Database, query: str, api: PartnerApi, *, actor: Pe
 
     In real life a revocation reaches the console through the client's browser; in the demo the hub hands
     the query over directly. Raises NotAllowed (audited) when the actor's role may not use the demo controls,
-    services.onboarding.redirect.InvalidRedirect when the query cannot be read.
+    services.onboarding.redirect_params.InvalidRedirect when the query cannot be read.
     """
     enforce(db, actor, DEMO_ACTION)
     save_raw_redirect(db, query)

@@ -14,11 +14,11 @@ from sqlite_utils import Database
 
 from services.accounts import Person, enforce
 from services.channels.labels import channel_labels
-from services.channels.query import KEY_STATUS_SQL
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
 from services.keys.readiness import DONE_STATUSES, KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
+from services.read_models.channel_list import KEY_STATUS_SQL
 from services.spreadsheet import csv_text
 from services.store import DatabaseError, is_busy
 

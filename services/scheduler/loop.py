@@ -26,7 +26,7 @@ from services.accounts import system_person
 from services.alerts.destinations import check_usable, destinations
 from services.channels.permission import refresh_due_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
-from services.onboarding.redirect_trust import confirm_waiting_redirects
+from services.onboarding.redirect_decision import confirm_waiting_redirects
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
 from services.scheduler import status
 from services.scheduler.alerting import AlertLoop

@@ -46,14 +46,14 @@ from services.keys.generation import generate_key, record_download, record_revea
 from services.keys.readiness import ReadinessConfig, prepare_key
 from services.keys.vault import KeyVault
 from services.onboarding.links import LinkRequest, hand_out_link
-from services.onboarding.redirect import parse_redirect
-from services.onboarding.redirect_trust import (
+from services.onboarding.redirect_decision import (
     apply_after_review,
     confirm_waiting_redirects,
     discard,
     discard_unreviewed,
 )
-from services.onboarding.redirects import receive_redirect, save_redirect
+from services.onboarding.redirect_params import parse_redirect
+from services.onboarding.redirect_store import receive_redirect, save_redirect
 from services.partner_api import PartnerApi
 from services.store import open_console_db
 from tests.support.alert_conditions import alert_settings

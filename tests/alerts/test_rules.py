@@ -12,8 +12,8 @@ from services.alerts import rules
 from services.alerts.destinations import destinations
 from services.alerts.rounds import alert_round
 from services.alerts.rules import CRITICAL, KEY_STEP_LABELS, RULES, quality_drop_detail, scan_rules
-from services.channels import attention
 from services.keys.readiness import STEP_LABELS
+from services.read_models import work_queue as attention
 from services.receiver.stats import last_event_at
 from tests.alerts.conftest import PUBLIC_URL
 from tests.support.alert_conditions import (

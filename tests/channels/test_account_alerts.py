@@ -22,13 +22,13 @@ from services.channels.account_alerts import (
     channel_alerts,
     recent_channel_alerts,
 )
-from services.channels.attention import needs_attention
 from services.channels.projection import get_channel
-from services.channels.timeline import channel_timeline
 from services.events.incoming import list_incoming, store_incoming
 from services.events.store import EventFilter, page_events, save_event
 from services.events.webhook import normalise_event
 from services.migrations import console_migrations, phone_digits_sql
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.work_queue import needs_attention
 from services.whatsapp import PHONE_SEPARATORS, phone_digits
 
 

@@ -12,14 +12,14 @@ import responses
 
 from services.alerts.ledger import record_scans
 from services.alerts.rules import find_limit_drops, find_quality_drops, find_stuck, find_template_problems
-from services.channels import attention
 from services.channels.endings import cancellation_note, ended_reason, still_open
 from services.channels.projection import get_channel
-from services.channels.query import funnel
 from services.channels.sync import sync_channels
-from services.channels.timeline import channel_timeline
 from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
+from services.read_models import work_queue as attention
+from services.read_models.channel_list import funnel
+from services.read_models.channel_timeline import channel_timeline
 from services.settings import AlertSettings
 from services.whatsapp import limit_value
 from tests.support import FIXTURES

@@ -16,7 +16,6 @@ from cryptography.fernet import Fernet
 from sqlite_utils import Database
 
 from services.alerts.rules import find_permission_changes
-from services.channels.attention import needs_attention, refused_by_360dialog
 from services.channels.permission import (
     FIRST_WAIT,
     LONGEST_WAIT,
@@ -27,11 +26,12 @@ from services.channels.permission import (
 )
 from services.channels.projection import get_channel, upsert_channel
 from services.channels.sync import sync_channels
-from services.channels.timeline import channel_timeline
 from services.keys.generation import KeyNotAllowed, generate_key
 from services.keys.vault import KeyVault
 from services.migrations import console_migrations
 from services.partner_api import PartnerApiError
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.work_queue import needs_attention, refused_by_360dialog
 from services.settings import AlertSettings
 from tests.support import FIXTURES
 from tests.support.mocked_hub import BASE

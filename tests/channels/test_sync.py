@@ -9,11 +9,11 @@ import pytest
 import responses
 
 from services.channels import sync as sync_module
-from services.channels.attention import left_running, needs_attention, stuck
 from services.channels.projection import apply_webhook_event, get_channel, upsert_channel
 from services.channels.sync import sync_channels
 from services.events.webhook import normalise_event
 from services.partner_api import PartnerApiError
+from services.read_models.work_queue import left_running, needs_attention, stuck
 from tests.support import FIXTURES
 from tests.support.partner_channels import CHANNELS, paged, remote_channel
 from tests.support.people import person

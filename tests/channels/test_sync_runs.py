@@ -19,8 +19,8 @@ from services.channels.sync_runs import (
     recent_runs,
     run_sync,
 )
-from services.channels.timeline import channel_timeline
 from services.partner_api import PartnerApiError
+from services.read_models.channel_timeline import channel_timeline
 from tests.support.mocked_hub import mocked_hub_client
 from tests.support.partner_channels import CHANNELS, hold_lease, paged, remote_channel
 from tests.support.people import person

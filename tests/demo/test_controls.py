@@ -12,7 +12,7 @@ from services.channels.projection import get_channel
 from services.demo.controls import console_tables, reset_console, store_redirect_query
 from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
-from services.onboarding.redirect import InvalidRedirect
+from services.onboarding.redirect_params import InvalidRedirect
 from services.partner_api import PartnerApi
 
 

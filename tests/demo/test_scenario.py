@@ -15,12 +15,12 @@ import pytest
 import streamlit as st
 
 from services.accounts import demo_person
-from services.channels.attention import UNFINISHED_STAGES, stuck
-from services.channels.workbench import reason_counts, work_queue
 from services.demo.hub_client import SandboxClient
 from services.demo.scenario import KEY_REGENERATED, PORTFOLIO_DROP, load_scenario
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
+from services.read_models.work_queue import UNFINISHED_STAGES, stuck
+from services.read_models.workbench import reason_counts, work_queue
 from services.sandbox.server import create_app
 from tests.support.console import console_db, use_demo
 from tests.support.pages import PAGES, close_session_db, console_app

@@ -50,7 +50,7 @@ def test_the_region_is_a_setting(tmp_path) -> None:
 
 def test_a_number_is_read_in_the_region_given(db) -> None:
     from services.channels.projection import upsert_channel
-    from services.channels.query import ChannelFilter, page_channels
+    from services.read_models.channel_list import ChannelFilter, page_channels
 
     with db.atomic():
         upsert_channel(db, "uk1CH", {"phone_number": "+44 7700 900123"}, source="test")

@@ -15,10 +15,7 @@ from cryptography.fernet import Fernet
 from services.accounts import VIEWER, NotAllowed
 from services.alerts.ledger import record_scans
 from services.alerts.rules import KEY_STOPPED_MEANING, scan_rules
-from services.channels.attention import key_stopped, needs_attention
 from services.channels.projection import upsert_channel
-from services.channels.query import ChannelFilter, page_channels
-from services.channels.timeline import channel_timeline
 from services.keys.generation import key_status
 from services.keys.health.checks import (
     STOPPED,
@@ -34,6 +31,9 @@ from services.keys.health.checks import (
 from services.keys.health.reading import channel_key_health, last_round, verdict_counts
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault
+from services.read_models.channel_list import ChannelFilter, page_channels
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.work_queue import key_stopped, needs_attention
 from services.settings import AlertSettings
 from services.store import open_console_db
 from tests.support import FIXTURES

@@ -16,14 +16,14 @@ import pytest
 
 from services.alerts.ledger import record_scans
 from services.alerts.rules import scan_rules
-from services.channels.attention import key_stopped
 from services.channels.projection import upsert_channel
-from services.channels.timeline import channel_timeline
 from services.keys.generation import generate_key
 from services.keys.health.checks import HealthConfig, run_round
 from services.keys.health.reading import channel_key_health
 from services.keys.health.status import process_status
 from services.keys.vault import KeyVault
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.work_queue import key_stopped
 from services.settings import AlertSettings
 from services.store import open_console_db
 from tests.support import ROOT

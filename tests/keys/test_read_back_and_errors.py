@@ -13,7 +13,6 @@ import responses
 from cryptography.fernet import Fernet
 
 from services.alerts.rules import find_failed_key_steps
-from services.channels.attention import key_not_ready
 from services.channels.projection import upsert_channel
 from services.keys.generation import generate_key
 from services.keys.readiness import (
@@ -25,6 +24,7 @@ from services.keys.readiness import (
 )
 from services.keys.vault import KeyVault
 from services.messaging_api import MessagingApi, MessagingApiError
+from services.read_models.work_queue import key_not_ready
 from services.settings import AlertSettings
 from tests.support import FIXTURES
 from tests.support.people import person

@@ -11,7 +11,6 @@ import requests
 import responses
 from cryptography.fernet import Fernet
 
-from services.channels.attention import key_not_ready
 from services.channels.projection import upsert_channel
 from services.keys.bulk import generate_many, prepare_many
 from services.keys.generation import generate_key
@@ -27,6 +26,7 @@ from services.keys.readiness import (
     webhook_url_for,
 )
 from services.keys.vault import KeyVault
+from services.read_models.work_queue import key_not_ready
 from services.store import open_console_db
 from tests.support import FIXTURES
 from tests.support.console import console_db

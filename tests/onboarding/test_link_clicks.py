@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from dashboard.link_route import LinkClicks, link_routes
 from services.onboarding.link_clicks import MAX_SECONDS_AHEAD, LinkSigning, follow_link
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, sandbox_hub_url
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from services.sandbox.signing import io_signature_valid
 from tests.support.people import person
 from tests.support.sandbox_hub import Hub, start_hub

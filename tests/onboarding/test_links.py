@@ -23,7 +23,7 @@ from services.onboarding.links import (
     link_seconds_left,
     link_status,
 )
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from tests.support.people import person
 
 SECRET = "platform-secret-for-tests"

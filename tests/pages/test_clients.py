@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from tests.support.pages import console_app
 from tests.support.people import person
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.link_route import link_routes
 from services.channels.projection import ensure_client, upsert_channel
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from services.sandbox.signing import io_signature_valid
 from services.settings import load_settings
 from tests.support.console import add_team, console_db, live_env

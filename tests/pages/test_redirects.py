@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
-from services.onboarding.redirects import receive_redirect, record_drop
+from services.onboarding.redirect_store import receive_redirect, record_drop
 from services.settings import RedirectLimits
 from tests.support.pages import console_app
 

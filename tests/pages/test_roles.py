@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from services.accounts import ADMIN, OPERATOR, VIEWER, Person, refusal
 from services.channels.projection import upsert_channel
 from services.keys.bulk import BulkSummary
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from tests.support.console import console_db, use_demo
 from tests.support.pages import as_person, close_session_db, page_app
 from tests.support.people import person

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from services.alerts.rounds import alert_round
-from services.channels.attention import needs_attention
 from services.channels.endings import ended_reason
 from services.channels.projection import get_channel
-from services.channels.timeline import channel_timeline
 from services.demo.hub_client import SandboxClient
+from services.read_models.channel_timeline import channel_timeline
+from services.read_models.work_queue import needs_attention
 from services.sandbox.server import create_app as create_hub
 from services.settings import AlertSettings
 from tests.support.console import console_db

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlite_utils import Database
 
-from services.onboarding.redirect import parse_redirect
+from services.onboarding.redirect_params import parse_redirect
 from services.sandbox import outbox, state
 
 

@@ -16,10 +16,10 @@ import pytest
 from sqlite_utils import Database
 
 from services.channels.account_alerts import NO_CHANNEL_NOTE, alert_notes
-from services.channels.attention import needs_attention, quality_drop
 from services.events.incoming import list_incoming, store_incoming
 from services.events.store import EventFilter, page_events
 from services.events.webhook import parse_webhook_body
+from services.read_models.work_queue import needs_attention, quality_drop
 from services.sandbox import outbox
 from services.sandbox.scenario import CHANNEL_COUNT, PORTFOLIO_LIMIT_STEPS, UNKNOWN_NUMBER, seed_sandbox
 from services.whatsapp import phone_digits

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlite_utils import Database
 
-from services.onboarding.redirect import parse_redirect
+from services.onboarding.redirect_params import parse_redirect
 from services.sandbox import state
 from services.sandbox.scenario import CHANNEL_COUNT, CLIENT_COUNT, STUCK_AFTER_DAYS, STUCK_PER_STAGE, seed_sandbox
 

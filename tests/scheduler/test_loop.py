@@ -10,7 +10,7 @@ import requests
 import responses
 
 from services.channels.sync_runs import recent_runs
-from services.onboarding.redirects import receive_redirect
+from services.onboarding.redirect_store import receive_redirect
 from services.scheduler import loop, status
 from services.scheduler.loop import Scheduler, Stop
 from tests.support.console import use_demo

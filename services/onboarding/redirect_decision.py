@@ -33,7 +33,7 @@ from services.accounts import Person, audit_fields, enforce, system_person
 from services.channels.permission import SharedNumbers, read_shared_numbers
 from services.channels.projection import apply_api_channel, get_channel, record_granted
 from services.onboarding.links import CLOSED, get_link, link_status
-from services.onboarding.redirect import Redirect
+from services.onboarding.redirect_params import Redirect
 from services.partner_api import PartnerApi, PartnerApiError
 from services.store import utc_now
 

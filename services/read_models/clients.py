@@ -17,12 +17,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.labels import ChannelLabel, channel_labels
-from services.channels.query import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
 from services.channels.search import client_condition, read_search
-from services.channels.timeline import TimelineEntry, channel_timeline
-from services.onboarding.redirect_trust import APPLIED_VERDICTS
-from services.onboarding.redirects import recent_redirects
+from services.onboarding.redirect_decision import APPLIED_VERDICTS
+from services.onboarding.redirect_store import recent_redirects
 from services.phone_numbers import DEFAULT_REGION
+from services.read_models.channel_list import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
+from services.read_models.channel_timeline import TimelineEntry, channel_timeline
 
 PAGE_SIZE = 50
 NUMBERS_SHOWN = 3
@@ -252,7 +252,7 @@ def client_timeline(
     limit: int = TIMELINE_LIMIT,
 ) -> list[ClientTimelineEntry]:
     """Newest first: the client's redirects and webhooks, and the timelines of its `channel_limit` most recently
-    changed channels (services.channels.timeline, without the redirects already told here), each entry naming
+    changed channels (services.read_models.channel_timeline, without the redirects already told here), each entry naming
     its channel."""
     chosen = list(channels) if channels is not None else client_channels(db, client_id, limit=channel_limit)
     entries = [*_redirect_entries(db, client_id, limit), *_client_event_entries(db, client_id, limit)]

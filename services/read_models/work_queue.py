@@ -13,11 +13,11 @@ from sqlite_utils import Database
 
 from services.channels.account_alerts import recent_channel_alerts
 from services.channels.endings import cancellation_note
-from services.channels.query import KEY_STATUS_SQL
 from services.channels.templates import template_problems
 from services.keys.health.reading import stopped_keys
 from services.keys.readiness import unprepared_keys
 from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
+from services.read_models.channel_list import KEY_STATUS_SQL
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
 # Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.

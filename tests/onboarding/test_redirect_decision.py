@@ -12,8 +12,7 @@ import responses
 
 from services.channels.projection import ensure_client, get_channel, upsert_channel
 from services.onboarding.links import LinkRequest, get_link, hand_out_link
-from services.onboarding.redirect import MAX_QUERY_LENGTH
-from services.onboarding.redirect_trust import (
+from services.onboarding.redirect_decision import (
     APPLIED_BY_OPERATOR,
     APPLIED_BY_STATE,
     APPLIED_CONFIRMED,
@@ -25,7 +24,8 @@ from services.onboarding.redirect_trust import (
     confirm_waiting_redirects,
     discard,
 )
-from services.onboarding.redirects import held_count, receive_redirect, recent_redirects, redirect_view
+from services.onboarding.redirect_params import MAX_QUERY_LENGTH
+from services.onboarding.redirect_store import held_count, receive_redirect, recent_redirects, redirect_view
 from tests.support.people import person
 
 

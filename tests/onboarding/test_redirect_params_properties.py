@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.onboarding.redirect import (
+from services.onboarding.redirect_params import (
     ID_PATTERN,
     InvalidRedirect,
     Redirect,

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from services.audit_words import what_happened
 from services.channels.account_alerts import channel_alerts
 from services.channels.templates import channel_template_events
-from services.onboarding.redirect_trust import APPLIED_VERDICTS
+from services.onboarding.redirect_decision import APPLIED_VERDICTS
 
 TIMELINE_LIMIT = 500
 
@@ -51,7 +51,7 @@ def _redirect_entries(db: Database, channel_id: str, limit: int) -> list[Timelin
     return entries
 
 
-# How the redirect's `state` related to the links handed out (services.onboarding.redirect_trust.state_match).
+# How the redirect's `state` related to the links handed out (services.onboarding.redirect_decision.state_match).
 STATE_WORDS = {
     "matched": "it came back through a link handed out here",
     "no state": "it named no link handed out here",

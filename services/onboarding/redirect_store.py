@@ -14,15 +14,7 @@ from services.channels.labels import ChannelLabel, channel_labels
 from services.channels.projection import get_channel
 from services.keys.generation import key_status
 from services.migrations import query_hash
-from services.onboarding.redirect import (
-    MAX_QUERY_LENGTH,
-    InvalidRedirect,
-    Redirect,
-    canonical_query,
-    parse_redirect,
-    split_query,
-)
-from services.onboarding.redirect_trust import (
+from services.onboarding.redirect_decision import (
     APPLIED_VERDICTS,
     HELD,
     PENDING,
@@ -33,6 +25,14 @@ from services.onboarding.redirect_trust import (
     WAITING_SQL,
     apply_after_review,
     settle_on_arrival,
+)
+from services.onboarding.redirect_params import (
+    MAX_QUERY_LENGTH,
+    InvalidRedirect,
+    Redirect,
+    canonical_query,
+    parse_redirect,
+    split_query,
 )
 from services.partner_api import PartnerApi
 from services.settings import RedirectLimits
@@ -118,7 +118,7 @@ def save_redirect(
     direct_paid: bool = False,
 ) -> StoredRedirect:
     """Store a parsed redirect once (a reload finds the same row), then decide it with what the database holds
-    (services.onboarding.redirect_trust). With `api` and `actor` (a person's own action, as the demo
+    (services.onboarding.redirect_decision). With `api` and `actor` (a person's own action, as the demo
     controls are), 360dialog is asked at once and the person's word counts; otherwise anything that needs
     360dialog's word waits for the scheduler or an operator. With an `actor` whose role may not apply redirects,
     raises NotAllowed (audited) and stores nothing."""

@@ -17,9 +17,9 @@ from services.channels.projection import get_channel, upsert_channel
 from services.keys.generation import key_status
 from services.migrations import console_migrations
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_history
-from services.onboarding.redirect import MAX_QUERY_LENGTH
-from services.onboarding.redirect_trust import confirm_waiting_redirects, discard_unreviewed
-from services.onboarding.redirects import (
+from services.onboarding.redirect_decision import confirm_waiting_redirects, discard_unreviewed
+from services.onboarding.redirect_params import MAX_QUERY_LENGTH
+from services.onboarding.redirect_store import (
     channel_next_steps,
     dropped_redirects,
     held_count,

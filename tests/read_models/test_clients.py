@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlite_utils import Database
 
-from services.channels.clients import (
+from services.channels.projection import ensure_client, upsert_channel
+from services.events.store import save_events
+from services.events.webhook import normalise_event
+from services.onboarding.links import LinkRequest, hand_out_link
+from services.onboarding.redirect_store import receive_redirect
+from services.read_models.clients import (
     client_channels,
     client_redirects,
     client_summary,
@@ -16,11 +21,6 @@ from services.channels.clients import (
     count_clients,
     page_clients,
 )
-from services.channels.projection import ensure_client, upsert_channel
-from services.events.store import save_events
-from services.events.webhook import normalise_event
-from services.onboarding.links import LinkRequest, hand_out_link
-from services.onboarding.redirects import receive_redirect
 from tests.support.people import person
 
 

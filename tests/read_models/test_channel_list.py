@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.channels.projection import record_granted
-from services.channels.query import ChannelFilter, count_channels, funnel, page_channels, time_in_status
 from services.keys.generation import key_status
+from services.read_models.channel_list import ChannelFilter, count_channels, funnel, page_channels, time_in_status
 
 
 def test_page_search_and_filters(db, add_channel, add_key) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.channels.attention import needs_attention, quality_drop
 from services.channels.projection import apply_webhook_event
 from services.events.webhook import normalise_event
+from services.read_models.work_queue import needs_attention, quality_drop
 
 
 def _quality(db, channel_id: str, quality: str, limit: str) -> None:

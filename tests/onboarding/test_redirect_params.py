@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from services.onboarding.redirect import (
+from services.onboarding.redirect_params import (
     CANCELLED,
     COMPLETED,
     NOTHING_SHARED,

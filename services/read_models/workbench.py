@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from services.channels.attention import AttentionItem, needs_attention
 from services.channels.labels import ChannelLabel, channel_labels
-from services.channels.query import COUNT_CAP, KEY_STATUS_SQL, ChannelFilter, where_clause
+from services.read_models.channel_list import COUNT_CAP, KEY_STATUS_SQL, ChannelFilter, where_clause
+from services.read_models.work_queue import AttentionItem, needs_attention
 from services.spreadsheet import csv_text
 
 EXPORT_COLUMNS = (

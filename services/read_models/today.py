@@ -9,10 +9,10 @@ from sqlite_utils import Database
 
 from services.alerts.ledger import OpenAlert, open_alerts
 from services.alerts.rules import last_event_at
-from services.channels.query import funnel
 from services.channels.sync_runs import SyncRun, last_run
-from services.channels.workbench import QueueRow, reason_counts, work_queue
 from services.keys.health.reading import HealthRound, last_round
+from services.read_models.channel_list import funnel
+from services.read_models.workbench import QueueRow, reason_counts, work_queue
 
 TOP_OF_QUEUE = 5
 TOP_ALERTS = 5
