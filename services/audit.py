@@ -11,6 +11,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.spreadsheet import csv_text
+from services.sql_where import Where
 from services.store import utc_now
 
 # The bulk run (its own audit row's id) the rows recorded now belong to, if any: see `bulk_run`.
@@ -149,51 +150,38 @@ class AuditFilter:
     runs_folded: bool = True
 
 
-def _where(audit_filter: AuditFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+def _where(audit_filter: AuditFilter) -> Where:
+    where = Where()
     if audit_filter.run_id is not None:
-        clauses.append("run_id = ?")
-        params.append(audit_filter.run_id)
+        where.condition("run_id = ?", audit_filter.run_id)
     elif audit_filter.runs_folded and not (audit_filter.channel_id or audit_filter.action):
-        clauses.append("run_id is null")
-    for column, value in (
-        ("operator", audit_filter.operator),
-        ("action", audit_filter.action),
-        ("channel_id", audit_filter.channel_id),
-    ):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if audit_filter.since:
-        clauses.append("at >= ?")
-        params.append(audit_filter.since)
-    if audit_filter.until:
-        clauses.append("at < ?")
-        params.append(audit_filter.until)
-    return (" where " + " and ".join(clauses)) if clauses else "", params
+        where.condition("run_id is null")
+    where.equals("operator", audit_filter.operator)
+    where.equals("action", audit_filter.action)
+    where.equals("channel_id", audit_filter.channel_id)
+    return where.time_range("at", audit_filter.since, audit_filter.until)
 
 
 def entries(db: Database, audit_filter: AuditFilter, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     """Matching entries, newest first, each with its channel's number, display name and business, and a run's
     count of rows (`run_rows`, 0 for others)."""
-    where, params = _where(audit_filter)
+    where = _where(audit_filter)
     sql = f"""
         select e.*, channels.phone_number, channels.phone_name, channels.client_id, clients.name as client_name,
                case when e.id is null then 0 else (select count(*) from audit r where r.run_id = e.id) end as run_rows
-        from (select * from ({_ENTRIES}){where} order by at desc limit ? offset ?) e
+        from (select * from ({_ENTRIES}){where.sql} order by at desc limit ? offset ?) e
         left join channels on channels.id = e.channel_id
         left join clients on clients.id = channels.client_id
         order by e.at desc
     """  # noqa: S608 - fixed fragments
-    return list(db.query(sql, [*params, limit, offset]))
+    return list(db.query(sql, [*where.params, limit, offset]))
 
 
 def count_entries(db: Database, audit_filter: AuditFilter, *, cap: int = COUNT_CAP) -> int:
     """Matching entries, counted no further than `cap`."""
-    where, params = _where(audit_filter)
-    sql = f"select count(*) from (select 1 from ({_ENTRIES}){where} limit ?)"  # noqa: S608 - fixed fragments
-    return int(db.execute(sql, [*params, cap]).fetchone()[0])
+    where = _where(audit_filter)
+    sql = f"select count(*) from (select 1 from ({_ENTRIES}){where.sql} limit ?)"  # noqa: S608 - fixed fragments
+    return int(db.execute(sql, [*where.params, cap]).fetchone()[0])
 
 
 def actions(db: Database) -> list[str]:

@@ -18,6 +18,7 @@ from services.events.search import fts_query, is_prefix
 from services.events.webhook import WebhookEvent
 from services.phone_numbers import DEFAULT_REGION, read_number
 from services.spreadsheet import csv_text
+from services.sql_where import Where
 from services.store import utc_now
 
 
@@ -189,25 +190,14 @@ def _columns(names: Iterable[str]) -> str:
     return ", ".join(f"e.{name}" for name in names)
 
 
-def _clauses(event_filter: EventFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("event_type", event_filter.event_type),
-        ("client_id", event_filter.client_id),
-        ("channel_id", event_filter.channel_id),
-        ("signature_verdict", event_filter.verdict),
-    ):
-        if value:
-            clauses.append(f"e.{column} = ?")
-            params.append(value)
-    if event_filter.since:
-        clauses.append("e.received_at >= ?")
-        params.append(event_filter.since)
-    if event_filter.until:
-        clauses.append("e.received_at < ?")
-        params.append(event_filter.until)
-    return clauses, params
+def _filters(event_filter: EventFilter) -> Where:
+    """The conditions every reading of events shares: the type, client, channel, verdict and time range."""
+    where = Where()
+    where.equals("e.event_type", event_filter.event_type)
+    where.equals("e.client_id", event_filter.client_id)
+    where.equals("e.channel_id", event_filter.channel_id)
+    where.equals("e.signature_verdict", event_filter.verdict)
+    return where.time_range("e.received_at", event_filter.since, event_filter.until)
 
 
 def _matching(
@@ -230,7 +220,7 @@ def _matching(
     A search that names channels, clients or numbers (`found`) also finds their events, on the events' channel,
     client and number indexes: the newest `limit` of those and of the full-text index's matches, merged.
     A search with no word in it matches nothing."""
-    clauses, params = _clauses(event_filter)
+    filters = _filters(event_filter)
     match = event_filter.match
     if event_filter.search_text and match is None:
         return f"select {columns} from events e where 0", []  # noqa: S608 - fixed fragments
@@ -246,27 +236,26 @@ def _matching(
         return sql, [*word_params, *found_params, limit]
     if match is None or event_filter.client_id or event_filter.channel_id:
         if match is not None:
-            clauses.append("exists (select 1 from events_fts where events_fts match ? and rowid = e.id)")
-            params.append(match)
+            filters.condition("exists (select 1 from events_fts where events_fts match ? and rowid = e.id)", match)
         if before is not None:
-            clauses.append("(e.received_at, e.id) < (?, ?)")
-            params.extend(before)
-        where = (" where " + " and ".join(clauses)) if clauses else ""
-        sql = f"select {columns} from events e{where} order by e.received_at desc, e.id desc limit ?"  # noqa: S608
-        return sql, [*params, limit]
-    fts_clauses, fts_params = ["events_fts match ?"], [match]
+            filters.condition("(e.received_at, e.id) < (?, ?)", *before)
+        sql = f"select {columns} from events e{filters.sql} order by e.received_at desc, e.id desc limit ?"  # noqa: S608
+        return sql, [*filters.params, limit]
+    words = Where().condition("events_fts match ?", match)
     if event_filter.since:
-        fts_clauses.append("f.rowid >= (select id from events where received_at >= ? order by received_at limit 1)")
-        fts_params.append(event_filter.since)
+        words.condition(
+            "f.rowid >= (select id from events where received_at >= ? order by received_at limit 1)", event_filter.since
+        )
     if event_filter.until:
-        fts_clauses.append("f.rowid <= (select id from events where received_at < ? order by received_at desc limit 1)")
-        fts_params.append(event_filter.until)
+        words.condition(
+            "f.rowid <= (select id from events where received_at < ? order by received_at desc limit 1)",
+            event_filter.until,
+        )
     if before is not None:
-        fts_clauses.append("f.rowid < ?")
-        fts_params.append(before[1])
-    where = " and ".join([*fts_clauses, "e.id = f.rowid", *clauses])
-    sql = f"select {columns} from events_fts f cross join events e where {where} order by f.rowid desc limit ?"  # noqa: S608
-    return sql, [*fts_params, *params, limit]
+        words.condition("f.rowid < ?", before[1])
+    words.condition("e.id = f.rowid").extend(filters)
+    sql = f"select {columns} from events_fts f cross join events e{words.sql} order by f.rowid desc limit ?"  # noqa: S608
+    return sql, [*words.params, limit]
 
 
 def _found_matching(
@@ -275,8 +264,9 @@ def _found_matching(
     """The ids of the newest `limit` events, after `before`, that are about what the search found (its channels,
     its clients, its numbers) and pass the other filters. Each kind is looked up in its own index of events and
     the few found are sorted: the time index would read every event to find none."""
-    clauses, params = _clauses(event_filter)
+    filters = _filters(event_filter)
     about: list[str] = []
+    about_params: list[str] = []
     for column, values in (
         ("channel_id", found.channel_ids),
         ("client_id", found.client_ids),
@@ -284,15 +274,13 @@ def _found_matching(
     ):
         if values:
             about.append(f"select id from events where {column} in (select value from json_each(?))")  # noqa: S608
-            params.append(json.dumps(values))
-    clauses.append(f"e.id in ({' union '.join(about)})")
+            about_params.append(json.dumps(values))
+    filters.condition(f"e.id in ({' union '.join(about)})", *about_params)
     if before is not None:
-        clauses.append("(e.received_at, e.id) < (?, ?)")
-        params.extend(before)
-    where = " and ".join(clauses)
+        filters.condition("(e.received_at, e.id) < (?, ?)", *before)
     # The unary + keeps the planner off the time index for the order.
-    sql = f"select e.id from events e where {where} order by +e.received_at desc, e.id desc limit ?"  # noqa: S608
-    return sql, [*params, limit]
+    sql = f"select e.id from events e{filters.sql} order by +e.received_at desc, e.id desc limit ?"  # noqa: S608
+    return sql, [*filters.params, limit]
 
 
 def page_events(
@@ -337,22 +325,17 @@ def events_over_time(db: Database, event_filter: EventFilter, bucket: str = "hou
     insert trigger keeps; anything else counts the newest matching events, up to the filter's chart_window."""
     length = BUCKET_LENGTHS[bucket]
     if not event_filter.needs_scan and bucket != "minute":
-        clauses, params = [], []
-        if event_filter.event_type:
-            clauses.append("event_type = ?")
-            params.append(event_filter.event_type)
+        hours = Where().equals("event_type", event_filter.event_type)
+        # The hours a range touches, its last one included: the chart shows whole hours.
         if event_filter.since:
-            clauses.append("hour >= ?")
-            params.append(event_filter.since[:13])
+            hours.condition("hour >= ?", event_filter.since[:13])
         if event_filter.until:
-            clauses.append("hour <= ?")
-            params.append(event_filter.until[:13])
-        where = (" where " + " and ".join(clauses)) if clauses else ""
+            hours.condition("hour <= ?", event_filter.until[:13])
         sql = f"""
             select substr(hour, 1, {length}) as bucket, event_type, sum(events) as events
-            from event_hours{where} group by 1, 2 order by 1, 2
+            from event_hours{hours.sql} group by 1, 2 order by 1, 2
         """  # noqa: S608 - a fixed length and fixed fragments
-        return list(db.query(sql, params))
+        return list(db.query(sql, hours.params))
     with _searching(event_filter):
         sql, params = _matching(
             event_filter, "e.received_at, e.event_type", limit=event_filter.chart_window, found=event_filter.found(db)

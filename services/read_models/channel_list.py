@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from services.channels.search import channel_condition, read_search
 from services.keys.generation import key_status_sql
 from services.phone_numbers import DEFAULT_REGION
+from services.sql_where import Where
 
 KEY_STATUS_SQL = key_status_sql("channels.id")
 KEY_STATUSES = ("none", "active", "stopped", "pending", "unknown", "revoked", "unusable")
@@ -31,26 +32,16 @@ class ChannelFilter:
 
 def where_clause(channel_filter: ChannelFilter) -> tuple[str, list[Any]]:
     """The SQL where clause (with its bound values) that selects the channels a filter shows."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if channel_filter.status:
-        clauses.append("channels.status = ?")
-        params.append(channel_filter.status)
-    if channel_filter.client_id:
-        clauses.append("channels.client_id = ?")
-        params.append(channel_filter.client_id)
-    if channel_filter.permission:
-        clauses.append("channels.permission = ?")
-        params.append(channel_filter.permission)
-    if channel_filter.key_status:
-        clauses.append(f"{KEY_STATUS_SQL} = ?")
-        params.append(channel_filter.key_status)
+    where = Where()
+    where.equals("channels.status", channel_filter.status)
+    where.equals("channels.client_id", channel_filter.client_id)
+    where.equals("channels.permission", channel_filter.permission)
+    where.equals(KEY_STATUS_SQL, channel_filter.key_status)
     search = read_search(channel_filter.search, channel_filter.region)
     if search:
         condition, values = channel_condition(search)
-        clauses.append(condition)
-        params.extend(values)
-    return (" where " + " and ".join(clauses)) if clauses else "", params
+        where.condition(condition, *values)
+    return where.sql, where.params
 
 
 def page_channels(
