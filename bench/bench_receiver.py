@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.events.signature import SIGNATURE_HEADER, sign_body
+from services.stack.commands import RECEIVER_APP
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/360dialog"
@@ -284,9 +285,9 @@ class Server:
         return self.process.returncode
 
 
-def start_server(name: str, target: str, env: dict[str, str], log_path: Path) -> Server:
+def start_server(name: str, app: tuple[str, ...], env: dict[str, str], log_path: Path) -> Server:
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", target, "--host", HOST, "--port", str(port), "--no-access-log"]
+    command = [sys.executable, "-m", "uvicorn", *app, "--host", HOST, "--port", str(port), "--no-access-log"]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -388,9 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="receiver-bench-") as folder:
         data_dir = Path(folder)
         env = _bench_env(data_dir, secret)
-        noop = start_server("no-op endpoint", "bench.bench_receiver:noop_app", env, data_dir / "noop.log")
+        noop = start_server("no-op endpoint", ("bench.bench_receiver:noop_app",), env, data_dir / "noop.log")
         try:
-            receiver = start_server("receiver", "services.receiver:app", env, data_dir / "receiver.log")
+            receiver = start_server("receiver", RECEIVER_APP, env, data_dir / "receiver.log")
         except RuntimeError:
             noop.stop()
             raise

@@ -25,7 +25,8 @@ import requests
 
 from bench.bench_receiver import HOST, PATH, _bench_env, _free_port
 from services.events.signature import SIGNATURE_HEADER, sign_body
-from services.stack import RECEIVER_PROTOCOL, RECEIVER_SERVER_FLAGS, stop_process
+from services.stack.commands import RECEIVER_APP, RECEIVER_PROTOCOL, RECEIVER_SERVER_FLAGS
+from services.stack.supervisor import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HALF_SENT_HEAD = b"POST /webhooks/360dialog HTTP/1.1\r\nHost: receiver\r\nContent-Type: app"
@@ -40,7 +41,7 @@ def receiver_flags(http: str) -> list[str]:
 
 def start_receiver(data_dir: Path, secret: str, http: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "services.receiver:app", "--host", HOST, "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", *RECEIVER_APP, "--host", HOST, "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning", *receiver_flags(http)]
     log = (data_dir / "receiver.log").open("w")
     env = {**_bench_env(data_dir, secret), "CONSOLE_MODE": "live", "CONSOLE_LOG_LEVEL": "WARNING"}

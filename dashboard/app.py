@@ -1,23 +1,24 @@
-"""The pages and the navigation (served by dashboard/server.py). It only declares the pages and runs the navigation."""
+"""The pages and the navigation (served by dashboard/server.py). It only declares the pages and runs the navigation.
 
-import sys
+Streamlit runs this file as a script with only its own folder on sys.path; the imports below find the project
+because the console is started from the project root with `python -m` (dashboard.server, the stack), which puts
+that folder on sys.path first.
+"""
+
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Streamlit puts this script's folder on sys.path, not the project's, and the pages import services.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard.auth import (  # noqa: E402
+from dashboard.auth import (
     requested_page_path,
     require_person,
     resume_requested_page,
     sign_out_button,
     signed_in_person,
 )
-from dashboard.context import LANDING_PATH, require_settings  # noqa: E402
+from dashboard.context import LANDING_PATH, require_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 settings = require_settings()
 person = signed_in_person()

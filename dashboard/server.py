@@ -10,6 +10,10 @@ uvicorn, which Streamlit runs, would rewrite a request's client from `X-Forwarde
 peer is on loopback (its FORWARDED_ALLOW_IPS default), before any middleware could see the real peer. So
 this launcher tells it to trust no peer, and the edge alone reads the header, from the proxies the settings
 name. Served any other way, the module refuses to load rather than count sources uvicorn's way.
+
+Streamlit loads this file (and dashboard/app.py) by path, adding only their folder to sys.path; `python -m`,
+run from the project root as the stack does, has already put the root there, so `dashboard` and `services`
+import as packages.
 """
 
 from __future__ import annotations
@@ -18,19 +22,14 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# `streamlit run` imports this file by its stem, with only its own folder on sys.path.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from starlette.middleware import Middleware
+from streamlit.starlette import App
 
-from starlette.middleware import Middleware  # noqa: E402
-from streamlit.starlette import App  # noqa: E402
-
-from dashboard.edge import ConsoleEdge  # noqa: E402
-from dashboard.link_route import link_routes  # noqa: E402
-from dashboard.session_cookie import session_routes  # noqa: E402
-from services.addresses import Network  # noqa: E402
-from services.settings import SettingsError, load_settings  # noqa: E402
+from dashboard.edge import ConsoleEdge
+from dashboard.link_route import link_routes
+from dashboard.session_cookie import session_routes
+from services.addresses import Network
+from services.settings import SettingsError, load_settings
 
 # uvicorn reads this once, when its config is made: trust no peer's X-Forwarded-For (an empty list).
 UVICORN_TRUSTS_NO_PROXY = ""

@@ -16,7 +16,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from services.stack import RECEIVER_SERVER_FLAGS
+from services.stack.commands import RECEIVER_APP, RECEIVER_SERVER_FLAGS
 from tests.support import ROOT
 from tests.support.receiver import SECRET, event_body, signed_headers
 from tests.support.sandbox_hub import start_hub
@@ -54,9 +54,9 @@ def test_every_command_in_the_guide_is_one_this_test_runs() -> None:
     prefixes = (
         ".venv/bin/python -m services.accounts add",
         '.venv/bin/python -c "from cryptography.fernet',
-        ".venv/bin/uvicorn services.receiver:app",
+        ".venv/bin/uvicorn --factory services.receiver.server:app_from_settings",
         ".venv/bin/python -m dashboard.server",
-        ".venv/bin/python -m services.partner_setup",
+        ".venv/bin/python -m services.onboarding.partner_setup",
         '.venv/bin/python -c "import os, sqlite3',
     )
     for command in guide_commands():
@@ -92,7 +92,7 @@ def test_the_first_account_is_made_as_the_guide_says(tmp_path: Path) -> None:
 
 def test_the_receiver_runs_in_live_mode_with_the_guides_flags(tmp_path: Path) -> None:
     port = free_port()
-    command = command_starting(".venv/bin/uvicorn services.receiver:app")
+    command = command_starting(".venv/bin/uvicorn --factory services.receiver.server:app_from_settings")
     command[command.index("--port") + 1] = str(port)
     env = clean_env(CONSOLE_MODE="live", D360_PLATFORM_SECRET=SECRET, CONSOLE_DATA_DIR=str(tmp_path / "data"))
     env["CONSOLE_SECRETS_FILE"] = str(tmp_path / "none.toml")
@@ -143,7 +143,7 @@ def test_partner_setup_registers_both_urls_with_the_partner_api(tmp_path: Path) 
             CONSOLE_RECEIVER_URL="https://hooks.example.com",
             CONSOLE_PUBLIC_URL="https://console.example.com",
         )
-        command = command_starting(".venv/bin/python -m services.partner_setup --apply")
+        command = command_starting(".venv/bin/python -m services.onboarding.partner_setup --apply")
 
         def run(*args: str) -> str:
             return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
@@ -204,9 +204,10 @@ def test_the_proxy_answers_nothing_for_streamlits_metrics() -> None:
 
 
 def test_the_guides_receiver_flags_are_the_ones_make_run_passes() -> None:
-    command = command_starting(".venv/bin/uvicorn services.receiver:app")
+    command = command_starting(".venv/bin/uvicorn --factory services.receiver.server:app_from_settings")
     flags = command[command.index("--port") + 2 :]
     assert flags == list(RECEIVER_SERVER_FLAGS)
+    assert command[3:5] == list(RECEIVER_APP)
     assert command[command.index("--host") + 1] == "127.0.0.1"
 
 

@@ -257,7 +257,7 @@ def test_every_mode_binds_to_localhost_unless_told(tmp_path: Path) -> None:
 
 
 def test_the_stack_passes_bind_address_and_log_level(tmp_path: Path) -> None:
-    from services.stack import services_for
+    from services.stack.commands import services_for
 
     env = {
         "CONSOLE_DATA_DIR": str(tmp_path),
@@ -290,7 +290,9 @@ def run_with_env(arguments: list[str], env: dict[str, str]) -> subprocess.Comple
 @pytest.mark.processes
 def test_the_receiver_refuses_to_start_with_a_weak_secret(tmp_path: Path) -> None:
     env = {**live_env(tmp_path, PASSWORD), "D360_PLATFORM_SECRET": "0101010101010101010101"}
-    result = run_with_env(["-c", "import services.receiver.server as r; r.app"], env)
+    from services.stack.commands import RECEIVER_APP
+
+    result = run_with_env(["-m", "uvicorn", *RECEIVER_APP, "--port", "0"], env)
     assert result.returncode == 2
     assert "D360_PLATFORM_SECRET is too weak" in result.stderr
     assert "0101010101010101010101" not in result.stderr

@@ -14,7 +14,7 @@ from services.channels.sync_runs import last_run
 from services.keys.health.status import process_status as key_health_process
 from services.scheduler.status import scheduler_status
 from services.settings import load_settings
-from services.stack import Service, services_for
+from services.stack.commands import RECEIVER_APP, SANDBOX_APP, Service, services_for
 from tests.support import ROOT
 from tests.support.console import console_db, live_env
 from tests.support.servers import wait_for
@@ -52,8 +52,8 @@ def test_stack_starts_every_process_and_ctrl_c_stops_them(tmp_path: Path) -> Non
     "command",
     [
         [sys.executable, "-m", "services.stack"],
-        [sys.executable, "-m", "uvicorn", "services.receiver:app", "--port", "0"],
-        [sys.executable, "-m", "uvicorn", "services.sandbox:app", "--port", "0"],
+        [sys.executable, "-m", "uvicorn", *RECEIVER_APP, "--port", "0"],
+        [sys.executable, "-m", "uvicorn", *SANDBOX_APP, "--port", "0"],
         [sys.executable, "-m", "services.scheduler"],
         [sys.executable, "-m", "services.keys.health"],
     ],
@@ -87,6 +87,10 @@ def test_in_live_mode_every_process_listens_on_loopback_unless_told(tmp_path: Pa
     assert {_listens_on(service) for service in told if service.health_url} == {"0.0.0.0"}
 
 
+def _demo(data_dir: Path) -> dict[str, str]:
+    return {"CONSOLE_DATA_DIR": str(data_dir), "CONSOLE_SECRETS_FILE": str(data_dir / "none.toml")}
+
+
 def _uvicorn_commands(**env: str) -> dict[str, list[str]]:
     settings = load_settings(env)
     return {service.name: service.command for service in services_for(settings) if "uvicorn" in service.command}
@@ -103,3 +107,12 @@ def test_uvicorn_reads_forwarded_headers_only_from_the_trusted_proxies(tmp_path:
     assert sandbox[sandbox.index("--forwarded-allow-ips") + 1] == "127.0.0.1/32"
     # The receiver reads the header itself (services/addresses.py), so uvicorn never rewrites its peer.
     assert "--no-proxy-headers" in behind_proxy["receiver"]
+
+
+def test_the_dashboard_scripts_leave_the_import_path_to_how_the_console_is_started(tmp_path: Path) -> None:
+    # Streamlit loads them by path; `python -m dashboard.server` from the project root (the stack's cwd) has
+    # already put the root on sys.path, so neither script edits it.
+    for script in ("dashboard/app.py", "dashboard/server.py"):
+        assert "sys.path.insert" not in (ROOT / script).read_text(), script
+    (dashboard,) = [service for service in services_for(load_settings(_demo(tmp_path))) if service.name == "dashboard"]
+    assert dashboard.command[1:3] == ["-m", "dashboard.server"]

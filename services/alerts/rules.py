@@ -666,7 +666,7 @@ RULES: tuple[Rule, ...] = (
         "heartbeat",
         "No partner event",
         "Check that 360dialog can reach the receiver (proxy, DNS, TLS) and that the webhook URL is registered "
-        "(python -m services.partner_setup).",
+        "(python -m services.onboarding.partner_setup).",
         "CONSOLE_ALERT_HEARTBEAT",
         ("CONSOLE_ALERT_HEARTBEAT_HOURS",),
         find_silence,

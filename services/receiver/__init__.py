@@ -1,4 +1,6 @@
-"""The webhook receiver: the one process 360dialog reaches. `uvicorn services.receiver:app` runs it.
+"""The webhook receiver: the one process 360dialog reaches.
+
+`uvicorn --factory services.receiver.server:app_from_settings` runs it.
 
 `server` is the ASGI app: it checks each request and answers only after the write is committed. Storage
 sits behind one small interface, `writer.WriterProcess`, which runs `writer_main` in a process of its own
@@ -6,17 +8,3 @@ sits behind one small interface, `writer.WriterProcess`, which runs `writer_main
 `stats` holds the counters and refusal log the Receiver health page reads; `request_log` the one line per
 request. The design is in docs/receiver.md. It imports nothing from the operators' side.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    # `uvicorn services.receiver:app`: the app is built on first access, so importing the package (the
-    # writer process does) reads no settings and starts no server.
-    if name == "app":
-        from services.receiver import server
-
-        return server.app
-    raise AttributeError(name)

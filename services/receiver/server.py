@@ -1,9 +1,9 @@
 """The webhook receiver: the one process 360dialog reaches over the internet.
 
-Run with `uvicorn services.receiver:app`. A 2xx is answered only after the event is committed by the writer
-process (services.receiver.writer_main), where concurrent deliveries share one commit. On SIGTERM or SIGINT uvicorn
-stops accepting and lets the requests in flight finish; the lifespan then lets the writer store and answer
-whatever it was sent, and waits for it to exit.
+Run with `uvicorn --factory services.receiver.server:app_from_settings`. A 2xx is answered only after the event
+is committed by the writer process (services.receiver.writer_main), where concurrent deliveries share one commit.
+On SIGTERM or SIGINT uvicorn stops accepting and lets the requests in flight finish; the lifespan then lets the
+writer store and answer whatever it was sent, and waits for it to exit.
 """
 
 from __future__ import annotations
@@ -237,7 +237,8 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _app_from_settings() -> Starlette:
+def app_from_settings() -> Starlette:
+    """The app as uvicorn serves it (`--factory`): the settings read, checked and logged with, when it starts."""
     try:
         settings = load_settings(role="receiver")
     except SettingsError as error:
@@ -256,13 +257,3 @@ def _app_from_settings() -> Starlette:
     # cost about a tenth of the receiver's CPU under load.
     gc.set_threshold(50_000, 20, 100)
     return application
-
-
-def __getattr__(name: str) -> Any:
-    # `uvicorn services.receiver:app` builds the app on first access, so importing this module in tests
-    # reads no settings.
-    if name == "app":
-        application = _app_from_settings()
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)

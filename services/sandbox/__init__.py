@@ -1,4 +1,6 @@
-"""The sandbox hub: our stand-in for 360dialog in demo mode. `uvicorn services.sandbox:app` runs it.
+"""The sandbox hub: our stand-in for 360dialog in demo mode.
+
+`uvicorn --factory services.sandbox.server:app_from_settings` runs it.
 
 `server` serves the IO pages and wires the rest, `partner_api` the Partner API and Messaging API endpoints,
 `admin` the demo controls and `inbox` the demo's alert inbox (neither part of 360dialog), `hub` its
@@ -6,16 +8,3 @@ connection, credentials and webhook delivery, `state` its own SQLite file, `scen
 `signing` its own reading of the two signatures. It never imports the console's domain packages: the console
 reaches it only over HTTP.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    # `uvicorn services.sandbox:app`: built on first access, so importing the package reads no settings.
-    if name == "app":
-        from services.sandbox import server
-
-        return server.app
-    raise AttributeError(name)

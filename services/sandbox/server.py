@@ -1,7 +1,7 @@
 """The sandbox hub: a stand-in for 360dialog in demo mode (IO pages, Partner API, partner webhooks).
 
-Run with `uvicorn services.sandbox:app`. It behaves as 360dialog documents IO, the Partner API and partner
-webhooks, and nothing beyond that.
+Run with `uvicorn --factory services.sandbox.server:app_from_settings`. It behaves as 360dialog documents IO,
+the Partner API and partner webhooks, and nothing beyond that.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -198,7 +197,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     )
 
 
-def _app_from_settings() -> Starlette:
+def app_from_settings() -> Starlette:
+    """The app as uvicorn serves it (`--factory`): the settings read, checked and logged with, when it starts."""
     try:
         settings = load_settings(role="sandbox")
     except SettingsError as error:
@@ -212,12 +212,3 @@ def _app_from_settings() -> Starlette:
         raise SystemExit(2)
     logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
     return create_app(settings)
-
-
-def __getattr__(name: str) -> Any:
-    # Built on first access by uvicorn, so importing this module reads no settings.
-    if name == "app":
-        application = _app_from_settings()
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)

@@ -12,7 +12,7 @@ import pytest
 
 from services.keys.health import status as key_health_status
 from services.settings import SettingsError, load_settings
-from services.stack import services_for
+from services.stack.commands import services_for
 from tests.support import ROOT
 from tests.support.console import LIVE_ENV_KEYS, live_env
 

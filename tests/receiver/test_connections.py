@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from services.receiver.stats import KEPT_PER_SOURCE
-from services.stack import RECEIVER_KEEP_ALIVE_SECONDS
+from services.stack.commands import RECEIVER_KEEP_ALIVE_SECONDS
 from tests.support.receiver import SECRET, ReceiverProcess, event_body, start_receiver
 from tests.support.servers import wait_for
 

@@ -1,4 +1,4 @@
-"""Stopping `uvicorn services.receiver:app` with requests in flight loses nothing it acknowledged."""
+"""Stopping the receiver (uvicorn, as the stack starts it) with requests in flight loses nothing it acknowledged."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.settings import SettingsError, load_settings
-from services.stack import services_for
+from services.stack.commands import services_for
 from tests.support.console import live_env
 
 PASSWORD = "correct horse battery staple"

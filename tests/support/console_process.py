@@ -16,7 +16,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
-from services.stack import stop_process
+from services.stack.supervisor import stop_process
 from tests.support import ROOT
 from tests.support.console import LIVE_ENV_KEYS
 from tests.support.servers import free_port, wait_for

@@ -2,7 +2,7 @@
 requests and reads of what it stored.
 
 Both ways give a `RunningReceiver`: its URL, its database and its secret. `running_receiver` serves
-`create_app(settings)` for the length of a block; `start_receiver` runs `uvicorn services.receiver:app` with the
+`create_app(settings)` for the length of a block; `start_receiver` runs the receiver's uvicorn factory with the
 stack's flags, as a `ReceiverProcess` that can be stopped with SIGTERM or killed.
 """
 
@@ -25,7 +25,8 @@ import requests
 from services.events.signature import SIGNATURE_HEADER, sign_body
 from services.receiver.server import WEBHOOK_PATH, create_app
 from services.settings import Settings, load_settings
-from services.stack import RECEIVER_SERVER_FLAGS, stop_process
+from services.stack.commands import RECEIVER_APP, RECEIVER_SERVER_FLAGS
+from services.stack.supervisor import stop_process
 from tests.support import ROOT
 from tests.support.servers import free_port, uvicorn_in_thread
 
@@ -138,7 +139,7 @@ def running_receiver(settings: Settings, port: int | None = None) -> Iterator[Ru
 
 @dataclass
 class ReceiverProcess(RunningReceiver):
-    """`uvicorn services.receiver:app` in a process of its own, its output in `log_path`."""
+    """The receiver's uvicorn factory in a process of its own, its output in `log_path`."""
 
     process: subprocess.Popen
     env: dict[str, str]
@@ -172,7 +173,7 @@ def start_receiver(
         **(extra_env or {}),
     }
     log_path = data_dir / f"receiver-{port}-{time.monotonic_ns()}.log"
-    command = [sys.executable, "-m", "uvicorn", "services.receiver:app", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", *RECEIVER_APP, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", log_level, *RECEIVER_SERVER_FLAGS]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

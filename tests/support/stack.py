@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.stack import stop_process
+from services.stack.supervisor import stop_process
 from tests.support import ROOT
 from tests.support.console import LIVE_ENV_KEYS as CONSOLE_SETTING_KEYS
 from tests.support.servers import free_port, wait_for

@@ -1,6 +1,6 @@
-"""`python -m services.partner_setup` against the sandbox hub on real HTTP: it shows what is registered, never
-replaces a different webhook URL without --force, says what changed from what to what, and says where the
-custom auth header is set. A URL's token never reaches the output."""
+"""`python -m services.onboarding.partner_setup` against the sandbox hub on real HTTP: it shows what is
+registered, never replaces a different webhook URL without --force, says what changed from what to what, and
+says where the custom auth header is set. A URL's token never reaches the output."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.partner_setup import (
+from services.onboarding.partner_setup import (
     CUSTOM_HEADER_NOTE,
     EXIT_REFUSED,
     DifferentUrlRegistered,

@@ -1,7 +1,7 @@
 """Tell 360dialog where this console lives: the partner webhook URL and the redirect URL.
 
-`python -m services.partner_setup` shows what 360dialog has now; with `--apply` it sets the webhook URL
-to the receiver's (`CONSOLE_RECEIVER_URL` + /webhooks/360dialog) and the partner redirect URL to the
+`python -m services.onboarding.partner_setup` shows what 360dialog has now; with `--apply` it sets the webhook
+URL to the receiver's (`CONSOLE_RECEIVER_URL` + /webhooks/360dialog) and the partner redirect URL to the
 console's landing page (`CONSOLE_PUBLIC_URL` + /landing), through the Partner API (contract section 4).
 A partner has one webhook URL: a different one registered there is replaced only with `--force`.
 """
@@ -87,7 +87,9 @@ def _show_now(api: PartnerApi, settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.partner_setup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m services.onboarding.partner_setup", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--apply", action="store_true", help="set both URLs (without it, only show them)")
     parser.add_argument("--force", action="store_true", help="with --apply: replace a different webhook URL")
     args = parser.parse_args(argv)
