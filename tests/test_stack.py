@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -116,3 +117,16 @@ def test_the_dashboard_scripts_leave_the_import_path_to_how_the_console_is_start
         assert "sys.path.insert" not in (ROOT / script).read_text(), script
     (dashboard,) = [service for service in services_for(load_settings(_demo(tmp_path))) if service.name == "dashboard"]
     assert dashboard.command[1:3] == ["-m", "dashboard.server"]
+
+
+def test_uvicorn_builds_the_receiver_and_the_hub_through_their_factories_only(tmp_path: Path) -> None:
+    commands = _uvicorn_commands(**_demo(tmp_path))
+    for name, factory in (
+        ("receiver", "services.receiver.server:app_from_settings"),
+        ("sandbox", "services.sandbox.server:app_from_settings"),
+    ):
+        command = commands[name]
+        assert command[command.index("--factory") + 1] == factory
+    # No second way in: neither package builds an app when an attribute is asked for.
+    for module in ("services.receiver", "services.receiver.server", "services.sandbox", "services.sandbox.server"):
+        assert not hasattr(importlib.import_module(module), "__getattr__"), module
