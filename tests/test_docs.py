@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from streamlit.web.server.starlette.starlette_auth_routes import create_auth_routes
 from streamlit.web.server.starlette.starlette_routes import create_health_routes
 
@@ -43,6 +43,9 @@ SETTING_NAME = re.compile(r"\b(?:CONSOLE|D360|RECEIVER|SANDBOX)_[A-Z0-9_]+\b")
 # A path in the tree as the documents write it: from one of these folders, not part of a URL path.
 TREE_PATH = re.compile(r"(?<![\w/.{}-])((?:services|dashboard|pages|tests|bench|docs|\.ci)/[\w./-]*)")
 LINK = re.compile(r"\]\(([^)\s`]+)\)")
+FENCED = re.compile(r"^```[a-z]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# An entry of a tree drawn in a fenced block: `services/` or `  store.py`, then two spaces and what it is.
+TREE_ENTRY = re.compile(r"^( *)((?:[\w.-]+/)+|[\w-]+\.(?:py|md|toml|txt))(?:  |$)")
 ENDPOINT = re.compile(r"^((?:[A-Z]+ )*)(/\S*)$")
 # Which app serves a route, as the first column of "Endpoints" names it.
 CONSOLE, RECEIVER, SANDBOX = "console", "receiver", "sandbox hub"
@@ -84,32 +87,37 @@ def backticked(text: str) -> list[str]:
 # --- screens ---------------------------------------------------------------------------------------------------------
 
 
-def _page_source(argument: ast.expr, folders: Mapping[str, str]) -> str | None:
-    """`PAGES / "home.py"` as "pages/home.py"; a function page (`sign_in`) by its name."""
-    if isinstance(argument, ast.BinOp) and isinstance(argument.op, ast.Div):
-        left = argument.left
-        right = argument.right
-        if isinstance(left, ast.Name) and isinstance(right, ast.Constant) and isinstance(right.value, str):
-            folder = folders.get(left.id, left.id)
-            return f"{folder}/{right.value}" if folder else right.value
-    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-        return argument.value
-    if isinstance(argument, ast.Name):
-        return argument.id
+def _path_of(node: ast.expr, folders: Mapping[str, str]) -> str | None:
+    """`PAGES / "home.py"` or `ROOT / "pages" / "home.py"` as "pages/home.py", relative to the project."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return folders.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left, right = _path_of(node.left, folders), _path_of(node.right, folders)
+        if left is not None and right is not None:
+            return f"{left}/{right}".strip("/")
     return None
 
 
 def _folders(tree: ast.Module) -> dict[str, str]:
-    """Module-level `NAME = ROOT / "folder"` assignments, as folder names relative to the project."""
+    """Module-level names bound to a path under the project (`PAGES = ROOT / "pages"`); ROOT is the project."""
     folders = {"ROOT": ""}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            value = node.value
-            if isinstance(value, ast.BinOp) and isinstance(value.right, ast.Constant):
-                parent = folders.get(getattr(value.left, "id", ""))
-                if parent is not None and isinstance(value.right.value, str):
-                    folders[node.targets[0].id] = f"{parent}/{value.right.value}".strip("/")
+            path = _path_of(node.value, folders)
+            if path is not None:
+                folders[node.targets[0].id] = path
     return folders
+
+
+def _page_source(argument: ast.expr, folders: Mapping[str, str]) -> str:
+    """A script page by its path, a function page (`sign_in`) by its name; anything else as written, so that
+    a page declared some new way is reported rather than skipped."""
+    path = _path_of(argument, folders)
+    if path is not None:
+        return path
+    return argument.id if isinstance(argument, ast.Name) else ast.unparse(argument)
 
 
 def declared_pages(app_source: str) -> list[str]:
@@ -119,8 +127,9 @@ def declared_pages(app_source: str) -> list[str]:
     pages: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
-            source = _page_source(node.args[0], folders) if node.args else None
-            if source is not None and source not in pages:
+            argument = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "page")
+            source = _page_source(argument, folders)
+            if source not in pages:
                 pages.append(source)
     return pages
 
@@ -160,12 +169,17 @@ def rows_without_tests(section_text: str, where: str) -> list[str]:
 # --- endpoints -------------------------------------------------------------------------------------------------------
 
 
-def route_table(routes: Iterable[BaseRoute]) -> dict[str, frozenset[str]]:
-    """Path to the methods served there (HEAD, which Starlette adds to every GET, left out)."""
+def route_table(routes: Iterable[BaseRoute], prefix: str = "") -> dict[str, frozenset[str]]:
+    """Path to the methods served there (HEAD, which Starlette adds to every GET, left out), mounts included."""
     table: dict[str, set[str]] = {}
     for route in routes:
-        if isinstance(route, Route):
-            table.setdefault(route.path, set()).update((route.methods or set()) - {"HEAD"})
+        if isinstance(route, Mount):
+            for path, methods in route_table(route.routes, prefix + route.path).items():
+                table.setdefault(path, set()).update(methods)
+        elif isinstance(route, Route):
+            table.setdefault(prefix + route.path, set()).update((route.methods or set()) - {"HEAD"})
+        elif isinstance(route, WebSocketRoute):
+            table.setdefault(prefix + route.path, set()).add("WEBSOCKET")
     return {path: frozenset(methods) for path, methods in table.items()}
 
 
@@ -259,6 +273,34 @@ def named_paths(markdown: str) -> list[str]:
     return paths
 
 
+def _tree_entries(block: str) -> list[str]:
+    """`services/` then `  store.py` indented under it: "services/store.py"."""
+    parents: list[tuple[int, str]] = []
+    paths = []
+    for line in block.splitlines():
+        entry = TREE_ENTRY.match(line)
+        if entry is None:
+            continue  # a description carried over from the line above
+        indent, name = len(entry.group(1)), entry.group(2)
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        path = (parents[-1][1] if parents else "") + name
+        paths.append(path)
+        if name.endswith("/"):
+            parents.append((indent, path))
+    return paths
+
+
+def tree_paths(markdown: str) -> list[str]:
+    """Paths drawn as a tree in a fenced block (the Layout of README.md and docs/architecture.md): a block whose
+    first line is a folder, such as `services/`."""
+    paths = []
+    for block in FENCED.findall(markdown):
+        if TREE_ENTRY.match(block) and block.split()[0].endswith("/"):
+            paths += _tree_entries(block)
+    return paths
+
+
 def linked_paths(markdown: str) -> list[str]:
     """The targets of a document's relative links, from the document's folder (as a browser follows them)."""
     targets = (target.split("#")[0] for target in LINK.findall(markdown))
@@ -274,9 +316,27 @@ def _module_defines(root: Path, path: str) -> bool:
 
 def missing_paths(document: str, markdown: str, folder: Path, root: Path) -> list[str]:
     """Named paths not in the tree; `folder` is the document's own, where its links start."""
-    missing = [path for path in named_paths(markdown) if not (root / path).exists() and not _module_defines(root, path)]
+    named = [*named_paths(markdown), *tree_paths(markdown)]
+    missing = [path for path in named if not (root / path).exists() and not _module_defines(root, path)]
     missing += [path for path in linked_paths(markdown) if not (folder / path).exists()]
     return [f"{document} names {path}, which is not in the tree" for path in dict.fromkeys(missing)]
+
+
+def services_layout(root: Path) -> list[str]:
+    """What the Layout must draw of services/: each package, at any depth, and each module at its root."""
+    services = root / "services"
+    packages = [f"{init.parent.relative_to(root).as_posix()}/" for init in sorted(services.rglob("__init__.py"))]
+    modules = [f"services/{module.name}" for module in sorted(services.glob("*.py")) if module.name != "__init__.py"]
+    return packages + modules
+
+
+def undrawn_in_layout(expected: Iterable[str], drawn: Iterable[str]) -> list[str]:
+    shown = set(drawn)
+    return [
+        f'{path} is in the tree but docs/architecture.md, "Layout", does not draw it'
+        for path in expected
+        if path not in shown
+    ]
 
 
 # --- what the code serves --------------------------------------------------------------------------------------------
@@ -357,6 +417,10 @@ def test_every_setting_the_documents_name_is_read() -> None:
     assert_none(unknown_settings(settings, constants, documents))
 
 
+def test_the_layout_draws_every_package_and_core_module() -> None:
+    assert_none(undrawn_in_layout(services_layout(ROOT), tree_paths(_architecture("Layout"))))
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
 def test_every_path_a_document_names_exists(document: Path) -> None:
     assert_none(missing_paths(str(document.relative_to(ROOT)), document.read_text(), document.parent, ROOT))
@@ -381,6 +445,11 @@ def test_a_page_added_without_a_row_is_reported() -> None:
 def test_a_page_only_some_see_is_read_too() -> None:
     pages = declared_pages(APP_SCRIPT.read_text())
     assert {"pages/demo.py", "pages/landing.py", "sign_in"} <= set(pages)
+
+
+def test_a_page_declared_another_way_is_read_or_reported() -> None:
+    source = "ROOT = Path(__file__).parent\nst.Page(ROOT / 'pages' / 'billing.py')\nst.Page(page=pick('x'))\n"
+    assert declared_pages(source) == ["pages/billing.py", "pick('x')"]
 
 
 def test_a_row_naming_a_page_that_is_gone_is_reported() -> None:
@@ -452,3 +521,47 @@ def test_a_path_that_is_gone_is_reported() -> None:
         "README.md names services/whatsapp.no_such_name, which is not in the tree",
         "README.md names docs/old.md, which is not in the tree",
     ]
+
+
+def test_a_path_drawn_in_a_tree_that_is_gone_is_reported() -> None:
+    block = [
+        "services/        the core",
+        "  store.py       the store",
+        "  home.py        gone",
+        "  keys/          keys",
+        "                 (a description carried over)",
+        "    health/      key health",
+        "    gone/        gone",
+    ]
+    markdown = "```\n" + "\n".join(block) + "\n```\n"
+    assert tree_paths(markdown) == [
+        "services/",
+        "services/store.py",
+        "services/home.py",
+        "services/keys/",
+        "services/keys/health/",
+        "services/keys/gone/",
+    ]
+    assert missing_paths("README.md", markdown, ROOT, ROOT) == [
+        "README.md names services/home.py, which is not in the tree",
+        "README.md names services/keys/gone/, which is not in the tree",
+    ]
+
+
+def test_a_module_the_layout_does_not_draw_is_reported(tmp_path: Path) -> None:
+    for name in ("services/__init__.py", "services/store.py", "services/times.py", "services/keys/__init__.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    drawn = tree_paths("```\nservices/        the core\n  store.py       the store\n```\n")
+    assert undrawn_in_layout(services_layout(tmp_path), drawn) == [
+        'services/keys/ is in the tree but docs/architecture.md, "Layout", does not draw it',
+        'services/times.py is in the tree but docs/architecture.md, "Layout", does not draw it',
+    ]
+
+
+def test_routes_under_a_mount_are_read_with_their_prefix() -> None:
+    def answer(request: object) -> PlainTextResponse:
+        return PlainTextResponse("")
+
+    routes = [Mount("/admin", routes=[Route("/reset", answer, methods=["POST"])]), Route("/healthz", answer)]
+    assert route_table(routes) == {"/admin/reset": frozenset({"POST"}), "/healthz": frozenset({"GET"})}
