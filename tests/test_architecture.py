@@ -59,6 +59,8 @@ def test_the_scheduler_may_read_a_key_status_but_nothing_else_of_the_keys(tree_c
             "the sandbox hub never imports the console",
         ),
         ("services/demo/controls.py", "from services.sandbox import state", "the console reaches the sandbox hub only"),
+        ("services/read_models/today.py", "from services.sandbox import state", "the console reaches the sandbox hub"),
+        ("services/sandbox/hub.py", "from services.read_models import today", "the sandbox hub never imports the"),
         ("services/receiver/stats.py", "import dashboard.context", "the receiver imports nothing from the operators"),
         ("services/settings.py", "from services.channels import projection", "the shared core depends on no domain"),
         ("services/receiver/stats.py", "from services.scheduler import loop", "the receiver imports nothing from the"),
