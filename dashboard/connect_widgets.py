@@ -130,7 +130,7 @@ def client_page_link(label: str, client_id: str) -> None:
 
 
 def redirect_channels(steps: list[dict[str, Any]]) -> None:
-    """A redirect's channels (services.onboarding.redirect_store.channel_next_steps): number, display name, status,
+    """A redirect's channels (services.read_models.redirects.channel_next_steps): number, display name, status,
     key and next step per channel, then a link to each."""
     if not steps:
         st.text("The redirect names no channel.")

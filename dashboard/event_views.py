@@ -15,7 +15,7 @@ from dashboard.audit_views import channel_link
 from dashboard.context import get_db
 from dashboard.times import exact, parse, relative
 from services.channels.labels import ChannelLabel, channel_labels
-from services.onboarding.redirect_store import client_names
+from services.read_models.redirects import client_names
 
 # Key columns first: on a narrow screen the table scrolls sideways and these stay in view (pinned).
 TABLE_COLUMNS = {

@@ -25,7 +25,7 @@ STATUS_BADGES = {
     "pending": "⚪ pending",
     "created": "⚪ created",
 }
-# The Channels and Clients pages' search (services.channels.search); the Events page adds its payloads' words.
+# The Channels and Clients pages' search (services.events.console_search); the Events page adds its payloads' words.
 SEARCH_HELP = (
     "A number in any spelling (+34 600 111 222, 0034 600-111-222, 34600111222, or national: 600111222), a "
     "business or display name (accents and case ignored; each word by its start: 'cafe ol' finds Café Olé), "

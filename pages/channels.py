@@ -45,9 +45,10 @@ from services.channels.projection import get_channel
 from services.channels.sync import sync_one_channel
 from services.channels.sync_runs import SyncBusy, run_sync
 from services.keys.bulk import eligible_channel_ids, generate_many, prepare_many
-from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key, key_status
+from services.keys.generation import KeyNotAllowed, eligibility_problem, generate_key, has_active_key
 from services.keys.health.checks import HealthConfig, check_channel_key
 from services.keys.health.reading import channel_key_health
+from services.keys.key_status import key_status
 from services.keys.readiness import KeyNotReady, key_readiness, prepare_key, unprepared_channel_ids
 from services.partner_api import PartnerApiError
 from services.read_models.channel_list import (

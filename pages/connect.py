@@ -36,7 +36,7 @@ from services.onboarding.links import (
     sandbox_hub_url,
     stored_request,
 )
-from services.onboarding.redirect_store import RedirectView, channel_next_steps, client_label, redirect_for_state
+from services.read_models.redirects import RedirectView, channel_next_steps, client_label, redirect_for_state
 
 settings = require_settings()
 db = get_db()

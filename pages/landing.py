@@ -24,12 +24,7 @@ from dashboard.landing_views import (
 )
 from dashboard.plain_text import escape_markdown
 from services.onboarding.redirect_params import UNREADABLE
-from services.onboarding.redirect_store import (
-    channel_next_steps,
-    client_names,
-    recent_redirects,
-    redirect_view,
-)
+from services.read_models.redirects import channel_next_steps, client_names, recent_redirects, redirect_view
 
 STATE_MATCH_NOTES = {
     "matched": "It came back through a link handed out by {operator}.",

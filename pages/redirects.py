@@ -9,7 +9,8 @@ from dashboard.context import current_person, get_db, get_partner_api, require_s
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused, refused_note, show_partner_error
 from services.onboarding.redirect_decision import HELD, apply_after_review, discard, discard_unreviewed
-from services.onboarding.redirect_store import (
+from services.partner_api import PartnerApiError
+from services.read_models.redirects import (
     dropped_redirects,
     held_count,
     recent_redirects,
@@ -17,7 +18,6 @@ from services.onboarding.redirect_store import (
     unreviewed_count,
     unreviewed_sources,
 )
-from services.partner_api import PartnerApiError
 
 PAGE_SIZE = 20
 HISTORY_LIMIT = 500

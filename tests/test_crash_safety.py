@@ -26,7 +26,8 @@ import pytest
 import requests
 from sqlite_utils import Database
 
-from services.keys.generation import KeyNotAllowed, generate_key, key_status, recover_abandoned_attempts
+from services.keys.generation import KeyNotAllowed, generate_key, recover_abandoned_attempts
+from services.keys.key_status import key_status
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
 from tests.support import ROOT

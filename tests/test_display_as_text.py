@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from tests.support.console import console_db
+from tests.support.events import save_events
 from tests.support.pages import close_session_db, console_app
 
 BOLD = "**bold**"

@@ -7,9 +7,10 @@ import io
 
 import pytest
 
-from services.events.store import EventFilter, events_csv, save_events
+from services.events.store import EventFilter, events_csv
 from services.events.webhook import parse_webhook_body
 from services.spreadsheet import csv_text, neutralise
+from tests.support.events import save_events
 
 
 @pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])

@@ -1,10 +1,11 @@
 """The alert rules: each names a condition the console already shows somewhere, finds it in the database, says
 what to do about it and where to look, and is turned on or off (with its threshold) by a setting.
 
-The scheduler runs these without the key vault (its import contract), so the few facts the Channels page reads
-through services.read_models.work_queue and services.keys are read here straight from their tables; tests hold the
-two readings to the same answers. A rule that finds more than SCAN_LIMIT subjects alerts on the first ones and
-resolves nothing that round, since what it did not read may still hold.
+The scheduler runs these without the key vault (its import contract): a key's status, its steps and what a
+stopped key means come from services.keys.key_status, which holds no vault, the one definition the Channels page
+reads too. The few facts the work queue (services.read_models.work_queue) reads are read here straight from their
+tables; tests hold the two readings to the same answers. A rule that finds more than SCAN_LIMIT subjects alerts
+on the first ones and resolves nothing that round, since what it did not read may still hold.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from sqlite_utils import Database
 
 from services.channels.account_alerts import recent_channel_alerts
 from services.channels.templates import template_problems
+from services.keys.key_status import STEP_LABELS, STEPS, STOPPED_MEANING, key_status_sql
 from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
 from services.settings import AlertSettings
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
 SCAN_LIMIT = 5000
 UNFINISHED_STAGES = ("created", "pending", "submitted", "ready")
-# The key chain's steps in order and as the Channels page names them (services.keys.readiness).
-KEY_STEP_LABELS = {"check_key": "key checked", "set_webhook": "messaging webhook set", "read_back": "webhook read back"}
 FAILED_SYNC_OUTCOMES = ("failed", "abandoned")
 RECEIVER_PAGE = "/receiver"
 # A critical alert goes out at once, whatever the hourly cap and the digest; a warning waits its turn.
@@ -287,15 +287,8 @@ def find_stuck(db: Database, settings: AlertSettings, now: datetime) -> Scan:
     )
 
 
-# A channel's key status as services.keys.generation.key_status_sql reads it: the newest attempt that did not
-# plainly fail decides it.
-KEY_STATUS_SQL = """
-    coalesce((
-        select case when k.outcome in ('unknown', 'pending') then k.outcome else coalesce(k.status, 'none') end
-        from api_keys k where k.channel_id = channels.id and k.outcome != 'failed'
-        order by k.id desc limit 1
-    ), 'none')
-"""
+# A channel's key status, as the Channels page reads it.
+KEY_STATUS_SQL = key_status_sql("channels.id")
 
 
 def find_running_without_key(db: Database, settings: AlertSettings, now: datetime) -> Scan:
@@ -383,7 +376,7 @@ def find_account_alerts(db: Database, settings: AlertSettings, now: datetime) ->
 
 
 def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) -> Scan:
-    order = " ".join(f"when '{step}' then {index}" for index, step in enumerate(KEY_STEP_LABELS))
+    order = " ".join(f"when '{step}' then {index}" for index, step in enumerate(STEPS))
     rows = _query(
         db,
         f"""
@@ -403,7 +396,7 @@ def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) 
             Finding(
                 "key_chain",
                 channel_id,
-                f"{KEY_STEP_LABELS.get(row['step'], row['step'])} failed at {_when(row['at'])}: "
+                f"{STEP_LABELS.get(row['step'], row['step'])} failed at {_when(row['at'])}: "
                 + (row["detail"] or "no detail"),
                 channel_id,
             )
@@ -411,12 +404,6 @@ def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) 
         ],
         complete=len(rows) <= SCAN_LIMIT,
     )
-
-
-# What a stopped key means, as services.keys.health.checks words it (tests hold the two to the same text).
-KEY_STOPPED_MEANING = (
-    "the client may have generated its own key or withdrawn the partner's permission in its 360dialog hub"
-)
 
 
 def find_stopped_keys(db: Database, settings: AlertSettings, now: datetime) -> Scan:
@@ -437,7 +424,7 @@ def find_stopped_keys(db: Database, settings: AlertSettings, now: datetime) -> S
         lambda row: Finding(
             "key_stopped",
             f"key/{row['key_id']}",
-            f"360dialog refused its key ending {row['key_last4']} at {_when(row['changed_at'])}: {KEY_STOPPED_MEANING}",
+            f"360dialog refused its key ending {row['key_last4']} at {_when(row['changed_at'])}: {STOPPED_MEANING}",
             row["channel_id"],
         ),
     )

@@ -3,9 +3,9 @@
 The transaction a 2xx waits for stores a delivery's events in `incoming_events`, a table with one index. The
 events table's five indexes and the channel projection would make that transaction write about forty pages
 for a dozen events, and SQLite writes each page with two system calls that cost several microseconds apiece
-on ext4. The writer lists incoming events afterwards, many at a time: moves them into `events` and projects
-them onto channels and clients, in the transaction that also deletes them here. Until then they are stored,
-counted and recognised as duplicates, but not yet listed in the console.
+on ext4. The writer lists incoming events afterwards, many at a time (services.channels.event_listing): moves them into
+`events` and projects them onto channels and clients, in the transaction that also deletes them here. Until then
+they are stored, counted and recognised as duplicates, but not yet listed in the console.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.channels.projection import apply_webhook_events
 from services.events.store import STORED_EVENT_COLUMNS, event_row
 from services.events.webhook import ChannelFacts, WebhookEvent
 
@@ -102,17 +101,19 @@ def _row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> t
     )
 
 
-def list_incoming(db: Database, limit: int) -> int:
-    """Move up to `limit` of the oldest incoming events into `events`, in order, and project them onto their
-    channels and clients as of when each was received; returns how many. Call inside a transaction."""
-    oldest = [IncomingEvent(*row) for row in db.execute(_OLDEST_SQL, [limit])]
-    if not oldest:
-        return 0
-    last_id = oldest[-1].id
-    db.execute(_MOVE_SQL, [last_id])
-    apply_webhook_events(db, oldest, at=[event.received_at for event in oldest])
-    db.execute("delete from incoming_events where id <= ?", [last_id])
-    return len(oldest)
+def oldest_incoming(db: Database, limit: int) -> list[IncomingEvent]:
+    """Up to `limit` of the oldest incoming events, in the order they were received."""
+    return [IncomingEvent(*row) for row in db.execute(_OLDEST_SQL, [limit])]
+
+
+def move_into_events(db: Database, through_id: int) -> None:
+    """Move the incoming events up to `through_id` into `events`, in order. Call inside a transaction."""
+    db.execute(_MOVE_SQL, [through_id])
+
+
+def forget_incoming(db: Database, through_id: int) -> None:
+    """Delete the incoming events up to `through_id`, once listed. Call inside a transaction."""
+    db.execute("delete from incoming_events where id <= ?", [through_id])
 
 
 def incoming_count(db: Database) -> int:

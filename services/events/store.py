@@ -1,4 +1,5 @@
-"""Stored webhook events: saving a batch (with duplicate detection) and reading them back."""
+"""Stored webhook events: the events table's row, and reading events back (the receiver's writer stores them through
+services.events.incoming)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.channels.projection import apply_webhook_event
-from services.channels.search import Found, found_by, read_search
+from services.events.console_search import Found, found_by, read_search
 from services.events.search import clean as clean_search
 from services.events.search import fts_query, is_prefix
 from services.events.webhook import WebhookEvent
@@ -32,12 +32,6 @@ STORED_EVENT_COLUMNS = (
     "dedupe_key, event_type, kind, channel_id, client_id, status, raw_body, headers, signature_verdict, received_at,"
     " phone_digits, numbers, waba_id"
 )
-_INSERT_EVENT_SQL = f"""
-    insert into events ({STORED_EVENT_COLUMNS}, duplicate_count)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-    on conflict (dedupe_key) do update set
-        duplicate_count = duplicate_count + 1, last_duplicate_at = excluded.received_at
-"""  # noqa: S608 - fixed column names
 
 
 def event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str) -> tuple[Any, ...]:
@@ -57,30 +51,6 @@ def event_row(event: WebhookEvent, headers: str, verdict: str, received_at: str)
         event.numbers,
         event.waba_id,
     )
-
-
-def save_event(db: Database, event: WebhookEvent, *, headers: dict[str, str], verdict: str, received_at: str) -> bool:
-    """Insert one event and project it; False when it was a duplicate (then only its count moves)."""
-    cursor = db.execute(
-        _INSERT_EVENT_SQL + " returning duplicate_count", event_row(event, json.dumps(headers), verdict, received_at)
-    )
-    is_new = cursor.fetchone()[0] == 0
-    if is_new:
-        apply_webhook_event(db, event)
-    return is_new
-
-
-def save_events(db: Database, events: Iterable[WebhookEvent], *, headers: dict[str, str], verdict: str) -> SaveResult:
-    """Save a delivery's events in one transaction."""
-    received_at = utc_now()
-    stored = duplicates = 0
-    with db.atomic():
-        for event in events:
-            if save_event(db, event, headers=headers, verdict=verdict, received_at=received_at):
-                stored += 1
-            else:
-                duplicates += 1
-    return SaveResult(stored, duplicates)
 
 
 # -- reading: every query below is bounded by a LIMIT, so a page costs the same at 1,000 or 1,000,000 events --
@@ -150,8 +120,8 @@ class EventFilter:
         return fts_query(self.search_text, number.international if number else ())
 
     def found(self, db: Database) -> Found:
-        """The channels and clients the search names (services.channels.search): their events match too, whether
-        or not a payload spells the number or the name out."""
+        """The channels and clients the search names (services.events.console_search): their events match too,
+        whether or not a payload spells the number or the name out."""
         return found_by(db, read_search(self.search_text, self.region)) if self.match is not None else Found()
 
     @property

@@ -15,16 +15,17 @@ from sqlite_utils import Database
 from services.accounts import Person, enforce
 from services.channels.labels import channel_labels
 from services.keys.generation import KeyNotAllowed, KeyResult, generate_key
+from services.keys.key_status import key_status_sql
 from services.keys.readiness import DONE_STATUSES, KeyNotReady, ReadinessConfig, StepState, prepare_key
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi, PartnerApiError
-from services.read_models.channel_list import KEY_STATUS_SQL
 from services.spreadsheet import csv_text
 from services.store import DatabaseError, is_busy
 
 DEFAULT_WORKERS = 8
 # The file of a bulk run's keys: each key named by its number and business, so it can be handed to its client.
 KEY_CSV_COLUMNS = ("number", "business", "channel_id", "client_id", "client_name", "api_key", "address")
+_KEY_STATUS_SQL = key_status_sql("channels.id")
 log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
 
@@ -72,7 +73,7 @@ def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int 
     rows = db.query(
         f"""
         select id from channels
-        where status = 'running' and +revoked = 0 {permission} and {KEY_STATUS_SQL} in ('none', 'revoked')
+        where status = 'running' and +revoked = 0 {permission} and {_KEY_STATUS_SQL} in ('none', 'revoked')
         order by id limit ?
         """,  # noqa: S608 - fixed SQL fragments
         [limit],

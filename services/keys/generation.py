@@ -207,28 +207,3 @@ def record_download(db: Database, *, actor: Person, count: int) -> None:
     may not: the caller offers the file only after this returns."""
     enforce(db, actor, "export_keys")
     audit.record(db, **audit_fields(actor), action="export_keys", outcome="ok", detail=f"{count} new keys downloaded")
-
-
-def key_status_sql(channel_id_expression: str) -> str:
-    """SQL for a channel's key status; the latest attempt that did not plainly fail decides it.
-
-    One definition for one channel (`key_status`) and for whole pages of channels (the channel list).
-    The expression is the caller's own SQL (a column or a placeholder), never user input."""
-    return f"""
-    coalesce((
-        select case
-            when k.outcome in ('unknown', 'pending') then k.outcome
-            when k.status = 'active' and exists (
-                select 1 from key_health h where h.key_id = k.id and h.status = 'stopped'
-            ) then 'stopped'
-            else coalesce(k.status, 'none') end
-        from api_keys k where k.channel_id = {channel_id_expression} and k.outcome != 'failed'
-        order by k.id desc limit 1
-    ), 'none')
-    """  # noqa: S608
-
-
-def key_status(db: Database, channel_id: str) -> str:
-    """none, active, pending, unknown (an attempt whose result must be checked), stopped (active, but 360dialog
-    refused it at its last health check), revoked or unusable."""
-    return next(db.query(f"select {key_status_sql('?')} as status", [channel_id]))["status"]

@@ -16,13 +16,12 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import get_channel
+from services.keys.key_status import STEP_LABELS, STEPS
 from services.keys.vault import KeyVault, VaultError
 from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
 from services.settings import Settings
 from services.store import utc_now
 
-STEPS = ("check_key", "set_webhook", "read_back")
-STEP_LABELS = {"check_key": "key checked", "set_webhook": "messaging webhook set", "read_back": "webhook read back"}
 AUDIT_ACTIONS = {"check_key": "check_key", "set_webhook": "set_messaging_webhook", "read_back": "read_back_webhook"}
 # ok: done; attention: done, but Meta limits or blocks sending; not_verifiable: done, but 360dialog offers no
 # read to confirm it (a neutral state, never a failure); failed: run it again; skipped: not configured.

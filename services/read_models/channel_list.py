@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.channels.search import channel_condition, read_search
-from services.keys.generation import key_status_sql
+from services.events.console_search import channel_condition, read_search
+from services.keys.key_status import key_status_sql
 from services.phone_numbers import DEFAULT_REGION
 from services.sql_where import Where
 

@@ -17,12 +17,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.labels import ChannelLabel, channel_labels
-from services.channels.search import client_condition, read_search
+from services.events.console_search import client_condition, read_search
 from services.onboarding.redirect_decision import APPLIED_VERDICTS
-from services.onboarding.redirect_store import recent_redirects
 from services.phone_numbers import DEFAULT_REGION
 from services.read_models.channel_list import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
 from services.read_models.channel_timeline import TimelineEntry, channel_timeline
+from services.read_models.redirects import recent_redirects
 
 PAGE_SIZE = 50
 NUMBERS_SHOWN = 3
@@ -69,7 +69,7 @@ class ClientTimelineEntry:
 
 def _search_clause(search: str, region: str) -> tuple[str, list[Any]]:
     """Business name, client id, a number in any spelling, a display name or a channel id
-    (services.channels.search)."""
+    (services.events.console_search)."""
     read = read_search(search, region)
     if not read:
         return "", []

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from services.events.incoming import incoming_count, list_incoming, store_incoming
+from services.channels.event_listing import list_incoming
+from services.events.incoming import incoming_count, store_incoming
 from services.events.store import SaveResult
 from services.events.webhook import WebhookEvent
 from services.receiver.stats import Rejection, add_to_counters, last_event_at, record_rejections

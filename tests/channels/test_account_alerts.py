@@ -22,14 +22,16 @@ from services.channels.account_alerts import (
     channel_alerts,
     recent_channel_alerts,
 )
+from services.channels.event_listing import list_incoming
 from services.channels.projection import get_channel
-from services.events.incoming import list_incoming, store_incoming
-from services.events.store import EventFilter, page_events, save_event
+from services.events.incoming import store_incoming
+from services.events.store import EventFilter, page_events
 from services.events.webhook import normalise_event
 from services.migrations import console_migrations, phone_digits_sql
 from services.read_models.channel_timeline import channel_timeline
 from services.read_models.work_queue import needs_attention
 from services.whatsapp import PHONE_SEPARATORS, phone_digits
+from tests.support.events import save_event
 
 
 def _alert(db: Database, number: object, *, event: str = "account_violation", at: str | None = None, **data) -> None:

@@ -15,7 +15,6 @@ from services.alerts.rules import find_limit_drops, find_quality_drops, find_stu
 from services.channels.endings import cancellation_note, ended_reason, still_open
 from services.channels.projection import get_channel
 from services.channels.sync import sync_channels
-from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from services.read_models import work_queue as attention
 from services.read_models.channel_list import funnel
@@ -23,6 +22,7 @@ from services.read_models.channel_timeline import channel_timeline
 from services.settings import AlertSettings
 from services.whatsapp import limit_value
 from tests.support import FIXTURES
+from tests.support.events import save_events
 from tests.support.partner_channels import CHANNELS, paged, remote_channel
 from tests.support.people import person
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from services.channels.projection import upsert_channel
-from services.events.store import save_event
 from services.events.webhook import normalise_event
 from services.store import utc_now
 from tests.support.console import console_db
+from tests.support.events import save_event
 from tests.support.pages import close_session_db, page_app
 
 

@@ -10,10 +10,10 @@ from services import audit
 from services.accounts import demo_person
 from services.channels.projection import get_channel
 from services.demo.controls import console_tables, reset_console, store_redirect_query
-from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from services.onboarding.redirect_params import InvalidRedirect
 from services.partner_api import PartnerApi
+from tests.support.events import save_events
 
 
 def _hub_lists(api: PartnerApi, client_id: str, *channel_ids: str) -> None:

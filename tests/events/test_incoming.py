@@ -8,10 +8,12 @@ import random
 
 import pytest
 
-from services.events.incoming import incoming_count, list_incoming, store_incoming
-from services.events.store import EventFilter, page_events, save_event
+from services.channels.event_listing import list_incoming
+from services.events.incoming import incoming_count, store_incoming
+from services.events.store import EventFilter, page_events
 from services.events.webhook import normalise_event
 from tests.support.console import console_db
+from tests.support.events import save_event
 
 RECEIVED_AT = "2026-11-20T10:00:00.000000+00:00"
 # Timestamps are taken when each row is written, so only whether they are set is compared.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from services.channels.event_listing import list_incoming
 from services.channels.projection import get_channel
-from services.events.incoming import list_incoming, store_incoming
+from services.events.incoming import store_incoming
 from services.events.webhook import parse_webhook_body
 from tests.support import FIXTURES
 

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from services.channels.projection import get_channel, upsert_channel
-from services.events.store import save_events
 from services.events.webhook import normalise_event, parse_webhook_body
 from tests.support import FIXTURES
+from tests.support.events import save_events
 
 RECORDED = json.loads((FIXTURES / "360dialog" / "partner_webhooks.json").read_text())
 

@@ -22,9 +22,9 @@ from services.events.store import (
     events_csv,
     events_over_time,
     page_events,
-    save_event,
 )
 from services.events.webhook import normalise_event
+from tests.support.events import save_event
 
 HOSTILE = [
     "a\x00b",

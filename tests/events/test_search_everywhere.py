@@ -8,10 +8,11 @@ import pytest
 from sqlite_utils import Database
 
 from services.channels.projection import ensure_client, upsert_channel
-from services.events.store import EventFilter, count_events, page_events, save_events
+from services.events.store import EventFilter, count_events, page_events
 from services.events.webhook import normalise_event
 from services.read_models.channel_list import ChannelFilter, count_channels, page_channels
 from services.read_models.clients import count_clients, page_clients
+from tests.support.events import save_events
 
 NUMBER_FORMS = [
     "+34 600 111 222",

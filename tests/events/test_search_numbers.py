@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.channels.search import read_search
+from services.events.console_search import read_search
 from services.migrations import phone_national_sql
 from services.phone_numbers import check_region, national_number, read_number
 from services.settings import SettingsError, load_settings

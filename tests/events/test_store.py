@@ -17,11 +17,10 @@ from services.events.store import (
     events_csv,
     events_over_time,
     page_events,
-    save_event,
-    save_events,
     signature_verdicts,
 )
 from services.events.webhook import normalise_event
+from tests.support.events import save_event, save_events
 
 
 def _store(

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from services.channels.projection import upsert_channel
 from services.keys.bulk import generate_many
-from services.keys.generation import key_status
+from services.keys.key_status import key_status
 from services.keys.vault import KeyVault
 from services.store import open_console_db
 from tests.support.console import console_db

@@ -13,7 +13,8 @@ from cryptography.fernet import Fernet
 from services import audit
 from services.channels.projection import upsert_channel
 from services.keys.bulk import eligible_channel_ids, generate_many
-from services.keys.generation import KeyNotAllowed, generate_key, key_status, record_reveal
+from services.keys.generation import KeyNotAllowed, generate_key, record_reveal
+from services.keys.key_status import key_status
 from services.keys.readiness import unprepared_channel_ids
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApiError

@@ -14,9 +14,8 @@ from cryptography.fernet import Fernet
 
 from services.accounts import VIEWER, NotAllowed
 from services.alerts.ledger import record_scans
-from services.alerts.rules import KEY_STOPPED_MEANING, scan_rules
+from services.alerts.rules import scan_rules
 from services.channels.projection import upsert_channel
-from services.keys.generation import key_status
 from services.keys.health.checks import (
     STOPPED,
     STOPPED_MEANING,
@@ -29,6 +28,7 @@ from services.keys.health.checks import (
     spread_offset,
 )
 from services.keys.health.reading import channel_key_health, last_round, verdict_counts
+from services.keys.key_status import key_status
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault
 from services.read_models.channel_list import ChannelFilter, page_channels
@@ -247,7 +247,6 @@ def test_a_401_or_403_means_the_key_stopped_working(db, vault, stub, recorded) -
     assert f"360dialog refused the key ending 9876 ({recorded['status']})" in health.detail
     assert recorded["reason"] in health.detail
     assert STOPPED_MEANING in health.detail
-    assert STOPPED_MEANING == KEY_STOPPED_MEANING
     assert "newer key" not in health.detail
     [item] = key_stopped(db)
     assert item.reason == "key stopped working"

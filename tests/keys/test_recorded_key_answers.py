@@ -8,7 +8,8 @@ import pytest
 import responses
 from cryptography.fernet import Fernet
 
-from services.keys.generation import generate_key, key_status
+from services.keys.generation import generate_key
+from services.keys.key_status import key_status
 from services.keys.vault import KeyVault
 from tests.support import FIXTURES
 from tests.support.people import person

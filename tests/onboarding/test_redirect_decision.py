@@ -25,7 +25,8 @@ from services.onboarding.redirect_decision import (
     discard,
 )
 from services.onboarding.redirect_params import MAX_QUERY_LENGTH
-from services.onboarding.redirect_store import held_count, receive_redirect, recent_redirects, redirect_view
+from services.onboarding.redirect_store import receive_redirect
+from services.read_models.redirects import held_count, recent_redirects, redirect_view
 from tests.support.people import person
 
 

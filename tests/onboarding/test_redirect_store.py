@@ -1,5 +1,5 @@
 """Redirects received: stored raw then applied, matched to their link by state, reload idempotence, refused
-redirects kept with their reason, revocations, and the next step per channel."""
+redirects kept with their reason, revocations, and each channel's next step as the landing page lists it."""
 
 from __future__ import annotations
 
@@ -9,22 +9,20 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import responses
 from sqlite_utils import Database
 
 from services.channels.projection import get_channel, upsert_channel
-from services.keys.generation import key_status
+from services.keys.key_status import key_status
 from services.migrations import console_migrations
 from services.onboarding.links import LinkRequest, get_link, hand_out_link, link_history
 from services.onboarding.redirect_decision import confirm_waiting_redirects, discard_unreviewed
 from services.onboarding.redirect_params import MAX_QUERY_LENGTH
-from services.onboarding.redirect_store import (
+from services.onboarding.redirect_store import receive_redirect
+from services.read_models.redirects import (
     channel_next_steps,
     dropped_redirects,
     held_count,
-    next_step,
-    receive_redirect,
     recent_redirects,
     redirect_for_state,
     redirect_view,
@@ -165,24 +163,6 @@ def test_revoked_channels_are_marked_and_their_stored_keys_made_unusable(db, api
     assert steps["cCH"]["permission"] == "revoked"
     assert steps["cCH"]["next"] == "permission withdrawn; its stored key is marked unusable"
     assert steps["aCH"]["next"] == "key exists"
-
-
-@pytest.mark.parametrize(
-    ("channel", "key", "expected"),
-    [
-        (None, "none", "waiting for running (now: not reported yet)"),
-        ({"status": "pending", "revoked": 0}, "none", "waiting for running (now: pending)"),
-        ({"status": "ready", "revoked": 0}, "none", "waiting for running (now: ready)"),
-        ({"status": "running", "revoked": 0}, "none", "key can be generated"),
-        ({"status": "running", "revoked": 0}, "revoked", "key can be generated"),
-        ({"status": "running", "revoked": 0}, "active", "key exists"),
-        ({"status": "running", "revoked": 0}, "unknown", "a key request's result is not known yet"),
-        ({"status": "running", "revoked": 1}, "none", "permission withdrawn; no key can be generated"),
-        ({"status": "running", "revoked": 1}, "unusable", "permission withdrawn; its stored key is marked unusable"),
-    ],
-)
-def test_next_step_per_channel(channel: dict | None, key: str, expected: str) -> None:
-    assert next_step(channel, key).startswith(expected)
 
 
 def test_two_tabs_landing_together_apply_the_redirect_once(db_path: Path) -> None:

@@ -11,10 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
-from services.events.store import save_events
 from services.events.webhook import normalise_event
 from tests.support import ROOT
 from tests.support.console import console_db
+from tests.support.events import save_events
 from tests.support.pages import close_session_db, console_app
 
 EVENTS, CHANNELS, CLIENTS = "../pages/events.py", "../pages/channels.py", "../pages/clients.py"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.events.store import save_event
 from services.events.webhook import normalise_event
 from tests.support.console import console_db
+from tests.support.events import save_event
 from tests.support.pages import close_session_db, page_app
 
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.channels.projection import ensure_client, upsert_channel
 from services.onboarding.links import LinkRequest, hand_out_link
-from services.onboarding.redirect_store import dropped_redirects, held_count
+from services.read_models.redirects import dropped_redirects, held_count
 from tests.support.console import use_live
 from tests.support.counting_partner_api import CountingPartnerApi
 from tests.support.pages import console_app

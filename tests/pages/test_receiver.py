@@ -8,11 +8,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.times import exact
 from services.events.incoming import store_incoming
-from services.events.store import save_events
 from services.events.webhook import parse_webhook_body
 from services.receiver.stats import Rejection, add_to_counters, record_rejections
 from services.scheduler import status
 from tests.support.console import console_db
+from tests.support.events import save_events
 from tests.support.pages import close_session_db, page_app
 from tests.support.partner_channels import hold_lease
 from tests.support.receiver import event_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.channels.projection import record_granted
-from services.keys.generation import key_status
+from services.keys.key_status import key_status
 from services.read_models.channel_list import ChannelFilter, count_channels, funnel, page_channels, time_in_status
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from services import audit
-from services.events.store import save_events
 from services.events.webhook import normalise_event
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirect_params import parse_redirect
 from services.onboarding.redirect_store import save_redirect
 from services.read_models.channel_timeline import channel_timeline
+from tests.support.events import save_events
 from tests.support.people import person
 
 

@@ -9,7 +9,6 @@ import pytest
 from sqlite_utils import Database
 
 from services.channels.projection import ensure_client, upsert_channel
-from services.events.store import save_events
 from services.events.webhook import normalise_event
 from services.onboarding.links import LinkRequest, hand_out_link
 from services.onboarding.redirect_store import receive_redirect
@@ -21,6 +20,7 @@ from services.read_models.clients import (
     count_clients,
     page_clients,
 )
+from tests.support.events import save_events
 from tests.support.people import person
 
 

@@ -16,7 +16,8 @@ import pytest
 from sqlite_utils import Database
 
 from services.channels.account_alerts import NO_CHANNEL_NOTE, alert_notes
-from services.events.incoming import list_incoming, store_incoming
+from services.channels.event_listing import list_incoming
+from services.events.incoming import store_incoming
 from services.events.store import EventFilter, page_events
 from services.events.webhook import parse_webhook_body
 from services.read_models.work_queue import needs_attention, quality_drop

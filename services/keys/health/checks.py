@@ -29,6 +29,7 @@ from sqlite_utils import Database
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
+from services.keys.key_status import STOPPED_MEANING
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault, VaultError
 from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError
@@ -39,7 +40,6 @@ COULD_NOT_CHECK = "could_not_check"
 VERDICT_BY_VALUE = {"AVAILABLE": OK, "LIMITED": LIMITED, "BLOCKED": BLOCKED}
 # The Messaging API's answers that say the key itself no longer opens it.
 STOPPED_KINDS = ("refused_key", "forbidden")
-STOPPED_MEANING = "the client may have generated its own key or withdrawn the partner's permission in its 360dialog hub"
 AUDIT_ACTION = "key_health"
 MANUAL_ACTION = "check_key_health"
 ACTOR = "key health"
