@@ -19,7 +19,6 @@ from services.events.webhook import WebhookEvent
 from services.phone_numbers import DEFAULT_REGION, read_number
 from services.spreadsheet import csv_text
 from services.sql_where import Where
-from services.store import utc_now
 
 
 @dataclass(frozen=True)
