@@ -10,7 +10,6 @@ are skipped, the ones under way finish and are recorded.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from sqlite_utils import Database
 from services.keys.health import status
 from services.keys.health.checks import HealthConfig, RoundReport, run_round
 from services.keys.vault import KeyVault
+from services.process_state import stop_signals_to
 from services.settings import Settings, SettingsError, load_settings
 from services.store import open_console_db
 
@@ -105,21 +105,17 @@ def run(settings: Settings) -> int:
         HealthConfig.from_settings(settings),
         round_seconds=settings.key_health.round_seconds,
     )
-    # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
-    signal.signal(signal.SIGTERM, loop.on_signal)
-    signal.signal(signal.SIGINT, loop.on_signal)
     try:
-        status.mark_started(db, interval_minutes=settings.key_health.minutes)
-        log.info(
-            "checking every active key every %g min, up to %d a round every %g s",
-            settings.key_health.minutes,
-            settings.key_health.budget,
-            settings.key_health.round_seconds,
-        )
-        loop.serve()
-        return 0
+        with stop_signals_to(loop.on_signal):
+            status.mark_started(db, interval_minutes=settings.key_health.minutes)
+            log.info(
+                "checking every active key every %g min, up to %d a round every %g s",
+                settings.key_health.minutes,
+                settings.key_health.budget,
+                settings.key_health.round_seconds,
+            )
+            loop.serve()
+            return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         status.mark_stopped(db)
         db.close()
