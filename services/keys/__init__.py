@@ -1,5 +1,6 @@
 """Messaging API keys: generated through the Partner API, shown once, stored encrypted.
 
 `generation` makes one key (once per click, every attempt audited), `bulk` many at once, `vault` encrypts
-them at rest, `generation_lock` keeps two processes from generating for the same channel at once.
+them at rest, `key_api` opens a stored one for a Messaging API call, `generation_lock` keeps two processes
+from generating for the same channel at once.
 """

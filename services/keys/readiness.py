@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import get_channel
+from services.keys.key_api import open_key_api
 from services.keys.vault import KeyVault, VaultError
 from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
 from services.settings import Settings
@@ -174,13 +175,7 @@ def prepare_key(
         "read_back": lambda api: _read_back(api, url, config.webhook_headers),
     }
     try:
-        api = MessagingApi(
-            key["address"],
-            vault.open(key["key_encrypted"]),
-            allowed_hosts=config.allowed_hosts,
-            demo_mode=config.demo_mode,
-            timeout=config.timeout,
-        )
+        api = open_key_api(key, vault, config)
     except (VaultError, MessagingApiError) as error:
         _record(db, key["id"], channel_id, start_at, "failed", str(error), actor)
         return key_readiness(db, channel_id)

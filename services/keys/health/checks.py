@@ -29,9 +29,10 @@ from sqlite_utils import Database
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
+from services.keys.key_api import open_key_api
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError
+from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApiError
 from services.settings import Settings
 
 UNCHECKED, OK, LIMITED, BLOCKED, STOPPED = "unchecked", "ok", "limited", "blocked", "stopped"
@@ -109,13 +110,21 @@ class Change:
 
 
 @dataclass(frozen=True)
-class RoundReport:
+class HealthRound:
+    """One round as it is recorded: when it ran and what it counted."""
+
     started_at: str
     finished_at: str
     checked: int
     stopped: int
     could_not_check: int
     still_due: int
+
+
+@dataclass(frozen=True)
+class RoundReport(HealthRound):
+    """A round just run: what is recorded of it, and each key whose verdict changed."""
+
     changes: list[Change] = field(default_factory=list)
 
 
@@ -218,14 +227,7 @@ def stopped_detail(error: MessagingApiError, last4: str | None) -> str:
 def check_key(key: dict[str, Any], vault: KeyVault, config: HealthConfig) -> Outcome:
     """Ask `health_status` with one stored key: one attempt, no retry inside (the next round is the retry)."""
     try:
-        api = MessagingApi(
-            key["address"],
-            vault.open(key["key_encrypted"]),
-            allowed_hosts=config.allowed_hosts,
-            demo_mode=config.demo_mode,
-            timeout=config.timeout,
-            retry_reads=False,
-        )
+        api = open_key_api(key, vault, config, retry_reads=False)
     except (VaultError, MessagingApiError) as error:
         return Outcome(COULD_NOT_CHECK, str(error))
     with api:
