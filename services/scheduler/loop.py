@@ -27,10 +27,10 @@ from services.channels.permission import refresh_due_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
 from services.onboarding.redirect_decision import confirm_waiting_redirects
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
-from services.process_state import stop_signals_to
+from services.process_state import process_settings, stop_signals_to
 from services.scheduler import status
 from services.scheduler.alerting import AlertLoop
-from services.settings import Settings, SettingsError, load_settings
+from services.settings import Settings, SettingsError
 from services.store import open_console_db
 
 log = logging.getLogger("scheduler")
@@ -169,12 +169,9 @@ class Scheduler:
 
 
 def main() -> int:
-    try:
-        settings = load_settings(role="scheduler")
-    except SettingsError as error:
-        print(f"scheduler: {error}", file=sys.stderr)
+    settings = process_settings("scheduler", "scheduler")
+    if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
     if settings.sync_minutes <= 0 and not settings.alerts.enabled:
         print(
             "scheduler: automatic sync is off (CONSOLE_SYNC_MINUTES = 0) and no alert destination is set;"
