@@ -24,12 +24,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import requests
-
+from bench import harness
+from bench.harness import HOST
 from tests.support.people import person
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 PARTNER = "benchPA"
 SIZES = (10_000, 100_000)
 CHANGED = 0.05
@@ -96,31 +94,8 @@ def stub_app():  # noqa: ANN201 - starlette is imported in the stub's process on
     )
 
 
-def _serve_stub(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(stub_app(), host=HOST, port=port, log_level="warning", access_log=False)
-
-
 def start_stub() -> tuple[subprocess.Popen, int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "bench.bench_sync", "--stub", str(port)], cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the stub Partner API stopped at start")
-        try:
-            if requests.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the stub Partner API did not start")
+    return harness.start_stub("bench.bench_sync", "stub Partner API")
 
 
 # -- one size, in a process of its own -------------------------------------------------------------------
@@ -171,14 +146,7 @@ def measure(size: int, port: int, changed: float) -> dict[str, dict[str, float]]
 
 
 def _measure_in_subprocess(size: int, port: int, changed: float) -> dict[str, dict[str, float]]:
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.bench_sync", "--measure", str(size), str(port), str(changed)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return harness.measured_in_subprocess("bench.bench_sync", "--measure", str(size), str(port), str(changed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--stub":
-        _serve_stub(int(sys.argv[2]))
+        harness.serve_stub(stub_app(), int(sys.argv[2]))
     elif len(sys.argv) == 5 and sys.argv[1] == "--measure":
         print(json.dumps(measure(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
     else:
