@@ -16,9 +16,9 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import get_channel
-from services.keys.key_api import open_key_api
+from services.keys.key_api import KeyDestination, open_key_api
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
+from services.messaging_api import MessagingApi, MessagingApiError, redacted_url
 from services.settings import Settings
 from services.store import utc_now
 
@@ -41,22 +41,16 @@ class KeyNotReady(Exception):
 
 
 @dataclass(frozen=True)
-class ReadinessConfig:
+class ReadinessConfig(KeyDestination):
     webhook_template: str | None = field(repr=False)  # may hold a token
     webhook_headers: dict[str, str] = field(default_factory=dict, repr=False)
-    timeout: float = 10.0
-    # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.
-    allowed_hosts: tuple[str, ...] = DEFAULT_MESSAGING_API_HOSTS
-    demo_mode: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadinessConfig:
         return cls(
             settings.messaging_webhook_url,
             dict(settings.messaging_webhook_headers),
-            settings.http_timeout_seconds,
-            allowed_hosts=settings.messaging_api_hosts,
-            demo_mode=settings.demo_mode,
+            **KeyDestination.settings_fields(settings),
         )
 
 

@@ -29,10 +29,10 @@ from sqlite_utils import Database
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
-from services.keys.key_api import open_key_api
+from services.keys.key_api import KeyDestination, open_key_api
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApiError
+from services.messaging_api import MessagingApiError
 from services.settings import Settings
 
 UNCHECKED, OK, LIMITED, BLOCKED, STOPPED = "unchecked", "ok", "limited", "blocked", "stopped"
@@ -67,13 +67,9 @@ DUE_SQL = f"""
 
 
 @dataclass(frozen=True)
-class HealthConfig:
+class HealthConfig(KeyDestination):
     interval_seconds: float
     budget: int = 50
-    timeout: float = 10.0
-    # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.
-    allowed_hosts: tuple[str, ...] = DEFAULT_MESSAGING_API_HOSTS
-    demo_mode: bool = False
     workers: int = WORKERS
 
     @property
@@ -86,9 +82,7 @@ class HealthConfig:
         return cls(
             interval_seconds=settings.key_health.minutes * 60,
             budget=settings.key_health.budget,
-            timeout=settings.http_timeout_seconds,
-            allowed_hosts=settings.messaging_api_hosts,
-            demo_mode=settings.demo_mode,
+            **KeyDestination.settings_fields(settings),
         )
 
 
