@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench import harness
@@ -69,8 +68,8 @@ def stub_app():  # noqa: ANN201 - starlette is imported in the stub's process on
     return Starlette(routes=[Route("/health_status", health_status), Route("/healthz", healthz)])
 
 
-def start_stub() -> tuple[subprocess.Popen, int]:
-    return harness.start_stub("bench.bench_key_health", "stub Messaging API")
+def running_stub() -> AbstractContextManager[int]:
+    return harness.running_stub("bench.bench_key_health", "stub Messaging API")
 
 
 # -- one measurement, in a process of its own --------------------------------------------------------------------
@@ -150,7 +149,7 @@ def measure(keys: int, port: int, budget: int) -> dict[str, dict[str, float]]:
             results["second"] = _full_pass(db, vault, config, clock)
         finally:
             db.close()
-    results["process"] = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    results["process"] = {"max_rss_mb": harness.max_rss_mb()}
     return results
 
 
@@ -163,12 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=KEYS)
     parser.add_argument("--budget", type=int, default=BUDGET, help="checks per round (CONSOLE_KEY_HEALTH_BUDGET)")
     args = parser.parse_args(argv or [])
-    stub, port = start_stub()
-    try:
+    with running_stub() as port:
         results = _measure_in_subprocess(args.keys, port, args.budget)
-    finally:
-        stub.terminate()
-        stub.wait(10)
     print(f"{args.keys:>7,} keys, enrolment: {results['enrol']['cpu_s'] * 1000:.0f} ms CPU", flush=True)
     for name, label in (("first", "first checks"), ("second", "steady state")):
         numbers = results[name]

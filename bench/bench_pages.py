@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -94,7 +93,7 @@ def _run(page: str, view: str, folder: Path) -> dict[str, float]:
         "median_s": statistics.median(timings),
         "min_s": min(timings),
         "traced_peak_mb": traced_peak / 1e6,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": harness.max_rss_mb(),
     }
 
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench import harness
@@ -94,8 +93,8 @@ def stub_app():  # noqa: ANN201 - starlette is imported in the stub's process on
     )
 
 
-def start_stub() -> tuple[subprocess.Popen, int]:
-    return harness.start_stub("bench.bench_sync", "stub Partner API")
+def running_stub() -> AbstractContextManager[int]:
+    return harness.running_stub("bench.bench_sync", "stub Partner API")
 
 
 # -- one size, in a process of its own -------------------------------------------------------------------
@@ -141,7 +140,7 @@ def measure(size: int, port: int, changed: float) -> dict[str, dict[str, float]]
         for name, round_ in (("first", 1), ("second", 2)):
             traced = _sync(Path(folder) / "traced.db", base.format(round=round_), traced=True)
             results[name]["traced_peak_mb"] = traced["traced_peak_mb"]
-    results["process"] = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    results["process"] = {"max_rss_mb": harness.max_rss_mb()}
     return results
 
 
@@ -154,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--changed", type=float, default=CHANGED, help="fraction changed for the second sync")
     args = parser.parse_args(argv or [])
-    stub, port = start_stub()
     worst = 0.0
-    try:
+    with running_stub() as port:
         for size in args.sizes:
             results = _measure_in_subprocess(size, port, args.changed)
             for name, label in (("first", "first sync, all new"), ("second", f"second, {args.changed:.0%} changed")):
@@ -171,9 +169,6 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             print(f"{size:>9,} channels, process max RSS {results['process']['max_rss_mb']:.0f} MB", flush=True)
-    finally:
-        stub.terminate()
-        stub.wait(10)
     verdict = "ok" if worst <= TARGET_US else "OVER TARGET"
     print(f"worst console-side CPU per channel: {worst:.1f} µs (target <= {TARGET_US:g} µs) {verdict}")
     return 0

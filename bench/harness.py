@@ -5,9 +5,12 @@ its last line."""
 from __future__ import annotations
 
 import json
+import resource
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,17 @@ def start_stub(module: str, what: str) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
+@contextmanager
+def running_stub(module: str, what: str) -> Iterator[int]:
+    """A stub started by `start_stub` for the block, then stopped; yields its port."""
+    process, port = start_stub(module, what)
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def _answering(process: subprocess.Popen, url: str, what: str) -> None:
     if process.poll() is not None:
         raise SystemExit(f"the {what} stopped at start")
@@ -67,3 +81,8 @@ def measured_in_subprocess(module: str, *args: str) -> dict[str, Any]:
         [sys.executable, "-m", module, *args], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def max_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux counts ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
