@@ -42,19 +42,8 @@ class MessagingApiError(ApiError):
     A 429's Retry-After counts only when given in whole seconds."""
 
     api_name = "Messaging API"
-
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        reason: str = "",
-    ) -> None:
-        super().__init__(kind, message, status=status, retry_after=retry_after)
-        # The answer's own words (error_reason), key hidden; empty when it gave none.
-        self.reason = reason
+    # The answer's own words (error_reason), key hidden; empty when it gave none. Set once the answer is read.
+    reason: str = ""
 
 
 @dataclass(frozen=True)
