@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import requests
+from bench import harness
+from bench.harness import HOST
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 KEYS = 10_000
 BUDGET = 50
 # Every this-many-th key is refused (401), as a key the client replaced in its hub.
@@ -71,29 +68,8 @@ def stub_app():  # noqa: ANN201 - starlette is imported in the stub's process on
     return Starlette(routes=[Route("/health_status", health_status), Route("/healthz", healthz)])
 
 
-def _serve_stub(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(stub_app(), host=HOST, port=port, log_level="warning", access_log=False)
-
-
-def start_stub() -> tuple[subprocess.Popen, int]:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "bench.bench_key_health", "--stub", str(port)], cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the stub Messaging API stopped at start")
-        try:
-            if requests.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the stub Messaging API did not start")
+def running_stub() -> AbstractContextManager[int]:
+    return harness.running_stub("bench.bench_key_health", "stub Messaging API")
 
 
 # -- one measurement, in a process of its own --------------------------------------------------------------------
@@ -173,19 +149,12 @@ def measure(keys: int, port: int, budget: int) -> dict[str, dict[str, float]]:
             results["second"] = _full_pass(db, vault, config, clock)
         finally:
             db.close()
-    results["process"] = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    results["process"] = {"max_rss_mb": harness.max_rss_mb()}
     return results
 
 
 def _measure_in_subprocess(keys: int, port: int, budget: int) -> dict[str, dict[str, float]]:
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.bench_key_health", "--measure", str(keys), str(port), str(budget)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return harness.measured_in_subprocess("bench.bench_key_health", "--measure", str(keys), str(port), str(budget))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,12 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=KEYS)
     parser.add_argument("--budget", type=int, default=BUDGET, help="checks per round (CONSOLE_KEY_HEALTH_BUDGET)")
     args = parser.parse_args(argv or [])
-    stub, port = start_stub()
-    try:
+    with running_stub() as port:
         results = _measure_in_subprocess(args.keys, port, args.budget)
-    finally:
-        stub.terminate()
-        stub.wait(10)
     print(f"{args.keys:>7,} keys, enrolment: {results['enrol']['cpu_s'] * 1000:.0f} ms CPU", flush=True)
     for name, label in (("first", "first checks"), ("second", "steady state")):
         numbers = results[name]
@@ -216,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--stub":
-        _serve_stub(int(sys.argv[2]))
+        harness.serve_stub(stub_app(), int(sys.argv[2]))
     elif len(sys.argv) == 5 and sys.argv[1] == "--measure":
         print(json.dumps(measure(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
     else:

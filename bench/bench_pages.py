@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
+from bench import harness
 from bench.seed import BENCH_CHANNEL, OLD_WORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,15 +93,12 @@ def _run(page: str, view: str, folder: Path) -> dict[str, float]:
         "median_s": statistics.median(timings),
         "min_s": min(timings),
         "traced_peak_mb": traced_peak / 1e6,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": harness.max_rss_mb(),
     }
 
 
 def _subprocess(*args: str) -> dict[str, float]:
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.bench_pages", *args], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return harness.measured_in_subprocess("bench.bench_pages", *args)
 
 
 def _measure(page: str, size: int, views: list[str]) -> dict[str, dict[str, float]]:

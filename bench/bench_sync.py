@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import requests
-
+from bench import harness
+from bench.harness import HOST
 from tests.support.people import person
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 PARTNER = "benchPA"
 SIZES = (10_000, 100_000)
 CHANGED = 0.05
@@ -96,31 +93,8 @@ def stub_app():  # noqa: ANN201 - starlette is imported in the stub's process on
     )
 
 
-def _serve_stub(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(stub_app(), host=HOST, port=port, log_level="warning", access_log=False)
-
-
-def start_stub() -> tuple[subprocess.Popen, int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "bench.bench_sync", "--stub", str(port)], cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the stub Partner API stopped at start")
-        try:
-            if requests.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the stub Partner API did not start")
+def running_stub() -> AbstractContextManager[int]:
+    return harness.running_stub("bench.bench_sync", "stub Partner API")
 
 
 # -- one size, in a process of its own -------------------------------------------------------------------
@@ -166,19 +140,12 @@ def measure(size: int, port: int, changed: float) -> dict[str, dict[str, float]]
         for name, round_ in (("first", 1), ("second", 2)):
             traced = _sync(Path(folder) / "traced.db", base.format(round=round_), traced=True)
             results[name]["traced_peak_mb"] = traced["traced_peak_mb"]
-    results["process"] = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    results["process"] = {"max_rss_mb": harness.max_rss_mb()}
     return results
 
 
 def _measure_in_subprocess(size: int, port: int, changed: float) -> dict[str, dict[str, float]]:
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.bench_sync", "--measure", str(size), str(port), str(changed)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return harness.measured_in_subprocess("bench.bench_sync", "--measure", str(size), str(port), str(changed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--changed", type=float, default=CHANGED, help="fraction changed for the second sync")
     args = parser.parse_args(argv or [])
-    stub, port = start_stub()
     worst = 0.0
-    try:
+    with running_stub() as port:
         for size in args.sizes:
             results = _measure_in_subprocess(size, port, args.changed)
             for name, label in (("first", "first sync, all new"), ("second", f"second, {args.changed:.0%} changed")):
@@ -203,9 +169,6 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             print(f"{size:>9,} channels, process max RSS {results['process']['max_rss_mb']:.0f} MB", flush=True)
-    finally:
-        stub.terminate()
-        stub.wait(10)
     verdict = "ok" if worst <= TARGET_US else "OVER TARGET"
     print(f"worst console-side CPU per channel: {worst:.1f} µs (target <= {TARGET_US:g} µs) {verdict}")
     return 0
@@ -213,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--stub":
-        _serve_stub(int(sys.argv[2]))
+        harness.serve_stub(stub_app(), int(sys.argv[2]))
     elif len(sys.argv) == 5 and sys.argv[1] == "--measure":
         print(json.dumps(measure(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
     else:

@@ -21,7 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from services.partner_api import MAX_DETAIL_LENGTH, read_retry
+from services.partner_api import MAX_DETAIL_LENGTH, ApiError, answer_object, read_retry
 from services.settings_rules import is_loopback
 
 # Meta's messaging health values, best first (WhatsApp Cloud API "health status").
@@ -36,27 +36,14 @@ PATTERN_PORT = re.compile(r"^(?P<host>[^:\[\]]+):(?P<port>[0-9]{1,5})$")
 DEFAULT_HTTPS_PORT = 443
 
 
-class MessagingApiError(Exception):
+class MessagingApiError(ApiError):
     """A failed Messaging API call. `kind`: timeout, unreachable, refused_key, forbidden, not_found, not_allowed,
-    rate_limited, server_error, bad_response, redirected, http_error, refused_host (the key was not sent)."""
+    rate_limited, server_error, bad_response, redirected, http_error, refused_host (the key was not sent).
+    A 429's Retry-After counts only when given in whole seconds."""
 
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        reason: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        # The answer's own words (error_reason), key hidden; empty when it gave none.
-        self.reason = reason
-        # Seconds a 429 asked to wait (its Retry-After), when it said so in seconds.
-        self.retry_after = retry_after
+    api_name = "Messaging API"
+    # The answer's own words (error_reason), key hidden; empty when it gave none. Set once the answer is read.
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -338,15 +325,7 @@ class MessagingApi:
             )
         if response.status_code >= 400:
             raise _error_for_response(response, self._api_key)
-        try:
-            document = response.json()
-        except ValueError:
-            raise MessagingApiError(
-                "bad_response", "The Messaging API answered with something that is not JSON"
-            ) from None
-        if not isinstance(document, dict):
-            raise MessagingApiError("bad_response", "The Messaging API answered with an unexpected JSON shape")
-        return document
+        return answer_object(response, MessagingApiError)
 
     def health_status(self) -> KeyHealth:
         return read_health(self._request("GET", "/health_status"))

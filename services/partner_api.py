@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -26,9 +26,27 @@ DEFAULT_MESSAGING_ADDRESS = "https://waba-v2.360dialog.io"
 MAX_DETAIL_LENGTH = 300
 
 
-class PartnerApiError(Exception):
+class ApiError(Exception):
+    """A failed call to one of 360dialog's APIs: `kind` names the failure class, `message` says it for an
+    operator (never with a secret), `status` is the HTTP status when there was an answer."""
+
+    # The API's name as an operator reads it in a message ("The Partner API answered ...").
+    api_name: ClassVar[str] = "API"
+
+    def __init__(self, kind: str, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        # Seconds a 429 asked to wait (its Retry-After), when it said so.
+        self.retry_after = retry_after
+
+
+class PartnerApiError(ApiError):
     """A failed Partner API call. `kind` is one of: timeout, unreachable, bad_request, unauthorized,
     forbidden, not_found, rate_limited, server_error, bad_response, http_error."""
+
+    api_name = "Partner API"
 
     def __init__(
         self,
@@ -40,14 +58,29 @@ class PartnerApiError(Exception):
         may_have_reached_server: bool = False,
         detail: str = "",
     ) -> None:
-        super().__init__(message)
-        self.kind = kind
+        super().__init__(kind, message, status=status, retry_after=retry_after)
         # 360dialog's own words (its developer_message), when it gave any.
         self.detail = detail
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
         self.may_have_reached_server = may_have_reached_server
+
+
+def answer_json(response: requests.Response, error_type: type[ApiError]) -> Any:
+    """The answer's JSON, of any shape; a `bad_response` error of the API's own type when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise error_type(
+            "bad_response", f"The {error_type.api_name} answered with something that is not JSON"
+        ) from None
+
+
+def answer_object(response: requests.Response, error_type: type[ApiError]) -> dict[str, Any]:
+    """The answer's JSON object; a `bad_response` error of the API's own type when it is not JSON or not an
+    object (every documented answer is one)."""
+    document = answer_json(response, error_type)
+    if not isinstance(document, dict):
+        raise error_type("bad_response", f"The {error_type.api_name} answered with an unexpected JSON shape")
+    return document
 
 
 # What the operator should do next, per failure class; the error's own message says what happened.
@@ -287,13 +320,7 @@ class PartnerApi:
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:
-        try:
-            document = response.json()
-        except ValueError:
-            raise PartnerApiError("bad_response", "The Partner API answered with something that is not JSON") from None
-        if not isinstance(document, dict):
-            raise PartnerApiError("bad_response", "The Partner API answered with an unexpected JSON shape")
-        return document
+        return answer_object(response, PartnerApiError)
 
     # -- endpoints ---------------------------------------------------------------------------------
     def list_channels(
@@ -374,10 +401,7 @@ class PartnerApi:
         """Which of the client's numbers the partner may generate keys for (shape unconfirmed: the JSON as sent,
         object or list)."""
         path = f"/partners/{self.partner_id}/clients/{path_id(client_id, 'client id')}/shared_client_numbers"
-        try:
-            return self._request("GET", path).json()
-        except ValueError:
-            raise PartnerApiError("bad_response", "The Partner API answered with something that is not JSON") from None
+        return answer_json(self._request("GET", path), PartnerApiError)
 
     def update_partner(
         self, *, webhook_url: str | None = None, partner_redirect_url: str | None = None

@@ -1,17 +1,25 @@
 """What a long-running process (the scheduler, key health) says about itself in the console database, one row per
 process name: alive since when, how often it works, when it works next, and when it stopped. The stack waits for
-the row of the process it started; Receiver health reads it."""
+the row of the process it started; Receiver health reads it. Also how such a process starts and stops: its settings
+and log level (`process_settings`), the signals that stop it (`stop_signals_to`)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import FrameType
 from typing import Any
 
 from sqlite_utils import Database
 
+from services.settings import Settings, SettingsError, load_settings
 from services.store import utc_now
 
 # A next run this late means the process is gone without saying so (killed) or stuck.
@@ -83,3 +91,29 @@ def started(db: Database, name: str, pid: int) -> bool:
     """True once process `pid` has said it started under `name` and not stopped (what the stack waits for)."""
     state = process_state(db, name)
     return state is not None and state.pid == pid and state.running
+
+
+@contextmanager
+def stop_signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT go to `handler` inside the block, and do what they do by default again after it (a signal
+    during the clean-up ends the process). SIGINT is set explicitly too: a shell that starts a process in the
+    background would have it ignored."""
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def process_settings(role: str, program: str, env: Mapping[str, str] | None = None) -> Settings | None:
+    """The settings of a long-running process in `role`, its log level set from them; None when one is wrong, the
+    reason printed on stderr after the `program`'s name (the process then exits with 2)."""
+    try:
+        settings = load_settings(env, role=role)
+    except SettingsError as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return None
+    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
+    return settings

@@ -52,18 +52,23 @@ def throttle_keys(source: str, name: str) -> tuple[str, ...]:
     return (f"source:{source}", f"name:{name.casefold()}@{source}")
 
 
+def doubling_wait(failures: int, *, free: int, first: float, most: float) -> float:
+    """Nothing for the first `free` failures, then `first` seconds, doubling with each further one up to `most`."""
+    if failures <= free:
+        return 0.0
+    return min(most, first * 2 ** (failures - free - 1))
+
+
 def delay_after(failures: int) -> float:
     """A name from one source: no wait for the first few failures, then 2 s, 4 s, 8 s ... up to five minutes."""
-    if failures <= FREE_FAILURES:
-        return 0.0
-    return min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (failures - FREE_FAILURES - 1))
+    return doubling_wait(failures, free=FREE_FAILURES, first=FIRST_DELAY_SECONDS, most=MAX_DELAY_SECONDS)
 
 
 def source_spacing_after(failures: int) -> float:
     """Time between two turns of one source: none at first, then 0.25 s, 0.5 s ... up to a few seconds."""
-    if failures <= SOURCE_FREE_FAILURES:
-        return 0.0
-    return min(SOURCE_MAX_SPACING_SECONDS, SOURCE_FIRST_SPACING_SECONDS * 2 ** (failures - SOURCE_FREE_FAILURES - 1))
+    return doubling_wait(
+        failures, free=SOURCE_FREE_FAILURES, first=SOURCE_FIRST_SPACING_SECONDS, most=SOURCE_MAX_SPACING_SECONDS
+    )
 
 
 def _recent_failures(row: dict | None, moment: float) -> int:
@@ -87,26 +92,15 @@ def reserve_attempt(db: Database, source: str, name: str, *, now: float | None =
         # For a source key, blocked_until is when its next turn starts.
         turn = max(moment, source_row["blocked_until"]) if source_row else moment
         name_failures = _recent_failures(name_row, moment) + 1
-        table = db["sign_in_throttle"]
-        table.upsert(
-            {
-                "key": source_key,
-                "failures": source_failures,
-                "blocked_until": turn + source_spacing_after(source_failures),
-                "last_failure_at": moment,
-            },
-            pk="key",
-        )
-        table.upsert(
-            {
-                "key": name_key,
-                "failures": name_failures,
-                "blocked_until": turn + delay_after(name_failures),
-                "last_failure_at": moment,
-            },
-            pk="key",
-        )
+        _count_failure(db, source_key, source_failures, turn + source_spacing_after(source_failures), moment)
+        _count_failure(db, name_key, name_failures, turn + delay_after(name_failures), moment)
     return Reservation(True, turn - moment, keys)
+
+
+def _count_failure(db: Database, key: str, failures: int, blocked_until: float, moment: float) -> None:
+    db["sign_in_throttle"].upsert(
+        {"key": key, "failures": failures, "blocked_until": blocked_until, "last_failure_at": moment}, pk="key"
+    )
 
 
 def attempt_succeeded(db: Database, reservation: Reservation) -> None:

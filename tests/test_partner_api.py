@@ -6,7 +6,8 @@ import pytest
 import requests
 import responses
 
-from services.partner_api import PartnerApi, PartnerApiError, operator_message
+from services.messaging_api import MessagingApiError
+from services.partner_api import PartnerApi, PartnerApiError, answer_json, answer_object, operator_message
 from tests.support.mocked_hub import BASE
 
 CHANNELS = f"{BASE}/partners/pa/channels"
@@ -134,3 +135,31 @@ def test_unreachable_on_read_after_retries(api) -> None:
     assert raised.value.kind == "unreachable"
     assert not raised.value.may_have_reached_server
     assert "Cannot reach the Partner API at http://hub.test/api/v2" in operator_message(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("error_type", "api_name"), [(PartnerApiError, "Partner API"), (MessagingApiError, "Messaging API")]
+)
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"body": "<html>oops</html>"}, "answered with something that is not JSON"),
+        ({"json": ["a", "list"]}, "answered with an unexpected JSON shape"),
+    ],
+)
+def test_an_answer_that_is_no_json_object_is_a_bad_response_of_the_api_that_gave_it(
+    error_type, api_name, answer, said
+) -> None:
+    with responses.RequestsMock() as mocked:
+        mocked.get(CHANNELS, **answer)
+        response = requests.get(CHANNELS, timeout=1)
+    with pytest.raises(error_type) as raised:
+        answer_object(response, error_type)
+    assert (raised.value.kind, raised.value.message) == ("bad_response", f"The {api_name} {said}")
+
+
+def test_any_json_shape_is_read_as_sent_where_the_shape_is_unconfirmed() -> None:
+    with responses.RequestsMock() as mocked:
+        mocked.get(CHANNELS, json=["a", "list"])
+        response = requests.get(CHANNELS, timeout=1)
+    assert answer_json(response, PartnerApiError) == ["a", "list"]

@@ -14,6 +14,7 @@ from services.sign_in import (
     SOURCE_MAX_SPACING_SECONDS,
     attempt_succeeded,
     delay_after,
+    doubling_wait,
     reserve_attempt,
     source_spacing_after,
 )
@@ -25,6 +26,11 @@ def test_the_first_failures_are_free_then_each_delay_doubles() -> None:
     delays = [delay_after(n) for n in range(FREE_FAILURES + 1, FREE_FAILURES + 6)]
     assert delays == [2.0, 4.0, 8.0, 16.0, 32.0]
     assert delay_after(100) == 300.0
+
+
+def test_a_doubling_wait_is_free_then_doubles_up_to_its_most() -> None:
+    waits = [doubling_wait(failures, free=2, first=0.5, most=3.0) for failures in range(0, 8)]
+    assert waits == [0.0, 0.0, 0.0, 0.5, 1.0, 2.0, 3.0, 3.0]
 
 
 def test_a_blocked_name_waits_and_a_success_clears_it(db) -> None:

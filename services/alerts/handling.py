@@ -36,21 +36,32 @@ def _described(row: dict[str, Any]) -> str:
     return f"alert #{row['id']} ({rule.title if rule else row['rule']}, {row['subject']})"
 
 
+def _handle_firing(
+    db: Database, alert_id: int, *, actor: Person, action: str, marks: dict[str, str], done: Callable[[str], str]
+) -> None:
+    """Set `marks` (column -> value; the columns are our own) on a firing alert, then audit `action` with the detail
+    `done` words for the alert. Raises AlertNotFiring when it no longer fires."""
+    assignments = ", ".join(f"{column} = ?" for column in marks)
+    with db.atomic():
+        row = _firing(db, alert_id)
+        db.execute(f"update alerts set {assignments} where id = ?", [*marks.values(), alert_id])  # noqa: S608
+    audit.record(
+        db,
+        **audit_fields(actor),
+        action=action,
+        outcome="ok",
+        channel_id=row["channel_id"],
+        detail=done(_described(row)),
+    )
+
+
 def acknowledge(db: Database, alert_id: int, *, actor: Person, clock: Callable[[], datetime] = now_utc) -> None:
     """Mark a firing alert as seen by `actor`. Raises NotAllowed (audited) when the role may not, and
     AlertNotFiring when it has resolved meanwhile."""
     enforce(db, actor, ACTION)
-    at = iso(clock())
-    with db.atomic():
-        row = _firing(db, alert_id)
-        db.execute("update alerts set acked_at = ?, acked_by = ? where id = ?", [at, actor.id, alert_id])
-    audit.record(
-        db,
-        **audit_fields(actor),
-        action="acknowledge_alert",
-        outcome="ok",
-        channel_id=row["channel_id"],
-        detail=f"acknowledged {_described(row)}",
+    marks = {"acked_at": iso(clock()), "acked_by": actor.id}
+    _handle_firing(
+        db, alert_id, actor=actor, action="acknowledge_alert", marks=marks, done=lambda alert: f"acknowledged {alert}"
     )
 
 
@@ -61,15 +72,12 @@ def snooze(db: Database, alert_id: int, hours: float, *, actor: Person, clock: C
     if not 0 < hours <= MAX_SNOOZE_HOURS:
         raise ValueError(f"A snooze lasts more than 0 and at most {MAX_SNOOZE_HOURS} hours, not {hours:g}.")
     until = iso(clock() + timedelta(hours=hours))
-    with db.atomic():
-        row = _firing(db, alert_id)
-        db.execute("update alerts set snoozed_until = ?, snoozed_by = ? where id = ?", [until, actor.id, alert_id])
-    audit.record(
+    _handle_firing(
         db,
-        **audit_fields(actor),
+        alert_id,
+        actor=actor,
         action="snooze_alert",
-        outcome="ok",
-        channel_id=row["channel_id"],
-        detail=f"snoozed {_described(row)} for {hours:g} h, until {until[:16].replace('T', ' ')} UTC",
+        marks={"snoozed_until": until, "snoozed_by": actor.id},
+        done=lambda alert: f"snoozed {alert} for {hours:g} h, until {until[:16].replace('T', ' ')} UTC",
     )
     return until

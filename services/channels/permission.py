@@ -90,6 +90,17 @@ class PermissionCheck:
     not_shared: list[str]
 
 
+def _audit_client_check(db: Database, actor: Person, client_id: str, outcome: str, what_happened: str) -> None:
+    """A question about a client's permissions that changed no channel, in the audit."""
+    audit.record(
+        db,
+        **audit_fields(actor),
+        action="check_permission",
+        outcome=outcome,
+        detail=f"client {client_id}: {what_happened}",
+    )
+
+
 def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, actor: Person) -> PermissionCheck:
     """Ask 360dialog which of the client's numbers are shared and record it on each channel known here.
 
@@ -99,12 +110,8 @@ def refresh_permissions(db: Database, api: PartnerApi, client_id: str, *, actor:
     enforce(db, actor, "check_permission")
     shared = read_shared_numbers(api.shared_client_numbers(client_id))
     if shared is None:
-        audit.record(
-            db,
-            **audit_fields(actor),
-            action="check_permission",
-            outcome="unknown",
-            detail=f"client {client_id}: shared_client_numbers answered in a shape not recognised; nothing changed",
+        _audit_client_check(
+            db, actor, client_id, "unknown", "shared_client_numbers answered in a shape not recognised; nothing changed"
         )
         return PermissionCheck(client_id, False, [], [])
     channels = list(db.query("select id, phone_number, permission from channels where client_id = ?", [client_id]))
@@ -225,13 +232,7 @@ def refresh_due_permissions(
         try:
             check = refresh_permissions(db, api, client_id, actor=actor)
         except PartnerApiError as error:
-            audit.record(
-                db,
-                **audit_fields(actor),
-                action="check_permission",
-                outcome="failed",
-                detail=f"client {client_id}: {error.message}",
-            )
+            _audit_client_check(db, actor, client_id, "failed", error.message)
             _schedule(db, client_id, now, settled=False, outcome="failed")
             continue
         checks.append(check)

@@ -16,9 +16,10 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.channels.projection import get_channel
+from services.keys.key_api import KeyDestination, open_key_api
 from services.keys.key_status import STEP_LABELS, STEPS
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError, redacted_url
+from services.messaging_api import MessagingApi, MessagingApiError, redacted_url
 from services.settings import Settings
 from services.store import utc_now
 
@@ -39,22 +40,16 @@ class KeyNotReady(Exception):
 
 
 @dataclass(frozen=True)
-class ReadinessConfig:
+class ReadinessConfig(KeyDestination):
     webhook_template: str | None = field(repr=False)  # may hold a token
     webhook_headers: dict[str, str] = field(default_factory=dict, repr=False)
-    timeout: float = 10.0
-    # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.
-    allowed_hosts: tuple[str, ...] = DEFAULT_MESSAGING_API_HOSTS
-    demo_mode: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadinessConfig:
         return cls(
             settings.messaging_webhook_url,
             dict(settings.messaging_webhook_headers),
-            settings.http_timeout_seconds,
-            allowed_hosts=settings.messaging_api_hosts,
-            demo_mode=settings.demo_mode,
+            **KeyDestination.settings_fields(settings),
         )
 
 
@@ -173,13 +168,7 @@ def prepare_key(
         "read_back": lambda api: _read_back(api, url, config.webhook_headers),
     }
     try:
-        api = MessagingApi(
-            key["address"],
-            vault.open(key["key_encrypted"]),
-            allowed_hosts=config.allowed_hosts,
-            demo_mode=config.demo_mode,
-            timeout=config.timeout,
-        )
+        api = open_key_api(key, vault, config)
     except (VaultError, MessagingApiError) as error:
         _record(db, key["id"], channel_id, start_at, "failed", str(error), actor)
         return key_readiness(db, channel_id)

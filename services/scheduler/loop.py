@@ -13,7 +13,6 @@ CONSOLE_SYNC_MINUTES = 0 it only alerts, and with no alert destination either it
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +27,10 @@ from services.channels.permission import refresh_due_permissions
 from services.channels.sync_runs import SCHEDULER, SyncBusy, run_sync
 from services.onboarding.redirect_decision import confirm_waiting_redirects
 from services.partner_api import PartnerApi, PartnerApiError, operator_message
+from services.process_state import process_settings, stop_signals_to
 from services.scheduler import status
 from services.scheduler.alerting import AlertLoop
-from services.settings import Settings, SettingsError, load_settings
+from services.settings import Settings, SettingsError
 from services.store import open_console_db
 
 log = logging.getLogger("scheduler")
@@ -169,12 +169,9 @@ class Scheduler:
 
 
 def main() -> int:
-    try:
-        settings = load_settings(role="scheduler")
-    except SettingsError as error:
-        print(f"scheduler: {error}", file=sys.stderr)
+    settings = process_settings("scheduler", "scheduler")
+    if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
     if settings.sync_minutes <= 0 and not settings.alerts.enabled:
         print(
             "scheduler: automatic sync is off (CONSOLE_SYNC_MINUTES = 0) and no alert destination is set;"
@@ -206,25 +203,21 @@ def run(settings: Settings) -> int:
     if settings.alerts.enabled:
         found = destinations(settings.alerts.urls)
         alerts = AlertLoop(settings.console_db_path, settings.alerts, found, settings.public_url)
-    # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
-    signal.signal(signal.SIGTERM, scheduler.on_signal)
-    signal.signal(signal.SIGINT, scheduler.on_signal)
     try:
-        status.mark_started(db, interval_minutes=settings.sync_minutes)
-        if alerts is not None:
-            labels = ", ".join(destination.label for destination in alerts.destinations)
-            log.info("alerting every %g s to %s", settings.alerts.check_seconds, labels)
-            alerts.start()
-        if settings.sync_minutes > 0:
-            log.info("syncing with the Partner API every %g min", settings.sync_minutes)
-            scheduler.serve()
-        else:
-            log.info("automatic sync is off (CONSOLE_SYNC_MINUTES = 0)")
-            scheduler.idle()
-        return 0
+        with stop_signals_to(scheduler.on_signal):
+            status.mark_started(db, interval_minutes=settings.sync_minutes)
+            if alerts is not None:
+                labels = ", ".join(destination.label for destination in alerts.destinations)
+                log.info("alerting every %g s to %s", settings.alerts.check_seconds, labels)
+                alerts.start()
+            if settings.sync_minutes > 0:
+                log.info("syncing with the Partner API every %g min", settings.sync_minutes)
+                scheduler.serve()
+            else:
+                log.info("automatic sync is off (CONSOLE_SYNC_MINUTES = 0)")
+                scheduler.idle()
+            return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if alerts is not None:
             alerts.stop()
         status.mark_stopped(db)

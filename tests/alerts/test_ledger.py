@@ -310,3 +310,21 @@ def test_the_page_reads_rules_and_open_alerts(db, sink, sink_url, clock) -> None
     assert first.about == f"{phone_of(first.channel_id)} ({BUSINESS})"
     assert first.link == f"{PUBLIC_URL}/channels?open={first.channel_id}"
     assert first.sent
+
+
+def test_each_handling_is_audited_naming_the_alert_and_its_channel(db, sink, sink_url, clock) -> None:
+    settings = alert_settings([sink_url], "quality_drop")
+    make(db, clock, "quality_drop", "namedCH")
+    run(db, settings, destinations(settings.urls), clock)
+    [alert] = open_alerts(db, PUBLIC_URL)
+    until = snooze(db, alert.id, 2.5, actor=person("olga", OPERATOR), clock=clock)
+    acknowledge(db, alert.id, actor=person("olga", OPERATOR), clock=clock)
+    described = f"alert #{alert.id} (Quality dropped or low, {alert.subject})"
+    rows = [
+        (row["action"], row["outcome"], row["channel_id"], row["detail"])
+        for row in db.query("select * from audit where operator = 'olga' order by id")
+    ]
+    assert rows == [
+        ("snooze_alert", "ok", "namedCH", f"snoozed {described} for 2.5 h, until {until[:16].replace('T', ' ')} UTC"),
+        ("acknowledge_alert", "ok", "namedCH", f"acknowledged {described}"),
+    ]

@@ -7,17 +7,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bench.bench_key_health import HOST, STOPPED_EVERY, bench_key, measure, start_stub
+from bench.bench_key_health import HOST, STOPPED_EVERY, bench_key, measure, running_stub
 
 pytestmark = pytest.mark.processes  # the stub runs in a process of its own
 
 
 @pytest.fixture(scope="module")
 def stub_port():
-    process, port = start_stub()
-    yield port
-    process.terminate()
-    process.wait(10)
+    with running_stub() as port:
+        yield port
 
 
 def test_the_stub_answers_like_the_messaging_api(stub_port: int) -> None:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bench.bench_sync import HOST, measure, start_stub, stub_channel
+from bench.bench_sync import HOST, measure, running_stub, stub_channel
 
 pytestmark = pytest.mark.processes  # the stub runs in a process of its own
 
 
 @pytest.fixture(scope="module")
 def stub_port():
-    process, port = start_stub()
-    yield port
-    process.terminate()
-    process.wait(10)
+    with running_stub() as port:
+        yield port
 
 
 def test_the_stub_pages_channels_made_on_the_fly(stub_port: int) -> None:

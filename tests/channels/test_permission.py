@@ -146,3 +146,21 @@ def test_unsettled_clients_are_asked_first_and_a_failing_one_does_not_stop_the_o
     assert "cliC" not in " ".join(call.request.url for call in responses.calls)
     failed = [row["detail"] for row in db.query("select detail from audit where outcome = 'failed'")]
     assert [detail.split(":")[0] for detail in failed] == ["client cliA"]
+
+
+@responses.activate
+def test_a_question_that_changes_no_channel_is_audited_for_the_client(db, api) -> None:
+    _client_channels(db)
+    responses.get(SHARED_URL, json={"result": "fine"})
+    refresh_permissions(db, api, "cliA", actor=person("ana"))
+    rows = [
+        (row["action"], row["outcome"], row["channel_id"], row["detail"]) for row in db.query("select * from audit")
+    ]
+    assert rows == [
+        (
+            "check_permission",
+            "unknown",
+            None,
+            "client cliA: shared_client_numbers answered in a shape not recognised; nothing changed",
+        )
+    ]

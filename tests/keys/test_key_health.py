@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
@@ -27,7 +28,7 @@ from services.keys.health.checks import (
     run_round,
     spread_offset,
 )
-from services.keys.health.reading import channel_key_health, last_round, verdict_counts
+from services.keys.health.reading import HealthRound, channel_key_health, last_round, verdict_counts
 from services.keys.key_status import key_status
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault
@@ -141,6 +142,15 @@ def test_a_round_asks_about_every_open_active_key_and_no_other(db, vault, stub) 
     assert channel_key_health(db, "revokedE5") is None
     assert last_round(db).checked == 3
     assert verdict_counts(db)["ok"] == 3
+
+
+def test_the_round_read_back_is_the_report_without_the_changes(db, vault, stub) -> None:
+    add_keyed_channel(db, vault, stub, "readA1")
+    report = round_now(db, vault, Clock())
+    assert isinstance(report, HealthRound)
+    assert last_round(db) == HealthRound(
+        **{column.name: getattr(report, column.name) for column in fields(HealthRound)}
+    )
 
 
 def test_first_checks_spread_over_the_interval_and_a_round_keeps_to_its_budget(db, vault, stub) -> None:

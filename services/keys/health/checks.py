@@ -29,10 +29,11 @@ from sqlite_utils import Database
 
 from services import audit
 from services.accounts import Person, audit_fields, enforce
+from services.keys.key_api import KeyDestination, open_key_api
 from services.keys.key_status import STOPPED_MEANING
 from services.keys.readiness import KeyNotReady
 from services.keys.vault import KeyVault, VaultError
-from services.messaging_api import DEFAULT_MESSAGING_API_HOSTS, MessagingApi, MessagingApiError
+from services.messaging_api import MessagingApiError
 from services.settings import Settings
 
 UNCHECKED, OK, LIMITED, BLOCKED, STOPPED = "unchecked", "ok", "limited", "blocked", "stopped"
@@ -66,13 +67,9 @@ DUE_SQL = f"""
 
 
 @dataclass(frozen=True)
-class HealthConfig:
+class HealthConfig(KeyDestination):
     interval_seconds: float
     budget: int = 50
-    timeout: float = 10.0
-    # Where a key may be sent (CONSOLE_MESSAGING_API_HOSTS); this machine only in demo mode.
-    allowed_hosts: tuple[str, ...] = DEFAULT_MESSAGING_API_HOSTS
-    demo_mode: bool = False
     workers: int = WORKERS
 
     @property
@@ -85,9 +82,7 @@ class HealthConfig:
         return cls(
             interval_seconds=settings.key_health.minutes * 60,
             budget=settings.key_health.budget,
-            timeout=settings.http_timeout_seconds,
-            allowed_hosts=settings.messaging_api_hosts,
-            demo_mode=settings.demo_mode,
+            **KeyDestination.settings_fields(settings),
         )
 
 
@@ -109,13 +104,21 @@ class Change:
 
 
 @dataclass(frozen=True)
-class RoundReport:
+class HealthRound:
+    """One round as it is recorded: when it ran and what it counted."""
+
     started_at: str
     finished_at: str
     checked: int
     stopped: int
     could_not_check: int
     still_due: int
+
+
+@dataclass(frozen=True)
+class RoundReport(HealthRound):
+    """A round just run: what is recorded of it, and each key whose verdict changed."""
+
     changes: list[Change] = field(default_factory=list)
 
 
@@ -218,14 +221,7 @@ def stopped_detail(error: MessagingApiError, last4: str | None) -> str:
 def check_key(key: dict[str, Any], vault: KeyVault, config: HealthConfig) -> Outcome:
     """Ask `health_status` with one stored key: one attempt, no retry inside (the next round is the retry)."""
     try:
-        api = MessagingApi(
-            key["address"],
-            vault.open(key["key_encrypted"]),
-            allowed_hosts=config.allowed_hosts,
-            demo_mode=config.demo_mode,
-            timeout=config.timeout,
-            retry_reads=False,
-        )
+        api = open_key_api(key, vault, config, retry_reads=False)
     except (VaultError, MessagingApiError) as error:
         return Outcome(COULD_NOT_CHECK, str(error))
     with api:

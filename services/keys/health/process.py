@@ -10,8 +10,6 @@ are skipped, the ones under way finish and are recorded.
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +21,8 @@ from sqlite_utils import Database
 from services.keys.health import status
 from services.keys.health.checks import HealthConfig, RoundReport, run_round
 from services.keys.vault import KeyVault
-from services.settings import Settings, SettingsError, load_settings
+from services.process_state import process_settings, stop_signals_to
+from services.settings import Settings
 from services.store import open_console_db
 
 log = logging.getLogger("key_health")
@@ -85,12 +84,9 @@ class KeyHealthLoop:
 
 
 def main() -> int:
-    try:
-        settings = load_settings(role="key_health")
-    except SettingsError as error:
-        print(f"key health: {error}", file=sys.stderr)
+    settings = process_settings("key_health", "key health")
+    if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level_number, format="%(asctime)s %(name)s %(message)s")
     if not settings.key_health.enabled:
         print("key health: checks are off (CONSOLE_KEY_HEALTH_MINUTES = 0); nothing to do", flush=True)
         return 0
@@ -105,21 +101,17 @@ def run(settings: Settings) -> int:
         HealthConfig.from_settings(settings),
         round_seconds=settings.key_health.round_seconds,
     )
-    # Explicit for SIGINT too: a shell that starts us in the background would have it ignored.
-    signal.signal(signal.SIGTERM, loop.on_signal)
-    signal.signal(signal.SIGINT, loop.on_signal)
     try:
-        status.mark_started(db, interval_minutes=settings.key_health.minutes)
-        log.info(
-            "checking every active key every %g min, up to %d a round every %g s",
-            settings.key_health.minutes,
-            settings.key_health.budget,
-            settings.key_health.round_seconds,
-        )
-        loop.serve()
-        return 0
+        with stop_signals_to(loop.on_signal):
+            status.mark_started(db, interval_minutes=settings.key_health.minutes)
+            log.info(
+                "checking every active key every %g min, up to %d a round every %g s",
+                settings.key_health.minutes,
+                settings.key_health.budget,
+                settings.key_health.round_seconds,
+            )
+            loop.serve()
+            return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         status.mark_stopped(db)
         db.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from services.keys.health.checks import OPEN_KEYS_SQL, STOPPED, STOPPED_MEANING, UNCHECKED
+from services.keys.health.checks import OPEN_KEYS_SQL, STOPPED, STOPPED_MEANING, UNCHECKED, HealthRound
 
 VERDICT_LABELS = {
     UNCHECKED: "not checked yet",
@@ -48,16 +48,6 @@ class StoppedKey:
     @property
     def action(self) -> str:
         return f"Generate a new key for {self.phone_number or self.phone_name or 'channel ' + self.channel_id}"
-
-
-@dataclass(frozen=True)
-class HealthRound:
-    started_at: str
-    finished_at: str
-    checked: int
-    stopped: int
-    could_not_check: int
-    still_due: int
 
 
 def channel_key_health(db: Database, channel_id: str) -> ChannelKeyHealth | None:
