@@ -14,6 +14,7 @@ from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.alerts.ledger import iso, now_utc
 from services.alerts.rules import RULES_BY_KEY
+from services.times import utc_text
 
 ACTION = "handle_alert"
 # Longer than a week is not a snooze but a rule to turn off (its CONSOLE_ALERT_... setting).
@@ -70,6 +71,6 @@ def snooze(db: Database, alert_id: int, hours: float, *, actor: Person, clock: C
         action="snooze_alert",
         outcome="ok",
         channel_id=row["channel_id"],
-        detail=f"snoozed {_described(row)} for {hours:g} h, until {until[:16].replace('T', ' ')} UTC",
+        detail=f"snoozed {_described(row)} for {hours:g} h, until {utc_text(until, to='minute', zone=True)}",
     )
     return until
