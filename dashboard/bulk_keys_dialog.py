@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.channel_views import bulk_report
 from dashboard.context import (
-    current_person,
     get_db,
     get_partner_api,
     get_readiness_config,
@@ -61,7 +61,7 @@ def bulk_generation(eligible: list[str]) -> None:
         return
     summary = st.session_state["bulk_summary"]
     bulk_report(summary, channel_labels(db, [outcome.channel_id for outcome in summary.outcomes]))
-    bulk_keys_download(db, current_person(), key="bulk-keys-new")
+    bulk_keys_download(db, context.current_person(), key="bulk-keys-new")
     failed = [outcome.channel_id for outcome in summary.failed]
     if failed and st.button(f"Retry failed ({len(failed)})", key="bulk-retry"):
         run_bulk(failed)
@@ -74,13 +74,13 @@ def bulk_generation(eligible: list[str]) -> None:
 def run_bulk(channel_ids: list[str]) -> None:
     bar = st.progress(0.0, text=f"Generating {plural(len(channel_ids), 'key')}…")
     # The audit lists the run as one line, its rows (a few per key) under it.
-    with bulk_run(get_db(), **audit_fields(current_person()), action="bulk_generate_keys"):
+    with bulk_run(get_db(), **audit_fields(context.current_person()), action="bulk_generate_keys"):
         summary = generate_many(
             open_own_db,  # each worker thread opens its own connection
             get_partner_api(),
             get_vault(),
             channel_ids,
-            actor=current_person(),
+            actor=context.current_person(),
             direct_paid=require_settings().direct_paid,
             readiness=get_readiness_config(),
             on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} channels"),

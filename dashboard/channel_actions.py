@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.channel_views import readiness_report, sync_report
 from dashboard.context import (
     PartnerApiError,
-    current_person,
     get_db,
     get_partner_api,
     get_readiness_config,
@@ -34,7 +34,7 @@ def sync_all_button(actions: st.delta_generator.DeltaGenerator) -> None:
             get_db(),
             get_partner_api(),
             trigger="operator",
-            actor=current_person(),
+            actor=context.current_person(),
             on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} channels"),
         )
     except SyncBusy as busy:
@@ -63,13 +63,13 @@ def keys_ready_button(actions: st.delta_generator.DeltaGenerator) -> None:
     ):
         return
     bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
-    with bulk_run(get_db(), **audit_fields(current_person()), action="bulk_prepare_keys"):
+    with bulk_run(get_db(), **audit_fields(context.current_person()), action="bulk_prepare_keys"):
         prepared = prepare_many(
             open_own_db,  # each worker thread opens its own connection
             get_vault(),
             waiting,
             get_readiness_config(),
-            actor=current_person(),
+            actor=context.current_person(),
             on_progress=lambda done, total, _outcome: bar.progress(done / total, text=f"{done} of {total} keys"),
         )
     readiness_report(prepared)

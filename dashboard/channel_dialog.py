@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.channel_views import channel_facts, channel_links, timeline_table
 from dashboard.context import (
     PartnerApiError,
-    current_person,
     get_db,
     get_health_config,
     get_partner_api,
@@ -52,7 +52,7 @@ def channel_view(channel_id: str) -> None:
         st.info("This channel is not known here (yet). A sync or its first webhook will bring it.")
         return
     label = channel_label(db, channel_id)
-    shown_once_key(db, current_person())
+    shown_once_key(db, context.current_person())
     channel_facts(channel, key_status(db, channel_id), label)
     channel_links(label, hub_channel_url(settings.hub_url, settings.partner_id, channel_id))
     key_controls(channel, label)
@@ -94,7 +94,7 @@ def generate(channel: dict[str, Any], label: str, replace_existing: bool) -> Non
             get_partner_api(),
             get_vault(),
             channel["id"],
-            actor=current_person(),
+            actor=context.current_person(),
             direct_paid=require_settings().direct_paid,
             replace_existing=replace_existing,
         )
@@ -106,7 +106,7 @@ def generate(channel: dict[str, Any], label: str, replace_existing: bool) -> Non
         return
     remember_new_key(result, label)
     with st.spinner(f"Making the new key of {label} ready: checking it, setting its messaging webhook…"):
-        prepare_key(db, get_vault(), channel["id"], get_readiness_config(), actor=current_person())
+        prepare_key(db, get_vault(), channel["id"], get_readiness_config(), actor=context.current_person())
     st.rerun()
 
 
@@ -117,7 +117,7 @@ def permission_check(channel: dict[str, Any], label: ChannelLabel) -> None:
     if not st.button(title, key=f"permission-{channel['id']}", disabled=bool(reason), help=reason):
         return
     try:
-        check = refresh_permissions(get_db(), get_partner_api(), channel["client_id"], actor=current_person())
+        check = refresh_permissions(get_db(), get_partner_api(), channel["client_id"], actor=context.current_person())
     except PartnerApiError as error:
         show_partner_error(error)
         return
@@ -144,7 +144,9 @@ def readiness_controls(channel: dict[str, Any], label: ChannelLabel) -> None:
         return
     try:
         with st.spinner(f"Working on the key of {label.text}…"):
-            prepare_key(db, get_vault(), channel["id"], get_readiness_config(), actor=current_person(), start_at=step)
+            prepare_key(
+                db, get_vault(), channel["id"], get_readiness_config(), actor=context.current_person(), start_at=step
+            )
     except KeyNotReady as error:
         st.error(escape_markdown(str(error)))
         return
@@ -155,7 +157,7 @@ def check_health_now(channel: dict[str, Any], label: str) -> None:
     try:
         with st.spinner(f"Asking 360dialog about the key of {label}…"):
             outcome = check_channel_key(
-                get_db(), get_vault(), get_health_config(), channel["id"], actor=current_person()
+                get_db(), get_vault(), get_health_config(), channel["id"], actor=context.current_person()
             )
     except KeyNotReady as error:
         st.error(escape_markdown(str(error)))
@@ -172,7 +174,7 @@ def sync_this(channel: dict[str, Any], label: ChannelLabel) -> None:
     if not st.button(title, key=f"sync-{channel['id']}", disabled=bool(reason), help=reason):
         return
     try:
-        changed = sync_one_channel(get_db(), get_partner_api(), channel["id"], actor=current_person())
+        changed = sync_one_channel(get_db(), get_partner_api(), channel["id"], actor=context.current_person())
     except PartnerApiError as error:
         show_partner_error(error)
         return

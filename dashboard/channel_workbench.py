@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.channel_dialog import show_channel
 from dashboard.channel_views import channels_table, funnel_metrics, queue_table, reason_filter
-from dashboard.context import current_person, get_db, open_own_db, require_settings
+from dashboard.context import get_db, open_own_db, require_settings
 from dashboard.key_views import shown_once_key
 from dashboard.linked_view import LinkedView
 from dashboard.widgets import SEARCH_HELP, capped, key_badge, pager, plural
@@ -145,4 +146,4 @@ def opened_channel(filters: ChannelFilter) -> None:
     elif opened:
         view.close()
     if st.session_state.get("new_key") and not opened:
-        shown_once_key(get_db(), current_person())
+        shown_once_key(get_db(), context.current_person())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.context import current_person, get_db, require_settings
+from dashboard import context
+from dashboard.context import get_db, require_settings
 from dashboard.widgets import refused
 from services.onboarding.io_link import InvalidLinkParameter, hub_base
 from services.onboarding.links import LinkRequest, for_next_client, hand_out_link, sandbox_hub_url
@@ -65,7 +66,7 @@ def make_link(request: LinkRequest) -> bool:
             get_db(),
             request,
             partner_id=settings.partner_id,
-            actor=current_person(),
+            actor=context.current_person(),
             signing_secret=settings.platform_secret if settings.io_signature_enabled else None,
             console_url=settings.public_url,
             link_days=settings.link_days,

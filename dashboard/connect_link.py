@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import context
 from dashboard.connect_form import may_not_hand_out, new_link
 from dashboard.connect_snippet import connect_button_snippet, console_link_snippet
 from dashboard.connect_widgets import (
@@ -16,7 +17,7 @@ from dashboard.connect_widgets import (
     redirect_channels,
     redirects_page_link,
 )
-from dashboard.context import current_person, get_db, require_settings
+from dashboard.context import get_db, require_settings
 from dashboard.plain_text import escape_markdown
 from services.onboarding.links import (
     HandedOutLink,
@@ -153,7 +154,7 @@ def result(link: HandedOutLink) -> None:
 def close_current_link(link: HandedOutLink) -> None:
     """Close the link: its console route refuses it, and its state vouches for no redirect any more."""
     try:
-        close_link(get_db(), link.state, actor=current_person())
+        close_link(get_db(), link.state, actor=context.current_person())
     except LinkNotOpen as error:
         st.session_state["connect_error"] = str(error)
 
