@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from dashboard.context import current_person, get_db, get_partner_api, require_settings
+from dashboard.context import PartnerApiError, current_person, get_db, get_partner_api, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused, refused_note, show_partner_error
 from services.onboarding.redirect_decision import HELD, apply_after_review, discard, discard_unreviewed
@@ -17,7 +17,6 @@ from services.onboarding.redirect_store import (
     unreviewed_count,
     unreviewed_sources,
 )
-from services.partner_api import PartnerApiError
 
 PAGE_SIZE = 20
 HISTORY_LIMIT = 500
