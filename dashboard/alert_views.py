@@ -169,7 +169,7 @@ def destinations_section(found: list[Destination]) -> None:
     st.caption(f"Checked every {alerts.check_seconds:g} s; alerts go {digest}, {volume}.")
 
 
-def test_alert_button(found: list[Destination]) -> None:
+def send_test_alert_button(found: list[Destination]) -> None:
     """ "Send a test alert" to every destination; after the rerun, each destination's outcome above it."""
     outcome = st.session_state.pop("alerts_outcome", None)
     if outcome:

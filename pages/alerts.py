@@ -9,7 +9,7 @@ from dashboard.alert_views import (
     handle_alerts,
     history,
     rules_table,
-    test_alert_button,
+    send_test_alert_button,
 )
 from dashboard.context import DatabaseError, get_db, require_settings
 from services.alerts.ledger import held_news, open_alerts, rule_states
@@ -34,5 +34,5 @@ firing_now(firing, held)
 handle_alerts(firing)
 rules_table(states)
 destinations_section(found)
-test_alert_button(found)
+send_test_alert_button(found)
 history()
