@@ -1,4 +1,6 @@
-"""What every page needs: settings, the database, the Partner API client, the key vault."""
+"""What every page needs: settings, the database, the Partner API client, the key vault, the sandbox hub's client,
+and the errors they raise. Pages reach them only through here (an import contract and tests/pages/test_thin_pages.py
+check it), so how a connection or a client is made is decided once."""
 
 from __future__ import annotations
 
@@ -18,11 +20,16 @@ from services.accounts import (
     resume_session,
     unsign_token,
 )
+from services.demo.hub_client import SandboxClient
+from services.demo.hub_client import SandboxError as SandboxError
 from services.keys.generation import recover_abandoned_attempts
+from services.keys.health.checks import HealthConfig
 from services.keys.readiness import ReadinessConfig
 from services.keys.vault import KeyVault
 from services.partner_api import PartnerApi
+from services.partner_api import PartnerApiError as PartnerApiError
 from services.settings import Settings, SettingsError, load_settings
+from services.store import DatabaseError as DatabaseError
 from services.store import open_console_db
 
 # Who is signed in lives under private keys (no page's widget or query parameter is named so; a test checks),
@@ -61,6 +68,12 @@ def get_db() -> Database:
     return st.session_state["db"]
 
 
+def open_own_db() -> Database:
+    """A connection of its own, closed by the caller: for work beside the session's connection (an export built
+    while the page refreshes, keys generated on worker threads, each opening its own)."""
+    return open_console_db(require_settings().console_db_path)
+
+
 @st.cache_resource
 def get_partner_api() -> PartnerApi:
     return PartnerApi.from_settings(require_settings())
@@ -69,6 +82,17 @@ def get_partner_api() -> PartnerApi:
 @st.cache_resource
 def get_vault() -> KeyVault:
     return KeyVault(require_settings().encryption_key)
+
+
+@st.cache_resource
+def get_sandbox_client() -> SandboxClient:
+    """The sandbox hub's client (demo mode): the demo controls and the demo's alert inbox, over HTTP."""
+    return SandboxClient.from_settings(require_settings())
+
+
+def get_health_config() -> HealthConfig:
+    """How a key's health is asked on demand, as the key-health process asks it."""
+    return HealthConfig.from_settings(require_settings())
 
 
 def get_readiness_config() -> ReadinessConfig:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.channel_views import funnel_metrics
 from dashboard.plain_text import escape_markdown
-from dashboard.times import exact, relative
+from dashboard.times import human, relative
 from dashboard.widgets import plural
 from services.channels.next_steps import next_step
 from services.read_models.today import DayPicture
@@ -26,7 +26,7 @@ NEEDS = "needs"
 
 def when(stamp: str | None, *, never: str) -> str:
     """'3 min ago (2026-12-04 23:58:00 UTC)', or `never` when nothing happened yet."""
-    return f"{relative(stamp)} ({exact(stamp)[:-4]} UTC)" if stamp else never
+    return human(stamp) if stamp else never
 
 
 def funnel_section(picture: DayPicture) -> None:

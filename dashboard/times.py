@@ -1,12 +1,16 @@
 """Times as people read them: "3 min ago", with the exact UTC time (to the second) beside it or on hover.
 
 The database keeps ISO-8601 UTC text with microseconds (services.store.utc_now); pages show it through these
-functions only, so every page says a time the same way.
+functions only, so every page says a time the same way. The exact time is services.times.utc_text's, which
+the alerts and the command-line tools use too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from services.times import parse_utc as parse
+from services.times import utc_text
 
 # (shown up to this many seconds, seconds per unit, unit, plural): the first that fits is used.
 _SCALES = (
@@ -18,27 +22,9 @@ _SCALES = (
 )
 
 
-def parse(stamp: str | datetime | None) -> datetime | None:
-    """An aware UTC datetime from stored text ("2026-11-20T10:00:00.123456+00:00", a date, or "...Z");
-    None for nothing or for text that is not a time."""
-    if stamp is None or stamp == "":
-        return None
-    if isinstance(stamp, datetime):
-        moment = stamp
-    else:
-        try:
-            moment = datetime.fromisoformat(str(stamp).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def exact(stamp: str | datetime | None, *, empty: str = "") -> str:
     """ "2026-11-20 10:00:00 UTC": to the second, no microseconds. Text that is no time comes back as it was."""
-    moment = parse(stamp)
-    if moment is None:
-        return empty if stamp in (None, "") else str(stamp)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(stamp, missing=empty, zone=True)
 
 
 def relative(stamp: str | datetime | None, *, now: datetime | None = None, empty: str = "") -> str:

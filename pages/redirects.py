@@ -5,11 +5,10 @@ import math
 
 import streamlit as st
 
-from dashboard.context import current_person, get_db, get_partner_api, require_settings
+from dashboard.context import PartnerApiError, current_person, get_db, get_partner_api, require_settings
 from dashboard.plain_text import escape_markdown
 from dashboard.widgets import refused, refused_note, show_partner_error
 from services.onboarding.redirect_decision import HELD, apply_after_review, discard, discard_unreviewed
-from services.partner_api import PartnerApiError
 from services.read_models.redirects import (
     dropped_redirects,
     held_count,

@@ -26,6 +26,7 @@ from services.accounts.roles import NotAllowed, Person, command_line_person
 from services.settings import load_settings
 from services.settings_rules import ACCESS_ROLES, SettingsError
 from services.store import open_console_db
+from services.times import utc_text
 
 PROGRAM = "python -m services.accounts"
 
@@ -59,7 +60,7 @@ def read_password(stdin: TextIO) -> str:
 
 
 def _when(moment: str | None) -> str:
-    return moment[:19].replace("T", " ") if moment else "never"
+    return utc_text(moment, missing="never")
 
 
 def _list(db: Database, out: TextIO) -> None:

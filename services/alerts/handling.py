@@ -14,6 +14,7 @@ from services import audit
 from services.accounts import Person, audit_fields, enforce
 from services.alerts.ledger import iso, now_utc
 from services.alerts.rules import RULES_BY_KEY
+from services.times import utc_text
 
 ACTION = "handle_alert"
 # Longer than a week is not a snooze but a rule to turn off (its CONSOLE_ALERT_... setting).
@@ -78,6 +79,6 @@ def snooze(db: Database, alert_id: int, hours: float, *, actor: Person, clock: C
         actor=actor,
         action="snooze_alert",
         marks={"snoozed_until": until, "snoozed_by": actor.id},
-        done=lambda alert: f"snoozed {alert} for {hours:g} h, until {until[:16].replace('T', ' ')} UTC",
+        done=lambda alert: f"snoozed {alert} for {hours:g} h, until {utc_text(until, to='minute', zone=True)}",
     )
     return until

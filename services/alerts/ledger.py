@@ -22,6 +22,7 @@ from services.alerts.rules import RULES, WARNING, Finding, Scan, severity_of
 from services.alerts.wording import Notice, Text
 from services.channels.labels import ChannelLabel, channel_labels
 from services.settings import AlertSettings
+from services.times import utc_text
 
 # Messages the cap counts: all but test alerts.
 CAPPED_KINDS = ("alert", "resolved", "digest", "summary")
@@ -412,11 +413,11 @@ def _told(row: dict[str, Any], held: Held | None) -> str:
         return "going out at the next check"
     if held is None or held.until is None:
         return "at the next check"
-    return f"held by {held.reason} until {held.until[11:16]} UTC"
+    return f"held by {held.reason} until {utc_text(held.until, to='clock', zone=True)}"
 
 
 def _clock_time(moment: str) -> str:
-    return f"{moment[:16].replace('T', ' ')} UTC"
+    return utc_text(moment, to="minute", zone=True)
 
 
 def delivery_history(db: Database, limit: int = RECENT_DELIVERIES) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from services.channels.templates import template_problems
 from services.keys.key_status import STEP_LABELS, STEPS, STOPPED_MEANING, key_status_sql
 from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
 from services.settings import AlertSettings
+from services.times import utc_text
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
 SCAN_LIMIT = 5000
@@ -82,7 +83,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _when(moment: str | None) -> str:
-    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "an unknown time"
+    return utc_text(moment, missing="an unknown time", zone=True)
 
 
 def _rank_sql(column: str, order: tuple[str, ...]) -> str:

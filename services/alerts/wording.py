@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from services.alerts.rules import CRITICAL, RULES_BY_KEY, WARNING, Rule
 from services.channels.labels import ChannelLabel
+from services.times import utc_text
 
 # A digest or a summary names this many alerts one by one, and counts the rest.
 MAX_LISTED = 20
@@ -70,7 +71,7 @@ def one_line(value: str | None) -> str:
 
 
 def _when(moment: str | None) -> str:
-    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "now"
+    return utc_text(moment, missing="now", zone=True)
 
 
 def link(public_url: str, notice: Notice, rule: Rule) -> str:
@@ -184,7 +185,7 @@ def held_line(alerts: int, resolutions: int, reason: str, until: str | None) -> 
     what = " and ".join(parts)
     if until is None:
         return f"{what} waiting for the scheduler's next check"
-    return f"{what} held by {reason} until {until[11:16]} UTC"
+    return f"{what} held by {reason} until {utc_text(until, to='clock', zone=True)}"
 
 
 def digest(notices: Sequence[Notice], labels: dict[str, ChannelLabel], public_url: str, minutes: float) -> Text:

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from services.times import utc_text
+
 
 def ended_reason(channel: dict[str, Any] | None) -> str | None:
     """Why the channel offers no key any more, or None while it has not ended."""
@@ -47,4 +49,4 @@ def still_open(db: Database, channel_ids: Iterable[str]) -> list[str]:
 
 
 def _when(moment: str | None) -> str:
-    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "an unknown time"
+    return utc_text(moment, missing="an unknown time", zone=True)

@@ -22,6 +22,7 @@ from services.accounts import Person, audit_fields, enforce
 from services.channels.labels import ChannelLabel, channel_labels
 from services.onboarding.io_link import HUB_PARAMETERS, InvalidLinkParameter, build_io_link
 from services.onboarding.io_signature import SIGNATURE_LIFETIME_SECONDS, seconds_left, sign_io
+from services.times import utc_text
 
 # How long a link handed out before links had their own expiry lived: as long as the signature it carried.
 LINK_LIFETIME_SECONDS = SIGNATURE_LIFETIME_SECONDS
@@ -207,7 +208,7 @@ def close_link(db: Database, state: str, *, actor: Person, now: datetime | None 
             **audit_fields(actor),
             action="close_link",
             outcome="ok",
-            detail=f"closed the link {link.get('operator')} handed out at {str(link.get('created_at'))[:16]} UTC",
+            detail=f"closed the link {link.get('operator')} handed out at {_minute(link.get('created_at'))}",
         )
 
 
@@ -224,9 +225,9 @@ def stored_request(link: Mapping[str, Any]) -> LinkRequest:
     )
 
 
-def _minute(moment: datetime) -> str:
+def _minute(moment: datetime | str | None) -> str:
     """A time as people read it in a table: to the minute, in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_text(moment, to="minute", zone=True)
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:

@@ -24,6 +24,7 @@ from services.onboarding.redirect_decision import (
     VERDICT_LABELS,
     WAITING_SQL,
 )
+from services.times import utc_text
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def recent_redirects(
     return [
         {
             "id": row["id"],
-            "received": row["received_at"][:19].replace("T", " ") + " UTC",
+            "received": utc_text(row["received_at"], zone=True),
             "client": labelled_client(row["client_id"], names),
             "channels": ", ".join(labelled(labels[channel_id]) for channel_id in _ids(row["channels"])),
             "revoked": ", ".join(labelled(labels[channel_id]) for channel_id in _ids(row["revoked"])),
@@ -211,8 +212,8 @@ def dropped_redirects(db: Database) -> list[dict[str, Any]]:
         {
             "source": row["source"],
             "dropped": row["dropped"],
-            "first dropped": row["first_dropped_at"][:19].replace("T", " ") + " UTC",
-            "last dropped": row["last_dropped_at"][:19].replace("T", " ") + " UTC",
+            "first dropped": utc_text(row["first_dropped_at"], zone=True),
+            "last dropped": utc_text(row["last_dropped_at"], zone=True),
             "why": row["last_reason"] or "",
         }
         for row in db.query("select * from redirect_drops order by last_dropped_at desc")
