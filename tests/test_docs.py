@@ -339,6 +339,24 @@ def undrawn_in_layout(expected: Iterable[str], drawn: Iterable[str]) -> list[str
     ]
 
 
+def unnamed_modules(modules: Iterable[str], text: str) -> list[str]:
+    """Modules a newcomer would look for in "Where to change what" that it does not name."""
+    return [
+        f'{module} exists but docs/architecture.md, "Where to change what", does not name it'
+        for module in modules
+        if f"`{module}`" not in text
+    ]
+
+
+def dashboard_modules(root: Path) -> list[str]:
+    """Every module of the Streamlit shell: each belongs to a screen or an endpoint."""
+    return [
+        f"dashboard/{module.name}"
+        for module in sorted((root / "dashboard").glob("*.py"))
+        if module.name != "__init__.py"
+    ]
+
+
 # --- what the code serves --------------------------------------------------------------------------------------------
 
 
@@ -419,6 +437,10 @@ def test_every_setting_the_documents_name_is_read() -> None:
 
 def test_the_layout_draws_every_package_and_core_module() -> None:
     assert_none(undrawn_in_layout(services_layout(ROOT), tree_paths(_architecture("Layout"))))
+
+
+def test_every_dashboard_module_is_named_where_to_change_what() -> None:
+    assert_none(unnamed_modules(dashboard_modules(ROOT), _architecture("Where to change what")))
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
@@ -565,3 +587,11 @@ def test_routes_under_a_mount_are_read_with_their_prefix() -> None:
 
     routes = [Mount("/admin", routes=[Route("/reset", answer, methods=["POST"])]), Route("/healthz", answer)]
     assert route_table(routes) == {"/admin/reset": frozenset({"POST"}), "/healthz": frozenset({"GET"})}
+
+
+def test_a_dashboard_module_added_without_a_mention_is_reported() -> None:
+    text = "| Events | `pages/events.py` | `dashboard/event_views.py` | ... |"
+    problems = unnamed_modules(["dashboard/event_views.py", "dashboard/billing_views.py"], text)
+    assert problems == [
+        'dashboard/billing_views.py exists but docs/architecture.md, "Where to change what", does not name it'
+    ]
