@@ -83,6 +83,8 @@ SOURCE_NOT_RECORDED = "not recorded"
 
 @dataclass(frozen=True)
 class Decision:
+    """A redirect's verdict, why, and what applying it did."""
+
     verdict: str
     reason: str
     keys_marked_unusable: int = 0
@@ -90,21 +92,7 @@ class Decision:
     state_match: str | None = None
 
 
-def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] | None]:
-    """How the redirect's `state` relates to the links handed out: only 'matched' vouches for anything."""
-    if redirect.state is None:
-        return "no state", None
-    link = get_link(db, redirect.state)
-    if link is None:
-        return "unknown state", None
-    if link.get("client_id") not in (None, redirect.client):
-        return "already used", link
-    status = link_status({**link, "used_at": None})
-    if status == "expired":
-        return "expired link", link
-    if status == CLOSED:
-        return "closed link", link
-    return "matched", link
+# -- step 1, every decision: the channels the redirect names, read once ---------------------------------------
 
 
 def _ids(redirect: Redirect) -> tuple[str, ...]:
@@ -136,10 +124,32 @@ def read_channels_here(db: Database, redirect: Redirect) -> dict[str, ChannelHer
     """The first step of every decision: the channels the redirect names, with their clients, in one query.
     What follows decides from this snapshot and reads no channel again."""
     rows = db.execute(_CHANNELS_HERE_SQL, [json.dumps(_ids(redirect))]).fetchall()
-    return {
-        channel_id: ChannelHere(client_id, phone_number, first_seen_at) if known else None
+    found = {
+        channel_id: ChannelHere(client_id, phone_number, first_seen_at)
         for channel_id, known, client_id, phone_number, first_seen_at in rows
+        if known
     }
+    return {channel_id: found.get(channel_id) for channel_id in _ids(redirect)}
+
+
+# -- on arrival: the state, then what the database alone allows ------------------------------------------------
+
+
+def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] | None]:
+    """How the redirect's `state` relates to the links handed out: only 'matched' vouches for anything."""
+    if redirect.state is None:
+        return "no state", None
+    link = get_link(db, redirect.state)
+    if link is None:
+        return "unknown state", None
+    if link.get("client_id") not in (None, redirect.client):
+        return "already used", link
+    status = link_status({**link, "used_at": None})
+    if status == "expired":
+        return "expired link", link
+    if status == CLOSED:
+        return "closed link", link
+    return "matched", link
 
 
 def _bind_link(db: Database, redirect_id: int, redirect: Redirect) -> bool:
@@ -152,6 +162,16 @@ def _bind_link(db: Database, redirect_id: int, redirect: Redirect) -> bool:
             [utc_now(), redirect_id, redirect.client, redirect.state, redirect.client],
         ).rowcount
     )
+
+
+def _vouching_link(db: Database, redirect_id: int, redirect: Redirect, here: ChannelsHere) -> tuple[str, str | None]:
+    """How the redirect's state matched, and when the link that vouches for it was handed out (None: no link
+    vouches). Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
+    Call inside a transaction."""
+    match, link = state_match(db, redirect)
+    if match == "matched" and _never(redirect, here) is None and not _bind_link(db, redirect_id, redirect):
+        match = "already used"
+    return match, (link["created_at"] if match == "matched" and link is not None else None)
 
 
 def _never(redirect: Redirect, here: ChannelsHere) -> str | None:
@@ -202,6 +222,24 @@ def _operator_only(channel_ids: list[str], vouched: bool) -> str:
         f"{', '.join(channel_ids)} {what}; for a partner that is not Direct-Paid 360dialog cannot confirm a "
         "grant or a revocation, so an operator decides"
     )
+
+
+def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, direct_paid: bool = False) -> Decision:
+    """Decide a newly claimed redirect with what the database holds, and apply it when a matched state vouches
+    for all of it. Asks 360dialog nothing. In one transaction: read the channels it names, match its state to
+    a link (binding the link), decide, apply when vouched for, record the decision."""
+    with db.atomic():
+        here = read_channels_here(db, redirect)
+        match, since = _vouching_link(db, redirect_id, redirect, here)
+        decision = decide_on_arrival(redirect, here, vouched_since=since, direct_paid=direct_paid)
+        if decision.verdict == APPLIED_BY_STATE:
+            decision = _apply(db, redirect, [], APPLIED_BY_STATE)
+        decision = Decision(decision.verdict, decision.reason, decision.keys_marked_unusable, match)
+        _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
+    return decision
+
+
+# -- on review: what 360dialog confirms ------------------------------------------------------------------------
 
 
 def _listed_client(channel: Mapping[str, Any]) -> str | None:
@@ -301,29 +339,7 @@ def confirm_with_360dialog(
     return None, [listed[channel_id] for channel_id in _ids(redirect) if here[channel_id] is None]
 
 
-def _vouching_link(db: Database, redirect_id: int, redirect: Redirect, here: ChannelsHere) -> tuple[str, str | None]:
-    """How the redirect's state matched, and when the link that vouches for it was handed out (None: no link
-    vouches). Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
-    Call inside a transaction."""
-    match, link = state_match(db, redirect)
-    if match == "matched" and _never(redirect, here) is None and not _bind_link(db, redirect_id, redirect):
-        match = "already used"
-    return match, (link["created_at"] if match == "matched" and link is not None else None)
-
-
-def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, direct_paid: bool = False) -> Decision:
-    """Decide a newly claimed redirect with what the database holds, and apply it when a matched state vouches
-    for all of it. Asks 360dialog nothing. In one transaction: read the channels it names, match its state to
-    a link (binding the link), decide, apply when vouched for, record the decision."""
-    with db.atomic():
-        here = read_channels_here(db, redirect)
-        match, since = _vouching_link(db, redirect_id, redirect, here)
-        decision = decide_on_arrival(redirect, here, vouched_since=since, direct_paid=direct_paid)
-        if decision.verdict == APPLIED_BY_STATE:
-            decision = _apply(db, redirect, [], APPLIED_BY_STATE)
-        decision = Decision(decision.verdict, decision.reason, decision.keys_marked_unusable, match)
-        _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
-    return decision
+# -- applying and recording, whoever decided ---------------------------------------------------------------------
 
 
 def _apply(db: Database, redirect: Redirect, confirmed: list[dict[str, Any]], verdict: str) -> Decision:
@@ -358,6 +374,9 @@ def _record(db: Database, redirect_id: int, decision: Decision, *, decided_by: s
         changes["state_match"] = decision.state_match
     assignments = ", ".join(f"{column} = ?" for column in changes)
     db.execute(f"update redirects set {assignments} where id = ?", [*changes.values(), redirect_id])  # noqa: S608
+
+
+# -- the scheduler's and the operators' reviews of a waiting redirect ------------------------------------------
 
 
 @dataclass(frozen=True)
