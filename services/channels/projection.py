@@ -2,14 +2,20 @@
 
 Every webhook that names a channel passes through here, so the writes are plain SQL upserts that SQLite
 prepares once per connection: the rules below (no step back in the lifecycle, quality history) are decided
-inside the statement, from the row as it is, without reading it first."""
+inside the statement, from the row as it is, without reading it first.
+
+One statement writes a channel row whatever the source (`_channel_upsert_sql`): what differs between a
+webhook, a Partner API sync and a direct write (a redirect's confirmed channel, a permission check) is data,
+the source's `MergeRules`. A redirect's grant or revocation only updates (`record_granted`): it never creates a
+channel."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,23 +26,6 @@ from services.store import utc_now
 
 # A lifecycle status never moves back to an earlier stage because an old event arrived late.
 STAGE_ORDER = {"created": 0, "pending": 0, "submitted": 1, "ready": 2, "running": 3}
-# Columns the upsert decides itself; any other column given is simply written.
-_RULED_COLUMNS = frozenset(
-    {
-        "id",
-        "status",
-        "status_changed_at",
-        "quality_rating",
-        "messaging_limit",
-        "previous_quality_rating",
-        "previous_messaging_limit",
-        "quality_changed_at",
-        "permission",
-        "revoked",
-        "updated_at",
-        "last_source",
-    }
-)
 
 
 def _stage(column: str) -> str:
@@ -58,98 +47,195 @@ def _quality_changed(quality: str, limit: str) -> str:
     )
 
 
-_STATUS_ACCEPTED = _status_accepted(":status")
-_QUALITY_CHANGED = _quality_changed(":quality_rating", ":messaging_limit")
-_BATCH_STATUS_ACCEPTED = _status_accepted("excluded.status")
-_BATCH_QUALITY_CHANGED = _quality_changed("excluded.quality_rating", "excluded.messaging_limit")
-# What a cancellation event makes of the channel's cancellation (contract section 7; the shapes are unconfirmed).
-_NEW_CANCELLATION = (
-    "(case :cancellation when 'cancellation_request' then 'requested'"
-    " when 'cancellation_processed' then 'cancelled' end)"
+@dataclass(frozen=True)
+class MergeRules:
+    """What differs in how a source's facts merge into a channel row; every other rule holds for every source:
+    a fact not given (None) leaves its column as it is, a status's time moves only when the status does, a
+    quality or limit change keeps the values before it, permission and revoked start unknown and 0."""
+
+    # The Partner API is the authority on a channel's status: its status replaces the stored one whatever the
+    # lifecycle order, and a move out of running is remembered (when, and to what) until the channel is running
+    # again. Other sources never move a status back to an earlier stage (an old event arriving late).
+    status_may_step_back: bool = False
+    # A channel's first termination time stays; a later source repeating the termination does not move it.
+    keeps_first_termination: bool = False
+    # Many events write the number as bare digits: the same number keeps the spelling people know it by.
+    keeps_number_spelling: bool = False
+    # The facts carry `cancellation_event`, a cancellation event's type (contract section 7), which moves the
+    # channel's cancellation: a request, then processed (final), or a revoke that withdraws a pending request.
+    cancellation_from_events: bool = False
+
+
+WEBHOOK_RULES = MergeRules(keeps_first_termination=True, keeps_number_spelling=True, cancellation_from_events=True)
+PARTNER_API_RULES = MergeRules(status_may_step_back=True)
+# What upsert_channel writes: a redirect's confirmed channel, a permission check, an operator's action.
+DIRECT_RULES = MergeRules()
+
+# Facts the rules read (every other fact given is a column written as it is). `status_since` is when the source
+# says the status changed at the latest; `status_changed_at` and the quality history may also be written as
+# they are, unless the status or the quality changes.
+_RULED_FACTS = frozenset(
+    {
+        "status",
+        "status_since",
+        "status_changed_at",
+        "quality_rating",
+        "messaging_limit",
+        "previous_quality_rating",
+        "previous_messaging_limit",
+        "quality_changed_at",
+        "permission",
+        "revoked",
+        "cancellation_event",
+    }
 )
-# One webhook's effect on its channel, run by executemany for a whole batch in arrival order: each row sees
-# the channel as the previous one left it.
-_PROJECT_CHANNEL_SQL = f"""
-    insert into channels (id, client_id, status, quality_rating, messaging_limit, phone_number, phone_name,
-                          status_changed_at, permission, revoked, updated_at, last_source, waba_id, waba_external_id,
-                          portfolio_id, terminated_at, cancellation, cancellation_at)
-    values (:id, :client_id, :status, :quality_rating, :messaging_limit, :phone_number, :phone_name,
-            case when :status is not null then :now end, 'unknown', 0, :now, :source, :waba_id, :waba_external_id,
-            :portfolio_id, :terminated_at, {_NEW_CANCELLATION}, case when {_NEW_CANCELLATION} is not null then :now end)
+# Bound on every row whatever the facts: the row's id, the time of the write and where it came from.
+_ALWAYS_BOUND = frozenset({"id", "now", "source"})
+# Columns every write sets itself: a value given for one of them is left out.
+_SET_BY_THE_WRITE = frozenset({"id", "updated_at", "last_source"})
+# A client seen by any source: first seen once, its name and partner payload kept when a source has none.
+_CLIENT_SQL = """
+    insert into clients (id, name, partner_payload, first_seen_at, updated_at)
+    values (:id, :name, :partner_payload, :first_seen_at, :updated_at)
     on conflict (id) do update set
-        client_id = coalesce(excluded.client_id, client_id),
-        waba_id = coalesce(excluded.waba_id, waba_id),
-        waba_external_id = coalesce(excluded.waba_external_id, waba_external_id),
-        portfolio_id = coalesce(excluded.portfolio_id, portfolio_id),
-        terminated_at = coalesce(terminated_at, excluded.terminated_at),
-        -- A processed cancellation is final; a revoke withdraws a pending request.
-        cancellation = case when cancellation = 'cancelled' then cancellation
-                            when :cancellation = 'cancellation_revoke' then null
-                            else coalesce({_NEW_CANCELLATION}, cancellation) end,
-        cancellation_at = case when cancellation = 'cancelled' then cancellation_at
-                               when :cancellation is not null then :now else cancellation_at end,
-        -- Many events write the number as bare digits: the same number keeps the spelling people know it by.
-        phone_number = case when excluded.phone_number is null or excluded.phone_number = phone_digits
-                            then phone_number else excluded.phone_number end,
-        phone_name = coalesce(excluded.phone_name, phone_name),
-        status = case when {_BATCH_STATUS_ACCEPTED} then excluded.status else status end,
-        status_changed_at = case when {_BATCH_STATUS_ACCEPTED} and status is not excluded.status
-                                 then :now else status_changed_at end,
-        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
-                                       then quality_rating else previous_quality_rating end,
-        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
-                                        then messaging_limit else previous_messaging_limit end,
-        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
-                                  then :now else quality_changed_at end,
-        quality_rating = coalesce(excluded.quality_rating, quality_rating),
-        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
-        updated_at = :now,
-        last_source = excluded.last_source
-"""  # noqa: S608 - fixed fragments of our own; every value is bound
-_PROJECT_CLIENT_SQL = """
-    insert into clients (id, name, first_seen_at, updated_at) values (:id, :name, :first, :last)
-    on conflict (id) do update set updated_at = excluded.updated_at, name = coalesce(excluded.name, name)
+        name = coalesce(excluded.name, name),
+        partner_payload = coalesce(excluded.partner_payload, partner_payload),
+        updated_at = excluded.updated_at
 """
 
 
+def _cancellation_from(event: str) -> str:
+    """What a cancellation event makes of the channel's cancellation (contract section 7; shapes unconfirmed)."""
+    return (
+        f"(case {event} when 'cancellation_request' then 'requested'"
+        " when 'cancellation_processed' then 'cancelled' end)"
+    )
+
+
+def _status_columns(rules: MergeRules, given: Callable[[str], str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The status and its time: (value on a new row, value on an existing one) per column."""
+    status = given("status")
+    # The latest the status can have changed: the source's time when it is in the past, else now.
+    since = f"min(coalesce({given('status_since')}, :now), :now)"
+    taken = f"{status} is not null" if rules.status_may_step_back else _status_accepted(status)
+    new = {
+        "status": status,
+        "status_changed_at": f"case when {status} is not null then {since} else {given('status_changed_at')} end",
+    }
+    # A status change never dates from before the status it replaces (the data would contradict itself).
+    existing = {
+        "status": f"case when {taken} then {status} else status end",
+        "status_changed_at": f"""case when {taken} and status is not {status}
+            then (case when {since} > coalesce(status_changed_at, '') then {since} else :now end)
+            else coalesce({given("status_changed_at")}, status_changed_at) end""",
+    }
+    if rules.status_may_step_back:
+        left = f"status = 'running' and coalesce({status}, 'running') != 'running'"
+        existing |= {
+            "left_running_at": f"case when {left} then :now when {status} = 'running' then null"
+            " else left_running_at end",
+            "left_running_to": f"case when {left} then {status} when {status} = 'running' then null"
+            " else left_running_to end",
+        }
+    return new, existing
+
+
+def _quality_columns(given: Callable[[str], str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Quality, limit and their history: (value on a new row, value on an existing one) per column."""
+    changed = _quality_changed(given("quality_rating"), given("messaging_limit"))
+    history = ("previous_quality_rating", "previous_messaging_limit", "quality_changed_at")
+    new = {name: given(name) for name in ("quality_rating", "messaging_limit", *history)}
+    existing = {
+        "previous_quality_rating": f"case when {changed} then quality_rating "
+        f"else coalesce({given('previous_quality_rating')}, previous_quality_rating) end",
+        "previous_messaging_limit": f"case when {changed} then messaging_limit "
+        f"else coalesce({given('previous_messaging_limit')}, previous_messaging_limit) end",
+        "quality_changed_at": f"case when {changed} then :now "
+        f"else coalesce({given('quality_changed_at')}, quality_changed_at) end",
+        "quality_rating": f"coalesce({given('quality_rating')}, quality_rating)",
+        "messaging_limit": f"coalesce({given('messaging_limit')}, messaging_limit)",
+    }
+    return new, existing
+
+
+def _event_columns(rules: MergeRules, given: Callable[[str], str]) -> tuple[dict[str, str], dict[str, str]]:
+    """What the webhook rules decide (termination, the number's spelling, cancellation); nothing for others."""
+    new: dict[str, str] = {}
+    existing: dict[str, str] = {}
+    if rules.keeps_first_termination:
+        existing["terminated_at"] = f"coalesce(terminated_at, {given('terminated_at')})"
+    if rules.keeps_number_spelling:
+        number = given("phone_number")
+        existing["phone_number"] = (
+            f"case when {number} is null or {number} = phone_digits then phone_number else {number} end"
+        )
+    if rules.cancellation_from_events:
+        event = given("cancellation_event")
+        cancellation = _cancellation_from(event)
+        new |= {"cancellation": cancellation, "cancellation_at": f"case when {cancellation} is not null then :now end"}
+        # A processed cancellation is final; a revoke withdraws a pending request.
+        existing |= {
+            "cancellation": f"""case when cancellation = 'cancelled' then cancellation
+                                     when {event} = 'cancellation_revoke' then null
+                                     else coalesce({cancellation}, cancellation) end""",
+            "cancellation_at": f"""case when cancellation = 'cancelled' then cancellation_at
+                                        when {event} is not null then :now else cancellation_at end""",
+        }
+    return new, existing
+
+
 @functools.cache
-def _upsert_channel_sql(plain: tuple[str, ...]) -> str:
-    for name in plain:
+def _channel_upsert_sql(rules: MergeRules, facts: tuple[str, ...], *, returning: bool = False) -> str:
+    """The one statement that writes a channel row: inserted with `facts` (the names the rows carry, besides
+    id, now and source) when new, else merged by `rules`. On an existing row every SET expression reads the
+    row as it was before this statement (SQLite evaluates them all against the old values)."""
+    for name in facts:
         if not name.isidentifier():
             raise ValueError(f"not a column name: {name!r}")
-    columns = ", ".join(f'"{name}"' for name in plain)
-    values = ", ".join(f":{name}" for name in plain)
-    sets = "".join(f'"{name}" = excluded."{name}", ' for name in plain)
-    extra_columns, extra_values = (f", {columns}", f", {values}") if plain else ("", "")
-    # On a new row every given value is written as it is; on an existing one, the SET expressions read the
-    # row as it was before this statement (SQLite evaluates them all against the old values).
-    return f"""
-        insert into channels (id, status, status_changed_at, quality_rating, messaging_limit,
-                              previous_quality_rating, previous_messaging_limit, quality_changed_at,
-                              permission, revoked, updated_at, last_source{extra_columns})
-        values (:id, :status, coalesce(:new_status_changed_at, :status_changed_at), :quality_rating,
-                :messaging_limit, :previous_quality_rating, :previous_messaging_limit, :quality_changed_at,
-                coalesce(:permission, 'unknown'), coalesce(:revoked, 0), :now, :source{extra_values})
-        on conflict (id) do update set {sets}
-            status = case when {_STATUS_ACCEPTED} then :status else status end,
-            status_changed_at = case when {_STATUS_ACCEPTED} and status is not :status
-                                     then (case when :new_status_changed_at > coalesce(status_changed_at, '')
-                                                then :new_status_changed_at else :now end)
-                                     else coalesce(:status_changed_at, status_changed_at) end,
-            previous_quality_rating = case when {_QUALITY_CHANGED} then quality_rating
-                                           else coalesce(:previous_quality_rating, previous_quality_rating) end,
-            previous_messaging_limit = case when {_QUALITY_CHANGED} then messaging_limit
-                                            else coalesce(:previous_messaging_limit, previous_messaging_limit) end,
-            quality_changed_at = case when {_QUALITY_CHANGED} then :now
-                                      else coalesce(:quality_changed_at, quality_changed_at) end,
-            quality_rating = coalesce(:quality_rating, quality_rating),
-            messaging_limit = coalesce(:messaging_limit, messaging_limit),
-            permission = coalesce(:permission, permission),
-            revoked = coalesce(:revoked, revoked),
-            updated_at = :now,
-            last_source = :source
-        returning *
-    """  # noqa: S608 - column names are checked identifiers from our own code; every value is bound
+
+    def given(name: str) -> str:
+        return f":{name}" if name in facts else "null"
+
+    plain = [name for name in facts if name not in _RULED_FACTS]
+    status_new, status_existing = _status_columns(rules, given)
+    quality_new, quality_existing = _quality_columns(given)
+    event_new, event_existing = _event_columns(rules, given)
+    new = {
+        "id": ":id",
+        **{name: f":{name}" for name in plain},
+        **status_new,
+        **quality_new,
+        **event_new,
+        "permission": f"coalesce({given('permission')}, 'unknown')",
+        "revoked": f"coalesce({given('revoked')}, 0)",
+        "updated_at": ":now",
+        "last_source": ":source",
+    }
+    existing = {
+        **{name: f"coalesce(:{name}, {name})" for name in plain},
+        **status_existing,
+        **quality_existing,
+        **event_existing,
+        "permission": f"coalesce({given('permission')}, permission)",
+        "revoked": f"coalesce({given('revoked')}, revoked)",
+        "updated_at": ":now",
+        "last_source": ":source",
+    }
+    columns = ", ".join(f'"{name}"' for name in new)
+    values = ", ".join(new.values())
+    sets = ",\n    ".join(f'"{name}" = {value}' for name, value in existing.items())
+    return (
+        f"insert into channels ({columns}) values ({values})\non conflict (id) do update set\n    {sets}"  # noqa: S608 - checked identifiers of our own; every value is bound
+        + ("\nreturning *" if returning else "")
+    )
+
+
+def _write_channels(db: Database, rules: MergeRules, rows: Sequence[dict[str, Any]]) -> None:
+    """Write channel rows that all carry the same facts, the statement prepared once for all of them, in order:
+    each row sees the channel as the previous one left it."""
+    if rows:
+        facts = tuple(name for name in rows[0] if name not in _ALWAYS_BOUND)
+        db.conn.executemany(_channel_upsert_sql(rules, facts), rows)
 
 
 @contextlib.contextmanager
@@ -171,26 +257,20 @@ def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
 def upsert_channel(
     db: Database, channel_id: str, changes: dict[str, Any], *, source: str, status_since: str | None = None
 ) -> dict[str, Any]:
-    """Merge known fields into a channel row, creating it when new; None values leave a field as it is.
+    """Merge known fields into a channel row, creating it when new; None values leave a field as it is (the
+    direct rules, DIRECT_RULES: a redirect's confirmed channel, a permission check, an operator's action).
 
     A status that would step back in the lifecycle is ignored; status_changed_at moves only on a real
     change of status, to `status_since` when that is in the past and after the status it replaces (the
     latest the source says the change can have happened), else to now; on a quality or limit change, both
     values as they were just before it are kept in previous_quality_rating and previous_messaging_limit, with
     quality_changed_at."""
-    given = {key: value for key, value in changes.items() if value is not None}
-    plain = tuple(sorted(key for key in given if key not in _RULED_COLUMNS))
-    params = {name: given.get(name) for name in _RULED_COLUMNS - {"id", "updated_at", "last_source"}}
-    now = utc_now()
-    params.update(
-        {name: given[name] for name in plain},
-        id=channel_id,
-        now=now,
-        source=source,
-        new_status_changed_at=(min(status_since or now, now) if "status" in given else None),
-    )
+    facts = {name: value for name, value in changes.items() if value is not None and name not in _SET_BY_THE_WRITE}
+    if status_since is not None:
+        facts["status_since"] = status_since
+    sql = _channel_upsert_sql(DIRECT_RULES, tuple(sorted(facts)), returning=True)
     with _in_transaction(db):
-        cursor = db.execute(_upsert_channel_sql(plain), params)
+        cursor = db.execute(sql, {**facts, "id": channel_id, "now": utc_now(), "source": source})
         row = cursor.fetchone()
         cursor.fetchall()
     return dict(zip([column[0] for column in cursor.description], row, strict=True))
@@ -200,14 +280,14 @@ def ensure_client(db: Database, client_id: str, *, name: str | None = None, part
     now = utc_now()
     with _in_transaction(db):
         db.execute(
-            """
-            insert into clients (id, name, partner_payload, first_seen_at, updated_at) values (?, ?, ?, ?, ?)
-            on conflict (id) do update set
-                name = coalesce(excluded.name, name),
-                partner_payload = coalesce(excluded.partner_payload, partner_payload),
-                updated_at = excluded.updated_at
-            """,
-            [client_id, name, partner_payload, now, now],
+            _CLIENT_SQL,
+            {
+                "id": client_id,
+                "name": name,
+                "partner_payload": partner_payload,
+                "first_seen_at": now,
+                "updated_at": now,
+            },
         )
 
 
@@ -229,7 +309,7 @@ def _webhook_channel_changes(event: ChannelFacts) -> dict[str, Any] | None:
         "waba_external_id": event.waba_external_id,
         "portfolio_id": event.portfolio_id,
         "terminated_at": _utc_time(event.terminated_at) or event.terminated_at,
-        "cancellation": event.event_type if event.kind == "cancellation" else None,
+        "cancellation_event": event.event_type if event.kind == "cancellation" else None,
     }
 
 
@@ -247,18 +327,20 @@ def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Se
     clients: dict[str, dict[str, str | None]] = {}
     for event, now in zip(events, times, strict=True):
         if event.client_id:
-            client = clients.setdefault(event.client_id, {"id": event.client_id, "first": now, "name": None})
-            client["last"] = now
+            client = clients.setdefault(
+                event.client_id,
+                {"id": event.client_id, "name": None, "partner_payload": None, "first_seen_at": now},
+            )
+            client["updated_at"] = now
             client["name"] = event.client_name or client["name"]
     if clients:
-        db.conn.executemany(_PROJECT_CLIENT_SQL, list(clients.values()))
+        db.conn.executemany(_CLIENT_SQL, list(clients.values()))
     rows = []
     for event, now in zip(events, times, strict=True):
         changes = _webhook_channel_changes(event)
         if changes is not None:
             rows.append({"id": event.channel_id, **changes, "now": now, "source": f"webhook:{event.event_type}"})
-    if rows:
-        db.conn.executemany(_PROJECT_CHANNEL_SQL, rows)
+    _write_channels(db, WEBHOOK_RULES, rows)
 
 
 # The columns a Partner API channel object sets (contract section 4), in the order the sync compares them.
@@ -275,57 +357,6 @@ API_CHANNEL_FIELDS = (
     "portfolio_id",
     "terminated_at",
 )
-# One Partner API channel onto its row, run by executemany for a page. The Partner API is the authority on a
-# channel's status: its status replaces the stored one whatever the lifecycle order (webhooks keep the "no step
-# back" rule). A move out of running is remembered (when, and to what) until the channel is running again.
-# A new status dates from the channel's modified_at when the API gives one in the past: the change happened
-# then at the latest, so a channel already stuck when first read shows as stuck at once. It never dates from
-# before the status the console held (the data would contradict itself); then, and without one, it is now.
-_API_CHANNEL_SQL = f"""
-    insert into channels (id, client_id, status, account_mode, phone_number, phone_name, quality_rating,
-                          messaging_limit, status_changed_at, permission, revoked, updated_at, last_source,
-                          waba_id, waba_external_id, portfolio_id, terminated_at)
-    values (:id, :client_id, :status, :account_mode, :phone_number, :phone_name, :quality_rating,
-            :messaging_limit, case when :status is not null then min(coalesce(:status_since, :now), :now) end,
-            'unknown', 0, :now, 'partner_api', :waba_id, :waba_external_id, :portfolio_id, :terminated_at)
-    on conflict (id) do update set
-        client_id = coalesce(excluded.client_id, client_id),
-        waba_id = coalesce(excluded.waba_id, waba_id),
-        waba_external_id = coalesce(excluded.waba_external_id, waba_external_id),
-        portfolio_id = coalesce(excluded.portfolio_id, portfolio_id),
-        terminated_at = coalesce(excluded.terminated_at, terminated_at),
-        account_mode = coalesce(excluded.account_mode, account_mode),
-        phone_number = coalesce(excluded.phone_number, phone_number),
-        phone_name = coalesce(excluded.phone_name, phone_name),
-        status = coalesce(excluded.status, status),
-        status_changed_at = case when excluded.status is not null and status is not excluded.status
-                                 then (case when excluded.status_changed_at > coalesce(status_changed_at, '')
-                                            then excluded.status_changed_at else :now end)
-                                 else status_changed_at end,
-        left_running_at = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
-                               then :now when excluded.status = 'running' then null else left_running_at end,
-        left_running_to = case when status = 'running' and coalesce(excluded.status, 'running') != 'running'
-                               then excluded.status when excluded.status = 'running' then null
-                               else left_running_to end,
-        previous_quality_rating = case when {_BATCH_QUALITY_CHANGED}
-                                       then quality_rating else previous_quality_rating end,
-        previous_messaging_limit = case when {_BATCH_QUALITY_CHANGED}
-                                        then messaging_limit else previous_messaging_limit end,
-        quality_changed_at = case when {_BATCH_QUALITY_CHANGED}
-                                  then :now else quality_changed_at end,
-        quality_rating = coalesce(excluded.quality_rating, quality_rating),
-        messaging_limit = coalesce(excluded.messaging_limit, messaging_limit),
-        updated_at = :now,
-        last_source = 'partner_api'
-"""  # noqa: S608 - fixed fragments of our own; every value is bound
-_API_CLIENT_SQL = """
-    insert into clients (id, name, partner_payload, first_seen_at, updated_at)
-    values (:id, :name, :partner_payload, :now, :now)
-    on conflict (id) do update set
-        name = coalesce(excluded.name, name),
-        partner_payload = coalesce(excluded.partner_payload, partner_payload),
-        updated_at = excluded.updated_at
-"""
 
 
 def _text(value: Any) -> str | None:
@@ -387,20 +418,6 @@ def api_client_facts(channel: dict[str, Any], client_id: str) -> dict[str, str |
     }
 
 
-# A channel the page's transaction has just found missing: a plain insert, its values bound by position (a first
-# sync writes every channel this way, so this is the statement that costs most).
-# parameters: the id, the fields in order, the time, then the status's time (see _API_CHANNEL_SQL)
-_NOW = f"?{len(API_CHANNEL_FIELDS) + 2}"
-_SINCE = f"?{len(API_CHANNEL_FIELDS) + 3}"
-_API_NEW_CHANNEL_SQL = f"""
-    insert into channels (id, {", ".join(API_CHANNEL_FIELDS)}, status_changed_at, permission, revoked, updated_at,
-                          last_source)
-    values (?1, {", ".join(f"?{index + 2}" for index in range(len(API_CHANNEL_FIELDS)))},
-            case when ?{API_CHANNEL_FIELDS.index("status") + 2} is not null then min(coalesce({_SINCE}, {_NOW}), {_NOW})
-            end, 'unknown', 0, {_NOW}, 'partner_api')
-"""  # noqa: S608 - our own column names; every value is bound
-
-
 def write_api_channels(
     db: Database,
     channels: Sequence[dict[str, Any]],
@@ -409,18 +426,14 @@ def write_api_channels(
     now: str,
     new: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Write Partner API facts (api_channel_facts, api_client_facts) for a page, each statement prepared once:
-    `channels` onto their rows, and `new`, channels known to be missing (read in the same transaction), as new
-    rows. Call inside a transaction."""
+    """Write Partner API facts (api_channel_facts, api_client_facts) for a page by the Partner API's rules
+    (PARTNER_API_RULES), each statement prepared once: `channels` onto their rows, and `new`, channels known to
+    be missing (read in the same transaction), as new rows. Call inside a transaction."""
     if clients:
-        db.conn.executemany(_API_CLIENT_SQL, [{**client, "now": now} for client in clients])
-    if new:
-        db.conn.executemany(
-            _API_NEW_CHANNEL_SQL,
-            [(fact["id"], *(fact[name] for name in API_CHANNEL_FIELDS), now, fact.get("status_since")) for fact in new],
-        )
-    if channels:
-        db.conn.executemany(_API_CHANNEL_SQL, [{"status_since": None, **channel, "now": now} for channel in channels])
+        db.conn.executemany(_CLIENT_SQL, [{**client, "first_seen_at": now, "updated_at": now} for client in clients])
+    for facts in (new, channels):
+        rows = [{"status_since": None, **fact, "now": now, "source": "partner_api"} for fact in facts]
+        _write_channels(db, PARTNER_API_RULES, rows)
 
 
 def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
@@ -458,25 +471,30 @@ def apply_api_channel(db: Database, channel: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+# A redirect's grant or revocation on one channel. The WHERE clause is the rule: only a channel known here under
+# the redirect's client, or under none yet, changes; a redirect never creates a channel row nor moves one to
+# another client. The check sits in the statement, so it holds without reading the row first, and holds
+# against whatever was written since the redirect was decided.
+_REDIRECT_PERMISSION_SQL = """
+    update channels set client_id = :client_id, permission = :permission, revoked = :revoked,
+                        updated_at = :now, last_source = 'redirect'
+    where id = :id and (client_id is null or client_id = :client_id)
+"""
+
+
 def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revoked: tuple[str, ...]) -> dict[str, int]:
     """A trusted redirect grants key permission for some channels and may withdraw it for others.
 
     Only channels known here under this client, or under none yet, change: a redirect never creates a
-    channel row nor moves one to another client. Returns, per revoked channel, how many stored keys the
-    revocation made unusable."""
+    channel row nor moves one to another client. Reads no channel. Returns, per revoked channel, how many
+    stored keys the revocation made unusable."""
     ensure_client(db, client_id)
     for channel_id in granted:
-        if _may_change_for(db, channel_id, client_id):
-            upsert_channel(
-                db, channel_id, {"client_id": client_id, "permission": "granted", "revoked": 0}, source="redirect"
-            )
+        _set_permission(db, channel_id, client_id, permission="granted", revoked=0)
     unusable = {}
     for channel_id in revoked:
-        if not _may_change_for(db, channel_id, client_id):
+        if not _set_permission(db, channel_id, client_id, permission="revoked", revoked=1):
             continue
-        upsert_channel(
-            db, channel_id, {"client_id": client_id, "permission": "revoked", "revoked": 1}, source="redirect"
-        )
         # The client withdrew permission: 360dialog stops honouring the channel's key.
         unusable[channel_id] = db.execute(
             "update api_keys set status = 'unusable' where channel_id = ? and status = 'active'", [channel_id]
@@ -484,9 +502,11 @@ def record_granted(db: Database, client_id: str, granted: tuple[str, ...], revok
     return unusable
 
 
-def _may_change_for(db: Database, channel_id: str, client_id: str) -> bool:
-    channel = get_channel(db, channel_id)
-    return channel is not None and channel.get("client_id") in (None, client_id)
+def _set_permission(db: Database, channel_id: str, client_id: str, *, permission: str, revoked: int) -> bool:
+    """Whether the channel took the redirect's permission (see _REDIRECT_PERMISSION_SQL)."""
+    params = {"id": channel_id, "client_id": client_id, "permission": permission, "revoked": revoked, "now": utc_now()}
+    with _in_transaction(db):
+        return bool(db.execute(_REDIRECT_PERMISSION_SQL, params).rowcount)
 
 
 def list_channels(db: Database) -> list[dict[str, Any]]:

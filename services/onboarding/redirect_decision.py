@@ -1,4 +1,7 @@
-"""Whether a redirect may change anything, and applying it when it may (contract section 2, design: Trust).
+"""Decides whether a redirect may change anything, and applies it when it may (contract section 2, design: Trust).
+
+A redirect's walk: `redirect_params` reads the query, `redirect_store` stores it and hands it to
+`redirect_decision`, which decides whether it may change anything and applies it when it may.
 
 A redirect is a claim anyone can craft, and ownership is not consent: that 360dialog lists a channel under the
 client says nothing about whether the client granted or withdrew anything. So:
@@ -17,6 +20,15 @@ The landing page decides with what the database holds and asks 360dialog nothing
 costs no Partner API call. What needs 360dialog's word waits (`pending`) for the scheduler, which asks under
 a budget per run, or for an operator's click. Nothing is written to a channel, a key or a client, and so no
 alert can fire, before a redirect is applied.
+
+Every decision takes the same steps, and reads each channel the redirect names once:
+
+1. read the channels it names, with their clients, in one query (`read_channels_here`);
+2. on arrival, match its `state` to a link handed out here; on review, ask 360dialog (outside any transaction);
+3. decide from what was read (`decide_on_arrival`, `confirm_with_360dialog`);
+4. apply, in one transaction: bring in the channels 360dialog confirmed, then grant and revoke
+   (`services.channels.projection.record_granted`, whose statements keep a channel from moving between clients
+   without reading it again); record the decision.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ from sqlite_utils import Database
 from services import audit
 from services.accounts import Person, audit_fields, enforce, system_person
 from services.channels.permission import SharedNumbers, read_shared_numbers
-from services.channels.projection import apply_api_channel, get_channel, record_granted
+from services.channels.projection import apply_api_channel, record_granted
 from services.onboarding.links import CLOSED, get_link, link_status
 from services.onboarding.redirect_params import Redirect
 from services.partner_api import PartnerApi, PartnerApiError
@@ -71,11 +83,56 @@ SOURCE_NOT_RECORDED = "not recorded"
 
 @dataclass(frozen=True)
 class Decision:
+    """A redirect's verdict, why, and what applying it did."""
+
     verdict: str
     reason: str
     keys_marked_unusable: int = 0
     # How its state related to the links handed out (set when the redirect first arrived).
     state_match: str | None = None
+
+
+# -- step 1, every decision: the channels the redirect names, read once ---------------------------------------
+
+
+def _ids(redirect: Redirect) -> tuple[str, ...]:
+    return (*redirect.channels, *redirect.revoked)
+
+
+@dataclass(frozen=True)
+class ChannelHere:
+    """A channel a redirect names, as this console holds it: all that deciding the redirect reads of it."""
+
+    client_id: str | None
+    phone_number: str | None
+    # When the channel's client was first seen here; None when the channel has no client (or it has no row).
+    client_first_seen_at: str | None
+
+
+# Every channel a redirect names, by id; None for a channel not known here.
+ChannelsHere = Mapping[str, ChannelHere | None]
+
+_CHANNELS_HERE_SQL = """
+    select named.value, channels.id is not null, channels.client_id, channels.phone_number, clients.first_seen_at
+    from json_each(?) as named
+    left join channels on channels.id = named.value
+    left join clients on clients.id = channels.client_id
+"""
+
+
+def read_channels_here(db: Database, redirect: Redirect) -> dict[str, ChannelHere | None]:
+    """The first step of every decision: the channels the redirect names, with their clients, in one query.
+    What follows decides from this snapshot and reads no channel again."""
+    rows = db.execute(_CHANNELS_HERE_SQL, [json.dumps(_ids(redirect))]).fetchall()
+    found = {
+        channel_id: ChannelHere(client_id, phone_number, first_seen_at)
+        for channel_id, known, client_id, phone_number, first_seen_at in rows
+        if known
+    }
+    return {channel_id: found.get(channel_id) for channel_id in _ids(redirect)}
+
+
+# -- on arrival: the state, then what the database alone allows ------------------------------------------------
 
 
 def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] | None]:
@@ -95,10 +152,6 @@ def state_match(db: Database, redirect: Redirect) -> tuple[str, dict[str, Any] |
     return "matched", link
 
 
-def _ids(redirect: Redirect) -> tuple[str, ...]:
-    return (*redirect.channels, *redirect.revoked)
-
-
 def _bind_link(db: Database, redirect_id: int, redirect: Redirect) -> bool:
     """The first redirect that uses a link binds it to its client; False when another client got there first.
     Call inside a transaction."""
@@ -111,40 +164,51 @@ def _bind_link(db: Database, redirect_id: int, redirect: Redirect) -> bool:
     )
 
 
-def _never(db: Database, redirect: Redirect) -> str | None:
+def _vouching_link(db: Database, redirect_id: int, redirect: Redirect, here: ChannelsHere) -> tuple[str, str | None]:
+    """How the redirect's state matched, and when the link that vouches for it was handed out (None: no link
+    vouches). Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
+    Call inside a transaction."""
+    match, link = state_match(db, redirect)
+    if match == "matched" and _never(redirect, here) is None and not _bind_link(db, redirect_id, redirect):
+        match = "already used"
+    return match, (link["created_at"] if match == "matched" and link is not None else None)
+
+
+def _never(redirect: Redirect, here: ChannelsHere) -> str | None:
     """Why no one may apply this redirect, whatever 360dialog says; None when someone may."""
     if not _ids(redirect):
         return "it names no channel, so it confirms nothing (and creates no client)"
-    others = []
-    for channel_id in _ids(redirect):
-        channel = get_channel(db, channel_id)
-        if channel and channel.get("client_id") and channel["client_id"] != redirect.client:
-            others.append(channel_id)
+    others = [
+        channel_id
+        for channel_id in _ids(redirect)
+        if (channel := here[channel_id]) and channel.client_id and channel.client_id != redirect.client
+    ]
     if others:
         return f"{', '.join(others)} belong(s) to another client here; a redirect never moves a channel"
     return None
 
 
-def _new_since(db: Database, channel: Mapping[str, Any] | None, since: str | None) -> bool:
+def _new_since(channel: ChannelHere | None, since: str | None) -> bool:
     """Whether no client had the channel when the link was handed out (at `since`; None: no link vouches)."""
     if since is None:
         return False
-    if not channel or not channel.get("client_id"):
+    if not channel or not channel.client_id:
         return True
-    row = db.execute("select first_seen_at from clients where id = ?", [channel["client_id"]]).fetchone()
-    return bool(row and row[0] and row[0] >= since)
+    return bool(channel.client_first_seen_at and channel.client_first_seen_at >= since)
 
 
-def decide_on_arrival(db: Database, redirect: Redirect, *, vouched_since: str | None, direct_paid: bool) -> Decision:
-    """What the landing page may decide with no word from 360dialog: apply what a matched state (of a link
-    handed out at `vouched_since`) vouches for, when every channel is known here; hold what can never apply or
-    only an operator can confirm; leave the rest pending for the scheduler to confirm with 360dialog."""
-    never = _never(db, redirect)
+def decide_on_arrival(
+    redirect: Redirect, here: ChannelsHere, *, vouched_since: str | None, direct_paid: bool
+) -> Decision:
+    """What the landing page may decide with no word from 360dialog, from the channels as held `here`: apply
+    what a matched state (of a link handed out at `vouched_since`) vouches for, when every channel is known
+    here; hold what can never apply or only an operator can confirm; leave the rest pending for the scheduler
+    to confirm with 360dialog."""
+    never = _never(redirect, here)
     if never:
         return Decision(HELD, never)
-    known = {channel_id: get_channel(db, channel_id) for channel_id in _ids(redirect)}
-    needs_consent = [channel_id for channel_id, channel in known.items() if not _new_since(db, channel, vouched_since)]
-    not_known = [channel_id for channel_id, channel in known.items() if channel is None]
+    needs_consent = [channel_id for channel_id, channel in here.items() if not _new_since(channel, vouched_since)]
+    not_known = [channel_id for channel_id, channel in here.items() if channel is None]
     if not needs_consent and not not_known:
         return Decision(APPLIED_BY_STATE, VERDICT_LABELS[APPLIED_BY_STATE])
     if needs_consent and not direct_paid:
@@ -158,6 +222,24 @@ def _operator_only(channel_ids: list[str], vouched: bool) -> str:
         f"{', '.join(channel_ids)} {what}; for a partner that is not Direct-Paid 360dialog cannot confirm a "
         "grant or a revocation, so an operator decides"
     )
+
+
+def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, direct_paid: bool = False) -> Decision:
+    """Decide a newly claimed redirect with what the database holds, and apply it when a matched state vouches
+    for all of it. Asks 360dialog nothing. In one transaction: read the channels it names, match its state to
+    a link (binding the link), decide, apply when vouched for, record the decision."""
+    with db.atomic():
+        here = read_channels_here(db, redirect)
+        match, since = _vouching_link(db, redirect_id, redirect, here)
+        decision = decide_on_arrival(redirect, here, vouched_since=since, direct_paid=direct_paid)
+        if decision.verdict == APPLIED_BY_STATE:
+            decision = _apply(db, redirect, [], APPLIED_BY_STATE)
+        decision = Decision(decision.verdict, decision.reason, decision.keys_marked_unusable, match)
+        _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
+    return decision
+
+
+# -- on review: what 360dialog confirms ------------------------------------------------------------------------
 
 
 def _listed_client(channel: Mapping[str, Any]) -> str | None:
@@ -181,15 +263,15 @@ def _listing_problem(redirect: Redirect, listed: Mapping[str, Mapping[str, Any]]
 
 
 def _shared_covers(
-    shared: SharedNumbers, channel_id: str, listed: Mapping[str, Any], known: Mapping[str, Any] | None
+    shared: SharedNumbers, channel_id: str, listed: Mapping[str, Any], channel: ChannelHere | None
 ) -> bool:
-    number = (listed.get("setup_info") or {}).get("phone_number") or (known or {}).get("phone_number")
+    number = (listed.get("setup_info") or {}).get("phone_number") or (channel.phone_number if channel else None)
     return shared.covers({"id": channel_id, "phone_number": number})
 
 
 def _consent_problem(
-    db: Database,
     redirect: Redirect,
+    here: ChannelsHere,
     listed: Mapping[str, Mapping[str, Any]],
     *,
     vouched_since: str | None,
@@ -200,12 +282,12 @@ def _consent_problem(
     """Why a change the redirect claims is not confirmed; None when every one is."""
     unconfirmed = []
     for channel_id in _ids(redirect):
-        known = get_channel(db, channel_id)
-        if _new_since(db, known, vouched_since):
+        channel = here[channel_id]
+        if _new_since(channel, vouched_since):
             continue  # a new channel, and the link handed out for this onboarding vouches for it
         if direct_paid:
             # Listed as shared confirms a grant; not listed (or shared: false) confirms a revocation.
-            shared_now = shared is not None and _shared_covers(shared, channel_id, listed[channel_id], known)
+            shared_now = shared is not None and _shared_covers(shared, channel_id, listed[channel_id], channel)
             if shared is None or shared_now != (channel_id in redirect.channels):
                 unconfirmed.append(channel_id)
         elif not by_operator:
@@ -224,17 +306,18 @@ def _ask_shared(api: PartnerApi, redirect: Redirect) -> SharedNumbers | None:
 
 
 def confirm_with_360dialog(
-    db: Database,
     api: PartnerApi,
     redirect: Redirect,
+    here: ChannelsHere,
     *,
     vouched_since: str | None,
     direct_paid: bool,
     by_operator: bool,
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(None, channels to bring in) when 360dialog confirms every change the redirect claims, else (why not,
-    []). Asked outside any transaction; raises PartnerApiError when 360dialog cannot be asked."""
-    never = _never(db, redirect)
+    []), judged against the channels as held `here`. Asked outside any transaction; raises PartnerApiError when
+    360dialog cannot be asked."""
+    never = _never(redirect, here)
     if never:
         return never, []
     listed = list_client_channels(api, redirect.client)
@@ -243,8 +326,8 @@ def confirm_with_360dialog(
         return problem, []
     shared = _ask_shared(api, redirect) if direct_paid else None
     problem = _consent_problem(
-        db,
         redirect,
+        here,
         listed,
         vouched_since=vouched_since,
         shared=shared,
@@ -253,29 +336,16 @@ def confirm_with_360dialog(
     )
     if problem:
         return problem, []
-    return None, [listed[channel_id] for channel_id in _ids(redirect) if get_channel(db, channel_id) is None]
+    return None, [listed[channel_id] for channel_id in _ids(redirect) if here[channel_id] is None]
 
 
-def settle_on_arrival(db: Database, redirect_id: int, redirect: Redirect, *, direct_paid: bool = False) -> Decision:
-    """Decide a newly claimed redirect with what the database holds, and apply it when a matched state vouches
-    for all of it. Asks 360dialog nothing."""
-    with db.atomic():
-        match, link = state_match(db, redirect)
-        # Only a redirect that could ever apply binds the link: a forged one cannot use up a client's link.
-        if match == "matched" and _never(db, redirect) is None and not _bind_link(db, redirect_id, redirect):
-            match = "already used"
-        since = link["created_at"] if match == "matched" and link is not None else None
-        decision = decide_on_arrival(db, redirect, vouched_since=since, direct_paid=direct_paid)
-        if decision.verdict == APPLIED_BY_STATE:
-            decision = _apply(db, redirect, [], APPLIED_BY_STATE)
-        decision = Decision(decision.verdict, decision.reason, decision.keys_marked_unusable, match)
-        _record(db, redirect_id, decision, decided_by=REDIRECT_ACTOR)
-    return decision
+# -- applying and recording, whoever decided ---------------------------------------------------------------------
 
 
 def _apply(db: Database, redirect: Redirect, confirmed: list[dict[str, Any]], verdict: str) -> Decision:
-    """Bring in the channels 360dialog confirmed, then grant and revoke; the decision, with how many stored
-    keys became unusable. Call inside a transaction."""
+    """Bring in the channels 360dialog confirmed, then grant and revoke (each write checks, in its own
+    statement, that the channel is there and of this client or none); the decision, with how many stored keys
+    became unusable. Call inside a transaction."""
     for channel in confirmed:
         apply_api_channel(db, channel)
     unusable = record_granted(db, redirect.client, redirect.channels, redirect.revoked)
@@ -306,7 +376,23 @@ def _record(db: Database, redirect_id: int, decision: Decision, *, decided_by: s
     db.execute(f"update redirects set {assignments} where id = ?", [*changes.values(), redirect_id])  # noqa: S608
 
 
-def _waiting(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
+# -- the scheduler's and the operators' reviews of a waiting redirect ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A redirect waiting for 360dialog's word or an operator's, as read before 360dialog is asked."""
+
+    id: int
+    verdict: str | None
+    redirect: Redirect
+    # When the link that vouches for it was handed out; None when no link vouches for it.
+    vouched_since: str | None
+    here: ChannelsHere
+
+
+def _waiting_redirect(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
+    """A stored redirect waiting for review, as its row and as read. Raises ValueError when it is not waiting."""
     row = db["redirects"].get(redirect_id)
     if row["verdict"] not in (HELD, PENDING, None) or not row["client_id"]:
         raise ValueError(f"redirect {redirect_id} is not waiting for review")
@@ -317,6 +403,13 @@ def _waiting(db: Database, redirect_id: int) -> tuple[dict[str, Any], Redirect]:
         state=row["state"],
     )
     return row, redirect
+
+
+def _read_waiting(db: Database, redirect_id: int) -> _Waiting:
+    """The first step of a review: the stored redirect, the link that vouches for it and the channels it names
+    (read once). Raises ValueError when it is not waiting for review."""
+    row, redirect = _waiting_redirect(db, redirect_id)
+    return _Waiting(redirect_id, row["verdict"], redirect, _vouched_since(db, row), read_channels_here(db, redirect))
 
 
 def _still_waiting(db: Database, redirect_id: int) -> bool:
@@ -332,18 +425,30 @@ def _vouched_since(db: Database, row: Mapping[str, Any]) -> str | None:
     return link["created_at"] if link is not None and link.get("client_id") == row["client_id"] else None
 
 
+def _ask_360dialog(
+    api: PartnerApi, waiting: _Waiting, *, direct_paid: bool, by_operator: bool
+) -> tuple[str | None, list[dict[str, Any]]]:
+    return confirm_with_360dialog(
+        api,
+        waiting.redirect,
+        waiting.here,
+        vouched_since=waiting.vouched_since,
+        direct_paid=direct_paid,
+        by_operator=by_operator,
+    )
+
+
 def apply_after_review(
     db: Database, api: PartnerApi, redirect_id: int, *, actor: Person, direct_paid: bool = False
 ) -> Decision:
     """An operator applies a waiting redirect after 360dialog is asked: the operator's word confirms a grant or
     revocation 360dialog cannot speak to (not Direct-Paid), never one 360dialog contradicts. Otherwise it stays
-    held, with the reason. Raises NotAllowed (audited) when the actor's role may not apply redirects, and
-    PartnerApiError when 360dialog cannot be asked (nothing changes either way)."""
+    held, with the reason. The steps: read the redirect and its channels, ask 360dialog (outside any
+    transaction), then apply or hold in one transaction. Raises NotAllowed (audited) when the actor's role may
+    not apply redirects, and PartnerApiError when 360dialog cannot be asked (nothing changes either way)."""
     enforce(db, actor, "apply_redirect")
-    row, redirect = _waiting(db, redirect_id)
-    problem, confirmed = confirm_with_360dialog(
-        db, api, redirect, vouched_since=_vouched_since(db, row), direct_paid=direct_paid, by_operator=True
-    )
+    waiting = _read_waiting(db, redirect_id)
+    problem, confirmed = _ask_360dialog(api, waiting, direct_paid=direct_paid, by_operator=True)
     with db.atomic():
         if not _still_waiting(db, redirect_id):
             raise ValueError(f"redirect {redirect_id} was decided in the meantime")
@@ -352,7 +457,7 @@ def apply_after_review(
             _record(db, redirect_id, decision, decided_by=actor.id)
             audit.record(db, **audit_fields(actor), action="redirect_apply", outcome="refused", detail=problem)
             return decision
-        decision = _apply(db, redirect, confirmed, APPLIED_BY_OPERATOR)
+        decision = _apply(db, waiting.redirect, confirmed, APPLIED_BY_OPERATOR)
         _record(db, redirect_id, decision, decided_by=actor.id)
         audit.record(
             db, **audit_fields(actor), action="redirect_apply", outcome="ok", detail=f"redirect #{redirect_id}"
@@ -364,26 +469,26 @@ def confirm_pending(
     db: Database, api: PartnerApi, redirect_id: int, *, direct_paid: bool, actor: Person = CONFIRMATION_PERSON
 ) -> Decision:
     """The scheduler asks 360dialog about one pending redirect: applied when 360dialog confirms every change,
-    held (for an operator) when it does not; when 360dialog cannot be asked it stays pending for the next run."""
-    row, redirect = _waiting(db, redirect_id)
+    held (for an operator) when it does not; when 360dialog cannot be asked it stays pending for the next run.
+    The steps: read the redirect and its channels, ask 360dialog (outside any transaction), then record the
+    answer, applying what it confirms, in one transaction."""
+    waiting = _read_waiting(db, redirect_id)
     try:
-        problem, confirmed = confirm_with_360dialog(
-            db, api, redirect, vouched_since=_vouched_since(db, row), direct_paid=direct_paid, by_operator=False
-        )
+        problem, confirmed = _ask_360dialog(api, waiting, direct_paid=direct_paid, by_operator=False)
     except PartnerApiError as error:
         problem, confirmed = None, None
         reason = f"360dialog could not be asked ({error.kind}); asked again on the next run"
     with db.atomic():
         if not _still_waiting(db, redirect_id):
-            return Decision(row["verdict"] or HELD, "decided in the meantime")
+            return Decision(waiting.verdict or HELD, "decided in the meantime")
         db.execute("update redirects set checked_at = ? where id = ?", [utc_now(), redirect_id])
         if confirmed is None:
             decision = Decision(PENDING, reason)
         elif problem is not None:
             decision = Decision(HELD, problem)
         else:
-            verdict = APPLIED_BY_STATE if _vouched_since(db, row) and not direct_paid else APPLIED_CONFIRMED
-            decision = _apply(db, redirect, confirmed, verdict)
+            verdict = APPLIED_BY_STATE if waiting.vouched_since and not direct_paid else APPLIED_CONFIRMED
+            decision = _apply(db, waiting.redirect, confirmed, verdict)
         _record(db, redirect_id, decision, decided_by=actor.id)
     return decision
 
@@ -406,7 +511,7 @@ def discard(db: Database, redirect_id: int, *, actor: Person) -> Decision:
     """An operator decides a waiting redirect changes nothing. Raises NotAllowed (audited) when the actor's role
     may not discard redirects."""
     enforce(db, actor, "discard_redirect")
-    _waiting(db, redirect_id)
+    _waiting_redirect(db, redirect_id)
     decision = Decision(DISCARDED, f"discarded by {actor.id}")
     with db.atomic():
         _record(db, redirect_id, decision, decided_by=actor.id)

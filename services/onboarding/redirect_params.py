@@ -1,4 +1,8 @@
-"""The redirect back from IO: `?client=..&channels=[..]&revoked=[..]` (contract section 2). Untrusted input."""
+"""Reads the redirect back from IO, `?client=..&channels=[..]&revoked=[..]` (contract section 2): untrusted input.
+
+A redirect's walk: `redirect_params` reads the query, `redirect_store` stores it and hands it to
+`redirect_decision`, which decides whether it may change anything and applies it when it may.
+"""
 
 from __future__ import annotations
 

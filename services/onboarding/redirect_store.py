@@ -1,4 +1,8 @@
-"""Redirects received back from IO: stored first, then matched to a link and applied, per channel."""
+"""Stores the redirects received back from IO, first and within caps, then has each one decided.
+
+A redirect's walk: `redirect_params` reads the query, `redirect_store` stores it and hands it to
+`redirect_decision`, which decides whether it may change anything and applies it when it may.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.channels.projection import apply_api_channel, ensure_client, get_channel, upsert_channel
+from services.channels.projection import (
+    api_channel_facts,
+    apply_api_channel,
+    apply_webhook_events,
+    ensure_client,
+    get_channel,
+    upsert_channel,
+    write_api_channels,
+)
+from services.events.webhook import ChannelFacts
 from tests.support.console import console_db
 
 
@@ -142,3 +151,37 @@ def test_a_partner_api_channel_dates_its_status_from_its_modified_at(db) -> None
     assert row["status_changed_at"] == "2025-11-03T09:40:02.000000+00:00"
     bare = apply_api_channel(db, {"id": "bCH", "client_id": "aCL", "status": "pending"})
     assert bare["status_changed_at"] == bare["updated_at"]
+
+
+# -- what differs between sources: webhooks keep a channel's first termination, the Partner API its latest ----
+
+
+def _terminated(db, time: str) -> None:
+    facts = ChannelFacts(
+        event_type="channel_terminated",
+        kind="channel_updated",
+        channel_id="aCH",
+        client_id=None,
+        status=None,
+        quality_rating=None,
+        messaging_limit=None,
+        phone_number=None,
+        phone_name=None,
+        client_name=None,
+        waba_id=None,
+        waba_external_id=None,
+        portfolio_id=None,
+        terminated_at=time,
+    )
+    with db.atomic():
+        apply_webhook_events(db, [facts])
+
+
+def test_a_webhook_keeps_the_first_termination_time_and_a_sync_writes_the_latest(db) -> None:
+    _terminated(db, "2026-11-21T08:00:00Z")
+    _terminated(db, "2026-11-22T08:00:00Z")
+    assert get_channel(db, "aCH")["terminated_at"] == "2026-11-21T08:00:00.000000+00:00"
+    facts = api_channel_facts({"id": "aCH", "terminated_at": "2026-11-23T08:00:00Z"})
+    with db.atomic():
+        write_api_channels(db, [facts], [], now="2026-11-24T00:00:00.000000+00:00")
+    assert get_channel(db, "aCH")["terminated_at"] == "2026-11-23T08:00:00.000000+00:00"
