@@ -1,7 +1,8 @@
 """Stores the redirects received back from IO, first and within caps, then has each one decided.
 
 A redirect's walk: `redirect_params` reads the query, `redirect_store` stores it and hands it to
-`redirect_decision`, which decides whether it may change anything and applies it when it may.
+`redirect_decision`, which decides whether it may change anything and applies it when it may. The views of
+stored redirects (the review list, a client's redirects, the dropped ones) are in services.read_models.redirects.
 """
 
 from __future__ import annotations
