@@ -72,8 +72,9 @@ class UnmarkedProcess(AssertionError):
 
 class MarkerGuard:
     """Fails the test being run when it starts an OS process or listens on a socket (any server: uvicorn, the
-    SMTP sink, a bare socket) without being marked `processes` or `browser`. Every process goes through
-    subprocess.Popen and every server through socket.listen, so guarding those two catches them all."""
+    SMTP sink, a bare socket) without being marked `processes` or `browser`. The project starts every process with
+    subprocess (the writer, the stack, CLIs; it has no multiprocessing) and every server ends in socket.listen, so
+    guarding those two catches them all."""
 
     def __init__(self) -> None:
         self.test: pytest.Item | None = None
