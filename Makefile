@@ -39,12 +39,15 @@ format: $(DEV)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# Most of the suite waits on subprocesses, servers and chromium, so four workers pay on two cores; a file's tests stay
+# on one worker, where its module-scoped hub or stack is started once. PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 4
 test: $(DEV) chromium lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The quick loop while working: no browser, no multi-process tests.
 test-fast: $(DEV) lint
-	$(PY) -m pytest -m "not browser and not processes"
+	$(PY) -m pytest -n 2 --dist loadfile -m "not browser and not processes"
 
 bench: $(DEV)
 	$(PY) -m bench

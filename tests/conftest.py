@@ -1,10 +1,10 @@
 """Fixtures every test may use: a console database that is always closed, demo-mode settings for AppTest, a
-Partner API client of the mocked hub; channels and key attempts put straight into the database; and the `browser`
-marker on everything under tests/browser."""
+Partner API client of the mocked hub; channels and key attempts put straight into the database; the `browser`
+marker on everything under tests/browser; and the check that a test starting a process or a server is marked."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from services.partner_api import PartnerApi
 from tests.support.console import console_db, use_demo
 from tests.support.mocked_hub import mocked_hub_client
 from tests.support.pages import close_session_db
+from tests.support.servers import marker_guard
 
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
@@ -27,6 +28,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    marker_guard.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """The guard knows the test from before its fixtures are set up until after they are torn down."""
+    marker_guard.test = item
+    try:
+        return (yield)
+    finally:
+        marker_guard.test = None
 
 
 @pytest.fixture

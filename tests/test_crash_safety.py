@@ -339,15 +339,15 @@ def test_the_channels_page_says_the_key_must_be_checked(channels_db: Database, d
     at.switch_page("../pages/channels.py").run()
     close_session_db(at)
     assert not at.exception
-    shown = [
-        str(element.value)
-        for kind in ("caption", "markdown", "text", "warning", "info", "error")
-        for element in getattr(at, kind)
-    ]
-    # The work queue is a table: its rows say what each channel needs.
-    shown += [str(value) for table in at.dataframe for value in table.value.to_numpy().ravel()]
-    about_run = [text for text in shown if "unknown" in text.lower() or "check" in text.lower()]
-    assert about_run, f"nothing on the Channels page says the key state is unknown: {shown}"
+    # The work queue, then the channel list: runCH's row in each says its key must be checked, not what else.
+    work_queue, channel_list = (table.value.to_dict("records") for table in at.dataframe)
+    assert [
+        (row["channel"], row["needs"], row["what to do"]) for row in work_queue if row["channel"] == "channel runCH"
+    ] == [("channel runCH", "check key state", "ask 360dialog or test the key before generating again")]
+    assert {row["channel id"]: row["key"] for row in channel_list} == {
+        "runCH": "⚠️ check key state",
+        "otherCH": "no key",
+    }
 
 
 def test_a_generation_in_progress_is_not_taken_for_abandoned(channels_db: Database, db_path: Path) -> None:

@@ -4,6 +4,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from services.migrations import console_migrations
 from services.store import connect, open_console_db, utc_now
 
@@ -46,6 +48,7 @@ def test_timestamps_sort_as_text() -> None:
     assert first.endswith("+00:00")
 
 
+@pytest.mark.processes
 def test_a_second_connection_in_the_same_process_keeps_the_first_ones_writes_visible(tmp_path: Path) -> None:
     """Closing any descriptor of a database file drops the process's locks on it; if opening a connection did,
     another process closing its own connection would take the WAL away from the first one, whose later writes

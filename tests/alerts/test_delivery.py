@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import pytest
+
 from services.accounts import ADMIN
 from services.alerts.delivery import next_try_in, retry_policy, send_test_alert
 from services.alerts.destinations import destinations
@@ -31,6 +33,7 @@ def test_backoff_doubles_up_to_an_hour_and_stops_after_the_last_attempt() -> Non
         assert base <= wait <= base + 7.5
 
 
+@pytest.mark.processes
 def test_a_failed_delivery_is_retried_with_backoff_and_shown(db, sink, sink_url, clock) -> None:
     settings = alert_settings([sink_url], "revoked", retry_seconds=60)
     found = destinations(settings.urls)
@@ -78,6 +81,7 @@ def test_after_the_last_attempt_it_shows_as_failed_with_the_reason(db, clock) ->
     assert run(db, settings, found, clock).outcomes == []
 
 
+@pytest.mark.processes
 def test_a_destination_taken_out_of_the_settings_fails_at_once(db, sink, sink_url, clock) -> None:
     closed = f"json://127.0.0.1:{free_port()}/hook"
     settings = alert_settings([closed, sink_url], "revoked")
@@ -95,6 +99,7 @@ def test_a_destination_taken_out_of_the_settings_fails_at_once(db, sink, sink_ur
     assert len(sink.titles()) == 1
 
 
+@pytest.mark.processes
 def test_a_delivery_claimed_elsewhere_is_not_sent_again(db, sink, sink_url, clock) -> None:
     settings = alert_settings([sink_url], "revoked")
     found = destinations(settings.urls)
@@ -109,6 +114,7 @@ def test_a_delivery_claimed_elsewhere_is_not_sent_again(db, sink, sink_url, cloc
     assert len(sink.titles()) == 1
 
 
+@pytest.mark.processes
 def test_a_test_alert_reaches_every_destination_and_a_failed_one_is_retried(db, sink, sink_url, clock) -> None:
     closed = f"json://127.0.0.1:{free_port()}/hook"
     with smtp_sink() as (mail, mail_url):
@@ -126,6 +132,7 @@ def test_a_test_alert_reaches_every_destination_and_a_failed_one_is_retried(db, 
     assert states == ["retrying", "sent", "sent"]
 
 
+@pytest.mark.processes
 def test_no_secret_of_a_url_reaches_the_record_or_the_log(db, clock, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     password, token, header = "pw-" + "Zq8" * 6, "tok" + "Xy4" * 8, "hdr" + "Wv9" * 8

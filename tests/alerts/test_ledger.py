@@ -15,6 +15,8 @@ from tests.alerts.conftest import PUBLIC_URL
 from tests.support.alert_conditions import BUSINESS, CONDITIONS, add_channel, alert_settings, phone_of
 from tests.support.people import person
 
+pytestmark = pytest.mark.processes  # the alert sinks (HTTP on uvicorn, SMTP) on loopback
+
 CONDITIONS_BY_RULE = {condition.rule: condition for condition in CONDITIONS}
 
 

@@ -35,6 +35,7 @@ def test_there_is_a_condition_for_every_rule() -> None:
     assert [condition.rule for condition in CONDITIONS] == [rule.key for rule in RULES]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("condition", CONDITIONS, ids=lambda condition: condition.rule)
 def test_each_rule_fires_once_and_resolves_once(db, sink, sink_url, clock, condition) -> None:
     settings = alert_settings([sink_url], condition.rule)
@@ -77,6 +78,7 @@ def test_each_rule_fires_once_and_resolves_once(db, sink, sink_url, clock, condi
     assert db.execute("select count(*), min(state) from alerts").fetchone() == (1, "resolved")
 
 
+@pytest.mark.processes
 def test_every_rule_at_once_by_e_mail_and_json(db, sink, sink_url, clock) -> None:
     with smtp_sink() as (mail, mail_url):
         settings = alert_settings([sink_url, mail_url], max_per_hour=100, heartbeat_hours=1)
@@ -103,6 +105,7 @@ def test_every_rule_at_once_by_e_mail_and_json(db, sink, sink_url, clock) -> Non
         assert run(db, settings, found, clock).outcomes == []
 
 
+@pytest.mark.processes
 def test_a_rule_turned_off_raises_nothing_and_leaves_its_open_alerts_alone(db, sink, sink_url, clock) -> None:
     settings = alert_settings([sink_url], "stuck")
     found = destinations(settings.urls)
@@ -118,6 +121,7 @@ def test_a_rule_turned_off_raises_nothing_and_leaves_its_open_alerts_alone(db, s
     assert db.execute("select state from alerts").fetchall() == [("firing",)]
 
 
+@pytest.mark.processes
 def test_a_rule_that_reads_only_part_of_its_subjects_resolves_nothing(db, sink, sink_url, clock, monkeypatch) -> None:
     settings = alert_settings([sink_url], "revoked")
     found = destinations(settings.urls)
@@ -225,6 +229,7 @@ def test_the_last_event_time_is_the_consoles_own(db, clock) -> None:
     assert rules.last_event_at(db) == last_event_at(db)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("rating", ["RED", "FLAGGED", " red "])
 def test_a_first_known_red_or_flagged_rating_is_an_attention_reason_and_a_critical_alert(
     db, sink, sink_url, clock, rating

@@ -98,6 +98,7 @@ def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obj
         }
 
 
+@pytest.mark.processes
 def test_slack_receives_no_mention_no_link_of_theirs_and_the_name_as_words(received) -> None:
     [payload] = received["slack"]
     [attachment] = payload["attachments"]
@@ -113,6 +114,7 @@ def test_slack_receives_no_mention_no_link_of_theirs_and_the_name_as_words(recei
     assert f"Open: {OUR_LINK}" in attachment["text"]
 
 
+@pytest.mark.processes
 def test_discord_mentions_nobody_and_shows_the_name_as_words(received) -> None:
     [payload] = received["discord"]
     assert payload["allowed_mentions"] == {"parse": []}
@@ -131,6 +133,7 @@ def test_discord_mentions_nobody_and_shows_the_name_as_words(received) -> None:
     assert f"Open: {OUR_LINK}" in content
 
 
+@pytest.mark.processes
 def test_teams_card_mentions_nobody_and_links_only_to_the_console(received) -> None:
     [payload] = received["teams"]
     card = payload["attachments"][0]["content"]
@@ -147,6 +150,7 @@ def test_teams_card_mentions_nobody_and_links_only_to_the_console(received) -> N
     assert f"Open: {OUR_LINK}" in texts[-1]
 
 
+@pytest.mark.processes
 def test_email_links_nothing_of_theirs_in_text_or_html(received) -> None:
     subjects, text, html_part = received["mail"]
     assert "https://evil" not in subjects[0] + text + html_part
@@ -160,6 +164,7 @@ def test_email_links_nothing_of_theirs_in_text_or_html(received) -> None:
     assert OUR_LINK in html_part
 
 
+@pytest.mark.processes
 def test_json_carries_the_name_as_inert_words(received) -> None:
     [message] = received["json"]
     for text in (message["title"], message["message"]):

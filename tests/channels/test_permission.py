@@ -111,6 +111,7 @@ def test_a_403_on_the_key_request_is_kept_in_360dialogs_words_and_decides_nothin
     assert eligibility_problem(channel) is None  # the next attempt asks 360dialog again
 
 
+@pytest.mark.processes
 def test_permission_from_the_sandbox_hub_after_a_sync(tmp_path, db) -> None:
     """Channels found by sync start unknown; the hub's answer settles them, the withdrawn one included."""
     with ExitStack() as stack:

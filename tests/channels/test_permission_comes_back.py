@@ -83,6 +83,7 @@ def test_a_403_is_a_refusal_in_360dialogs_words_and_the_next_attempt_asks_again(
     assert refused_by_360dialog(db) == []
 
 
+@pytest.mark.processes
 def test_a_403_then_the_client_granting_in_its_hub_lets_the_next_key_through(tmp_path, db, api, vault) -> None:
     """Against the sandbox hub over HTTP, as a Direct-Paid partner: the client withdraws in its hub (no event),
     the key request is refused, the client grants again in its hub, the next request makes the key."""

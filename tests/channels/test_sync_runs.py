@@ -73,6 +73,7 @@ def test_a_lease_held_on_another_host_is_honoured_until_it_expires(db, api) -> N
     assert (abandoned["outcome"], abandoned["error_kind"]) == ("abandoned", "abandoned")
 
 
+@pytest.mark.processes
 def test_a_lease_whose_process_is_gone_is_taken_over_at_once(db, api) -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     hold_lease(db, pid=int(finished.stdout))

@@ -12,6 +12,8 @@ from services.messaging_api import MessagingApi, MessagingApiError
 from tests.contract.test_partner_api_contract import _running_channel
 from tests.support import FIXTURES
 
+pytestmark = pytest.mark.processes  # the Messaging API stub on uvicorn
+
 RECORDED = json.loads((FIXTURES / "360dialog" / "messaging_answers.json").read_text())
 
 

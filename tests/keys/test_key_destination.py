@@ -125,6 +125,7 @@ def _assert_nothing_leaked(db, rig: Rig) -> None:
     assert HOOK_SECRET not in dump
 
 
+@pytest.mark.processes
 def test_a_key_answer_pointing_at_this_machine_in_live_mode_is_stored_and_not_followed(db, rig, vault) -> None:
     """The issue's reproduction: `"address": "http://127.0.0.1:18601"` received the key and the hook's secret."""
     rig.answers.address = rig.recorder_url
@@ -147,6 +148,7 @@ def test_a_key_answer_pointing_at_this_machine_in_live_mode_is_stored_and_not_fo
     _assert_nothing_leaked(db, rig)
 
 
+@pytest.mark.processes
 def test_bulk_generation_and_bulk_follow_through_refuse_the_same_address(db_path, rig, vault) -> None:
     rig.answers.address = rig.recorder_url
     channels = ["chBulk1", "chBulk2", "chBulk3"]
@@ -182,6 +184,7 @@ TRICK_ADDRESSES = [
 ]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("address", TRICK_ADDRESSES)
 def test_a_key_answer_naming_another_https_host_is_stored_and_not_followed(db, rig, vault, address: str) -> None:
     rig.answers.address = address
@@ -200,6 +203,7 @@ def test_a_key_answer_naming_another_https_host_is_stored_and_not_followed(db, r
     assert KEY not in states[0].detail
 
 
+@pytest.mark.processes
 def test_the_refusal_names_the_host_and_what_to_do(db, rig, vault) -> None:
     rig.answers.address = "https://messaging.evil.example/v2"
     _running(db, "chNamed")
@@ -213,6 +217,7 @@ def test_the_refusal_names_the_host_and_what_to_do(db, rig, vault) -> None:
     assert (audit["outcome"], audit["detail"]) == ("failed", state.detail)
 
 
+@pytest.mark.processes
 def test_an_allowed_host_on_the_settings_list_is_followed(db, rig, vault) -> None:
     rig.answers.address = "https://messaging.partner-proxy.example"
     _running(db, "chAllowed")
@@ -228,6 +233,7 @@ def test_an_allowed_host_on_the_settings_list_is_followed(db, rig, vault) -> Non
     assert states[0].status == "ok"
 
 
+@pytest.mark.processes
 def test_the_sandbox_address_still_works_in_demo_mode(tmp_path, db, vault) -> None:
     """Demo settings allow this machine: the whole chain runs against the hub the key answer names."""
     with ExitStack() as stack:
@@ -247,6 +253,7 @@ def test_the_sandbox_address_still_works_in_demo_mode(tmp_path, db, vault) -> No
     assert [state.status for state in states] == ["ok", "ok", "ok"]
 
 
+@pytest.mark.processes
 def test_a_redirect_from_an_allowed_address_is_not_followed_with_the_key(db, rig, vault) -> None:
     """Demo mode, so this machine is allowed: the address answers 307 to the recorder, which gets nothing."""
 

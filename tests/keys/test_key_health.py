@@ -41,6 +41,8 @@ from tests.support import FIXTURES
 from tests.support.messaging_stub import Answer, MessagingStub, messaging_stub
 from tests.support.people import person
 
+pytestmark = pytest.mark.processes  # the Messaging API stub on uvicorn
+
 RECORDED = json.loads((FIXTURES / "360dialog" / "key_health_answers.json").read_text())
 MESSAGING = json.loads((FIXTURES / "360dialog" / "messaging_answers.json").read_text())
 HOUR = 3600.0

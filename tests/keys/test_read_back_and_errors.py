@@ -66,6 +66,7 @@ def _stored_key(db, vault: KeyVault, channel_id: str = "chR1") -> None:
         )
 
 
+@pytest.mark.processes
 def test_a_hub_without_the_webhook_read_leaves_the_key_ready_and_not_verifiable(tmp_path, db, vault) -> None:
     """Against the sandbox hub over HTTP, with its undocumented read answering 404."""
     with ExitStack() as stack:

@@ -77,6 +77,7 @@ def test_the_template_gets_each_channels_values_encoded() -> None:
     )
 
 
+@pytest.mark.processes
 def test_the_whole_chain_on_the_sandbox_hub(tmp_path, db, vault) -> None:
     """Generated through the Partner API, then checked, set and read back through the Messaging API the key
     answer pointed at: the hub holds the webhook afterwards and refuses the key once a newer one exists."""
@@ -216,6 +217,7 @@ def test_the_key_never_reaches_the_database_or_the_audit_in_clear(db, vault) -> 
     assert "hook-token-value" not in dump
 
 
+@pytest.mark.processes
 def test_bulk_generation_makes_every_new_key_ready_on_the_sandbox_hub(tmp_path, db_path, vault) -> None:
     with ExitStack() as stack:
         hub = start_hub(stack, tmp_path / "hub")

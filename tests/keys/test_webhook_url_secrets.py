@@ -48,6 +48,7 @@ def _database_bytes(data_dir: Path) -> str:
     return "".join(path.read_bytes().decode("latin-1") for path in sorted(data_dir.glob("console.db*")))
 
 
+@pytest.mark.processes
 @pytest.mark.timeout(180)
 def test_a_token_in_the_webhook_url_reaches_360dialog_only(tmp_path, data_dir, db_path, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)

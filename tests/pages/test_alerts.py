@@ -69,6 +69,7 @@ def test_without_a_destination_it_says_alerts_are_off(monkeypatch, data_dir, ses
     assert "Stuck in onboarding" in list(rules["rule"])
 
 
+@pytest.mark.processes
 def test_the_test_button_sends_to_each_destination_and_says_how_it_went(sink, sessions) -> None:
     found, url, _ = sink
     app = run_page(sessions)
@@ -94,6 +95,7 @@ def test_the_test_button_sends_to_each_destination_and_says_how_it_went(sink, se
     assert SECRET not in history.to_string()
 
 
+@pytest.mark.processes
 def test_firing_alerts_and_the_history_show_the_channel_and_what_happened(sink, sessions) -> None:
     settings = load_settings()
     clock = Clock()
@@ -115,6 +117,7 @@ def test_firing_alerts_and_the_history_show_the_channel_and_what_happened(sink, 
     close_session_db(app)
 
 
+@pytest.mark.processes
 def test_the_page_says_what_the_hourly_cap_holds_and_until_when(monkeypatch, data_dir, sessions) -> None:
     with json_sink() as (found, url):
         use_demo(monkeypatch, data_dir, CONSOLE_ALERT_URLS=url, CONSOLE_ALERT_MAX_PER_HOUR="1")
@@ -143,6 +146,7 @@ def test_the_page_says_what_the_hourly_cap_holds_and_until_when(monkeypatch, dat
     close_session_db(app)
 
 
+@pytest.mark.processes
 def test_an_operator_acknowledges_and_snoozes_an_alert_from_the_page(sink, monkeypatch, sessions) -> None:
     settings = load_settings()
     clock = Clock()
@@ -171,6 +175,7 @@ def test_an_operator_acknowledges_and_snoozes_an_alert_from_the_page(sink, monke
     assert audited == [("olga", "acknowledge_alert"), ("olga", "snooze_alert")]
 
 
+@pytest.mark.processes
 def test_a_viewer_sees_the_alerts_but_may_not_acknowledge_or_snooze(sink, monkeypatch, sessions) -> None:
     settings = load_settings()
     clock = Clock()

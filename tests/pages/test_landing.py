@@ -380,6 +380,7 @@ def snapshot(db) -> dict[str, list[dict]]:
     return {table: [dict(row) for row in db[table].rows] for table in ("channels", "api_keys", "clients", "audit")}
 
 
+@pytest.mark.processes
 def test_a_strangers_revocation_grant_and_empty_lists_change_nothing_and_ask_nothing(
     land, db, partner_api: CountingPartnerApi
 ) -> None:
@@ -402,6 +403,7 @@ def test_a_strangers_revocation_grant_and_empty_lists_change_nothing_and_ask_not
     assert held_count(db) == 12
 
 
+@pytest.mark.processes
 def test_one_session_rerunning_the_landing_stores_only_its_share(land, db, partner_api: CountingPartnerApi) -> None:
     # The old behaviour: every rerun over the websocket stored a redirect and asked the Partner API.
     app = land(client="big0", channels="[]")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
+import pytest
+
 from services.alerts.rules import scan_rules
 from services.channels.projection import get_channel
 from services.scheduler.loop import Scheduler
@@ -21,6 +23,7 @@ def _turn_has_come(db) -> None:
         db.execute("update permission_rechecks set next_at = '2000-01-01T00:00:00+00:00'")
 
 
+@pytest.mark.processes
 def test_a_client_withdrawing_and_granting_in_its_hub_is_noticed(tmp_path, db) -> None:
     with ExitStack() as stack:
         hub = start_hub(stack, tmp_path / "hub", SANDBOX_DIRECT_PAID="true")
