@@ -5,6 +5,7 @@ marker on everything under tests/browser; and the check that a test starting a p
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from itertools import zip_longest
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,30 @@ BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Real-browser tests are marked `browser`, so `-m "not browser"` leaves them out."""
+    """Real-browser tests are marked `browser`, so `-m "not browser"` leaves them out. The files that wait longest
+    (a browser or other processes) come first, so that the workers of `make test` start them first and the short
+    files fill in around them, instead of one long file running alone at the end."""
     for item in items:
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)
+    items[:] = longest_waits_first(items)
+
+
+def longest_waits_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The same items, each file's tests together and in their order: a browser file and a file of other processes
+    in turn first (so that two browsers at most run at once on two cores), then the rest."""
+    files: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+    browser = [tests for tests in files.values() if any(item.get_closest_marker("browser") for item in tests)]
+    waiting = [
+        tests
+        for tests in files.values()
+        if tests not in browser and any(item.get_closest_marker("processes") for item in tests)
+    ]
+    rest = [tests for tests in files.values() if tests not in browser and tests not in waiting]
+    in_turn = [tests for pair in zip_longest(browser, waiting) for tests in pair if tests is not None]
+    return [item for tests in in_turn + rest for item in tests]
 
 
 def pytest_configure(config: pytest.Config) -> None:
