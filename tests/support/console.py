@@ -6,9 +6,13 @@ of theirs, reaches a test.
 
 from __future__ import annotations
 
+import atexit
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -121,9 +125,23 @@ def use_live(monkeypatch: pytest.MonkeyPatch, data_dir: Path, password: str) -> 
 
 @contextmanager
 def console_db(path: Path) -> Iterator[Database]:
-    """The console database at `path` (made and migrated if need be), closed when the block ends."""
+    """The console database at `path` (made and migrated if need be), closed when the block ends. A new one is a
+    copy of a database migrated once per test process: migrating from nothing costs ~45 ms, a copy ~2 ms, and
+    tests/test_migrations.py and tests/test_data_folder_upgrade.py migrate for real."""
+    if not path.exists():
+        shutil.copy2(_migrated_template(), path)
     db = open_console_db(path)
     try:
         yield db
     finally:
         db.close()
+
+
+@cache
+def _migrated_template() -> Path:
+    """A console database with every migration applied, made once per test process and left closed."""
+    folder = Path(tempfile.mkdtemp(prefix="console-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    template = folder / "console.db"
+    open_console_db(template).close()
+    return template
