@@ -39,9 +39,10 @@ format: $(DEV)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# Most of the suite waits on subprocesses, servers and chromium, so four workers pay on two cores; a file's tests stay
+# Most of the suite waits on subprocesses, servers and chromium, so three workers pay on two cores (four ran faster
+# but made browser waits time out under load); a file's tests stay
 # on one worker, where its module-scoped hub or stack is started once. PYTEST_WORKERS=0 runs them in this process.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 test: $(DEV) chromium lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
