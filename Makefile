@@ -40,8 +40,8 @@ format: $(DEV)
 	$(PY) -m ruff check --fix .
 
 # Most of the suite waits on subprocesses, servers and chromium, so three workers pay on two cores (four ran faster
-# but made browser waits time out under load); a file's tests stay
-# on one worker, where its module-scoped hub or stack is started once. PYTEST_WORKERS=0 runs them in this process.
+# but made browser waits time out under load); a file's tests stay on one worker, where its module-scoped hub or
+# stack is started once. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= 3
 test: $(DEV) chromium lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile

@@ -3,6 +3,8 @@ how the last Partner API syncs went, and the last key-health round."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +14,7 @@ from dashboard.times import exact, relative
 from services.channels.sync_runs import current_holder, last_run, recent_runs
 from services.keys.health.reading import VERDICT_LABELS, last_round, verdict_counts
 from services.keys.health.status import process_status
+from services.process_state import ProcessState
 from services.receiver.stats import receiver_health
 from services.scheduler.status import scheduler_status
 from services.times import utc_text
@@ -60,17 +63,38 @@ def stored_and_refused() -> None:
 def _scheduler_line(sync_minutes: float) -> str:
     if sync_minutes <= 0:
         return "Automatic sync is off (CONSOLE_SYNC_MINUTES = 0): channels are synced only from the Channels page."
-    scheduler = scheduler_status(get_db())
-    if scheduler is None:
-        return f"Automatic sync every {sync_minutes:g} min: the scheduler has not started yet."
-    if not scheduler.running:
-        stopped = _when(scheduler.stopped_at)
-        return f"Automatic sync every {sync_minutes:g} min: the scheduler stopped at {stopped} (UTC), not running now."
-    line = (
-        f"Automatic sync every {scheduler.interval_minutes:g} min: the scheduler runs since "
-        f"{_when(scheduler.started_at)}; next sync at {_when(scheduler.next_run_at)} (UTC)."
+    return _process_line(
+        scheduler_status(get_db()),
+        every=lambda minutes: f"Automatic sync every {minutes:g} min",
+        minutes=sync_minutes,
+        name="the scheduler",
+        stopped_after=", not running now",
+        next_run="next sync",
     )
-    return line + (" That is past: is the scheduler still running? See its log." if scheduler.overdue() else "")
+
+
+def _process_line(
+    process: ProcessState | None,
+    *,
+    every: Callable[[float], str],
+    minutes: float,
+    name: str,
+    next_run: str,
+    stopped_after: str = "",
+    pid: bool = False,
+) -> str:
+    """What a long-running process says about itself: not started, stopped, or running with its next run (and
+    whether that is already past)."""
+    if process is None:
+        return f"{every(minutes)}: {name} has not started yet."
+    if not process.running:
+        return f"{every(minutes)}: {name} stopped at {_when(process.stopped_at)} (UTC){stopped_after}."
+    runs = f"{name} (pid {process.pid}) runs" if pid else f"{name} runs"
+    line = (
+        f"{every(process.interval_minutes)}: {runs} since {_when(process.started_at)}; "
+        f"{next_run} at {_when(process.next_run_at)} (UTC)."
+    )
+    return line + (f" That is past: is {name} still running? See its log." if process.overdue() else "")
 
 
 @st.fragment(run_every=5)
@@ -121,17 +145,14 @@ def _key_health_line(minutes: float) -> str:
             "Key health checks are off (CONSOLE_KEY_HEALTH_MINUTES = 0): a key that stops working is noticed only "
             "when the client's messages stop."
         )
-    process = process_status(get_db())
-    if process is None:
-        return f"Every active key is checked every {minutes:g} min: the key-health process has not started yet."
-    if not process.running:
-        stopped = _when(process.stopped_at)
-        return f"Every active key is checked every {minutes:g} min: the key-health process stopped at {stopped} (UTC)."
-    line = (
-        f"Every active key is checked every {process.interval_minutes:g} min: the key-health process (pid "
-        f"{process.pid}) runs since {_when(process.started_at)}; next round at {_when(process.next_run_at)} (UTC)."
+    return _process_line(
+        process_status(get_db()),
+        every=lambda every_minutes: f"Every active key is checked every {every_minutes:g} min",
+        minutes=minutes,
+        name="the key-health process",
+        next_run="next round",
+        pid=True,
     )
-    return line + (" That is past: is the key-health process still running? See its log." if process.overdue() else "")
 
 
 def _verdicts_line(counts: dict[str, int]) -> str:
