@@ -8,7 +8,8 @@ time" view of one channel. Each size is seeded once by one subprocess, and each 
 more run under tracemalloc. The ratio uses the fastest run of each size, the least disturbed by other work on
 the machine; medians are printed too.
 Run alone: `python -m bench pages`; `python -m bench pages --events 1000 100000 --views "all-time prefix"` measures
-other sizes of the Events page, or some of its views.
+other sizes of the Events page, or some of its views; `python -m bench pages --channels 100 100000` the Channels
+page alone.
 """
 
 from __future__ import annotations
@@ -112,16 +113,25 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench pages")
     parser.add_argument("--events", nargs=2, type=int, metavar=("SMALL", "LARGE"), help="Events page sizes")
     parser.add_argument("--views", nargs="+", help="Events page views (all by default)")
+    parser.add_argument("--channels", nargs=2, type=int, metavar=("SMALL", "LARGE"), help="Channels page sizes")
     return parser.parse_args(argv or [])
+
+
+def _cases(arguments: argparse.Namespace) -> tuple[tuple[str, int, int], ...]:
+    """Both pages at their default sizes, or only the page (or pages) the arguments name."""
+    if not (arguments.events or arguments.views or arguments.channels):
+        return CASES
+    cases = []
+    if arguments.events or arguments.views:
+        cases.append(("events", *(arguments.events or CASES[0][1:])))
+    if arguments.channels:
+        cases.append(("channels", *arguments.channels))
+    return tuple(cases)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    cases = CASES
-    if arguments.events or arguments.views:
-        small, large = arguments.events or CASES[0][1:]
-        cases = (("events", small, large),)
-    for page, small, large in cases:
+    for page, small, large in _cases(arguments):
         views = arguments.views if page == "events" and arguments.views else list(VIEWS[page])
         unknown = set(views) - set(VIEWS[page])
         if unknown:

@@ -21,17 +21,18 @@ from services.accounts import audit_fields
 from services.audit import bulk_run
 from services.channels.endings import still_open
 from services.channels.labels import channel_labels
-from services.keys.bulk import eligible_channel_ids, generate_many
+from services.keys.bulk import eligible_channel_ids, eligible_count, generate_many
 
 LISTED = 20  # channels named in the confirmation; the rest are counted
 
 
 def bulk_keys_button(actions: st.delta_generator.DeltaGenerator) -> None:
     """The button among the page's actions, and the dialog it opens (kept open while its keys are not stored)."""
-    eligible = still_open(get_db(), eligible_channel_ids(get_db(), direct_paid=require_settings().direct_paid))
+    # Counted on every run; listed only when the dialog is open.
+    eligible = eligible_count(get_db(), direct_paid=require_settings().direct_paid)
     may_not_bulk = refused("bulk_generate_keys")
     if actions.button(
-        f"Generate keys for {plural(len(eligible), 'eligible channel')}",
+        f"Generate keys for {plural(eligible, 'eligible channel')}",
         disabled=bool(may_not_bulk) or (not eligible and "bulk_summary" not in st.session_state),
         help=may_not_bulk or "Running channels with no key yet; you confirm the list first",
         key="bulk-open",
@@ -40,11 +41,12 @@ def bulk_keys_button(actions: st.delta_generator.DeltaGenerator) -> None:
     if st.session_state.get("bulk_open") or st.session_state.get("bulk_keys"):
         st.dialog("Generate keys", width="large", dismissible=not has_unstored_keys(), on_dismiss=close_bulk)(
             bulk_generation
-        )(eligible)
+        )()
 
 
-def bulk_generation(eligible: list[str]) -> None:
+def bulk_generation() -> None:
     db = get_db()
+    eligible = still_open(db, eligible_channel_ids(db, direct_paid=require_settings().direct_paid))
     labels = channel_labels(db, eligible)
     if "bulk_summary" not in st.session_state:
         st.write(

@@ -861,3 +861,95 @@ def m020_alerts_that_rank(db: Database) -> None:
         db["alerts"].add_column(column, kind)
     db.execute("update alerts set severity = 'warning', badness = 0")
     db.execute(f"create index idx_channels_bad_quality on channels (updated_at) where {BAD_QUALITY_SQL}")
+
+
+# A channel wants a key when it runs, is neither revoked nor ended, and its latest attempt that did not plainly
+# fail left it no key (services.keys.key_status decides the same; copied here, as a migration never changes).
+_WANTS_KEY = """{row}.status = 'running' and {row}.revoked = 0 and {row}.ended is null and coalesce((
+        select case when k.outcome in ('unknown', 'pending') then k.outcome else coalesce(k.status, 'none') end
+        from api_keys k where k.channel_id = {row}.id and k.outcome != 'failed' order by k.id desc limit 1
+    ), 'none') in ('none', 'revoked')"""
+
+
+def _list_if_wanting(channel_id: str) -> str:
+    """SQL listing the channel, as it is now, among those wanting a key when it wants one."""
+    return (
+        "insert into channels_wanting_key (channel_id, granted, since)"  # noqa: S608 - fixed fragments of our own
+        f" select c.id, c.permission is 'granted', c.status_changed_at from channels c"
+        f" where c.id = {channel_id} and {_WANTS_KEY.format(row='c')}"
+    )
+
+
+def _unlist(channel_id: str) -> str:
+    return f"delete from channels_wanting_key where channel_id = {channel_id}"  # noqa: S608
+
+
+@console_migrations()
+def m032_work_queue_indexes_and_channels_wanting_a_key(db: Database) -> None:
+    # The work queue reads the first few cancellations pending and key refusals on every refresh: without these
+    # (few rows, so cheap to keep) it read every channel to find them.
+    db.execute(
+        "create index idx_channels_cancellation_requested on channels (cancellation_at)"
+        " where cancellation = 'requested'"
+    )
+    db.execute("create index idx_channels_key_refused on channels (key_refused_at) where key_refusal is not null")
+    # The channels wanting a key, kept by triggers: the work queue lists the longest running of them and the bulk
+    # keys button counts them on every refresh, which otherwise asked every running channel for its key. Any
+    # change to a channel or to a key attempt lists the channel again as it now is.
+    db["channels_wanting_key"].create({"channel_id": str, "granted": int, "since": str}, pk="channel_id")
+    db["channels_wanting_key"].create_index(["since"])
+    db.execute(
+        f"create trigger channels_wanting_key_insert after insert on channels begin {_list_if_wanting('new.id')}; end"
+    )
+    db.execute(f"create trigger channels_wanting_key_delete after delete on channels begin {_unlist('old.id')}; end")
+    db.execute(
+        f"""
+        create trigger channels_wanting_key_update after update of id, status, status_changed_at, revoked,
+            terminated_at, cancellation, permission on channels begin
+            {_unlist("old.id")};
+            {_list_if_wanting("new.id")};
+        end
+        """
+    )
+    for event, row in (("insert", "new"), ("delete", "old")):
+        db.execute(
+            f"""
+            create trigger api_keys_wanting_{event} after {event} on api_keys begin
+                {_unlist(f"{row}.channel_id")};
+                {_list_if_wanting(f"{row}.channel_id")};
+            end
+            """
+        )
+    db.execute(
+        f"""
+        create trigger api_keys_wanting_update after update of id, channel_id, outcome, status on api_keys begin
+            {_unlist("old.channel_id")};
+            {_list_if_wanting("old.channel_id")};
+            {_unlist("new.channel_id")};
+            {_list_if_wanting("new.channel_id")};
+        end
+        """
+    )
+    # How many, per permission granted or not, kept from the list itself, so the button costs the same at any size.
+    db["channels_wanting_key_counts"].create({"granted": int, "channels": int}, pk="granted")
+    db.execute(
+        """
+        create trigger channels_wanting_key_counted after insert on channels_wanting_key begin
+            insert into channels_wanting_key_counts (granted, channels) values (new.granted, 1)
+            on conflict (granted) do update set channels = channels + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        create trigger channels_wanting_key_uncounted after delete on channels_wanting_key begin
+            update channels_wanting_key_counts set channels = channels - 1 where granted = old.granted;
+        end
+        """
+    )
+    db.execute(
+        f"""
+        insert into channels_wanting_key (channel_id, granted, since)
+        select c.id, c.permission is 'granted', c.status_changed_at from channels c where {_WANTS_KEY.format(row="c")}
+        """  # noqa: S608 - fixed fragments of our own
+    )

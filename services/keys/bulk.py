@@ -23,6 +23,7 @@ from services.spreadsheet import csv_text
 from services.store import DatabaseError, is_busy
 
 DEFAULT_WORKERS = 8
+ELIGIBLE_LIMIT = 10_000  # channels one bulk run lists, and the most its button counts
 # The file of a bulk run's keys: each key named by its number and business, so it can be handed to its client.
 KEY_CSV_COLUMNS = ("number", "business", "channel_id", "client_id", "client_name", "api_key", "address")
 _KEY_STATUS_SQL = key_status_sql("channels.id")
@@ -66,7 +67,7 @@ class BulkSummary:
         return [outcome for outcome in self.outcomes if outcome.readiness and not outcome.ready]
 
 
-def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int = 10_000) -> list[str]:
+def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int = ELIGIBLE_LIMIT) -> list[str]:
     """Running, not revoked, with no key and no attempt in flight or awaiting a check (and granted when
     the partner is Direct-Paid). Bulk never replaces an existing key."""
     permission = "and permission = 'granted'" if direct_paid else ""
@@ -79,6 +80,14 @@ def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int 
         [limit],
     )
     return [row["id"] for row in rows]
+
+
+def eligible_count(db: Database, *, direct_paid: bool = False, limit: int = ELIGIBLE_LIMIT) -> int:
+    """How many channels a bulk run would list, at most `limit`: read from the count of channels wanting a key
+    that triggers keep (services.migrations), so it costs the same at 100 channels or 100,000."""
+    granted_only = "where granted = 1" if direct_paid else ""
+    row = db.execute(f"select coalesce(sum(channels), 0) from channels_wanting_key_counts {granted_only}").fetchone()  # noqa: S608
+    return min(int(row[0]), limit)
 
 
 class _Connections:

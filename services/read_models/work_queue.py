@@ -17,7 +17,6 @@ from services.channels.templates import template_problems
 from services.keys.health.reading import stopped_keys
 from services.keys.readiness import unprepared_keys
 from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
-from services.read_models.channel_list import KEY_STATUS_SQL
 from services.whatsapp import QUALITY_RATINGS, limit_value
 
 # Meta's ratings and messaging tiers, worst first; a move to a lower index is a drop.
@@ -80,15 +79,10 @@ def quality_trouble(channel: dict[str, Any]) -> str | None:
 
 
 def running_without_key(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
-    rows = db.query(
-        f"""
-        select id, status_changed_at from channels
-        where status = 'running' and +revoked = 0 and ended is null and {KEY_STATUS_SQL} in ('none', 'revoked')
-        order by status_changed_at limit ?
-        """,  # noqa: S608 - fixed SQL fragment
-        [limit],
-    )
-    return [AttentionItem(row["id"], "running without a key", "", row["status_changed_at"]) for row in rows]
+    """Running, neither revoked nor ended, and no key (none made, or revoked): the longest running first, from the
+    list triggers keep (services.migrations), so the first few are read without asking every running channel."""
+    rows = db.query("select channel_id, since from channels_wanting_key order by since limit ?", [limit])
+    return [AttentionItem(row["channel_id"], "running without a key", "", row["since"]) for row in rows]
 
 
 def key_outcome_unknown(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
