@@ -884,8 +884,68 @@ def _unlist(channel_id: str) -> str:
     return f"delete from channels_wanting_key where channel_id = {channel_id}"  # noqa: S608
 
 
+# A key is not ready to use while it is active, its channel neither revoked nor ended, and fewer than its three
+# steps are done (services.keys.readiness decides the same; copied here, as a migration never changes).
+_NOT_READY = """k.status = 'active' and (
+        select count(*) from key_steps s where s.key_id = k.id and s.status in ('ok', 'attention', 'not_verifiable')
+    ) < 3"""
+
+
+def _list_if_not_ready(where: str) -> str:
+    """SQL listing the keys `where` picks out (as they are now) among those not ready to use, when they are."""
+    return (
+        "insert into keys_not_ready (key_id, channel_id, created_at)"  # noqa: S608 - fixed fragments of our own
+        " select k.id, k.channel_id, k.created_at from api_keys k"
+        " join channels c on c.id = k.channel_id and c.revoked = 0 and c.ended is null"
+        f" where {where} and {_NOT_READY}"
+    )
+
+
+def _relist_key(old_id: str, new_id: str) -> str:
+    return f"delete from keys_not_ready where key_id = {old_id}; {_list_if_not_ready(f'k.id = {new_id}')}"  # noqa: S608
+
+
+def _relist_channel(old_id: str, new_id: str) -> str:
+    """SQL listing again every key of a channel, as the channel now is."""
+    return (
+        f"delete from keys_not_ready where channel_id = {old_id};"  # noqa: S608
+        f" {_list_if_not_ready(f'k.channel_id = {new_id}')}"
+    )
+
+
+def _keys_not_ready(db: Database) -> None:
+    # Active keys not ready to use, kept by triggers: the work queue lists the oldest and the Channels page counts
+    # them on every refresh, which otherwise asked every active key for its steps.
+    db["keys_not_ready"].create({"key_id": int, "channel_id": str, "created_at": str}, pk="key_id")
+    db["keys_not_ready"].create_index(["created_at"])
+    db["keys_not_ready"].create_index(["channel_id"])
+    triggers = {
+        "api_keys_ready_insert": ("after insert on api_keys", _relist_key("new.id", "new.id")),
+        "api_keys_ready_update": (
+            "after update of id, channel_id, status, created_at on api_keys",
+            _relist_key("old.id", "new.id"),
+        ),
+        "api_keys_ready_delete": ("after delete on api_keys", "delete from keys_not_ready where key_id = old.id"),
+        "key_steps_ready_insert": ("after insert on key_steps", _relist_key("new.key_id", "new.key_id")),
+        "key_steps_ready_update": (
+            "after update of key_id, status on key_steps",
+            _relist_key("old.key_id", "old.key_id") + "; " + _relist_key("new.key_id", "new.key_id"),
+        ),
+        "key_steps_ready_delete": ("after delete on key_steps", _relist_key("old.key_id", "old.key_id")),
+        "channels_ready_insert": ("after insert on channels", _relist_channel("new.id", "new.id")),
+        "channels_ready_update": (
+            "after update of id, revoked, terminated_at, cancellation on channels",
+            _relist_channel("old.id", "new.id"),
+        ),
+        "channels_ready_delete": ("after delete on channels", "delete from keys_not_ready where channel_id = old.id"),
+    }
+    for name, (when, body) in triggers.items():
+        db.execute(f"create trigger {name} {when} begin {body}; end")
+    db.execute(_list_if_not_ready("1"))
+
+
 @console_migrations()
-def m032_work_queue_indexes_and_channels_wanting_a_key(db: Database) -> None:
+def m032_work_queue_reads_bounded(db: Database) -> None:
     # The work queue reads the first few cancellations pending and key refusals on every refresh: without these
     # (few rows, so cheap to keep) it read every channel to find them.
     db.execute(
@@ -893,6 +953,9 @@ def m032_work_queue_indexes_and_channels_wanting_a_key(db: Database) -> None:
         " where cancellation = 'requested'"
     )
     db.execute("create index idx_channels_key_refused on channels (key_refused_at) where key_refusal is not null")
+    # So are the key attempts to check (few) and the keys that stopped working (few), newest first.
+    db.execute("create index idx_api_keys_unknown on api_keys (created_at) where outcome = 'unknown'")
+    db.execute("create index idx_key_health_stopped_changed_at on key_health (changed_at) where status = 'stopped'")
     # The channels wanting a key, kept by triggers: the work queue lists the longest running of them and the bulk
     # keys button counts them on every refresh, which otherwise asked every running channel for its key. Any
     # change to a channel or to a key attempt lists the channel again as it now is.
@@ -953,3 +1016,4 @@ def m032_work_queue_indexes_and_channels_wanting_a_key(db: Database) -> None:
         select c.id, c.permission is 'granted', c.status_changed_at from channels c where {_WANTS_KEY.format(row="c")}
         """  # noqa: S608 - fixed fragments of our own
     )
+    _keys_not_ready(db)

@@ -203,7 +203,8 @@ def first_unfinished_step(states: Iterable[StepState]) -> str | None:
     return next((state.step for state in states if state.status not in DONE_STATUSES), None)
 
 
-# A channel whose active key has not finished the chain: some step missing or not ok.
+# A channel whose active key has not finished the chain: some step missing or not ok. Asked afresh, this reads
+# every active key; the pages read the same keys from keys_not_ready, which triggers keep (services.migrations).
 UNPREPARED_SQL = f"""
     select k.channel_id, k.id as key_id, k.created_at from api_keys k
     join channels c on c.id = k.channel_id and c.revoked = 0 and c.ended is null
@@ -213,7 +214,9 @@ UNPREPARED_SQL = f"""
 
 
 def unprepared_channel_ids(db: Database, limit: int = 10_000) -> list[str]:
-    return [row["channel_id"] for row in db.query(f"{UNPREPARED_SQL} order by k.id limit ?", [limit])]
+    return [
+        row["channel_id"] for row in db.query("select channel_id from keys_not_ready order by key_id limit ?", [limit])
+    ]
 
 
 @dataclass(frozen=True)
@@ -235,11 +238,11 @@ def _unfinished(steps: str | None) -> str:
 def unprepared_keys(db: Database, limit: int) -> list[UnpreparedKey]:
     """Channels whose key is not ready to use, oldest key first, each with its first step not done."""
     rows = db.query(
-        f"""
+        """
         select u.channel_id, u.created_at,
                (select group_concat(s.step || '=' || s.status) from key_steps s where s.key_id = u.key_id) as steps
-        from ({UNPREPARED_SQL}) u order by u.created_at limit ?
-        """,  # noqa: S608 - fixed SQL
+        from keys_not_ready u order by u.created_at limit ?
+        """,
         [limit],
     )
     return [UnpreparedKey(row["channel_id"], row["created_at"], _unfinished(row["steps"])) for row in rows]

@@ -86,11 +86,13 @@ def running_without_key(db: Database, limit: int = ATTENTION_LIMIT) -> list[Atte
 
 
 def key_outcome_unknown(db: Database, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Channels whose latest attempt that did not plainly fail may have reached 360dialog (one attempt each), the
+    oldest first, read through the index of such attempts."""
     rows = db.query(
         """
-        select channel_id, max(created_at) as at from api_keys where outcome = 'unknown'
+        select channel_id, created_at as at from api_keys where outcome = 'unknown'
           and id = (select max(id) from api_keys k where k.channel_id = api_keys.channel_id and k.outcome != 'failed')
-        group by channel_id order by at limit ?
+        order by created_at limit ?
         """,
         [limit],
     )

@@ -1,6 +1,7 @@
-"""The channels wanting a key, listed and counted by triggers for the work queue and the bulk keys button, are
-always the channels a bulk run would list, found afresh: after any mix of new channels, status and permission
-changes, revocations, endings, key attempts and their outcomes, deletions and a demo reset."""
+"""What triggers keep for the work queue and the Channels page's buttons is always what asking afresh finds: the
+channels wanting a key (listed and counted: the channels a bulk run would list) and the keys not ready to use,
+after any mix of new channels, status and permission changes, revocations, endings, key attempts and their
+outcomes, readiness steps, deletions and a demo reset."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlite_utils import Database
 from services.channels.endings import still_open
 from services.demo.controls import reset_console
 from services.keys.bulk import eligible_channel_ids, eligible_count
+from services.keys.key_status import STEPS
+from services.keys.readiness import UNPREPARED_SQL, unprepared_channel_ids
 from services.migrations import console_migrations
 from services.read_models.work_queue import running_without_key
 
@@ -22,7 +25,8 @@ EVERY = 10**6  # no cap: the count itself is compared
 STATUSES = ("running", "running", "running", "created", "pending", "ready", None)
 PERMISSIONS = ("granted", "granted", "unknown", "denied", None)
 OUTCOMES = ("ok", "ok", "failed", "unknown", "pending")
-KEY_STATUSES = ("active", "revoked", "unusable", None)
+KEY_STATUSES = ("active", "active", "revoked", "unusable", None)
+STEP_STATUSES = ("ok", "ok", "attention", "not_verifiable", "failed", "skipped")
 
 
 def wanting_afresh(db: Database, *, direct_paid: bool) -> set[str]:
@@ -45,6 +49,10 @@ def assert_kept(db: Database, after: str) -> None:
     assert stale == 0, f"after {after}"
     queued = [item.channel_id for item in running_without_key(db, limit=EVERY)]
     assert set(queued) == wanting_afresh(db, direct_paid=False), f"after {after}"
+    not_ready = {(row["key_id"], row["channel_id"], row["created_at"]) for row in db.query(UNPREPARED_SQL)}
+    listed_keys = {row[:3] for row in db.execute("select key_id, channel_id, created_at from keys_not_ready")}
+    assert listed_keys == not_ready, f"after {after}"
+    assert sorted(unprepared_channel_ids(db, EVERY)) == sorted(row[1] for row in not_ready), f"after {after}"
 
 
 class RandomWrites:
@@ -127,7 +135,31 @@ class RandomWrites:
             self.db.execute("update api_keys set channel_id = ? where id = ?", [self.channel(), self.key()])
 
     def delete_key(self) -> None:
-        self.db.execute("delete from api_keys where id = ?", [self.key()])
+        key_id = self.key()
+        self.db.execute("delete from key_steps where key_id = ?", [key_id])
+        self.db.execute("delete from api_keys where id = ?", [key_id])
+
+    def step_done(self) -> None:
+        key_id = self.key()
+        if key_id is not None:
+            self.db["key_steps"].upsert(
+                {
+                    "key_id": key_id,
+                    "step": self.rng.choice(STEPS),
+                    "status": self.rng.choice(STEP_STATUSES),
+                    "at": "t",
+                },
+                pk=("key_id", "step"),
+            )
+
+    def step_redone(self) -> None:
+        self.db.execute(
+            "update key_steps set status = ? where rowid = (select rowid from key_steps order by random() limit 1)",
+            [self.rng.choice(STEP_STATUSES)],
+        )
+
+    def step_forgotten(self) -> None:
+        self.db.execute("delete from key_steps where rowid = (select rowid from key_steps order by random() limit 1)")
 
     def reset(self) -> None:
         reset_console(self.db)
@@ -143,6 +175,9 @@ class RandomWrites:
             (self.revoke_keys, 3),
             (self.move_key, 1),
             (self.delete_key, 2),
+            (self.step_done, 10),
+            (self.step_redone, 4),
+            (self.step_forgotten, 2),
         ]
 
     def one(self) -> str:
@@ -177,7 +212,7 @@ def test_the_button_counts_no_more_than_a_run_lists(db: Database) -> None:
 def test_channels_stored_before_the_count_are_counted(tmp_path) -> None:
     db = Database(sqlite3.connect(str(tmp_path / "old.db")))
     try:
-        console_migrations.apply(db, stop_before="m032_work_queue_indexes_and_channels_wanting_a_key")
+        console_migrations.apply(db, stop_before="m032_work_queue_reads_bounded")
         with db.atomic():
             writes = RandomWrites(db, 4)
             for _ in range(120):
