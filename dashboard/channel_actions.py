@@ -21,7 +21,7 @@ from services.accounts import audit_fields
 from services.audit import bulk_run
 from services.channels.sync_runs import SyncBusy, run_sync
 from services.keys.bulk import prepare_many
-from services.keys.readiness import unprepared_channel_ids
+from services.keys.readiness import unprepared_channel_ids, unprepared_count
 
 
 def sync_all_button(actions: st.delta_generator.DeltaGenerator) -> None:
@@ -49,19 +49,21 @@ def sync_all_button(actions: st.delta_generator.DeltaGenerator) -> None:
 
 def keys_ready_button(actions: st.delta_generator.DeltaGenerator) -> None:
     """ "Make N keys ready to use", or a status saying every key is."""
-    waiting = unprepared_channel_ids(get_db())
+    # Counted on every run; listed only when clicked.
+    count = unprepared_count(get_db())
     may_not_prepare = refused("prepare_key")
-    if not waiting:
+    if not count:
         actions.caption(":material/check_circle: Every key is ready to use")  # a status, not a button
         return
     if not actions.button(
-        f"Make {plural(len(waiting), 'key')} ready to use",
+        f"Make {plural(count, 'key')} ready to use",
         disabled=bool(may_not_prepare),
         key="make-keys-ready",
         help=may_not_prepare
         or "For each active key not ready yet: check it, set its number's messaging webhook, read it back",
     ):
         return
+    waiting = unprepared_channel_ids(get_db())
     bar = st.progress(0.0, text=f"Making {plural(len(waiting), 'key')} ready…")
     with bulk_run(get_db(), **audit_fields(context.current_person()), action="bulk_prepare_keys"):
         prepared = prepare_many(

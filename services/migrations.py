@@ -941,6 +941,22 @@ def _keys_not_ready(db: Database) -> None:
     }
     for name, (when, body) in triggers.items():
         db.execute(f"create trigger {name} {when} begin {body}; end")
+    # How many, kept from the list itself, for the "Make N keys ready" button.
+    db["keys_not_ready_count"].create({"id": int, "keys": int}, pk="id")
+    db.execute(
+        """
+        create trigger keys_not_ready_counted after insert on keys_not_ready begin
+            insert into keys_not_ready_count (id, keys) values (1, 1) on conflict (id) do update set keys = keys + 1;
+        end
+        """
+    )
+    db.execute(
+        """
+        create trigger keys_not_ready_uncounted after delete on keys_not_ready begin
+            update keys_not_ready_count set keys = keys - 1;
+        end
+        """
+    )
     db.execute(_list_if_not_ready("1"))
 
 

@@ -213,6 +213,13 @@ UNPREPARED_SQL = f"""
 """  # noqa: S608 - fixed SQL
 
 
+def unprepared_count(db: Database, limit: int = 10_000) -> int:
+    """How many keys unprepared_channel_ids would list, at most `limit`: from the count triggers keep, so it costs
+    the same at any size."""
+    row = db.execute("select coalesce(sum(keys), 0) from keys_not_ready_count").fetchone()
+    return min(int(row[0]), limit)
+
+
 def unprepared_channel_ids(db: Database, limit: int = 10_000) -> list[str]:
     return [
         row["channel_id"] for row in db.query("select channel_id from keys_not_ready order by key_id limit ?", [limit])

@@ -17,7 +17,7 @@ from services.channels.endings import still_open
 from services.demo.controls import reset_console
 from services.keys.bulk import eligible_channel_ids, eligible_count
 from services.keys.key_status import STEPS
-from services.keys.readiness import UNPREPARED_SQL, unprepared_channel_ids
+from services.keys.readiness import UNPREPARED_SQL, unprepared_channel_ids, unprepared_count
 from services.migrations import console_migrations
 from services.read_models.work_queue import running_without_key
 
@@ -53,6 +53,7 @@ def assert_kept(db: Database, after: str) -> None:
     listed_keys = {row[:3] for row in db.execute("select key_id, channel_id, created_at from keys_not_ready")}
     assert listed_keys == not_ready, f"after {after}"
     assert sorted(unprepared_channel_ids(db, EVERY)) == sorted(row[1] for row in not_ready), f"after {after}"
+    assert unprepared_count(db, EVERY) == len(not_ready), f"after {after}"
 
 
 class RandomWrites:
