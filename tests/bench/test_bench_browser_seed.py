@@ -45,6 +45,10 @@ def test_the_seeded_console_holds_what_it_claims(tmp_path) -> None:
         (oldest,) = page_events(db, EventFilter(search=OLD_WORD))
         assert datetime.fromisoformat(oldest["received_at"]) < datetime.now(UTC) - timedelta(days=50)
         assert count_events(db, EventFilter(search=OLD_WORD)) == 1
+        # A word only the bodies hold (no name, no id): found through the full-text index alone.
+        violations = _one(db, "select count(*) from events where event_type = 'account_violation'")
+        assert violations
+        assert count_events(db, EventFilter(search="SPAM")) == violations
         # The channels' and clients' searches find the seeded names.
         assert count_clients(db, OLD_WORD) == 1
         assert count_channels(db, ChannelFilter(search="+49 151 0000 0000")) == 1
