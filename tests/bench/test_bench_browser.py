@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-from contextlib import contextmanager
 
 import pytest
 
@@ -18,7 +17,7 @@ def test_every_action_is_timed_on_a_seeded_console(tmp_path) -> None:
     pytest.importorskip("playwright.sync_api")
     if not shutil.which("chromium"):
         pytest.fail("Debian's chromium is not installed; `make test` installs it")
-    with contextmanager(launched_chromium)() as browser:
+    with launched_chromium() as browser:
         times = measure(browser, Sizes(channels=50, clients=10, events=500), runs=1, cache=tmp_path / "cache")
     assert list(times) == list(ACTIONS)
     assert all(len(seconds) == 1 and seconds[0] > 0 for seconds in times.values()), times
