@@ -21,8 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from bench.browser_actions import (
     key_generated_and_ready,
     old_event_search,
     sidebar_pages,
+    wait_until,
 )
 from bench.browser_seed import CACHE, OLD_WORD, Sizes, cached_seed, copy_seed
 from services.demo.hub_client import SandboxClient
@@ -115,17 +115,13 @@ def _load_the_demo_scenario(stack: RunningStack) -> None:
     queued = int(re.search(r"(\d+) webhooks queued", said).group(1))
     console = _console(stack)
     try:
-        _wait(lambda: console.one("select count(*) from events") >= queued, SCENARIO_WEBHOOKS_SECONDS)
+        wait_until(
+            lambda: console.one("select count(*) from events") >= queued,
+            SCENARIO_WEBHOOKS_SECONDS,
+            "the demo's webhooks were not all stored in time",
+        )
     finally:
         console.sandbox.close()
-
-
-def _wait(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the demo's webhooks were not all stored in time")
-        time.sleep(0.5)
 
 
 def _console(stack: RunningStack) -> Console:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from services.demo.hub_client import SandboxClient
 from services.read_models.clients import count_clients
@@ -73,6 +74,17 @@ class Console:
         with contextlib.closing(sqlite3.connect(self.db_path, timeout=30)) as db:
             row = db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, failure: str) -> None:
+    """Ask `condition` again until it holds; raises RuntimeError(failure) after `seconds`."""
+    waiting = Retrying(
+        retry=retry_if_result(lambda held: not held), stop=stop_after_delay(seconds), wait=wait_fixed(0.2)
+    )
+    try:
+        waiting(condition)
+    except RetryError:
+        raise RuntimeError(failure) from None
 
 
 def settle(page: Page) -> None:
@@ -182,11 +194,11 @@ def running_channel_without_key(console: Console, run: int) -> str:
     running."""
     made = console.sandbox.onboard(f"Bench Key Shop {run}", [f"+4915170{run:06d}"])
     channel_id = made["channel_ids"][0]
-    deadline = time.monotonic() + RUNNING_TIMEOUT_SECONDS
-    while console.one("select status from channels where id = ?", (channel_id,)) != "running":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"channel {channel_id} did not reach running in the console")
-        time.sleep(0.2)
+    wait_until(
+        lambda: console.one("select status from channels where id = ?", (channel_id,)) == "running",
+        RUNNING_TIMEOUT_SECONDS,
+        f"channel {channel_id} did not reach running in the console",
+    )
     return channel_id
 
 
