@@ -11,10 +11,11 @@ import streamlit as st
 
 from dashboard.context import get_partner_api
 from dashboard.demo_controls import DemoControls
-from services.channels.projection import list_channels
 from services.demo.controls import (
     ACCOUNT_ALERT_EVENTS,
     CANCELLATION_STEPS,
+    client_numbers,
+    recent_channels,
     send_account_alert,
     send_cancellation,
     send_key_regeneration,
@@ -31,7 +32,6 @@ class Story:
 
     channel_id: str
     row: dict[str, Any]
-    channels: list[dict[str, Any]]
 
     @property
     def number(self) -> str | None:
@@ -59,13 +59,13 @@ def _choice_label(row: dict[str, Any]) -> str:
 
 def channel_story(controls: DemoControls) -> None:
     st.header("A channel's story")
-    channels = list_channels(controls.db)
+    channels = recent_channels(controls.db)
     if not channels:
         st.info("No channel yet: load the scenario above, or onboard one below.")
         return
     labels = {row["id"]: _choice_label(row) for row in channels}
     channel_id = st.selectbox("Channel", list(labels), format_func=labels.get)
-    story = Story(channel_id, next(row for row in channels if row["id"] == channel_id), channels)
+    story = Story(channel_id, next(row for row in channels if row["id"] == channel_id))
     # People recognise a business and a phone number, not an id: each control says which one it acts on.
     st.markdown(f"Acting on **{story.business}** · {story.number or 'no number known yet'} · `{channel_id}`")
     quality_col, revoke_col = st.columns(2)
@@ -195,7 +195,7 @@ def cancellation(controls: DemoControls, story: Story) -> None:
 def portfolio_limit(controls: DemoControls, story: Story) -> None:
     st.markdown("**Business portfolio limit** (Meta)")
     client_id = story.row["client_id"]
-    numbers = [row["phone_number"] or row["id"] for row in story.channels if row["client_id"] == client_id]
+    numbers = client_numbers(controls.db, client_id) if client_id else []
     st.caption(
         f"Meta sets the limit per business portfolio: every number of {story.business} "
         f"({', '.join(numbers)}) takes it, and a drop is one alert naming them all."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -16,6 +17,9 @@ from services.partner_api import PartnerApi, PartnerApiError
 MIGRATIONS_TABLE = "_sqlite_migrations"
 ACCOUNT_ALERT_EVENTS = ("account_violation", "account_restriction")
 DEMO_ACTION = "demo_controls"
+# How many channels the Demo page offers to act on: the latest changed. The demo's scenario makes 150; a
+# database the size of a big partner's would otherwise put every channel in one list on every run of the page.
+CHANNEL_CHOICES = 500
 # What a demo control can fail with, said in words fit to show.
 CONTROL_ERRORS = (SandboxError, PartnerApiError, InvalidRedirect)
 
@@ -135,3 +139,29 @@ def reset_demo(db: Database, sandbox: SandboxClient, *, actor: Person) -> int:
     enforce(db, actor, DEMO_ACTION)
     sandbox.reset()
     return reset_console(db)
+
+
+def recent_channels(db: Database, limit: int = CHANNEL_CHOICES) -> list[dict[str, Any]]:
+    """The most recently changed channels, newest first, each with its client's name."""
+    return list(
+        db.query(
+            """
+            select channels.id, channels.client_id, channels.phone_number, channels.status,
+                clients.name as client_name
+            from channels left join clients on clients.id = channels.client_id
+            order by channels.updated_at desc limit :limit
+            """,
+            {"limit": limit},
+        )
+    )
+
+
+def client_numbers(db: Database, client_id: str) -> list[str]:
+    """Every number of a client (its channel's id while the number is not known), latest changed first."""
+    return [
+        row["number"]
+        for row in db.query(
+            "select coalesce(phone_number, id) as number from channels where client_id = ? order by updated_at desc",
+            [client_id],
+        )
+    ]
