@@ -71,15 +71,10 @@ def eligible_channel_ids(db: Database, *, direct_paid: bool = False, limit: int 
     """Running, not revoked, with no key and no attempt in flight or awaiting a check (and granted when
     the partner is Direct-Paid). Bulk never replaces an existing key."""
     permission = "and permission = 'granted'" if direct_paid else ""
-    # A channel with an active key is never eligible (a new key revokes the ones before, so an active key is the
-    # latest made): one probe of an index rules it out before its key status is worked out, which at 100,000
-    # channels, most of them with a key, is most of this query's time.
     rows = db.query(
         f"""
         select id from channels
-        where status = 'running' and +revoked = 0 {permission}
-          and not exists (select 1 from api_keys k where k.channel_id = channels.id and k.status = 'active')
-          and {_KEY_STATUS_SQL} in ('none', 'revoked')
+        where status = 'running' and +revoked = 0 {permission} and {_KEY_STATUS_SQL} in ('none', 'revoked')
         order by id limit ?
         """,  # noqa: S608 - fixed SQL fragments
         [limit],
