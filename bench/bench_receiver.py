@@ -457,6 +457,9 @@ class WrkRun:
     noop: WrkResult
     receiver: WrkResult
     stored: int  # this run's receiver events in the database: at least its 2xx count, or events were lost
+    # Server CPU per answer (the receiver's includes its writer process): what busy neighbours disturb least.
+    noop_cpu_us: float = float("nan")
+    receiver_cpu_us: float = float("nan")
 
     @property
     def throughput_ratio(self) -> float:
@@ -481,8 +484,11 @@ def stored_event_count(db_path: Path, prefix: str) -> int:
     return len(stored_event_ids(db_path, prefix))
 
 
-def _wrk_target(server: Server, secret: str, prefix: str, args: argparse.Namespace, work_dir: Path) -> WrkResult:
-    """One wrk run against `server`, with events signed and written before it starts."""
+def _wrk_target(
+    server: Server, secret: str, prefix: str, args: argparse.Namespace, work_dir: Path
+) -> tuple[WrkResult, float]:
+    """One wrk run against `server`, with events signed and written before it starts; its report, and the
+    server's CPU microseconds per answer."""
     count = EVENTS_PER_THREAD_SECOND * args.seconds * args.threads
     events_dir = work_dir / prefix
     write_event_files(list(signed_events(secret, prefix, count)), events_dir, args.threads)
@@ -495,23 +501,26 @@ def _wrk_target(server: Server, secret: str, prefix: str, args: argparse.Namespa
         connections=args.connections,
         seconds=args.seconds,
     )
+    cpu_before = server.cpu_seconds()
     result, _ = run_wrk(command, timeout=args.seconds + 60)
+    cpu_us = (server.cpu_seconds() - cpu_before) / max(1, result.requests) * 1e6
     for events_file in events_dir.iterdir():
         events_file.unlink()  # tens of megabytes a run
-    return result
+    return result, cpu_us
 
 
-def _wrk_line(label: str, result: WrkResult) -> str:
+def _wrk_line(label: str, result: WrkResult, cpu_us: float) -> str:
     return (
         f"  {label:<9} {result.requests_per_second:7.0f} requests/s   p99 {result.p99_ms:7.2f} ms   "
+        f"server CPU {cpu_us:4.0f} us/request   "
         f"2xx {result.acknowledged:7d}   non-2xx {result.non_2xx}   socket errors {result.socket_errors}"
     )
 
 
 def _print_wrk_run(run: WrkRun) -> None:
     print(f"run {run.number}: load average {run.load_average:.2f} (1 minute) before it")
-    print(_wrk_line("no-op", run.noop))
-    print(_wrk_line("receiver", run.receiver))
+    print(_wrk_line("no-op", run.noop, run.noop_cpu_us))
+    print(_wrk_line("receiver", run.receiver, run.receiver_cpu_us))
     print(
         f"  ratios    throughput {run.throughput_ratio:.2f}x (target >= 0.6)   p99 {run.p99_ratio:.2f}x (target <= 3)"
         f"   {'met' if run.met else 'MISSED'}   stored {run.stored} of {run.receiver.acknowledged} acknowledged"
@@ -544,10 +553,10 @@ def main_wrk(args: argparse.Namespace) -> int:
                 _wrk_target(server, secret, f"warmup-{server.port}", warmup, data_dir)
             for number in range(1, args.runs + 1):
                 load = os.getloadavg()[0]
-                base = _wrk_target(noop, secret, f"noop-r{number}", args, data_dir)
-                durable = _wrk_target(receiver, secret, f"bench-r{number}", args, data_dir)
+                base, base_cpu = _wrk_target(noop, secret, f"noop-r{number}", args, data_dir)
+                durable, durable_cpu = _wrk_target(receiver, secret, f"bench-r{number}", args, data_dir)
                 stored = stored_event_count(data_dir / "console.db", f"bench-r{number}-")
-                runs.append(WrkRun(number, load, base, durable, stored))
+                runs.append(WrkRun(number, load, base, durable, stored, base_cpu, durable_cpu))
                 _print_wrk_run(runs[-1])
         finally:
             noop.stop()
