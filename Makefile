@@ -49,7 +49,7 @@ format: $(DEV)
 # but made browser waits time out under load); a file's tests stay on one worker, where its module-scoped hub or
 # stack is started once. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= 3
-test: $(DEV) chromium lint
+test: $(DEV) chromium wrk lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The quick loop while working: no browser, no multi-process tests.

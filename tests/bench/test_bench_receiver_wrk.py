@@ -4,7 +4,6 @@ and a run's verdict on lost events."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from services.events.signature import SIGNATURE_HEADER, verify_signature
 from tests.support.servers import free_port, uvicorn_in_thread
 
 SECRET = "bench-test-secret"
-needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make wrk)")
 
 # A real report: `wrk -t2 -c8 -d1s --latency` against the no-op app on a path it does not serve.
 WRK_REPORT = """\
@@ -70,7 +68,6 @@ def test_output_without_a_report_is_refused() -> None:
         parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
-@needs_wrk
 def test_wrk_command_runs_the_script_with_its_arguments_after_the_url(tmp_path: Path) -> None:
     command = wrk_command(
         "http://127.0.0.1:1/webhooks", "/webhooks", "x-sig", tmp_path, threads=2, connections=16, seconds=7
@@ -111,7 +108,6 @@ def test_a_run_meets_the_target_at_0_6x_throughput_and_3x_p99_and_not_beyond() -
 
 
 @pytest.mark.processes  # a real server on uvicorn
-@needs_wrk
 def test_the_script_sends_each_prepared_event_once_signed(tmp_path: Path) -> None:
     received: list[str] = []
 
