@@ -6,9 +6,9 @@ inside the statement, from the row as it is, without reading it first.
 
 One merge writes a channel row whatever the source (`_merge_columns`): what differs between a webhook, a
 Partner API sync and a direct write (a redirect's confirmed channel, a permission check) is data, the source's
-`MergeRules`. It runs as an update of the columns the facts can change (`_channel_update_sql`), or as an upsert
-(`_channel_upsert_sql`) when the channel is new. A redirect's grant or revocation only updates
-(`record_granted`): it never creates a channel."""
+`MergeRules`. It runs as an upsert (`_channel_upsert_sql`), or for a webhook as an update of the columns the
+event's facts can change (`_channel_update_sql`), the upsert only when the channel is new. A redirect's grant or
+revocation only updates (`record_granted`): it never creates a channel."""
 
 from __future__ import annotations
 
@@ -257,9 +257,18 @@ def _channel_update_sql(rules: MergeRules, facts: tuple[str, ...]) -> str:
 
 
 def _write_channels(db: Database, rules: MergeRules, rows: Sequence[dict[str, Any]]) -> None:
-    """Write channel rows in order: each row sees the channel as the previous one left it. A fact a row gives
-    as None is left out, as if not given (the same merge): an existing channel is updated with only the columns
-    its facts can change, and a new one inserted."""
+    """Write channel rows that all carry the same facts, the statement prepared once for all of them, in order:
+    each row sees the channel as the previous one left it."""
+    if rows:
+        facts = tuple(name for name in rows[0] if name not in _ALWAYS_BOUND)
+        db.conn.executemany(_channel_upsert_sql(rules, facts), rows)
+
+
+def _write_given_facts(db: Database, rules: MergeRules, rows: Sequence[dict[str, Any]]) -> None:
+    """Write channel rows in order, as _write_channels does, each with only the facts it gives (None is not
+    given): an existing channel is updated with only the columns those facts can change, a new one inserted.
+    Rows that give different facts take different statements, each prepared once per connection: a webhook
+    kind gives few shapes, where a sync's many optional fields would give more than SQLite keeps prepared."""
     execute = db.conn.execute
     for row in rows:
         bound = {name: value for name, value in row.items() if value is not None or name in _ALWAYS_BOUND}
@@ -370,7 +379,7 @@ def apply_webhook_events(db: Database, events: Sequence[ChannelFacts], *, at: Se
         changes = _webhook_channel_changes(event)
         if changes is not None:
             rows.append({"id": event.channel_id, **changes, "now": now, "source": f"webhook:{event.event_type}"})
-    _write_channels(db, WEBHOOK_RULES, rows)
+    _write_given_facts(db, WEBHOOK_RULES, rows)
 
 
 # The columns a Partner API channel object sets (contract section 4), in the order the sync compares them.

@@ -1,10 +1,10 @@
-"""How channel rows are written: an existing channel is updated with only the columns an event's facts can
-change, a new one inserted; the rows come out as the one upsert with every fact bound makes them."""
+"""How a webhook's channel is written: an existing channel is updated with only the columns the event's facts
+can change, a new one inserted; the rows come out as the one upsert with every fact bound makes them."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,13 +89,6 @@ api_pages = st.tuples(st.just("api"), st.lists(api_channels(), min_size=1, max_s
 steps = st.lists(st.one_of(webhook_batches, api_pages), min_size=1, max_size=6)
 
 
-def _one_upsert_with_every_fact(db: Database, rules: MergeRules, rows: Sequence[dict[str, Any]]) -> None:
-    """How channel rows were written before: the upsert, every fact bound (None when not given), in order."""
-    if rows:
-        facts = tuple(name for name in rows[0] if name not in ("id", "now", "source"))
-        db.conn.executemany(projection._channel_upsert_sql(rules, facts), rows)
-
-
 def _apply(db: Database, story: list[tuple[Any, ...]]) -> None:
     for kind, items, at in story:
         if kind == "webhooks":
@@ -139,7 +132,8 @@ def test_channels_come_out_as_the_one_upsert_with_every_fact_makes_them(
 ) -> None:
     written = _state_after(scratch_db, story)
     with monkeypatch.context() as patch:
-        patch.setattr(projection, "_write_channels", _one_upsert_with_every_fact)
+        # As webhooks were written before, and syncs still are: the upsert, every fact bound, row after row.
+        patch.setattr(projection, "_write_given_facts", projection._write_channels)
         expected = _state_after(scratch_db, story)
 
     assert written == expected
