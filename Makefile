@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast lint format bench chromium clean
+.PHONY: run test test-fast lint format bench chromium wrk clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); fi; }
 
+# The receiver benchmark drives its servers with Debian's wrk, a load generator in C that costs them little CPU.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; fi; }
+
 lint: $(DEV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -43,14 +49,14 @@ format: $(DEV)
 # but made browser waits time out under load); a file's tests stay on one worker, where its module-scoped hub or
 # stack is started once. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= 3
-test: $(DEV) chromium lint
+test: $(DEV) chromium wrk lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The quick loop while working: no browser, no multi-process tests.
 test-fast: $(DEV) lint
 	$(PY) -m pytest -n 2 --dist loadfile -m "not browser and not processes"
 
-bench: $(DEV)
+bench: $(DEV) wrk
 	$(PY) -m bench
 
 clean:

@@ -1,16 +1,20 @@
 """The receiver under load, against a no-op Starlette endpoint on the same server and client.
 
-Both run as `uvicorn` subprocesses on loopback; the receiver gets a fresh data folder. Each is driven with
-signed events (every event id distinct) by a fixed number of requests over 32 and then 128 keep-alive
-connections, in rounds that alternate between the two so that both see the same background load. Prints
-events/s, p50 and p99 for both, the receiver/no-op ratios, and how many acknowledged events are in the
-database afterwards.
+Both run as `uvicorn` subprocesses on loopback, started with the flags `make run` and docs/deployment.md give
+the receiver; the receiver gets a fresh data folder. By default `wrk` drives them with signed events (every
+event id distinct), five runs of a fixed duration alternating between the two so that both see the same
+background load. Each run prints requests/s and p99 for both, the receiver/no-op ratios, the load average, and
+whether every acknowledged (2xx) event is in the database.
+
+`--client python` keeps the older driver: a Python client on the same cores, a fixed number of requests over
+32 and then 128 keep-alive connections, with p50 and the servers' CPU per request besides.
 
 Two workloads: `channel` (created, running, quality changed: each event also updates its channel row) and
 `no-channel` (events that name no channel or client, so only the event itself is written), which separates
 the receiver's own cost from the channel projection's.
 
-`python -m bench receiver [--requests N] [--rounds R] [--concurrency 32 128] [--workload channel no-channel]`
+`python -m bench receiver [--runs 5] [--seconds 10] [--connections 32] [--threads 2]`
+`python -m bench receiver --client python [--requests N] [--rounds R] [--concurrency 32 128] [--workload ...]`
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.receiver_wrk import EVENTS_PER_THREAD_SECOND, WrkResult, run_wrk, write_event_files, wrk_command
 from services.events.signature import SIGNATURE_HEADER, sign_body
-from services.stack.commands import RECEIVER_APP
+from services.stack.commands import RECEIVER_APP, RECEIVER_SERVER_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/360dialog"
@@ -70,6 +75,14 @@ async def _noop_health(request: Request) -> JSONResponse:
 
 
 noop_app = Starlette(routes=[Route(PATH, _noop, methods=["POST"]), Route("/healthz", _noop_health)])
+NOOP_APP = ("--factory", "bench.bench_receiver:noop_app_factory")
+# What `make run` gives uvicorn besides the app and address (services/stack/commands.py), for both servers.
+DEPLOYED_FLAGS = ("--no-access-log", "--timeout-graceful-shutdown", "10", *RECEIVER_SERVER_FLAGS)
+
+
+def noop_app_factory() -> Starlette:
+    """The no-op app, started with `--factory` as the receiver is."""
+    return noop_app
 
 
 # -- the load client: one keep-alive connection per worker, each request built before the clock starts ----
@@ -285,9 +298,11 @@ class Server:
         return self.process.returncode
 
 
-def start_server(name: str, app: tuple[str, ...], env: dict[str, str], log_path: Path) -> Server:
+def start_server(
+    name: str, app: tuple[str, ...], env: dict[str, str], log_path: Path, flags: tuple[str, ...] = ("--no-access-log",)
+) -> Server:
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", *app, "--host", HOST, "--port", str(port), "--no-access-log"]
+    command = [sys.executable, "-m", "uvicorn", *app, "--host", HOST, "--port", str(port), *flags]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -372,15 +387,7 @@ def _bench_env(data_dir: Path, secret: str) -> dict[str, str]:
     return env
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench receiver", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="requests per target and setting (default 4000)")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds they are split into (default 4)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128], help="connections (default 32 128)")
-    parser.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="default: both")
-    parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit per round (default 120)")
-    args = parser.parse_args([] if argv is None else argv)
-
+def main_python_client(args: argparse.Namespace) -> int:
     secret = secrets.token_urlsafe(32)
     per_round = max(1, args.requests // args.rounds)
     load_before = os.getloadavg()[0]
@@ -438,6 +445,147 @@ def main(argv: list[str] | None = None) -> int:
         f"{missing} acknowledged but not stored ({'ok' if missing == 0 else 'LOST EVENTS'})"
     )
     return 0 if missing == 0 else 1
+
+
+# -- the wrk driver (the default) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    number: int
+    load_average: float
+    noop: WrkResult
+    receiver: WrkResult
+    stored: int  # this run's receiver events in the database: at least its 2xx count, or events were lost
+    # Server CPU per answer (the receiver's includes its writer process): what busy neighbours disturb least.
+    noop_cpu_us: float = float("nan")
+    receiver_cpu_us: float = float("nan")
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.receiver.requests_per_second / self.noop.requests_per_second if self.noop.requests else 0.0
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.receiver.p99_ms / self.noop.p99_ms if self.noop.p99_ms else float("inf")
+
+    @property
+    def lost(self) -> int:
+        # wrk stops with requests in flight: those may be stored unanswered, so more stored than acknowledged is fine.
+        return max(0, self.receiver.acknowledged - self.stored)
+
+    @property
+    def met(self) -> bool:
+        return self.throughput_ratio >= 0.6 and self.p99_ratio <= 3
+
+
+def stored_event_count(db_path: Path, prefix: str) -> int:
+    """Events committed under `prefix`, listed or still waiting to be listed."""
+    return len(stored_event_ids(db_path, prefix))
+
+
+def _wrk_target(
+    server: Server, secret: str, prefix: str, args: argparse.Namespace, work_dir: Path
+) -> tuple[WrkResult, float]:
+    """One wrk run against `server`, with events signed and written before it starts; its report, and the
+    server's CPU microseconds per answer."""
+    count = EVENTS_PER_THREAD_SECOND * args.seconds * args.threads
+    events_dir = work_dir / prefix
+    write_event_files(list(signed_events(secret, prefix, count)), events_dir, args.threads)
+    command = wrk_command(
+        f"http://{HOST}:{server.port}{PATH}",
+        PATH,
+        SIGNATURE_HEADER,
+        events_dir,
+        threads=args.threads,
+        connections=args.connections,
+        seconds=args.seconds,
+    )
+    cpu_before = server.cpu_seconds()
+    result, _ = run_wrk(command, timeout=args.seconds + 60)
+    cpu_us = (server.cpu_seconds() - cpu_before) / max(1, result.requests) * 1e6
+    for events_file in events_dir.iterdir():
+        events_file.unlink()  # tens of megabytes a run
+    return result, cpu_us
+
+
+def _wrk_line(label: str, result: WrkResult, cpu_us: float) -> str:
+    return (
+        f"  {label:<9} {result.requests_per_second:7.0f} requests/s   p99 {result.p99_ms:7.2f} ms   "
+        f"server CPU {cpu_us:4.0f} us/request   "
+        f"2xx {result.acknowledged:7d}   non-2xx {result.non_2xx}   socket errors {result.socket_errors}"
+    )
+
+
+def _print_wrk_run(run: WrkRun) -> None:
+    print(f"run {run.number}: load average {run.load_average:.2f} (1 minute) before it")
+    print(_wrk_line("no-op", run.noop, run.noop_cpu_us))
+    print(_wrk_line("receiver", run.receiver, run.receiver_cpu_us))
+    print(
+        f"  ratios    throughput {run.throughput_ratio:.2f}x (target >= 0.6)   p99 {run.p99_ratio:.2f}x (target <= 3)"
+        f"   {'met' if run.met else 'MISSED'}   stored {run.stored} of {run.receiver.acknowledged} acknowledged"
+        f" ({'ok' if run.lost == 0 else f'{run.lost} LOST'})",
+        flush=True,
+    )
+
+
+def main_wrk(args: argparse.Namespace) -> int:
+    secret = secrets.token_urlsafe(32)
+    print(
+        f"receiver benchmark: wrk, {args.threads} threads and {args.connections} connections, {args.runs} runs of "
+        f"{args.seconds} s per server, alternating; uvicorn with the deployed flags on loopback; "
+        f"{os.cpu_count()} cores",
+        flush=True,
+    )
+    runs: list[WrkRun] = []
+    with tempfile.TemporaryDirectory(prefix="receiver-bench-") as folder:
+        data_dir = Path(folder)
+        env = _bench_env(data_dir, secret)
+        noop = start_server("no-op endpoint", NOOP_APP, env, data_dir / "noop.log", DEPLOYED_FLAGS)
+        try:
+            receiver = start_server("receiver", RECEIVER_APP, env, data_dir / "receiver.log", DEPLOYED_FLAGS)
+        except RuntimeError:
+            noop.stop()
+            raise
+        try:
+            warmup = argparse.Namespace(**{**vars(args), "seconds": 2})
+            for server in (noop, receiver):
+                _wrk_target(server, secret, f"warmup-{server.port}", warmup, data_dir)
+            for number in range(1, args.runs + 1):
+                load = os.getloadavg()[0]
+                base, base_cpu = _wrk_target(noop, secret, f"noop-r{number}", args, data_dir)
+                durable, durable_cpu = _wrk_target(receiver, secret, f"bench-r{number}", args, data_dir)
+                stored = stored_event_count(data_dir / "console.db", f"bench-r{number}-")
+                runs.append(WrkRun(number, load, base, durable, stored, base_cpu, durable_cpu))
+                _print_wrk_run(runs[-1])
+        finally:
+            noop.stop()
+            receiver.stop()
+    ratios = sorted(run.throughput_ratio for run in runs)
+    p99s = sorted(run.p99_ratio for run in runs)
+    print(
+        f"median of {len(runs)} runs: throughput {statistics.median(ratios):.2f}x, p99 {statistics.median(p99s):.2f}x;"
+        f" {sum(run.met for run in runs)} of {len(runs)} runs met the target"
+    )
+    return 1 if any(run.lost for run in runs) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench receiver", description=__doc__.splitlines()[0])
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk", help="load generator (default wrk)")
+    wrk = parser.add_argument_group("wrk (the default)")
+    wrk.add_argument("--runs", type=int, default=5, help="alternating runs (default 5)")
+    wrk.add_argument("--seconds", type=int, default=10, help="seconds per server and run (default 10)")
+    wrk.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
+    wrk.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    python = parser.add_argument_group("--client python")
+    python.add_argument("--requests", type=int, default=4000, help="requests per target and setting (default 4000)")
+    python.add_argument("--rounds", type=int, default=4, help="alternating rounds they are split into (default 4)")
+    python.add_argument("--concurrency", type=int, nargs="+", default=[32, 128], help="connections (default 32 128)")
+    python.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="default: both")
+    python.add_argument("--max-seconds", type=float, default=120.0, help="time limit per round (default 120)")
+    args = parser.parse_args([] if argv is None else argv)
+    return main_wrk(args) if args.client == "wrk" else main_python_client(args)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ import subprocess
 import sys
 from contextlib import ExitStack, closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from services.stack.commands import RECEIVER_APP, RECEIVER_SERVER_FLAGS
+from services.stack.commands import RECEIVER_APP, RECEIVER_SERVER_FLAGS, receiver_command
 from tests.support import ROOT
 from tests.support.receiver import SECRET, event_body, signed_headers
 from tests.support.sandbox_hub import start_hub
@@ -206,7 +207,13 @@ def test_the_proxy_answers_nothing_for_streamlits_metrics() -> None:
 def test_the_guides_receiver_flags_are_the_ones_make_run_passes() -> None:
     command = command_starting(".venv/bin/uvicorn --factory services.receiver.server:app_from_settings")
     flags = command[command.index("--port") + 2 :]
-    assert flags == list(RECEIVER_SERVER_FLAGS)
+    # make run gives every uvicorn it starts the last three: no access log, ten seconds to finish on SIGTERM.
+    assert flags == [*RECEIVER_SERVER_FLAGS, "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    make_run = receiver_command(
+        SimpleNamespace(log_level="INFO", bind_address="127.0.0.1", receiver_url="http://127.0.0.1:8502"), "py"
+    )
+    assert make_run[make_run.index("--timeout-graceful-shutdown") + 1] == "10"
+    assert "--no-access-log" in make_run
     assert command[3:5] == list(RECEIVER_APP)
     assert command[command.index("--host") + 1] == "127.0.0.1"
 

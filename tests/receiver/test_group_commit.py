@@ -175,3 +175,15 @@ def test_a_lasting_indexing_fault_is_retried_less_and_less_often(writer: BatchWr
     pauses.append(writer.seconds_until_listing_retry)
 
     assert pauses[0] <= 1.0 < pauses[1] <= 2.0 < pauses[2] <= 4.0
+
+
+def test_the_writer_keeps_statement_journals_and_temporary_tables_in_memory(db_path: Path):
+    db = open_writer_db(db_path, 1.0)
+    try:
+        temp_store = db.execute("PRAGMA temp_store").fetchone()[0]
+        synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+    finally:
+        db.close()
+
+    assert temp_store == 2  # MEMORY: no system call per page a statement changes
+    assert synchronous == 2  # FULL still: an acknowledged event survives a power cut
