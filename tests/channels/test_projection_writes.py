@@ -105,6 +105,8 @@ def _state(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         "channel_stages": "select * from channel_stages order by status",
         "channel_names": "select channel_id, name from channel_names order by channel_id, name",
         "client_names": "select client_id, name from client_names order by client_id, name",
+        "channels_wanting_key": "select * from channels_wanting_key order by channel_id",
+        "channels_wanting_key_counts": "select * from channels_wanting_key_counts order by granted",
     }
     return {table: db.execute(sql).fetchall() for table, sql in queries.items()}
 
