@@ -56,7 +56,7 @@ test: $(DEV) chromium wrk lint
 test-fast: $(DEV) lint
 	$(PY) -m pytest -n 2 --dist loadfile -m "not browser and not processes"
 
-bench: $(DEV) wrk
+bench: $(DEV) chromium wrk
 	$(PY) -m bench
 
 clean:
