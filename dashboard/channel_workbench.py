@@ -3,6 +3,7 @@ channels refreshed together, and the channel the URL names opened in its dialog.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -23,12 +24,13 @@ from services.read_models.channel_list import (
     funnel,
     page_channels,
 )
-from services.read_models.workbench import channels_csv, matches_filter, reason_counts, work_queue
+from services.read_models.workbench import QueueRow, channels_csv, matches_filter, reason_counts, work_queue
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 3
 view = LinkedView("channel")  # the channel shown in its own view: /channels?open=<id>
 QUEUE_CHOICE = "channels_queue_choice"  # the channel the work queue's selected row names
+QUEUE_JUST_READ = "channels_queue_just_read"  # the queue as read by the run that opened a chosen row
 # Each filter widget's key is its URL parameter, named for this page: a key another page also used would carry
 # that page's filter here (the session keeps a widget's value under its key).
 FILTER_KEYS = {"channels_q": "", "status": None, "key": None, "channels_client": ""}
@@ -86,7 +88,7 @@ def _workbench(filters: ChannelFilter) -> None:
     db = get_db()
     funnel_metrics(funnel(db))
     round_ = view.selection_round
-    queue = work_queue(db, stuck_after_minutes=require_settings().stuck_after_minutes)
+    queue = current_queue()
     if queue:
         st.subheader(f"Needs attention ({len(queue):,})")
         reason = reason_filter(reason_counts(queue), key="needs")
@@ -98,7 +100,18 @@ def _workbench(filters: ChannelFilter) -> None:
     st.session_state[QUEUE_CHOICE] = from_queue
     chosen = from_queue or selected_id(f"channels_table_{round_}", "table_ids")
     if view.choose(chosen):
+        st.session_state[QUEUE_JUST_READ] = (time.monotonic(), queue)
         st.rerun()
+
+
+def current_queue() -> list[QueueRow]:
+    """The work queue, read once per choice: a chosen row reruns the whole page at once to open its channel, and
+    that run shows the queue its choice was made in (read a moment before) rather than reading it again. Kept
+    no longer than a live refresh's interval, should that run not come (a page left at once)."""
+    read_at, queue = st.session_state.pop(QUEUE_JUST_READ, (0.0, None))
+    if queue is not None and time.monotonic() - read_at < REFRESH_SECONDS:
+        return queue
+    return work_queue(get_db(), stuck_after_minutes=require_settings().stuck_after_minutes)
 
 
 def channel_list(filters: ChannelFilter, round_: int) -> None:

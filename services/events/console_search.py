@@ -77,18 +77,29 @@ def _names_query(text: str) -> str | None:
 def channel_condition(search: Search) -> tuple[str, list[Any]]:
     """An SQL condition on `channels` (with its bound values) that holds for the channels the search finds."""
     pattern = like_pattern(search.text)
+    own, own_params = _channel_fields_condition(search)
     clauses = [
-        "channels.id like ? escape '\\'",
+        own,
         "channels.client_id like ? escape '\\'",
-        "channels.phone_number like ? escape '\\'",
-        "channels.phone_name like ? escape '\\'",
         "channels.client_id in (select id from clients where name like ? escape '\\')",
     ]
-    params: list[Any] = [pattern] * 5
+    params: list[Any] = [*own_params, pattern, pattern]
     if search.names:
         clauses.append("channels.id in (select channel_id from channel_names where channel_names match ?)")
         clauses.append("channels.client_id in (select client_id from client_names where client_names match ?)")
         params.extend([search.names, search.names])
+    return "(" + " or ".join(clauses) + ")", params
+
+
+def _channel_fields_condition(search: Search) -> tuple[str, list[Any]]:
+    """The channel's own id, number and display name: what a search finds in the channel row itself."""
+    pattern = like_pattern(search.text)
+    clauses = [
+        "channels.id like ? escape '\\'",
+        "channels.phone_number like ? escape '\\'",
+        "channels.phone_name like ? escape '\\'",
+    ]
+    params: list[Any] = [pattern] * 3
     # Numbers are looked up in their indexes, each once (a generated column is computed anew for every row a
     # scan reads): the channels found join the scan's other matches by rowid, which each index holds.
     if search.part_of_number:
@@ -110,16 +121,25 @@ def channel_condition(search: Search) -> tuple[str, list[Any]]:
 
 
 def client_condition(search: Search) -> tuple[str, list[Any]]:
-    """An SQL condition on `clients`: the client's own name or id, or any of its channels, matches."""
+    """An SQL condition on `clients`: the client's own name or id, or any of its channels, matches.
+
+    Each way a channel can match is its own list of client ids, built once: the channels are scanned once for
+    what only their rows hold, and the names' matches come from their index. (One condition over the channels,
+    as `channel_condition`, would probe every list of names again for each of the channels.) A channel matching
+    through its client's name or id needs no list: the client's own clauses find it."""
     pattern = like_pattern(search.text)
     clauses = ["clients.name like ? escape '\\'", "clients.id like ? escape '\\'"]
     params: list[Any] = [pattern, pattern]
     if search.names:
         clauses.append("clients.id in (select client_id from client_names where client_names match ?)")
-        params.append(search.names)
-    channels, channel_params = channel_condition(search)
-    clauses.append(f"clients.id in (select client_id from channels where {channels})")  # noqa: S608 - fixed fragments
-    return "(" + " or ".join(clauses) + ")", [*params, *channel_params]
+        clauses.append(
+            "clients.id in (select channels.client_id from channel_names"
+            " join channels on channels.id = channel_names.channel_id where channel_names match ?)"
+        )
+        params.extend([search.names, search.names])
+    own, own_params = _channel_fields_condition(search)
+    clauses.append(f"clients.id in (select client_id from channels where {own})")  # noqa: S608 - fixed fragments
+    return "(" + " or ".join(clauses) + ")", [*params, *own_params]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""A search on the Clients page reads the channels once, for what only their rows hold: what SQLite plans for it,
+and how much work it does for each channel, whatever the search matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from services.events.console_search import client_condition, read_search
+from services.read_models.clients import count_clients, page_clients
+from tests.support.console import console_db
+
+CHANNELS_PER_CLIENT = 10
+# A search finding few clients, counted and paged: ~26 steps per channel; one condition over the channels took ~73.
+STEPS_PER_CHANNEL = 45
+CLIENTS = 300
+BUSINESSES = ("Coffee Corner", "Casa Olé", "Zuzu Bikes", "Nordic Cod")
+SEARCHES = ["co", "cafe ole", "zz", "0151", "+49 151 0000042"]
+
+
+def _seeded(path: Path) -> Path:
+    with console_db(path) as db, db.atomic():
+        db["clients"].insert_all(
+            {"id": f"cl{i:05d}CL", "name": f"{BUSINESSES[i % len(BUSINESSES)]} {i}", "first_seen_at": f"{i:06d}"}
+            for i in range(CLIENTS)
+        )
+        db["channels"].insert_all(
+            {
+                "id": f"ch{i:06d}CH",
+                "client_id": f"cl{i // CHANNELS_PER_CLIENT:05d}CL",
+                "phone_number": f"+49151{i:07d}",
+                "phone_name": f"{BUSINESSES[i // CHANNELS_PER_CLIENT % len(BUSINESSES)]} shop {i}",
+                "status": "running",
+            }
+            for i in range(CLIENTS * CHANNELS_PER_CLIENT)
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _seeded(tmp_path_factory.mktemp("client-search-reads") / "console.db")
+
+
+def _plan(db: Database, search: str) -> list[tuple[int, int, str]]:
+    condition, params = client_condition(read_search(search, "DE"))
+    plan = db.execute(f"explain query plan select id from clients where {condition}", params)
+    return [(row[0], row[1], row[3]) for row in plan]
+
+
+def _below(plan: list[tuple[int, int, str]], parent: int) -> list[str]:
+    """Every step the plan nests under step `parent`, however deep."""
+    found, parents = [], {parent}
+    for step, of, detail in plan:
+        if of in parents:
+            found.append(detail)
+            parents.add(step)
+    return found
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_the_scan_of_the_channels_probes_no_list_for_each_channel(seeded, search) -> None:
+    # One condition over the channels probed the lists of names the search finds (channel names, client names,
+    # clients by name) again for each of the channels: at 100,000 channels that was most of a search's time.
+    with console_db(seeded) as db:
+        plan = _plan(db, search)
+    scans = [of for _, of, detail in plan if detail == "SCAN channels"]
+    assert len(scans) == 1, plan
+    # The list the scan builds holds only the scan and the numbers' index lookups.
+    beside_the_scan = [detail for detail in _below(plan, scans[0]) if "names" in detail or "clients" in detail]
+    assert not beside_the_scan, plan
+
+
+@contextmanager
+def _steps(db: Database) -> Iterator[list[int]]:
+    """Counts SQLite's virtual machine steps, a hundred at a time, while the block runs."""
+    counted = [0]
+
+    def count() -> int:
+        counted[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 100)
+    try:
+        yield counted
+    finally:
+        db.conn.set_progress_handler(None, 100)
+
+
+@pytest.mark.parametrize("search", ["cafe ole", "zz"])
+def test_a_name_search_costs_a_few_steps_per_channel(seeded, search) -> None:
+    with console_db(seeded) as db, _steps(db) as counted:
+        count_clients(db, search, region="DE")
+        page_clients(db, search, region="DE")
+    steps_per_channel = counted[0] * 100 / (CLIENTS * CHANNELS_PER_CLIENT)
+    assert steps_per_channel < STEPS_PER_CHANNEL, steps_per_channel
+
+
+def test_the_search_finds_what_each_way_of_matching_finds(seeded) -> None:
+    with console_db(seeded) as db:
+        assert count_clients(db, "zuzu", region="DE") == CLIENTS // len(BUSINESSES)
+        # A channel's display name alone: "shop" is in no client's name.
+        assert count_clients(db, "shop 2999", region="DE") == 1
+        # A number's middle, and a number in full, each find the one client of the channel.
+        assert [row.id for row in page_clients(db, "+49 151 0000042", region="DE")] == ["cl00004CL"]
+        assert count_clients(db, "ch000123", region="DE") == 1
+        # Accents folded by the names' index: "casa ole" finds "Casa Olé", not through a LIKE.
+        assert count_clients(db, "casa ole", region="DE") == CLIENTS // len(BUSINESSES)
