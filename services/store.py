@@ -48,6 +48,14 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def database_file(db: Database) -> Path | None:
+    """The file behind the connection's main database (None in memory)."""
+    for row in db.execute("pragma database_list").fetchall():
+        if row[1] == "main" and row[2]:
+            return Path(row[2])
+    return None
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern that finds `text` anywhere, its own % and _ taken literally (use with ESCAPE '\\')."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -10,13 +10,14 @@ it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
+from services.channels.read_memo import ReadMemo, kept_under, newest_matches
 from services.events.webhook import ACCOUNT_ALERT_NAMES
 
 # An alert stays on the attention list this long after it arrived; the timeline keeps it for good.
@@ -28,17 +29,20 @@ MAX_VALUE_LENGTH = 100
 MAX_RESTRICTIONS = 5
 MAX_CHANNELS_NAMED = 5
 _TYPES = ", ".join("?" for _ in ACCOUNT_ALERT_NAMES)
-# The newest alert of each kind per channel, joined through the two digit indexes. SQLite's min/max rule
-# gives the other bare columns from the newest row of each group.
-_RECENT_SQL = f"""
-    select channel_id, event_type, received_at, raw_body, event_id from (
-        select channels.id as channel_id, events.event_type, max(events.received_at) as received_at,
-               events.raw_body, events.id as event_id
-        from events join channels on channels.phone_digits = events.phone_digits
-        where events.event_type in ({_TYPES}) and events.received_at >= ?
-        group by channels.id, events.event_type
-    ) order by received_at desc, channel_id limit ?
+# The newest alert of each kind per number, through the event type index. SQLite's min/max rule gives the other
+# bare columns from the newest row of each group.
+_NEWEST_BY_NUMBER_SQL = f"""
+    select phone_digits, event_type, max(received_at) as received_at, raw_body, id from events
+    where event_type in ({_TYPES}) and received_at >= ? and phone_digits is not null
+    group by phone_digits, event_type
+    order by received_at desc, phone_digits
 """  # noqa: S608 - placeholders only
+# What the newest-by-number list is made from: a new alert, a deleted one or one leaving the window changes it
+# (the newest time too, so a database emptied and filled again is not taken for the one before).
+_WINDOW_KEY_SQL = (
+    f"select max(id), count(*), max(received_at) from events where event_type in ({_TYPES}) and received_at >= ?"  # noqa: S608
+)
+_newest_by_number: ReadMemo[tuple[Hashable, list[tuple[str, str, str, str | None, int]]]] = ReadMemo()
 
 
 @dataclass(frozen=True)
@@ -105,13 +109,38 @@ def _summary_of(raw_body: str | None) -> str:
 
 def recent_channel_alerts(db: Database, limit: int = ALERT_LIMIT, *, now: datetime | None = None) -> list[AccountAlert]:
     """The newest violation and the newest restriction of each channel that had one in the last
-    ALERT_WINDOW_DAYS, newest first: at most `limit`, however many events and channels there are."""
+    ALERT_WINDOW_DAYS, newest first (then by channel): at most `limit`, however many events and channels there
+    are. The events' side is kept until such an event arrives or leaves the window; channels are read afresh."""
     since = ((now or datetime.now(UTC)) - timedelta(days=ALERT_WINDOW_DAYS)).isoformat(timespec="microseconds")
-    rows = db.execute(_RECENT_SQL, [*ACCOUNT_ALERT_NAMES, since, limit]).fetchall()
+    key = tuple(db.execute(_WINDOW_KEY_SQL, [*ACCOUNT_ALERT_NAMES, since]).fetchone())
+    newest = kept_under(
+        _newest_by_number, db, key, lambda: db.execute(_NEWEST_BY_NUMBER_SQL, [*ACCOUNT_ALERT_NAMES, since]).fetchall()
+    )
+    found = newest_matches(
+        newest,
+        _with_their_channels(db),
+        limit,
+        item_time=lambda row: row[2],
+        match_time=lambda row: row[2],
+        order=_newest_then_by_channel,
+    )
     return [
         AccountAlert(event_id, event_type, received_at, channel_id, _summary_of(raw_body))
-        for channel_id, event_type, received_at, raw_body, event_id in rows
+        for channel_id, event_type, received_at, raw_body, event_id in found
     ]
+
+
+def _with_their_channels(db: Database) -> Callable[[Sequence[tuple]], list[tuple]]:
+    def matches(rows: Sequence[tuple]) -> list[tuple]:
+        channels = _channels_by_digits(db, (row[0] for row in rows))
+        return [(channel_id, *row[1:]) for row in rows for channel_id in channels.get(row[0], [])]
+
+    return matches
+
+
+def _newest_then_by_channel(rows: list[tuple]) -> None:
+    rows.sort(key=lambda row: row[0])
+    rows.sort(key=lambda row: row[2], reverse=True)  # stable: channels in order within one time
 
 
 def channel_alerts(db: Database, channel_id: str, limit: int = ALERT_LIMIT) -> list[AccountAlert]:

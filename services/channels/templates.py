@@ -9,17 +9,23 @@ template says otherwise; template messaging disabled for the WABA is one until i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
+
+from services.channels.read_memo import ReadMemo, newest_matches
 
 PROBLEM_STATUSES = frozenset({"REJECTED", "PAUSED", "DISABLED"})
 # A problem stays on the work queue this long after its event; the timeline keeps it for good.
 TEMPLATE_WINDOW_DAYS = 30
 SCAN_EVENTS = 5000
 MAX_VALUE_LENGTH = 100
+# The template events the work queue reads (a partial index holds them).
+_IS_TEMPLATE = "kind = 'template' and waba_id is not null"
+_problems: ReadMemo[KeptProblems] = ReadMemo()
 _WABAS_OF_CHANNEL = (
     "(select waba_id from channels where id = :id union select waba_external_id from channels where id = :id)"
 )
@@ -94,11 +100,60 @@ def channel_template_events(db: Database, channel_id: str, limit: int) -> list[T
 
 def template_problems(db: Database, limit: int, *, now: datetime | None = None) -> list[TemplateProblem]:
     """Per channel and template, the newest event of the last TEMPLATE_WINDOW_DAYS when it is a problem, newest
-    first: at most `limit`. Reads at most SCAN_EVENTS template events."""
+    first (then by channel, last first): at most `limit`. Reads at most SCAN_EVENTS template events, and only when
+    a template event arrived or one it read left the window; the channels of each problem's WABA are read afresh."""
     since = ((now or datetime.now(UTC)) - timedelta(days=TEMPLATE_WINDOW_DAYS)).isoformat(timespec="microseconds")
+    last = tuple(db.execute("select id, received_at from events order by id desc limit 1").fetchone() or (0, ""))
+    kept = _problems.kept(db)
+    if kept is None or not _still_good(db, kept, since):
+        kept = _newest_problems(db, since)
+    _problems.keep(db, replace(kept, seen=last))
+    return newest_matches(
+        kept.problems,
+        _with_their_channels(db),
+        limit,
+        item_time=lambda event: event.received_at,
+        match_time=lambda problem: problem.event.received_at,
+        order=lambda found: found.sort(key=lambda p: (p.event.received_at, p.channel_id), reverse=True),
+        chunk=50,
+    )
+
+
+def _still_good(db: Database, kept: KeptProblems, since: str) -> bool:
+    """No event it read has left the window, the last event it saw is still there as it was (a database emptied
+    and filled again reuses ids), and no template event came after it."""
+    if kept.oldest_read is not None and kept.oldest_read < since:
+        return False
+    seen_id, seen_at = kept.seen
+    if seen_id and db.execute("select received_at from events where id = ?", [seen_id]).fetchone() != (seen_at,):
+        return False
+    return not db.execute(
+        f"select 1 from events where id > ? and {_IS_TEMPLATE} limit 1",  # noqa: S608
+        [seen_id],
+    ).fetchone()
+
+
+def _with_their_channels(db: Database) -> Callable[[Sequence[TemplateEvent]], list[TemplateProblem]]:
+    def matches(events: Sequence[TemplateEvent]) -> list[TemplateProblem]:
+        channels = _channels_of_wabas(db, {event.waba_id for event in events})
+        return [
+            TemplateProblem(channel_id, event) for event in events for channel_id in channels.get(event.waba_id, [])
+        ]
+
+    return matches
+
+
+@dataclass(frozen=True)
+class KeptProblems:
+    problems: list[TemplateEvent]  # newest first
+    oldest_read: str | None  # when the oldest event the read took in arrived
+    # The last event of any kind (id, when it arrived) when the read was last found good.
+    seen: tuple[int, str] = (0, "")
+
+
+def _newest_problems(db: Database, since: str) -> KeptProblems:
     rows = db.execute(
-        "select id, received_at, event_type, waba_id, raw_body from events"
-        " where kind = 'template' and waba_id is not null and received_at >= ?"
+        f"select id, received_at, event_type, waba_id, raw_body from events where {_IS_TEMPLATE} and received_at >= ?"  # noqa: S608
         " order by received_at desc, id desc limit ?",
         [since, SCAN_EVENTS],
     ).fetchall()
@@ -107,12 +162,7 @@ def template_problems(db: Database, limit: int, *, now: datetime | None = None) 
         event = read_template_event(*row)
         newest.setdefault((event.waba_id, event.subject), event)
     problems = [event for event in newest.values() if event.is_problem]
-    if not problems:
-        return []
-    channels = _channels_of_wabas(db, {event.waba_id for event in problems})
-    found = [TemplateProblem(channel_id, event) for event in problems for channel_id in channels.get(event.waba_id, [])]
-    found.sort(key=lambda problem: (problem.event.received_at, problem.channel_id), reverse=True)
-    return found[:limit]
+    return KeptProblems(problems, rows[-1][1] if rows else None)
 
 
 def _channels_of_wabas(db: Database, wabas: set[str]) -> dict[str, list[str]]:

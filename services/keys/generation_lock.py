@@ -14,27 +14,20 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from services.store import private_dir, private_file
+from services.store import database_file, private_dir, private_file
 
 
 class LockBusy(Exception):
     """Another process (or thread) holds this channel's generation lock."""
 
 
-def _database_file(db: Database) -> Path | None:
-    for row in db.execute("pragma database_list").fetchall():
-        if row[1] == "main" and row[2]:
-            return Path(row[2])
-    return None
-
-
 def _lock_path(db: Database, channel_id: str) -> Path | None:
-    database_file = _database_file(db)
-    if database_file is None:
+    path = database_file(db)
+    if path is None:
         return None
     # Hashed: a channel id is untrusted text and must not shape a file name.
     digest = hashlib.sha256(channel_id.encode()).hexdigest()[:32]
-    return private_file(private_dir(database_file.parent / "locks") / f"key-{digest}.lock")
+    return private_file(private_dir(path.parent / "locks") / f"key-{digest}.lock")
 
 
 @contextlib.contextmanager
