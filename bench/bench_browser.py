@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.browser_actions import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SIDEBAR_PAGES,
     VIEWPORT,
     Console,
@@ -44,6 +42,7 @@ from bench.browser_actions import (
 from bench.browser_seed import CACHE, OLD_WORD, Sizes, cached_seed, copy_seed
 from services.demo.hub_client import SandboxClient
 from services.settings import DEMO_SECRETS_FILE
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.stack import RunningStack, start_stack
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,17 +25,6 @@ from services.demo.hub_client import SandboxClient
 from services.read_models.clients import count_clients
 from services.store import open_console_db
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT_MS = 60_000
 # Streamlit's own marks: the app's script state, and the "Running..." widget shown while a script runs.
