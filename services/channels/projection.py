@@ -546,15 +546,3 @@ def _set_permission(db: Database, channel_id: str, client_id: str, *, permission
     params = {"id": channel_id, "client_id": client_id, "permission": permission, "revoked": revoked, "now": utc_now()}
     with _in_transaction(db):
         return bool(db.execute(_REDIRECT_PERMISSION_SQL, params).rowcount)
-
-
-def list_channels(db: Database) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            """
-            select channels.*, clients.name as client_name
-            from channels left join clients on clients.id = channels.client_id
-            order by channels.updated_at desc
-            """
-        )
-    )
