@@ -30,9 +30,9 @@ MAX_RESTRICTIONS = 5
 MAX_CHANNELS_NAMED = 5
 _TYPES = ", ".join("?" for _ in ACCOUNT_ALERT_NAMES)
 # The newest alert of each kind per number, through the event type index. SQLite's min/max rule gives the other
-# bare columns from the newest row of each group.
+# bare column (the id) from the newest row of each group. No body: only the rows shown need theirs.
 _NEWEST_BY_NUMBER_SQL = f"""
-    select phone_digits, event_type, max(received_at) as received_at, raw_body, id from events
+    select phone_digits, event_type, max(received_at) as received_at, id from events
     where event_type in ({_TYPES}) and received_at >= ? and phone_digits is not null
     group by phone_digits, event_type
     order by received_at desc, phone_digits
@@ -42,7 +42,7 @@ _NEWEST_BY_NUMBER_SQL = f"""
 _WINDOW_KEY_SQL = (
     f"select max(id), count(*), max(received_at) from events where event_type in ({_TYPES}) and received_at >= ?"  # noqa: S608
 )
-_newest_by_number: ReadMemo[tuple[Hashable, list[tuple[str, str, str, str | None, int]]]] = ReadMemo()
+_newest_by_number: ReadMemo[tuple[Hashable, list[tuple[str, str, str, int]]]] = ReadMemo()
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,18 @@ def recent_channel_alerts(db: Database, limit: int = ALERT_LIMIT, *, now: dateti
         match_time=lambda row: row[2],
         order=_newest_then_by_channel,
     )
+    bodies = _bodies(db, [event_id for *_, event_id in found])
     return [
-        AccountAlert(event_id, event_type, received_at, channel_id, _summary_of(raw_body))
-        for channel_id, event_type, received_at, raw_body, event_id in found
+        AccountAlert(event_id, event_type, received_at, channel_id, _summary_of(bodies.get(event_id)))
+        for channel_id, event_type, received_at, event_id in found
     ]
+
+
+def _bodies(db: Database, event_ids: list[int]) -> dict[int, str | None]:
+    rows = db.execute(
+        "select id, raw_body from events where id in (select value from json_each(?))", [json.dumps(event_ids)]
+    )
+    return dict(rows.fetchall())
 
 
 def _with_their_channels(db: Database) -> Callable[[Sequence[tuple]], list[tuple]]:
