@@ -18,10 +18,20 @@ from starlette.applications import Starlette
 T = TypeVar("T")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port the kernel found free, never one this process handed out before: the probe's socket is closed at
+    once, so the kernel may offer the same port again to the next call, before the first server has bound it (a
+    stack's three servers once got two of the same)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 90, interval: float = 0.2) -> T:
