@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.bench_browser import ACTIONS, measure, rows
+from bench.browser_actions import timed
 from bench.browser_seed import Sizes
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]  # Chromium, and the stack's processes
@@ -18,3 +19,28 @@ def test_every_action_is_timed_on_a_seeded_console(browser, tmp_path) -> None:
     assert list(times) == list(ACTIONS)
     assert all(len(seconds) == 1 and seconds[0] > 0 for seconds in times.values()), times
     assert [row.action for row in rows(times, times)] == list(ACTIONS)
+
+
+# A page as Streamlit leaves it once done, whose "Shown" heading appears APPEARS_AFTER_MS after its button is
+# pressed.
+APPEARS_AFTER_MS = 400
+DELAYED_PAGE = f"""
+<div data-testid="stApp" data-test-script-state="notRunning">
+  <button onclick="setTimeout(() => document.body.insertAdjacentHTML('beforeend', '<h1>Shown</h1>'),
+                               {APPEARS_AFTER_MS})">Show</button>
+</div>
+"""
+
+
+def test_an_action_is_timed_to_when_it_shows_not_to_the_next_poll(browser) -> None:
+    # Playwright's own `expect` asks after 0, 20, 50, 100 and 100 ms, then every 500 ms: a heading shown at
+    # 0.4 s would be seen at about 0.77 s.
+    page = browser.new_page()
+    try:
+        page.set_content(DELAYED_PAGE)
+        seconds = timed(
+            page.get_by_role("button", name="Show").click, page, lambda p: p.get_by_role("heading", name="Shown")
+        )
+    finally:
+        page.close()
+    assert APPEARS_AFTER_MS / 1000 <= seconds < 0.7
