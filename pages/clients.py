@@ -13,6 +13,7 @@ from services.read_models.clients import (
     TIMELINE_CHANNELS,
     client_channels,
     client_redirects,
+    client_search,
     client_summary,
     client_timeline,
     count_clients,
@@ -76,10 +77,10 @@ search = st.text_input(
     bind="query-params",
     help=SEARCH_HELP,
 )
-region = require_settings().phone_region
-total = count_clients(db, search, region=region)
+found = client_search(db, search, region=require_settings().phone_region)  # read once for the count and the page
+total = count_clients(db, found)
 page, pages = pager(total, PAGE_SIZE, cap=COUNT_CAP)
-rows = page_clients(db, search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, region=region)
+rows = page_clients(db, found, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 round_ = view.selection_round
 if not rows:
     if search.strip():

@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from services.channels.labels import ChannelLabel, channel_labels
-from services.events.console_search import client_condition, read_search
+from services.events.console_search import channel_field_clients, client_condition, read_search
 from services.onboarding.redirect_decision import APPLIED_VERDICTS
 from services.phone_numbers import DEFAULT_REGION
 from services.read_models.channel_list import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
@@ -67,9 +67,28 @@ class ClientTimelineEntry:
     detail: str
 
 
-def _search_clause(search: str, region: str) -> tuple[str, list[Any]]:
+@dataclass(frozen=True)
+class ClientSearch:
+    """A search read once for the Clients page's count and its page: the channels it matches by their own id,
+    number or display name are found in one scan between them (the condition then lists their clients)."""
+
+    where: str = ""
+    params: tuple[Any, ...] = ()
+
+
+def client_search(db: Database, search: str, *, region: str = DEFAULT_REGION) -> ClientSearch:
     """Business name, client id, a number in any spelling, a display name or a channel id
     (services.events.console_search)."""
+    read = read_search(search, region)
+    if not read:
+        return ClientSearch()
+    condition, params = client_condition(read, channel_clients=channel_field_clients(db, read))
+    return ClientSearch(" where " + condition, tuple(params))
+
+
+def _search_clause(search: str | ClientSearch, region: str) -> tuple[str, list[Any]]:
+    if isinstance(search, ClientSearch):
+        return search.where, list(search.params)
     read = read_search(search, region)
     if not read:
         return "", []
@@ -77,7 +96,9 @@ def _search_clause(search: str, region: str) -> tuple[str, list[Any]]:
     return " where " + condition, params
 
 
-def count_clients(db: Database, search: str = "", *, cap: int = COUNT_CAP, region: str = DEFAULT_REGION) -> int:
+def count_clients(
+    db: Database, search: str | ClientSearch = "", *, cap: int = COUNT_CAP, region: str = DEFAULT_REGION
+) -> int:
     """How many clients match, counting no further than `cap` (the page shows "cap+")."""
     where, params = _search_clause(search, region)
     row = db.execute(f"select count(*) from (select 1 from clients {where} limit ?)", [*params, cap]).fetchone()  # noqa: S608
@@ -85,7 +106,12 @@ def count_clients(db: Database, search: str = "", *, cap: int = COUNT_CAP, regio
 
 
 def page_clients(
-    db: Database, search: str = "", *, limit: int = PAGE_SIZE, offset: int = 0, region: str = DEFAULT_REGION
+    db: Database,
+    search: str | ClientSearch = "",
+    *,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+    region: str = DEFAULT_REGION,
 ) -> list[ClientRow]:
     """One page of clients, newest first, each with its channels counted by status and its first numbers."""
     where, params = _search_clause(search, region)
