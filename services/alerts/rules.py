@@ -370,15 +370,16 @@ def find_account_alerts(db: Database, settings: AlertSettings, now: datetime) ->
 
 
 def find_failed_key_steps(db: Database, settings: AlertSettings, now: datetime) -> Scan:
+    """Active keys of open channels with a step that failed, from the keys not ready that triggers keep (m032), as
+    the work queue lists them: asking every active key for its steps took about 115 ms a round at 100,000. (A cross
+    join, so that SQLite reads the few keys not ready first rather than every step that ever failed.)"""
     order = " ".join(f"when '{step}' then {index}" for index, step in enumerate(STEPS))
     rows = _query(
         db,
         f"""
-        select k.channel_id, s.step, s.detail, s.at from api_keys k
-        join channels c on c.id = k.channel_id and c.revoked = 0
-        join key_steps s on s.key_id = k.id and s.status = 'failed'
-        where k.status = 'active'
-        order by k.channel_id, case s.step {order} end limit ?
+        select n.channel_id, s.step, s.detail, s.at from keys_not_ready n
+        cross join key_steps s on s.key_id = n.key_id and s.status = 'failed'
+        order by n.channel_id, case s.step {order} end limit ?
         """,  # noqa: S608 - fixed fragments
         [],
     )
