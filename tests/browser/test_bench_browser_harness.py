@@ -34,13 +34,15 @@ DELAYED_PAGE = f"""
 
 def test_an_action_is_timed_to_when_it_shows_not_to_the_next_poll(browser) -> None:
     # Playwright's own `expect` asks after 0, 20, 50, 100 and 100 ms, then every 500 ms: a heading shown at
-    # 0.4 s would be seen at about 0.77 s.
+    # 0.4 s is seen at 0.77 s at the earliest (1.02 s measured). The best of three tries, as a machine busy with
+    # other tests may hold up any one of them.
     page = browser.new_page()
     try:
-        page.set_content(DELAYED_PAGE)
-        seconds = timed(
-            page.get_by_role("button", name="Show").click, page, lambda p: p.get_by_role("heading", name="Shown")
-        )
+        tries = []
+        for _ in range(3):
+            page.set_content(DELAYED_PAGE)
+            show = page.get_by_role("button", name="Show").click
+            tries.append(timed(show, page, lambda p: p.get_by_role("heading", name="Shown")))
     finally:
         page.close()
-    assert APPEARS_AFTER_MS / 1000 <= seconds < 0.7
+    assert APPEARS_AFTER_MS / 1000 <= min(tries) < 0.75, tries
