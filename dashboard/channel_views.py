@@ -19,6 +19,7 @@ from services.channels.next_steps import next_step
 from services.channels.sync import REPORT_LIMIT, SyncReport
 from services.keys.bulk import BulkSummary
 from services.keys.readiness import DONE_STATUSES
+from services.phone_numbers import spelled_out
 from services.read_models.channel_timeline import TimelineEntry
 from services.read_models.work_queue import quality_trouble
 from services.read_models.workbench import QueueRow
@@ -50,6 +51,7 @@ def channels_table(rows: list[dict[str, Any]], *, key: str, on_select: Callable[
     shaped = [
         {
             **row,
+            "phone_number": spelled_out(row["phone_number"]),
             "status_badge": status_badge(row["status"]),
             "key_badge": key_badge(row["key_status"]),
             "client": row["client_name"] or row["client_id"],
@@ -112,7 +114,7 @@ def funnel_metrics(counts: dict[str, int]) -> None:
 def channel_facts(channel: dict[str, Any], key_status: str, label: ChannelLabel) -> None:
     """Untrusted values as plain text."""
     business = label.client_name or (f"client {label.client_id}" if label.client_id else "client not known yet")
-    st.text(f"{label.phone_number or 'number not known yet'} · {channel['phone_name'] or 'no display name yet'}")
+    st.text(f"{label.number or 'number not known yet'} · {channel['phone_name'] or 'no display name yet'}")
     st.text(f"{business} · channel {channel['id']}")
     st.text(f"status: {channel['status'] or 'unknown'} · quality {channel['quality_rating'] or '-'} · "
             f"limit {channel['messaging_limit'] or '-'}")  # fmt: skip

@@ -79,11 +79,11 @@ def client_channel_links(channels: list[ClientChannel], client_id: str, total: i
 def _number(channel: ClientChannel) -> str:
     """The number, and its display name when it says more than the business name the view is titled with."""
     label = channel.label
-    if not label.phone_number:
+    if not label.number:
         return f"channel {label.channel_id}"
     if label.phone_name and label.phone_name != label.client_name:
-        return f"{label.phone_number} ({label.phone_name})"
-    return label.phone_number
+        return f"{label.number} ({label.phone_name})"
+    return label.number
 
 
 def timeline_table(entries: list[ClientTimelineEntry]) -> None:

@@ -23,6 +23,7 @@ from services.demo.controls import (
     send_template_status,
     store_redirect_query,
 )
+from services.phone_numbers import spelled_out
 from services.whatsapp import MESSAGING_LIMITS, PORTFOLIO_LIMITS, QUALITY_RATINGS, TEMPLATE_STATUSES
 
 
@@ -35,7 +36,7 @@ class Story:
 
     @property
     def number(self) -> str | None:
-        return self.row["phone_number"]
+        return spelled_out(self.row["phone_number"])
 
     @property
     def business(self) -> str:
@@ -50,7 +51,7 @@ def _choice_label(row: dict[str, Any]) -> str:
     return " · ".join(
         (
             row["client_name"] or row["client_id"] or "client not known yet",
-            row["phone_number"] or "no number",
+            spelled_out(row["phone_number"]) or "no number",
             row["status"] or "unknown",
             row["id"],
         )

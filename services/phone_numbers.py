@@ -88,3 +88,18 @@ def national_number(digits: str) -> str | None:
 def country_code_lengths() -> dict[str, int]:
     """Every country calling code phonenumbers knows, with its length in digits (1 to 3)."""
     return {str(code): len(str(code)) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
+def spelled_out(number: str | None) -> str | None:
+    """A number as people write it: the bare digits a webhook carries ("4915112345678", or with a plus) in
+    international form ("+49 151 12345678"); a number spelled out already, or digits no country's numbers can
+    be, as stored."""
+    if not number:
+        return number
+    digits = number.removeprefix("+")
+    if not digits.isascii() or not digits.isdigit():
+        return number
+    parsed = _parse("+" + digits, None)
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

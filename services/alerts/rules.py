@@ -21,6 +21,7 @@ from services.channels.account_alerts import recent_channel_alerts
 from services.channels.templates import template_problems
 from services.keys.key_status import STEP_LABELS, STEPS, STOPPED_MEANING
 from services.migrations import BAD_QUALITY_RATINGS, BAD_QUALITY_SQL
+from services.phone_numbers import spelled_out
 from services.settings import AlertSettings
 from services.times import utc_text
 from services.whatsapp import QUALITY_RATINGS, limit_value
@@ -210,7 +211,7 @@ def find_limit_drops(db: Database, settings: AlertSettings, now: datetime) -> Sc
     findings = []
     for subject, members in groups.items():
         newest = members[0]
-        numbers = sorted(row["phone_number"] or f"channel {row['id']}" for row in members)
+        numbers = sorted(spelled_out(row["phone_number"]) or f"channel {row['id']}" for row in members)
         named = ", ".join(numbers[:MAX_NUMBERS_NAMED]) + (
             f" and {len(numbers) - MAX_NUMBERS_NAMED} more" if len(numbers) > MAX_NUMBERS_NAMED else ""
         )

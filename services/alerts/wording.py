@@ -84,7 +84,7 @@ def _about(notice: Notice, labels: dict[str, ChannelLabel]) -> str:
     """The channel by business and number; for the receiver's refusals, the reason; else nothing more."""
     if notice.channel_id:
         label = labels[notice.channel_id]
-        return f"{one_line(label.business)}, {one_line(label.phone_number) or 'number not known yet'}"
+        return f"{one_line(label.business)}, {one_line(label.number) or 'number not known yet'}"
     return one_line(notice.subject.split("/", 1)[1]) if "/" in notice.subject else ""
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from services.phone_numbers import spelled_out
+
 
 @dataclass(frozen=True)
 class ChannelLabel:
@@ -20,11 +22,16 @@ class ChannelLabel:
     client_name: str | None
 
     @property
+    def number(self) -> str | None:
+        """The number as people write it, though a webhook gave only its digits ('+34 600 111 222')."""
+        return spelled_out(self.phone_number)
+
+    @property
     def text(self) -> str:
         """'+34 600 111 222 (Cafe Olé)'; the id only while neither number nor name is known."""
         name = self.phone_name or self.client_name
-        if self.phone_number:
-            return f"{self.phone_number} ({name})" if name else self.phone_number
+        if self.number:
+            return f"{self.number} ({name})" if name else self.number
         return f"{name} ({self.channel_id})" if name else f"channel {self.channel_id}"
 
     @property

@@ -297,7 +297,7 @@ def _numbers(channel_ids: list[str], labels: Mapping[str, ChannelLabel]) -> str:
     shown = []
     for channel_id in channel_ids:
         label = labels[channel_id]
-        number = label.phone_number or f"channel {channel_id}"
+        number = label.number or f"channel {channel_id}"
         shown.append(f"{number} ({label.phone_name})" if label.phone_name else number)
     return ", ".join(shown)
 

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from services.channels.labels import ChannelLabel, channel_labels
 from services.events.console_search import channel_field_clients, client_condition, read_search
 from services.onboarding.redirect_decision import APPLIED_VERDICTS
-from services.phone_numbers import DEFAULT_REGION
+from services.phone_numbers import DEFAULT_REGION, spelled_out
 from services.read_models.channel_list import COUNT_CAP, FUNNEL_STAGES, KEY_STATUS_SQL
 from services.read_models.channel_timeline import TimelineEntry, channel_timeline
 from services.read_models.redirects import recent_redirects
@@ -158,7 +158,7 @@ def _with_channels(db: Database, rows: Sequence[dict[str, Any]]) -> list[ClientR
         """,  # noqa: S608 - placeholders only
         [*ids, NUMBERS_SHOWN],
     ):
-        numbers[row["client_id"]].append(row["phone_number"])
+        numbers[row["client_id"]].append(spelled_out(row["phone_number"]))
     return [
         ClientRow(
             id=row["id"],

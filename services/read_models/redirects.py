@@ -148,7 +148,7 @@ def _channel_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 def labelled(label: ChannelLabel) -> str:
     """A channel id with its number and display name when the console has them: 'aCH (+34 600 111 222, Cafe)'."""
-    known = [value for value in (label.phone_number, label.phone_name) if value]
+    known = [value for value in (label.number, label.phone_name) if value]
     return f"{label.channel_id} ({', '.join(known)})" if known else label.channel_id
 
 
@@ -252,7 +252,7 @@ def channel_next_steps(db: Database, view: RedirectView) -> list[dict[str, str]]
             {
                 "channel": channel_id,
                 "label": label.text,
-                "number": label.phone_number or "not known yet",
+                "number": label.number or "not known yet",
                 "name": label.phone_name or "",
                 "permission": "revoked" if channel_id in view.revoked else "granted",
                 "status": (channel or {}).get("status") or "not reported yet",

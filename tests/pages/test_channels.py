@@ -130,6 +130,17 @@ def test_names_first_in_the_table_and_the_queue(db_path, app) -> None:
     assert not app.markdown or all("click" not in element.value for element in app.markdown)
 
 
+def test_a_number_known_only_by_its_webhook_digits_is_spelled_out(db_path, app) -> None:
+    # 360dialog's channel webhooks carry the number as digits; the hub's setup_info spells it out, but only a
+    # sync brings that.
+    _channels(db_path, {"id": "dCH", "status": "running", "phone_number": "4915112345678", "phone_name": "Deli"})
+    app.run()
+    assert not app.exception
+    assert _table(app, "phone") == ["+49 1511 2345678"]
+    queue = app.dataframe[0].value
+    assert queue["channel"].tolist() == ["+49 1511 2345678 (Deli)"]
+
+
 @pytest.mark.parametrize("typed", ["Acme", "bakery", "+49 151 1", "491511", "+491511", "(0049) 151-1"])
 def test_search_finds_by_business_name_and_by_digits_in_any_format(db_path, app, typed) -> None:
     _channels(
