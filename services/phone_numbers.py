@@ -10,6 +10,7 @@ their digits and their national significant number (services.migrations.phone_na
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -90,6 +91,8 @@ def country_code_lengths() -> dict[str, int]:
     return {str(code): len(str(code)) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
 
 
+# Parsing costs about 27 µs a number; the Channels page names up to 350 on each 3-second refresh.
+@functools.lru_cache(maxsize=8192)
 def spelled_out(number: str | None) -> str | None:
     """A number as people write it: the bare digits a webhook carries ("4915112345678", or with a plus) in
     international form ("+49 151 12345678"); a number spelled out already, or digits no country's numbers can
