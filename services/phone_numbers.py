@@ -95,7 +95,7 @@ def country_code_lengths() -> dict[str, int]:
 @functools.lru_cache(maxsize=8192)
 def spelled_out(number: str | None) -> str | None:
     """A number as people write it: the bare digits a webhook carries ("4915112345678", or with a plus) in
-    international form ("+49 151 12345678"); a number spelled out already, or digits no country's numbers can
+    international form ("+49 1511 2345678"); a number spelled out already, or digits no country's numbers can
     be, as stored."""
     if not number:
         return number
