@@ -196,7 +196,7 @@ def cancellation(controls: DemoControls, story: Story) -> None:
 def portfolio_limit(controls: DemoControls, story: Story) -> None:
     st.markdown("**Business portfolio limit** (Meta)")
     client_id = story.row["client_id"]
-    numbers = client_numbers(controls.db, client_id) if client_id else []
+    numbers = [spelled_out(number) for number in client_numbers(controls.db, client_id)] if client_id else []
     st.caption(
         f"Meta sets the limit per business portfolio: every number of {story.business} "
         f"({', '.join(numbers)}) takes it, and a drop is one alert naming them all."

@@ -121,15 +121,15 @@ def _channel_fields_condition(search: Search) -> tuple[str, list[Any]]:
     return "(" + " or ".join(clauses) + ")", params
 
 
-def client_condition(search: Search, *, channel_clients: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+def client_condition(search: Search, channel_clients: Sequence[str]) -> tuple[str, list[Any]]:
     """An SQL condition on `clients`: the client's own name or id, or any of its channels, matches.
 
-    Each way a channel can match is its own list of client ids, built once: the channels are scanned once for
-    what only their rows hold, and the names' matches come from their index. (One condition over the channels,
-    as `channel_condition`, would probe every list of names again for each of the channels.) A channel matching
-    through its client's name or id needs no list: the client's own clauses find it. `channel_clients`, when
-    given, is that scan's result read beforehand (`channel_field_clients`), so that statements sharing the
-    condition do not each scan the channels again."""
+    Each way a channel can match is its own list of client ids, built once: `channel_clients` are those of the
+    channels whose own fields match, read beforehand in one scan (`channel_field_clients`), so that statements
+    sharing the condition (a count and its page) do not each scan the channels; the names' matches come from
+    their index. (One condition over the channels, as `channel_condition`, would probe every list of names again
+    for each of the channels.) A channel matching through its client's name or id needs no list: the client's
+    own clauses find it."""
     pattern = like_pattern(search.text)
     clauses = ["clients.name like ? escape '\\'", "clients.id like ? escape '\\'"]
     params: list[Any] = [pattern, pattern]
@@ -140,21 +140,21 @@ def client_condition(search: Search, *, channel_clients: Sequence[str] | None = 
             " join channels on channels.id = channel_names.channel_id where channel_names match ?)"
         )
         params.extend([search.names, search.names])
-    if channel_clients is not None:
-        clauses.append("clients.id in (select value from json_each(?))")
-        return "(" + " or ".join(clauses) + ")", [*params, json.dumps(list(channel_clients))]
-    own, own_params = _channel_fields_condition(search)
-    clauses.append(f"clients.id in (select client_id from channels where {own})")  # noqa: S608 - fixed fragments
-    return "(" + " or ".join(clauses) + ")", [*params, *own_params]
+    clauses.append("clients.id in (select value from json_each(?))")
+    return "(" + " or ".join(clauses) + ")", [*params, json.dumps(list(channel_clients))]
+
+
+def channel_field_clients_sql(search: Search) -> tuple[str, list[Any]]:
+    """The one scan of the channels for what only their rows hold (id, number, display name): their clients.
+    Deduplicated by the caller: `distinct` or `client_id is not null` has SQLite walk the client index and read
+    each row through it, six times the scan's time at 100,000 channels."""
+    own, params = _channel_fields_condition(search)
+    return f"select client_id from channels where {own}", params  # noqa: S608 - fixed fragments
 
 
 def channel_field_clients(db: Database, search: Search) -> list[str]:
-    """The clients of the channels whose own id, number or display name the search matches: one scan of the
-    channels."""
-    own, params = _channel_fields_condition(search)
-    # Deduplicated here: `distinct` or `client_id is not null` has SQLite walk the client index and read each row
-    # through it, six times the scan's time at 100,000 channels.
-    rows = db.execute(f"select client_id from channels where {own}", params)  # noqa: S608 - fixed fragments
+    """The clients of the channels whose own id, number or display name the search matches."""
+    rows = db.execute(*channel_field_clients_sql(search))
     return [client_id for client_id in dict.fromkeys(row[0] for row in rows) if client_id is not None]
 
 

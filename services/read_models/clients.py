@@ -82,26 +82,24 @@ def client_search(db: Database, search: str, *, region: str = DEFAULT_REGION) ->
     read = read_search(search, region)
     if not read:
         return ClientSearch()
-    condition, params = client_condition(read, channel_clients=channel_field_clients(db, read))
+    condition, params = client_condition(read, channel_field_clients(db, read))
     return ClientSearch(" where " + condition, tuple(params))
 
 
-def _search_clause(search: str | ClientSearch, region: str) -> tuple[str, list[Any]]:
-    if isinstance(search, ClientSearch):
-        return search.where, list(search.params)
-    read = read_search(search, region)
-    if not read:
-        return "", []
-    condition, params = client_condition(read)
-    return " where " + condition, params
+def _read_once(db: Database, search: str | ClientSearch, region: str) -> ClientSearch:
+    """The search as statements use it: read here when given as typed."""
+    return search if isinstance(search, ClientSearch) else client_search(db, search, region=region)
 
 
 def count_clients(
     db: Database, search: str | ClientSearch = "", *, cap: int = COUNT_CAP, region: str = DEFAULT_REGION
 ) -> int:
     """How many clients match, counting no further than `cap` (the page shows "cap+")."""
-    where, params = _search_clause(search, region)
-    row = db.execute(f"select count(*) from (select 1 from clients {where} limit ?)", [*params, cap]).fetchone()  # noqa: S608
+    found = _read_once(db, search, region)
+    row = db.execute(
+        f"select count(*) from (select 1 from clients {found.where} limit ?)",  # noqa: S608 - fixed fragments
+        [*found.params, cap],
+    ).fetchone()
     return int(row[0])
 
 
@@ -114,12 +112,12 @@ def page_clients(
     region: str = DEFAULT_REGION,
 ) -> list[ClientRow]:
     """One page of clients, newest first, each with its channels counted by status and its first numbers."""
-    where, params = _search_clause(search, region)
+    found = _read_once(db, search, region)
     rows = list(
         db.query(
-            f"select id, name, first_seen_at from clients {where} "  # noqa: S608 - fixed fragments; values are bound
+            f"select id, name, first_seen_at from clients {found.where} "  # noqa: S608 - fixed fragments; values are bound
             "order by first_seen_at desc, id desc limit ? offset ?",
-            [*params, limit, offset],
+            [*found.params, limit, offset],
         )
     )
     return _with_channels(db, rows)
